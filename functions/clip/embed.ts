@@ -1,0 +1,287 @@
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+
+import { ClipErrorCode, ClipInputError, ModelLoadError } from './errors';
+import { DEFAULT_IMAGE_LIMITS, decodeAndCrop, type ImageCrop, type ImageLimits } from './image-crop';
+import { readModelDirectory, type ClipModelSpec, type ModelDtype } from './model-dir';
+import { cropByteLength, toPixelValues } from './pixels';
+import { createSession, type ExecutionDevice, type LoadedSession } from './sessions';
+import { ClipTokenizer, type Padding } from './tokenizer';
+
+export interface ClipModelOptions {
+  /** Which weights to load (`fp32`, `q8`, ...; see MODEL_DTYPES). Default `fp32`. */
+  dtype: ModelDtype;
+  /** Requested device; `cuda` falls back to the CPU with a log line. Default `cpu`. */
+  device: ExecutionDevice;
+  /** ONNX Runtime intra-op threads per session; 0 lets it choose. Default 0. */
+  intraOpThreads: number;
+  /** Limits for encoded images. Default DEFAULT_IMAGE_LIMITS. */
+  imageLimits: ImageLimits;
+  /** Longest text accepted, in characters; longer is INPUT_TOO_LARGE. Texts are truncated to the model's positions anyway. Default 20000. */
+  maxTextChars: number;
+  /** Most inputs in one ONNX Runtime run; larger calls are split. Bounds peak memory. Default 64. */
+  maxRunBatch: number;
+  /** Where load-time lines go (which execution provider runs). Default: stderr. */
+  log: (line: string) => void;
+}
+
+export const DEFAULT_CLIP_MODEL_OPTIONS: ClipModelOptions = {
+  dtype: 'fp32',
+  device: 'cpu',
+  intraOpThreads: 0,
+  imageLimits: DEFAULT_IMAGE_LIMITS,
+  maxTextChars: 20_000,
+  maxRunBatch: 64,
+  log: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** One result per input, in input order: a unit-length vector, or the error of that input alone. */
+export type EmbedResult = { ok: true; vector: Float32Array } | { ok: false; error: ClipInputError };
+
+/** What the model is, for clients and logs. */
+export interface ClipModelInfo {
+  name: string;
+  dim: number;
+  /** Side of the (square, for CLIP) crop the image tower sees, in pixels. */
+  imageSize: number;
+  cropWidth: number;
+  cropHeight: number;
+  contextLength: number;
+  logitScale: number;
+  dtype: ModelDtype;
+  /** The execution provider that actually runs the image tower. */
+  device: ExecutionDevice;
+}
+
+function checkOptions(options: ClipModelOptions): void {
+  const positiveInt = (name: string, value: number) => {
+    if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer: ${value}`);
+  };
+  positiveInt('maxTextChars', options.maxTextChars);
+  positiveInt('maxRunBatch', options.maxRunBatch);
+  positiveInt('imageLimits.maxBytes', options.imageLimits.maxBytes);
+  positiveInt('imageLimits.maxPixels', options.imageLimits.maxPixels);
+  if (!Number.isInteger(options.intraOpThreads) || options.intraOpThreads < 0) {
+    throw new TypeError(`intraOpThreads must be a non-negative integer: ${options.intraOpThreads}`);
+  }
+  if (options.device !== 'cpu' && options.device !== 'cuda') throw new TypeError(`device must be 'cpu' or 'cuda': ${options.device}`);
+}
+
+/** The input a text session needs that we know how to fill, by name. */
+const TEXT_INPUTS = new Set(['input_ids', 'attention_mask', 'position_ids']);
+
+function tensorMetadata(session: InferenceSession, name: string, kind: 'input' | 'output') {
+  const list = kind === 'input' ? session.inputMetadata : session.outputMetadata;
+  const meta = list.find((m) => m.name === name);
+  return meta && meta.isTensor ? meta : undefined;
+}
+
+/**
+ * CLIP on ONNX Runtime: texts, encoded images or ready-made crops in, unit vectors out.
+ *
+ * Knows nothing of HTTP, GraphQL or Lambda (those are adapters), holds no global state, and takes
+ * and returns plain typed arrays, so it runs unchanged inside a worker thread. `run` executes on
+ * the calling thread, which is why the gateway runs it in a pool of workers.
+ */
+export class ClipModel {
+  readonly info: ClipModelInfo;
+  private readonly tokenizer: ClipTokenizer;
+  private readonly textIdType: 'int64' | 'int32';
+
+  private constructor(
+    readonly spec: ClipModelSpec,
+    private readonly options: ClipModelOptions,
+    private readonly text: LoadedSession,
+    private readonly vision: LoadedSession,
+  ) {
+    this.tokenizer = new ClipTokenizer(spec.text);
+    this.textIdType = tensorMetadata(text.session, 'input_ids', 'input')?.type === 'int32' ? 'int32' : 'int64';
+    this.info = {
+      name: spec.name,
+      dim: spec.dim,
+      imageSize: spec.image.cropWidth,
+      cropWidth: spec.image.cropWidth,
+      cropHeight: spec.image.cropHeight,
+      contextLength: spec.text.contextLength,
+      logitScale: spec.logitScale,
+      dtype: spec.dtype,
+      device: vision.provider,
+    };
+  }
+
+  /** Loads a model directory (see DESIGN.md for the layout), creates both sessions and checks them with one run each. */
+  static async load(directory: string, options: Partial<ClipModelOptions> = {}): Promise<ClipModel> {
+    const merged: ClipModelOptions = {
+      ...DEFAULT_CLIP_MODEL_OPTIONS,
+      ...options,
+      imageLimits: { ...DEFAULT_CLIP_MODEL_OPTIONS.imageLimits, ...options.imageLimits },
+    };
+    checkOptions(merged);
+    const spec = readModelDirectory(directory, merged.dtype);
+    const sessionOptions = { device: merged.device, intraOpThreads: merged.intraOpThreads, log: merged.log };
+    const text = await createSession(spec.textModelPath, 'text model', sessionOptions);
+    const vision = await createSession(spec.visionModelPath, 'vision model', sessionOptions);
+    checkSessions(spec, text.session, vision.session);
+    const model = new ClipModel(spec, merged, text, vision);
+    await model.selfCheck();
+    return model;
+  }
+
+  /** Decodes and crops one encoded image (JPEG, PNG, WebP) as this model needs; throws ClipInputError. */
+  cropImage(bytes: Uint8Array): Promise<ImageCrop> {
+    return decodeAndCrop(bytes, this.spec.image, this.options.imageLimits);
+  }
+
+  async embedTexts(texts: readonly string[], padding: Padding = 'longest'): Promise<EmbedResult[]> {
+    const results: (EmbedResult | undefined)[] = texts.map((text) => {
+      if (typeof text !== 'string') return fail(ClipErrorCode.BAD_USER_INPUT, 'The text is not a string.');
+      if (text.length > this.options.maxTextChars) {
+        return fail(ClipErrorCode.INPUT_TOO_LARGE, `The text is ${text.length} characters; the limit is ${this.options.maxTextChars}.`);
+      }
+      return undefined;
+    });
+    await this.runPending(results, texts, (chunk) => this.runText(chunk, padding));
+    return results as EmbedResult[];
+  }
+
+  /** Embeds crops made by `cropImage` (or by a gateway with the same preprocessing): H×W×3 uint8 each. */
+  async embedCrops(crops: readonly Uint8Array[]): Promise<EmbedResult[]> {
+    const expected = cropByteLength(this.spec.image);
+    const results: (EmbedResult | undefined)[] = crops.map((crop) =>
+      crop instanceof Uint8Array && crop.length === expected
+        ? undefined
+        : fail(
+            ClipErrorCode.BAD_USER_INPUT,
+            `The image crop is ${crop instanceof Uint8Array ? crop.length : 'not a byte array of'} bytes; this model takes ${this.spec.image.cropWidth}×${this.spec.image.cropHeight}×3 = ${expected} bytes.`,
+          ),
+    );
+    await this.runPending(results, crops, (chunk) => this.runVision(chunk));
+    return results as EmbedResult[];
+  }
+
+  /** Decodes, crops and embeds encoded images; an image that cannot be used fails only its own slot. */
+  async embedImages(images: readonly Uint8Array[]): Promise<EmbedResult[]> {
+    const crops = await Promise.all(
+      images.map((bytes) =>
+        this.cropImage(bytes).then(
+          (crop) => crop.data,
+          (error: unknown) => asInputError(error),
+        ),
+      ),
+    );
+    const results: (EmbedResult | undefined)[] = crops.map((c) => (c instanceof ClipInputError ? { ok: false, error: c } : undefined));
+    await this.runPending(results, crops as Uint8Array[], (chunk) => this.runVision(chunk));
+    return results as EmbedResult[];
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.text.session.release(), this.vision.session.release()]);
+  }
+
+  /** Runs every input whose slot is still empty, in chunks of maxRunBatch, filling the slots in order. */
+  private async runPending<T>(
+    results: (EmbedResult | undefined)[],
+    inputs: readonly T[],
+    run: (chunk: T[]) => Promise<Float32Array[]>,
+  ): Promise<void> {
+    const pending = results.flatMap((r, i) => (r === undefined ? [i] : []));
+    for (let start = 0; start < pending.length; start += this.options.maxRunBatch) {
+      const indices = pending.slice(start, start + this.options.maxRunBatch);
+      const vectors = await run(indices.map((i) => inputs[i]));
+      indices.forEach((inputIndex, k) => {
+        results[inputIndex] = normalised(vectors[k]);
+      });
+    }
+  }
+
+  private async runText(texts: string[], padding: Padding): Promise<Float32Array[]> {
+    const batch = this.tokenizer.encodeBatch(texts, padding);
+    const dims = [batch.batchSize, batch.sequenceLength];
+    const ids = (values: BigInt64Array) =>
+      this.textIdType === 'int64' ? new Tensor('int64', values, dims) : new Tensor('int32', Int32Array.from(values, Number), dims);
+    const feeds: Record<string, Tensor> = {};
+    for (const name of this.text.session.inputNames) {
+      if (name === 'input_ids') feeds[name] = ids(batch.inputIds);
+      else if (name === 'attention_mask') feeds[name] = ids(batch.attentionMask);
+      else if (name === 'position_ids') {
+        const positions = new BigInt64Array(batch.batchSize * batch.sequenceLength).map((_, i) => BigInt(i % batch.sequenceLength));
+        feeds[name] = ids(positions);
+      }
+    }
+    const output = await this.text.session.run(feeds);
+    return this.rows(output.text_embeds, texts.length, 'text_embeds');
+  }
+
+  private async runVision(crops: Uint8Array[]): Promise<Float32Array[]> {
+    const { cropWidth, cropHeight } = this.spec.image;
+    const pixels = new Tensor('float32', toPixelValues(crops, this.spec.image), [crops.length, 3, cropHeight, cropWidth]);
+    const output = await this.vision.session.run({ pixel_values: pixels });
+    return this.rows(output.image_embeds, crops.length, 'image_embeds');
+  }
+
+  private rows(tensor: Tensor | undefined, count: number, name: string): Float32Array[] {
+    if (!tensor || tensor.type !== 'float32' || tensor.dims.length !== 2 || tensor.dims[0] !== count || tensor.dims[1] !== this.spec.dim) {
+      throw new ModelLoadError(
+        `${name} came back as ${tensor ? `${tensor.type} [${tensor.dims.join(', ')}]` : 'nothing'}; expected float32 [${count}, ${this.spec.dim}] (projection_dim in config.json).`,
+      );
+    }
+    const data = tensor.data as Float32Array;
+    return Array.from({ length: count }, (_, i) => data.subarray(i * this.spec.dim, (i + 1) * this.spec.dim));
+  }
+
+  /** One run per tower at load, so a wrong export or a wrong projection_dim fails at start, not on the first request. */
+  private async selfCheck(): Promise<void> {
+    await this.runText([''], 'longest');
+    await this.runVision([new Uint8Array(cropByteLength(this.spec.image)).fill(128)]);
+  }
+}
+
+function checkSessions(spec: ClipModelSpec, text: InferenceSession, vision: InferenceSession): void {
+  if (!text.inputNames.includes('input_ids')) {
+    throw new ModelLoadError(
+      `${spec.textModelPath} has inputs [${text.inputNames.join(', ')}]; expected input_ids (and optionally attention_mask).`,
+    );
+  }
+  const unknown = text.inputNames.filter((name) => !TEXT_INPUTS.has(name));
+  if (unknown.length > 0) throw new ModelLoadError(`${spec.textModelPath} needs inputs this loader cannot fill: ${unknown.join(', ')}.`);
+  if (!text.outputNames.includes('text_embeds')) {
+    throw new ModelLoadError(
+      `${spec.textModelPath} has outputs [${text.outputNames.join(', ')}]; expected text_embeds (a CLIP text model with projection).`,
+    );
+  }
+  if (!vision.inputNames.includes('pixel_values') || vision.inputNames.length !== 1) {
+    throw new ModelLoadError(`${spec.visionModelPath} has inputs [${vision.inputNames.join(', ')}]; expected pixel_values alone.`);
+  }
+  const pixelType = tensorMetadata(vision, 'pixel_values', 'input')?.type;
+  if (pixelType !== undefined && pixelType !== 'float32') {
+    throw new ModelLoadError(
+      `${spec.visionModelPath} takes ${pixelType} pixel_values; only float32 inputs are supported (choose dtype fp32 or a quantized one).`,
+    );
+  }
+  if (!vision.outputNames.includes('image_embeds')) {
+    throw new ModelLoadError(
+      `${spec.visionModelPath} has outputs [${vision.outputNames.join(', ')}]; expected image_embeds (a CLIP vision model with projection).`,
+    );
+  }
+}
+
+function fail(code: ClipErrorCode, message: string): EmbedResult {
+  return { ok: false, error: new ClipInputError(code, message) };
+}
+
+function asInputError(error: unknown): ClipInputError {
+  if (error instanceof ClipInputError) return error;
+  return new ClipInputError(ClipErrorCode.IMAGE_DECODE_FAILED, 'The image could not be processed.', { cause: error });
+}
+
+/** L2-normalises into a fresh array (not a view of the run's output, which may be large). */
+function normalised(vector: Float32Array): EmbedResult {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += vector[i] * vector[i];
+  const norm = Math.sqrt(sum);
+  if (!Number.isFinite(norm) || norm === 0) {
+    return fail(ClipErrorCode.INFERENCE_FAILED, 'The model produced no usable embedding for this input (zero or non-finite output).');
+  }
+  const out = new Float32Array(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i] / norm;
+  return { ok: true, vector: out };
+}

@@ -1,0 +1,32 @@
+/**
+ * Error codes shared by the CLIP core, the wire protocol and the gateway. The gateway puts them in
+ * GraphQL's `extensions.code`, so they are part of the public contract: add, never rename.
+ */
+export enum ClipErrorCode {
+  BAD_USER_INPUT = 'BAD_USER_INPUT',
+  INPUT_TOO_LARGE = 'INPUT_TOO_LARGE',
+  UNSUPPORTED_IMAGE_FORMAT = 'UNSUPPORTED_IMAGE_FORMAT',
+  IMAGE_DECODE_FAILED = 'IMAGE_DECODE_FAILED',
+  INFERENCE_FAILED = 'INFERENCE_FAILED',
+}
+
+/**
+ * A problem with one input: it fails that input alone. The message is a full sentence meant for
+ * the caller and never contains paths or internals; `cause` keeps the underlying error for logs.
+ */
+export class ClipInputError extends Error {
+  override readonly name = 'ClipInputError';
+
+  constructor(
+    readonly code: ClipErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A model directory that cannot be used: names the file and what was expected of it. */
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
+}

@@ -1,0 +1,58 @@
+import { InferenceSession } from 'onnxruntime-node';
+
+import { ModelLoadError } from './errors';
+
+/** Where the model runs. `cuda` tries the CUDA execution provider and falls back to the CPU. */
+export type ExecutionDevice = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  /** Requested device. Default `cpu`. */
+  device: ExecutionDevice;
+  /** Threads one session uses inside an operator; 0 lets ONNX Runtime choose (all cores). Default 0. */
+  intraOpThreads: number;
+  /** Receives one line per session saying which execution provider runs it. Default: stderr. */
+  log: (line: string) => void;
+}
+
+export interface LoadedSession {
+  session: InferenceSession;
+  /** The provider that actually runs this session. */
+  provider: ExecutionDevice;
+}
+
+function baseOptions(options: SessionOptions): InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    // One request at a time per session: parallelism comes from batching and from worker threads.
+    executionMode: 'sequential',
+  };
+}
+
+/**
+ * Creates one session for one model file. With `cuda`, a host without the CUDA provider (no GPU,
+ * no CUDA libraries, an onnxruntime-node installed without them) gets a CPU session and a log line
+ * saying so, rather than a failure: the same container image serves GPU and CPU capacity.
+ */
+export async function createSession(path: string, what: string, options: SessionOptions): Promise<LoadedSession> {
+  if (options.device === 'cuda') {
+    try {
+      const session = await InferenceSession.create(path, { ...baseOptions(options), executionProviders: ['cuda', 'cpu'] });
+      options.log(`${what}: running on the CUDA execution provider`);
+      return { session, provider: 'cuda' };
+    } catch (error) {
+      options.log(`${what}: CUDA execution provider unavailable (${firstLine(error)}); running on the CPU`);
+    }
+  }
+  try {
+    const session = await InferenceSession.create(path, { ...baseOptions(options), executionProviders: ['cpu'] });
+    if (options.device === 'cpu') options.log(`${what}: running on the CPU execution provider`);
+    return { session, provider: 'cpu' };
+  } catch (error) {
+    throw new ModelLoadError(`${path} could not be loaded by ONNX Runtime: ${firstLine(error)}`, { cause: error });
+  }
+}
+
+function firstLine(error: unknown): string {
+  return String(error instanceof Error ? error.message : error).split('\n')[0];
+}
