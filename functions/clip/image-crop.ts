@@ -91,8 +91,8 @@ export async function decodeAndCrop(
   }
   const format = sniffImageFormat(bytes);
   if (typeof format !== 'string') {
-    const what = format.other === 'unknown' ? 'is not a recognisable image' : `is ${format.other}`;
-    throw new ClipInputError(ClipErrorCode.UNSUPPORTED_IMAGE_FORMAT, `The image ${what}; only JPEG, PNG and WebP are accepted.`);
+    const what = format.other === 'unknown' ? 'The data is not in a recognised image format' : `The image is ${format.other}`;
+    throw new ClipInputError(ClipErrorCode.UNSUPPORTED_IMAGE_FORMAT, `${what}; only JPEG, PNG and WebP are accepted.`);
   }
 
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

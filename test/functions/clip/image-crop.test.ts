@@ -94,7 +94,7 @@ describe('decodeAndCrop refuses bad images with a typed error', () => {
     expectError(
       Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251),
       ClipErrorCode.UNSUPPORTED_IMAGE_FORMAT,
-      /not a recognisable image/,
+      /not in a recognised image format; only JPEG, PNG and WebP/,
     ));
   it('a truncated JPEG', () =>
     expectError(good.subarray(0, Math.floor(good.length / 2)), ClipErrorCode.IMAGE_DECODE_FAILED, /truncated or corrupt/));

@@ -1,0 +1,20 @@
+import type { EmbedItem, EmbedRequest, ModelDescription } from '../../functions/protocol';
+
+export type BackendKind = 'local';
+
+/**
+ * Where the gateway's batches run. One result per input, in order; an input that fails gets an
+ * error item. A rejected promise means the whole batch failed (the backend is down, timed out).
+ */
+export interface InferenceBackend {
+  readonly kind: BackendKind;
+  /** Brings the backend up and says which model it serves. Called once, before anything else. */
+  start(): Promise<ModelDescription>;
+  embed(request: EmbedRequest): Promise<EmbedItem[]>;
+  /** Whether a request sent now is expected to succeed (for /readyz). */
+  ready(): Promise<boolean>;
+  /** Most batches worth sending at once: more would only queue inside the backend. */
+  readonly concurrency: number;
+  /** Stops after in-flight work ends. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,23 @@
+// A worker thread of the local backend: loads the CLIP core once and runs requests on it. ONNX
+// Runtime's run() occupies the calling thread, so it happens here, never on the event loop.
+import { threadId, workerData } from 'node:worker_threads';
+
+import { ClipModel, type ClipModelOptions } from '../../functions/clip';
+import { describeModel, runEmbedRequest, type EmbedItem, type EmbedRequest, type ModelDescription } from '../../functions/protocol';
+
+export interface LocalWorkerData {
+  modelDir: string;
+  options: Omit<Partial<ClipModelOptions>, 'log'>;
+}
+
+export type LocalWorkerTask = { kind: 'describe' } | { kind: 'embed'; request: EmbedRequest };
+
+const { modelDir, options } = workerData as LocalWorkerData;
+const model = ClipModel.load(modelDir, { ...options, log: (line) => process.stderr.write(`[clip worker ${threadId}] ${line}\n`) });
+// A load failure is reported by the first task; without this it would also be an unhandled rejection.
+model.catch(() => undefined);
+
+export default async function runTask(task: LocalWorkerTask): Promise<ModelDescription | EmbedItem[]> {
+  const loaded = await model;
+  return task.kind === 'describe' ? describeModel(loaded) : runEmbedRequest(loaded, task.request);
+}

@@ -1,0 +1,150 @@
+import { availableParallelism } from 'node:os';
+
+import { DEFAULT_IMAGE_LIMITS, MODEL_DTYPES, type ExecutionDevice, type ImageLimits, type ModelDtype } from '../functions/clip';
+import { checkFetchImageOptions, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './images/fetch-image';
+import { checkBatcherOptions, DEFAULT_BATCHER_OPTIONS } from './loaders/batcher';
+
+export interface GatewayConfig {
+  /** Model directory for the local backend. Undefined: the bundled tiny CLIP. */
+  modelDir?: string;
+  /** Weights to load (env CLIP_DTYPE). Default fp32. */
+  dtype: ModelDtype;
+  /** Device for the local backend (env CLIP_DEVICE). Default cpu. */
+  device: ExecutionDevice;
+  /** Worker threads of the local backend (env LOCAL_WORKERS). Default: half the cores, at least 1. */
+  localWorkers: number;
+  /** Most inputs in one backend batch (env BATCH_MAX_SIZE). Default 32. */
+  maxBatchSize: number;
+  /** Longest an input waits for others to join its batch, in ms (env BATCH_MAX_DELAY_MS). Default 5. */
+  maxDelayMs: number;
+  /** Text embeddings cached (env TEXT_CACHE_SIZE). Default 10000. */
+  textCacheSize: number;
+  /** Image embeddings cached, by content hash (env IMAGE_CACHE_SIZE). Default 2000. */
+  imageCacheSize: number;
+  /** Most inputs in one list argument of one request (env MAX_INPUTS_PER_REQUEST). Default 256. */
+  maxInputsPerRequest: number;
+  /** Most labels in one classify (env MAX_LABELS). Default 1000. */
+  maxLabels: number;
+  /** Most templates in one classify (env MAX_TEMPLATES). Default 32. */
+  maxTemplates: number;
+  /** Largest HTTP request body, in bytes (env BODY_LIMIT_BYTES). Default 32 MiB: one 20 MiB image in base64 fits. */
+  bodyLimitBytes: number;
+  /** Limits on each image (env IMAGE_MAX_BYTES, IMAGE_MAX_PIXELS). */
+  imageLimits: ImageLimits;
+  /** URL fetching (env IMAGE_FETCH_TIMEOUT_MS, IMAGE_FETCH_MAX_REDIRECTS, IMAGE_FETCH_ALLOW_NETWORKS). */
+  fetch: FetchImageOptions;
+  /** Origins allowed by CORS (env CORS_ORIGINS, comma-separated; `*` for any). Default `*`. */
+  corsOrigins: string[] | '*';
+  /** Serve Apollo Sandbox when a browser opens /graphql (env SANDBOX). Default true. */
+  sandbox: boolean;
+}
+
+export function defaultConfig(): GatewayConfig {
+  return {
+    dtype: 'fp32',
+    device: 'cpu',
+    localWorkers: Math.max(1, Math.floor(availableParallelism() / 2)),
+    maxBatchSize: DEFAULT_BATCHER_OPTIONS.maxBatchSize,
+    maxDelayMs: DEFAULT_BATCHER_OPTIONS.maxDelayMs,
+    textCacheSize: 10_000,
+    imageCacheSize: 2_000,
+    maxInputsPerRequest: 256,
+    maxLabels: 1_000,
+    maxTemplates: 32,
+    bodyLimitBytes: 32 * 1024 * 1024,
+    imageLimits: { ...DEFAULT_IMAGE_LIMITS },
+    fetch: { ...DEFAULT_FETCH_IMAGE_OPTIONS, maxBytes: DEFAULT_IMAGE_LIMITS.maxBytes },
+    corsOrigins: '*',
+    sandbox: true,
+  };
+}
+
+/** Checks a whole configuration; throws a TypeError naming the first bad setting. */
+export function checkConfig(config: GatewayConfig): GatewayConfig {
+  const positiveInt = (name: string, value: number) => {
+    if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer: ${value}`);
+  };
+  if (!MODEL_DTYPES.includes(config.dtype)) throw new TypeError(`dtype must be one of ${MODEL_DTYPES.join(', ')}: ${config.dtype}`);
+  if (config.device !== 'cpu' && config.device !== 'cuda') throw new TypeError(`device must be cpu or cuda: ${config.device}`);
+  positiveInt('localWorkers', config.localWorkers);
+  checkBatcherOptions({ ...DEFAULT_BATCHER_OPTIONS, maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs });
+  positiveInt('textCacheSize', config.textCacheSize);
+  positiveInt('imageCacheSize', config.imageCacheSize);
+  positiveInt('maxInputsPerRequest', config.maxInputsPerRequest);
+  positiveInt('maxLabels', config.maxLabels);
+  positiveInt('maxTemplates', config.maxTemplates);
+  positiveInt('bodyLimitBytes', config.bodyLimitBytes);
+  positiveInt('imageLimits.maxBytes', config.imageLimits.maxBytes);
+  positiveInt('imageLimits.maxPixels', config.imageLimits.maxPixels);
+  checkFetchImageOptions(config.fetch);
+  return config;
+}
+
+type Env = Record<string, string | undefined>;
+
+function intFromEnv(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer: ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function numberFromEnv(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new TypeError(`${name} must be a non-negative number: ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function boolFromEnv(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new TypeError(`${name} must be true or false: ${JSON.stringify(env[name])}`);
+}
+
+const list = (raw: string | undefined) =>
+  (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+/** The configuration from environment variables (see README), checked. */
+export function configFromEnv(env: Env = process.env): GatewayConfig {
+  const base = defaultConfig();
+  const dtype = (env.CLIP_DTYPE?.trim() || base.dtype) as ModelDtype;
+  const device = (env.CLIP_DEVICE?.trim() || base.device) as ExecutionDevice;
+  const imageMaxBytes = intFromEnv(env, 'IMAGE_MAX_BYTES', base.imageLimits.maxBytes);
+  const origins = list(env.CORS_ORIGINS);
+  return checkConfig({
+    modelDir: env.CLIP_MODEL_DIR?.trim() || undefined,
+    dtype,
+    device,
+    localWorkers: intFromEnv(env, 'LOCAL_WORKERS', base.localWorkers),
+    maxBatchSize: intFromEnv(env, 'BATCH_MAX_SIZE', base.maxBatchSize),
+    maxDelayMs: numberFromEnv(env, 'BATCH_MAX_DELAY_MS', base.maxDelayMs),
+    textCacheSize: intFromEnv(env, 'TEXT_CACHE_SIZE', base.textCacheSize),
+    imageCacheSize: intFromEnv(env, 'IMAGE_CACHE_SIZE', base.imageCacheSize),
+    maxInputsPerRequest: intFromEnv(env, 'MAX_INPUTS_PER_REQUEST', base.maxInputsPerRequest),
+    maxLabels: intFromEnv(env, 'MAX_LABELS', base.maxLabels),
+    maxTemplates: intFromEnv(env, 'MAX_TEMPLATES', base.maxTemplates),
+    bodyLimitBytes: intFromEnv(env, 'BODY_LIMIT_BYTES', base.bodyLimitBytes),
+    imageLimits: {
+      ...base.imageLimits,
+      maxBytes: imageMaxBytes,
+      maxPixels: intFromEnv(env, 'IMAGE_MAX_PIXELS', base.imageLimits.maxPixels),
+    },
+    fetch: {
+      ...base.fetch,
+      maxBytes: imageMaxBytes,
+      timeoutMs: intFromEnv(env, 'IMAGE_FETCH_TIMEOUT_MS', base.fetch.timeoutMs),
+      maxRedirects: numberFromEnv(env, 'IMAGE_FETCH_MAX_REDIRECTS', base.fetch.maxRedirects),
+      allowNetworks: list(env.IMAGE_FETCH_ALLOW_NETWORKS),
+    },
+    corsOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
+    sandbox: boolFromEnv(env, 'SANDBOX', base.sandbox),
+  });
+}

@@ -1,0 +1,112 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+
+import { ClipErrorCode, ClipInputError } from '../functions/clip';
+
+/**
+ * Codes in `extensions.code`: the CLIP core's, plus what only the gateway meets. Part of the public
+ * contract: add, never rename.
+ */
+export const ErrorCode = {
+  ...ClipErrorCode,
+  IMAGE_FETCH_FAILED: 'IMAGE_FETCH_FAILED',
+  BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  BACKEND_TIMEOUT: 'BACKEND_TIMEOUT',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error for a client: a code and a full sentence. Internals go in `cause`, for the log only. */
+export class GatewayError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; extensions?: Record<string, unknown> } = {},
+  ) {
+    super(message, { extensions: { ...options.extensions, code } });
+    if (options.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/** Something wrong with one input, named as the client wrote it (`images[2]`, `inputs[0].imageUrl`). */
+export class InputError extends GatewayError {
+  constructor(
+    readonly input: string,
+    code: ErrorCode,
+    /** The sentence after the input's name: why it failed. */
+    readonly reason: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, `${input}: ${reason}`, options);
+  }
+}
+
+/** Makes any failure of one input into that input's GraphQL error, keeping known codes and messages. */
+export function toInputError(input: string, error: unknown): GatewayError {
+  // Loaders share one result among all positions holding the same input, so the name is applied here.
+  if (error instanceof InputError)
+    return error.input === input ? error : new InputError(input, error.code, error.reason, { cause: error.cause });
+  if (error instanceof GatewayError) return new InputError(input, error.code, error.message, { cause: error.cause });
+  if (error instanceof ClipInputError) return new InputError(input, error.code, error.message, { cause: error });
+  return new InputError(input, ErrorCode.INTERNAL_SERVER_ERROR, 'This input could not be processed because of an internal error.', {
+    cause: error,
+  });
+}
+
+/**
+ * Apollo drops stack traces only when NODE_ENV is production or test, and never masks messages.
+ * This keeps what a client can act on (code, message, path, locations) and nothing else,
+ * whatever the environment: no stacks, no file paths, no class-validator dumps of the input.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, log: (error: unknown) => void): GraphQLFormattedError {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  let message: string;
+  let code: string;
+  let extra: Record<string, unknown> = {};
+  if (original instanceof GatewayError) {
+    ({ code, message } = original);
+    // Our own extensions are written for clients; everything else (validation dumps) is not.
+    extra = original.extensions;
+    if (code === ErrorCode.INTERNAL_SERVER_ERROR) log(original.cause ?? original);
+  } else if (isArgumentValidationError(original)) {
+    code = ErrorCode.BAD_USER_INPUT;
+    message = validationMessage(original);
+  } else if (original instanceof GraphQLError) {
+    // Made by graphql-js or Apollo about the request itself (syntax, validation, variables).
+    code = String(formatted.extensions?.code ?? ErrorCode.BAD_USER_INPUT);
+    message = formatted.message;
+  } else {
+    log(original);
+    code = ErrorCode.INTERNAL_SERVER_ERROR;
+    message = 'Internal server error.';
+  }
+  return {
+    message,
+    ...(formatted.locations ? { locations: formatted.locations } : {}),
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { ...extra, code },
+  };
+}
+
+interface ValidationErrorLike {
+  property: string;
+  constraints?: Record<string, string>;
+  children?: ValidationErrorLike[];
+}
+
+function isArgumentValidationError(error: unknown): error is Error & { validationErrors: ValidationErrorLike[] } {
+  return error instanceof Error && Array.isArray((error as { validationErrors?: unknown }).validationErrors);
+}
+
+/** class-validator's errors as one sentence naming each argument path, without the input's values. */
+function validationMessage(error: { validationErrors: ValidationErrorLike[] }): string {
+  const lines: string[] = [];
+  const walk = (errors: ValidationErrorLike[], prefix: string) => {
+    for (const e of errors) {
+      const path = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
+      for (const constraint of Object.values(e.constraints ?? {})) lines.push(`${path}: ${constraint}`);
+      walk(e.children ?? [], path);
+    }
+  };
+  walk(error.validationErrors, '');
+  return lines.length > 0 ? `Invalid arguments: ${lines.join('; ')}.` : 'Invalid arguments.';
+}

@@ -1,0 +1,221 @@
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net, { type LookupFunction } from 'node:net';
+
+import ipaddr from 'ipaddr.js';
+
+import { ErrorCode, InputError } from '../errors';
+
+export interface FetchImageOptions {
+  /** Whole-fetch deadline including redirects, in ms. Default 10000. */
+  timeoutMs: number;
+  /** Largest body accepted, in bytes; enforced while streaming (and from Content-Length up front). Default 20 MiB. */
+  maxBytes: number;
+  /** Redirects followed, each re-checked like the first URL. Default 3. */
+  maxRedirects: number;
+  /** CIDR ranges admitted even though they are loopback/private/etc (e.g. ['127.0.0.0/8', '::1/128'] for tests). Default []. */
+  allowNetworks: readonly string[];
+}
+
+export const DEFAULT_FETCH_IMAGE_OPTIONS: FetchImageOptions = Object.freeze({
+  timeoutMs: 10_000,
+  maxBytes: 20 * 1024 * 1024,
+  maxRedirects: 3,
+  allowNetworks: Object.freeze([]),
+});
+
+// setTimeout fires at once for anything longer, which would turn a generous deadline into none.
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+export function checkFetchImageOptions(o: FetchImageOptions): void {
+  const bad = (name: string, rule: string, value: unknown) =>
+    new TypeError(`${name} must be ${rule}: ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  const integer = (value: number, min: number, max: number) => Number.isInteger(value) && value >= min && value <= max;
+  if (!integer(o.timeoutMs, 1, MAX_TIMEOUT_MS)) throw bad('timeoutMs', `a positive integer no larger than ${MAX_TIMEOUT_MS}`, o.timeoutMs);
+  if (!integer(o.maxBytes, 1, Number.MAX_SAFE_INTEGER)) throw bad('maxBytes', 'a positive integer', o.maxBytes);
+  if (!integer(o.maxRedirects, 0, Number.MAX_SAFE_INTEGER)) throw bad('maxRedirects', 'a non-negative integer', o.maxRedirects);
+  if (!Array.isArray(o.allowNetworks)) throw bad('allowNetworks', 'an array of CIDR ranges', o.allowNetworks);
+  for (const cidr of o.allowNetworks) {
+    if (typeof cidr !== 'string' || !ipaddr.isValidCIDR(cidr)) throw bad('allowNetworks', 'CIDR ranges such as "127.0.0.0/8"', cidr);
+  }
+}
+
+type Network = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+const RANGE_ARTICLES: Record<string, string> = {
+  loopback: 'a loopback',
+  private: 'a private',
+  linkLocal: 'a link-local',
+  uniqueLocal: 'a unique-local',
+  unspecified: 'an unspecified',
+  broadcast: 'a broadcast',
+  multicast: 'a multicast',
+  carrierGradeNat: 'a carrier-grade NAT',
+  reserved: 'a reserved',
+};
+
+// Deprecated IPv4-compatible IPv6 (::a.b.c.d): ipaddr.js calls it unicast, but some stacks route it to the IPv4 host.
+const IPV4_COMPATIBLE: Network = [ipaddr.IPv6.parse('::'), 96];
+
+/** Why `address` may not be fetched ("127.0.0.1, a loopback address"), or undefined if it may. */
+function refusal(address: string, allow: readonly Network[]): string | undefined {
+  if (!ipaddr.isValid(address)) return `${address}, an unrecognised address`;
+  const raw = ipaddr.parse(address);
+  // ::ffff:127.0.0.1 reaches 127.0.0.1, so it is judged (and allowlisted) as the IPv4 address it carries.
+  const ip = raw instanceof ipaddr.IPv6 && raw.isIPv4MappedAddress() ? raw.toIPv4Address() : raw;
+  if ([raw, ip].some((a) => allow.some(([network, bits]) => a.kind() === network.kind() && a.match(network, bits)))) return undefined;
+  const shown = ip === raw ? address : `${address} (${ip.toString()})`;
+  const range = ip.range();
+  if (range !== 'unicast') return `${shown}, ${RANGE_ARTICLES[range] ?? `a special-purpose (${range})`} address`;
+  if (ip.kind() === 'ipv6' && ip.match(IPV4_COMPATIBLE)) return `${shown}, an IPv4-compatible address`;
+  return undefined;
+}
+
+function urlProblem(url: URL, subject: string): string | undefined {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `${subject} uses ${url.protocol}; only http: and https: URLs may be fetched.`;
+  if (url.username || url.password) return `${subject} contains a user name or password, which is not allowed.`;
+  return undefined;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Fetches an image from an untrusted URL. Every address connected to must be public (or in
+ * `allowNetworks`): literal hosts are checked before connecting and names inside the socket's own
+ * lookup, so a name cannot resolve to a public address for a check and a private one for the connect.
+ */
+export async function fetchImage(
+  url: string,
+  input: string,
+  options: Partial<FetchImageOptions> = {},
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const o: FetchImageOptions = { ...DEFAULT_FETCH_IMAGE_OPTIONS, ...given };
+  checkFetchImageOptions(o);
+  const allow = o.allowNetworks.map((cidr) => ipaddr.parseCIDR(cidr));
+  const fail = (code: ErrorCode, reason: string, cause?: unknown) => new InputError(input, code, reason, { cause });
+
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (error) {
+    throw fail(ErrorCode.BAD_USER_INPUT, 'The URL is not a valid absolute URL.', error);
+  }
+  const problem = urlProblem(target, 'The URL');
+  if (problem) throw fail(ErrorCode.BAD_USER_INPUT, problem);
+
+  const controller = new AbortController();
+  const abort = (reason: string) => controller.abort(fail(ErrorCode.IMAGE_FETCH_FAILED, reason));
+  const timer = setTimeout(() => abort(`The image could not be fetched within ${o.timeoutMs} ms.`), o.timeoutMs);
+  const cancel = () => abort('The image fetch was cancelled.');
+  if (signal?.aborted) cancel();
+  else signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const result = await get(target, redirects === 0 ? 'The URL' : 'The redirect target', o, allow, fail, controller.signal);
+      if (!(result instanceof URL)) return result;
+      if (redirects === o.maxRedirects) {
+        throw fail(ErrorCode.IMAGE_FETCH_FAILED, `The URL redirects more than ${o.maxRedirects} time${o.maxRedirects === 1 ? '' : 's'}.`);
+      }
+      const problem = urlProblem(result, 'The redirect target');
+      if (problem) throw fail(ErrorCode.IMAGE_FETCH_FAILED, problem);
+      target = result;
+    }
+  } catch (error) {
+    throw error instanceof InputError ? error : fail(ErrorCode.IMAGE_FETCH_FAILED, 'The image could not be fetched.', error);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', cancel);
+  }
+}
+
+/** One request: the body, or the URL a redirect points to. Rejects only with InputError. */
+function get(
+  url: URL,
+  subject: string,
+  o: FetchImageOptions,
+  allow: readonly Network[],
+  fail: (code: ErrorCode, reason: string, cause?: unknown) => InputError,
+  signal: AbortSignal,
+): Promise<Uint8Array | URL> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const refused = (why: string) => fail(ErrorCode.IMAGE_FETCH_FAILED, `${why}; only public addresses may be fetched.`);
+    // Node connects to IP literals without calling `lookup`, so they are judged here. URL has
+    // already normalised 2130706433, 0x7f.1 and friends to dotted quads.
+    const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (net.isIP(literal)) {
+      const why = refusal(literal, allow);
+      if (why) return reject(refused(`${subject}'s host is ${why}`));
+    }
+    const lookup: LookupFunction = (hostname, options, callback) => {
+      dns.lookup(hostname, { family: options.family, hints: options.hints, all: true }, (error, addresses) => {
+        if (error || addresses.length === 0) {
+          return callback(fail(ErrorCode.IMAGE_FETCH_FAILED, `${subject}'s host ${hostname} could not be resolved.`, error) as Error, '');
+        }
+        // Any refused address fails the fetch: the socket may try them all (happy eyeballs).
+        for (const { address } of addresses) {
+          const why = refusal(address, allow);
+          if (why) return callback(refused(`${subject}'s host ${hostname} resolves to ${why}`) as Error, '');
+        }
+        if (options.all) callback(null, addresses);
+        else callback(null, addresses[0].address, addresses[0].family);
+      });
+    };
+
+    const onAbort = () => finish(signal.reason);
+    const finish = (result: Uint8Array | URL | InputError) => {
+      signal.removeEventListener('abort', onAbort);
+      req.destroy();
+      if (result instanceof InputError) reject(result);
+      else resolve(result);
+    };
+    const broken = (error: unknown) => {
+      const code = (error as { code?: unknown })?.code;
+      const shown = typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? ` (${code})` : '';
+      return fail(ErrorCode.IMAGE_FETCH_FAILED, `The image could not be fetched from ${url.host}${shown}.`, error);
+    };
+
+    // A fresh agent per request (agent: false) leaves no keep-alive socket behind. No
+    // Accept-Encoding: the body is taken as sent and its size is what is limited.
+    const req = (url.protocol === 'https:' ? https : http).request(
+      url,
+      { agent: false, lookup, headers: { Accept: 'image/*', 'User-Agent': 'clip-gateway' } },
+      (res) => {
+        res.on('error', (error) => finish(broken(error)));
+        res.on('close', () => finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `The connection to ${url.host} closed before the image arrived.`)));
+        const status = res.statusCode ?? 0;
+        if (REDIRECT_STATUSES.has(status)) {
+          const location = res.headers.location;
+          let next: URL | undefined;
+          try {
+            next = location === undefined ? undefined : new URL(location, url);
+          } catch {}
+          const missing = `The server at ${url.host} answered HTTP status ${status} with ${location === undefined ? 'no' : 'an invalid'} Location header.`;
+          return finish(next ?? fail(ErrorCode.IMAGE_FETCH_FAILED, missing));
+        }
+        if (status < 200 || status > 299) {
+          return finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `The server at ${url.host} answered HTTP status ${status}.`));
+        }
+        const tooLarge = (size: string) =>
+          fail(ErrorCode.INPUT_TOO_LARGE, `The image at ${url.host} is ${size} the limit of ${o.maxBytes} bytes.`);
+        const declared = Number(res.headers['content-length']);
+        if (declared > o.maxBytes) return finish(tooLarge(`${declared} bytes, over`));
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > o.maxBytes) finish(tooLarge('over'));
+          else chunks.push(chunk);
+        });
+        res.on('end', () => finish(Buffer.concat(chunks, size)));
+      },
+    );
+    req.on('error', (error) => finish(error instanceof InputError ? error : broken(error)));
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.end();
+  });
+}

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+
+import { LRUCache } from 'lru-cache';
+
+import { ClipInputError, decodeAndCrop, type ImageLimits } from '../../functions/clip';
+import type { EmbedItem, EmbedRequest, ModelDescription } from '../../functions/protocol';
+import type { InferenceBackend } from '../backends/backend';
+import { ErrorCode, GatewayError } from '../errors';
+import type { GatewayMetrics } from '../metrics';
+import { Batcher, type BatcherOptions, type BatchResult } from './batcher';
+
+export interface EmbeddingServiceOptions {
+  batching: Pick<BatcherOptions, 'maxBatchSize' | 'maxDelayMs'> & Partial<Pick<BatcherOptions, 'maxBatchBytes'>>;
+  /** Text embeddings kept (label prompts are embedded once). */
+  textCacheSize: number;
+  /** Image embeddings kept, keyed by the SHA-256 of the encoded bytes. */
+  imageCacheSize: number;
+  imageLimits: ImageLimits;
+  log: (message: string, error?: unknown) => void;
+}
+
+type Kind = 'text' | 'image';
+
+/**
+ * The shared, cross-request half of embedding: caches, in-flight deduplication and the batchers
+ * that coalesce inputs from concurrent requests into backend batches. Per-request deduplication
+ * happens before this, in the DataLoaders.
+ */
+export class EmbeddingService {
+  private readonly textCache: LRUCache<string, Float32Array>;
+  private readonly imageCache: LRUCache<string, Float32Array>;
+  /** Inputs being computed right now: a second request for one joins the first instead of repeating it. */
+  private readonly inFlight = new Map<string, Promise<Float32Array>>();
+  private readonly textBatcher: Batcher<string, Float32Array>;
+  private readonly imageBatcher: Batcher<Uint8Array, Float32Array>;
+  private readonly modelKey: string;
+
+  constructor(
+    private readonly backend: InferenceBackend,
+    readonly model: ModelDescription,
+    private readonly options: EmbeddingServiceOptions,
+    private readonly metrics: GatewayMetrics,
+  ) {
+    this.textCache = new LRUCache({ max: options.textCacheSize });
+    this.imageCache = new LRUCache({ max: options.imageCacheSize });
+    this.modelKey = `${model.info.name}|${model.info.dtype}`;
+    const batcherOptions = { ...options.batching, maxConcurrentBatches: backend.concurrency };
+    this.textBatcher = new Batcher(
+      (texts) => this.runBatch('text', { kind: 'text', texts }),
+      batcherOptions,
+      (text) => Buffer.byteLength(text) + 8,
+      this.batchEvents('text'),
+    );
+    this.imageBatcher = new Batcher(
+      (crops) => this.runBatch('image', { kind: 'crops', crops }),
+      batcherOptions,
+      (crop) => crop.byteLength,
+      this.batchEvents('image'),
+    );
+  }
+
+  embedText(text: string): Promise<Float32Array> {
+    return this.cached('text', `t|${this.modelKey}|${text}`, () => this.textBatcher.submit(text));
+  }
+
+  /** Encoded image bytes in; decoded and cropped here, so only the compact crop goes to the backend. */
+  embedImage(bytes: Uint8Array): Promise<Float32Array> {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    return this.cached('image', `i|${this.modelKey}|${digest}`, async () => {
+      const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
+      return this.imageBatcher.submit(crop.data);
+    });
+  }
+
+  /** Sends whatever is queued and waits for every batch to come back (graceful shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([this.textBatcher.drain(), this.imageBatcher.drain()]);
+  }
+
+  private cached(kind: Kind, key: string, compute: () => Promise<Float32Array>): Promise<Float32Array> {
+    const cache = kind === 'text' ? this.textCache : this.imageCache;
+    const hit = cache.get(key);
+    this.metrics.cacheLookups.inc({ cache: kind, result: hit ? 'hit' : 'miss' });
+    if (hit) return Promise.resolve(hit);
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const promise = compute().then((vector) => {
+      cache.set(key, vector);
+      return vector;
+    });
+    this.inFlight.set(key, promise);
+    const forget = () => this.inFlight.delete(key);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private async runBatch(kind: Kind, request: EmbedRequest): Promise<BatchResult<Float32Array>[]> {
+    const started = performance.now();
+    let items: EmbedItem[];
+    try {
+      items = await this.backend.embed(request);
+    } catch (error) {
+      this.metrics.inference.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
+      if (error instanceof GatewayError) throw error;
+      this.options.log(`${kind} batch failed in the ${this.backend.kind} backend`, error);
+      throw new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, 'The inference backend could not run this input; try again later.', {
+        cause: error,
+      });
+    }
+    this.metrics.inference.observe({ kind, outcome: 'ok' }, (performance.now() - started) / 1000);
+    return items.map((item) =>
+      item.ok ? { ok: true, value: item.vector } : { ok: false, error: new ClipInputError(item.code, item.message) },
+    );
+  }
+
+  private batchEvents(kind: Kind) {
+    return {
+      dispatched: (size: number, waitedMs: number[]) => {
+        this.metrics.batchSize.observe({ kind }, size);
+        for (const ms of waitedMs) this.metrics.queueDelay.observe({ kind }, ms / 1000);
+      },
+    };
+  }
+}

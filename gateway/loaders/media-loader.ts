@@ -1,0 +1,45 @@
+import DataLoader from 'dataloader';
+
+import { decodeBase64Image } from '../images/base64';
+import { fetchImage, type FetchImageOptions } from '../images/fetch-image';
+import type { EmbeddingService } from './embeddings';
+
+/** One text or one image, however the client sent it. */
+export type MediaKey = { kind: 'text'; text: string } | { kind: 'url'; url: string } | { kind: 'base64'; data: string };
+
+export interface MediaLoaderOptions {
+  fetch: FetchImageOptions;
+  maxImageBytes: number;
+}
+
+export type MediaLoader = DataLoader<MediaKey, Float32Array, string>;
+
+/**
+ * A per-request loader: within one operation, identical inputs (the same text, URL or base64
+ * string, wherever they appear) are fetched, decoded and embedded once. Across requests the
+ * EmbeddingService's caches, in-flight map and batchers take over.
+ */
+export function createMediaLoader(service: EmbeddingService, options: MediaLoaderOptions, signal?: AbortSignal): MediaLoader {
+  const load = async (key: MediaKey): Promise<Float32Array> => {
+    switch (key.kind) {
+      case 'text':
+        return service.embedText(key.text);
+      case 'url':
+        return service.embedImage(await fetchImage(key.url, 'url', options.fetch, signal));
+      case 'base64':
+        return service.embedImage(decodeBase64Image(key.data, options.maxImageBytes));
+      default:
+        throw new TypeError(`unknown media kind: ${(key as { kind: unknown }).kind}`);
+    }
+  };
+  return new DataLoader<MediaKey, Float32Array, string>(
+    // DataLoader's contract: one value or Error per key, in order, so one bad input fails alone.
+    (keys) =>
+      Promise.all(keys.map((key) => load(key).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))))),
+    {
+      cacheKeyFn: (key) => `${key.kind}:${key.kind === 'text' ? key.text : key.kind === 'url' ? key.url : key.data}`,
+      // The shared batcher downstream does the cross-request batching; no cap needed here.
+      maxBatchSize: Number.POSITIVE_INFINITY,
+    },
+  );
+}

@@ -1,0 +1,70 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The gateway's Prometheus metrics, on a registry of its own (one per gateway instance). */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'clip_gateway_graphql_requests_total',
+    help: 'GraphQL operations received, by operation name.',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly errors = new Counter({
+    name: 'clip_gateway_graphql_errors_total',
+    help: 'Errors returned to clients, by extensions.code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchSize = new Histogram({
+    name: 'clip_gateway_batch_size',
+    help: 'Inputs per batch sent to the inference backend.',
+    labelNames: ['kind'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+
+  readonly queueDelay = new Histogram({
+    name: 'clip_gateway_queue_delay_seconds',
+    help: 'Time an input waited in the shared batcher before its batch was sent.',
+    labelNames: ['kind'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly inference = new Histogram({
+    name: 'clip_gateway_inference_seconds',
+    help: 'Time the inference backend took for one batch.',
+    labelNames: ['kind', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly cacheLookups = new Counter({
+    name: 'clip_gateway_cache_lookups_total',
+    help: 'Embedding cache lookups, by cache (text, image) and result (hit, miss).',
+    labelNames: ['cache', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    const lookups = this.cacheLookups;
+    new Gauge({
+      name: 'clip_gateway_cache_hit_ratio',
+      help: 'Hits over lookups since start, by cache.',
+      labelNames: ['cache'] as const,
+      registers: [this.registry],
+      async collect() {
+        const values = (await lookups.get()).values;
+        for (const cache of ['text', 'image']) {
+          const count = (result: string) => values.find((v) => v.labels.cache === cache && v.labels.result === result)?.value ?? 0;
+          const total = count('hit') + count('miss');
+          this.set({ cache }, total === 0 ? 0 : count('hit') / total);
+        }
+      },
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import { Arg, Ctx, Query, Resolver } from 'type-graphql';
+
+import { checkListSize, mediaKeyOf, type GatewayContext } from '../context';
+import { toInputError } from '../errors';
+import { Embedding } from './embedding.type';
+import { MediaInput } from './media.input';
+
+export function mediaKey(input: MediaInput) {
+  return mediaKeyOf(
+    { text: input.text, url: input.imageUrl, base64: input.imageBase64 },
+    { text: 'text', url: 'imageUrl', base64: 'imageBase64' },
+  );
+}
+
+@Resolver()
+export class EmbedResolver {
+  @Query(() => [Embedding], {
+    nullable: 'items',
+    description:
+      'Embeds texts and images into the shared space, one per input in order. An input that fails is null, with an error at its path.',
+  })
+  async embed(@Arg('inputs', () => [MediaInput]) inputs: MediaInput[], @Ctx() ctx: GatewayContext): Promise<(Embedding | Error)[]> {
+    checkListSize('inputs', inputs.length, ctx.services.config.maxInputsPerRequest);
+    const model = ctx.services.model.info.name;
+    return Promise.all(
+      inputs.map(async (input, i) => {
+        try {
+          return Embedding.of(await ctx.media.load(mediaKey(input)), model);
+        } catch (error) {
+          // Returned, not thrown: graphql-js nulls this item alone and reports the error at its path.
+          return toInputError(`inputs[${i}]`, error);
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,49 @@
+import { Args, ArgsType, Ctx, Field, Float, Query, Resolver } from 'type-graphql';
+
+import { dot } from '../../functions/clip';
+import { checkListSize, type GatewayContext } from '../context';
+import { GatewayError, toInputError } from '../errors';
+import { mediaKey } from './embed.resolver';
+import { MediaInput } from './media.input';
+
+@ArgsType()
+class SimilarityArgs {
+  @Field(() => [MediaInput], { description: 'The rows.' })
+  a!: MediaInput[];
+
+  @Field(() => [MediaInput], { description: 'The columns.' })
+  b!: MediaInput[];
+}
+
+@Resolver()
+export class SimilarityResolver {
+  @Query(() => [[Float]], {
+    nullable: true,
+    description:
+      'Cosine similarities: one row per input of a, one column per input of b (text-text, image-image and text-image alike). ' +
+      'Null when any input fails, with one error naming each failed input.',
+  })
+  async similarity(@Args() { a, b }: SimilarityArgs, @Ctx() ctx: GatewayContext): Promise<number[][]> {
+    const limit = ctx.services.config.maxInputsPerRequest;
+    checkListSize('a', a.length, limit);
+    checkListSize('b', b.length, limit);
+    const embed = (inputs: MediaInput[], name: string) =>
+      Promise.all(
+        inputs.map((input, i) =>
+          Promise.resolve()
+            .then(() => ctx.media.load(mediaKey(input)))
+            .catch((error: unknown) => toInputError(`${name}[${i}]`, error)),
+        ),
+      );
+    const [rows, columns] = await Promise.all([embed(a, 'a'), embed(b, 'b')]);
+    const failed = [...rows, ...columns].filter((v): v is GatewayError => v instanceof GatewayError);
+    if (failed.length > 0) {
+      throw new GatewayError(
+        failed[0].code,
+        `${failed.length} input${failed.length === 1 ? '' : 's'} could not be embedded: ${failed.map((e) => e.message).join(' ')}`,
+        { extensions: { failedInputs: failed.map((e) => ({ message: e.message, code: e.code })) } },
+      );
+    }
+    return (rows as Float32Array[]).map((row) => (columns as Float32Array[]).map((column) => dot(row, column)));
+  }
+}

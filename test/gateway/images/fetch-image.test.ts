@@ -1,0 +1,282 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+import { ErrorCode, InputError } from '../../../gateway/errors';
+import {
+  checkFetchImageOptions,
+  DEFAULT_FETCH_IMAGE_OPTIONS,
+  fetchImage,
+  type FetchImageOptions,
+} from '../../../gateway/images/fetch-image';
+import { TINY_CLIP_DIR } from '../../helpers/tiny-clip';
+
+const png = readFileSync(join(TINY_CLIP_DIR, 'images', 'tiny-orange-triangle.png'));
+const INPUT = 'images[2].url';
+const LOOPBACK: Partial<FetchImageOptions> = { allowNetworks: ['127.0.0.0/8'] };
+
+let connections = 0;
+let lastHeaders: IncomingHttpHeaders = {};
+const server = createServer((req, res) => {
+  lastHeaders = req.headers;
+  const url = new URL(req.url ?? '/', 'http://unused');
+  const hops = /^\/hops\/(\d+)$/.exec(url.pathname);
+  if (url.pathname === '/x.png' || hops?.[1] === '0') {
+    res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': png.length }).end(png);
+  } else if (hops) {
+    res.writeHead(302, { Location: `/hops/${Number(hops[1]) - 1}` }).end();
+  } else if (url.pathname === '/redirect') {
+    res.writeHead(Number(url.searchParams.get('status') ?? 302), { Location: url.searchParams.get('to') ?? '' }).end();
+  } else if (url.pathname === '/dir/relative') {
+    res.writeHead(301, { Location: '../x.png' }).end();
+  } else if (url.pathname === '/announced-large') {
+    // Headers only: if the announced length were not checked up front, the fetch would wait for the deadline.
+    res.writeHead(200, { 'Content-Length': 1_000_000 }).flushHeaders();
+  } else if (url.pathname === '/streamed-large') {
+    // Chunked and never ended: only the running count can stop it before the deadline.
+    res.writeHead(200, { 'Content-Type': 'image/png' });
+    for (let i = 0; i < 4; i++) res.write(Buffer.alloc(32 * 1024));
+  } else if (url.pathname !== '/hang') {
+    res.writeHead(404).end();
+  }
+});
+server.on('connection', () => connections++);
+let port = 0;
+let origin = '';
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+  origin = `http://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function failure(promise: Promise<unknown>): Promise<InputError> {
+  const error = await promise.then(
+    () => new Error('expected the fetch to fail'),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(InputError);
+  expect((error as InputError).message).not.toMatch(/node_modules|\n\s+at /);
+  return error as InputError;
+}
+
+async function expectFailure(promise: Promise<unknown>, code: ErrorCode, message: string | RegExp): Promise<number> {
+  const started = performance.now();
+  const error = await failure(promise);
+  const elapsed = performance.now() - started;
+  expect(error.extensions.code).toBe(code);
+  if (typeof message === 'string') expect(error.message).toBe(`${INPUT}: ${message}`);
+  else expect(error.message).toMatch(message);
+  return elapsed;
+}
+
+describe('fetchImage over loopback, when allowlisted', () => {
+  it('fetches a PNG byte for byte, asking for an image as clip-gateway', async () => {
+    const bytes = await fetchImage(`${origin}/x.png`, INPUT, LOOPBACK);
+    expect(Buffer.from(bytes).equals(png)).toBe(true);
+    expect(lastHeaders).toMatchObject({ accept: 'image/*', 'user-agent': 'clip-gateway' });
+    expect(lastHeaders['accept-encoding']).toBeUndefined();
+  });
+
+  it('follows a relative redirect', async () => {
+    const bytes = await fetchImage(`${origin}/dir/relative`, INPUT, LOOPBACK);
+    expect(Buffer.from(bytes).equals(png)).toBe(true);
+  });
+
+  it.each([301, 302, 303, 307, 308])('follows HTTP %i', async (status) => {
+    const bytes = await fetchImage(`${origin}/redirect?status=${status}&to=/x.png`, INPUT, LOOPBACK);
+    expect(Buffer.from(bytes).equals(png)).toBe(true);
+  });
+
+  it('follows exactly maxRedirects redirects, and fails on one more', async () => {
+    const bytes = await fetchImage(`${origin}/hops/3`, INPUT, { ...LOOPBACK, maxRedirects: 3 });
+    expect(Buffer.from(bytes).equals(png)).toBe(true);
+    await expectFailure(
+      fetchImage(`${origin}/hops/4`, INPUT, { ...LOOPBACK, maxRedirects: 3 }),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      'The URL redirects more than 3 times.',
+    );
+    await expectFailure(
+      fetchImage(`${origin}/hops/1`, INPUT, { ...LOOPBACK, maxRedirects: 0 }),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      'The URL redirects more than 0 times.',
+    );
+  });
+
+  it('fails on a 404, naming the status', () =>
+    expectFailure(
+      fetchImage(`${origin}/missing.png`, INPUT, LOOPBACK),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      `The server at 127.0.0.1:${port} answered HTTP status 404.`,
+    ));
+
+  it('refuses a body whose Content-Length is over maxBytes, without waiting for it', async () => {
+    const elapsed = await expectFailure(
+      fetchImage(`${origin}/announced-large`, INPUT, { ...LOOPBACK, maxBytes: 100_000 }),
+      ErrorCode.INPUT_TOO_LARGE,
+      `The image at 127.0.0.1:${port} is 1000000 bytes, over the limit of 100000 bytes.`,
+    );
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  it('stops a chunked body once it passes maxBytes', async () => {
+    const elapsed = await expectFailure(
+      fetchImage(`${origin}/streamed-large`, INPUT, { ...LOOPBACK, maxBytes: 100_000 }),
+      ErrorCode.INPUT_TOO_LARGE,
+      `The image at 127.0.0.1:${port} is over the limit of 100000 bytes.`,
+    );
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  it('gives up on a server that never answers after timeoutMs', async () => {
+    const elapsed = await expectFailure(
+      fetchImage(`${origin}/hang`, INPUT, { ...LOOPBACK, timeoutMs: 300 }),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      'The image could not be fetched within 300 ms.',
+    );
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  it("stops when the caller's signal aborts", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    await expectFailure(
+      fetchImage(`${origin}/hang`, INPUT, LOOPBACK, controller.signal),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      'The image fetch was cancelled.',
+    );
+  });
+
+  it('reports a refused connection', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await expectFailure(
+      fetchImage(`http://127.0.0.1:${closedPort}/x.png`, INPUT, LOOPBACK),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      `The image could not be fetched from 127.0.0.1:${closedPort} (ECONNREFUSED).`,
+    );
+  });
+});
+
+describe('fetchImage refuses redirects to what it would refuse at first', () => {
+  const only127001: Partial<FetchImageOptions> = { allowNetworks: ['127.0.0.1/32'] };
+
+  it.each([
+    ['http://127.0.0.2:PORT/x.png', '127.0.0.2, a loopback address'],
+    ['http://[::1]:PORT/x.png', '::1, a loopback address'],
+  ])('to %s', async (to, why) => {
+    const before = connections;
+    await expectFailure(
+      fetchImage(`${origin}/redirect?to=${encodeURIComponent(to.replace('PORT', String(port)))}`, INPUT, only127001),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      `The redirect target's host is ${why}; only public addresses may be fetched.`,
+    );
+    expect(connections).toBe(before + 1);
+  });
+
+  it('to another scheme', () =>
+    expectFailure(
+      fetchImage(`${origin}/redirect?to=${encodeURIComponent('file:///etc/passwd')}`, INPUT, only127001),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      'The redirect target uses file:; only http: and https: URLs may be fetched.',
+    ));
+});
+
+describe('fetchImage refuses before any connection is attempted', () => {
+  // A wrong implementation must not reach the network from a test: every socket connect throws.
+  let connect: jest.SpiedFunction<typeof net.Socket.prototype.connect>;
+  beforeEach(() => {
+    connect = jest.spyOn(net.Socket.prototype, 'connect').mockImplementation(() => {
+      throw new Error('the test forbids connecting');
+    });
+  });
+  afterEach(() => connect.mockRestore());
+
+  it.each([
+    ['http://127.0.0.1:PORT/x.png', '127.0.0.1, a loopback address'],
+    ['http://[::1]:PORT/', '::1, a loopback address'],
+    ['http://169.254.169.254/latest/meta-data/', '169.254.169.254, a link-local address'],
+    ['http://2130706433:PORT/', '127.0.0.1, a loopback address'],
+    ['http://0x7f000001:PORT/', '127.0.0.1, a loopback address'],
+    ['http://0x7f.1:PORT/', '127.0.0.1, a loopback address'],
+    ['http://10.0.0.1/', '10.0.0.1, a private address'],
+    ['http://192.168.1.1/', '192.168.1.1, a private address'],
+    ['http://172.16.0.1/', '172.16.0.1, a private address'],
+    ['http://100.64.0.1/', '100.64.0.1, a carrier-grade NAT address'],
+    ['http://0.0.0.0:PORT/', '0.0.0.0, an unspecified address'],
+    ['http://[::]:PORT/', '::, an unspecified address'],
+    ['http://[::ffff:127.0.0.1]:PORT/', '::ffff:7f00:1 (127.0.0.1), a loopback address'],
+    ['http://[::ffff:169.254.169.254]/', '::ffff:a9fe:a9fe (169.254.169.254), a link-local address'],
+    ['http://[::127.0.0.1]:PORT/', '::7f00:1, an IPv4-compatible address'],
+    ['http://[64:ff9b::7f00:1]/', '64:ff9b::7f00:1, a special-purpose (rfc6052) address'],
+    ['http://[fd00:ec2::254]/latest/meta-data/', 'fd00:ec2::254, a unique-local address'],
+    ['http://[fe80::1]/', 'fe80::1, a link-local address'],
+    ['http://224.0.0.1/', '224.0.0.1, a multicast address'],
+    ['http://255.255.255.255/', '255.255.255.255, a broadcast address'],
+  ])('%s', async (url, why) => {
+    const elapsed = await expectFailure(
+      fetchImage(url.replace('PORT', String(port)), INPUT),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      `The URL's host is ${why}; only public addresses may be fetched.`,
+    );
+    expect(connect).not.toHaveBeenCalled();
+    expect(elapsed).toBeLessThan(100);
+  });
+
+  it('admits nothing outside allowNetworks: 127.0.0.1/32 does not cover 127.0.0.2', () =>
+    expectFailure(
+      fetchImage(`http://127.0.0.2:${port}/x.png`, INPUT, { allowNetworks: ['127.0.0.1/32', '::1/128'] }),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      "The URL's host is 127.0.0.2, a loopback address; only public addresses may be fetched.",
+    ));
+
+  it.each([
+    ['ftp://x/y', 'The URL uses ftp:; only http: and https: URLs may be fetched.'],
+    ['file:///etc/passwd', 'The URL uses file:; only http: and https: URLs may be fetched.'],
+    ['not a url', 'The URL is not a valid absolute URL.'],
+    ['http://user:pass@example.com/', 'The URL contains a user name or password, which is not allowed.'],
+    ['http://user@example.com/', 'The URL contains a user name or password, which is not allowed.'],
+  ])('rejects %s as bad input', async (url, message) => {
+    await expectFailure(fetchImage(url, INPUT), ErrorCode.BAD_USER_INPUT, message);
+    expect(connect).not.toHaveBeenCalled();
+  });
+});
+
+it('refuses a host name that resolves to loopback inside the lookup, before a connection is made', async () => {
+  const before = connections;
+  await expectFailure(
+    fetchImage(`http://localhost:${port}/x.png`, INPUT),
+    ErrorCode.IMAGE_FETCH_FAILED,
+    /^images\[2\]\.url: The URL's host localhost resolves to (127\.0\.0\.1|::1), a loopback address; only public addresses may be fetched\.$/,
+  );
+  expect(connections).toBe(before);
+});
+
+describe('checkFetchImageOptions', () => {
+  it('accepts the defaults', () => {
+    expect(() => checkFetchImageOptions(DEFAULT_FETCH_IMAGE_OPTIONS)).not.toThrow();
+    expect(DEFAULT_FETCH_IMAGE_OPTIONS).toEqual({ timeoutMs: 10_000, maxBytes: 20 * 1024 * 1024, maxRedirects: 3, allowNetworks: [] });
+  });
+
+  it.each<[Partial<FetchImageOptions>, RegExp]>([
+    [{ timeoutMs: 0 }, /^timeoutMs must be a positive integer .*: 0$/],
+    [{ timeoutMs: 2 ** 31 }, /^timeoutMs must be a positive integer no larger than 2147483647: 2147483648$/],
+    [{ maxBytes: 1.5 }, /^maxBytes must be a positive integer: 1\.5$/],
+    [{ maxRedirects: -1 }, /^maxRedirects must be a non-negative integer: -1$/],
+    [{ allowNetworks: ['127.0.0.1'] }, /^allowNetworks must be CIDR ranges such as "127\.0\.0\.0\/8": "127\.0\.0\.1"$/],
+    [{ allowNetworks: ['::1/129'] }, /^allowNetworks must be CIDR ranges .*: "::1\/129"$/],
+  ])('throws a TypeError naming %j', async (bad, message) => {
+    expect(() => checkFetchImageOptions({ ...DEFAULT_FETCH_IMAGE_OPTIONS, ...bad })).toThrow(message);
+    expect(() => checkFetchImageOptions({ ...DEFAULT_FETCH_IMAGE_OPTIONS, ...bad })).toThrow(TypeError);
+    await expect(fetchImage(`${origin}/x.png`, INPUT, bad)).rejects.toThrow(message);
+  });
+});
