@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
@@ -135,6 +136,8 @@ export class Gateway {
       expressMiddleware(this.apollo, {
         context: async ({ req }) => {
           const abort = new AbortController();
+          // Every URL fetch of the request listens on this signal: up to the inputs of three lists.
+          setMaxListeners(3 * config.maxInputsPerRequest + 1, abort.signal);
           // A client that hangs up stops the image fetches still running for it.
           req.once('close', () => abort.abort());
           return {

@@ -1,0 +1,181 @@
+import { Batcher, type BatchResult, type Clock } from '../../../gateway/loaders/batcher';
+
+/** A clock the test moves by hand: timers fire only in advance(). */
+class ManualClock implements Clock {
+  private time = 0;
+  private timers = new Map<number, { at: number; callback: () => void }>();
+  private nextId = 1;
+  now = () => this.time;
+  setTimeout = (callback: () => void, ms: number) => {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + ms, callback });
+    return id;
+  };
+  clearTimeout = (id: unknown) => {
+    this.timers.delete(id as number);
+  };
+  async advance(ms: number): Promise<void> {
+    this.time += ms;
+    for (const [id, timer] of [...this.timers].sort((a, b) => a[1].at - b[1].at)) {
+      if (timer.at <= this.time && this.timers.has(id)) {
+        this.timers.delete(id);
+        timer.callback();
+      }
+    }
+    await flushPromises();
+  }
+}
+
+const flushPromises = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A batch function that records its batches and resolves only when told to. */
+function recorder() {
+  const calls: number[][] = [];
+  const pending: ((results: BatchResult<string>[]) => void)[] = [];
+  const run = (items: number[]) => {
+    calls.push(items);
+    return new Promise<BatchResult<string>[]>((resolve) => pending.push(resolve));
+  };
+  const answer = (index: number) =>
+    pending[index](calls[index].map((n) => (n < 0 ? { ok: false, error: new Error(`bad ${n}`) } : { ok: true, value: `v${n}` })));
+  return { calls, run, answer };
+}
+
+describe('Batcher', () => {
+  it('sends a batch when it is full, without waiting', async () => {
+    const clock = new ManualClock();
+    const { calls, run, answer } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 3, maxDelayMs: 10, maxConcurrentBatches: 4 }, undefined, {}, clock);
+    const results = [1, 2, 3, 4].map((n) => batcher.submit(n));
+    expect(calls).toEqual([[1, 2, 3]]);
+    await clock.advance(10);
+    expect(calls).toEqual([[1, 2, 3], [4]]);
+    answer(0);
+    answer(1);
+    await expect(Promise.all(results)).resolves.toEqual(['v1', 'v2', 'v3', 'v4']);
+  });
+
+  it('waits maxDelayMs for company, counted from the oldest item', async () => {
+    const clock = new ManualClock();
+    const { calls, run } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5 }, undefined, {}, clock);
+    void batcher.submit(1);
+    await clock.advance(3);
+    void batcher.submit(2);
+    expect(calls).toEqual([]);
+    await clock.advance(2);
+    expect(calls).toEqual([[1, 2]]);
+  });
+
+  it('cuts a batch before the item that would exceed the byte budget', async () => {
+    const clock = new ManualClock();
+    const { calls, run } = recorder();
+    const batcher = new Batcher(
+      run,
+      { maxBatchSize: 10, maxDelayMs: 5, maxBatchBytes: 100, maxConcurrentBatches: 4 },
+      (n: number) => n,
+      {},
+      clock,
+    );
+    [40, 50, 30, 20].forEach((n) => void batcher.submit(n));
+    expect(calls).toEqual([[40, 50]]);
+    await clock.advance(5);
+    expect(calls).toEqual([
+      [40, 50],
+      [30, 20],
+    ]);
+    await expect(batcher.submit(101)).rejects.toThrow('item of 101 bytes exceeds the batch budget of 100 bytes');
+  });
+
+  it('while every slot is busy, lets items accumulate into one larger batch', async () => {
+    const clock = new ManualClock();
+    const { calls, run, answer } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 8, maxDelayMs: 1, maxConcurrentBatches: 1 }, undefined, {}, clock);
+    void batcher.submit(1);
+    await clock.advance(1);
+    expect(calls).toEqual([[1]]);
+    for (const n of [2, 3, 4, 5]) {
+      void batcher.submit(n);
+      await clock.advance(1);
+    }
+    expect(calls).toEqual([[1]]);
+    answer(0);
+    await flushPromises();
+    expect(calls).toEqual([[1], [2, 3, 4, 5]]);
+  });
+
+  it('fails only the items whose results are errors', async () => {
+    const clock = new ManualClock();
+    const { run, answer } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 3, maxDelayMs: 5 }, undefined, {}, clock);
+    const results = [1, -2, 3].map((n) =>
+      batcher.submit(n).then(
+        (v) => v,
+        (e: Error) => e.message,
+      ),
+    );
+    answer(0);
+    await expect(Promise.all(results)).resolves.toEqual(['v1', 'bad -2', 'v3']);
+  });
+
+  it('rejects every item of a batch whose run fails or returns the wrong count, and keeps going', async () => {
+    const clock = new ManualClock();
+    let call = 0;
+    const run = async (items: number[]): Promise<BatchResult<number>[]> => {
+      call++;
+      if (call === 1) throw new Error('backend down');
+      if (call === 2) return [{ ok: true, value: 1 }];
+      return items.map((n) => ({ ok: true, value: n * 10 }));
+    };
+    const batcher = new Batcher(run, { maxBatchSize: 2, maxDelayMs: 5, maxConcurrentBatches: 3 }, undefined, {}, clock);
+    const first = [1, 2].map((n) => batcher.submit(n));
+    const second = [3, 4].map((n) => batcher.submit(n));
+    await expect(Promise.allSettled(first)).resolves.toEqual([
+      { status: 'rejected', reason: new Error('backend down') },
+      { status: 'rejected', reason: new Error('backend down') },
+    ]);
+    const secondSettled = await Promise.allSettled(second);
+    expect(secondSettled.map((r) => r.status === 'rejected' && (r.reason as Error).message)).toEqual([
+      'batch function returned 1 results for 2 items',
+      'batch function returned 1 results for 2 items',
+    ]);
+    const third = [5, 6].map((n) => batcher.submit(n));
+    await expect(Promise.all(third)).resolves.toEqual([50, 60]);
+  });
+
+  it('drain() sends what is queued at once and waits for it', async () => {
+    const { calls, run, answer } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 60_000 });
+    const results = [1, 2].map((n) => batcher.submit(n));
+    const drained = batcher.drain();
+    await flushPromises();
+    expect(calls).toEqual([[1, 2]]);
+    answer(0);
+    await drained;
+    await expect(Promise.all(results)).resolves.toEqual(['v1', 'v2']);
+  });
+
+  it('reports batch sizes and waits', async () => {
+    const clock = new ManualClock();
+    const { run } = recorder();
+    const dispatched: [number, number[]][] = [];
+    const batcher = new Batcher(
+      run,
+      { maxBatchSize: 2, maxDelayMs: 5 },
+      undefined,
+      { dispatched: (size, waited) => dispatched.push([size, waited]) },
+      clock,
+    );
+    void batcher.submit(1);
+    await clock.advance(2);
+    void batcher.submit(2);
+    expect(dispatched).toEqual([[2, [2, 0]]]);
+  });
+
+  it('refuses bad options, naming them', () => {
+    const run = async () => [];
+    expect(() => new Batcher(run, { maxBatchSize: 0 })).toThrow('maxBatchSize must be a positive integer: 0');
+    expect(() => new Batcher(run, { maxDelayMs: -1 })).toThrow('maxDelayMs must be a non-negative number: -1');
+    expect(() => new Batcher(run, { maxConcurrentBatches: 1.5 })).toThrow('maxConcurrentBatches must be a positive integer: 1.5');
+  });
+});
