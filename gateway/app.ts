@@ -93,6 +93,9 @@ export class Gateway {
       schema,
       introspection: true,
       includeStacktraceInErrorResponses: false,
+      // index.ts owns the signals: Apollo's own handlers would re-raise SIGTERM once Apollo alone
+      // had stopped, killing the process before batches drained and the backend closed.
+      stopOnTerminationSignals: false,
       formatError: (formatted, error) => formatError(formatted, error, (e) => log('unexpected error while resolving', e)),
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer }),

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+import { loadReference } from '../helpers/tiny-clip';
+
+const ENTRY = join(__dirname, '..', '..', 'dist', 'gateway', 'index.js');
+
+/**
+ * The real process entry (built by `npm run build`): it starts from the environment alone and,
+ * on SIGTERM, finishes the request in flight before it exits 0.
+ */
+describe('gateway/index.ts (the process)', () => {
+  let running: ChildProcess | undefined;
+  // A failing run must not leave a gateway behind.
+  afterEach(() => {
+    if (running && running.exitCode === null) running.kill('SIGKILL');
+  });
+
+  it('serves, then drains an in-flight request on SIGTERM and exits 0', async () => {
+    const image = loadReference().images[0].bytes;
+    // A slow image host: the classify request is still in flight when SIGTERM arrives.
+    const slow = createServer((_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(image), 700));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const slowPort = (slow.address() as AddressInfo).port;
+
+    const child: ChildProcess = spawn(process.execPath, [ENTRY], {
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOCAL_WORKERS: '1',
+        IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.1/32',
+        CLIP_MODEL_DIR: '',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    running = child;
+    let log = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const origin = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        const match = /at (http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(log);
+        if (match) resolve(match[1]);
+      });
+      void exited.then(() => reject(new Error(`gateway exited early:\n${log}`)));
+    });
+    expect(log).toMatch(/CLIP_MODEL_DIR is not set: serving the bundled tiny CLIP/);
+
+    const inFlight = fetch(`${origin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: `{ classify(images: [{ url: "http://127.0.0.1:${slowPort}/a.jpg" }], labels: ["red circle", "blue star"]) { labels { label } } }`,
+      }),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGTERM');
+
+    const response = await inFlight;
+    expect(await response.json()).toEqual({ data: { classify: [{ labels: [{ label: 'red circle' }, { label: 'blue star' }] }] } });
+    expect(await exited).toBe(0);
+    expect(log).toMatch(/SIGTERM: no longer accepting requests/);
+    expect(log).toMatch(/stopped/);
+    await expect(fetch(`${origin}/healthz`)).rejects.toThrow();
+    await new Promise((resolve) => slow.close(resolve));
+  });
+});
