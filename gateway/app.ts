@@ -11,9 +11,8 @@ import cors from 'cors';
 import express, { type ErrorRequestHandler } from 'express';
 import { Kind } from 'graphql';
 
-import { bundledModelDir } from '../functions/bundled-model';
 import type { InferenceBackend } from './backends/backend';
-import { LocalBackend } from './backends/local';
+import { createBackend } from './backends';
 import type { GatewayConfig } from './config';
 import type { GatewayContext, GatewayServices } from './context';
 import { ErrorCode, formatError } from './errors';
@@ -34,15 +33,6 @@ export interface GatewayOptions {
   /** The backend to use; default: a LocalBackend per config. */
   backend?: InferenceBackend;
   log?: Logger;
-}
-
-/** Builds the backend named by the configuration. */
-export function createBackend(config: GatewayConfig): InferenceBackend {
-  return new LocalBackend({
-    modelDir: config.modelDir ?? bundledModelDir(),
-    workers: config.localWorkers,
-    model: { dtype: config.dtype, device: config.device, imageLimits: config.imageLimits },
-  });
 }
 
 /**
@@ -67,7 +57,7 @@ export class Gateway {
   static async create(options: GatewayOptions): Promise<Gateway> {
     const { config } = options;
     const log = options.log ?? stderrLogger;
-    const backend = options.backend ?? createBackend(config);
+    const backend = options.backend ?? createBackend(config, log);
     const model = await backend.start();
     if (!config.modelDir && backend.kind === 'local') {
       log(`CLIP_MODEL_DIR is not set: serving the bundled tiny CLIP (colours and shapes only), not a real CLIP model.`);

@@ -1,10 +1,25 @@
 import { availableParallelism } from 'node:os';
 
 import { DEFAULT_IMAGE_LIMITS, MODEL_DTYPES, type ExecutionDevice, type ImageLimits, type ModelDtype } from '../functions/clip';
+import { checkRemoteBackendOptions, DEFAULT_REMOTE_BACKEND_OPTIONS, type RemoteBackendOptions } from './backends/remote';
 import { checkFetchImageOptions, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './images/fetch-image';
 import { checkBatcherOptions, DEFAULT_BATCHER_OPTIONS } from './loaders/batcher';
 
+/** Where CLIP runs. */
+export type BackendConfig =
+  | { kind: 'local' }
+  /** AWS Lambda through the SDK; region, credentials and AWS_ENDPOINT_URL_LAMBDA as the SDK reads them. */
+  | { kind: 'lambda'; functionName: string }
+  /** The HTTP adapter (functions/handlers/http.ts) at this base URL. */
+  | { kind: 'http'; url: string };
+
+export const BACKEND_KINDS = ['local', 'lambda', 'http'] as const;
+
 export interface GatewayConfig {
+  /** Where inference runs (env INFERENCE_BACKEND, LAMBDA_FUNCTION_NAME, CLIP_FUNCTION_URL). Default local. */
+  backend: BackendConfig;
+  /** Calls to a lambda or http backend (env REMOTE_TIMEOUT_MS, REMOTE_MAX_ATTEMPTS, REMOTE_MAX_IN_FLIGHT, REMOTE_MAX_REQUEST_BYTES, CIRCUIT_FAILURE_THRESHOLD, CIRCUIT_COOLDOWN_MS). */
+  remote: Omit<RemoteBackendOptions, 'log'>;
   /** Model directory for the local backend. Undefined: the bundled tiny CLIP. */
   modelDir?: string;
   /** Weights to load (env CLIP_DTYPE). Default fp32. */
@@ -41,6 +56,8 @@ export interface GatewayConfig {
 
 export function defaultConfig(): GatewayConfig {
   return {
+    backend: { kind: 'local' },
+    remote: { ...DEFAULT_REMOTE_BACKEND_OPTIONS, circuit: { ...DEFAULT_REMOTE_BACKEND_OPTIONS.circuit } },
     dtype: 'fp32',
     device: 'cpu',
     localWorkers: Math.max(1, Math.floor(availableParallelism() / 2)),
@@ -64,6 +81,19 @@ export function checkConfig(config: GatewayConfig): GatewayConfig {
   const positiveInt = (name: string, value: number) => {
     if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer: ${value}`);
   };
+  switch (config.backend.kind) {
+    case 'local':
+      break;
+    case 'lambda':
+      if (!config.backend.functionName) throw new TypeError('LAMBDA_FUNCTION_NAME must be set when INFERENCE_BACKEND is lambda');
+      break;
+    case 'http':
+      if (!/^https?:\/\//.test(config.backend.url)) throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(config.backend.url)}`);
+      break;
+    default:
+      throw new TypeError(`INFERENCE_BACKEND must be one of ${BACKEND_KINDS.join(', ')}: ${JSON.stringify((config.backend as { kind: unknown }).kind)}`);
+  }
+  checkRemoteBackendOptions({ ...config.remote, log: () => {} });
   if (!MODEL_DTYPES.includes(config.dtype)) throw new TypeError(`dtype must be one of ${MODEL_DTYPES.join(', ')}: ${config.dtype}`);
   if (config.device !== 'cpu' && config.device !== 'cuda') throw new TypeError(`device must be cpu or cuda: ${config.device}`);
   positiveInt('localWorkers', config.localWorkers);
@@ -119,7 +149,29 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
   const device = (env.CLIP_DEVICE?.trim() || base.device) as ExecutionDevice;
   const imageMaxBytes = intFromEnv(env, 'IMAGE_MAX_BYTES', base.imageLimits.maxBytes);
   const origins = list(env.CORS_ORIGINS);
+  const kind = env.INFERENCE_BACKEND?.trim() || 'local';
+  const backend = (
+    kind === 'lambda'
+      ? { kind, functionName: env.LAMBDA_FUNCTION_NAME?.trim() ?? '' }
+      : kind === 'http'
+        ? { kind, url: env.CLIP_FUNCTION_URL?.trim() ?? '' }
+        : { kind }
+  ) as BackendConfig;
   return checkConfig({
+    backend,
+    remote: {
+      timeoutMs: intFromEnv(env, 'REMOTE_TIMEOUT_MS', base.remote.timeoutMs),
+      maxAttempts: intFromEnv(env, 'REMOTE_MAX_ATTEMPTS', base.remote.maxAttempts),
+      retryBaseMs: base.remote.retryBaseMs,
+      retryMaxMs: base.remote.retryMaxMs,
+      maxInFlight: intFromEnv(env, 'REMOTE_MAX_IN_FLIGHT', base.remote.maxInFlight),
+      maxRequestBytes: intFromEnv(env, 'REMOTE_MAX_REQUEST_BYTES', base.remote.maxRequestBytes),
+      maxItemsPerCall: base.remote.maxItemsPerCall,
+      circuit: {
+        failureThreshold: intFromEnv(env, 'CIRCUIT_FAILURE_THRESHOLD', base.remote.circuit.failureThreshold),
+        cooldownMs: intFromEnv(env, 'CIRCUIT_COOLDOWN_MS', base.remote.circuit.cooldownMs),
+      },
+    },
     modelDir: env.CLIP_MODEL_DIR?.trim() || undefined,
     dtype,
     device,

@@ -1,6 +1,6 @@
 import type { EmbedItem, EmbedRequest, ModelDescription } from '../../functions/protocol';
 
-export type BackendKind = 'local';
+export type BackendKind = 'local' | 'lambda' | 'http';
 
 /**
  * Where the gateway's batches run. One result per input, in order; an input that fails gets an
@@ -15,6 +15,8 @@ export interface InferenceBackend {
   ready(): Promise<boolean>;
   /** Most batches worth sending at once: more would only queue inside the backend. */
   readonly concurrency: number;
+  /** A per-call payload budget, for backends that have one (Lambda: 6 MB); the batcher cuts batches to fit. */
+  readonly requestBudget?: { maxBytes: number; sizeOf(kind: EmbedRequest['kind'], item: string | Uint8Array): number };
   /** Stops after in-flight work ends. */
   close(): Promise<void>;
 }

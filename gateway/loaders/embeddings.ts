@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { LRUCache } from 'lru-cache';
 
-import { ClipInputError, decodeAndCrop, type ImageLimits } from '../../functions/clip';
+import { decodeAndCrop, type ImageLimits } from '../../functions/clip';
 import type { EmbedItem, EmbedRequest, ModelDescription } from '../../functions/protocol';
 import type { InferenceBackend } from '../backends/backend';
 import { ErrorCode, GatewayError } from '../errors';
@@ -44,17 +44,24 @@ export class EmbeddingService {
     this.textCache = new LRUCache({ max: options.textCacheSize });
     this.imageCache = new LRUCache({ max: options.imageCacheSize });
     this.modelKey = `${model.info.name}|${model.info.dtype}`;
-    const batcherOptions = { ...options.batching, maxConcurrentBatches: backend.concurrency };
+    // A remote backend has a payload budget per call: batches are cut to fit it, so one call
+    // carries one batch (the backend still splits anything that does not fit).
+    const budget = backend.requestBudget;
+    const batcherOptions = {
+      ...options.batching,
+      maxConcurrentBatches: backend.concurrency,
+      ...(budget ? { maxBatchBytes: budget.maxBytes } : {}),
+    };
     this.textBatcher = new Batcher(
       (texts) => this.runBatch('text', { kind: 'text', texts }),
       batcherOptions,
-      (text) => Buffer.byteLength(text) + 8,
+      budget ? (text) => budget.sizeOf('text', text) : undefined,
       this.batchEvents('text'),
     );
     this.imageBatcher = new Batcher(
       (crops) => this.runBatch('image', { kind: 'crops', crops }),
       batcherOptions,
-      (crop) => crop.byteLength,
+      budget ? (crop) => budget.sizeOf('crops', crop) : undefined,
       this.batchEvents('image'),
     );
   }
@@ -109,7 +116,7 @@ export class EmbeddingService {
     }
     this.metrics.inference.observe({ kind, outcome: 'ok' }, (performance.now() - started) / 1000);
     return items.map((item) =>
-      item.ok ? { ok: true, value: item.vector } : { ok: false, error: new ClipInputError(item.code, item.message) },
+      item.ok ? { ok: true, value: item.vector } : { ok: false, error: new GatewayError(item.code as ErrorCode, item.message) },
     );
   }
 

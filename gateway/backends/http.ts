@@ -1,0 +1,42 @@
+import { ErrorCode } from '../errors';
+import { CallError, failureForStatus, timeoutFailure, type Transport } from './remote';
+
+/** Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on a GPU host. */
+export class HttpTransport implements Transport {
+  readonly kind = 'http' as const;
+  readonly target: string;
+  private readonly endpoint: string;
+
+  constructor(url: string) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(url)}`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(url)}`);
+    this.endpoint = new URL('invocations', parsed.href.endsWith('/') ? parsed.href : `${parsed.href}/`).href;
+    this.target = parsed.origin;
+  }
+
+  async call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
+    let response: Response;
+    let body: string;
+    try {
+      response = await fetch(this.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload, signal });
+      body = await response.text();
+    } catch (error) {
+      if (signal.aborted) throw new CallError(timeoutFailure(timeoutMs));
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      throw new CallError(failureForStatus(undefined, cause ?? 'network error', String(error)));
+    }
+    if (!response.ok) throw new CallError(failureForStatus(response.status, '', body.slice(0, 200)));
+    try {
+      return JSON.parse(body);
+    } catch {
+      throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function returned a malformed answer.', retry: false, unhealthy: true, detail: body.slice(0, 200) });
+    }
+  }
+
+  close(): void {}
+}

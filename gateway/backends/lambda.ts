@@ -1,0 +1,73 @@
+import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
+
+import { ErrorCode } from '../errors';
+import { CallError, failureForStatus, timeoutFailure, type Transport } from './remote';
+
+export interface LambdaTransportOptions {
+  functionName: string;
+  /** Passed to the SDK client; region, credentials and endpoint otherwise come from the SDK's usual sources (AWS_REGION, AWS_ENDPOINT_URL_LAMBDA, ...). */
+  client?: LambdaClientConfig;
+  log: (message: string, error?: unknown) => void;
+}
+
+/**
+ * Calls the CLIP function with Lambda's Invoke API (RequestResponse) through the AWS SDK.
+ *
+ * The SDK's own retries are off (maxAttempts 1): RemoteBackend decides what to retry, with
+ * jitter and a circuit breaker, and counts every attempt. The deadline is an abortSignal: the
+ * HTTP handler's requestTimeout alone only warns.
+ */
+export class LambdaTransport implements Transport {
+  readonly kind = 'lambda' as const;
+  readonly target: string;
+  private readonly client: LambdaClient;
+
+  constructor(private readonly options: LambdaTransportOptions) {
+    if (!options.functionName) throw new TypeError('functionName must be set (LAMBDA_FUNCTION_NAME)');
+    this.client = new LambdaClient({ maxAttempts: 1, ...options.client });
+    this.target = `function ${options.functionName}`;
+  }
+
+  async call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
+    let output;
+    try {
+      output = await this.client.send(
+        new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'RequestResponse', Payload: Buffer.from(payload) }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      if (signal.aborted) throw new CallError(timeoutFailure(timeoutMs));
+      const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode ?? (e.name === 'TooManyRequestsException' ? 429 : undefined);
+      throw new CallError(failureForStatus(status, e.name ?? 'network error', `${e.name ?? 'Error'}: ${e.message ?? String(error)}`));
+    }
+    const body = output.Payload ? Buffer.from(output.Payload).toString('utf8') : '';
+    if (output.FunctionError) {
+      // The SDK resolves, not rejects, when the function itself failed. Its trace is for our log,
+      // never for clients.
+      let errorType = 'Unknown';
+      let errorMessage = '';
+      try {
+        const parsed = JSON.parse(body) as { errorType?: string; errorMessage?: string; trace?: string[] };
+        errorType = parsed.errorType ?? errorType;
+        errorMessage = parsed.errorMessage ?? '';
+        this.options.log(`CLIP function error ${errorType}: ${errorMessage}`, parsed.trace ? parsed.trace.join('\n') : undefined);
+      } catch {
+        this.options.log(`CLIP function error (${output.FunctionError}) with an unreadable payload`);
+      }
+      if (errorType === 'Function.ResponseSizeTooLarge') {
+        throw new CallError({ code: ErrorCode.INPUT_TOO_LARGE, message: "The CLIP function's answer exceeded Lambda's payload limit.", retry: false, unhealthy: false, detail: errorMessage });
+      }
+      throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function failed on this batch.', retry: false, unhealthy: true, detail: `${errorType}: ${errorMessage}` });
+    }
+    try {
+      return JSON.parse(body);
+    } catch {
+      throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function returned a malformed answer.', retry: false, unhealthy: true, detail: body.slice(0, 200) });
+    }
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}

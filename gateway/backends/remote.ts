@@ -1,0 +1,259 @@
+import {
+  decodeDescription,
+  decodeItems,
+  encodeRequest,
+  LAMBDA_PAYLOAD_LIMIT_BYTES,
+  ProtocolError,
+  WIRE_REQUEST_OVERHEAD_BYTES,
+  wireSizeOf,
+  type EmbedItem,
+  type EmbedRequest,
+  type ModelDescription,
+} from '../../functions/protocol';
+import { ErrorCode } from '../errors';
+import type { BackendKind, InferenceBackend } from './backend';
+import { backoffMs, CircuitBreaker, Semaphore, type CircuitBreakerOptions } from './resilience';
+
+/** How one failed call is treated: whether to retry it, and whether it says the function is unwell. */
+export interface CallFailure {
+  code: ErrorCode;
+  /** For clients: a full sentence, no internals. */
+  message: string;
+  /** Worth another attempt (throttling, 5xx, connection trouble), never for a timeout or bad input. */
+  retry: boolean;
+  /** Counts towards opening the circuit (the function or the service is failing). */
+  unhealthy: boolean;
+  /** For the log only. */
+  detail?: string;
+}
+
+export class CallError extends Error {
+  constructor(readonly failure: CallFailure) {
+    super(failure.message);
+  }
+}
+
+/** One way of sending a JSON request to a CLIP function and getting its JSON answer. */
+export interface Transport {
+  readonly kind: Exclude<BackendKind, 'local'>;
+  /** Where calls go, for logs. */
+  readonly target: string;
+  /** One call; rejects with CallError. The signal carries the deadline. */
+  call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown>;
+  close(): void;
+}
+
+export interface RemoteBackendOptions {
+  /** Deadline of one call, in ms; a call past it is abandoned and not retried. Default 30000. */
+  timeoutMs: number;
+  /** Attempts per call for retryable failures (throttling, 5xx, connection errors). Default 3. */
+  maxAttempts: number;
+  /** Base of the jittered exponential backoff between attempts, in ms. Default 100. */
+  retryBaseMs: number;
+  /** Longest wait between attempts, in ms. Default 2000. */
+  retryMaxMs: number;
+  /** Calls in flight at once (the bulkhead); also how many batches the gateway sends at once. Default 8. */
+  maxInFlight: number;
+  /** Largest request payload, in bytes; batches are split to fit. Default 6,000,000 (Lambda's limit is 6 MiB). */
+  maxRequestBytes: number;
+  /** Most inputs per call, which also bounds the response size. Default 256. */
+  maxItemsPerCall: number;
+  circuit: CircuitBreakerOptions;
+  log: (message: string, error?: unknown) => void;
+}
+
+export const DEFAULT_REMOTE_BACKEND_OPTIONS: Omit<RemoteBackendOptions, 'log'> = {
+  timeoutMs: 30_000,
+  maxAttempts: 3,
+  retryBaseMs: 100,
+  retryMaxMs: 2_000,
+  maxInFlight: 8,
+  maxRequestBytes: 6_000_000,
+  maxItemsPerCall: 256,
+  circuit: { failureThreshold: 5, cooldownMs: 10_000 },
+};
+
+export function checkRemoteBackendOptions(o: RemoteBackendOptions): void {
+  const positiveInt = (name: string, value: number) => {
+    if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer: ${value}`);
+  };
+  positiveInt('timeoutMs', o.timeoutMs);
+  positiveInt('maxAttempts', o.maxAttempts);
+  positiveInt('maxInFlight', o.maxInFlight);
+  positiveInt('maxItemsPerCall', o.maxItemsPerCall);
+  positiveInt('maxRequestBytes', o.maxRequestBytes);
+  if (o.maxRequestBytes > LAMBDA_PAYLOAD_LIMIT_BYTES) throw new TypeError(`maxRequestBytes must be at most ${LAMBDA_PAYLOAD_LIMIT_BYTES}: ${o.maxRequestBytes}`);
+  if (!(o.retryBaseMs >= 0) || !(o.retryMaxMs >= 0)) throw new TypeError(`retryBaseMs and retryMaxMs must be non-negative: ${o.retryBaseMs}, ${o.retryMaxMs}`);
+}
+
+/**
+ * CLIP in a function elsewhere (AWS Lambda, an HTTP service), called through a Transport.
+ *
+ * Every call is an idempotent read (embeddings of the inputs it carries), so repeating one is
+ * safe; it is repeated only when the failure says nothing ran or the service asked us to back
+ * off (throttling, 5xx, connection errors). A call that timed out is never repeated: the
+ * function may still be working on it, and retrying would multiply the load on a struggling
+ * function (a retry storm). Failures become per-input errors; embed() itself never rejects.
+ */
+export class RemoteBackend implements InferenceBackend {
+  readonly concurrency: number;
+  readonly requestBudget: InferenceBackend['requestBudget'];
+  readonly breaker: CircuitBreaker;
+  private readonly bulkhead: Semaphore;
+  private readonly options: RemoteBackendOptions;
+  private readonly closing = new AbortController();
+  private description?: ModelDescription;
+
+  constructor(
+    private readonly transport: Transport,
+    options: Partial<RemoteBackendOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_REMOTE_BACKEND_OPTIONS, log: () => {}, ...options };
+    checkRemoteBackendOptions(this.options);
+    this.breaker = new CircuitBreaker(this.options.circuit);
+    this.bulkhead = new Semaphore(this.options.maxInFlight);
+    this.concurrency = this.options.maxInFlight;
+    this.requestBudget = { maxBytes: this.options.maxRequestBytes - WIRE_REQUEST_OVERHEAD_BYTES, sizeOf: wireSizeOf };
+  }
+
+  get kind(): Exclude<BackendKind, 'local'> {
+    return this.transport.kind;
+  }
+
+  async start(): Promise<ModelDescription> {
+    try {
+      this.description = decodeDescription(await this.call(JSON.stringify(encodeRequest({ kind: 'describe' }))));
+    } catch (error) {
+      const reason = error instanceof CallError ? `${error.failure.message}${error.failure.detail ? ` (${error.failure.detail})` : ''}` : String(error);
+      throw new Error(`The ${this.kind} backend at ${this.transport.target} did not describe its model: ${reason}`, { cause: error });
+    }
+    return this.description;
+  }
+
+  async embed(request: EmbedRequest): Promise<EmbedItem[]> {
+    const dim = this.description?.info.dim;
+    if (dim === undefined) throw new Error('embed() before start()');
+    const chunks = this.split(request);
+    const answers = await Promise.all(
+      chunks.map(async (chunk) => {
+        const count = chunk.kind === 'text' ? chunk.texts.length : chunk.kind === 'crops' ? chunk.crops.length : chunk.images.length;
+        try {
+          const payload = await this.call(JSON.stringify(encodeRequest(chunk)));
+          try {
+            return decodeItems(payload, count, dim);
+          } catch (error) {
+            if (!(error instanceof ProtocolError)) throw error;
+            this.breaker.failure();
+            this.options.log(`the ${this.kind} backend answered outside the protocol`, error);
+            throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function returned a malformed answer.', retry: false, unhealthy: true });
+          }
+        } catch (error) {
+          const failure = error instanceof CallError ? error.failure : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
+          return Array.from({ length: count }, (): EmbedItem => ({ ok: false, code: failure.code, message: failure.message }));
+        }
+      }),
+    );
+    return answers.flat();
+  }
+
+  async ready(): Promise<boolean> {
+    return this.description !== undefined && this.breaker.state !== 'open';
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+    this.transport.close();
+  }
+
+  /** Cuts a request into calls that fit the payload budget and the item cap, keeping the order. */
+  private split(request: EmbedRequest): EmbedRequest[] {
+    const items: (string | Uint8Array)[] = request.kind === 'text' ? request.texts : request.kind === 'crops' ? request.crops : request.images;
+    const budget = this.requestBudget!.maxBytes;
+    const groups: (string | Uint8Array)[][] = [];
+    let current: (string | Uint8Array)[] = [];
+    let bytes = 0;
+    for (const item of items) {
+      const size = wireSizeOf(request.kind, item);
+      if (current.length > 0 && (current.length === this.options.maxItemsPerCall || bytes + size > budget)) {
+        groups.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(item);
+      bytes += size;
+    }
+    if (current.length > 0) groups.push(current);
+    return groups.map((group): EmbedRequest => {
+      switch (request.kind) {
+        case 'text':
+          return { kind: 'text', texts: group as string[] };
+        case 'crops':
+          return { kind: 'crops', crops: group as Uint8Array[] };
+        case 'images':
+          return { kind: 'images', images: group as Uint8Array[] };
+        default:
+          throw new TypeError(`unknown request kind: ${(request as { kind: unknown }).kind}`);
+      }
+    });
+  }
+
+  /** One logical call: circuit check, bulkhead, deadline, and retries for what may be retried. */
+  private async call(payload: string): Promise<unknown> {
+    if (Buffer.byteLength(payload) > this.options.maxRequestBytes) {
+      throw new CallError({ code: ErrorCode.INPUT_TOO_LARGE, message: `The input is too large for one call to the CLIP function (${this.options.maxRequestBytes} bytes).`, retry: false, unhealthy: false });
+    }
+    for (let attempt = 0; ; attempt++) {
+      if (!this.breaker.tryAcquire()) {
+        throw new CallError({
+          code: ErrorCode.BACKEND_UNAVAILABLE,
+          message: `The CLIP function is failing; calls are paused for ${Math.ceil(this.breaker.retryInMs / 1000)} s while it recovers.`,
+          retry: false,
+          unhealthy: false,
+        });
+      }
+      try {
+        const answer = await this.bulkhead.run(() => {
+          const deadline = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.closing.signal]);
+          return this.transport.call(payload, deadline, this.options.timeoutMs);
+        });
+        this.breaker.success();
+        return answer;
+      } catch (error) {
+        const failure: CallFailure =
+          error instanceof CallError
+            ? error.failure
+            : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.', retry: false, unhealthy: true, detail: String(error) };
+        if (failure.unhealthy) this.breaker.failure();
+        else this.breaker.neutral();
+        const last = !failure.retry || attempt + 1 >= this.options.maxAttempts || this.closing.signal.aborted;
+        this.options.log(
+          `${this.kind} call to ${this.transport.target} failed (attempt ${attempt + 1}/${this.options.maxAttempts}, ${last ? 'giving up' : 'retrying'}): ${failure.code}: ${failure.detail ?? failure.message}`,
+        );
+        if (last) throw new CallError(failure);
+        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs)));
+      }
+    }
+  }
+}
+
+/** Classifies a failed call by HTTP status, the same way for Lambda's API and the HTTP adapter. */
+export function failureForStatus(status: number | undefined, what: string, detail?: string): CallFailure {
+  if (status === 429) {
+    return { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function is throttled (too many requests); try again shortly.', retry: true, unhealthy: false, detail };
+  }
+  if (status === 413) {
+    return { code: ErrorCode.INPUT_TOO_LARGE, message: "The batch exceeds the CLIP function's payload limit.", retry: false, unhealthy: false, detail };
+  }
+  if (status !== undefined && status >= 500) {
+    return { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function is unavailable; try again later.', retry: true, unhealthy: true, detail };
+  }
+  if (status !== undefined && status >= 400) {
+    // The gateway's own configuration or protocol is wrong (no such function, no permission): retrying cannot help.
+    return { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function cannot be called; the gateway is misconfigured.', retry: false, unhealthy: true, detail };
+  }
+  return { code: ErrorCode.BACKEND_UNAVAILABLE, message: `The CLIP function could not be reached${what ? ` (${what})` : ''}.`, retry: true, unhealthy: true, detail };
+}
+
+export function timeoutFailure(timeoutMs: number): CallFailure {
+  return { code: ErrorCode.BACKEND_TIMEOUT, message: `The CLIP function did not answer within ${timeoutMs} ms.`, retry: false, unhealthy: true };
+}
