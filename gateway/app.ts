@@ -110,14 +110,12 @@ export class Gateway {
     });
     app.get('/readyz', async (_req, res) => {
       const backendReady = this.state === 'serving' && (await this.backend.ready().catch(() => false));
-      res
-        .status(backendReady ? 200 : 503)
-        .json({
-          status: backendReady ? 'ready' : 'not ready',
-          state: this.state,
-          model: this.services.model.info.name,
-          backend: this.backend.kind,
-        });
+      res.status(backendReady ? 200 : 503).json({
+        status: backendReady ? 'ready' : 'not ready',
+        state: this.state,
+        model: this.services.model.info.name,
+        backend: this.backend.kind,
+      });
     });
     app.get('/metrics', async (_req, res) => {
       res.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());

@@ -26,7 +26,7 @@ export interface GatewayConfig {
   dtype: ModelDtype;
   /** Device for the local backend (env CLIP_DEVICE). Default cpu. */
   device: ExecutionDevice;
-  /** Worker threads of the local backend (env LOCAL_WORKERS). Default: half the cores, at least 1. */
+  /** Worker threads of the local backend (env LOCAL_WORKERS). Default: half the cores, at least 1. 0 runs inference on the event loop, for comparison only. */
   localWorkers: number;
   /** Most inputs in one backend batch (env BATCH_MAX_SIZE). Default 32. */
   maxBatchSize: number;
@@ -88,15 +88,19 @@ export function checkConfig(config: GatewayConfig): GatewayConfig {
       if (!config.backend.functionName) throw new TypeError('LAMBDA_FUNCTION_NAME must be set when INFERENCE_BACKEND is lambda');
       break;
     case 'http':
-      if (!/^https?:\/\//.test(config.backend.url)) throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(config.backend.url)}`);
+      if (!/^https?:\/\//.test(config.backend.url))
+        throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(config.backend.url)}`);
       break;
     default:
-      throw new TypeError(`INFERENCE_BACKEND must be one of ${BACKEND_KINDS.join(', ')}: ${JSON.stringify((config.backend as { kind: unknown }).kind)}`);
+      throw new TypeError(
+        `INFERENCE_BACKEND must be one of ${BACKEND_KINDS.join(', ')}: ${JSON.stringify((config.backend as { kind: unknown }).kind)}`,
+      );
   }
   checkRemoteBackendOptions({ ...config.remote, log: () => {} });
   if (!MODEL_DTYPES.includes(config.dtype)) throw new TypeError(`dtype must be one of ${MODEL_DTYPES.join(', ')}: ${config.dtype}`);
   if (config.device !== 'cpu' && config.device !== 'cuda') throw new TypeError(`device must be cpu or cuda: ${config.device}`);
-  positiveInt('localWorkers', config.localWorkers);
+  if (!Number.isInteger(config.localWorkers) || config.localWorkers < 0)
+    throw new TypeError(`localWorkers must be a non-negative integer: ${config.localWorkers}`);
   checkBatcherOptions({ ...DEFAULT_BATCHER_OPTIONS, maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs });
   positiveInt('textCacheSize', config.textCacheSize);
   positiveInt('imageCacheSize', config.imageCacheSize);
@@ -175,7 +179,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     modelDir: env.CLIP_MODEL_DIR?.trim() || undefined,
     dtype,
     device,
-    localWorkers: intFromEnv(env, 'LOCAL_WORKERS', base.localWorkers),
+    localWorkers: numberFromEnv(env, 'LOCAL_WORKERS', base.localWorkers),
     maxBatchSize: intFromEnv(env, 'BATCH_MAX_SIZE', base.maxBatchSize),
     maxDelayMs: numberFromEnv(env, 'BATCH_MAX_DELAY_MS', base.maxDelayMs),
     textCacheSize: intFromEnv(env, 'TEXT_CACHE_SIZE', base.textCacheSize),

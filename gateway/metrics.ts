@@ -42,6 +42,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly imagePreprocess = new Histogram({
+    name: 'clip_gateway_image_preprocess_seconds',
+    help: 'Time to decode, orient, resize and crop one image (sharp), before it is queued.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
   readonly cacheLookups = new Counter({
     name: 'clip_gateway_cache_lookups_total',
     help: 'Embedding cache lookups, by cache (text, image) and result (hit, miss).',

@@ -14,7 +14,8 @@ export class HttpTransport implements Transport {
     } catch {
       throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(url)}`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(url)}`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(url)}`);
     this.endpoint = new URL('invocations', parsed.href.endsWith('/') ? parsed.href : `${parsed.href}/`).href;
     this.target = parsed.origin;
   }
@@ -34,7 +35,13 @@ export class HttpTransport implements Transport {
     try {
       return JSON.parse(body);
     } catch {
-      throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function returned a malformed answer.', retry: false, unhealthy: true, detail: body.slice(0, 200) });
+      throw new CallError({
+        code: ErrorCode.INFERENCE_FAILED,
+        message: 'The CLIP function returned a malformed answer.',
+        retry: false,
+        unhealthy: true,
+        detail: body.slice(0, 200),
+      });
     }
   }
 

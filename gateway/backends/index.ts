@@ -3,6 +3,7 @@ import { bundledModelDir } from '../../functions/bundled-model';
 import type { GatewayConfig } from '../config';
 import type { InferenceBackend } from './backend';
 import { HttpTransport } from './http';
+import { InlineBackend } from './inline';
 import { LambdaTransport } from './lambda';
 import { LocalBackend } from './local';
 import { RemoteBackend } from './remote';
@@ -17,6 +18,13 @@ export function createBackend(config: GatewayConfig, log: (message: string, erro
   const backend = config.backend;
   switch (backend.kind) {
     case 'local':
+      if (config.localWorkers === 0) {
+        return new InlineBackend(config.modelDir ?? bundledModelDir(), {
+          dtype: config.dtype,
+          device: config.device,
+          imageLimits: config.imageLimits,
+        });
+      }
       return new LocalBackend({
         modelDir: config.modelDir ?? bundledModelDir(),
         workers: config.localWorkers,

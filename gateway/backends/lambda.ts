@@ -56,14 +56,32 @@ export class LambdaTransport implements Transport {
         this.options.log(`CLIP function error (${output.FunctionError}) with an unreadable payload`);
       }
       if (errorType === 'Function.ResponseSizeTooLarge') {
-        throw new CallError({ code: ErrorCode.INPUT_TOO_LARGE, message: "The CLIP function's answer exceeded Lambda's payload limit.", retry: false, unhealthy: false, detail: errorMessage });
+        throw new CallError({
+          code: ErrorCode.INPUT_TOO_LARGE,
+          message: "The CLIP function's answer exceeded Lambda's payload limit.",
+          retry: false,
+          unhealthy: false,
+          detail: errorMessage,
+        });
       }
-      throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function failed on this batch.', retry: false, unhealthy: true, detail: `${errorType}: ${errorMessage}` });
+      throw new CallError({
+        code: ErrorCode.INFERENCE_FAILED,
+        message: 'The CLIP function failed on this batch.',
+        retry: false,
+        unhealthy: true,
+        detail: `${errorType}: ${errorMessage}`,
+      });
     }
     try {
       return JSON.parse(body);
     } catch {
-      throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function returned a malformed answer.', retry: false, unhealthy: true, detail: body.slice(0, 200) });
+      throw new CallError({
+        code: ErrorCode.INFERENCE_FAILED,
+        message: 'The CLIP function returned a malformed answer.',
+        retry: false,
+        unhealthy: true,
+        detail: body.slice(0, 200),
+      });
     }
   }
 

@@ -82,8 +82,10 @@ export function checkRemoteBackendOptions(o: RemoteBackendOptions): void {
   positiveInt('maxInFlight', o.maxInFlight);
   positiveInt('maxItemsPerCall', o.maxItemsPerCall);
   positiveInt('maxRequestBytes', o.maxRequestBytes);
-  if (o.maxRequestBytes > LAMBDA_PAYLOAD_LIMIT_BYTES) throw new TypeError(`maxRequestBytes must be at most ${LAMBDA_PAYLOAD_LIMIT_BYTES}: ${o.maxRequestBytes}`);
-  if (!(o.retryBaseMs >= 0) || !(o.retryMaxMs >= 0)) throw new TypeError(`retryBaseMs and retryMaxMs must be non-negative: ${o.retryBaseMs}, ${o.retryMaxMs}`);
+  if (o.maxRequestBytes > LAMBDA_PAYLOAD_LIMIT_BYTES)
+    throw new TypeError(`maxRequestBytes must be at most ${LAMBDA_PAYLOAD_LIMIT_BYTES}: ${o.maxRequestBytes}`);
+  if (!(o.retryBaseMs >= 0) || !(o.retryMaxMs >= 0))
+    throw new TypeError(`retryBaseMs and retryMaxMs must be non-negative: ${o.retryBaseMs}, ${o.retryMaxMs}`);
 }
 
 /**
@@ -124,7 +126,8 @@ export class RemoteBackend implements InferenceBackend {
     try {
       this.description = decodeDescription(await this.call(JSON.stringify(encodeRequest({ kind: 'describe' }))));
     } catch (error) {
-      const reason = error instanceof CallError ? `${error.failure.message}${error.failure.detail ? ` (${error.failure.detail})` : ''}` : String(error);
+      const reason =
+        error instanceof CallError ? `${error.failure.message}${error.failure.detail ? ` (${error.failure.detail})` : ''}` : String(error);
       throw new Error(`The ${this.kind} backend at ${this.transport.target} did not describe its model: ${reason}`, { cause: error });
     }
     return this.description;
@@ -145,10 +148,18 @@ export class RemoteBackend implements InferenceBackend {
             if (!(error instanceof ProtocolError)) throw error;
             this.breaker.failure();
             this.options.log(`the ${this.kind} backend answered outside the protocol`, error);
-            throw new CallError({ code: ErrorCode.INFERENCE_FAILED, message: 'The CLIP function returned a malformed answer.', retry: false, unhealthy: true });
+            throw new CallError({
+              code: ErrorCode.INFERENCE_FAILED,
+              message: 'The CLIP function returned a malformed answer.',
+              retry: false,
+              unhealthy: true,
+            });
           }
         } catch (error) {
-          const failure = error instanceof CallError ? error.failure : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
+          const failure =
+            error instanceof CallError
+              ? error.failure
+              : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
           return Array.from({ length: count }, (): EmbedItem => ({ ok: false, code: failure.code, message: failure.message }));
         }
       }),
@@ -167,7 +178,8 @@ export class RemoteBackend implements InferenceBackend {
 
   /** Cuts a request into calls that fit the payload budget and the item cap, keeping the order. */
   private split(request: EmbedRequest): EmbedRequest[] {
-    const items: (string | Uint8Array)[] = request.kind === 'text' ? request.texts : request.kind === 'crops' ? request.crops : request.images;
+    const items: (string | Uint8Array)[] =
+      request.kind === 'text' ? request.texts : request.kind === 'crops' ? request.crops : request.images;
     const budget = this.requestBudget!.maxBytes;
     const groups: (string | Uint8Array)[][] = [];
     let current: (string | Uint8Array)[] = [];
@@ -200,7 +212,12 @@ export class RemoteBackend implements InferenceBackend {
   /** One logical call: circuit check, bulkhead, deadline, and retries for what may be retried. */
   private async call(payload: string): Promise<unknown> {
     if (Buffer.byteLength(payload) > this.options.maxRequestBytes) {
-      throw new CallError({ code: ErrorCode.INPUT_TOO_LARGE, message: `The input is too large for one call to the CLIP function (${this.options.maxRequestBytes} bytes).`, retry: false, unhealthy: false });
+      throw new CallError({
+        code: ErrorCode.INPUT_TOO_LARGE,
+        message: `The input is too large for one call to the CLIP function (${this.options.maxRequestBytes} bytes).`,
+        retry: false,
+        unhealthy: false,
+      });
     }
     for (let attempt = 0; ; attempt++) {
       if (!this.breaker.tryAcquire()) {
@@ -222,7 +239,13 @@ export class RemoteBackend implements InferenceBackend {
         const failure: CallFailure =
           error instanceof CallError
             ? error.failure
-            : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.', retry: false, unhealthy: true, detail: String(error) };
+            : {
+                code: ErrorCode.BACKEND_UNAVAILABLE,
+                message: 'The CLIP function could not be called.',
+                retry: false,
+                unhealthy: true,
+                detail: String(error),
+              };
         if (failure.unhealthy) this.breaker.failure();
         else this.breaker.neutral();
         const last = !failure.retry || attempt + 1 >= this.options.maxAttempts || this.closing.signal.aborted;
@@ -239,21 +262,56 @@ export class RemoteBackend implements InferenceBackend {
 /** Classifies a failed call by HTTP status, the same way for Lambda's API and the HTTP adapter. */
 export function failureForStatus(status: number | undefined, what: string, detail?: string): CallFailure {
   if (status === 429) {
-    return { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function is throttled (too many requests); try again shortly.', retry: true, unhealthy: false, detail };
+    return {
+      code: ErrorCode.BACKEND_UNAVAILABLE,
+      message: 'The CLIP function is throttled (too many requests); try again shortly.',
+      retry: true,
+      unhealthy: false,
+      detail,
+    };
   }
   if (status === 413) {
-    return { code: ErrorCode.INPUT_TOO_LARGE, message: "The batch exceeds the CLIP function's payload limit.", retry: false, unhealthy: false, detail };
+    return {
+      code: ErrorCode.INPUT_TOO_LARGE,
+      message: "The batch exceeds the CLIP function's payload limit.",
+      retry: false,
+      unhealthy: false,
+      detail,
+    };
   }
   if (status !== undefined && status >= 500) {
-    return { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function is unavailable; try again later.', retry: true, unhealthy: true, detail };
+    return {
+      code: ErrorCode.BACKEND_UNAVAILABLE,
+      message: 'The CLIP function is unavailable; try again later.',
+      retry: true,
+      unhealthy: true,
+      detail,
+    };
   }
   if (status !== undefined && status >= 400) {
     // The gateway's own configuration or protocol is wrong (no such function, no permission): retrying cannot help.
-    return { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function cannot be called; the gateway is misconfigured.', retry: false, unhealthy: true, detail };
+    return {
+      code: ErrorCode.BACKEND_UNAVAILABLE,
+      message: 'The CLIP function cannot be called; the gateway is misconfigured.',
+      retry: false,
+      unhealthy: true,
+      detail,
+    };
   }
-  return { code: ErrorCode.BACKEND_UNAVAILABLE, message: `The CLIP function could not be reached${what ? ` (${what})` : ''}.`, retry: true, unhealthy: true, detail };
+  return {
+    code: ErrorCode.BACKEND_UNAVAILABLE,
+    message: `The CLIP function could not be reached${what ? ` (${what})` : ''}.`,
+    retry: true,
+    unhealthy: true,
+    detail,
+  };
 }
 
 export function timeoutFailure(timeoutMs: number): CallFailure {
-  return { code: ErrorCode.BACKEND_TIMEOUT, message: `The CLIP function did not answer within ${timeoutMs} ms.`, retry: false, unhealthy: true };
+  return {
+    code: ErrorCode.BACKEND_TIMEOUT,
+    message: `The CLIP function did not answer within ${timeoutMs} ms.`,
+    retry: false,
+    unhealthy: true,
+  };
 }

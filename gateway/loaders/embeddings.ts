@@ -74,7 +74,9 @@ export class EmbeddingService {
   embedImage(bytes: Uint8Array): Promise<Float32Array> {
     const digest = createHash('sha256').update(bytes).digest('hex');
     return this.cached('image', `i|${this.modelKey}|${digest}`, async () => {
+      const started = performance.now();
       const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
+      this.metrics.imagePreprocess.observe((performance.now() - started) / 1000);
       return this.imageBatcher.submit(crop.data);
     });
   }

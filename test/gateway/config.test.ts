@@ -33,7 +33,7 @@ describe('configFromEnv', () => {
   });
 
   it.each([
-    [{ LOCAL_WORKERS: '0' }, 'LOCAL_WORKERS must be a positive integer: "0"'],
+    [{ LOCAL_WORKERS: '1.5' }, 'localWorkers must be a non-negative integer: 1.5'],
     [{ BATCH_MAX_SIZE: 'many' }, 'BATCH_MAX_SIZE must be a positive integer: "many"'],
     [{ BATCH_MAX_DELAY_MS: '-1' }, 'BATCH_MAX_DELAY_MS must be a non-negative number: "-1"'],
     [{ CLIP_DTYPE: 'fp64' }, 'dtype must be one of fp32, fp16, q8'],
