@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+
+export const ROOT = join(__dirname, '..', '..');
+
+/** Median, min and max of repeated measurements. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  runs: number;
+}
+
+export function spread(values: number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], runs: values.length };
+}
+
+export const fmt = (value: number, digits = 1) => value.toFixed(digits);
+export const fmtSpread = (s: Spread, digits = 1) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
+
+/** A deterministic PRNG (mulberry32), so every run draws the same images. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Photo-sized JPEGs (640×480, ~40–60 KB) with distinct content: random rectangles and circles on a
+ * gradient, so that no two share a cache entry and decoding costs what a real upload costs.
+ */
+export async function makeJpegs(count: number, seed = 1): Promise<Buffer[]> {
+  const random = seeded(seed);
+  const colour = () => `rgb(${[0, 1, 2].map(() => Math.floor(random() * 256)).join(',')})`;
+  return Promise.all(
+    Array.from({ length: count }, () => {
+      const shapes = Array.from({ length: 12 }, () => {
+        const x = Math.floor(random() * 640);
+        const y = Math.floor(random() * 480);
+        const r = 10 + Math.floor(random() * 120);
+        return random() < 0.5
+          ? `<circle cx="${x}" cy="${y}" r="${r}" fill="${colour()}"/>`
+          : `<rect x="${x}" y="${y}" width="${r * 2}" height="${r}" fill="${colour()}"/>`;
+      }).join('');
+      const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><defs><linearGradient id="g"><stop offset="0" stop-color="${colour()}"/><stop offset="1" stop-color="${colour()}"/></linearGradient></defs><rect width="640" height="480" fill="url(#g)"/>${shapes}</svg>`;
+      return sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer();
+    }),
+  );
+}
+
+export interface RunningGateway {
+  origin: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts the built gateway as its own process (as in production), on an ephemeral port. */
+export async function startGatewayProcess(env: Record<string, string>): Promise<RunningGateway> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'gateway', 'index.js')], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SANDBOX: 'false', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  const origin = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const match = /at (http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(log);
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before serving:\n${log}`)));
+  });
+  return {
+    origin,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  total: number;
+}
+
+/**
+ * Closed-loop load from autocannon with `connections` requests in flight, cycling through the
+ * given request bodies. One warm-up second first, not counted.
+ */
+export async function load(url: string, bodies: string[], connections: number, seconds: number): Promise<LoadResult> {
+  const run = (duration: number) => {
+    let next = 0;
+    return autocannon({
+      url,
+      connections,
+      duration,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      requests: [
+        {
+          setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }),
+        },
+      ],
+    });
+  };
+  await run(1);
+  const result = await run(seconds);
+  return {
+    requestsPerSecond: result.requests.total / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    total: result.requests.total,
+  };
+}
+
+/** Reads one Prometheus sample (optionally with a label filter) from a /metrics text. */
+export function metric(text: string, name: string, labels = ''): number {
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith(`${name}${labels ? `{${labels}}` : ''} `) ||
+        (labels === '' && l.startsWith(`${name}{`) === false && l.startsWith(`${name} `)),
+    );
+  return line ? Number(line.split(' ').pop()) : Number.NaN;
+}
+
+export async function metrics(origin: string): Promise<string> {
+  return (await fetch(`${origin}/metrics`)).text();
+}

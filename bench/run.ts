@@ -1,0 +1,317 @@
+// `npm run bench`: how close the gateway gets to raw ONNX Runtime on a ViT-B/32-shaped model, what
+// each of its mechanisms is worth, and how it compares with Transformers.js on the same files.
+// Everything is measured in one run on one machine, variants interleaved and repeated; only
+// ratios within a run are meaningful on a shared machine. Writes BENCHMARKS.md.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { ClipModel, type ClipTokenizer } from '../functions/clip';
+import { fmt, fmtSpread, load, makeJpegs, metric, metrics, ROOT, spread, startGatewayProcess, type LoadResult, type Spread } from './lib';
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: 'string', default: join(ROOT, 'bench', 'model') },
+    out: { type: 'string', default: join(ROOT, 'BENCHMARKS.md') },
+    quick: { type: 'boolean', default: false },
+    sections: { type: 'string', default: 'raw,gateway,ablations,peer,breakdown' },
+  },
+});
+const QUICK = args.quick!;
+const ROUNDS = QUICK ? 2 : 3;
+const LOAD_SECONDS = QUICK ? 4 : 8;
+const sections = new Set(args.sections!.split(','));
+const report: string[] = [];
+const say = (line = '') => {
+  report.push(line);
+  process.stdout.write(`${line}\n`);
+};
+
+/** Runs `work` repeatedly for at least `minMs` (and `minRuns` times); returns items per second. */
+async function throughput(items: number, work: () => Promise<unknown>, minMs = QUICK ? 800 : 2000, minRuns = 2): Promise<number> {
+  await work(); // warm-up: first runs allocate
+  let runs = 0;
+  const started = performance.now();
+  while (runs < minRuns || performance.now() - started < minMs) {
+    await work();
+    runs++;
+  }
+  return (runs * items) / ((performance.now() - started) / 1000);
+}
+
+/** Interleaves variants over rounds so that drift on a shared machine spreads over all of them. */
+async function interleaved<K extends string>(variants: Record<K, () => Promise<number>>): Promise<Record<K, Spread>> {
+  const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, [] as number[]])) as Record<K, number[]>;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const key of Object.keys(variants) as K[]) samples[key].push(await variants[key]());
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, spread(v as number[])])) as Record<K, Spread>;
+}
+
+function promptOfTokens(tokenizer: ClipTokenizer, tokens: number): string {
+  const words =
+    'a photo of a small red leather sneaker with white laces on a wooden floor next to a green plant in morning light near the window'.split(
+      ' ',
+    );
+  let text = '';
+  for (const word of [...words, ...words, ...words, ...words, ...words]) {
+    const next = text ? `${text} ${word}` : word;
+    if (tokenizer.encode(next).length > tokens) break;
+    text = next;
+  }
+  return text;
+}
+
+async function main(): Promise<void> {
+  const modelDir = args.model!;
+  if (!existsSync(join(modelDir, 'onnx', 'vision_model.onnx'))) {
+    throw new Error(`No model at ${modelDir}: run /usr/bin/python3 scripts/bench_model/make_bench_model.py first (see BENCHMARKS.md).`);
+  }
+  const cpu = cpus()[0];
+  const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpu.speed);
+  const cores = availableParallelism();
+  // AVX2 + FMA: two 8-wide fp32 fused multiply-adds per cycle per core = 32 FLOP/cycle.
+  const peakGflops = (cores * mhz * 32) / 1000;
+  say(`# Benchmarks`);
+  say();
+  say(
+    `Run on ${new Date().toISOString().slice(0, 10)} with \`npm run bench${QUICK ? ' -- --quick' : ''}\`: ${cpu.model.trim()}, ${cores} cores at ${fmt(mhz, 0)} MHz, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, onnxruntime-node 1.30.`,
+  );
+  say(
+    `Model: ViT-B/32 shapes with random weights (\`scripts/bench_model/make_bench_model.py\`), fp32. Medians of ${ROUNDS} interleaved rounds, (min–max) after them.`,
+  );
+  say(
+    `FLOP bound of this CPU: ${cores} cores × ${fmt(mhz / 1000, 2)} GHz × 32 FP32 FLOP/cycle (AVX2 FMA) ≈ ${fmt(peakGflops, 0)} GFLOP/s, i.e. ≈ ${fmt(peakGflops / 8.8, 1)} images/s at 8.8 GFLOP per ViT-B/32 image.`,
+  );
+  say();
+
+  const model = await ClipModel.load(modelDir, { log: () => {} });
+  const tokenizer = (model as unknown as { tokenizer: ClipTokenizer }).tokenizer;
+  const crop = () => Uint8Array.from({ length: 224 * 224 * 3 }, (_, i) => (i * 2654435761) >>> 24);
+  const crops = Array.from({ length: 32 }, crop);
+  const short = promptOfTokens(tokenizer, 7);
+  const medium = promptOfTokens(tokenizer, 16);
+  const long = promptOfTokens(tokenizer, 77);
+  let bestRawImages = 0;
+
+  if (sections.has('raw')) {
+    say(`## 1. Raw ONNX Runtime (the ceiling)`);
+    say();
+    const sizes = [1, 2, 4, 8, 16, 32];
+    const images = await interleaved(
+      Object.fromEntries(sizes.map((n) => [`${n}`, () => throughput(n, () => model.embedCrops(crops.slice(0, n)))])),
+    );
+    say(`| images per run | images/s | achieved GFLOP/s |`);
+    say(`| ---: | ---: | ---: |`);
+    for (const n of sizes) {
+      const s = images[`${n}`];
+      bestRawImages = Math.max(bestRawImages, s.median);
+      say(`| ${n} | ${fmtSpread(s)} | ${fmt(s.median * 8.8, 0)} |`);
+    }
+    say();
+    const texts = await interleaved({
+      short1: () => throughput(1, () => model.embedTexts([short])),
+      short32: () => throughput(32, () => model.embedTexts(Array(32).fill(short))),
+      medium32: () => throughput(32, () => model.embedTexts(Array(32).fill(medium))),
+      long32: () => throughput(32, () => model.embedTexts(Array(32).fill(long))),
+      short32max: () => throughput(32, () => model.embedTexts(Array(32).fill(short), 'max_length')),
+    });
+    say(`| texts | tokens | per run | padding | texts/s |`);
+    say(`| --- | ---: | ---: | --- | ---: |`);
+    say(`| "${short}" | ${tokenizer.encode(short).length} | 1 | longest | ${fmtSpread(texts.short1)} |`);
+    say(`| same | ${tokenizer.encode(short).length} | 32 | longest | ${fmtSpread(texts.short32)} |`);
+    say(`| same | ${tokenizer.encode(short).length} | 32 | to 77 | ${fmtSpread(texts.short32max)} |`);
+    say(
+      `| a ${tokenizer.encode(medium).length}-token prompt | ${tokenizer.encode(medium).length} | 32 | longest | ${fmtSpread(texts.medium32)} |`,
+    );
+    say(`| a 77-token text | 77 | 32 | longest | ${fmtSpread(texts.long32)} |`);
+    say();
+    say(
+      `Pad-to-longest vs pad-to-77 for ${tokenizer.encode(short).length}-token prompts: **${fmt(texts.short32.median / texts.short32max.median, 1)}×** (target ≥ 4×).`,
+    );
+    say();
+  }
+
+  const jpegs = await makeJpegs(QUICK ? 200 : 400);
+  const imageBodies = jpegs.map((jpeg) =>
+    JSON.stringify({
+      query: 'query($i:[MediaInput!]!){ embed(inputs:$i){ vector } }',
+      variables: { i: [{ imageBase64: jpeg.toString('base64') }] },
+    }),
+  );
+  const gatewayEnv = { CLIP_MODEL_DIR: modelDir, IMAGE_CACHE_SIZE: '1' };
+  const loadRow = (label: string, r: LoadResult, extra = '') =>
+    say(`| ${label} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p50, 0)} | ${fmt(r.p99, 0)} | ${r.errors + r.non2xx} |${extra}`);
+
+  if (sections.has('gateway')) {
+    say(`## 2. The gateway end to end over HTTP`);
+    say();
+    say(
+      `One 640×480 JPEG (base64, ~60 KB) per \`embed\` request, all distinct, image cache off; autocannon with N requests in flight for ${LOAD_SECONDS} s after a 1 s warm-up; the gateway in its own process with its defaults (\`BATCH_MAX_SIZE\` 32, \`BATCH_MAX_DELAY_MS\` 5, \`LOCAL_WORKERS\` = cores/2).`,
+    );
+    say();
+    say(`| in flight | images/s | p50 ms | p99 ms | errors | ratio to raw best |`);
+    say(`| ---: | ---: | ---: | ---: | ---: | ---: |`);
+    const gw = await startGatewayProcess(gatewayEnv);
+    try {
+      for (const connections of [1, 8, 32, 128]) {
+        const r = await load(`${gw.origin}/graphql`, imageBodies, connections, LOAD_SECONDS);
+        loadRow(`${connections}`, r, bestRawImages ? ` ${fmt(r.requestsPerSecond / bestRawImages, 2)} |` : ' |');
+      }
+    } finally {
+      await gw.stop();
+    }
+    say();
+  }
+
+  if (sections.has('ablations')) {
+    say(`## 3. What each mechanism is worth (32 requests in flight)`);
+    say();
+    say(`| variant | images/s | p50 ms | p99 ms | errors | event-loop delay p99 ms |`);
+    say(`| --- | ---: | ---: | ---: | ---: | ---: |`);
+    const variants: [string, Record<string, string>][] = [
+      ['worker pool, cross-request batching (default)', {}],
+      ['batching off (BATCH_MAX_SIZE=1)', { BATCH_MAX_SIZE: '1' }],
+      ['inference on the main thread (LOCAL_WORKERS=0)', { LOCAL_WORKERS: '0' }],
+    ];
+    for (const [label, env] of variants) {
+      const gw = await startGatewayProcess({ ...gatewayEnv, ...env });
+      try {
+        await metrics(gw.origin); // reading resets the event-loop delay histogram
+        const r = await load(`${gw.origin}/graphql`, imageBodies, 32, LOAD_SECONDS);
+        const lag = metric(await metrics(gw.origin), 'nodejs_eventloop_lag_p99_seconds') * 1000;
+        loadRow(label, r, ` ${fmt(lag)} |`);
+      } finally {
+        await gw.stop();
+      }
+    }
+    say();
+    const labels = [
+      'sneaker',
+      'boot',
+      'sandal',
+      'high heel',
+      'loafer',
+      'slipper',
+      'running shoe',
+      'hiking boot',
+      'flip-flop',
+      'clog',
+      'moccasin',
+      'oxford shoe',
+    ];
+    const classifyBodies = jpegs.map((jpeg) =>
+      JSON.stringify({
+        query: 'query($i:[ImageInput!]!,$l:[String!]!){ classify(images:$i, labels:$l, topK: 3){ labels { label score } } }',
+        variables: { i: [{ base64: jpeg.toString('base64') }], l: labels },
+      }),
+    );
+    say(`\`classify\` against ${labels.length} labels (the same set every request) vs \`embed\` of the image alone, 8 in flight:`);
+    say();
+    say(`| variant | requests/s | p50 ms | p99 ms | errors |`);
+    say(`| --- | ---: | ---: | ---: | ---: |`);
+    const classifyVariants: [string, Record<string, string>, string[]][] = [
+      ['embed the image alone', {}, imageBodies],
+      ['classify, label cache on', {}, classifyBodies],
+      ['classify, label cache off (TEXT_CACHE_SIZE=1)', { TEXT_CACHE_SIZE: '1' }, classifyBodies],
+    ];
+    const rates: number[] = [];
+    for (const [label, env, bodies] of classifyVariants) {
+      const gw = await startGatewayProcess({ ...gatewayEnv, ...env });
+      try {
+        const r = await load(`${gw.origin}/graphql`, bodies, 8, LOAD_SECONDS);
+        rates.push(r.requestsPerSecond);
+        loadRow(label, r);
+      } finally {
+        await gw.stop();
+      }
+    }
+    say();
+    say(
+      `Cached-label \`classify\` costs **${fmt((rates[0] / rates[1] - 1) * 100, 0)}%** more than embedding the image alone (target within 10%).`,
+    );
+    say();
+  }
+
+  if (sections.has('peer')) {
+    say(`## 4. Transformers.js on the same model files`);
+    say();
+    // Transformers.js is an ES module; TypeScript keeps this import() as is.
+    const tjs = await import('@huggingface/transformers');
+    tjs.env.allowRemoteModels = false;
+    tjs.env.localModelPath = join(modelDir, '..');
+    const name = modelDir.split('/').pop()!;
+    const processor = await tjs.AutoProcessor.from_pretrained(name);
+    const vision = await tjs.CLIPVisionModelWithProjection.from_pretrained(name, { dtype: 'fp32' });
+    const tjsTokenizer = await tjs.AutoTokenizer.from_pretrained(name);
+    const text = await tjs.CLIPTextModelWithProjection.from_pretrained(name, { dtype: 'fp32' });
+    const batch = jpegs.slice(0, 16);
+    const prompts = Array(32).fill(short);
+    const results = await interleaved({
+      oursImages: () => throughput(batch.length, () => model.embedImages(batch)),
+      tjsImages: () =>
+        throughput(batch.length, async () => {
+          const images = await Promise.all(batch.map((jpeg) => tjs.RawImage.fromBlob(new Blob([jpeg]))));
+          const inputs = await processor(images);
+          await vision(inputs);
+        }),
+      oursTexts: () => throughput(prompts.length, () => model.embedTexts(prompts)),
+      tjsTexts: () =>
+        throughput(prompts.length, async () => {
+          const inputs = tjsTokenizer(prompts, { padding: true, truncation: true });
+          await text(inputs);
+        }),
+    });
+    say(`| work | clip-gateway core | Transformers.js ${'4.3.1'} | ratio |`);
+    say(`| --- | ---: | ---: | ---: |`);
+    say(
+      `| ${batch.length} JPEGs decoded, preprocessed and embedded, images/s | ${fmtSpread(results.oursImages)} | ${fmtSpread(results.tjsImages)} | ${fmt(results.oursImages.median / results.tjsImages.median, 2)}× |`,
+    );
+    say(
+      `| 32 ${tokenizer.encode(short).length}-token prompts embedded, texts/s | ${fmtSpread(results.oursTexts)} | ${fmtSpread(results.tjsTexts)} | ${fmt(results.oursTexts.median / results.tjsTexts.median, 2)}× |`,
+    );
+    say();
+  }
+
+  if (sections.has('breakdown')) {
+    say(`## 5. Where the time goes for one image request (one in flight)`);
+    say();
+    const gw = await startGatewayProcess(gatewayEnv);
+    try {
+      await load(`${gw.origin}/graphql`, imageBodies, 1, 2);
+      const before = await metrics(gw.origin);
+      const r = await load(`${gw.origin}/graphql`, imageBodies, 1, LOAD_SECONDS);
+      const after = await metrics(gw.origin);
+      const delta = (name: string, labels = '') => metric(after, name, labels) - metric(before, name, labels);
+      const mean = (name: string, labels = '') => (delta(`${name}_sum`, labels) / delta(`${name}_count`, labels)) * 1000;
+      const preprocess = mean('clip_gateway_image_preprocess_seconds');
+      const queue = mean('clip_gateway_queue_delay_seconds', 'kind="image"');
+      const inference = mean('clip_gateway_inference_seconds', 'kind="image",outcome="ok"');
+      const total = 1000 / r.requestsPerSecond;
+      say(`| stage | ms | share |`);
+      say(`| --- | ---: | ---: |`);
+      for (const [stage, ms] of [
+        ['decode, orient, resize, crop (sharp)', preprocess],
+        ['waiting in the batcher', queue],
+        ['inference in the worker (incl. hand-over)', inference],
+        ['HTTP, JSON, GraphQL, base64, serialising the vector', total - preprocess - queue - inference],
+      ] as const) {
+        say(`| ${stage} | ${fmt(ms)} | ${fmt((ms / total) * 100, 0)}% |`);
+      }
+      say(`| whole request (client side) | ${fmt(total)} | |`);
+    } finally {
+      await gw.stop();
+    }
+    say();
+  }
+
+  await model.release();
+  writeFileSync(args.out!, `${report.join('\n')}\n`);
+  process.stdout.write(`wrote ${args.out}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,82 @@
+// The CDK app, named by cdk.json (run with tsx, so `npx cdk synth` needs no build): the CLIP function stack and
+// the gateway stack that invokes it. Both are environment-agnostic (no account or region in the
+// code, no lookups), so `cdk synth` works offline and `cdk deploy` targets the CLI's account and region.
+//
+// Settings come from CDK context (`-c modelDir=models/clip-vit-base-patch32`) or, failing that,
+// from the environment as CLIP_INFRA_<NAME> (CLIP_INFRA_MODEL_DIR=...). All are optional:
+//   functionStackName, gatewayStackName       stack names (ClipFunction, ClipGateway)
+//   modelDir, dtype                           model baked into the function image (test/fixtures/tiny-clip, fp32)
+//   architecture                              x86_64 or arm64 (x86_64)
+//   memorySize, timeoutSeconds                function memory in MB and timeout (3008, 30)
+//   reservedConcurrency, provisionedConcurrency  (unreserved, 0)
+//   cpu, memoryLimitMiB, desiredCount         gateway tasks (1024, 2048, 2)
+//   maxBatchSize, maxDelayMs                  gateway batching (32, 5)
+import { App, Duration, Tags } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+
+import { MODEL_DTYPES, type ModelDtype } from '../functions/clip/model-dir';
+import { ClipFunctionStack } from './stacks/clip-function-stack';
+import { GatewayStack } from './stacks/gateway-stack';
+
+const app = new App();
+
+function setting(name: string): string | undefined {
+  const fromContext: unknown = app.node.tryGetContext(name);
+  const raw = fromContext ?? process.env[`CLIP_INFRA_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`];
+  if (raw === undefined || raw === null) return undefined;
+  const value = String(raw).trim();
+  return value === '' ? undefined : value;
+}
+
+function intSetting(name: string, min = 0): number | undefined {
+  const raw = setting(name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) throw new Error(`Setting ${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
+function architectureSetting(): lambda.Architecture | undefined {
+  const raw = setting('architecture');
+  if (raw === undefined) return undefined;
+  if (raw === 'x86_64') return lambda.Architecture.X86_64;
+  if (raw === 'arm64') return lambda.Architecture.ARM_64;
+  throw new Error(`Setting architecture must be x86_64 or arm64, got ${JSON.stringify(raw)}.`);
+}
+
+function dtypeSetting(): ModelDtype | undefined {
+  const raw = setting('dtype');
+  if (raw === undefined) return undefined;
+  if (!(MODEL_DTYPES as readonly string[]).includes(raw))
+    throw new Error(`Setting dtype must be one of ${MODEL_DTYPES.join(', ')}, got ${JSON.stringify(raw)}.`);
+  return raw as ModelDtype;
+}
+
+const timeoutSeconds = intSetting('timeoutSeconds', 1);
+
+const clip = new ClipFunctionStack(app, setting('functionStackName') ?? 'ClipFunction', {
+  description: 'clip-gateway: the CLIP function (container image on AWS Lambda) and its alarms.',
+  modelDir: setting('modelDir'),
+  dtype: dtypeSetting(),
+  architecture: architectureSetting(),
+  memorySize: intSetting('memorySize', 128),
+  timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
+  reservedConcurrency: intSetting('reservedConcurrency'),
+  provisionedConcurrency: intSetting('provisionedConcurrency'),
+});
+
+new GatewayStack(app, setting('gatewayStackName') ?? 'ClipGateway', {
+  description: 'clip-gateway: the GraphQL gateway on ECS Fargate behind an Application Load Balancer.',
+  invokeTarget: clip.invokeTarget,
+  cpu: intSetting('cpu', 256),
+  memoryLimitMiB: intSetting('memoryLimitMiB', 512),
+  desiredCount: intSetting('desiredCount'),
+  maxBatchSize: intSetting('maxBatchSize', 1),
+  maxDelayMs: intSetting('maxDelayMs'),
+  // The gateway gives up on an invocation after the function's timeout plus the init phase a cold
+  // start adds before it (Lambda allows up to 10 s), so the function's own timeout error arrives first.
+  remoteTimeout: clip.timeout.plus(Duration.seconds(10)),
+});
+
+// For the cost explorer: every resource of both stacks carries project=clip-gateway.
+Tags.of(app).add('project', 'clip-gateway');

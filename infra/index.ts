@@ -1,0 +1,6 @@
+// The CDK app's building blocks, for use from other CDK apps or tests.
+export { checkModelDir, DEFAULT_MODEL_DIR, findRepoRoot, functionImageExcludes, gatewayImageExcludes, REPO_ROOT } from './assets';
+export { ClipFunctionStack, MODEL_PATH_IN_IMAGE } from './stacks/clip-function-stack';
+export type { ClipFunctionAlarms, ClipFunctionStackProps } from './stacks/clip-function-stack';
+export { GATEWAY_PORT, GatewayStack } from './stacks/gateway-stack';
+export type { GatewayStackProps } from './stacks/gateway-stack';

@@ -1,0 +1,187 @@
+import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnRole } from 'aws-cdk-lib/aws-iam';
+
+import { ClipFunctionStack, GatewayStack, type ClipFunctionStackProps, type GatewayStackProps } from '../../infra';
+import { dockerImageSources, exportedValue, removeTestOutdirs, staged, testApp } from './cdk-app';
+
+afterAll(removeTestOutdirs);
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type Environment = { Name: string; Value: unknown }[];
+
+function synth(functionProps: ClipFunctionStackProps = {}, gatewayProps: Omit<GatewayStackProps, 'invokeTarget'> = {}) {
+  const app = testApp();
+  const clip = new ClipFunctionStack(app, 'ClipFunction', functionProps);
+  const gateway = new GatewayStack(app, 'ClipGateway', { ...gatewayProps, invokeTarget: clip.invokeTarget });
+  const template = Template.fromStack(gateway);
+  const clipTemplate = Template.fromStack(clip);
+  const taskRoleId = gateway.getLogicalId(gateway.service.taskDefinition.taskRole.node.defaultChild as CfnRole);
+  const environment = () => {
+    const [taskDefinition] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+    const [container] = taskDefinition.Properties.ContainerDefinitions as { Environment: Environment }[];
+    return container.Environment;
+  };
+  const env = (name: string) => environment().find((e) => e.Name === name)?.Value;
+  /** Statements of every policy attached to the task role. */
+  const taskRoleStatements = () =>
+    Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: taskRoleId })))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+  /** Follows a cross-stack import in the gateway template to what the function stack exports. */
+  const imported = (value: unknown) => exportedValue(value, clipTemplate.toJSON());
+  return { app, clip, gateway, template, clipTemplate, taskRoleId, environment, env, taskRoleStatements, imported };
+}
+
+describe('GatewayStack with defaults', () => {
+  const s = synth();
+  const functionId = s.clipTemplate.getResourceId('AWS::Lambda::Function', {});
+
+  test('runs two Fargate tasks of 1 vCPU and 2 GB with public IPs', () => {
+    s.template.hasResourceProperties('AWS::ECS::Service', {
+      LaunchType: 'FARGATE',
+      DesiredCount: 2,
+      NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'ENABLED' } },
+      LoadBalancers: [{ ContainerName: 'gateway', ContainerPort: 4000 }],
+    });
+    s.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '1024',
+      Memory: '2048',
+      RequiresCompatibilities: ['FARGATE'],
+      TaskRoleArn: { 'Fn::GetAtt': [s.taskRoleId, 'Arn'] },
+      ContainerDefinitions: [Match.objectLike({ Name: 'gateway', PortMappings: [{ ContainerPort: 4000, Protocol: 'tcp' }] })],
+    });
+  });
+
+  test('configures the gateway for the Lambda backend, invoking the function by name', () => {
+    expect(s.env('INFERENCE_BACKEND')).toBe('lambda');
+    expect(s.env('SANDBOX')).toBe('true');
+    expect(s.env('BATCH_MAX_SIZE')).toBe('32');
+    expect(s.env('BATCH_MAX_DELAY_MS')).toBe('5');
+    expect(s.imported(s.env('LAMBDA_FUNCTION_NAME'))).toEqual({ Ref: functionId });
+    expect(s.env('REMOTE_TIMEOUT_MS')).toBeUndefined(); // the gateway's own default
+    // ECS sets AWS_REGION in every task; the stack must not pin it.
+    expect(s.env('AWS_REGION')).toBeUndefined();
+    expect(
+      s
+        .environment()
+        .map((e) => e.Name)
+        .sort(),
+    ).toEqual(['BATCH_MAX_DELAY_MS', 'BATCH_MAX_SIZE', 'INFERENCE_BACKEND', 'LAMBDA_FUNCTION_NAME', 'SANDBOX'].sort());
+  });
+
+  test('checks health on /readyz behind an internet-facing load balancer', () => {
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckPath: '/readyz',
+      Matcher: { HttpCode: '200' },
+      TargetType: 'ip',
+    });
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internet-facing' });
+    s.template.hasOutput('Url', { Value: { 'Fn::Join': ['', ['http://', { 'Fn::GetAtt': [Match.anyValue(), 'DNSName'] }, '/graphql']] } });
+  });
+
+  test('grants the task role lambda:InvokeFunction on the CLIP function and nothing else', () => {
+    const statements = s.taskRoleStatements();
+    expect(statements).toHaveLength(1);
+    const [statement] = statements;
+    expect(statement.Effect).toBe('Allow');
+    expect(statement.Action).toBe('lambda:InvokeFunction');
+    const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+    expect(resources).not.toContain('*');
+    // The function ARN, and the same ARN qualified by any version (what grantInvoke grants on a function).
+    const arn = resources[0];
+    expect(s.imported(arn)).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
+    expect(resources).toEqual([arn, { 'Fn::Join': ['', [arn, ':*']] }]);
+  });
+
+  test('grants no Lambda action to any other role, and no role lambda:* or a * resource for Lambda', () => {
+    for (const policy of Object.values(s.template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        const actions = ([] as string[]).concat(statement.Action);
+        const lambdaActions = actions.filter((a) => a.startsWith('lambda:') || a === '*');
+        if (lambdaActions.length === 0) continue;
+        expect(policy.Properties.Roles).toEqual([{ Ref: s.taskRoleId }]);
+        expect(lambdaActions).toEqual(['lambda:InvokeFunction']);
+        expect(([] as unknown[]).concat(statement.Resource)).not.toContain('*');
+      }
+    }
+  });
+
+  test('builds a two-AZ VPC with public subnets only and no NAT gateway', () => {
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    s.template.resourceCountIs('AWS::EC2::Subnet', 2);
+    s.template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true });
+  });
+
+  test('admits only the load balancer to the tasks', () => {
+    const ingress = Object.values(s.template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    expect(ingress).toHaveLength(1);
+    expect(ingress[0]).toMatchObject({
+      FromPort: 4000,
+      ToPort: 4000,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [expect.any(String), 'GroupId'] },
+    });
+  });
+
+  test('keeps gateway logs for one month', () => {
+    const logGroupId = s.template.getResourceId('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 30 } });
+    s.template.hasOutput('LogGroupName', { Value: { Ref: logGroupId } });
+    s.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          LogConfiguration: { LogDriver: 'awslogs', Options: Match.objectLike({ 'awslogs-group': { Ref: logGroupId } }) },
+        }),
+      ],
+    });
+  });
+
+  test('builds gateway/Dockerfile from a context without model files, tests or dependencies', () => {
+    const sources = dockerImageSources(s.app, s.gateway);
+    expect(sources).toHaveLength(1);
+    const [source] = sources;
+    expect(source.dockerFile).toBe('gateway/Dockerfile');
+    expect(source.platform).toBe('linux/amd64');
+    for (const path of ['package.json', 'package-lock.json', '.npmrc', 'gateway/index.ts', 'functions/clip/index.ts']) {
+      expect([path, staged(source, path)]).toEqual([path, true]);
+    }
+    for (const path of ['node_modules', 'dist', '.git', 'cdk.out', 'test', 'models', 'infra']) {
+      expect([path, staged(source, path)]).toEqual([path, false]);
+    }
+  });
+});
+
+describe('GatewayStack with props and a provisioned alias', () => {
+  const s = synth(
+    { provisionedConcurrency: 1 },
+    {
+      cpu: 2048,
+      memoryLimitMiB: 4096,
+      desiredCount: 3,
+      maxBatchSize: 16,
+      maxDelayMs: 10,
+      remoteTimeout: Duration.seconds(40),
+    },
+  );
+  const aliasId = s.clipTemplate.getResourceId('AWS::Lambda::Alias', {});
+
+  test('sizes the service from its props', () => {
+    s.template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
+    s.template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '4096' });
+    expect(s.env('BATCH_MAX_SIZE')).toBe('16');
+    expect(s.env('BATCH_MAX_DELAY_MS')).toBe('10');
+    expect(s.env('REMOTE_TIMEOUT_MS')).toBe('40000');
+  });
+
+  test('invokes the alias by its ARN (a bare name would reach $LATEST, which has no provisioned concurrency)', () => {
+    // An alias's Ref is its ARN.
+    expect(s.imported(s.env('LAMBDA_FUNCTION_NAME'))).toEqual({ Ref: aliasId });
+  });
+
+  test('grants lambda:InvokeFunction on the alias only', () => {
+    const statements = s.taskRoleStatements();
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('lambda:InvokeFunction');
+    const resources = ([] as unknown[]).concat(statements[0].Resource);
+    expect(resources.map(s.imported)).toEqual([{ Ref: aliasId }]);
+  });
+});
