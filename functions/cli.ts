@@ -41,9 +41,14 @@ async function main(argv: string[]): Promise<number> {
     const imageResults = await model.embedImages(images.map((file) => readFileSync(file)));
     if (command === 'embed') {
       const textResults = await model.embedTexts(values.text);
-      const rows = [...values.text.map((t, i) => ({ input: t, result: textResults[i] })), ...images.map((f, i) => ({ input: f, result: imageResults[i] }))];
+      const rows = [
+        ...values.text.map((t, i) => ({ input: t, result: textResults[i] })),
+        ...images.map((f, i) => ({ input: f, result: imageResults[i] })),
+      ];
       for (const { input, result } of rows) {
-        process.stdout.write(`${JSON.stringify({ input, ...(result.ok ? { vector: Array.from(result.vector) } : { error: result.error.message }) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ input, ...(result.ok ? { vector: Array.from(result.vector) } : { error: result.error.message }) })}\n`,
+        );
       }
       return rows.every((r) => r.result.ok) ? 0 : 1;
     }

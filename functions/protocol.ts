@@ -113,7 +113,8 @@ function stringList(value: unknown, what: string): string[] {
 export function decodeRequest(payload: unknown): EmbedRequest | { kind: 'describe' } {
   if (typeof payload !== 'object' || payload === null) throw new ProtocolError('the request is not a JSON object');
   const { v, kind } = payload as { v?: unknown; kind?: unknown };
-  if (v !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version ${JSON.stringify(v)} is not supported; this function speaks ${PROTOCOL_VERSION}`);
+  if (v !== PROTOCOL_VERSION)
+    throw new ProtocolError(`protocol version ${JSON.stringify(v)} is not supported; this function speaks ${PROTOCOL_VERSION}`);
   const body = payload as Record<string, unknown>;
   switch (kind) {
     case 'describe':
@@ -132,7 +133,11 @@ export function decodeRequest(payload: unknown): EmbedRequest | { kind: 'describ
 export function encodeItems(items: EmbedItem[]): WireResponse {
   return {
     v: 1,
-    items: items.map((item) => (item.ok ? { vector: toBase64(new Uint8Array(item.vector.buffer, item.vector.byteOffset, item.vector.byteLength)) } : { error: { code: item.code, message: item.message } })),
+    items: items.map((item) =>
+      item.ok
+        ? { vector: toBase64(new Uint8Array(item.vector.buffer, item.vector.byteOffset, item.vector.byteLength)) }
+        : { error: { code: item.code, message: item.message } },
+    ),
   };
 }
 
@@ -142,7 +147,8 @@ export function encodeItems(items: EmbedItem[]): WireResponse {
  */
 export function decodeItems(payload: unknown, count: number, dim: number): EmbedItem[] {
   const body = payload as { v?: unknown; items?: unknown; error?: { code?: unknown; message?: unknown } };
-  if (typeof payload !== 'object' || payload === null || body.v !== PROTOCOL_VERSION) throw new ProtocolError('the response is not a version 1 protocol object');
+  if (typeof payload !== 'object' || payload === null || body.v !== PROTOCOL_VERSION)
+    throw new ProtocolError('the response is not a version 1 protocol object');
   if (body.error) {
     throw new ProtocolError(`the function refused the request: ${String(body.error.code)}: ${String(body.error.message)}`);
   }

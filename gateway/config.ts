@@ -26,6 +26,12 @@ export interface GatewayConfig {
   dtype: ModelDtype;
   /** Device for the local backend (env CLIP_DEVICE). Default cpu. */
   device: ExecutionDevice;
+  /**
+   * Let ONNX Runtime's threads busy-wait between operators in the local backend (env CLIP_SPINNING).
+   * Default false: the gateway's own work (decoding images, HTTP) shares the cores with inference,
+   * and spinning threads would take its time.
+   */
+  spinning: boolean;
   /** Worker threads of the local backend (env LOCAL_WORKERS). Default: half the cores, at least 1. 0 runs inference on the event loop, for comparison only. */
   localWorkers: number;
   /** Most inputs in one backend batch (env BATCH_MAX_SIZE). Default 32. */
@@ -60,6 +66,7 @@ export function defaultConfig(): GatewayConfig {
     remote: { ...DEFAULT_REMOTE_BACKEND_OPTIONS, circuit: { ...DEFAULT_REMOTE_BACKEND_OPTIONS.circuit } },
     dtype: 'fp32',
     device: 'cpu',
+    spinning: false,
     localWorkers: Math.max(1, Math.floor(availableParallelism() / 2)),
     maxBatchSize: DEFAULT_BATCHER_OPTIONS.maxBatchSize,
     maxDelayMs: DEFAULT_BATCHER_OPTIONS.maxDelayMs,
@@ -179,6 +186,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     modelDir: env.CLIP_MODEL_DIR?.trim() || undefined,
     dtype,
     device,
+    spinning: boolFromEnv(env, 'CLIP_SPINNING', base.spinning),
     localWorkers: numberFromEnv(env, 'LOCAL_WORKERS', base.localWorkers),
     maxBatchSize: intFromEnv(env, 'BATCH_MAX_SIZE', base.maxBatchSize),
     maxDelayMs: numberFromEnv(env, 'BATCH_MAX_DELAY_MS', base.maxDelayMs),

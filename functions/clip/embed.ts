@@ -14,6 +14,8 @@ export interface ClipModelOptions {
   device: ExecutionDevice;
   /** ONNX Runtime intra-op threads per session; 0 lets it choose. Default 0. */
   intraOpThreads: number;
+  /** Let ONNX Runtime's threads busy-wait between operators (see SessionOptions.spinning). Default true. */
+  spinning: boolean;
   /** Limits for encoded images. Default DEFAULT_IMAGE_LIMITS. */
   imageLimits: ImageLimits;
   /** Longest text accepted, in characters; longer is INPUT_TOO_LARGE. Texts are truncated to the model's positions anyway. Default 20000. */
@@ -28,6 +30,7 @@ export const DEFAULT_CLIP_MODEL_OPTIONS: ClipModelOptions = {
   dtype: 'fp32',
   device: 'cpu',
   intraOpThreads: 0,
+  spinning: true,
   imageLimits: DEFAULT_IMAGE_LIMITS,
   maxTextChars: 20_000,
   maxRunBatch: 64,
@@ -117,7 +120,7 @@ export class ClipModel {
     };
     checkOptions(merged);
     const spec = readModelDirectory(directory, merged.dtype);
-    const sessionOptions = { device: merged.device, intraOpThreads: merged.intraOpThreads, log: merged.log };
+    const sessionOptions = { device: merged.device, intraOpThreads: merged.intraOpThreads, spinning: merged.spinning, log: merged.log };
     const text = await createSession(spec.textModelPath, 'text model', sessionOptions);
     const vision = await createSession(spec.visionModelPath, 'vision model', sessionOptions);
     checkSessions(spec, text.session, vision.session);

@@ -183,5 +183,7 @@ export async function decodeAndCrop(
       `The ${format.toUpperCase()} image decoded to an unexpected layout (${info.width}×${info.height}×${info.channels}).`,
     );
   }
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  // A copy that owns its memory: sharp's buffer is external to V8 and cannot be transferred to a
+  // worker thread without a copy anyway; this one can, in one move.
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
 }

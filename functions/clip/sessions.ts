@@ -10,6 +10,12 @@ export interface SessionOptions {
   device: ExecutionDevice;
   /** Threads one session uses inside an operator; 0 lets ONNX Runtime choose (all cores). Default 0. */
   intraOpThreads: number;
+  /**
+   * Let ONNX Runtime's intra-op threads busy-wait between operators. Faster when the model has the
+   * cores to itself; when other work shares them (a gateway decoding images next to inference) the
+   * spinning threads steal its time. Default true (ONNX Runtime's own default).
+   */
+  spinning: boolean;
   /** Receives one line per session saying which execution provider runs it. Default: stderr. */
   log: (line: string) => void;
 }
@@ -26,6 +32,7 @@ function baseOptions(options: SessionOptions): InferenceSession.SessionOptions {
     ...(options.intraOpThreads > 0 ? { intraOpNumThreads: options.intraOpThreads } : {}),
     // One request at a time per session: parallelism comes from batching and from worker threads.
     executionMode: 'sequential',
+    ...(options.spinning ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
   };
 }
 

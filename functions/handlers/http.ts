@@ -62,7 +62,9 @@ if (require.main === module) {
   loadModelFromEnv().then(
     (model) => {
       const server = createFunctionServer(model);
-      server.listen(port, process.env.HOST, () => console.log(`CLIP function (${model.info.name}, ${model.info.device}) on port ${port}: POST /invocations`));
+      server.listen(port, process.env.HOST, () =>
+        console.log(`CLIP function (${model.info.name}, ${model.info.device}) on port ${port}: POST /invocations`),
+      );
       const stop = () => server.close(() => void model.release().then(() => process.exit(0)));
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);

@@ -67,7 +67,8 @@ export class LocalLambda {
     this.concurrency = options.concurrency ?? 16;
     this.limit = options.payloadLimitBytes ?? LAMBDA_PAYLOAD_LIMIT_BYTES;
     this.log = options.log ?? (() => {});
-    if (!Number.isInteger(this.concurrency) || this.concurrency <= 0) throw new TypeError(`concurrency must be a positive integer: ${this.concurrency}`);
+    if (!Number.isInteger(this.concurrency) || this.concurrency <= 0)
+      throw new TypeError(`concurrency must be a positive integer: ${this.concurrency}`);
     this.server = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
         this.log(`local lambda: ${String(error)}`);
@@ -128,18 +129,31 @@ export class LocalLambda {
       return awsError(res, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
     }
     if (invocationType !== 'RequestResponse') {
-      return awsError(res, 400, 'InvalidParameterValueException', `Only RequestResponse invocations are emulated, not ${String(invocationType)}.`);
+      return awsError(
+        res,
+        400,
+        'InvalidParameterValueException',
+        `Only RequestResponse invocations are emulated, not ${String(invocationType)}.`,
+      );
     }
     const body = await readBody(req, this.limit + 1);
     if (body.length > this.limit) {
-      return awsError(res, 413, 'RequestEntityTooLargeException', `Request must be smaller than ${this.limit} bytes for the InvokeFunction operation`);
+      return awsError(
+        res,
+        413,
+        'RequestEntityTooLargeException',
+        `Request must be smaller than ${this.limit} bytes for the InvokeFunction operation`,
+      );
     }
     const fault = this.faults.shift();
     if (fault?.kind === 'throttle' || this.active >= this.concurrency) {
       this.stats.throttled++;
-      return awsError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', { Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' });
+      return awsError(res, 429, 'TooManyRequestsException', 'Rate Exceeded.', {
+        Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+      });
     }
-    if (fault?.kind === 'status') return awsError(res, fault.status, fault.errorType ?? 'ServiceException', 'The Lambda service failed (injected).');
+    if (fault?.kind === 'status')
+      return awsError(res, fault.status, fault.errorType ?? 'ServiceException', 'The Lambda service failed (injected).');
     let event: unknown;
     try {
       event = JSON.parse(body.toString('utf8') || 'null');

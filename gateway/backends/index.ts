@@ -22,13 +22,14 @@ export function createBackend(config: GatewayConfig, log: (message: string, erro
         return new InlineBackend(config.modelDir ?? bundledModelDir(), {
           dtype: config.dtype,
           device: config.device,
+          spinning: config.spinning,
           imageLimits: config.imageLimits,
         });
       }
       return new LocalBackend({
         modelDir: config.modelDir ?? bundledModelDir(),
         workers: config.localWorkers,
-        model: { dtype: config.dtype, device: config.device, imageLimits: config.imageLimits },
+        model: { dtype: config.dtype, device: config.device, spinning: config.spinning, imageLimits: config.imageLimits },
       });
     case 'lambda':
       return new RemoteBackend(new LambdaTransport({ functionName: backend.functionName, log }), { ...config.remote, log });
