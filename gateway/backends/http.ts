@@ -1,5 +1,4 @@
-import { ErrorCode } from '../errors';
-import { CallError, failureForStatus, timeoutFailure, type Transport } from './remote';
+import { CallError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
 
 /** Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on a GPU host. */
 export class HttpTransport implements Transport {
@@ -32,17 +31,7 @@ export class HttpTransport implements Transport {
       throw new CallError(failureForStatus(undefined, cause ?? 'network error', String(error)));
     }
     if (!response.ok) throw new CallError(failureForStatus(response.status, '', body.slice(0, 200)));
-    try {
-      return JSON.parse(body);
-    } catch {
-      throw new CallError({
-        code: ErrorCode.INFERENCE_FAILED,
-        message: 'The CLIP function returned a malformed answer.',
-        retry: false,
-        unhealthy: true,
-        detail: body.slice(0, 200),
-      });
-    }
+    return parseAnswer(body);
   }
 
   close(): void {}

@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 
 import { ErrorCode } from '../errors';
-import { CallError, failureForStatus, timeoutFailure, type Transport } from './remote';
+import { CallError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
 
 export interface LambdaTransportOptions {
   functionName: string;
@@ -72,17 +72,7 @@ export class LambdaTransport implements Transport {
         detail: `${errorType}: ${errorMessage}`,
       });
     }
-    try {
-      return JSON.parse(body);
-    } catch {
-      throw new CallError({
-        code: ErrorCode.INFERENCE_FAILED,
-        message: 'The CLIP function returned a malformed answer.',
-        retry: false,
-        unhealthy: true,
-        detail: body.slice(0, 200),
-      });
-    }
+    return parseAnswer(body);
   }
 
   close(): void {

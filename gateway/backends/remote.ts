@@ -315,3 +315,18 @@ export function timeoutFailure(timeoutMs: number): CallFailure {
     unhealthy: true,
   };
 }
+
+/** A function's answer as JSON; anything else is a malformed answer (not retried: it would repeat). */
+export function parseAnswer(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new CallError({
+      code: ErrorCode.INFERENCE_FAILED,
+      message: 'The CLIP function returned a malformed answer.',
+      retry: false,
+      unhealthy: true,
+      detail: body.slice(0, 200),
+    });
+  }
+}
