@@ -125,12 +125,15 @@ export class Gateway {
       cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
       express.json({ limit: config.bodyLimitBytes }),
       expressMiddleware(this.apollo, {
-        context: async ({ req }) => {
+        context: async ({ res }) => {
           const abort = new AbortController();
           // Every URL fetch of the request listens on this signal: up to the inputs of three lists.
           setMaxListeners(3 * config.maxInputsPerRequest + 1, abort.signal);
-          // A client that hangs up stops the image fetches still running for it.
-          req.once('close', () => abort.abort());
+          // A client that hangs up stops the image fetches still running for it. (The request's own
+          // 'close' fires once its body has been read, so the response's is the one that tells.)
+          res.once('close', () => {
+            if (!res.writableFinished) abort.abort();
+          });
           return {
             services: this.services,
             media: createMediaLoader(

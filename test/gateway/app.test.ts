@@ -267,6 +267,30 @@ describe('the gateway over HTTP', () => {
     expect(data!.embed[4]!.vector).toEqual(data!.embed[1]!.vector);
   });
 
+  it('stops fetching an image when the client hangs up', async () => {
+    let closedAfterMs = -1;
+    const started = performance.now();
+    const stalled = createServer((req) => {
+      // Never answers: only the gateway giving up closes this connection.
+      req.socket.once('close', () => (closedAfterMs = performance.now() - started));
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}/slow.png`;
+    const request = fetch(`${gw.origin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: CLASSIFY, variables: { images: [{ url }], labels: ['red circle'] } }),
+      signal: AbortSignal.timeout(300),
+    });
+    await expect(request).rejects.toThrow();
+    for (let i = 0; i < 40 && closedAfterMs < 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    stalled.closeAllConnections();
+    await new Promise((resolve) => stalled.close(resolve));
+    // The gateway's own fetch deadline here is 5 s; hanging up must end the fetch well before.
+    expect(closedAfterMs).toBeGreaterThan(0);
+    expect(closedAfterMs).toBeLessThan(2_000);
+  });
+
   it('refuses 10,000 inputs and an oversized body with clear errors, and keeps serving', async () => {
     const many = await gw.graphql(EMBED, { inputs: Array.from({ length: 10_000 }, () => ({ text: 'x' })) });
     expect(many.data).toBeNull();
