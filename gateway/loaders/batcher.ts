@@ -90,13 +90,39 @@ export class Batcher<I, O> {
     return this.queue.length;
   }
 
-  submit(item: I): Promise<O> {
+  /**
+   * Queues one item. If `signal` aborts while the item still waits in the queue, it leaves the
+   * queue and its promise rejects with the signal's reason; once its batch has gone, it runs.
+   */
+  submit(item: I, signal?: AbortSignal): Promise<O> {
     const bytes = this.sizeOf(item);
     if (bytes > this.options.maxBatchBytes) {
       return Promise.reject(new RangeError(`item of ${bytes} bytes exceeds the batch budget of ${this.options.maxBatchBytes} bytes`));
     }
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, bytes, enqueuedAt: this.clock.now(), resolve, reject });
+      const pending: Pending<I, O> = { item, bytes, enqueuedAt: this.clock.now(), resolve, reject };
+      if (signal) {
+        const leave = () => {
+          const index = this.queue.indexOf(pending);
+          if (index < 0) return; // already dispatched
+          this.queue.splice(index, 1);
+          this.queuedBytes -= bytes;
+          reject(signal.reason);
+          this.schedule();
+        };
+        signal.addEventListener('abort', leave, { once: true });
+        const settle = () => signal.removeEventListener('abort', leave);
+        pending.resolve = (value) => {
+          settle();
+          resolve(value);
+        };
+        pending.reject = (error) => {
+          settle();
+          reject(error);
+        };
+      }
+      this.queue.push(pending);
       this.queuedBytes += bytes;
       this.pump();
     });

@@ -21,6 +21,13 @@ export interface EmbeddingServiceOptions {
 
 type Kind = 'text' | 'image';
 
+interface InFlight {
+  key: string;
+  promise: Promise<Float32Array>;
+  waiters: number;
+  abandon: AbortController;
+}
+
 /**
  * The shared, cross-request half of embedding: caches, in-flight deduplication and the batchers
  * that coalesce inputs from concurrent requests into backend batches. Per-request deduplication
@@ -29,8 +36,12 @@ type Kind = 'text' | 'image';
 export class EmbeddingService {
   private readonly textCache: LRUCache<string, Float32Array>;
   private readonly imageCache: LRUCache<string, Float32Array>;
-  /** Inputs being computed right now: a second request for one joins the first instead of repeating it. */
-  private readonly inFlight = new Map<string, Promise<Float32Array>>();
+  /**
+   * Inputs being computed right now: a second request for one joins the first instead of
+   * repeating it. The work is abandoned (if it has not reached the model yet) only when every
+   * request waiting for it has gone.
+   */
+  private readonly inFlight = new Map<string, InFlight>();
   private readonly textBatcher: Batcher<string, Float32Array>;
   private readonly imageBatcher: Batcher<Uint8Array, Float32Array>;
   private readonly modelKey: string;
@@ -66,19 +77,25 @@ export class EmbeddingService {
     );
   }
 
-  embedText(text: string): Promise<Float32Array> {
-    return this.cached('text', `t|${this.modelKey}|${text}`, () => this.textBatcher.submit(text));
+  /** `signal`: the caller has gone (its client hung up); see `inFlight`. */
+  embedText(text: string, signal?: AbortSignal): Promise<Float32Array> {
+    return this.cached('text', `t|${this.modelKey}|${text}`, (abandoned) => this.textBatcher.submit(text, abandoned), signal);
   }
 
   /** Encoded image bytes in; decoded and cropped here, so only the compact crop goes to the backend. */
-  embedImage(bytes: Uint8Array): Promise<Float32Array> {
+  embedImage(bytes: Uint8Array, signal?: AbortSignal): Promise<Float32Array> {
     const digest = createHash('sha256').update(bytes).digest('hex');
-    return this.cached('image', `i|${this.modelKey}|${digest}`, async () => {
-      const started = performance.now();
-      const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
-      this.metrics.imagePreprocess.observe((performance.now() - started) / 1000);
-      return this.imageBatcher.submit(crop.data);
-    });
+    return this.cached(
+      'image',
+      `i|${this.modelKey}|${digest}`,
+      async (abandoned) => {
+        const started = performance.now();
+        const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
+        this.metrics.imagePreprocess.observe((performance.now() - started) / 1000);
+        return this.imageBatcher.submit(crop.data, abandoned);
+      },
+      signal,
+    );
   }
 
   /** Sends whatever is queued and waits for every batch to come back (graceful shutdown). */
@@ -86,21 +103,60 @@ export class EmbeddingService {
     await Promise.all([this.textBatcher.drain(), this.imageBatcher.drain()]);
   }
 
-  private cached(kind: Kind, key: string, compute: () => Promise<Float32Array>): Promise<Float32Array> {
+  private cached(
+    kind: Kind,
+    key: string,
+    compute: (abandoned: AbortSignal) => Promise<Float32Array>,
+    signal?: AbortSignal,
+  ): Promise<Float32Array> {
     const cache = kind === 'text' ? this.textCache : this.imageCache;
     const hit = cache.get(key);
     this.metrics.cacheLookups.inc({ cache: kind, result: hit ? 'hit' : 'miss' });
     if (hit) return Promise.resolve(hit);
-    const running = this.inFlight.get(key);
-    if (running) return running;
-    const promise = compute().then((vector) => {
-      cache.set(key, vector);
-      return vector;
+    let entry = this.inFlight.get(key);
+    if (!entry) {
+      const abandon = new AbortController();
+      const promise = compute(abandon.signal).then((vector) => {
+        cache.set(key, vector);
+        return vector;
+      });
+      const created: InFlight = { key, promise, waiters: 0, abandon };
+      this.inFlight.set(key, created);
+      const forget = () => {
+        if (this.inFlight.get(key) === created) this.inFlight.delete(key);
+      };
+      promise.then(forget, forget);
+      entry = created;
+    }
+    const shared = entry;
+    shared.waiters++;
+    if (!signal) return shared.promise;
+    if (signal.aborted) return this.leave(shared, signal);
+    return new Promise<Float32Array>((resolve, reject) => {
+      const onAbort = () => this.leave(shared, signal).catch(reject);
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.promise.then(
+        (vector) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(vector);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
     });
-    this.inFlight.set(key, promise);
-    const forget = () => this.inFlight.delete(key);
-    promise.then(forget, forget);
-    return promise;
+  }
+
+  /** One waiter has gone; the last one to go abandons the work. */
+  private leave(entry: InFlight, signal: AbortSignal): Promise<never> {
+    entry.waiters--;
+    if (entry.waiters === 0) {
+      // Forget it at once, so that a later request for the same input starts afresh.
+      if (this.inFlight.get(entry.key) === entry) this.inFlight.delete(entry.key);
+      entry.abandon.abort(signal.reason);
+    }
+    return Promise.reject(signal.reason);
   }
 
   private async runBatch(kind: Kind, request: EmbedRequest): Promise<BatchResult<Float32Array>[]> {

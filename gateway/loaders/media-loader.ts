@@ -23,11 +23,11 @@ export function createMediaLoader(service: EmbeddingService, options: MediaLoade
   const load = async (key: MediaKey): Promise<Float32Array> => {
     switch (key.kind) {
       case 'text':
-        return service.embedText(key.text);
+        return service.embedText(key.text, signal);
       case 'url':
-        return service.embedImage(await fetchImage(key.url, 'url', options.fetch, signal));
+        return service.embedImage(await fetchImage(key.url, 'url', options.fetch, signal), signal);
       case 'base64':
-        return service.embedImage(decodeBase64Image(key.data, options.maxImageBytes));
+        return service.embedImage(decodeBase64Image(key.data, options.maxImageBytes), signal);
       default:
         throw new TypeError(`unknown media kind: ${(key as { kind: unknown }).kind}`);
     }

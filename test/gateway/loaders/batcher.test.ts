@@ -179,3 +179,34 @@ describe('Batcher', () => {
     expect(() => new Batcher(run, { maxConcurrentBatches: 1.5 })).toThrow('maxConcurrentBatches must be a positive integer: 1.5');
   });
 });
+
+describe('Batcher with abort signals', () => {
+  it('takes an item out of the queue when its signal aborts before its batch goes', async () => {
+    const clock = new ManualClock();
+    const { calls, run, answer } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5 }, undefined, {}, clock);
+    const gone = new AbortController();
+    const kept = batcher.submit(1);
+    const left = batcher.submit(2, gone.signal);
+    gone.abort(new Error('client went away'));
+    await expect(left).rejects.toThrow('client went away');
+    expect(batcher.queued).toBe(1);
+    await clock.advance(5);
+    expect(calls).toEqual([[1]]);
+    answer(0);
+    await expect(kept).resolves.toBe('v1');
+  });
+
+  it('lets an item whose batch has gone finish, whatever its signal does', async () => {
+    const clock = new ManualClock();
+    const { calls, run, answer } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 1, maxDelayMs: 5 }, undefined, {}, clock);
+    const late = new AbortController();
+    const result = batcher.submit(7, late.signal);
+    expect(calls).toEqual([[7]]);
+    late.abort();
+    answer(0);
+    await expect(result).resolves.toBe('v7');
+    await expect(batcher.submit(8, late.signal)).rejects.toBeDefined();
+  });
+});
