@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   say();
 
   const model = await ClipModel.load(modelDir, { log: () => {} });
-  const tokenizer = (model as unknown as { tokenizer: ClipTokenizer }).tokenizer;
+  const { tokenizer } = model;
   const crop = () => Uint8Array.from({ length: 224 * 224 * 3 }, (_, i) => (i * 2654435761) >>> 24);
   const crops = Array.from({ length: 32 }, crop);
   const short = promptOfTokens(tokenizer, 7);

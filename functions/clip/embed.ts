@@ -87,7 +87,8 @@ function tensorMetadata(session: InferenceSession, name: string, kind: 'input' |
  */
 export class ClipModel {
   readonly info: ClipModelInfo;
-  private readonly tokenizer: ClipTokenizer;
+  /** The model's tokenizer, for callers that budget or inspect tokens. */
+  readonly tokenizer: ClipTokenizer;
   private readonly textIdType: 'int64' | 'int32';
 
   private constructor(

@@ -36,7 +36,7 @@ import torch
 TINY_CLIP = Path(__file__).resolve().parents[1] / "tiny_clip"
 sys.path.insert(0, str(TINY_CLIP))
 import bpe  # noqa: E402
-from make_tiny_clip import IMAGE_MEAN, IMAGE_STD, TextExport, VisionExport, write_json  # noqa: E402
+from make_tiny_clip import export_onnx, preprocessor_config, write_json  # noqa: E402
 from model import TinyClip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,24 +143,6 @@ def build_vocab(merges):
     return vocab
 
 
-def export_onnx(model, out):
-    """make_tiny_clip.export_onnx, with a 224-pixel dummy image and token ids of this vocabulary."""
-    (out / "onnx").mkdir(parents=True, exist_ok=True)
-    model.eval()
-    torch.onnx.export(
-        VisionExport(model), (torch.zeros(2, 3, IMAGE_SIZE, IMAGE_SIZE),), out / "onnx" / "vision_model.onnx",
-        input_names=["pixel_values"], output_names=["image_embeds"],
-        dynamic_axes={"pixel_values": {0: "batch_size"}, "image_embeds": {0: "batch_size"}}, opset_version=14)
-    ids = torch.full((2, 7), END_ID, dtype=torch.long)
-    ids[:, :3] = torch.tensor([START_ID, 320, END_ID])
-    torch.onnx.export(
-        TextExport(model), (ids, torch.ones_like(ids)), out / "onnx" / "text_model.onnx",
-        input_names=["input_ids", "attention_mask"], output_names=["text_embeds"],
-        dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
-                      "attention_mask": {0: "batch_size", 1: "sequence_length"},
-                      "text_embeds": {0: "batch_size"}}, opset_version=14)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "model")
@@ -187,7 +169,7 @@ def main():
                  "layers": TEXT_LAYERS, "heads": TEXT_HEADS, "eos_token_id": END_ID},
     }
     model = TinyClip(cfg)
-    export_onnx(model, out)
+    export_onnx(model, out, IMAGE_SIZE, START_ID, END_ID)
 
     write_json(out / "config.json", {
         "_comment": "Random weights with the shapes of openai/clip-vit-base-patch32, for benchmarks only; "
@@ -207,21 +189,7 @@ def main():
                           "num_attention_heads": VISION_HEADS, "image_size": IMAGE_SIZE, "patch_size": PATCH_SIZE,
                           "num_channels": 3, "projection_dim": PROJECTION_DIM},
     })
-    write_json(out / "preprocessor_config.json", {
-        "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        "do_center_crop": True,
-        "do_convert_rgb": True,
-        "do_normalize": True,
-        "do_rescale": True,
-        "do_resize": True,
-        "feature_extractor_type": "CLIPFeatureExtractor",
-        "image_processor_type": "CLIPImageProcessor",
-        "image_mean": IMAGE_MEAN,
-        "image_std": IMAGE_STD,
-        "resample": 3,
-        "rescale_factor": 1 / 255,
-        "size": {"shortest_edge": IMAGE_SIZE},
-    })
+    write_json(out / "preprocessor_config.json", preprocessor_config(IMAGE_SIZE))
     (out / "README.md").write_text(f"""# Random ViT-B/32 for benchmarks
 
 Random weights (PyTorch's default initialisation, seed {SEED}) with the shapes of

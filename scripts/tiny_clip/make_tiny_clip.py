@@ -172,21 +172,41 @@ class TextExport(torch.nn.Module):
         return self.text(input_ids, attention_mask)
 
 
-def export_onnx(model, out, pad_id):
+def export_onnx(model, out, image_size, start_id, end_id):
+    """Both towers to onnx/, with dynamic batch (and sequence) axes, as Xenova's exports have them."""
     (out / "onnx").mkdir(parents=True, exist_ok=True)
     model.eval()
     torch.onnx.export(
-        VisionExport(model), (torch.zeros(2, 3, IMAGE_SIZE, IMAGE_SIZE),), out / "onnx" / "vision_model.onnx",
+        VisionExport(model), (torch.zeros(2, 3, image_size, image_size),), out / "onnx" / "vision_model.onnx",
         input_names=["pixel_values"], output_names=["image_embeds"],
         dynamic_axes={"pixel_values": {0: "batch_size"}, "image_embeds": {0: "batch_size"}}, opset_version=14)
-    ids = torch.full((2, 7), pad_id, dtype=torch.long)
-    ids[:, :3] = torch.tensor([pad_id - 1, 5, pad_id])
+    ids = torch.full((2, 7), end_id, dtype=torch.long)
+    ids[:, :3] = torch.tensor([start_id, 5, end_id])
     torch.onnx.export(
         TextExport(model), (ids, torch.ones_like(ids)), out / "onnx" / "text_model.onnx",
         input_names=["input_ids", "attention_mask"], output_names=["text_embeds"],
         dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
                       "attention_mask": {0: "batch_size", 1: "sequence_length"},
                       "text_embeds": {0: "batch_size"}}, opset_version=14)
+
+
+def preprocessor_config(image_size):
+    """OpenAI CLIP's preprocessor_config.json, at another resolution if asked."""
+    return {
+        "crop_size": {"height": image_size, "width": image_size},
+        "do_center_crop": True,
+        "do_convert_rgb": True,
+        "do_normalize": True,
+        "do_rescale": True,
+        "do_resize": True,
+        "feature_extractor_type": "CLIPFeatureExtractor",
+        "image_processor_type": "CLIPImageProcessor",
+        "image_mean": IMAGE_MEAN,
+        "image_std": IMAGE_STD,
+        "resample": 3,
+        "rescale_factor": 1 / 255,
+        "size": {"shortest_edge": image_size},
+    }
 
 
 def write_json(path, value):
@@ -281,7 +301,7 @@ def main():
     print(f"zero-shot top-1 on {len(eval_images)} fresh images: {default_acc:.4f} with 'a photo of a {{}}.', "
           f"{ensemble_acc:.4f} with all {len(TEMPLATES)} templates; logit scale {logit_scale:.2f}", flush=True)
 
-    export_onnx(model, out, eos_id)
+    export_onnx(model, out, IMAGE_SIZE, bos_id, eos_id)
     t, v = cfg["text"], cfg["vision"]
     write_json(out / "config.json", {
         "_comment": "A tiny CLIP trained by scripts/tiny_clip/make_tiny_clip.py; see TRAINING.md.",
@@ -299,21 +319,7 @@ def main():
                           "num_hidden_layers": v["layers"], "num_attention_heads": v["heads"], "image_size": v["image_size"],
                           "patch_size": v["patch_size"], "num_channels": 3, "projection_dim": cfg["embed_dim"]},
     })
-    write_json(out / "preprocessor_config.json", {
-        "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        "do_center_crop": True,
-        "do_convert_rgb": True,
-        "do_normalize": True,
-        "do_rescale": True,
-        "do_resize": True,
-        "feature_extractor_type": "CLIPFeatureExtractor",
-        "image_processor_type": "CLIPImageProcessor",
-        "image_mean": IMAGE_MEAN,
-        "image_std": IMAGE_STD,
-        "resample": 3,
-        "rescale_factor": 1 / 255,
-        "size": {"shortest_edge": IMAGE_SIZE},
-    })
+    write_json(out / "preprocessor_config.json", preprocessor_config(IMAGE_SIZE))
 
     # Reference values, all computed here in PyTorch/PIL, for the TypeScript tests to match.
     texts = [
