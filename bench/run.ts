@@ -7,7 +7,8 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { ClipModel, type ClipTokenizer } from '../functions/clip';
+import { ClipModel } from '../functions/clip/model';
+import type { ClipTokenizer } from '../functions/clip/tokenizer';
 import { fmt, fmtSpread, load, makeJpegs, metric, metrics, ROOT, spread, startGatewayProcess, type LoadResult, type Spread } from './lib';
 
 const { values: args } = parseArgs({

@@ -3,11 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { bundledModelDir } from './bundled-model';
-import { ClipModel, meanUnitVector, MODEL_DTYPES, zeroShot, type ModelDtype } from './clip';
+import { DEFAULT_TEMPLATES, EXECUTION_DEVICE, MODEL_DTYPE, MODEL_DTYPES, ZeroShotClassifier, type EmbedResult } from './clip';
+import { ClipModel } from './clip/model';
+import { bundledModelDir } from './models';
+import { check } from './options';
 
 const USAGE = `Usage:
-  clip-cli classify IMAGE... --label LABEL [--label LABEL ...] [--template "a photo of a {}."]
+  clip-cli classify IMAGE... --label LABEL [--label LABEL ...] [--template "${DEFAULT_TEMPLATES[0]}"]
   clip-cli embed [--text TEXT ...] [IMAGE ...]
 
 Options:
@@ -36,7 +38,10 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const directory = values.model ?? process.env.CLIP_MODEL_DIR ?? bundledModelDir();
-  const model = await ClipModel.load(directory, { dtype: values.dtype as ModelDtype, device: values.device as 'cpu' | 'cuda' });
+  const model = await ClipModel.load(directory, {
+    dtype: check('--dtype', values.dtype, MODEL_DTYPE),
+    device: check('--device', values.device, EXECUTION_DEVICE),
+  });
   try {
     const imageResults = await model.embedImages(images.map((file) => readFileSync(file)));
     if (command === 'embed') {
@@ -46,36 +51,33 @@ async function main(argv: string[]): Promise<number> {
         ...images.map((f, i) => ({ input: f, result: imageResults[i] })),
       ];
       for (const { input, result } of rows) {
-        process.stdout.write(
-          `${JSON.stringify({ input, ...(result.ok ? { vector: Array.from(result.vector) } : { error: result.error.message }) })}\n`,
-        );
+        process.stdout.write(`${JSON.stringify({ input, ...(result.ok ? { vector: Array.from(result.vector) } : { error: result.message }) })}\n`);
       }
       return rows.every((r) => r.result.ok) ? 0 : 1;
     }
-    if (values.label.length === 0) throw new Error('classify needs at least one --label.');
-    const templates = values.template ?? ['a photo of a {}.'];
-    const labelVectors: Float32Array[] = [];
-    for (const label of values.label) {
-      const results = await model.embedTexts(templates.map((t) => t.replaceAll('{}', label)));
-      const failed = results.find((r) => !r.ok);
-      if (failed && !failed.ok) throw new Error(`label ${JSON.stringify(label)}: ${failed.error.message}`);
-      labelVectors.push(meanUnitVector(results.map((r) => (r.ok ? r.vector : new Float32Array()))));
-    }
+    const classifier = await ZeroShotClassifier.create(
+      values.label,
+      async (text) => vectorOf(await model.embedTexts([text]).then((r) => r[0])),
+      { templates: values.template, logitScale: model.info.logitScale },
+    );
     images.forEach((file, i) => {
       const result = imageResults[i];
       if (!result.ok) {
-        process.stdout.write(`${file}: ${result.error.code}: ${result.error.message}\n`);
+        process.stdout.write(`${file}: ${result.code}: ${result.message}\n`);
         return;
       }
-      const scores = zeroShot(result.vector, labelVectors, model.info.logitScale)
-        .slice(0, 5)
-        .map((s) => `${values.label[s.index]} ${(s.score * 100).toFixed(1)}%`);
+      const scores = classifier.classify(result.vector, 5).map((s) => `${s.label} ${(s.score * 100).toFixed(1)}%`);
       process.stdout.write(`${file}: ${scores.join(', ')}\n`);
     });
     return imageResults.every((r) => r.ok) ? 0 : 1;
   } finally {
     await model.release();
   }
+}
+
+function vectorOf(result: EmbedResult): Float32Array {
+  if (!result.ok) throw new Error(result.message);
+  return result.vector;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,15 +1,16 @@
 // The process entry: the only place that reads the environment, listens on a port and handles signals.
-import { Gateway, stderrLogger } from './app';
-import { configFromEnv } from './config';
+import { stderrLogger } from './common/log';
+import { configFromEnv, listenFromEnv } from './config';
+import { createGateway } from './gateway';
+import { GatewayHost } from './host';
 
 async function main(): Promise<void> {
   const config = configFromEnv();
-  const port = Number(process.env.PORT ?? 4000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new TypeError(`PORT must be a port number: ${JSON.stringify(process.env.PORT)}`);
-  const gateway = await Gateway.create({ config });
-  const address = await gateway.listen(port, process.env.HOST);
-  const model = gateway.services.model.info;
+  const listen = listenFromEnv();
+  const gateway = await createGateway(config);
+  const host = new GatewayHost(gateway);
+  const address = await host.listen(listen.port, listen.host);
+  const model = gateway.model.info;
   stderrLogger(
     `clip-gateway serving ${model.name} (${model.dim} dims, ${model.dtype}, ${gateway.backend.kind} backend on ${model.device}) ` +
       `at http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/graphql`,
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     stderrLogger(`${signal}: no longer accepting requests; finishing in-flight work`);
-    gateway.stop().then(
+    host.stop().then(
       () => {
         stderrLogger('stopped');
         process.exit(0);

@@ -5,7 +5,7 @@
 // Settings come from CDK context (`-c modelDir=models/clip-vit-base-patch32`) or, failing that,
 // from the environment as CLIP_INFRA_<NAME> (CLIP_INFRA_MODEL_DIR=...). All are optional:
 //   functionStackName, gatewayStackName       stack names (ClipFunction, ClipGateway)
-//   modelDir, dtype                           model baked into the function image (test/fixtures/tiny-clip, fp32)
+//   modelDir, dtype                           model baked into the function image (models/tiny-clip, fp32)
 //   architecture                              x86_64 or arm64 (x86_64)
 //   memorySize, timeoutSeconds                function memory in MB and timeout (3008, 30)
 //   reservedConcurrency, provisionedConcurrency  (unreserved, 0)
@@ -14,7 +14,7 @@
 import { App, Duration, Tags } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
-import { MODEL_DTYPES, type ModelDtype } from '../functions/clip/model-dir';
+import { MODEL_DTYPES, type ModelDtype } from '../functions/clip';
 import { ClipFunctionStack } from './stacks/clip-function-stack';
 import { GatewayStack } from './stacks/gateway-stack';
 

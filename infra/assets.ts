@@ -6,7 +6,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 
-import { readModelDirectory, type ModelDtype } from '../functions/clip/model-dir';
+import { readModelDirectory, type ModelDtype } from '../functions/clip';
+import { BUNDLED_MODEL_PATH } from '../functions/models';
 
 /** The repository root: the nearest directory above this file with a package.json (the same from infra/ and dist/infra/). */
 export function findRepoRoot(from: string = __dirname): string {
@@ -19,7 +20,7 @@ export function findRepoRoot(from: string = __dirname): string {
 export const REPO_ROOT = findRepoRoot();
 
 /** The bundled tiny CLIP: a real CLIP in miniature that knows only coloured shapes; enough to smoke-test a deployment. */
-export const DEFAULT_MODEL_DIR = 'test/fixtures/tiny-clip';
+export const DEFAULT_MODEL_DIR = BUNDLED_MODEL_PATH.split(sep).join(posix.sep);
 
 /**
  * Each image's context is an allow-list: everything at the root is excluded (`*`), then what the

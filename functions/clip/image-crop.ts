@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 
+import { check, positiveInt } from '../options';
 import { ClipErrorCode, ClipInputError } from './errors';
 import type { ImagePreprocessSpec } from './model-dir';
 
@@ -22,6 +23,11 @@ export const DEFAULT_IMAGE_LIMITS: ImageLimits = {
   maxPixels: 40_000_000,
   fastShrinkOnLoad: false,
 };
+
+export function checkImageLimits(limits: ImageLimits): void {
+  check('imageLimits.maxBytes', limits.maxBytes, positiveInt);
+  check('imageLimits.maxPixels', limits.maxPixels, positiveInt);
+}
 
 /** A centre crop as the model sees it before normalisation: uint8 RGB, row-major HWC. */
 export interface ImageCrop {

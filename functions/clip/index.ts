@@ -1,14 +1,22 @@
-// The CLIP core's public surface; everything else in this folder is private to it.
-export { ClipModel, DEFAULT_CLIP_MODEL_OPTIONS } from './embed';
-export type { ClipModelInfo, ClipModelOptions, EmbedResult } from './embed';
+// The CLIP core's light entry: what a gateway needs to prepare inputs and read results, without
+// loading ONNX Runtime. ClipModel, which runs the model, is the heavy entry: `./model`.
+export { classifierInputProblem, DEFAULT_TEMPLATES, LabelEmbeddingError, ZeroShotClassifier } from './classify';
+export type { LabelScore } from './classify';
 export { ClipErrorCode, ClipInputError, ModelLoadError } from './errors';
-export { DEFAULT_IMAGE_LIMITS, decodeAndCrop, sniffImageFormat } from './image-crop';
+export { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, sniffImageFormat } from './image-crop';
 export type { ImageCrop, ImageFormat, ImageLimits } from './image-crop';
-export { MODEL_DTYPES, OPENAI_LOGIT_SCALE, readModelDirectory } from './model-dir';
+export { MODEL_DTYPE, MODEL_DTYPES, OPENAI_LOGIT_SCALE, readModelDirectory } from './model-dir';
 export type { ClipModelSpec, ImagePreprocessSpec, ModelDtype } from './model-dir';
 export { cropByteLength, toPixelValues } from './pixels';
 export { dot, meanUnitVector, zeroShot } from './scoring';
-export type { LabelScore } from './scoring';
-export type { ExecutionDevice } from './sessions';
-export { ClipTokenizer } from './tokenizer';
-export type { Padding, TokenBatch } from './tokenizer';
+export type { IndexScore } from './scoring';
+export { EXECUTION_DEVICE, failure, withItems } from './types';
+export type {
+  ClipModelInfo,
+  EmbedRequest,
+  EmbedRequestItem,
+  EmbedRequestKind,
+  EmbedResult,
+  ExecutionDevice,
+  ModelDescription,
+} from './types';

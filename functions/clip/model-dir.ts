@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
+import { check, oneOf, positiveInt as positiveIntRule, positiveNumber as positiveNumberRule } from '../options';
 import { ModelLoadError } from './errors';
 
 /**
@@ -9,6 +10,7 @@ import { ModelLoadError } from './errors';
  */
 export const MODEL_DTYPES = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'bnb4', 'q4f16'] as const;
 export type ModelDtype = (typeof MODEL_DTYPES)[number];
+export const MODEL_DTYPE = oneOf(MODEL_DTYPES);
 
 const DTYPE_SUFFIX: Record<ModelDtype, string> = {
   fp32: '',
@@ -92,18 +94,14 @@ function readJson(directory: string, file: string, expected: string): Json {
   return value as Json;
 }
 
+const fileError = (message: string) => new ModelLoadError(`${message}.`);
+
 function positiveInt(value: unknown, file: string, key: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new ModelLoadError(`${file}: ${key} must be a positive integer, got ${JSON.stringify(value)}.`);
-  }
-  return value;
+  return check(`${file}: ${key}`, value, positiveIntRule, fileError);
 }
 
 function positiveNumber(value: unknown, file: string, key: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ModelLoadError(`${file}: ${key} must be a positive number, got ${JSON.stringify(value)}.`);
-  }
-  return value;
+  return check(`${file}: ${key}`, value, positiveNumberRule, fileError);
 }
 
 function triple(value: unknown, file: string, key: string, positive: boolean): [number, number, number] {
@@ -188,9 +186,7 @@ function modelPath(directory: string, tower: 'text' | 'vision', dtype: ModelDtyp
 
 /** Reads and checks a model directory in the layout of Xenova/clip-vit-base-patch32. */
 export function readModelDirectory(directory: string, dtype: ModelDtype = 'fp32'): ClipModelSpec {
-  if (!MODEL_DTYPES.includes(dtype)) {
-    throw new ModelLoadError(`dtype must be one of ${MODEL_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}.`);
-  }
+  check('dtype', dtype, MODEL_DTYPE, fileError);
   const config = readJson(directory, 'config.json', 'a CLIP config with text_config, vision_config and projection_dim');
   const textConfig = (config.text_config ?? {}) as Json;
   const dim = positiveInt(config.projection_dim ?? textConfig.projection_dim, 'config.json', 'projection_dim');

@@ -21,7 +21,7 @@ export function meanUnitVector(vectors: readonly Float32Array[]): Float32Array {
   return out;
 }
 
-export interface LabelScore {
+export interface IndexScore {
   index: number;
   /** Softmax over all labels of logitScale × similarity. */
   score: number;
@@ -30,7 +30,7 @@ export interface LabelScore {
 }
 
 /** Zero-shot scores of one image against label embeddings, sorted by score, best first. */
-export function zeroShot(image: Float32Array, labels: readonly Float32Array[], logitScale: number): LabelScore[] {
+export function zeroShot(image: Float32Array, labels: readonly Float32Array[], logitScale: number): IndexScore[] {
   const similarities = labels.map((label) => dot(image, label));
   const logits = similarities.map((s) => s * logitScale);
   const max = Math.max(...logits);

@@ -1,9 +1,7 @@
 import { InferenceSession } from 'onnxruntime-node';
 
 import { ModelLoadError } from './errors';
-
-/** Where the model runs. `cuda` tries the CUDA execution provider and falls back to the CPU. */
-export type ExecutionDevice = 'cpu' | 'cuda';
+import type { ExecutionDevice } from './types';
 
 export interface SessionOptions {
   /** Requested device. Default `cpu`. */

@@ -1,35 +1,17 @@
 // The HTTP adapter: the same protocol as the Lambda function, for hosts outside Lambda (a GPU
 // instance, a container service). POST /invocations with the JSON request; GET /healthz.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 
-import type { ClipModel } from '../clip';
-import { handleWireRequest, LAMBDA_PAYLOAD_LIMIT_BYTES } from '../protocol';
+import type { ClipModel } from '../clip/model';
+import { LAMBDA_PAYLOAD_LIMIT_BYTES } from '../protocol';
 import { loadModelFromEnv } from './model-from-env';
+import { readBody } from './read-body';
+import { handleWireRequest } from './wire';
 
 export interface FunctionServerOptions {
   /** Largest request body accepted, in bytes. Default 6 MiB, as Lambda. */
   maxBodyBytes?: number;
   log?: (message: string, error?: unknown) => void;
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) return reject(new BodyTooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.destroy();
-        reject(new BodyTooLarge());
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 export function createFunctionServer(model: ClipModel, options: FunctionServerOptions = {}): Server {
@@ -41,11 +23,12 @@ export function createFunctionServer(model: ClipModel, options: FunctionServerOp
     };
     if (req.method === 'GET' && req.url === '/healthz') return reply(200, { status: 'ok', model: model.info.name });
     if (req.method !== 'POST' || req.url !== '/invocations') return reply(404, { message: 'POST /invocations or GET /healthz.' });
+    const { body, tooLarge } = await readBody(req, limit);
+    if (tooLarge) return reply(413, { message: `The request body is over ${limit} bytes.` });
     let payload: unknown;
     try {
-      payload = JSON.parse((await readBody(req, limit)).toString('utf8'));
-    } catch (error) {
-      if (error instanceof BodyTooLarge) return reply(413, { message: `The request body is over ${limit} bytes.` });
+      payload = JSON.parse(body.toString('utf8'));
+    } catch {
       return reply(400, { message: 'The request body is not JSON.' });
     }
     try {

@@ -1,9 +1,10 @@
 // The AWS Lambda adapter: the runtime calls `handler` with the Invoke payload, parsed from JSON.
 import type { Context } from 'aws-lambda';
 
-import type { ClipModel } from '../clip';
-import { handleWireRequest, type WireResponse } from '../protocol';
+import type { ClipModel } from '../clip/model';
+import type { WireResponse } from '../protocol';
 import { loadModelFromEnv } from './model-from-env';
+import { handleWireRequest } from './wire';
 
 /**
  * Loading starts when the runtime imports this module (Lambda's init phase, billed separately and

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { readBody } from '../handlers/read-body';
+import { check, positiveInt } from '../options';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from '../protocol';
 
 /** A function handler as the Lambda runtime calls it: parsed JSON event in, JSON-able result out. */
@@ -67,8 +69,7 @@ export class LocalLambda {
     this.concurrency = options.concurrency ?? 16;
     this.limit = options.payloadLimitBytes ?? LAMBDA_PAYLOAD_LIMIT_BYTES;
     this.log = options.log ?? (() => {});
-    if (!Number.isInteger(this.concurrency) || this.concurrency <= 0)
-      throw new TypeError(`concurrency must be a positive integer: ${this.concurrency}`);
+    check('concurrency', this.concurrency, positiveInt);
     this.server = createServer((req, res) => {
       this.route(req, res).catch((error: unknown) => {
         this.log(`local lambda: ${String(error)}`);
@@ -110,7 +111,7 @@ export class LocalLambda {
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
     if (req.method === 'POST' && invoke) return this.invoke(decodeURIComponent(invoke[1]), req, res);
     if (url.pathname === '/_local/faults' && req.method === 'POST') {
-      const body = JSON.parse((await readBody(req, 1 << 20)).toString('utf8')) as Fault | Fault[];
+      const body = JSON.parse((await readBody(req, 1 << 20)).body.toString('utf8')) as Fault | Fault[];
       for (const fault of Array.isArray(body) ? body : [body]) this.inject(fault);
       return json(res, 200, { queued: this.faults.length });
     }
@@ -136,8 +137,8 @@ export class LocalLambda {
         `Only RequestResponse invocations are emulated, not ${String(invocationType)}.`,
       );
     }
-    const body = await readBody(req, this.limit + 1);
-    if (body.length > this.limit) {
+    const { body, tooLarge } = await readBody(req, this.limit);
+    if (tooLarge) {
       return awsError(
         res,
         413,
@@ -186,20 +187,6 @@ export class LocalLambda {
       this.active--;
     }
   }
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      // Keep reading (to answer with 413) but stop storing past the limit.
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? Buffer.alloc(limit + 1) : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function raw(res: ServerResponse, status: number, body: string, headers: Record<string, string>): void {

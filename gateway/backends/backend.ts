@@ -1,22 +1,20 @@
-import type { EmbedItem, EmbedRequest, ModelDescription } from '../../functions/protocol';
+import type { EmbedRequest, EmbedResult, ModelDescription } from '../../functions/clip';
 
 export type BackendKind = 'local' | 'lambda' | 'http';
 
 /**
- * Where the gateway's batches run. One result per input, in order; an input that fails gets an
- * error item. A rejected promise means the whole batch failed (the backend is down, timed out).
+ * Where the gateway's batches run. One result per input, in order; an input that fails gets a
+ * failed result. A rejected promise means the whole batch failed (the backend is down, timed out).
  */
 export interface InferenceBackend {
   readonly kind: BackendKind;
   /** Brings the backend up and says which model it serves. Called once, before anything else. */
   start(): Promise<ModelDescription>;
-  embed(request: EmbedRequest): Promise<EmbedItem[]>;
+  embed(request: EmbedRequest): Promise<EmbedResult[]>;
   /** Whether a request sent now is expected to succeed (for /readyz). */
   ready(): Promise<boolean>;
   /** Most batches worth sending at once: more would only queue inside the backend. */
   readonly concurrency: number;
-  /** A per-call payload budget, for backends that have one (Lambda: 6 MB); the batcher cuts batches to fit. */
-  readonly requestBudget?: { maxBytes: number; sizeOf(kind: EmbedRequest['kind'], item: string | Uint8Array): number };
   /** Stops after in-flight work ends. */
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { check, httpUrl } from '../../functions/options';
 import { CallError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
 
 /** Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on a GPU host. */
@@ -7,14 +8,7 @@ export class HttpTransport implements Transport {
   private readonly endpoint: string;
 
   constructor(url: string) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(url)}`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-      throw new TypeError(`CLIP_FUNCTION_URL must be an http(s) URL: ${JSON.stringify(url)}`);
+    const parsed = new URL(check('url', url, httpUrl));
     this.endpoint = new URL('invocations', parsed.href.endsWith('/') ? parsed.href : `${parsed.href}/`).href;
     this.target = parsed.origin;
   }

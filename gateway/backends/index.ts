@@ -1,42 +1,49 @@
-// Where CLIP runs: one interface, three implementations, chosen by configuration.
-import { bundledModelDir } from '../../functions/bundled-model';
-import type { GatewayConfig } from '../config';
+// Where CLIP runs: one interface, three implementations, chosen by the backend's own options.
+import { bundledModelDir } from '../../functions/models';
+import type { Logger } from '../common/log';
 import type { InferenceBackend } from './backend';
 import { HttpTransport } from './http';
 import { InlineBackend } from './inline';
 import { LambdaTransport } from './lambda';
-import { LocalBackend } from './local';
-import { RemoteBackend } from './remote';
+import { LocalBackend, type LocalModelOptions } from './local';
+import { RemoteBackend, type RemoteCallOptions } from './remote';
 
 export type { BackendKind, InferenceBackend } from './backend';
-export { LocalBackend } from './local';
-export { RemoteBackend, DEFAULT_REMOTE_BACKEND_OPTIONS, type RemoteBackendOptions } from './remote';
+export { defaultWorkerCount, LocalBackend, type LocalModelOptions } from './local';
+export { DEFAULT_REMOTE_CALL_OPTIONS, RemoteBackend, type RemoteBackendOptions, type RemoteCallOptions } from './remote';
 export { LambdaTransport } from './lambda';
 export { HttpTransport } from './http';
 
-export function createBackend(config: GatewayConfig, log: (message: string, error?: unknown) => void): InferenceBackend {
-  const backend = config.backend;
-  switch (backend.kind) {
-    case 'local':
-      if (config.localWorkers === 0) {
-        return new InlineBackend(config.modelDir ?? bundledModelDir(), {
-          dtype: config.dtype,
-          device: config.device,
-          spinning: config.spinning,
-          imageLimits: config.imageLimits,
-        });
-      }
-      return new LocalBackend({
-        modelDir: config.modelDir ?? bundledModelDir(),
-        workers: config.localWorkers,
-        model: { dtype: config.dtype, device: config.device, spinning: config.spinning, imageLimits: config.imageLimits },
-      });
+export const BACKEND_KINDS = ['local', 'lambda', 'http'] as const;
+
+/** Which backend, with its own settings. */
+export type BackendOptions =
+  | {
+      kind: 'local';
+      /** Model directory. Default: the bundled tiny CLIP. */
+      modelDir?: string;
+      /** Worker threads. Default: defaultWorkerCount(). 0 runs inference on the event loop, for comparison only. */
+      workers?: number;
+      model: LocalModelOptions;
+    }
+  /** AWS Lambda through the SDK; region, credentials and AWS_ENDPOINT_URL_LAMBDA as the SDK reads them. */
+  | { kind: 'lambda'; functionName: string; remote: RemoteCallOptions }
+  /** The HTTP adapter (functions/handlers/http.ts) at this base URL. */
+  | { kind: 'http'; url: string; remote: RemoteCallOptions };
+
+export function createBackend(options: BackendOptions, log: Logger): InferenceBackend {
+  switch (options.kind) {
+    case 'local': {
+      const modelDir = options.modelDir ?? bundledModelDir();
+      if (options.workers === 0) return new InlineBackend(modelDir, options.model);
+      return new LocalBackend({ modelDir, workers: options.workers, model: options.model });
+    }
     case 'lambda':
-      return new RemoteBackend(new LambdaTransport({ functionName: backend.functionName, log }), { ...config.remote, log });
+      return new RemoteBackend(new LambdaTransport({ functionName: options.functionName, log }), { ...options.remote, log });
     case 'http':
-      return new RemoteBackend(new HttpTransport(backend.url), { ...config.remote, log });
+      return new RemoteBackend(new HttpTransport(options.url), { ...options.remote, log });
     default: {
-      const unreachable: never = backend;
+      const unreachable: never = options;
       throw new TypeError(`unknown backend kind: ${JSON.stringify((unreachable as { kind: unknown }).kind)}`);
     }
   }

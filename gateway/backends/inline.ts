@@ -1,10 +1,11 @@
-import { ClipModel, type ClipModelOptions } from '../../functions/clip';
-import { describeModel, runEmbedRequest, type EmbedItem, type EmbedRequest, type ModelDescription } from '../../functions/protocol';
+import type { EmbedRequest, EmbedResult, ModelDescription } from '../../functions/clip';
+import { ClipModel, type ClipModelOptions } from '../../functions/clip/model';
 import type { InferenceBackend } from './backend';
 
 /**
  * CLIP on the gateway's own event loop (LOCAL_WORKERS=0). ONNX Runtime's run() then blocks every
- * other request while it computes; it exists to measure what the worker pool buys, not to serve.
+ * other request while it computes; it exists to measure what the worker pool buys, and for tests
+ * that want the real model without a worker thread.
  */
 export class InlineBackend implements InferenceBackend {
   readonly kind = 'local' as const;
@@ -18,12 +19,12 @@ export class InlineBackend implements InferenceBackend {
 
   async start(): Promise<ModelDescription> {
     this.model = await ClipModel.load(this.modelDir, this.options);
-    return describeModel(this.model);
+    return this.model.describe();
   }
 
-  embed(request: EmbedRequest): Promise<EmbedItem[]> {
+  embed(request: EmbedRequest): Promise<EmbedResult[]> {
     if (!this.model) throw new Error('embed() before start()');
-    return runEmbedRequest(this.model, request);
+    return this.model.embed(request);
   }
 
   async ready(): Promise<boolean> {

@@ -1,13 +1,15 @@
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 
-import { ErrorCode } from '../errors';
+import { check, nonEmpty } from '../../functions/options';
+import { ErrorCode } from '../common/errors';
+import type { Logger } from '../common/log';
 import { CallError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
 
 export interface LambdaTransportOptions {
   functionName: string;
   /** Passed to the SDK client; region, credentials and endpoint otherwise come from the SDK's usual sources (AWS_REGION, AWS_ENDPOINT_URL_LAMBDA, ...). */
   client?: LambdaClientConfig;
-  log: (message: string, error?: unknown) => void;
+  log: Logger;
 }
 
 /**
@@ -23,7 +25,7 @@ export class LambdaTransport implements Transport {
   private readonly client: LambdaClient;
 
   constructor(private readonly options: LambdaTransportOptions) {
-    if (!options.functionName) throw new TypeError('functionName must be set (LAMBDA_FUNCTION_NAME)');
+    check('functionName', options.functionName, nonEmpty);
     this.client = new LambdaClient({ maxAttempts: 1, ...options.client });
     this.target = `function ${options.functionName}`;
   }
@@ -32,7 +34,7 @@ export class LambdaTransport implements Transport {
     let output;
     try {
       output = await this.client.send(
-        new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'RequestResponse', Payload: Buffer.from(payload) }),
+        new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'RequestResponse', Payload: payload }),
         { abortSignal: signal },
       );
     } catch (error) {

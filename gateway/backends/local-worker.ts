@@ -2,8 +2,8 @@
 // Runtime's run() occupies the calling thread, so it happens here, never on the event loop.
 import { threadId, workerData } from 'node:worker_threads';
 
-import { ClipModel, type ClipModelOptions } from '../../functions/clip';
-import { describeModel, runEmbedRequest, type EmbedItem, type EmbedRequest, type ModelDescription } from '../../functions/protocol';
+import type { EmbedRequest, EmbedResult, ModelDescription } from '../../functions/clip';
+import { ClipModel, type ClipModelOptions } from '../../functions/clip/model';
 
 export interface LocalWorkerData {
   modelDir: string;
@@ -17,7 +17,7 @@ const model = ClipModel.load(modelDir, { ...options, log: (line) => process.stde
 // A load failure is reported by the first task; without this it would also be an unhandled rejection.
 model.catch(() => undefined);
 
-export default async function runTask(task: LocalWorkerTask): Promise<ModelDescription | EmbedItem[]> {
+export default async function runTask(task: LocalWorkerTask): Promise<ModelDescription | EmbedResult[]> {
   const loaded = await model;
-  return task.kind === 'describe' ? describeModel(loaded) : runEmbedRequest(loaded, task.request);
+  return task.kind === 'describe' ? loaded.describe() : loaded.embed(task.request);
 }

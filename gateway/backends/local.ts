@@ -4,30 +4,40 @@ import { join } from 'node:path';
 
 import { Piscina } from 'piscina';
 
-import type { ClipModelOptions } from '../../functions/clip';
-import type { EmbedItem, EmbedRequest, ModelDescription } from '../../functions/protocol';
+import type { EmbedRequest, EmbedResult, ModelDescription } from '../../functions/clip';
+import type { ClipModelOptions } from '../../functions/clip/model';
+import { check, positiveInt } from '../../functions/options';
 import type { InferenceBackend } from './backend';
 import type { LocalWorkerData, LocalWorkerTask } from './local-worker';
 
 export interface LocalBackendOptions {
   modelDir: string;
-  /** Worker threads, each with its own ONNX Runtime sessions. Default: half the cores, at least 1. */
+  /** Worker threads, each with its own ONNX Runtime sessions. Default: defaultWorkerCount(). */
   workers?: number;
   /** ONNX Runtime threads per worker. Default: the cores shared out among the workers. */
   intraOpThreads?: number;
-  model?: Omit<Partial<ClipModelOptions>, 'log' | 'intraOpThreads'>;
+  model?: LocalModelOptions;
+}
+
+/** The model settings a local backend passes to ClipModel. */
+export type LocalModelOptions = Omit<Partial<ClipModelOptions>, 'log' | 'intraOpThreads'>;
+
+/** Half the cores, at least 1: each worker's ONNX Runtime gets two threads on a two-core machine's one worker. */
+export function defaultWorkerCount(): number {
+  return Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
 /**
- * The worker entry as JavaScript. Compiled, it sits next to this file; when this file runs from
- * its TypeScript source (under jest), the compiled one comes from `npm run build`.
+ * The worker entry. Compiled, it is the JavaScript beside this file. Run from the TypeScript
+ * sources (under jest, or tsx), it is the TypeScript beside this file, loaded through tsx, so a
+ * test always exercises the worker code it sees and never a stale build.
  */
-function workerFile(): string {
-  const beside = join(__dirname, 'local-worker.js');
-  if (existsSync(beside)) return beside;
-  const built = join(__dirname, '..', '..', 'dist', 'gateway', 'backends', 'local-worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`The local backend's worker is not built (looked for ${beside} and ${built}); run npm run build.`);
+function workerEntry(): { filename: string; execArgv: string[] } {
+  const compiled = join(__dirname, 'local-worker.js');
+  if (existsSync(compiled)) return { filename: compiled, execArgv: [] };
+  const source = join(__dirname, 'local-worker.ts');
+  if (existsSync(source)) return { filename: source, execArgv: ['--import', 'tsx'] };
+  throw new Error(`The local backend's worker is missing: neither ${compiled} nor ${source} exists.`);
 }
 
 /** CLIP in this process, on a pool of worker threads. */
@@ -39,13 +49,12 @@ export class LocalBackend implements InferenceBackend {
 
   constructor(options: LocalBackendOptions) {
     const cores = availableParallelism();
-    const workers = options.workers ?? Math.max(1, Math.floor(cores / 2));
-    if (!Number.isInteger(workers) || workers <= 0) throw new TypeError(`workers must be a positive integer: ${workers}`);
+    const workers = check('workers', options.workers ?? defaultWorkerCount(), positiveInt);
     const intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(cores / workers));
     this.concurrency = workers;
     const workerData: LocalWorkerData = { modelDir: options.modelDir, options: { ...options.model, intraOpThreads } };
     this.pool = new Piscina({
-      filename: workerFile(),
+      ...workerEntry(),
       minThreads: workers,
       maxThreads: workers,
       // Models are loaded once per worker; an idle worker must never be reaped and reloaded.
@@ -63,16 +72,16 @@ export class LocalBackend implements InferenceBackend {
     return descriptions[0] as ModelDescription;
   }
 
-  async embed(request: EmbedRequest): Promise<EmbedItem[]> {
+  async embed(request: EmbedRequest): Promise<EmbedResult[]> {
     // Crops are moved, not copied, to the worker: a batch of 32 ViT-B/32 crops is 4.8 MB that
     // structured cloning would copy on the event loop. Only buffers a crop owns whole can move.
-    const bytes = request.kind === 'crops' ? request.crops : request.kind === 'images' ? request.images : [];
+    const bytes = request.kind === 'text' ? [] : request.items;
     const transferList = bytes
       .filter((b) => b.byteOffset === 0 && b.byteLength === b.buffer.byteLength)
       .map((b) => b.buffer as ArrayBuffer);
     return (await this.pool.run({ kind: 'embed', request } satisfies LocalWorkerTask, {
       transferList: [...new Set(transferList)],
-    })) as EmbedItem[];
+    })) as EmbedResult[];
   }
 
   async ready(): Promise<boolean> {

@@ -1,16 +1,17 @@
+import { failure, withItems, type EmbedRequest, type EmbedRequestItem, type EmbedResult, type ModelDescription } from '../../functions/clip';
+import { check, integer, nonNegativeNumber, positiveInt, timeoutMs } from '../../functions/options';
 import {
   decodeDescription,
-  decodeItems,
+  decodeResults,
   encodeRequest,
   LAMBDA_PAYLOAD_LIMIT_BYTES,
   ProtocolError,
   WIRE_REQUEST_OVERHEAD_BYTES,
   wireSizeOf,
-  type EmbedItem,
-  type EmbedRequest,
-  type ModelDescription,
 } from '../../functions/protocol';
-import { ErrorCode } from '../errors';
+import { sleep, systemClock, type Clock } from '../common/clock';
+import { ErrorCode } from '../common/errors';
+import type { Logger } from '../common/log';
 import type { BackendKind, InferenceBackend } from './backend';
 import { backoffMs, CircuitBreaker, Semaphore, type CircuitBreakerOptions } from './resilience';
 
@@ -38,7 +39,7 @@ export interface Transport {
   readonly kind: Exclude<BackendKind, 'local'>;
   /** Where calls go, for logs. */
   readonly target: string;
-  /** One call; rejects with CallError. The signal carries the deadline. */
+  /** One call; rejects with CallError. The signal carries the deadline; `timeoutMs` is for messages. */
   call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown>;
   close(): void;
 }
@@ -59,10 +60,15 @@ export interface RemoteBackendOptions {
   /** Most inputs per call, which also bounds the response size. Default 256. */
   maxItemsPerCall: number;
   circuit: CircuitBreakerOptions;
-  log: (message: string, error?: unknown) => void;
+  log: Logger;
+  /** Deadlines, backoff waits and the circuit's cooldown run on this clock. Default: the system's. */
+  clock: Clock;
 }
 
-export const DEFAULT_REMOTE_BACKEND_OPTIONS: Omit<RemoteBackendOptions, 'log'> = {
+/** What configuration sets; the rest (log, clock) is the host's. */
+export type RemoteCallOptions = Omit<RemoteBackendOptions, 'log' | 'clock'>;
+
+export const DEFAULT_REMOTE_CALL_OPTIONS: RemoteCallOptions = {
   timeoutMs: 30_000,
   maxAttempts: 3,
   retryBaseMs: 100,
@@ -73,19 +79,14 @@ export const DEFAULT_REMOTE_BACKEND_OPTIONS: Omit<RemoteBackendOptions, 'log'> =
   circuit: { failureThreshold: 5, cooldownMs: 10_000 },
 };
 
-export function checkRemoteBackendOptions(o: RemoteBackendOptions): void {
-  const positiveInt = (name: string, value: number) => {
-    if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer: ${value}`);
-  };
-  positiveInt('timeoutMs', o.timeoutMs);
-  positiveInt('maxAttempts', o.maxAttempts);
-  positiveInt('maxInFlight', o.maxInFlight);
-  positiveInt('maxItemsPerCall', o.maxItemsPerCall);
-  positiveInt('maxRequestBytes', o.maxRequestBytes);
-  if (o.maxRequestBytes > LAMBDA_PAYLOAD_LIMIT_BYTES)
-    throw new TypeError(`maxRequestBytes must be at most ${LAMBDA_PAYLOAD_LIMIT_BYTES}: ${o.maxRequestBytes}`);
-  if (!(o.retryBaseMs >= 0) || !(o.retryMaxMs >= 0))
-    throw new TypeError(`retryBaseMs and retryMaxMs must be non-negative: ${o.retryBaseMs}, ${o.retryMaxMs}`);
+function checkOptions(o: RemoteBackendOptions): void {
+  check('timeoutMs', o.timeoutMs, timeoutMs);
+  check('maxAttempts', o.maxAttempts, positiveInt);
+  check('maxInFlight', o.maxInFlight, positiveInt);
+  check('maxItemsPerCall', o.maxItemsPerCall, positiveInt);
+  check('maxRequestBytes', o.maxRequestBytes, integer(WIRE_REQUEST_OVERHEAD_BYTES + 1, LAMBDA_PAYLOAD_LIMIT_BYTES));
+  check('retryBaseMs', o.retryBaseMs, nonNegativeNumber);
+  check('retryMaxMs', o.retryMaxMs, nonNegativeNumber);
 }
 
 /**
@@ -99,7 +100,6 @@ export function checkRemoteBackendOptions(o: RemoteBackendOptions): void {
  */
 export class RemoteBackend implements InferenceBackend {
   readonly concurrency: number;
-  readonly requestBudget: InferenceBackend['requestBudget'];
   readonly breaker: CircuitBreaker;
   private readonly bulkhead: Semaphore;
   private readonly options: RemoteBackendOptions;
@@ -110,12 +110,12 @@ export class RemoteBackend implements InferenceBackend {
     private readonly transport: Transport,
     options: Partial<RemoteBackendOptions> = {},
   ) {
-    this.options = { ...DEFAULT_REMOTE_BACKEND_OPTIONS, log: () => {}, ...options };
-    checkRemoteBackendOptions(this.options);
-    this.breaker = new CircuitBreaker(this.options.circuit);
+    this.options = { ...DEFAULT_REMOTE_CALL_OPTIONS, log: () => {}, clock: systemClock, ...options };
+    checkOptions(this.options);
+    const { clock } = this.options;
+    this.breaker = new CircuitBreaker(this.options.circuit, () => clock.now());
     this.bulkhead = new Semaphore(this.options.maxInFlight);
     this.concurrency = this.options.maxInFlight;
-    this.requestBudget = { maxBytes: this.options.maxRequestBytes - WIRE_REQUEST_OVERHEAD_BYTES, sizeOf: wireSizeOf };
   }
 
   get kind(): Exclude<BackendKind, 'local'> {
@@ -133,37 +133,10 @@ export class RemoteBackend implements InferenceBackend {
     return this.description;
   }
 
-  async embed(request: EmbedRequest): Promise<EmbedItem[]> {
+  async embed(request: EmbedRequest): Promise<EmbedResult[]> {
     const dim = this.description?.info.dim;
     if (dim === undefined) throw new Error('embed() before start()');
-    const chunks = this.split(request);
-    const answers = await Promise.all(
-      chunks.map(async (chunk) => {
-        const count = chunk.kind === 'text' ? chunk.texts.length : chunk.kind === 'crops' ? chunk.crops.length : chunk.images.length;
-        try {
-          const payload = await this.call(JSON.stringify(encodeRequest(chunk)));
-          try {
-            return decodeItems(payload, count, dim);
-          } catch (error) {
-            if (!(error instanceof ProtocolError)) throw error;
-            this.breaker.failure();
-            this.options.log(`the ${this.kind} backend answered outside the protocol`, error);
-            throw new CallError({
-              code: ErrorCode.INFERENCE_FAILED,
-              message: 'The CLIP function returned a malformed answer.',
-              retry: false,
-              unhealthy: true,
-            });
-          }
-        } catch (error) {
-          const failure =
-            error instanceof CallError
-              ? error.failure
-              : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
-          return Array.from({ length: count }, (): EmbedItem => ({ ok: false, code: failure.code, message: failure.message }));
-        }
-      }),
-    );
+    const answers = await Promise.all(this.split(request).map((call) => (call.ok ? this.embedCall(call.request, dim) : [call.result])));
     return answers.flat();
   }
 
@@ -176,49 +149,68 @@ export class RemoteBackend implements InferenceBackend {
     this.transport.close();
   }
 
-  /** Cuts a request into calls that fit the payload budget and the item cap, keeping the order. */
-  private split(request: EmbedRequest): EmbedRequest[] {
-    const items: (string | Uint8Array)[] =
-      request.kind === 'text' ? request.texts : request.kind === 'crops' ? request.crops : request.images;
-    const budget = this.requestBudget!.maxBytes;
-    const groups: (string | Uint8Array)[][] = [];
-    let current: (string | Uint8Array)[] = [];
-    let bytes = 0;
-    for (const item of items) {
-      const size = wireSizeOf(request.kind, item);
-      if (current.length > 0 && (current.length === this.options.maxItemsPerCall || bytes + size > budget)) {
-        groups.push(current);
-        current = [];
-        bytes = 0;
+  /** One call's results: its items' vectors and errors, or the call's failure for each of its items. */
+  private async embedCall(request: EmbedRequest, dim: number): Promise<EmbedResult[]> {
+    const count = request.items.length;
+    try {
+      const payload = await this.call(JSON.stringify(encodeRequest(request)));
+      try {
+        return decodeResults(payload, count, dim);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        this.breaker.failure();
+        this.options.log(`the ${this.kind} backend answered outside the protocol`, error);
+        throw new CallError({
+          code: ErrorCode.INFERENCE_FAILED,
+          message: 'The CLIP function returned a malformed answer.',
+          retry: false,
+          unhealthy: true,
+        });
       }
+    } catch (error) {
+      const { code, message } =
+        error instanceof CallError ? error.failure : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
+      return Array.from({ length: count }, () => failure(code, message));
+    }
+  }
+
+  /**
+   * Cuts a request into calls that fit the payload budget and the item cap, keeping the order:
+   * the one place where the budget is enforced. An input that cannot fit any call fails alone.
+   */
+  private split(request: EmbedRequest): ({ ok: true; request: EmbedRequest } | { ok: false; result: EmbedResult })[] {
+    const budget = this.options.maxRequestBytes - WIRE_REQUEST_OVERHEAD_BYTES;
+    const calls: ({ ok: true; request: EmbedRequest } | { ok: false; result: EmbedResult })[] = [];
+    let current: EmbedRequestItem[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (current.length > 0) calls.push({ ok: true, request: withItems(request, current) });
+      current = [];
+      bytes = 0;
+    };
+    for (const item of request.items) {
+      const size = wireSizeOf(request.kind, item);
+      if (size > budget) {
+        flush();
+        calls.push({
+          ok: false,
+          result: failure(
+            ErrorCode.INPUT_TOO_LARGE,
+            `The input is too large for one call to the CLIP function (${this.options.maxRequestBytes} bytes).`,
+          ),
+        });
+        continue;
+      }
+      if (current.length === this.options.maxItemsPerCall || bytes + size > budget) flush();
       current.push(item);
       bytes += size;
     }
-    if (current.length > 0) groups.push(current);
-    return groups.map((group): EmbedRequest => {
-      switch (request.kind) {
-        case 'text':
-          return { kind: 'text', texts: group as string[] };
-        case 'crops':
-          return { kind: 'crops', crops: group as Uint8Array[] };
-        case 'images':
-          return { kind: 'images', images: group as Uint8Array[] };
-        default:
-          throw new TypeError(`unknown request kind: ${(request as { kind: unknown }).kind}`);
-      }
-    });
+    flush();
+    return calls;
   }
 
   /** One logical call: circuit check, bulkhead, deadline, and retries for what may be retried. */
   private async call(payload: string): Promise<unknown> {
-    if (Buffer.byteLength(payload) > this.options.maxRequestBytes) {
-      throw new CallError({
-        code: ErrorCode.INPUT_TOO_LARGE,
-        message: `The input is too large for one call to the CLIP function (${this.options.maxRequestBytes} bytes).`,
-        retry: false,
-        unhealthy: false,
-      });
-    }
     for (let attempt = 0; ; attempt++) {
       if (!this.breaker.tryAcquire()) {
         throw new CallError({
@@ -229,10 +221,7 @@ export class RemoteBackend implements InferenceBackend {
         });
       }
       try {
-        const answer = await this.bulkhead.run(() => {
-          const deadline = AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.closing.signal]);
-          return this.transport.call(payload, deadline, this.options.timeoutMs);
-        });
+        const answer = await this.bulkhead.run(() => this.callWithDeadline(payload));
         this.breaker.success();
         return answer;
       } catch (error) {
@@ -253,8 +242,20 @@ export class RemoteBackend implements InferenceBackend {
           `${this.kind} call to ${this.transport.target} failed (attempt ${attempt + 1}/${this.options.maxAttempts}, ${last ? 'giving up' : 'retrying'}): ${failure.code}: ${failure.detail ?? failure.message}`,
         );
         if (last) throw new CallError(failure);
-        await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs)));
+        await sleep(this.options.clock, backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs));
       }
+    }
+  }
+
+  /** One attempt, abandoned at the deadline or when the backend closes. */
+  private async callWithDeadline(payload: string): Promise<unknown> {
+    const { clock, timeoutMs } = this.options;
+    const deadline = new AbortController();
+    const timer = clock.setTimeout(() => deadline.abort(new Error(`deadline of ${timeoutMs} ms passed`)), timeoutMs);
+    try {
+      return await this.transport.call(payload, AbortSignal.any([deadline.signal, this.closing.signal]), timeoutMs);
+    } finally {
+      clock.clearTimeout(timer);
     }
   }
 }

@@ -1,4 +1,5 @@
 /** Building blocks for calling a remote function that can be slow, throttled or down. */
+import { check, nonNegativeNumber, positiveInt } from '../../functions/options';
 
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. Default 5. */
@@ -24,10 +25,8 @@ export class CircuitBreaker {
     private readonly options: CircuitBreakerOptions,
     private readonly now: () => number = Date.now,
   ) {
-    if (!Number.isInteger(options.failureThreshold) || options.failureThreshold <= 0) {
-      throw new TypeError(`failureThreshold must be a positive integer: ${options.failureThreshold}`);
-    }
-    if (!(options.cooldownMs >= 0)) throw new TypeError(`cooldownMs must be a non-negative number: ${options.cooldownMs}`);
+    check('failureThreshold', options.failureThreshold, positiveInt);
+    check('cooldownMs', options.cooldownMs, nonNegativeNumber);
   }
 
   get state(): CircuitState {
@@ -80,7 +79,7 @@ export class Semaphore {
   private readonly waiting: (() => void)[] = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit <= 0) throw new TypeError(`maxInFlight must be a positive integer: ${limit}`);
+    check('maxInFlight', limit, positiveInt);
   }
 
   get inFlight(): number {

@@ -1,35 +1,31 @@
 import DataLoader from 'dataloader';
 
-import { decodeBase64Image } from '../images/base64';
-import { fetchImage, type FetchImageOptions } from '../images/fetch-image';
-import type { EmbeddingService } from './embeddings';
+import type { EmbeddingService } from '../embedding/service';
+import type { ImageIntake } from '../intake';
 
 /** One text or one image, however the client sent it. */
 export type MediaKey = { kind: 'text'; text: string } | { kind: 'url'; url: string } | { kind: 'base64'; data: string };
-
-export interface MediaLoaderOptions {
-  fetch: FetchImageOptions;
-  maxImageBytes: number;
-}
 
 export type MediaLoader = DataLoader<MediaKey, Float32Array, string>;
 
 /**
  * A per-request loader: within one operation, identical inputs (the same text, URL or base64
  * string, wherever they appear) are fetched, decoded and embedded once. Across requests the
- * EmbeddingService's caches, in-flight map and batchers take over.
+ * EmbeddingService's caches, in-flight work and batchers take over. `signal`: the client has gone.
  */
-export function createMediaLoader(service: EmbeddingService, options: MediaLoaderOptions, signal?: AbortSignal): MediaLoader {
+export function createMediaLoader(service: EmbeddingService, intake: ImageIntake, signal?: AbortSignal): MediaLoader {
   const load = async (key: MediaKey): Promise<Float32Array> => {
     switch (key.kind) {
       case 'text':
         return service.embedText(key.text, signal);
       case 'url':
-        return service.embedImage(await fetchImage(key.url, 'url', options.fetch, signal), signal);
+        return service.embedImage(await intake.fromUrl(key.url, 'url', signal), signal);
       case 'base64':
-        return service.embedImage(decodeBase64Image(key.data, options.maxImageBytes), signal);
-      default:
-        throw new TypeError(`unknown media kind: ${(key as { kind: unknown }).kind}`);
+        return service.embedImage(intake.fromBase64(key.data), signal);
+      default: {
+        const unreachable: never = key;
+        throw new TypeError(`unknown media kind: ${JSON.stringify((unreachable as { kind: unknown }).kind)}`);
+      }
     }
   };
   return new DataLoader<MediaKey, Float32Array, string>(

@@ -1,12 +1,11 @@
 import { Args, ArgsType, Ctx, Field, Int, Query, Resolver } from 'type-graphql';
 
-import { meanUnitVector, zeroShot } from '../../functions/clip';
-import { checkListSize, mediaKeyOf, type GatewayContext } from '../context';
-import { ErrorCode, GatewayError, toInputError } from '../errors';
+import { classifierInputProblem, DEFAULT_TEMPLATES, LabelEmbeddingError, ZeroShotClassifier } from '../../functions/clip';
+import { ErrorCode, GatewayError, toInputError } from '../common/errors';
+import { checkListSize, imageKey } from './arguments';
 import { Classification } from './classification.type';
+import type { GatewayContext } from './context';
 import { ImageInput } from './media.input';
-
-export const DEFAULT_TEMPLATES = ['a photo of a {}.'];
 
 @ArgsType()
 class ClassifyArgs {
@@ -16,7 +15,10 @@ class ClassifyArgs {
   @Field(() => [String], { description: 'Candidate labels, e.g. ["dog", "cat", "red sneaker"].' })
   labels!: string[];
 
-  @Field(() => [String], { nullable: true, description: 'Prompt templates with {} for the label. Default ["a photo of a {}."].' })
+  @Field(() => [String], {
+    nullable: true,
+    description: `Prompt templates with {} for the label. Default ${JSON.stringify(DEFAULT_TEMPLATES)}.`,
+  })
   templates?: string[] | null;
 
   @Field(() => Int, { nullable: true, description: 'Return only the best topK labels.' })
@@ -35,46 +37,32 @@ export class ClassifyResolver {
     @Args() { images, labels, templates, topK }: ClassifyArgs,
     @Ctx() ctx: GatewayContext,
   ): Promise<(Classification | Error)[]> {
-    const { config, model } = ctx.services;
-    checkListSize('images', images.length, config.maxInputsPerRequest);
-    checkListSize('labels', labels.length, config.maxLabels);
+    const { limits, model } = ctx.services;
     const prompts = templates ?? DEFAULT_TEMPLATES;
-    checkListSize('templates', prompts.length, config.maxTemplates);
-    if (labels.length === 0) throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'labels is empty; give at least one label.');
-    if (prompts.length === 0)
-      throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'templates is empty; omit it for the default or give at least one.');
-    prompts.forEach((t, i) => {
-      if (!t.includes('{}'))
-        throw new GatewayError(
-          ErrorCode.BAD_USER_INPUT,
-          `templates[${i}] has no {} to put the label in: ${JSON.stringify(t.slice(0, 100))}.`,
-        );
-    });
-    labels.forEach((label, i) => {
-      if (label.trim() === '') throw new GatewayError(ErrorCode.BAD_USER_INPUT, `labels[${i}] is empty.`);
-    });
+    checkListSize('images', images.length, limits.maxInputsPerRequest);
+    checkListSize('labels', labels.length, limits.maxLabels);
+    checkListSize('templates', prompts.length, limits.maxTemplates);
+    const problem = classifierInputProblem(labels, prompts);
+    if (problem) throw new GatewayError(ErrorCode.BAD_USER_INPUT, problem);
     if (topK !== null && topK !== undefined && topK < 1)
       throw new GatewayError(ErrorCode.BAD_USER_INPUT, `topK must be at least 1: ${topK}.`);
 
     // Labels first: without them no image can be scored, so their failure fails the field.
-    const labelVectors = await Promise.all(
-      labels.map(async (label, i) => {
-        try {
-          const vectors = await Promise.all(prompts.map((t) => ctx.media.load({ kind: 'text', text: t.replaceAll('{}', label) })));
-          return meanUnitVector(vectors);
-        } catch (error) {
-          throw toInputError(`labels[${i}]`, error);
-        }
-      }),
-    );
+    let classifier: ZeroShotClassifier;
+    try {
+      classifier = await ZeroShotClassifier.create(labels, (text) => ctx.media.load({ kind: 'text', text }), {
+        templates: prompts,
+        logitScale: model.info.logitScale,
+      });
+    } catch (error) {
+      if (error instanceof LabelEmbeddingError) throw toInputError(`labels[${error.index}]`, error.cause);
+      throw error;
+    }
     return Promise.all(
       images.map(async (image, i) => {
         try {
-          const vector = await ctx.media.load(mediaKeyOf({ url: image.url, base64: image.base64 }, { url: 'url', base64: 'base64' }));
-          const scores = zeroShot(vector, labelVectors, model.info.logitScale).slice(0, topK ?? labels.length);
-          return Object.assign(new Classification(), {
-            labels: scores.map((s) => ({ label: labels[s.index], score: s.score, similarity: s.similarity })),
-          });
+          const vector = await ctx.media.load(imageKey(image));
+          return Object.assign(new Classification(), { labels: classifier.classify(vector, topK ?? labels.length) });
         } catch (error) {
           return toInputError(`images[${i}]`, error);
         }

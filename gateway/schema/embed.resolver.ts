@@ -1,16 +1,10 @@
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 
-import { checkListSize, mediaKeyOf, type GatewayContext } from '../context';
-import { toInputError } from '../errors';
+import { toInputError } from '../common/errors';
+import { checkListSize, mediaKey } from './arguments';
+import type { GatewayContext } from './context';
 import { Embedding } from './embedding.type';
 import { MediaInput } from './media.input';
-
-export function mediaKey(input: MediaInput) {
-  return mediaKeyOf(
-    { text: input.text, url: input.imageUrl, base64: input.imageBase64 },
-    { text: 'text', url: 'imageUrl', base64: 'imageBase64' },
-  );
-}
 
 @Resolver()
 export class EmbedResolver {
@@ -20,7 +14,7 @@ export class EmbedResolver {
       'Embeds texts and images into the shared space, one per input in order. An input that fails is null, with an error at its path.',
   })
   async embed(@Arg('inputs', () => [MediaInput]) inputs: MediaInput[], @Ctx() ctx: GatewayContext): Promise<(Embedding | Error)[]> {
-    checkListSize('inputs', inputs.length, ctx.services.config.maxInputsPerRequest);
+    checkListSize('inputs', inputs.length, ctx.services.limits.maxInputsPerRequest);
     const model = ctx.services.model.info.name;
     return Promise.all(
       inputs.map(async (input, i) => {

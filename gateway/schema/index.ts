@@ -11,12 +11,13 @@ import { EmbedResolver } from './embed.resolver';
 import { ModelResolver } from './model.resolver';
 import { SimilarityResolver } from './similarity.resolver';
 
-export { DEFAULT_TEMPLATES } from './classify.resolver';
+export type { GatewayContext, GatewayServices, RequestLimits } from './context';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: [EmbedResolver, ClassifyResolver, SimilarityResolver, ModelResolver],
-    validate: true,
+    // Arguments are checked by the resolvers (with messages naming the argument), not by class-validator.
+    validate: false,
   });
 }
 

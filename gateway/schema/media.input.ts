@@ -1,6 +1,10 @@
 import { Field, InputType } from 'type-graphql';
 
-@InputType({ description: 'One text or one image. Set exactly one field.' })
+@InputType({
+  description:
+    'One text or one image. Set exactly one field. The image fields are ImageInput\'s url and base64, prefixed with "image" ' +
+    'because this input also takes text.',
+})
 export class MediaInput {
   @Field(() => String, { nullable: true, description: 'A text, truncated to the model context (77 tokens for OpenAI CLIP).' })
   text?: string | null;

@@ -1,9 +1,9 @@
 import { Args, ArgsType, Ctx, Field, Float, Query, Resolver } from 'type-graphql';
 
 import { dot } from '../../functions/clip';
-import { checkListSize, type GatewayContext } from '../context';
-import { GatewayError, toInputError } from '../errors';
-import { mediaKey } from './embed.resolver';
+import { GatewayError, toInputError } from '../common/errors';
+import { checkListSize, mediaKey } from './arguments';
+import type { GatewayContext } from './context';
 import { MediaInput } from './media.input';
 
 @ArgsType()
@@ -24,7 +24,7 @@ export class SimilarityResolver {
       'Null when any input fails, with one error naming each failed input.',
   })
   async similarity(@Args() { a, b }: SimilarityArgs, @Ctx() ctx: GatewayContext): Promise<number[][]> {
-    const limit = ctx.services.config.maxInputsPerRequest;
+    const limit = ctx.services.limits.maxInputsPerRequest;
     checkListSize('a', a.length, limit);
     checkListSize('b', b.length, limit);
     const embed = (inputs: MediaInput[], name: string) =>

@@ -22,7 +22,7 @@ export interface ClipFunctionStackProps extends StackProps {
   readonly reservedConcurrency?: number;
   /** Instances kept initialised through a `live` alias, which then is the invoke target. Default 0: none, the function itself is invoked. */
   readonly provisionedConcurrency?: number;
-  /** Model directory baked into the image, relative to the repository root. Default 'test/fixtures/tiny-clip' (the bundled tiny CLIP). */
+  /** Model directory baked into the image, relative to the repository root. Default 'models/tiny-clip' (the bundled tiny CLIP). */
   readonly modelDir?: string;
   /** Which ONNX weights the function loads (env CLIP_DTYPE); the model directory must hold them. Default 'fp32'. */
   readonly dtype?: ModelDtype;

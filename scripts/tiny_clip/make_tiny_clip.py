@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the tiny CLIP the tests use and export it in the layout of Xenova/clip-vit-base-patch32.
 
-    /usr/bin/python3 scripts/tiny_clip/make_tiny_clip.py [--out test/fixtures/tiny-clip]
+    /usr/bin/python3 scripts/tiny_clip/make_tiny_clip.py [--out models/tiny-clip]
 
 Needs Debian's python3-torch, python3-pil, python3-numpy and python3-regex (CPU only). Writes:
 
@@ -248,7 +248,7 @@ def reference_images(directory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "test" / "fixtures" / "tiny-clip")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "models" / "tiny-clip")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tiny-clip-cache"))
     parser.add_argument("--per-class", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=10)

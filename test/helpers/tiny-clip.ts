@@ -3,8 +3,10 @@ import { join } from 'node:path';
 
 import sharp from 'sharp';
 
-/** The tiny CLIP made by scripts/tiny_clip/make_tiny_clip.py, in the layout of a real export. */
-export const TINY_CLIP_DIR = join(__dirname, '..', 'fixtures', 'tiny-clip');
+import { bundledModelDir } from '../../functions/models';
+
+/** The bundled tiny CLIP made by scripts/tiny_clip/make_tiny_clip.py, in the layout of a real export. */
+export const TINY_CLIP_DIR = bundledModelDir();
 
 interface RawReference {
   domain: {

@@ -95,7 +95,7 @@ describe('ClipFunctionStack with defaults', () => {
     ]) {
       expect([path, staged(source, path)]).toEqual([path, true]);
     }
-    for (const path of ['test/fixtures/tiny-clip/config.json', 'test/fixtures/tiny-clip/onnx/vision_model.onnx']) {
+    for (const path of ['models/tiny-clip/config.json', 'models/tiny-clip/onnx/vision_model.onnx']) {
       expect([path, staged(source, path)]).toEqual([path, true]);
     }
     for (const path of ['node_modules', 'dist', '.git', 'cdk.out', 'gateway', 'infra', 'test/functions', 'test/infra']) {
@@ -191,7 +191,7 @@ describe('ClipFunctionStack model and dtype', () => {
     expect(() => checkModelDir('node_modules/some-model', 'fp32')).toThrow(/never sent to Docker/);
     expect(() => checkModelDir('models/not-there', 'fp32')).toThrow(/not a directory/);
     expect(() => checkModelDir('functions', 'fp32')).toThrow(/config\.json/);
-    expect(checkModelDir('./test/fixtures/tiny-clip/', 'fp32')).toBe('test/fixtures/tiny-clip');
+    expect(checkModelDir('./models/tiny-clip/', 'fp32')).toBe('models/tiny-clip');
   });
 });
 

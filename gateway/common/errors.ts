@@ -1,6 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 
-import { ClipErrorCode, ClipInputError } from '../functions/clip';
+import { ClipErrorCode, ClipInputError } from '../../functions/clip';
 
 /**
  * Codes in `extensions.code`: the CLIP core's, plus what only the gateway meets. Part of the public
@@ -25,6 +25,12 @@ export class GatewayError extends GraphQLError {
     super(message, { extensions: { ...options.extensions, code } });
     if (options.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
+}
+
+/** An error whose code came from elsewhere (a function's per-item failure, on the wire as a string). */
+export function errorFromCode(code: string, message: string): GatewayError {
+  const known = (Object.values(ErrorCode) as string[]).includes(code);
+  return new GatewayError(known ? (code as ErrorCode) : ErrorCode.INTERNAL_SERVER_ERROR, message);
 }
 
 /** Something wrong with one input, named as the client wrote it (`images[2]`, `inputs[0].imageUrl`). */
@@ -55,7 +61,7 @@ export function toInputError(input: string, error: unknown): GatewayError {
 /**
  * Apollo drops stack traces only when NODE_ENV is production or test, and never masks messages.
  * This keeps what a client can act on (code, message, path, locations) and nothing else,
- * whatever the environment: no stacks, no file paths, no class-validator dumps of the input.
+ * whatever the environment: no stacks, no file paths, no dumps of the input.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, log: (error: unknown) => void): GraphQLFormattedError {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
@@ -64,12 +70,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   let extra: Record<string, unknown> = {};
   if (original instanceof GatewayError) {
     ({ code, message } = original);
-    // Our own extensions are written for clients; everything else (validation dumps) is not.
+    // Our own extensions are written for clients; anything else attached to an error is not.
     extra = original.extensions;
     if (code === ErrorCode.INTERNAL_SERVER_ERROR) log(original.cause ?? original);
-  } else if (isArgumentValidationError(original)) {
-    code = ErrorCode.BAD_USER_INPUT;
-    message = validationMessage(original);
   } else if (original instanceof GraphQLError) {
     // Made by graphql-js or Apollo about the request itself (syntax, validation, variables).
     code = String(formatted.extensions?.code ?? ErrorCode.BAD_USER_INPUT);
@@ -85,28 +88,4 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     ...(formatted.path ? { path: formatted.path } : {}),
     extensions: { ...extra, code },
   };
-}
-
-interface ValidationErrorLike {
-  property: string;
-  constraints?: Record<string, string>;
-  children?: ValidationErrorLike[];
-}
-
-function isArgumentValidationError(error: unknown): error is Error & { validationErrors: ValidationErrorLike[] } {
-  return error instanceof Error && Array.isArray((error as { validationErrors?: unknown }).validationErrors);
-}
-
-/** class-validator's errors as one sentence naming each argument path, without the input's values. */
-function validationMessage(error: { validationErrors: ValidationErrorLike[] }): string {
-  const lines: string[] = [];
-  const walk = (errors: ValidationErrorLike[], prefix: string) => {
-    for (const e of errors) {
-      const path = /^\d+$/.test(e.property) ? `${prefix}[${e.property}]` : prefix ? `${prefix}.${e.property}` : e.property;
-      for (const constraint of Object.values(e.constraints ?? {})) lines.push(`${path}: ${constraint}`);
-      walk(e.children ?? [], path);
-    }
-  };
-  walk(error.validationErrors, '');
-  return lines.length > 0 ? `Invalid arguments: ${lines.join('; ')}.` : 'Invalid arguments.';
 }

@@ -1,13 +1,11 @@
-/** One result per item: a value, or the error of that item alone. */
-export type BatchResult<O> = { ok: true; value: O } | { ok: false; error: Error };
+import { check, nonNegativeNumber, positiveInt } from '../../functions/options';
+import { systemClock, type Clock } from '../common/clock';
 
 export interface BatcherOptions {
   /** Most items in one batch. Default 32. */
   maxBatchSize: number;
   /** Longest an item waits for company before its batch goes, in ms. Default 5. */
   maxDelayMs: number;
-  /** Most bytes in one batch (a remote payload budget), as measured by `sizeOf`. Default: no limit. */
-  maxBatchBytes: number;
   /**
    * Most batches running at once. Items arriving while all are busy wait and leave together as one
    * larger batch when a slot frees: under load, batches grow instead of queueing. Default 1.
@@ -18,20 +16,7 @@ export interface BatcherOptions {
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
   maxBatchSize: 32,
   maxDelayMs: 5,
-  maxBatchBytes: Number.POSITIVE_INFINITY,
   maxConcurrentBatches: 1,
-};
-
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
 export interface BatchEvents {
@@ -41,43 +26,35 @@ export interface BatchEvents {
   completed?(size: number, durationMs: number, ok: boolean): void;
 }
 
-interface Pending<I, O> {
+interface Pending<I, R> {
   item: I;
-  bytes: number;
   enqueuedAt: number;
-  resolve(value: O): void;
+  resolve(result: R): void;
   reject(error: Error): void;
 }
 
 export function checkBatcherOptions(options: BatcherOptions): void {
-  const positiveInt = (name: keyof BatcherOptions) => {
-    if (!Number.isInteger(options[name]) || options[name] <= 0) throw new TypeError(`${name} must be a positive integer: ${options[name]}`);
-  };
-  positiveInt('maxBatchSize');
-  positiveInt('maxConcurrentBatches');
-  if (!Number.isFinite(options.maxDelayMs) || options.maxDelayMs < 0)
-    throw new TypeError(`maxDelayMs must be a non-negative number: ${options.maxDelayMs}`);
-  if (!(options.maxBatchBytes > 0)) throw new TypeError(`maxBatchBytes must be a positive number: ${options.maxBatchBytes}`);
+  check('maxBatchSize', options.maxBatchSize, positiveInt);
+  check('maxDelayMs', options.maxDelayMs, nonNegativeNumber);
+  check('maxConcurrentBatches', options.maxConcurrentBatches, positiveInt);
 }
 
 /**
  * Coalesces items submitted from anywhere (many requests) into batches for `run`, which must return
- * one result per item, in order. A batch leaves when it is full (count or bytes), when its oldest
- * item has waited maxDelayMs, or on drain(); a failed batch rejects every item in it, so nothing
- * ever hangs.
+ * one result per item, in order; each submitter gets its own item's result, whatever it says. A
+ * batch leaves when it is full, when its oldest item has waited maxDelayMs, or on drain(); a batch
+ * whose run fails rejects every item in it, so nothing ever hangs.
  */
-export class Batcher<I, O> {
+export class Batcher<I, R> {
   private readonly options: BatcherOptions;
-  private queue: Pending<I, O>[] = [];
-  private queuedBytes = 0;
+  private queue: Pending<I, R>[] = [];
   private inFlight = new Set<Promise<void>>();
   private timer: unknown = undefined;
   private draining = false;
 
   constructor(
-    private readonly run: (items: I[]) => Promise<BatchResult<O>[]>,
+    private readonly run: (items: I[]) => Promise<R[]>,
     options: Partial<BatcherOptions> = {},
-    private readonly sizeOf: (item: I) => number = () => 0,
     private readonly events: BatchEvents = {},
     private readonly clock: Clock = systemClock,
   ) {
@@ -94,28 +71,23 @@ export class Batcher<I, O> {
    * Queues one item. If `signal` aborts while the item still waits in the queue, it leaves the
    * queue and its promise rejects with the signal's reason; once its batch has gone, it runs.
    */
-  submit(item: I, signal?: AbortSignal): Promise<O> {
-    const bytes = this.sizeOf(item);
-    if (bytes > this.options.maxBatchBytes) {
-      return Promise.reject(new RangeError(`item of ${bytes} bytes exceeds the batch budget of ${this.options.maxBatchBytes} bytes`));
-    }
+  submit(item: I, signal?: AbortSignal): Promise<R> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<O>((resolve, reject) => {
-      const pending: Pending<I, O> = { item, bytes, enqueuedAt: this.clock.now(), resolve, reject };
+    return new Promise<R>((resolve, reject) => {
+      const pending: Pending<I, R> = { item, enqueuedAt: this.clock.now(), resolve, reject };
       if (signal) {
         const leave = () => {
           const index = this.queue.indexOf(pending);
           if (index < 0) return; // already dispatched
           this.queue.splice(index, 1);
-          this.queuedBytes -= bytes;
           reject(signal.reason);
           this.schedule();
         };
         signal.addEventListener('abort', leave, { once: true });
         const settle = () => signal.removeEventListener('abort', leave);
-        pending.resolve = (value) => {
+        pending.resolve = (result) => {
           settle();
-          resolve(value);
+          resolve(result);
         };
         pending.reject = (error) => {
           settle();
@@ -123,7 +95,6 @@ export class Batcher<I, O> {
         };
       }
       this.queue.push(pending);
-      this.queuedBytes += bytes;
       this.pump();
     });
   }
@@ -142,24 +113,12 @@ export class Batcher<I, O> {
     }
   }
 
-  /** How many items from the head of the queue make the next batch, and whether it is full. */
-  private nextBatch(): { count: number; full: boolean } {
-    let count = 0;
-    let bytes = 0;
-    for (const pending of this.queue) {
-      if (count === this.options.maxBatchSize || bytes + pending.bytes > this.options.maxBatchBytes) return { count, full: true };
-      count++;
-      bytes += pending.bytes;
-    }
-    return { count, full: count === this.options.maxBatchSize };
-  }
-
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight.size < this.options.maxConcurrentBatches) {
-      const { count, full } = this.nextBatch();
+      const full = this.queue.length >= this.options.maxBatchSize;
       const due = this.clock.now() - this.queue[0].enqueuedAt >= this.options.maxDelayMs;
       if (!full && !due && !this.draining) break;
-      this.dispatch(this.queue.splice(0, count));
+      this.dispatch(this.queue.splice(0, this.options.maxBatchSize));
     }
     this.schedule();
   }
@@ -178,8 +137,7 @@ export class Batcher<I, O> {
     }, wait);
   }
 
-  private dispatch(batch: Pending<I, O>[]): void {
-    for (const pending of batch) this.queuedBytes -= pending.bytes;
+  private dispatch(batch: Pending<I, R>[]): void {
     const started = this.clock.now();
     this.events.dispatched?.(
       batch.length,
@@ -192,8 +150,8 @@ export class Batcher<I, O> {
     this.inFlight.add(running);
   }
 
-  private async runBatch(batch: Pending<I, O>[], started: number): Promise<void> {
-    let results: BatchResult<O>[];
+  private async runBatch(batch: Pending<I, R>[], started: number): Promise<void> {
+    let results: R[];
     try {
       results = await this.run(batch.map((p) => p.item));
       if (!Array.isArray(results) || results.length !== batch.length) {
@@ -208,6 +166,6 @@ export class Batcher<I, O> {
       return;
     }
     this.events.completed?.(batch.length, this.clock.now() - started, true);
-    results.forEach((result, i) => (result.ok ? batch[i].resolve(result.value) : batch[i].reject(result.error)));
+    results.forEach((result, i) => batch[i].resolve(result));
   }
 }

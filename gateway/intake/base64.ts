@@ -1,4 +1,4 @@
-import { ErrorCode, GatewayError } from '../errors';
+import { ErrorCode, GatewayError } from '../common/errors';
 
 const DATA_URI = /^data:([^;,]*)((?:;[^;,]*)*),/i;
 const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;

@@ -5,7 +5,8 @@ import net, { type LookupFunction } from 'node:net';
 
 import ipaddr from 'ipaddr.js';
 
-import { ErrorCode, InputError } from '../errors';
+import { check, listOf, nonNegativeInt, positiveInt, timeoutMs, type Rule } from '../../functions/options';
+import { ErrorCode, InputError } from '../common/errors';
 
 export interface FetchImageOptions {
   /** Whole-fetch deadline including redirects, in ms. Default 10000. */
@@ -25,20 +26,20 @@ export const DEFAULT_FETCH_IMAGE_OPTIONS: FetchImageOptions = Object.freeze({
   allowNetworks: Object.freeze([]),
 });
 
-// setTimeout fires at once for anything longer, which would turn a generous deadline into none.
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+/** A CIDR range such as "127.0.0.0/8" or "::1/128". */
+export const cidrRule: Rule<string> = {
+  expected: 'a CIDR range such as "127.0.0.0/8"',
+  accepts: (value): value is string => typeof value === 'string' && ipaddr.isValidCIDR(value),
+  parse: (raw) => raw.trim(),
+};
+
+export const ALLOW_NETWORKS = listOf(cidrRule, 'CIDR ranges such as "127.0.0.0/8"');
 
 export function checkFetchImageOptions(o: FetchImageOptions): void {
-  const bad = (name: string, rule: string, value: unknown) =>
-    new TypeError(`${name} must be ${rule}: ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
-  const integer = (value: number, min: number, max: number) => Number.isInteger(value) && value >= min && value <= max;
-  if (!integer(o.timeoutMs, 1, MAX_TIMEOUT_MS)) throw bad('timeoutMs', `a positive integer no larger than ${MAX_TIMEOUT_MS}`, o.timeoutMs);
-  if (!integer(o.maxBytes, 1, Number.MAX_SAFE_INTEGER)) throw bad('maxBytes', 'a positive integer', o.maxBytes);
-  if (!integer(o.maxRedirects, 0, Number.MAX_SAFE_INTEGER)) throw bad('maxRedirects', 'a non-negative integer', o.maxRedirects);
-  if (!Array.isArray(o.allowNetworks)) throw bad('allowNetworks', 'an array of CIDR ranges', o.allowNetworks);
-  for (const cidr of o.allowNetworks) {
-    if (typeof cidr !== 'string' || !ipaddr.isValidCIDR(cidr)) throw bad('allowNetworks', 'CIDR ranges such as "127.0.0.0/8"', cidr);
-  }
+  check('timeoutMs', o.timeoutMs, timeoutMs);
+  check('maxBytes', o.maxBytes, positiveInt);
+  check('maxRedirects', o.maxRedirects, nonNegativeInt);
+  check('allowNetworks', o.allowNetworks, ALLOW_NETWORKS);
 }
 
 type Network = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -82,20 +83,32 @@ function urlProblem(url: URL, subject: string): string | undefined {
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /**
- * Fetches an image from an untrusted URL. Every address connected to must be public (or in
- * `allowNetworks`): literal hosts are checked before connecting and names inside the socket's own
- * lookup, so a name cannot resolve to a public address for a check and a private one for the connect.
+ * Fetches an image from an untrusted URL; failures are InputErrors named `input` (the argument's
+ * path, such as `images[2].url`). `signal` aborts the fetch (the client hung up).
  */
-export async function fetchImage(
-  url: string,
-  input: string,
-  options: Partial<FetchImageOptions> = {},
-  signal?: AbortSignal,
-): Promise<Uint8Array> {
+export type ImageFetcher = (url: string, input: string, signal?: AbortSignal) => Promise<Uint8Array>;
+
+/**
+ * An ImageFetcher with these options, checked once here. Every address connected to must be
+ * public (or in `allowNetworks`): literal hosts are checked before connecting and names inside the
+ * socket's own lookup, so a name cannot resolve to a public address for a check and a private one
+ * for the connect.
+ */
+export function createImageFetcher(options: Partial<FetchImageOptions> = {}): ImageFetcher {
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
   const o: FetchImageOptions = { ...DEFAULT_FETCH_IMAGE_OPTIONS, ...given };
   checkFetchImageOptions(o);
-  const allow = o.allowNetworks.map((cidr) => ipaddr.parseCIDR(cidr));
+  const allow: Network[] = o.allowNetworks.map((cidr) => ipaddr.parseCIDR(cidr));
+  return (url, input, signal) => fetchImage(url, input, o, allow, signal);
+}
+
+async function fetchImage(
+  url: string,
+  input: string,
+  o: FetchImageOptions,
+  allow: readonly Network[],
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
   const fail = (code: ErrorCode, reason: string, cause?: unknown) => new InputError(input, code, reason, { cause });
 
   let target: URL;

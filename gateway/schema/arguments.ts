@@ -1,23 +1,7 @@
-import type { ModelDescription } from '../functions/protocol';
-import type { GatewayConfig } from './config';
-import { ErrorCode, GatewayError } from './errors';
-import type { EmbeddingService } from './loaders/embeddings';
-import type { MediaKey, MediaLoader } from './loaders/media-loader';
-
-/** What lives as long as the gateway: shared by every request. */
-export interface GatewayServices {
-  config: GatewayConfig;
-  embeddings: EmbeddingService;
-  model: ModelDescription;
-  backendKind: string;
-}
-
-/** What one GraphQL operation sees. */
-export interface GatewayContext {
-  services: GatewayServices;
-  /** Per-operation loader: identical inputs within this operation are computed once. */
-  media: MediaLoader;
-}
+// Arguments as clients write them, checked and turned into what the loaders take.
+import { ErrorCode, GatewayError } from '../common/errors';
+import type { MediaKey } from '../loaders/media-loader';
+import type { ImageInput, MediaInput } from './media.input';
 
 /** Refuses oversized list arguments before any work starts. */
 export function checkListSize(name: string, length: number, limit: number): void {
@@ -26,8 +10,19 @@ export function checkListSize(name: string, length: number, limit: number): void
   }
 }
 
+export function mediaKey(input: MediaInput): MediaKey {
+  return keyOf(
+    { text: input.text, url: input.imageUrl, base64: input.imageBase64 },
+    { text: 'text', url: 'imageUrl', base64: 'imageBase64' },
+  );
+}
+
+export function imageKey(input: ImageInput): MediaKey {
+  return keyOf({ url: input.url, base64: input.base64 }, { url: 'url', base64: 'base64' });
+}
+
 /** The loader key of an input that must set exactly one of its fields. */
-export function mediaKeyOf(
+function keyOf(
   fields: { text?: string | null; url?: string | null; base64?: string | null },
   names: { text?: string; url: string; base64: string },
 ): MediaKey {

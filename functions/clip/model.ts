@@ -1,11 +1,21 @@
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 
+import { check, nonNegativeInt, positiveInt } from '../options';
 import { ClipErrorCode, ClipInputError, ModelLoadError } from './errors';
-import { DEFAULT_IMAGE_LIMITS, decodeAndCrop, type ImageCrop, type ImageLimits } from './image-crop';
+import { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, type ImageCrop, type ImageLimits } from './image-crop';
 import { readModelDirectory, type ClipModelSpec, type ModelDtype } from './model-dir';
 import { cropByteLength, toPixelValues } from './pixels';
-import { createSession, type ExecutionDevice, type LoadedSession } from './sessions';
+import { createSession, type LoadedSession } from './sessions';
 import { ClipTokenizer, type Padding } from './tokenizer';
+import {
+  EXECUTION_DEVICE,
+  failure,
+  type ClipModelInfo,
+  type EmbedRequest,
+  type EmbedResult,
+  type ExecutionDevice,
+  type ModelDescription,
+} from './types';
 
 export interface ClipModelOptions {
   /** Which weights to load (`fp32`, `q8`, ...; see MODEL_DTYPES). Default `fp32`. */
@@ -37,36 +47,12 @@ export const DEFAULT_CLIP_MODEL_OPTIONS: ClipModelOptions = {
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** One result per input, in input order: a unit-length vector, or the error of that input alone. */
-export type EmbedResult = { ok: true; vector: Float32Array } | { ok: false; error: ClipInputError };
-
-/** What the model is, for clients and logs. */
-export interface ClipModelInfo {
-  name: string;
-  dim: number;
-  /** Side of the (square, for CLIP) crop the image tower sees, in pixels. */
-  imageSize: number;
-  cropWidth: number;
-  cropHeight: number;
-  contextLength: number;
-  logitScale: number;
-  dtype: ModelDtype;
-  /** The execution provider that actually runs the image tower. */
-  device: ExecutionDevice;
-}
-
 function checkOptions(options: ClipModelOptions): void {
-  const positiveInt = (name: string, value: number) => {
-    if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer: ${value}`);
-  };
-  positiveInt('maxTextChars', options.maxTextChars);
-  positiveInt('maxRunBatch', options.maxRunBatch);
-  positiveInt('imageLimits.maxBytes', options.imageLimits.maxBytes);
-  positiveInt('imageLimits.maxPixels', options.imageLimits.maxPixels);
-  if (!Number.isInteger(options.intraOpThreads) || options.intraOpThreads < 0) {
-    throw new TypeError(`intraOpThreads must be a non-negative integer: ${options.intraOpThreads}`);
-  }
-  if (options.device !== 'cpu' && options.device !== 'cuda') throw new TypeError(`device must be 'cpu' or 'cuda': ${options.device}`);
+  check('maxTextChars', options.maxTextChars, positiveInt);
+  check('maxRunBatch', options.maxRunBatch, positiveInt);
+  check('intraOpThreads', options.intraOpThreads, nonNegativeInt);
+  check('device', options.device, EXECUTION_DEVICE);
+  checkImageLimits(options.imageLimits);
 }
 
 /** The input a text session needs that we know how to fill, by name. */
@@ -130,6 +116,27 @@ export class ClipModel {
     return model;
   }
 
+  /** What clients need to prepare inputs for this model and to interpret its vectors. */
+  describe(): ModelDescription {
+    return { info: this.info, preprocess: this.spec.image };
+  }
+
+  /** One result per input of the request, in order; an input that fails fails alone. */
+  embed(request: EmbedRequest): Promise<EmbedResult[]> {
+    switch (request.kind) {
+      case 'text':
+        return this.embedTexts(request.items);
+      case 'crops':
+        return this.embedCrops(request.items);
+      case 'images':
+        return this.embedImages(request.items);
+      default: {
+        const unreachable: never = request;
+        throw new TypeError(`unknown request kind: ${JSON.stringify((unreachable as { kind: unknown }).kind)}`);
+      }
+    }
+  }
+
   /** Decodes and crops one encoded image (JPEG, PNG, WebP) as this model needs; throws ClipInputError. */
   cropImage(bytes: Uint8Array): Promise<ImageCrop> {
     return decodeAndCrop(bytes, this.spec.image, this.options.imageLimits);
@@ -137,9 +144,9 @@ export class ClipModel {
 
   async embedTexts(texts: readonly string[], padding: Padding = 'longest'): Promise<EmbedResult[]> {
     const results: (EmbedResult | undefined)[] = texts.map((text) => {
-      if (typeof text !== 'string') return fail(ClipErrorCode.BAD_USER_INPUT, 'The text is not a string.');
+      if (typeof text !== 'string') return failure(ClipErrorCode.BAD_USER_INPUT, 'The text is not a string.');
       if (text.length > this.options.maxTextChars) {
-        return fail(ClipErrorCode.INPUT_TOO_LARGE, `The text is ${text.length} characters; the limit is ${this.options.maxTextChars}.`);
+        return failure(ClipErrorCode.INPUT_TOO_LARGE, `The text is ${text.length} characters; the limit is ${this.options.maxTextChars}.`);
       }
       return undefined;
     });
@@ -153,7 +160,7 @@ export class ClipModel {
     const results: (EmbedResult | undefined)[] = crops.map((crop) =>
       crop instanceof Uint8Array && crop.length === expected
         ? undefined
-        : fail(
+        : failure(
             ClipErrorCode.BAD_USER_INPUT,
             `The image crop is ${crop instanceof Uint8Array ? crop.length : 'not a byte array of'} bytes; this model takes ${this.spec.image.cropWidth}×${this.spec.image.cropHeight}×3 = ${expected} bytes.`,
           ),
@@ -172,7 +179,7 @@ export class ClipModel {
         ),
       ),
     );
-    const results: (EmbedResult | undefined)[] = crops.map((c) => (c instanceof ClipInputError ? { ok: false, error: c } : undefined));
+    const results: (EmbedResult | undefined)[] = crops.map((c) => (c instanceof ClipInputError ? failure(c.code, c.message) : undefined));
     await this.runPending(results, crops as Uint8Array[], (chunk) => this.runVision(chunk));
     return results as EmbedResult[];
   }
@@ -268,10 +275,6 @@ function checkSessions(spec: ClipModelSpec, text: InferenceSession, vision: Infe
   }
 }
 
-function fail(code: ClipErrorCode, message: string): EmbedResult {
-  return { ok: false, error: new ClipInputError(code, message) };
-}
-
 function asInputError(error: unknown): ClipInputError {
   if (error instanceof ClipInputError) return error;
   return new ClipInputError(ClipErrorCode.IMAGE_DECODE_FAILED, 'The image could not be processed.', { cause: error });
@@ -283,7 +286,7 @@ function normalised(vector: Float32Array): EmbedResult {
   for (let i = 0; i < vector.length; i++) sum += vector[i] * vector[i];
   const norm = Math.sqrt(sum);
   if (!Number.isFinite(norm) || norm === 0) {
-    return fail(ClipErrorCode.INFERENCE_FAILED, 'The model produced no usable embedding for this input (zero or non-finite output).');
+    return failure(ClipErrorCode.INFERENCE_FAILED, 'The model produced no usable embedding for this input (zero or non-finite output).');
   }
   const out = new Float32Array(vector.length);
   for (let i = 0; i < vector.length; i++) out[i] = vector[i] / norm;

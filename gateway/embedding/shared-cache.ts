@@ -1,0 +1,82 @@
+import { LRUCache } from 'lru-cache';
+
+interface Running<V> {
+  key: string;
+  promise: Promise<V>;
+  waiters: number;
+  abandon: AbortController;
+}
+
+/**
+ * Values computed once for every request that asks: an LRU of finished values, plus the
+ * computations running right now, which a second request for the same key joins instead of
+ * repeating. A running computation is abandoned (its signal aborts) only when every request
+ * waiting for it has gone, so a client that hangs up stops work that nobody else wants.
+ */
+export class SharedCache<V extends object> {
+  private readonly done: LRUCache<string, V>;
+  private readonly running = new Map<string, Running<V>>();
+
+  constructor(maxEntries: number) {
+    this.done = new LRUCache({ max: maxEntries });
+  }
+
+  /**
+   * The value for `key`: cached, joined, or computed by `compute` (whose signal aborts when every
+   * waiter has gone). `hit` says whether a cached value answered. `signal`: this waiter has gone.
+   */
+  get(key: string, compute: (abandoned: AbortSignal) => Promise<V>, signal?: AbortSignal): { hit: boolean; value: Promise<V> } {
+    const cached = this.done.get(key);
+    if (cached) return { hit: true, value: Promise.resolve(cached) };
+    const entry = this.running.get(key) ?? this.start(key, compute);
+    entry.waiters++;
+    return { hit: false, value: this.wait(entry, signal) };
+  }
+
+  private start(key: string, compute: (abandoned: AbortSignal) => Promise<V>): Running<V> {
+    const abandon = new AbortController();
+    const promise = compute(abandon.signal).then((value) => {
+      this.done.set(key, value);
+      return value;
+    });
+    const entry: Running<V> = { key, promise, waiters: 0, abandon };
+    this.running.set(key, entry);
+    const forget = () => this.forget(entry);
+    promise.then(forget, forget);
+    return entry;
+  }
+
+  private wait(entry: Running<V>, signal?: AbortSignal): Promise<V> {
+    if (!signal) return entry.promise;
+    if (signal.aborted) return this.leave(entry, signal);
+    return new Promise<V>((resolve, reject) => {
+      const onAbort = () => this.leave(entry, signal).catch(reject);
+      signal.addEventListener('abort', onAbort, { once: true });
+      entry.promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** One waiter has gone; the last one to go abandons the work. */
+  private leave(entry: Running<V>, signal: AbortSignal): Promise<never> {
+    entry.waiters--;
+    if (entry.waiters === 0) {
+      // Forget it at once, so that a later request for the same key starts afresh.
+      this.forget(entry);
+      entry.abandon.abort(signal.reason);
+    }
+    return Promise.reject(signal.reason);
+  }
+
+  private forget(entry: Running<V>): void {
+    if (this.running.get(entry.key) === entry) this.running.delete(entry.key);
+  }
+}

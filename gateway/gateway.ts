@@ -1,0 +1,129 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { Kind } from 'graphql';
+
+import type { ModelDescription } from '../functions/clip';
+import { check, positiveInt } from '../functions/options';
+import { createBackend, type InferenceBackend } from './backends';
+import { formatError } from './common/errors';
+import { stderrLogger, type Logger } from './common/log';
+import { GatewayMetrics } from './common/metrics';
+import type { GatewayConfig } from './config';
+import { EmbeddingService } from './embedding/service';
+import { createImageIntake, type ImageIntake } from './intake';
+import { createMediaLoader } from './loaders/media-loader';
+import { buildGatewaySchema, type GatewayContext, type GatewayServices } from './schema';
+
+export interface GatewayDeps {
+  /** Where CLIP runs. Default: the backend the config names. */
+  backend?: InferenceBackend;
+  /** Default: timestamped lines on stderr. */
+  log?: Logger;
+}
+
+/** A running gateway without any transport: Apollo over the services, ready for requests from any host. */
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly apollo: ApolloServer<GatewayContext>;
+  readonly backend: InferenceBackend;
+  readonly model: ModelDescription;
+  readonly metrics: GatewayMetrics;
+  readonly log: Logger;
+  /** The context of one operation. `signal` aborts its image fetches and queued inputs (its client hung up). */
+  context(signal?: AbortSignal): GatewayContext;
+  /** Whether a request sent now is expected to succeed. */
+  ready(): Promise<boolean>;
+  /** Stops Apollo, lets queued batches finish, then stops the backend. */
+  stop(): Promise<void>;
+}
+
+function checkGatewayConfig(config: GatewayConfig): void {
+  check('maxInputsPerRequest', config.maxInputsPerRequest, positiveInt);
+  check('maxLabels', config.maxLabels, positiveInt);
+  check('maxTemplates', config.maxTemplates, positiveInt);
+}
+
+/**
+ * The composition root: the backend, the embedding service, the image intake and the schema,
+ * wired into a started Apollo server. Knows nothing of HTTP; `host.ts` serves it.
+ */
+export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
+  checkGatewayConfig(config);
+  const log = deps.log ?? stderrLogger;
+  const intake: ImageIntake = createImageIntake({ maxBytes: config.imageLimits.maxBytes, fetch: config.fetch });
+  const backend = deps.backend ?? createBackend(config.backend, log);
+  const model = await backend.start();
+  if (!deps.backend && config.backend.kind === 'local' && !config.backend.modelDir) {
+    log(`CLIP_MODEL_DIR is not set: serving the bundled tiny CLIP (colours and shapes only), not a real CLIP model.`);
+  }
+  const metrics = new GatewayMetrics();
+  const embeddings = new EmbeddingService(
+    backend,
+    model,
+    {
+      batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs },
+      textCacheSize: config.textCacheSize,
+      imageCacheSize: config.imageCacheSize,
+      imageLimits: config.imageLimits,
+      log,
+    },
+    metrics,
+  );
+  const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind };
+  const apollo = new ApolloServer<GatewayContext>({
+    schema: await buildGatewaySchema(),
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    // index.ts owns the signals: Apollo's own handlers would re-raise SIGTERM once Apollo alone
+    // had stopped, killing the process before batches drained and the backend closed.
+    stopOnTerminationSignals: false,
+    formatError: (formatted, error) => formatError(formatted, error, (e) => log('unexpected error while resolving', e)),
+    plugins: [
+      config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      metricsPlugin(metrics),
+    ],
+  });
+  await apollo.start();
+
+  let state: 'serving' | 'stopping' | 'stopped' = 'serving';
+  return {
+    config,
+    apollo,
+    backend,
+    model,
+    metrics,
+    log,
+    context: (signal) => ({ services, media: createMediaLoader(embeddings, intake, signal) }),
+    ready: async () => state === 'serving' && (await backend.ready().catch(() => false)),
+    async stop() {
+      if (state !== 'serving') return;
+      state = 'stopping';
+      await apollo.stop();
+      await embeddings.drain();
+      await backend.close();
+      state = 'stopped';
+    },
+  };
+}
+
+/** Counts operations by root field (a bounded set, unlike client-chosen operation names) and errors by code. */
+function metricsPlugin(metrics: GatewayMetrics): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          for (const selection of operation?.selectionSet.selections ?? []) {
+            if (selection.kind === Kind.FIELD) metrics.requests.inc({ operation: selection.name.value });
+          }
+        },
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          for (const error of response.body.singleResult.errors ?? []) {
+            metrics.errors.inc({ code: String(error.extensions?.code ?? 'UNKNOWN') });
+          }
+        },
+      };
+    },
+  };
+}

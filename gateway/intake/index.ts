@@ -1,0 +1,28 @@
+// Image intake: the bytes of an image, however the client sent it. Nothing here decodes pixels.
+import { decodeBase64Image } from './base64';
+import { createImageFetcher, type FetchImageOptions } from './fetch-image';
+
+export { ALLOW_NETWORKS, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './fetch-image';
+
+export interface ImageIntake {
+  /** Fetches an image URL; failures name `input`. `signal`: the client has gone. */
+  fromUrl(url: string, input: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Decodes base64 or a data: URI; throws a GatewayError saying what is wrong. */
+  fromBase64(value: string): Uint8Array;
+}
+
+export interface ImageIntakeOptions {
+  /** Largest image accepted, in bytes, however it comes. */
+  maxBytes: number;
+  /** URL fetching: deadline, redirects, admitted networks. */
+  fetch: Omit<FetchImageOptions, 'maxBytes'>;
+}
+
+/** The intake with its options checked once, here. */
+export function createImageIntake(options: ImageIntakeOptions): ImageIntake {
+  const fetchImage = createImageFetcher({ ...options.fetch, maxBytes: options.maxBytes });
+  return {
+    fromUrl: fetchImage,
+    fromBase64: (value) => decodeBase64Image(value, options.maxBytes),
+  };
+}

@@ -1,0 +1,28 @@
+import type { ModelDescription } from '../../functions/clip';
+import type { EmbeddingService } from '../embedding/service';
+import type { MediaLoader } from '../loaders/media-loader';
+
+/** Limits on one request's arguments, checked before any work starts. */
+export interface RequestLimits {
+  /** Most inputs in one list argument. */
+  maxInputsPerRequest: number;
+  /** Most labels in one classify. */
+  maxLabels: number;
+  /** Most templates in one classify. */
+  maxTemplates: number;
+}
+
+/** What lives as long as the gateway: shared by every request. */
+export interface GatewayServices {
+  limits: RequestLimits;
+  embeddings: EmbeddingService;
+  model: ModelDescription;
+  backendKind: string;
+}
+
+/** What one GraphQL operation sees. */
+export interface GatewayContext {
+  services: GatewayServices;
+  /** Per-operation loader: identical inputs within this operation are computed once. */
+  media: MediaLoader;
+}
