@@ -51,7 +51,9 @@ async function main(argv: string[]): Promise<number> {
         ...images.map((f, i) => ({ input: f, result: imageResults[i] })),
       ];
       for (const { input, result } of rows) {
-        process.stdout.write(`${JSON.stringify({ input, ...(result.ok ? { vector: Array.from(result.vector) } : { error: result.message }) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ input, ...(result.ok ? { vector: Array.from(result.vector) } : { error: result.message }) })}\n`,
+        );
       }
       return rows.every((r) => r.result.ok) ? 0 : 1;
     }

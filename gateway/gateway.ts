@@ -80,7 +80,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error, (e) => log('unexpected error while resolving', e)),
     plugins: [
-      config.sandbox ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }) : ApolloServerPluginLandingPageDisabled(),
+      config.sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
       metricsPlugin(metrics),
     ],
   });

@@ -62,7 +62,8 @@ export class ZeroShotClassifier {
     const vectors = await Promise.all(
       labels.map(async (label, index) => {
         try {
-          return meanUnitVector(await Promise.all(templates.map((t) => embedText(t.replaceAll('{}', label)))));
+          // A function, so that `$&` and friends in a label are taken literally.
+          return meanUnitVector(await Promise.all(templates.map((t) => embedText(t.replaceAll('{}', () => label)))));
         } catch (error) {
           throw new LabelEmbeddingError(index, label, error);
         }

@@ -136,7 +136,7 @@ export function parsePreprocessorConfig(config: Json, file = 'preprocessor_confi
   const doCenterCrop = config.do_center_crop !== false;
   const size = sizeOf(config.size ?? { shortest_edge: 224 }, file, 'size');
   const resample = config.resample ?? 3;
-  const kernel = PIL_RESAMPLE[resample as number];
+  const kernel = Object.hasOwn(PIL_RESAMPLE, resample as PropertyKey) && typeof resample === 'number' ? PIL_RESAMPLE[resample] : undefined;
   if (!kernel) throw new ModelLoadError(`${file}: resample must be one of 0, 1, 2, 3 (PIL's filters), got ${JSON.stringify(resample)}.`);
 
   let cropWidth: number;
@@ -151,10 +151,15 @@ export function parsePreprocessorConfig(config: Json, file = 'preprocessor_confi
   } else {
     throw new ModelLoadError(`${file}: without do_center_crop, size must give height and width so every image has one size.`);
   }
-  const resizedAtLeast = doResize ? (size.shortestEdge ?? Math.min(size.width!, size.height!)) : undefined;
-  if (resizedAtLeast !== undefined && (resizedAtLeast < cropWidth || resizedAtLeast < cropHeight)) {
+  // The smallest image a resize can make: a shortest edge leaves both sides at least that long.
+  const smallest = !doResize
+    ? undefined
+    : size.shortestEdge !== undefined
+      ? { width: size.shortestEdge, height: size.shortestEdge }
+      : { width: size.width!, height: size.height! };
+  if (smallest && (smallest.width < cropWidth || smallest.height < cropHeight)) {
     throw new ModelLoadError(
-      `${file}: size (${JSON.stringify(config.size)}) is smaller than crop_size (${cropWidth}×${cropHeight}); the crop would need padding.`,
+      `${file}: size (${JSON.stringify(config.size ?? { shortest_edge: 224 })}) is smaller than crop_size (${cropWidth}×${cropHeight}); the crop would need padding.`,
     );
   }
   return {
@@ -208,7 +213,7 @@ export function readModelDirectory(directory: string, dtype: ModelDtype = 'fp32'
   const vocab = model.vocab as Record<string, number>;
   const padToken = tokenizerConfig.pad_token ?? tokenizerConfig.eos_token ?? '<|endoftext|>';
   const padName = typeof padToken === 'object' && padToken !== null ? (padToken as Json).content : padToken;
-  const padTokenId = typeof padName === 'string' ? vocab[padName] : undefined;
+  const padTokenId = typeof padName === 'string' && Object.hasOwn(vocab, padName) ? vocab[padName] : undefined;
   if (padTokenId === undefined) {
     throw new ModelLoadError(`tokenizer_config.json: pad_token ${JSON.stringify(padName)} is not in tokenizer.json's vocabulary.`);
   }

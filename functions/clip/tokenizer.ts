@@ -4,7 +4,6 @@ import type { TextSpec } from './model-dir';
 
 // The package ships a CommonJS build next to its ES module, but declares its types as ESM only;
 // load the CommonJS build so the core stays loadable with require() (jest, worker threads).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Tokenizer } = require('@huggingface/tokenizers') as { Tokenizer: typeof TokenizerClass };
 
 /** `longest` pads to the longest text of the batch; `max_length` to the model's positions. */

@@ -15,7 +15,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<{ body: B
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
     });
-    req.on('end', () => resolve(size > limit ? { body: Buffer.alloc(0), tooLarge: true } : { body: Buffer.concat(chunks), tooLarge: false }));
+    req.on('end', () =>
+      resolve(size > limit ? { body: Buffer.alloc(0), tooLarge: true } : { body: Buffer.concat(chunks), tooLarge: false }),
+    );
     req.on('error', reject);
   });
 }

@@ -1,4 +1,11 @@
-import { failure, withItems, type EmbedRequest, type EmbedRequestItem, type EmbedResult, type ModelDescription } from '../../functions/clip';
+import {
+  failure,
+  withItems,
+  type EmbedRequest,
+  type EmbedRequestItem,
+  type EmbedResult,
+  type ModelDescription,
+} from '../../functions/clip';
 import { check, integer, nonNegativeNumber, positiveInt, timeoutMs } from '../../functions/options';
 import {
   decodeDescription,
@@ -169,7 +176,9 @@ export class RemoteBackend implements InferenceBackend {
       }
     } catch (error) {
       const { code, message } =
-        error instanceof CallError ? error.failure : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
+        error instanceof CallError
+          ? error.failure
+          : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
       return Array.from({ length: count }, () => failure(code, message));
     }
   }
@@ -262,50 +271,25 @@ export class RemoteBackend implements InferenceBackend {
 
 /** Classifies a failed call by HTTP status, the same way for Lambda's API and the HTTP adapter. */
 export function failureForStatus(status: number | undefined, what: string, detail?: string): CallFailure {
+  const failure = (code: ErrorCode, message: string, retry: boolean, unhealthy: boolean): CallFailure => ({
+    code,
+    message,
+    retry,
+    unhealthy,
+    detail,
+  });
   if (status === 429) {
-    return {
-      code: ErrorCode.BACKEND_UNAVAILABLE,
-      message: 'The CLIP function is throttled (too many requests); try again shortly.',
-      retry: true,
-      unhealthy: false,
-      detail,
-    };
+    return failure(ErrorCode.BACKEND_UNAVAILABLE, 'The CLIP function is throttled (too many requests); try again shortly.', true, false);
   }
-  if (status === 413) {
-    return {
-      code: ErrorCode.INPUT_TOO_LARGE,
-      message: "The batch exceeds the CLIP function's payload limit.",
-      retry: false,
-      unhealthy: false,
-      detail,
-    };
-  }
+  if (status === 413) return failure(ErrorCode.INPUT_TOO_LARGE, "The batch exceeds the CLIP function's payload limit.", false, false);
   if (status !== undefined && status >= 500) {
-    return {
-      code: ErrorCode.BACKEND_UNAVAILABLE,
-      message: 'The CLIP function is unavailable; try again later.',
-      retry: true,
-      unhealthy: true,
-      detail,
-    };
+    return failure(ErrorCode.BACKEND_UNAVAILABLE, 'The CLIP function is unavailable; try again later.', true, true);
   }
   if (status !== undefined && status >= 400) {
     // The gateway's own configuration or protocol is wrong (no such function, no permission): retrying cannot help.
-    return {
-      code: ErrorCode.BACKEND_UNAVAILABLE,
-      message: 'The CLIP function cannot be called; the gateway is misconfigured.',
-      retry: false,
-      unhealthy: true,
-      detail,
-    };
+    return failure(ErrorCode.BACKEND_UNAVAILABLE, 'The CLIP function cannot be called; the gateway is misconfigured.', false, true);
   }
-  return {
-    code: ErrorCode.BACKEND_UNAVAILABLE,
-    message: `The CLIP function could not be reached${what ? ` (${what})` : ''}.`,
-    retry: true,
-    unhealthy: true,
-    detail,
-  };
+  return failure(ErrorCode.BACKEND_UNAVAILABLE, `The CLIP function could not be reached${what ? ` (${what})` : ''}.`, true, true);
 }
 
 export function timeoutFailure(timeoutMs: number): CallFailure {

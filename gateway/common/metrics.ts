@@ -1,5 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Seconds, for waits and steps that take from half a millisecond to a second. */
+const SUB_SECOND_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 /** The gateway's Prometheus metrics, on a registry of its own (one per gateway instance). */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -30,7 +33,7 @@ export class GatewayMetrics {
     name: 'clip_gateway_queue_delay_seconds',
     help: 'Time an input waited in the shared batcher before its batch was sent.',
     labelNames: ['kind'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: SUB_SECOND_BUCKETS,
     registers: [this.registry],
   });
 
@@ -45,7 +48,7 @@ export class GatewayMetrics {
   readonly imagePreprocess = new Histogram({
     name: 'clip_gateway_image_preprocess_seconds',
     help: 'Time to decode, orient, resize and crop one image (sharp), before it is queued.',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: SUB_SECOND_BUCKETS,
     registers: [this.registry],
   });
 

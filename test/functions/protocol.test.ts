@@ -1,15 +1,15 @@
-import { decodeItems, decodeRequest, encodeItems, encodeRequest, ProtocolError, wireSizeOf } from '../../functions/protocol';
+import { decodeResults, decodeRequest, encodeResults, encodeRequest, ProtocolError, wireSizeOf } from '../../functions/protocol';
 
 describe('the wire protocol', () => {
   it('round-trips requests, bytes as base64', () => {
     const crops = [Uint8Array.from([0, 1, 2, 255]), new Uint8Array(0)];
-    const wire = JSON.parse(JSON.stringify(encodeRequest({ kind: 'crops', crops })));
+    const wire = JSON.parse(JSON.stringify(encodeRequest({ kind: 'crops', items: crops })));
     expect(wire).toEqual({ v: 1, kind: 'crops', crops: ['AAEC/w==', ''] });
     const back = decodeRequest(wire);
-    expect(back.kind === 'crops' && back.crops.map((c) => Array.from(c))).toEqual([[0, 1, 2, 255], []]);
-    expect(decodeRequest(JSON.parse(JSON.stringify(encodeRequest({ kind: 'text', texts: ['a', 'é'] }))))).toEqual({
+    expect(back.kind === 'crops' && back.items.map((c) => Array.from(c))).toEqual([[0, 1, 2, 255], []]);
+    expect(decodeRequest(JSON.parse(JSON.stringify(encodeRequest({ kind: 'text', items: ['a', 'é'] }))))).toEqual({
       kind: 'text',
-      texts: ['a', 'é'],
+      items: ['a', 'é'],
     });
   });
 
@@ -17,21 +17,21 @@ describe('the wire protocol', () => {
     const vector = Float32Array.from([0.5, -0.25, 1e-8]);
     const wire = JSON.parse(
       JSON.stringify(
-        encodeItems([
+        encodeResults([
           { ok: true, vector },
           { ok: false, code: 'IMAGE_DECODE_FAILED', message: 'No.' },
         ]),
       ),
     );
     expect(wire.items[0].vector).toBe(Buffer.from(vector.buffer).toString('base64'));
-    const items = decodeItems(wire, 2, 3);
+    const items = decodeResults(wire, 2, 3);
     expect(items[0].ok && Array.from(items[0].vector)).toEqual(Array.from(vector));
     expect(items[1]).toEqual({ ok: false, code: 'IMAGE_DECODE_FAILED', message: 'No.' });
   });
 
   it('is far more compact than JSON numbers', () => {
     const vector = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i) / 20);
-    const compact = JSON.stringify(encodeItems([{ ok: true, vector }])).length;
+    const compact = JSON.stringify(encodeResults([{ ok: true, vector }])).length;
     expect(compact).toBeLessThan(JSON.stringify(Array.from(vector)).length / 3);
   });
 
@@ -53,7 +53,7 @@ describe('the wire protocol', () => {
     [{ v: 1, error: { code: 'BAD_USER_INPUT', message: 'x' } }, 'the function refused the request'],
     ['oops', 'not a version 1 protocol object'],
   ])('refuses the malformed response %j', (payload, message) => {
-    expect(() => decodeItems(payload, 1, 3)).toThrow(message);
+    expect(() => decodeResults(payload, 1, 3)).toThrow(message);
   });
 
   it('budgets inputs by their encoded size', () => {

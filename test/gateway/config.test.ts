@@ -1,4 +1,4 @@
-import { configFromEnv, defaultConfig } from '../../gateway/config';
+import { configFromEnv, defaultConfig, listenFromEnv } from '../../gateway/config';
 
 describe('configFromEnv', () => {
   it('gives the defaults for an empty environment', () => {
@@ -10,36 +10,92 @@ describe('configFromEnv', () => {
       CLIP_MODEL_DIR: '/models/clip',
       CLIP_DTYPE: 'q8',
       CLIP_DEVICE: 'cuda',
+      CLIP_SPINNING: 'on',
       LOCAL_WORKERS: '3',
       BATCH_MAX_SIZE: '64',
       BATCH_MAX_DELAY_MS: '2.5',
+      TEXT_CACHE_SIZE: '7',
+      IMAGE_CACHE_SIZE: '8',
+      MAX_INPUTS_PER_REQUEST: '9',
+      MAX_LABELS: '10',
+      MAX_TEMPLATES: '11',
+      BODY_LIMIT_BYTES: '12345',
       IMAGE_MAX_BYTES: '1000000',
+      IMAGE_MAX_PIXELS: '2000000',
+      IMAGE_FETCH_TIMEOUT_MS: '1500',
+      IMAGE_FETCH_MAX_REDIRECTS: '0',
       IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.0/8, ::1/128',
       CORS_ORIGINS: 'https://a.example, https://b.example',
       SANDBOX: 'false',
     });
     expect(config).toMatchObject({
-      modelDir: '/models/clip',
-      dtype: 'q8',
-      device: 'cuda',
-      localWorkers: 3,
+      backend: { kind: 'local', modelDir: '/models/clip', workers: 3, model: { dtype: 'q8', device: 'cuda', spinning: true } },
       maxBatchSize: 64,
       maxDelayMs: 2.5,
-      imageLimits: { maxBytes: 1_000_000 },
-      fetch: { maxBytes: 1_000_000, allowNetworks: ['127.0.0.0/8', '::1/128'] },
+      textCacheSize: 7,
+      imageCacheSize: 8,
+      maxInputsPerRequest: 9,
+      maxLabels: 10,
+      maxTemplates: 11,
+      bodyLimitBytes: 12345,
+      imageLimits: { maxBytes: 1_000_000, maxPixels: 2_000_000 },
+      fetch: { timeoutMs: 1500, maxRedirects: 0, allowNetworks: ['127.0.0.0/8', '::1/128'] },
       corsOrigins: ['https://a.example', 'https://b.example'],
       sandbox: false,
     });
   });
 
+  it('reads a remote backend with its call settings', () => {
+    expect(
+      configFromEnv({
+        INFERENCE_BACKEND: 'lambda',
+        LAMBDA_FUNCTION_NAME: 'clip',
+        REMOTE_TIMEOUT_MS: '5000',
+        REMOTE_MAX_ATTEMPTS: '2',
+        REMOTE_MAX_IN_FLIGHT: '4',
+        REMOTE_MAX_REQUEST_BYTES: '1000000',
+        CIRCUIT_FAILURE_THRESHOLD: '3',
+        CIRCUIT_COOLDOWN_MS: '0',
+      }).backend,
+    ).toMatchObject({
+      kind: 'lambda',
+      functionName: 'clip',
+      remote: {
+        timeoutMs: 5000,
+        maxAttempts: 2,
+        maxInFlight: 4,
+        maxRequestBytes: 1_000_000,
+        circuit: { failureThreshold: 3, cooldownMs: 0 },
+      },
+    });
+    expect(configFromEnv({ INFERENCE_BACKEND: 'http', CLIP_FUNCTION_URL: 'http://gpu:8080' }).backend).toMatchObject({
+      kind: 'http',
+      url: 'http://gpu:8080',
+    });
+  });
+
   it.each([
-    [{ LOCAL_WORKERS: '1.5' }, 'localWorkers must be a non-negative integer: 1.5'],
-    [{ BATCH_MAX_SIZE: 'many' }, 'BATCH_MAX_SIZE must be a positive integer: "many"'],
-    [{ BATCH_MAX_DELAY_MS: '-1' }, 'BATCH_MAX_DELAY_MS must be a non-negative number: "-1"'],
-    [{ CLIP_DTYPE: 'fp64' }, 'dtype must be one of fp32, fp16, q8'],
-    [{ SANDBOX: 'maybe' }, 'SANDBOX must be true or false: "maybe"'],
-    [{ IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.1' }, 'allowNetworks must be CIDR ranges'],
+    [{ LOCAL_WORKERS: '1.5' }, 'LOCAL_WORKERS must be a non-negative integer, got "1.5"'],
+    [{ LOCAL_WORKERS: 'x' }, 'LOCAL_WORKERS must be a non-negative integer, got "x"'],
+    [{ BATCH_MAX_SIZE: 'many' }, 'BATCH_MAX_SIZE must be a positive integer, got "many"'],
+    [{ BATCH_MAX_DELAY_MS: '-1' }, 'BATCH_MAX_DELAY_MS must be a non-negative number, got "-1"'],
+    [{ CLIP_DTYPE: 'fp64' }, 'CLIP_DTYPE must be one of fp32, fp16, q8, int8, uint8, q4, bnb4, q4f16, got "fp64"'],
+    [{ CLIP_DEVICE: 'tpu' }, 'CLIP_DEVICE must be one of cpu, cuda, got "tpu"'],
+    [{ SANDBOX: 'maybe' }, 'SANDBOX must be true or false, got "maybe"'],
+    [{ IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.1' }, 'IMAGE_FETCH_ALLOW_NETWORKS must be CIDR ranges such as "127.0.0.0/8", got "127.0.0.1"'],
+    [{ INFERENCE_BACKEND: 'gpu' }, 'INFERENCE_BACKEND must be one of local, lambda, http, got "gpu"'],
+    [{ INFERENCE_BACKEND: 'lambda' }, 'LAMBDA_FUNCTION_NAME must be set when INFERENCE_BACKEND is lambda'],
+    [{ INFERENCE_BACKEND: 'http', CLIP_FUNCTION_URL: 'ftp://x' }, 'CLIP_FUNCTION_URL must be an http(s) URL, got "ftp://x"'],
+    [{ INFERENCE_BACKEND: 'lambda', LAMBDA_FUNCTION_NAME: 'clip', REMOTE_TIMEOUT_MS: '0' }, 'REMOTE_TIMEOUT_MS must be an integer from 1'],
   ])('names the bad variable in %j', (env, message) => {
     expect(() => configFromEnv(env)).toThrow(message);
+  });
+});
+
+describe('listenFromEnv', () => {
+  it('reads PORT and HOST, and names a bad PORT', () => {
+    expect(listenFromEnv({})).toEqual({ port: 4000, host: undefined });
+    expect(listenFromEnv({ PORT: '0', HOST: '127.0.0.1' })).toEqual({ port: 0, host: '127.0.0.1' });
+    expect(() => listenFromEnv({ PORT: '70000' })).toThrow('PORT must be an integer from 0 to 65535, got "70000"');
   });
 });

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 
+import { builtEntry } from '../helpers/build';
 import { loadReference } from '../helpers/tiny-clip';
 
-const ENTRY = join(__dirname, '..', '..', 'dist', 'gateway', 'index.js');
+const ENTRY = builtEntry('gateway', 'index.js');
 
 /**
  * The real process entry (built by `npm run build`): it starts from the environment alone and,

@@ -1,15 +1,8 @@
-import { Gateway, type Logger } from '../../gateway/app';
+import type { Logger } from '../../gateway/common/log';
 import { defaultConfig, type GatewayConfig } from '../../gateway/config';
+import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/gateway';
+import { GatewayHost } from '../../gateway/host';
 import { TINY_CLIP_DIR } from './tiny-clip';
-
-export interface RunningGateway {
-  gateway: Gateway;
-  /** http://127.0.0.1:<port> */
-  origin: string;
-  logs: string[];
-  graphql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
-  stop(): Promise<void>;
-}
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -17,16 +10,65 @@ export interface GraphQLResponse<T> {
   errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
 }
 
-/** A real gateway with the tiny CLIP on one worker thread, listening on an ephemeral loopback port. */
-export async function startGateway(overrides: Partial<GatewayConfig> = {}): Promise<RunningGateway> {
+/** A gateway under test, and one way of sending it GraphQL. */
+export interface TestGateway {
+  gateway: Gateway;
+  logs: string[];
+  graphql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  stop(): Promise<void>;
+}
+
+export interface RunningGateway extends TestGateway {
+  host: GatewayHost;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+}
+
+/** The defaults with the bundled tiny CLIP; `workers` 0 runs it on the test's own thread. */
+function testConfig(overrides: Partial<GatewayConfig>, workers: number): GatewayConfig {
+  const base = defaultConfig();
+  const backend = base.backend.kind === 'local' ? { ...base.backend, modelDir: TINY_CLIP_DIR, workers } : base.backend;
+  return { ...base, backend, ...overrides };
+}
+
+async function create(config: GatewayConfig, deps: GatewayDeps): Promise<{ gateway: Gateway; logs: string[] }> {
   const logs: string[] = [];
   const log: Logger = (message, error) => logs.push(`${message}${error ? ` ${String(error)}` : ''}`);
-  const config: GatewayConfig = { ...defaultConfig(), modelDir: TINY_CLIP_DIR, localWorkers: 1, ...overrides };
-  const gateway = await Gateway.create({ config, log });
-  const address = await gateway.listen(0, '127.0.0.1');
+  return { gateway: await createGateway(config, { log, ...deps }), logs };
+}
+
+/**
+ * A gateway without HTTP: operations go through Apollo's executeOperation with a fresh context
+ * each, as the host would make them. The tiny CLIP runs on this thread unless `deps` says otherwise.
+ */
+export async function createTestGateway(overrides: Partial<GatewayConfig> = {}, deps: GatewayDeps = {}): Promise<TestGateway> {
+  const { gateway, logs } = await create(testConfig(overrides, 0), deps);
+  return {
+    gateway,
+    logs,
+    async graphql<T>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
+      const response = await gateway.apollo.executeOperation<T>({ query, variables }, { contextValue: gateway.context() });
+      if (response.body.kind !== 'single') throw new Error('expected a single result');
+      const { data, errors } = response.body.singleResult;
+      return {
+        status: response.http.status ?? 200,
+        ...(data !== undefined ? { data: data as T | null } : {}),
+        ...(errors ? { errors: errors as GraphQLResponse<T>['errors'] } : {}),
+      };
+    },
+    stop: () => gateway.stop(),
+  };
+}
+
+/** A real gateway over HTTP, with the tiny CLIP on one worker thread, on an ephemeral loopback port. */
+export async function startGateway(overrides: Partial<GatewayConfig> = {}, deps: GatewayDeps = {}): Promise<RunningGateway> {
+  const { gateway, logs } = await create(testConfig(overrides, 1), deps);
+  const host = new GatewayHost(gateway);
+  const address = await host.listen(0, '127.0.0.1');
   const origin = `http://127.0.0.1:${address.port}`;
   return {
     gateway,
+    host,
     origin,
     logs,
     async graphql(query, variables) {
@@ -37,7 +79,7 @@ export async function startGateway(overrides: Partial<GatewayConfig> = {}): Prom
       });
       return { status: response.status, ...((await response.json()) as object) };
     },
-    stop: () => gateway.stop(),
+    stop: () => host.stop(),
   };
 }
 

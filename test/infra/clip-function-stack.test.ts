@@ -90,7 +90,7 @@ describe('ClipFunctionStack with defaults', () => {
       'package-lock.json',
       '.npmrc',
       'tsconfig.build.json',
-      'functions/clip/embed.ts',
+      'functions/clip/model.ts',
       'functions/Dockerfile',
     ]) {
       expect([path, staged(source, path)]).toEqual([path, true]);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 import sharp from 'sharp';
 
-import { ClipErrorCode, ClipModel, ModelLoadError, type EmbedResult } from '../../../functions/clip';
+import { ClipErrorCode, ModelLoadError, type EmbedResult } from '../../../functions/clip';
+import { ClipModel } from '../../../functions/clip/model';
 import { cosine, loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
@@ -17,12 +18,12 @@ beforeAll(async () => {
 afterAll(() => model.release());
 
 const vectorOf = (result: EmbedResult) => {
-  if (!result.ok) throw new Error(`expected a vector, got ${result.error.code}: ${result.error.message}`);
+  if (!result.ok) throw new Error(`expected a vector, got ${result.code}: ${result.message}`);
   return result.vector;
 };
 const errorOf = (result: EmbedResult) => {
   if (result.ok) throw new Error('expected an error, got a vector');
-  return result.error;
+  return result;
 };
 
 describe('ClipModel.load', () => {
@@ -107,7 +108,7 @@ describe('ClipModel.load', () => {
 
     it('refuses an unknown dtype and bad options with the option named', async () => {
       expect((await loadError({ dtype: 'fp64' })).message).toMatch(/dtype must be one of fp32, fp16, q8/);
-      expect((await loadError({ maxRunBatch: 0 })).message).toBe('maxRunBatch must be a positive integer: 0');
+      expect((await loadError({ maxRunBatch: 0 })).message).toBe('maxRunBatch must be a positive integer, got 0');
     });
   });
 });
@@ -206,7 +207,7 @@ describe('bad inputs fail alone and leave the model healthy', () => {
       other,
     ];
     const results = await model.embedImages(inputs);
-    expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual([
+    expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual([
       'ok',
       ClipErrorCode.BAD_USER_INPUT,
       ClipErrorCode.IMAGE_DECODE_FAILED,

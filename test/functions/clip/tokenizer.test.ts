@@ -1,4 +1,5 @@
-import { ClipTokenizer, readModelDirectory } from '../../../functions/clip';
+import { readModelDirectory } from '../../../functions/clip';
+import { ClipTokenizer } from '../../../functions/clip/tokenizer';
 import { loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const spec = readModelDirectory(TINY_CLIP_DIR);

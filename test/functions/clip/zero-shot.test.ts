@@ -1,4 +1,5 @@
-import { ClipModel, zeroShot } from '../../../functions/clip';
+import { zeroShot } from '../../../functions/clip';
+import { ClipModel } from '../../../functions/clip/model';
 import { drawShape, loadReference, seededRandom, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
@@ -21,12 +22,12 @@ describe('zero-shot classification with the tiny CLIP', () => {
     const labels = reference.classes.flatMap((label) => Array<string>(perClass).fill(label));
     const images = await Promise.all(labels.map((label, i) => drawShape(reference, label, random, i % 2 === 0 ? 'png' : 'jpeg')));
     const prompts = await model.embedTexts(reference.classes.map((label) => `a photo of a ${label}.`));
-    const labelVectors = prompts.map((p) => (p.ok ? p.vector : Promise.reject(p.error))) as Float32Array[];
+    const labelVectors = prompts.map((p) => (p.ok ? p.vector : Promise.reject(new Error(p.message)))) as Float32Array[];
     const embedded = await model.embedImages(images);
     let correct = 0;
     const confusions: string[] = [];
     embedded.forEach((result, i) => {
-      if (!result.ok) throw result.error;
+      if (!result.ok) throw new Error(result.message);
       const [best] = zeroShot(result.vector, labelVectors, model.info.logitScale);
       if (reference.classes[best.index] === labels[i]) correct++;
       else confusions.push(`${labels[i]} -> ${reference.classes[best.index]}`);

@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 
-import { ClipModel } from '../../../functions/clip';
+import { ClipModel } from '../../../functions/clip/model';
 import { createFunctionServer } from '../../../functions/handlers/http';
-import { decodeItems, encodeRequest } from '../../../functions/protocol';
+import { decodeResults, encodeRequest } from '../../../functions/protocol';
 import { cosine, loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 describe('the HTTP adapter', () => {
@@ -24,9 +24,9 @@ describe('the HTTP adapter', () => {
   const post = (body: string) => fetch(`${origin}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
   it('serves the protocol at POST /invocations', async () => {
-    const response = await post(JSON.stringify(encodeRequest({ kind: 'text', texts: [reference.texts[0].text] })));
+    const response = await post(JSON.stringify(encodeRequest({ kind: 'text', items: [reference.texts[0].text] })));
     expect(response.status).toBe(200);
-    const [item] = decodeItems(await response.json(), 1, 64);
+    const [item] = decodeResults(await response.json(), 1, 64);
     expect(item.ok && cosine(item.vector, reference.texts[0].embedding)).toBeGreaterThanOrEqual(0.9999);
     expect(await (await fetch(`${origin}/healthz`)).json()).toEqual({ status: 'ok', model: 'tiny-clip' });
   });

@@ -1,8 +1,9 @@
 import type { Context } from 'aws-lambda';
 
-import { ClipModel, decodeAndCrop } from '../../../functions/clip';
+import { decodeAndCrop } from '../../../functions/clip';
+import { ClipModel } from '../../../functions/clip/model';
 import { handler, warm } from '../../../functions/handlers/lambda';
-import { decodeDescription, decodeItems, encodeRequest } from '../../../functions/protocol';
+import { decodeDescription, decodeResults, encodeRequest } from '../../../functions/protocol';
 import { cosine, loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
@@ -30,15 +31,15 @@ describe('the Lambda handler', () => {
 
   it('embeds texts, crops and encoded images like the core does', async () => {
     const texts = reference.texts.slice(0, 3).map((t) => t.text);
-    const textItems = decodeItems(await invoke(encodeRequest({ kind: 'text', texts })), 3, 64);
+    const textItems = decodeResults(await invoke(encodeRequest({ kind: 'text', items: texts })), 3, 64);
     textItems.forEach((item, i) => expect(item.ok && cosine(item.vector, reference.texts[i].embedding)).toBeGreaterThanOrEqual(0.9999));
 
     const crops = reference.images.slice(0, 2).map((i) => i.crop);
-    const cropItems = decodeItems(await invoke(encodeRequest({ kind: 'crops', crops })), 2, 64);
+    const cropItems = decodeResults(await invoke(encodeRequest({ kind: 'crops', items: crops })), 2, 64);
     cropItems.forEach((item, i) => expect(item.ok && cosine(item.vector, reference.images[i].embedding)).toBeGreaterThanOrEqual(0.9999));
 
     const images = [reference.images[0].bytes, Buffer.from('not an image')];
-    const imageItems = decodeItems(await invoke(encodeRequest({ kind: 'images', images })), 2, 64);
+    const imageItems = decodeResults(await invoke(encodeRequest({ kind: 'images', items: images })), 2, 64);
     const [local] = await model.embedCrops([(await decodeAndCrop(reference.images[0].bytes, model.spec.image)).data]);
     expect(imageItems[0].ok && local.ok && cosine(imageItems[0].vector, local.vector)).toBeGreaterThanOrEqual(0.9999);
     expect(imageItems[1]).toMatchObject({ ok: false, code: 'UNSUPPORTED_IMAGE_FORMAT' });

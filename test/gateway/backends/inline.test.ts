@@ -1,11 +1,15 @@
+import { InlineBackend } from '../../../gateway/backends/inline';
+import { configFromEnv } from '../../../gateway/config';
 import { startGateway } from '../../helpers/gateway';
-import { cosine, loadReference } from '../../helpers/tiny-clip';
+import { cosine, loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 describe('LOCAL_WORKERS=0 (inference on the event loop, for comparison)', () => {
   it('serves the same embeddings as the reference', async () => {
     const reference = loadReference();
-    const gw = await startGateway({ localWorkers: 0 });
+    const { backend } = configFromEnv({ LOCAL_WORKERS: '0', CLIP_MODEL_DIR: TINY_CLIP_DIR });
+    const gw = await startGateway({ backend });
     try {
+      expect(gw.gateway.backend).toBeInstanceOf(InlineBackend);
       const { data } = await gw.graphql<{ embed: { vector: number[] }[] }>('query($i:[MediaInput!]!){ embed(inputs:$i){ vector } }', {
         i: [{ text: reference.texts[0].text }],
       });

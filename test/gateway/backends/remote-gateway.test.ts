@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 
-import { ClipModel } from '../../../functions/clip';
+import { ClipModel } from '../../../functions/clip/model';
 import { createFunctionServer } from '../../../functions/handlers/http';
 import { handler, warm } from '../../../functions/handlers/lambda';
 import { LocalLambda } from '../../../functions/lambda-local/server';
@@ -45,8 +45,8 @@ describe('the gateway with remote backends answers as with the local one', () =>
     });
     [local, viaLambda, viaHttp] = await Promise.all([
       startGateway(),
-      startGateway({ backend: lambdaConfig.backend, remote: lambdaConfig.remote }),
-      startGateway({ backend: httpConfig.backend, remote: httpConfig.remote }),
+      startGateway({ backend: lambdaConfig.backend }),
+      startGateway({ backend: httpConfig.backend }),
     ]);
   });
   afterAll(async () => {

@@ -1,4 +1,5 @@
-import { Batcher, type BatchResult, type Clock } from '../../../gateway/loaders/batcher';
+import { Batcher } from '../../../gateway/embedding/batcher';
+import type { Clock } from '../../../gateway/common/clock';
 
 /** A clock the test moves by hand: timers fire only in advance(). */
 class ManualClock implements Clock {
@@ -31,13 +32,13 @@ const flushPromises = () => new Promise<void>((resolve) => setImmediate(resolve)
 /** A batch function that records its batches and resolves only when told to. */
 function recorder() {
   const calls: number[][] = [];
-  const pending: ((results: BatchResult<string>[]) => void)[] = [];
+  const pending: ((results: string[]) => void)[] = [];
   const run = (items: number[]) => {
     calls.push(items);
-    return new Promise<BatchResult<string>[]>((resolve) => pending.push(resolve));
+    return new Promise<string[]>((resolve) => pending.push(resolve));
   };
-  const answer = (index: number) =>
-    pending[index](calls[index].map((n) => (n < 0 ? { ok: false, error: new Error(`bad ${n}`) } : { ok: true, value: `v${n}` })));
+  // A negative item stands for an input that failed: its result says so, as a backend's would.
+  const answer = (index: number) => pending[index](calls[index].map((n) => (n < 0 ? `bad ${n}` : `v${n}`)));
   return { calls, run, answer };
 }
 
@@ -45,7 +46,7 @@ describe('Batcher', () => {
   it('sends a batch when it is full, without waiting', async () => {
     const clock = new ManualClock();
     const { calls, run, answer } = recorder();
-    const batcher = new Batcher(run, { maxBatchSize: 3, maxDelayMs: 10, maxConcurrentBatches: 4 }, undefined, {}, clock);
+    const batcher = new Batcher(run, { maxBatchSize: 3, maxDelayMs: 10, maxConcurrentBatches: 4 }, {}, clock);
     const results = [1, 2, 3, 4].map((n) => batcher.submit(n));
     expect(calls).toEqual([[1, 2, 3]]);
     await clock.advance(10);
@@ -58,7 +59,7 @@ describe('Batcher', () => {
   it('waits maxDelayMs for company, counted from the oldest item', async () => {
     const clock = new ManualClock();
     const { calls, run } = recorder();
-    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5 }, undefined, {}, clock);
+    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5 }, {}, clock);
     void batcher.submit(1);
     await clock.advance(3);
     void batcher.submit(2);
@@ -67,30 +68,10 @@ describe('Batcher', () => {
     expect(calls).toEqual([[1, 2]]);
   });
 
-  it('cuts a batch before the item that would exceed the byte budget', async () => {
-    const clock = new ManualClock();
-    const { calls, run } = recorder();
-    const batcher = new Batcher(
-      run,
-      { maxBatchSize: 10, maxDelayMs: 5, maxBatchBytes: 100, maxConcurrentBatches: 4 },
-      (n: number) => n,
-      {},
-      clock,
-    );
-    [40, 50, 30, 20].forEach((n) => void batcher.submit(n));
-    expect(calls).toEqual([[40, 50]]);
-    await clock.advance(5);
-    expect(calls).toEqual([
-      [40, 50],
-      [30, 20],
-    ]);
-    await expect(batcher.submit(101)).rejects.toThrow('item of 101 bytes exceeds the batch budget of 100 bytes');
-  });
-
   it('while every slot is busy, lets items accumulate into one larger batch', async () => {
     const clock = new ManualClock();
     const { calls, run, answer } = recorder();
-    const batcher = new Batcher(run, { maxBatchSize: 8, maxDelayMs: 1, maxConcurrentBatches: 1 }, undefined, {}, clock);
+    const batcher = new Batcher(run, { maxBatchSize: 8, maxDelayMs: 1, maxConcurrentBatches: 1 }, {}, clock);
     void batcher.submit(1);
     await clock.advance(1);
     expect(calls).toEqual([[1]]);
@@ -104,16 +85,11 @@ describe('Batcher', () => {
     expect(calls).toEqual([[1], [2, 3, 4, 5]]);
   });
 
-  it('fails only the items whose results are errors', async () => {
+  it("gives each item its own result, a failed one included, without touching its neighbours'", async () => {
     const clock = new ManualClock();
     const { run, answer } = recorder();
-    const batcher = new Batcher(run, { maxBatchSize: 3, maxDelayMs: 5 }, undefined, {}, clock);
-    const results = [1, -2, 3].map((n) =>
-      batcher.submit(n).then(
-        (v) => v,
-        (e: Error) => e.message,
-      ),
-    );
+    const batcher = new Batcher(run, { maxBatchSize: 3, maxDelayMs: 5 }, {}, clock);
+    const results = [1, -2, 3].map((n) => batcher.submit(n));
     answer(0);
     await expect(Promise.all(results)).resolves.toEqual(['v1', 'bad -2', 'v3']);
   });
@@ -121,13 +97,13 @@ describe('Batcher', () => {
   it('rejects every item of a batch whose run fails or returns the wrong count, and keeps going', async () => {
     const clock = new ManualClock();
     let call = 0;
-    const run = async (items: number[]): Promise<BatchResult<number>[]> => {
+    const run = async (items: number[]): Promise<number[]> => {
       call++;
       if (call === 1) throw new Error('backend down');
-      if (call === 2) return [{ ok: true, value: 1 }];
-      return items.map((n) => ({ ok: true, value: n * 10 }));
+      if (call === 2) return [1];
+      return items.map((n) => n * 10);
     };
-    const batcher = new Batcher(run, { maxBatchSize: 2, maxDelayMs: 5, maxConcurrentBatches: 3 }, undefined, {}, clock);
+    const batcher = new Batcher(run, { maxBatchSize: 2, maxDelayMs: 5, maxConcurrentBatches: 3 }, {}, clock);
     const first = [1, 2].map((n) => batcher.submit(n));
     const second = [3, 4].map((n) => batcher.submit(n));
     await expect(Promise.allSettled(first)).resolves.toEqual([
@@ -162,7 +138,6 @@ describe('Batcher', () => {
     const batcher = new Batcher(
       run,
       { maxBatchSize: 2, maxDelayMs: 5 },
-      undefined,
       { dispatched: (size, waited) => dispatched.push([size, waited]) },
       clock,
     );
@@ -174,9 +149,9 @@ describe('Batcher', () => {
 
   it('refuses bad options, naming them', () => {
     const run = async () => [];
-    expect(() => new Batcher(run, { maxBatchSize: 0 })).toThrow('maxBatchSize must be a positive integer: 0');
-    expect(() => new Batcher(run, { maxDelayMs: -1 })).toThrow('maxDelayMs must be a non-negative number: -1');
-    expect(() => new Batcher(run, { maxConcurrentBatches: 1.5 })).toThrow('maxConcurrentBatches must be a positive integer: 1.5');
+    expect(() => new Batcher(run, { maxBatchSize: 0 })).toThrow('maxBatchSize must be a positive integer, got 0');
+    expect(() => new Batcher(run, { maxDelayMs: -1 })).toThrow('maxDelayMs must be a non-negative number, got -1');
+    expect(() => new Batcher(run, { maxConcurrentBatches: 1.5 })).toThrow('maxConcurrentBatches must be a positive integer, got 1.5');
   });
 });
 
@@ -184,7 +159,7 @@ describe('Batcher with abort signals', () => {
   it('takes an item out of the queue when its signal aborts before its batch goes', async () => {
     const clock = new ManualClock();
     const { calls, run, answer } = recorder();
-    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5 }, undefined, {}, clock);
+    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5 }, {}, clock);
     const gone = new AbortController();
     const kept = batcher.submit(1);
     const left = batcher.submit(2, gone.signal);
@@ -200,7 +175,7 @@ describe('Batcher with abort signals', () => {
   it('lets an item whose batch has gone finish, whatever its signal does', async () => {
     const clock = new ManualClock();
     const { calls, run, answer } = recorder();
-    const batcher = new Batcher(run, { maxBatchSize: 1, maxDelayMs: 5 }, undefined, {}, clock);
+    const batcher = new Batcher(run, { maxBatchSize: 1, maxDelayMs: 5 }, {}, clock);
     const late = new AbortController();
     const result = batcher.submit(7, late.signal);
     expect(calls).toEqual([[7]]);

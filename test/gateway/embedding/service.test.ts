@@ -1,8 +1,8 @@
 import { handler, warm } from '../../../functions/handlers/lambda';
 import { LocalLambda } from '../../../functions/lambda-local/server';
 import { LambdaTransport, RemoteBackend } from '../../../gateway/backends';
-import { EmbeddingService } from '../../../gateway/loaders/embeddings';
-import { GatewayMetrics } from '../../../gateway/metrics';
+import { GatewayMetrics } from '../../../gateway/common/metrics';
+import { EmbeddingService } from '../../../gateway/embedding/service';
 
 /**
  * Work for requests whose clients have gone is dropped before it reaches the model, unless

@@ -1,4 +1,4 @@
-import { decodeBase64Image } from '../../../gateway/images/base64';
+import { decodeBase64Image } from '../../../gateway/intake/base64';
 
 describe('decodeBase64Image', () => {
   const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 1, 2, 250, 251, 255]);

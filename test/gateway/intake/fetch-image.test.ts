@@ -3,18 +3,22 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
-import { ErrorCode, InputError } from '../../../gateway/errors';
+import { ErrorCode, InputError } from '../../../gateway/common/errors';
 import {
   checkFetchImageOptions,
+  createImageFetcher,
   DEFAULT_FETCH_IMAGE_OPTIONS,
-  fetchImage,
   type FetchImageOptions,
-} from '../../../gateway/images/fetch-image';
+} from '../../../gateway/intake/fetch-image';
 import { TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const png = readFileSync(join(TINY_CLIP_DIR, 'images', 'tiny-orange-triangle.png'));
 const INPUT = 'images[2].url';
 const LOOPBACK: Partial<FetchImageOptions> = { allowNetworks: ['127.0.0.0/8'] };
+
+/** One fetch with a fetcher made for these options (bad options reject, like a failed fetch). */
+const fetchImage = async (url: string, input: string, options: Partial<FetchImageOptions> = {}, signal?: AbortSignal) =>
+  createImageFetcher(options)(url, input, signal);
 
 let connections = 0;
 let lastHeaders: IncomingHttpHeaders = {};
@@ -268,12 +272,12 @@ describe('checkFetchImageOptions', () => {
   });
 
   it.each<[Partial<FetchImageOptions>, RegExp]>([
-    [{ timeoutMs: 0 }, /^timeoutMs must be a positive integer .*: 0$/],
-    [{ timeoutMs: 2 ** 31 }, /^timeoutMs must be a positive integer no larger than 2147483647: 2147483648$/],
-    [{ maxBytes: 1.5 }, /^maxBytes must be a positive integer: 1\.5$/],
-    [{ maxRedirects: -1 }, /^maxRedirects must be a non-negative integer: -1$/],
-    [{ allowNetworks: ['127.0.0.1'] }, /^allowNetworks must be CIDR ranges such as "127\.0\.0\.0\/8": "127\.0\.0\.1"$/],
-    [{ allowNetworks: ['::1/129'] }, /^allowNetworks must be CIDR ranges .*: "::1\/129"$/],
+    [{ timeoutMs: 0 }, /^timeoutMs must be an integer from 1 to 2147483647, got 0$/],
+    [{ timeoutMs: 2 ** 31 }, /^timeoutMs must be an integer from 1 to 2147483647, got 2147483648$/],
+    [{ maxBytes: 1.5 }, /^maxBytes must be a positive integer, got 1\.5$/],
+    [{ maxRedirects: -1 }, /^maxRedirects must be a non-negative integer, got -1$/],
+    [{ allowNetworks: ['127.0.0.1'] }, /^allowNetworks must be CIDR ranges such as "127\.0\.0\.0\/8", got \["127\.0\.0\.1"\]$/],
+    [{ allowNetworks: ['::1/129'] }, /^allowNetworks must be CIDR ranges .*, got \["::1\/129"\]$/],
   ])('throws a TypeError naming %j', async (bad, message) => {
     expect(() => checkFetchImageOptions({ ...DEFAULT_FETCH_IMAGE_OPTIONS, ...bad })).toThrow(message);
     expect(() => checkFetchImageOptions({ ...DEFAULT_FETCH_IMAGE_OPTIONS, ...bad })).toThrow(TypeError);
