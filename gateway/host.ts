@@ -8,6 +8,12 @@ import express, { type ErrorRequestHandler } from 'express';
 
 import { ErrorCode } from './common/errors';
 import type { Gateway } from './gateway';
+import type { RequestLimits } from './schema';
+
+/** The most distinct inputs one request may hold, by the request limits. */
+function maxDistinctInputs(limits: RequestLimits): number {
+  return Math.max(3 * limits.maxInputsPerRequest, limits.maxLabels * limits.maxTemplates + limits.maxInputsPerRequest);
+}
 
 export interface HostOptions {
   /** Longest wait for in-flight requests on stop before their connections are cut, in ms. Default 10000. */
@@ -82,8 +88,9 @@ export class GatewayHost {
       expressMiddleware(gateway.apollo, {
         context: async ({ res }) => {
           const abort = new AbortController();
-          // Every URL fetch of the request listens on this signal: up to the inputs of three lists.
-          setMaxListeners(3 * config.maxInputsPerRequest + 1, abort.signal);
+          // Each distinct input of the request listens on this signal until it settles: at most
+          // the inputs of three lists, or a classify's labels × templates prompts and its images.
+          setMaxListeners(maxDistinctInputs(config) + 1, abort.signal);
           // A client that hangs up stops the image fetches still running for it. (The request's own
           // 'close' fires once its body has been read, so the response's is the one that tells.)
           res.once('close', () => {

@@ -56,6 +56,7 @@ export class LocalLambda {
   readonly stats: LocalLambdaStats = { invocations: 0, handled: 0, throttled: 0, functionErrors: 0, peakConcurrency: 0 };
   private readonly faults: Fault[] = [];
   private active = 0;
+  private readonly delays = new Set<() => void>();
   private readonly functionName: string;
   private readonly concurrency: number;
   private readonly limit: number;
@@ -102,8 +103,22 @@ export class LocalLambda {
   }
 
   close(): Promise<void> {
+    for (const end of [...this.delays]) end();
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Waits as a slow function would; close() ends every wait, so no timer outlives the endpoint. */
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.delays.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.delays.add(end);
+    });
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -165,7 +180,7 @@ export class LocalLambda {
     this.active++;
     this.stats.peakConcurrency = Math.max(this.stats.peakConcurrency, this.active);
     try {
-      if (fault?.kind === 'delay') await new Promise((resolve) => setTimeout(resolve, fault.ms));
+      if (fault?.kind === 'delay') await this.delay(fault.ms);
       if (fault?.kind === 'malformed') return raw(res, 200, '{"v": 1, "items": [', {});
       if (fault?.kind === 'error') throw new Error(fault.message ?? 'Injected function failure');
       this.stats.handled++;

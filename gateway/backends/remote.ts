@@ -131,7 +131,7 @@ export class RemoteBackend implements InferenceBackend {
 
   async start(): Promise<ModelDescription> {
     try {
-      this.description = decodeDescription(await this.call(JSON.stringify(encodeRequest({ kind: 'describe' }))));
+      this.description = await this.call(JSON.stringify(encodeRequest({ kind: 'describe' })), decodeDescription);
     } catch (error) {
       const reason =
         error instanceof CallError ? `${error.failure.message}${error.failure.detail ? ` (${error.failure.detail})` : ''}` : String(error);
@@ -160,20 +160,7 @@ export class RemoteBackend implements InferenceBackend {
   private async embedCall(request: EmbedRequest, dim: number): Promise<EmbedResult[]> {
     const count = request.items.length;
     try {
-      const payload = await this.call(JSON.stringify(encodeRequest(request)));
-      try {
-        return decodeResults(payload, count, dim);
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        this.breaker.failure();
-        this.options.log(`the ${this.kind} backend answered outside the protocol`, error);
-        throw new CallError({
-          code: ErrorCode.INFERENCE_FAILED,
-          message: 'The CLIP function returned a malformed answer.',
-          retry: false,
-          unhealthy: true,
-        });
-      }
+      return await this.call(JSON.stringify(encodeRequest(request)), (answer) => decodeResults(answer, count, dim));
     } catch (error) {
       const { code, message } =
         error instanceof CallError
@@ -218,19 +205,26 @@ export class RemoteBackend implements InferenceBackend {
     return calls;
   }
 
-  /** One logical call: circuit check, bulkhead, deadline, and retries for what may be retried. */
-  private async call(payload: string): Promise<unknown> {
+  /**
+   * One logical call: circuit check, bulkhead, deadline, and retries for what may be retried. The
+   * answer is decoded before the attempt counts as a success, so that an answer outside the
+   * protocol counts against the function's health like any other failure (and fails a probe).
+   */
+  private async call<T>(payload: string, decode: (answer: unknown) => T): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if (!this.breaker.tryAcquire()) {
         throw new CallError({
           code: ErrorCode.BACKEND_UNAVAILABLE,
-          message: `The CLIP function is failing; calls are paused for ${Math.ceil(this.breaker.retryInMs / 1000)} s while it recovers.`,
+          message:
+            this.breaker.state === 'open'
+              ? `The CLIP function is failing; calls are paused for ${Math.ceil(this.breaker.retryInMs / 1000)} s while it recovers.`
+              : 'The CLIP function is failing; one call is testing whether it has recovered, and the others wait for its answer.',
           retry: false,
           unhealthy: false,
         });
       }
       try {
-        const answer = await this.bulkhead.run(() => this.callWithDeadline(payload));
+        const answer = decodeAnswer(await this.bulkhead.run(() => this.callWithDeadline(payload)), decode);
         this.breaker.success();
         return answer;
       } catch (error) {
@@ -266,6 +260,22 @@ export class RemoteBackend implements InferenceBackend {
     } finally {
       clock.clearTimeout(timer);
     }
+  }
+}
+
+/** A function's answer decoded; one outside the protocol is a malformed answer (not retried: it would repeat). */
+function decodeAnswer<T>(answer: unknown, decode: (answer: unknown) => T): T {
+  try {
+    return decode(answer);
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    throw new CallError({
+      code: ErrorCode.INFERENCE_FAILED,
+      message: 'The CLIP function returned a malformed answer.',
+      retry: false,
+      unhealthy: true,
+      detail: String(error),
+    });
   }
 }
 

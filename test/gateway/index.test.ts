@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { builtEntry } from '../helpers/build';
@@ -13,16 +13,18 @@ const ENTRY = builtEntry('gateway', 'index.js');
  */
 describe('gateway/index.ts (the process)', () => {
   let running: ChildProcess | undefined;
-  // A failing run must not leave a gateway behind.
-  afterEach(() => {
+  let slow: Server | undefined;
+  // A failing run must not leave a gateway or a server behind.
+  afterEach(async () => {
     if (running && running.exitCode === null) running.kill('SIGKILL');
+    if (slow?.listening) await new Promise((resolve) => slow!.close(resolve));
   });
 
   it('serves, then drains an in-flight request on SIGTERM and exits 0', async () => {
     const image = loadReference().images[0].bytes;
     // A slow image host: the classify request is still in flight when SIGTERM arrives.
-    const slow = createServer((_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(image), 700));
-    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    slow = createServer((_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(image), 700));
+    await new Promise<void>((resolve) => slow!.listen(0, '127.0.0.1', resolve));
     const slowPort = (slow.address() as AddressInfo).port;
 
     const child: ChildProcess = spawn(process.execPath, [ENTRY], {
@@ -49,6 +51,20 @@ describe('gateway/index.ts (the process)', () => {
     });
     expect(log).toMatch(/CLIP_MODEL_DIR is not set: serving the bundled tiny CLIP/);
 
+    // The most labels a classify may have: every prompt listens for the client hanging up, and
+    // that must not look like a leak (Node warns on stderr past an AbortSignal's listener bound).
+    const labels = Array.from({ length: 1000 }, (_, i) => `shape number ${i}`);
+    const many = await fetch(`${origin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query:
+          'query($images: [ImageInput!]!, $labels: [String!]!) { classify(images: $images, labels: $labels, topK: 1) { labels { label } } }',
+        variables: { images: [{ base64: image.toString('base64') }], labels },
+      }),
+    });
+    expect(((await many.json()) as { errors?: unknown }).errors).toBeUndefined();
+
     const inFlight = fetch(`${origin}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -64,7 +80,7 @@ describe('gateway/index.ts (the process)', () => {
     expect(await exited).toBe(0);
     expect(log).toMatch(/SIGTERM: no longer accepting requests/);
     expect(log).toMatch(/stopped/);
+    expect(log).not.toMatch(/MaxListenersExceeded|Warning/);
     await expect(fetch(`${origin}/healthz`)).rejects.toThrow();
-    await new Promise((resolve) => slow.close(resolve));
   });
 });

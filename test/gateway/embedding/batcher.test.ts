@@ -1,33 +1,5 @@
 import { Batcher } from '../../../gateway/embedding/batcher';
-import type { Clock } from '../../../gateway/common/clock';
-
-/** A clock the test moves by hand: timers fire only in advance(). */
-class ManualClock implements Clock {
-  private time = 0;
-  private timers = new Map<number, { at: number; callback: () => void }>();
-  private nextId = 1;
-  now = () => this.time;
-  setTimeout = (callback: () => void, ms: number) => {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.time + ms, callback });
-    return id;
-  };
-  clearTimeout = (id: unknown) => {
-    this.timers.delete(id as number);
-  };
-  async advance(ms: number): Promise<void> {
-    this.time += ms;
-    for (const [id, timer] of [...this.timers].sort((a, b) => a[1].at - b[1].at)) {
-      if (timer.at <= this.time && this.timers.has(id)) {
-        this.timers.delete(id);
-        timer.callback();
-      }
-    }
-    await flushPromises();
-  }
-}
-
-const flushPromises = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { flushPromises, ManualClock } from '../../helpers/clock';
 
 /** A batch function that records its batches and resolves only when told to. */
 function recorder() {
