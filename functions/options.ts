@@ -112,6 +112,11 @@ export function listOf<T>(item: Rule<T>, what: string): Rule<T[]> {
   };
 }
 
+/** The options that are set: undefined ones are dropped, so that merging them over defaults keeps the defaults. */
+export function setOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 export type Env = Record<string, string | undefined>;
 
 /** Reads settings from environment variables; every error names the variable and quotes its text. */

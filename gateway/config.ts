@@ -1,5 +1,4 @@
 import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, MODEL_DTYPE, type ImageLimits } from '../functions/clip';
-import { DEFAULT_CLIP_MODEL_OPTIONS } from '../functions/clip/model';
 import {
   bool,
   EnvReader,
@@ -54,7 +53,8 @@ export function defaultConfig(): GatewayConfig {
   return {
     backend: {
       kind: 'local',
-      model: { dtype: DEFAULT_CLIP_MODEL_OPTIONS.dtype, device: DEFAULT_CLIP_MODEL_OPTIONS.device, spinning: LOCAL_SPINNING },
+      // dtype and device unset: ClipModel's own defaults (fp32, cpu).
+      model: { spinning: LOCAL_SPINNING },
     },
     maxBatchSize: DEFAULT_BATCHER_OPTIONS.maxBatchSize,
     maxDelayMs: DEFAULT_BATCHER_OPTIONS.maxDelayMs,
@@ -94,9 +94,9 @@ function backendFromEnv(read: EnvReader, base: BackendOptions & { kind: 'local' 
         modelDir: read.optional('CLIP_MODEL_DIR', nonEmpty),
         workers: read.optional('LOCAL_WORKERS', nonNegativeInt),
         model: {
-          dtype: read.get('CLIP_DTYPE', MODEL_DTYPE, base.model.dtype!),
-          device: read.get('CLIP_DEVICE', EXECUTION_DEVICE, base.model.device!),
-          spinning: read.get('CLIP_SPINNING', bool, base.model.spinning!),
+          dtype: read.optional('CLIP_DTYPE', MODEL_DTYPE),
+          device: read.optional('CLIP_DEVICE', EXECUTION_DEVICE),
+          spinning: read.get('CLIP_SPINNING', bool, base.model.spinning ?? LOCAL_SPINNING),
         },
       };
     case 'lambda':

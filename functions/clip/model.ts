@@ -1,6 +1,6 @@
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 
-import { check, nonNegativeInt, positiveInt } from '../options';
+import { check, nonNegativeInt, positiveInt, setOnly } from '../options';
 import { ClipErrorCode, ClipInputError, ModelLoadError } from './errors';
 import { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, type ImageCrop, type ImageLimits } from './image-crop';
 import { readModelDirectory, type ClipModelSpec, type ModelDtype } from './model-dir';
@@ -102,7 +102,7 @@ export class ClipModel {
   static async load(directory: string, options: Partial<ClipModelOptions> = {}): Promise<ClipModel> {
     const merged: ClipModelOptions = {
       ...DEFAULT_CLIP_MODEL_OPTIONS,
-      ...options,
+      ...setOnly(options),
       imageLimits: { ...DEFAULT_CLIP_MODEL_OPTIONS.imageLimits, ...options.imageLimits },
     };
     checkOptions(merged);

@@ -3,7 +3,6 @@ import { bundledModelDir } from '../../functions/models';
 import type { Logger } from '../common/log';
 import type { InferenceBackend } from './backend';
 import { HttpTransport } from './http';
-import { InlineBackend } from './inline';
 import { LambdaTransport } from './lambda';
 import { LocalBackend, type LocalModelOptions } from './local';
 import { RemoteBackend, type RemoteCallOptions } from './remote';
@@ -31,11 +30,19 @@ export type BackendOptions =
   /** The HTTP adapter (functions/handlers/http.ts) at this base URL. */
   | { kind: 'http'; url: string; remote: RemoteCallOptions };
 
+/**
+ * The backend these options name. Only the inline backend loads ONNX Runtime into this process,
+ * so it is loaded only when chosen: a gateway in front of Lambda never loads the native binding.
+ */
 export function createBackend(options: BackendOptions, log: Logger): InferenceBackend {
   switch (options.kind) {
     case 'local': {
       const modelDir = options.modelDir ?? bundledModelDir();
-      if (options.workers === 0) return new InlineBackend(modelDir, options.model);
+      if (options.workers === 0) {
+        // require, not import(): the package is CommonJS, and import() would load an ES module.
+        const { InlineBackend } = require('./inline') as typeof import('./inline');
+        return new InlineBackend(modelDir, options.model);
+      }
       return new LocalBackend({ modelDir, workers: options.workers, model: options.model });
     }
     case 'lambda':

@@ -5,7 +5,7 @@ import net, { type LookupFunction } from 'node:net';
 
 import ipaddr from 'ipaddr.js';
 
-import { check, listOf, nonNegativeInt, positiveInt, timeoutMs, type Rule } from '../../functions/options';
+import { check, listOf, nonNegativeInt, positiveInt, setOnly, timeoutMs, type Rule } from '../../functions/options';
 import { ErrorCode, InputError } from '../common/errors';
 
 export interface FetchImageOptions {
@@ -95,8 +95,7 @@ export type ImageFetcher = (url: string, input: string, signal?: AbortSignal) =>
  * for the connect.
  */
 export function createImageFetcher(options: Partial<FetchImageOptions> = {}): ImageFetcher {
-  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  const o: FetchImageOptions = { ...DEFAULT_FETCH_IMAGE_OPTIONS, ...given };
+  const o: FetchImageOptions = { ...DEFAULT_FETCH_IMAGE_OPTIONS, ...setOnly(options) };
   checkFetchImageOptions(o);
   const allow: Network[] = o.allowNetworks.map((cidr) => ipaddr.parseCIDR(cidr));
   return (url, input, signal) => fetchImage(url, input, o, allow, signal);
