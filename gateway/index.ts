@@ -1,4 +1,6 @@
 // The process entry: the only place that reads the environment, listens on a port and handles signals.
+import type { AddressInfo } from 'node:net';
+
 import { stderrLogger } from './common/log';
 import { configFromEnv, listenFromEnv } from './config';
 import { createGateway } from './gateway';
@@ -13,7 +15,7 @@ async function main(): Promise<void> {
   const model = gateway.model.info;
   stderrLogger(
     `clip-gateway serving ${model.name} (${model.dim} dims, ${model.dtype}, ${gateway.backend.kind} backend on ${model.device}) ` +
-      `at http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/graphql`,
+      `at ${openableUrl(address)}/graphql`,
   );
 
   let stopping = false;
@@ -34,6 +36,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** A URL a person can open: "all interfaces" (:: or 0.0.0.0) is not an address a browser can visit. */
+function openableUrl(address: AddressInfo): string {
+  const host = ['::', '0.0.0.0'].includes(address.address)
+    ? 'localhost'
+    : address.family === 'IPv6'
+      ? `[${address.address}]`
+      : address.address;
+  return `http://${host}:${address.port}`;
 }
 
 main().catch((error: unknown) => {

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
 import { InferenceSession } from 'onnxruntime-node';
 
 import { ModelLoadError } from './errors';
@@ -40,7 +43,13 @@ function baseOptions(options: SessionOptions): InferenceSession.SessionOptions {
  * saying so, rather than a failure: the same container image serves GPU and CPU capacity.
  */
 export async function createSession(path: string, what: string, options: SessionOptions): Promise<LoadedSession> {
-  if (options.device === 'cuda') {
+  if (options.device === 'cuda' && !cudaProviderInstalled()) {
+    // Asking ONNX Runtime anyway would print its own red "Failed to load library" error for what
+    // is the expected outcome on a host set up without CUDA.
+    options.log(
+      `${what}: the CUDA execution provider is not installed (install onnxruntime-node with --onnxruntime-node-install=cuda12); running on the CPU`,
+    );
+  } else if (options.device === 'cuda') {
     try {
       const session = await InferenceSession.create(path, { ...baseOptions(options), executionProviders: ['cuda', 'cpu'] });
       options.log(`${what}: running on the CUDA execution provider`);
@@ -56,6 +65,13 @@ export async function createSession(path: string, what: string, options: Session
   } catch (error) {
     throw new ModelLoadError(`${path} could not be loaded by ONNX Runtime: ${firstLine(error)}`, { cause: error });
   }
+}
+
+/** Whether onnxruntime-node was installed with its CUDA provider library (it downloads it only when asked). */
+function cudaProviderInstalled(): boolean {
+  const packageRoot = dirname(dirname(require.resolve('onnxruntime-node')));
+  const library = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  return existsSync(join(packageRoot, 'bin', 'napi-v6', process.platform, process.arch, library));
 }
 
 function firstLine(error: unknown): string {

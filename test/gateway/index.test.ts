@@ -31,7 +31,8 @@ describe('gateway/index.ts (the process)', () => {
       env: {
         ...process.env,
         PORT: '0',
-        HOST: '127.0.0.1',
+        // HOST unset: all interfaces, and the log must still print a URL a person can open.
+        HOST: '',
         LOCAL_WORKERS: '1',
         IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.1/32',
         CLIP_MODEL_DIR: '',
@@ -44,7 +45,7 @@ describe('gateway/index.ts (the process)', () => {
     const origin = await new Promise<string>((resolve, reject) => {
       child.stderr!.on('data', (chunk: Buffer) => {
         log += chunk.toString();
-        const match = /at (http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(log);
+        const match = /at (http:\/\/localhost:\d+)\/graphql/.exec(log);
         if (match) resolve(match[1]);
       });
       void exited.then(() => reject(new Error(`gateway exited early:\n${log}`)));
