@@ -2,7 +2,7 @@
 // Runs the build script only when dist/ is older than what it is built from, so that a second
 // `npm start` (or `npm run clip`, `npm run lambda:local`) with no source change starts at once.
 // A successful build leaves dist/.build-stamp; any newer TypeScript source or build setting
-// makes the next run build again.
+// makes the next run build again. With --check it only says whether a build is due (exit 1 if so).
 'use strict';
 const { execSync } = require('node:child_process');
 const { existsSync, readdirSync, readFileSync, statSync, writeFileSync } = require('node:fs');
@@ -28,6 +28,10 @@ function newest(path) {
 
 const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
 const source = Math.max(...SOURCES.map((dir) => newest(join(root, dir))), ...SETTINGS.map((file) => newest(join(root, file))));
+if (source > built && process.argv.includes('--check')) {
+  process.stderr.write('dist/ is older than its sources; npm run build is due.\n');
+  process.exit(1);
+}
 if (source > built) {
   process.stderr.write(built === 0 ? 'Building dist/ ...\n' : 'Sources changed since the last build; building dist/ ...\n');
   // package.json's build script, run as npm would (its tools on the PATH) but without starting
