@@ -1,10 +1,20 @@
 #!/usr/bin/env node
 // A command-line adapter over the CLIP core: classify image files, or print embeddings.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { DEFAULT_TEMPLATES, EXECUTION_DEVICE, MODEL_DTYPE, MODEL_DTYPES, ZeroShotClassifier, type EmbedResult } from './clip';
-import { ClipModel } from './clip/model';
+import {
+  classifierInputProblem,
+  DEFAULT_TEMPLATES,
+  EXECUTION_DEVICE,
+  MODEL_DTYPE,
+  MODEL_DTYPES,
+  ZeroShotClassifier,
+  type EmbedResult,
+  type ExecutionDevice,
+  type ModelDtype,
+} from './clip';
+import type { ItemNamer } from './clip/classify';
 import { bundledModelDir } from './models';
 import { check } from './options';
 
@@ -18,37 +28,124 @@ Options:
   --device cpu|cuda
 `;
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      dtype: { type: 'string', default: 'fp32' },
-      device: { type: 'string', default: 'cpu' },
-      label: { type: 'string', multiple: true, default: [] },
-      template: { type: 'string', multiple: true },
-      text: { type: 'string', multiple: true, default: [] },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command, ...images] = positionals;
-  if (values.help || (command !== 'classify' && command !== 'embed')) {
-    process.stdout.write(USAGE);
-    return values.help ? 0 : 2;
+const COMMANDS = ['classify', 'embed'] as const;
+
+/** A mistake on the command line: one line on stderr (and the usage, if it helps), exit code 2. */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly showUsage = false,
+  ) {
+    super(message);
   }
-  const directory = values.model ?? process.env.CLIP_MODEL_DIR ?? bundledModelDir();
-  const model = await ClipModel.load(directory, {
-    dtype: check('--dtype', values.dtype, MODEL_DTYPE),
-    device: check('--device', values.device, EXECUTION_DEVICE),
-  });
+}
+
+/** What to run, every argument checked and every image read, so that no mistake waits for the model to load. */
+type Job =
+  | { command: 'help' }
+  | {
+      command: (typeof COMMANDS)[number];
+      directory: string;
+      dtype: ModelDtype;
+      device: ExecutionDevice;
+      images: { file: string; bytes: Buffer }[];
+      labels: string[];
+      templates?: string[];
+      texts: string[];
+    };
+
+/** The nth --label or --template, as the user counts them. */
+const optionName: ItemNamer = (list, index) => `--${list === 'labels' ? 'label' : 'template'} #${index + 1}`;
+
+function parseCommandLine(argv: string[]): Job {
+  let parsed;
   try {
-    const imageResults = await model.embedImages(images.map((file) => readFileSync(file)));
-    if (command === 'embed') {
-      const textResults = await model.embedTexts(values.text);
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        dtype: { type: 'string', default: 'fp32' },
+        device: { type: 'string', default: 'cpu' },
+        label: { type: 'string', multiple: true, default: [] },
+        template: { type: 'string', multiple: true },
+        text: { type: 'string', multiple: true, default: [] },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    // Node's own sentences: "Unknown option '--lable'. ...", "Option '--label <value>' argument missing".
+    throw new UsageError(error instanceof Error ? error.message : String(error), true);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help' };
+  const [command, ...files] = positionals;
+  const commands = `the commands are ${COMMANDS.join(' and ')}.`;
+  if (command === undefined) throw new UsageError(`no command given; ${commands}`, true);
+  if (command !== 'classify' && command !== 'embed') throw new UsageError(`unknown command ${JSON.stringify(command)}; ${commands}`, true);
+
+  const dtype = check('--dtype', values.dtype, MODEL_DTYPE, (m) => new UsageError(`${m}.`));
+  const device = check('--device', values.device, EXECUTION_DEVICE, (m) => new UsageError(`${m}.`));
+  if (command === 'classify') {
+    if (values.text.length > 0) throw new UsageError('--text is for embed; classify takes image files and --label.');
+    if (files.length === 0) throw new UsageError('classify needs at least one image file.', true);
+    if (values.label.length === 0) throw new UsageError('classify needs at least one --label.', true);
+    const problem = classifierInputProblem(values.label, values.template ?? DEFAULT_TEMPLATES, optionName);
+    if (problem) throw new UsageError(problem);
+  } else {
+    if (values.label.length > 0 || values.template)
+      throw new UsageError('--label and --template are for classify; embed takes --text and image files.');
+    if (files.length === 0 && values.text.length === 0) throw new UsageError('embed needs --text or at least one image file.', true);
+  }
+  return {
+    command,
+    directory: modelDirectory(values.model),
+    dtype,
+    device,
+    images: files.map((file) => ({ file, bytes: readImageFile(file) })),
+    labels: values.label,
+    templates: values.template,
+    texts: values.text,
+  };
+}
+
+/** The model directory named by --model or CLIP_MODEL_DIR, if it is one; else the bundled tiny CLIP. */
+function modelDirectory(option: string | undefined): string {
+  const [directory, from] =
+    option !== undefined ? [option, '--model'] : process.env.CLIP_MODEL_DIR ? [process.env.CLIP_MODEL_DIR, 'CLIP_MODEL_DIR'] : [];
+  if (directory === undefined) return bundledModelDir();
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(directory).isDirectory();
+  } catch {}
+  if (!isDirectory) throw new UsageError(`the model directory ${directory} (${from}) does not exist or is not a directory.`);
+  return directory;
+}
+
+function readImageFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ENOENT') throw new UsageError(`${file} does not exist.`);
+    if (code === 'EISDIR') throw new UsageError(`${file} is a directory, not an image file.`);
+    if (code === 'EACCES' || code === 'EPERM') throw new UsageError(`${file} cannot be read (permission denied).`);
+    throw new UsageError(`${file} cannot be read${typeof code === 'string' ? ` (${code})` : ''}.`);
+  }
+}
+
+async function run(job: Exclude<Job, { command: 'help' }>): Promise<number> {
+  // The heavy entry (ONNX Runtime) is loaded only once the command line is known to be right;
+  // require, not import(): the package is CommonJS, and import() would load an ES module.
+  const { ClipModel } = require('./clip/model') as typeof import('./clip/model');
+  const model = await ClipModel.load(job.directory, { dtype: job.dtype, device: job.device });
+  try {
+    const imageResults = await model.embedImages(job.images.map((image) => image.bytes));
+    if (job.command === 'embed') {
+      const textResults = await model.embedTexts(job.texts);
       const rows = [
-        ...values.text.map((t, i) => ({ input: t, result: textResults[i] })),
-        ...images.map((f, i) => ({ input: f, result: imageResults[i] })),
+        ...job.texts.map((t, i) => ({ input: t, result: textResults[i] })),
+        ...job.images.map(({ file }, i) => ({ input: file, result: imageResults[i] })),
       ];
       for (const { input, result } of rows) {
         process.stdout.write(
@@ -58,11 +155,11 @@ async function main(argv: string[]): Promise<number> {
       return rows.every((r) => r.result.ok) ? 0 : 1;
     }
     const classifier = await ZeroShotClassifier.create(
-      values.label,
+      job.labels,
       async (text) => vectorOf(await model.embedTexts([text]).then((r) => r[0])),
-      { templates: values.template, logitScale: model.info.logitScale },
+      { templates: job.templates, logitScale: model.info.logitScale },
     );
-    images.forEach((file, i) => {
+    job.images.forEach(({ file }, i) => {
       const result = imageResults[i];
       if (!result.ok) {
         process.stdout.write(`${file}: ${result.code}: ${result.message}\n`);
@@ -80,6 +177,22 @@ async function main(argv: string[]): Promise<number> {
 function vectorOf(result: EmbedResult): Float32Array {
   if (!result.ok) throw new Error(result.message);
   return result.vector;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let job: Job;
+  try {
+    job = parseCommandLine(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`clip-cli: ${error.message}\n${error.showUsage ? `\n${USAGE}` : ''}`);
+    return 2;
+  }
+  if (job.command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  return run(job);
 }
 
 main(process.argv.slice(2)).then(

@@ -2,11 +2,13 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
-import express, { type ErrorRequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
 import { ErrorCode } from './common/errors';
+import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
 import type { RequestLimits } from './schema';
 
@@ -15,6 +17,56 @@ function maxDistinctInputs(limits: RequestLimits): number {
   return Math.max(3 * limits.maxInputsPerRequest, limits.maxLabels * limits.maxTemplates + limits.maxInputsPerRequest);
 }
 
+/** An error in GraphQL's response shape, as Apollo would answer it. */
+function graphqlError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+/**
+ * Apollo's CSRF prevention, mirrored from @apollo/server (preventCsrf.ts and ApolloServer's
+ * prefersHTML) so that the requests it would refuse with a paragraph get one sentence instead.
+ * Apollo still checks every request itself; this only answers first, and only when Apollo's
+ * answer would be that refusal.
+ */
+const CSRF = {
+  /** Content types a browser sends cross-site without a CORS preflight. */
+  simpleContentTypes: ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'],
+  /** Apollo's default preflight headers (gateway.ts leaves csrfPrevention at its default, on). */
+  preflightHeaders: ['x-apollo-operation-name', 'apollo-require-preflight'],
+  /** The media types Apollo weighs a GET's Accept against; text/html winning means a browser. */
+  responseTypes: [
+    'application/json; charset=utf-8',
+    'application/graphql-response+json; charset=utf-8',
+    'multipart/mixed; deferSpec=20220824',
+    'multipart/mixed; incrementalSpec=v0.2',
+    'multipart/mixed',
+    'text/html',
+  ],
+};
+
+/** A MIME type's `type/subtype` as the WHATWG parser Apollo uses reads it; an unparsable one does not match. */
+const MIME_ESSENCE = /^[\t\n\r ]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\/([!#$%&'*+.^_`|~0-9A-Za-z-]+)[\t\n\r ]*(?:;|$)/;
+
+/** Whether Apollo would take this request for a cross-site forgery (see CSRF). */
+function failsCsrfCheck(req: Request): boolean {
+  const contentType = req.headers['content-type'];
+  if (contentType !== undefined) {
+    const essence = MIME_ESSENCE.exec(contentType);
+    // Apollo lets a content type it cannot parse through (and then refuses the body).
+    if (!essence || !CSRF.simpleContentTypes.includes(`${essence[1]}/${essence[2]}`.toLowerCase())) return false;
+  }
+  return !CSRF.preflightHeaders.some((name) => String(req.headers[name] ?? '').length > 0);
+}
+
+/** Whether Apollo would answer this request with its landing page, were one on (a browser opening the URL). */
+function prefersHtml(req: Request): boolean {
+  return req.method === 'GET' && !!req.headers.accept && req.accepts(CSRF.responseTypes) === 'text/html';
+}
+
+export const SEND_JSON =
+  'Send the query as JSON: POST with content-type: application/json, or GET with ?query= and the header apollo-require-preflight: true.';
+export const SANDBOX_OFF = `Apollo Sandbox is off on this gateway (SANDBOX=false). Open ${EXPLORER_ROUTE} for the GraphiQL explorer, or send the query as JSON: POST with content-type: application/json.`;
+
 export interface HostOptions {
   /** Longest wait for in-flight requests on stop before their connections are cut, in ms. Default 10000. */
   stopGracePeriodMs?: number;
@@ -22,8 +74,9 @@ export interface HostOptions {
 
 /**
  * The gateway's HTTP host: Express with GraphQL at /graphql (Apollo Sandbox for browsers), CORS
- * and body limits, /healthz, /readyz and /metrics, and a graceful stop. The only place that
- * touches HTTP; everything behind /graphql is the transport-free Gateway.
+ * and body limits, GraphiQL at /graphiql (offline, from the build), an index at /, /healthz,
+ * /readyz and /metrics, and a graceful stop. The only place that touches HTTP; everything behind
+ * /graphql is the transport-free Gateway.
  */
 export class GatewayHost {
   readonly app = express();
@@ -66,6 +119,8 @@ export class GatewayHost {
     const { app, gateway } = this;
     const { config, metrics } = gateway;
     app.disable('x-powered-by');
+    app.get('/', this.index());
+    app.use(EXPLORER_ROUTE, explorer());
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
@@ -84,6 +139,7 @@ export class GatewayHost {
     app.use(
       '/graphql',
       cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
+      this.csrfHint(),
       express.json({ limit: config.bodyLimitBytes }),
       expressMiddleware(gateway.apollo, {
         context: async ({ res }) => {
@@ -101,6 +157,41 @@ export class GatewayHost {
       }),
     );
     app.use(this.bodyErrors());
+  }
+
+  /** `GET /`: browsers go to the explorer; anything else gets the list of endpoints. */
+  private index(): RequestHandler {
+    const { sandbox } = this.gateway.config;
+    const endpoints = {
+      '/graphql': `the GraphQL API: POST JSON${sandbox ? "; Apollo Sandbox in a browser (loads from Apollo's CDN)" : ''}`,
+      [EXPLORER_ROUTE]: 'GraphiQL, the schema explorer, served by the gateway (works offline)',
+      '/healthz': 'liveness',
+      '/readyz': 'readiness: the model loaded and the backend reachable',
+      '/metrics': 'Prometheus metrics',
+    };
+    return (req, res) => {
+      res.vary('accept');
+      if (req.accepts(['json', 'html']) === 'html') {
+        res.redirect(302, EXPLORER_ROUTE);
+        return;
+      }
+      res.json({ service: 'clip-gateway', endpoints });
+    };
+  }
+
+  /**
+   * One sentence on what to send, instead of Apollo's paragraph, for requests its CSRF prevention
+   * would refuse (a form-like POST; a GET without a preflight header); for a browser opening
+   * /graphql with Sandbox off, a pointer to the explorer.
+   */
+  private csrfHint(): RequestHandler {
+    const { sandbox } = this.gateway.config;
+    return (req, res, next) => {
+      const browser = prefersHtml(req);
+      // With Sandbox on, Apollo answers a browser with it before checking anything.
+      if ((sandbox && browser) || !failsCsrfCheck(req)) return next();
+      graphqlError(res, 400, ApolloServerErrorCode.BAD_REQUEST, browser ? SANDBOX_OFF : SEND_JSON);
+    };
   }
 
   /** Bodies Express could not read, answered in GraphQL's error shape. */

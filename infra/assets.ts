@@ -38,7 +38,11 @@ function allowOnly(paths: string[]): string[] {
 
 /** Excludes for the gateway image: its sources and the CLIP core's; no model, tests or infra (in Lambda mode CLIP runs in the function). */
 export function gatewayImageExcludes(): string[] {
-  return [...allowOnly([...BUILD_FILES, 'gateway', 'functions']), 'functions/Dockerfile', 'functions/Dockerfile.cuda'];
+  return [
+    ...allowOnly([...BUILD_FILES, 'gateway', 'functions', 'scripts/build-explorer.js']),
+    'functions/Dockerfile',
+    'functions/Dockerfile.cuda',
+  ];
 }
 
 /** Excludes for the CLIP function image: the function's sources and the one model directory it bakes in. */

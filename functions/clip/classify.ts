@@ -3,14 +3,40 @@ import { meanUnitVector, zeroShot } from './scoring';
 /** The prompt of CLIP's zero-shot examples; `{}` stands for the label. */
 export const DEFAULT_TEMPLATES: readonly string[] = Object.freeze(['a photo of a {}.']);
 
-/** Why labels and templates cannot make a classifier, as a sentence; undefined when they can. */
-export function classifierInputProblem(labels: readonly string[], templates: readonly string[]): string | undefined {
+/** How a problem names one item of the labels or templates: `labels[3]` by default; the CLI says `--label #4`. */
+export type ItemNamer = (list: 'labels' | 'templates', index: number) => string;
+
+const indexed: ItemNamer = (list, index) => `${list}[${index}]`;
+
+/**
+ * Why labels and templates cannot make a classifier, as a sentence; undefined when they can.
+ * Labels are compared after trimming: a repeated label would split its probability with its twin
+ * (two identical prompts score 0.5/0.5), so it is refused, naming both positions.
+ */
+export function classifierInputProblem(
+  labels: readonly string[],
+  templates: readonly string[],
+  name: ItemNamer = indexed,
+): string | undefined {
   if (labels.length === 0) return 'labels is empty; give at least one label.';
   if (templates.length === 0) return 'templates is empty; omit it for the default or give at least one.';
   const template = templates.findIndex((t) => !t.includes('{}'));
-  if (template >= 0) return `templates[${template}] has no {} to put the label in: ${JSON.stringify(templates[template].slice(0, 100))}.`;
+  if (template >= 0)
+    return `${name('templates', template)} has no {} to put the label in: ${JSON.stringify(templates[template].slice(0, 100))}.`;
   const label = labels.findIndex((l) => l.trim() === '');
-  if (label >= 0) return `labels[${label}] is empty.`;
+  if (label >= 0) return `${name('labels', label)} is empty.`;
+  const first = new Map<string, number>();
+  for (const [index, l] of labels.entries()) {
+    const key = l.trim();
+    const earlier = first.get(key);
+    if (earlier !== undefined) {
+      return (
+        `${name('labels', index)} repeats ${name('labels', earlier)} (${JSON.stringify(key.slice(0, 100))}); ` +
+        'give each label once, since repeated labels split the probability between them.'
+      );
+    }
+    first.set(key, index);
+  }
   return undefined;
 }
 

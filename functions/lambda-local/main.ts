@@ -12,12 +12,7 @@ async function main(): Promise<void> {
   const model = await warm();
   const local = new LocalLambda(handler, { functionName, log: (line) => console.error(line) });
   const origin = await local.listen(port, host);
-  console.error(`Local Lambda endpoint at ${origin}: function ${functionName} serving ${model.info.name} (${model.info.dim} dims)`);
-  // The SDK needs a region and credentials even for a local endpoint; any values do.
-  console.error(
-    `Gateway: INFERENCE_BACKEND=lambda LAMBDA_FUNCTION_NAME=${functionName} AWS_ENDPOINT_URL_LAMBDA=${origin} ` +
-      `AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm start   (or: npm run start:lambda-local)`,
-  );
+  // Handlers first: whoever reads the lines below may stop this process at once.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -30,6 +25,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  console.error(`Local Lambda endpoint at ${origin}: function ${functionName} serving ${model.info.name} (${model.info.dim} dims)`);
+  // The SDK needs a region and credentials even for a local endpoint; any values do.
+  console.error(
+    `Gateway: INFERENCE_BACKEND=lambda LAMBDA_FUNCTION_NAME=${functionName} AWS_ENDPOINT_URL_LAMBDA=${origin} ` +
+      `AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local npm start   (or: npm run start:lambda-local)`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,5 @@
 import { check, httpUrl } from '../../functions/options';
-import { CallError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
+import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
 
 /** Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on a GPU host. */
 export class HttpTransport implements Transport {
@@ -21,8 +21,8 @@ export class HttpTransport implements Transport {
       body = await response.text();
     } catch (error) {
       if (signal.aborted) throw new CallError(timeoutFailure(timeoutMs));
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      throw new CallError(failureForStatus(undefined, cause ?? 'network error', String(error)));
+      // fetch rejects with TypeError('fetch failed'); the socket's error, and its code, is the cause.
+      throw new CallError(failureForStatus(undefined, connectionProblem(error) ?? '', describeError(error)));
     }
     if (!response.ok) throw new CallError(failureForStatus(response.status, '', body.slice(0, 200)));
     return parseAnswer(body);

@@ -3,7 +3,7 @@ import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/c
 import { check, nonEmpty } from '../../functions/options';
 import { ErrorCode } from '../common/errors';
 import type { Logger } from '../common/log';
-import { CallError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
+import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
 
 export interface LambdaTransportOptions {
   functionName: string;
@@ -39,9 +39,11 @@ export class LambdaTransport implements Transport {
       );
     } catch (error) {
       if (signal.aborted) throw new CallError(timeoutFailure(timeoutMs));
-      const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+      // A service error carries its HTTP status; a connection failure is Node's socket error
+      // itself (code ECONNREFUSED, ...), with no status.
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
       const status = e.$metadata?.httpStatusCode ?? (e.name === 'TooManyRequestsException' ? 429 : undefined);
-      throw new CallError(failureForStatus(status, e.name ?? 'network error', `${e.name ?? 'Error'}: ${e.message ?? String(error)}`));
+      throw new CallError(failureForStatus(status, connectionProblem(error) ?? '', describeError(error)));
     }
     const body = output.Payload ? Buffer.from(output.Payload).toString('utf8') : '';
     if (output.FunctionError) {

@@ -6,7 +6,7 @@ import {
   type EmbedResult,
   type ModelDescription,
 } from '../../functions/clip';
-import { check, integer, nonNegativeNumber, positiveInt, timeoutMs } from '../../functions/options';
+import { check, integer, nonNegativeInt, nonNegativeNumber, positiveInt, timeoutMs } from '../../functions/options';
 import {
   decodeDescription,
   decodeResults,
@@ -67,6 +67,13 @@ export interface RemoteBackendOptions {
   /** Most inputs per call, which also bounds the response size. Default 256. */
   maxItemsPerCall: number;
   circuit: CircuitBreakerOptions;
+  /**
+   * How long a readiness answer is reused, in ms: ready() sends the function a `describe` (the
+   * protocol's smallest request) at most once per period, however often it is asked. Default 5000.
+   */
+  readyCacheMs: number;
+  /** Deadline of one readiness probe, in ms; a probe past it answers not ready. Default 2000. */
+  readyTimeoutMs: number;
   log: Logger;
   /** Deadlines, backoff waits and the circuit's cooldown run on this clock. Default: the system's. */
   clock: Clock;
@@ -84,6 +91,8 @@ export const DEFAULT_REMOTE_CALL_OPTIONS: RemoteCallOptions = {
   maxRequestBytes: 6_000_000,
   maxItemsPerCall: 256,
   circuit: { failureThreshold: 5, cooldownMs: 10_000 },
+  readyCacheMs: 5_000,
+  readyTimeoutMs: 2_000,
 };
 
 function checkOptions(o: RemoteBackendOptions): void {
@@ -94,6 +103,8 @@ function checkOptions(o: RemoteBackendOptions): void {
   check('maxRequestBytes', o.maxRequestBytes, integer(WIRE_REQUEST_OVERHEAD_BYTES + 1, LAMBDA_PAYLOAD_LIMIT_BYTES));
   check('retryBaseMs', o.retryBaseMs, nonNegativeNumber);
   check('retryMaxMs', o.retryMaxMs, nonNegativeNumber);
+  check('readyCacheMs', o.readyCacheMs, nonNegativeInt);
+  check('readyTimeoutMs', o.readyTimeoutMs, timeoutMs);
 }
 
 /**
@@ -112,6 +123,10 @@ export class RemoteBackend implements InferenceBackend {
   private readonly options: RemoteBackendOptions;
   private readonly closing = new AbortController();
   private description?: ModelDescription;
+  /** The last readiness probe's answer and when it came (on the clock). */
+  private readiness?: { ready: boolean; why: string; at: number };
+  /** The probe under way, shared by every ready() asked meanwhile. */
+  private probing?: Promise<boolean>;
 
   constructor(
     private readonly transport: Transport,
@@ -147,13 +162,62 @@ export class RemoteBackend implements InferenceBackend {
     return answers.flat();
   }
 
+  /**
+   * Whether the function answers: false at once before start(), after close() and while the
+   * circuit is open (cooling down); otherwise the answer of a `describe` probe with its own
+   * deadline (`readyTimeoutMs`), reused for `readyCacheMs`, one probe at a time.
+   *
+   * Probes stay out of the circuit breaker and the bulkhead. They are not user traffic: a probe
+   * that failed on an idle gateway would open the circuit for requests that might have
+   * succeeded, a successful one would reset the count of failing embed calls (describe does not
+   * run the model, so it can succeed while inference fails) or take the one call a half-open
+   * circuit lets through; and a probe queued behind busy calls in the bulkhead would measure
+   * this gateway's queue, not the function. Once the cooldown is over the probe decides again,
+   * so that a gateway taken out of rotation while its circuit was open can come back without
+   * user traffic to close the circuit.
+   */
   async ready(): Promise<boolean> {
-    return this.description !== undefined && this.breaker.state !== 'open';
+    if (this.description === undefined || this.closing.signal.aborted) return false;
+    if (this.breaker.state === 'open' && this.breaker.retryInMs > 0) return false;
+    if (this.probing) return this.probing;
+    const { clock, readyCacheMs } = this.options;
+    if (this.readiness && clock.now() - this.readiness.at < readyCacheMs) return this.readiness.ready;
+    this.probing = this.probe().finally(() => (this.probing = undefined));
+    return this.probing;
   }
 
   async close(): Promise<void> {
     this.closing.abort();
     this.transport.close();
+  }
+
+  /**
+   * One `describe` call, without retries, the circuit breaker or the bulkhead (see ready()). A
+   * failure that says nothing about the function's health (throttling: it is busy, not broken)
+   * still counts as ready. Logs when the answer changes.
+   */
+  private async probe(): Promise<boolean> {
+    let ready: boolean;
+    let why = '';
+    try {
+      decodeAnswer(
+        await this.callWithDeadline(JSON.stringify(encodeRequest({ kind: 'describe' })), this.options.readyTimeoutMs),
+        decodeDescription,
+      );
+      ready = true;
+    } catch (error) {
+      const failure = error instanceof CallError ? error.failure : undefined;
+      ready = failure !== undefined && !failure.unhealthy;
+      why = failure ? `${failure.code}: ${failure.detail ?? failure.message}` : describeError(error);
+    }
+    // Once per change, not once per probe: a dead function would otherwise log every few seconds.
+    const before = this.readiness;
+    if (ready && before && !before.ready) this.options.log(`${this.kind} function at ${this.transport.target} is ready again`);
+    if (why && why !== before?.why) {
+      this.options.log(`${this.kind} readiness probe of ${this.transport.target} failed${ready ? ' (still ready)' : ''}: ${why}`);
+    }
+    this.readiness = { ready, why, at: this.options.clock.now() };
+    return ready;
   }
 
   /** One call's results: its items' vectors and errors, or the call's failure for each of its items. */
@@ -236,7 +300,7 @@ export class RemoteBackend implements InferenceBackend {
                 message: 'The CLIP function could not be called.',
                 retry: false,
                 unhealthy: true,
-                detail: String(error),
+                detail: describeError(error),
               };
         if (failure.unhealthy) this.breaker.failure();
         else this.breaker.neutral();
@@ -251,8 +315,8 @@ export class RemoteBackend implements InferenceBackend {
   }
 
   /** One attempt, abandoned at the deadline or when the backend closes. */
-  private async callWithDeadline(payload: string): Promise<unknown> {
-    const { clock, timeoutMs } = this.options;
+  private async callWithDeadline(payload: string, timeoutMs = this.options.timeoutMs): Promise<unknown> {
+    const { clock } = this.options;
     const deadline = new AbortController();
     const timer = clock.setTimeout(() => deadline.abort(new Error(`deadline of ${timeoutMs} ms passed`)), timeoutMs);
     try {
@@ -300,6 +364,65 @@ export function failureForStatus(status: number | undefined, what: string, detai
     return failure(ErrorCode.BACKEND_UNAVAILABLE, 'The CLIP function cannot be called; the gateway is misconfigured.', false, true);
   }
   return failure(ErrorCode.BACKEND_UNAVAILABLE, `The CLIP function could not be reached${what ? ` (${what})` : ''}.`, true, true);
+}
+
+/**
+ * What went wrong with a connection, in words a user can act on ("connection refused"), from the
+ * error a transport got: the AWS SDK's node HTTP handler rejects with Node's own socket error
+ * (`code` ECONNREFUSED, ENOTFOUND, ...; ECONNRESET renamed TimeoutError), fetch (undici) with a
+ * TypeError whose `cause` has the code, and a failed happy-eyeballs connect with an AggregateError
+ * of one error per address. Undefined when no known code is found.
+ */
+export function connectionProblem(error: unknown): string | undefined {
+  for (const code of errorCodes(error)) {
+    if (code === 'ECONNREFUSED') return 'connection refused';
+    if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(code)) return 'host not found';
+    if (['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(code)) return 'connection reset';
+    if (/^(ERR_SSL_|ERR_TLS_|EPROTO$)|CERT|UNABLE_TO_(GET|VERIFY)/.test(code)) return 'TLS failure';
+    if (['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(code))
+      return 'connection timed out';
+    if (['EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN'].includes(code)) return 'network unreachable';
+  }
+  return undefined;
+}
+
+/**
+ * The codes on an error, its causes and its aggregated errors, outermost first; then those in
+ * their messages, as Node writes them ("connect ECONNREFUSED 127.0.0.1:9"), for wrappers that keep
+ * only the text (the SDK's retry middleware wraps a thrown value that is not `instanceof Error`
+ * in "AWS SDK error wrapper for Error: connect ECONNREFUSED ...", as happens across V8 realms).
+ */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  const texts: string[] = [];
+  const visit = (e: unknown, depth: number) => {
+    if (typeof e !== 'object' || e === null || depth > 4) return;
+    const { code, message, cause, errors } = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'string') codes.push(code);
+    if (typeof message === 'string') texts.push(message);
+    visit(cause, depth + 1);
+    if (Array.isArray(errors)) for (const inner of errors) visit(inner, depth + 1);
+  };
+  visit(error, 0);
+  return [...codes, ...texts.flatMap((text) => text.match(/\b(E[A-Z]{3,}|EAI_[A-Z]+|(UND_)?ERR_[A-Z_]+)\b/g) ?? [])];
+}
+
+/** An error in one line for the log, with its code and its causes ("TypeError: fetch failed; cause: Error: connect ..."). */
+export function describeError(error: unknown, depth = 0): string {
+  // Duck-typed, not instanceof Error: errors from another V8 realm are errors too.
+  if (typeof error !== 'object' || error === null || typeof (error as Error).message !== 'string') return String(error);
+  const { name, message, code, cause, errors } = error as {
+    name?: unknown;
+    message: string;
+    code?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+  };
+  let line = `${typeof name === 'string' ? name : 'Error'}${typeof code === 'string' && !message.includes(code) ? ` [${code}]` : ''}: ${message}`;
+  if (depth < 4 && Array.isArray(errors) && errors.length > 0)
+    line += ` (${errors.map((e: unknown) => describeError(e, depth + 1)).join('; ')})`;
+  if (depth < 4 && cause !== undefined) line += `; cause: ${describeError(cause, depth + 1)}`;
+  return line;
 }
 
 export function timeoutFailure(timeoutMs: number): CallFailure {

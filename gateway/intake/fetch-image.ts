@@ -82,6 +82,22 @@ function urlProblem(url: URL, subject: string): string | undefined {
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+/** The end of every SSRF refusal: the rule, and the setting that relaxes it for local use. */
+const ONLY_PUBLIC = 'only public addresses may be fetched (set IMAGE_FETCH_ALLOW_NETWORKS, e.g. 127.0.0.0/8, to allow local ones).';
+
+/**
+ * Why a response's Content-Type rules out an image ("text/html"), or undefined when it does not:
+ * absent, image/*, or the generic binary types that CDNs and object stores (S3's default is
+ * binary/octet-stream) send for files they know nothing about. The bytes decide then.
+ */
+function notAnImage(header: string | undefined): string | undefined {
+  const type = header?.split(';')[0].trim().toLowerCase();
+  if (!type) return undefined;
+  if (type.startsWith('image/') || type === 'application/octet-stream' || type === 'binary/octet-stream') return undefined;
+  // The server's text, shown only when it looks like a media type.
+  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(type) ? type : 'a Content-Type that is not a media type';
+}
+
 /**
  * Fetches an image from an untrusted URL; failures are InputErrors named `input` (the argument's
  * path, such as `images[2].url`). `signal` aborts the fetch (the client hung up).
@@ -155,7 +171,7 @@ function get(
 ): Promise<Uint8Array | URL> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const refused = (why: string) => fail(ErrorCode.IMAGE_FETCH_FAILED, `${why}; only public addresses may be fetched.`);
+    const refused = (why: string) => fail(ErrorCode.IMAGE_FETCH_FAILED, `${why}; ${ONLY_PUBLIC}`);
     // Node connects to IP literals without calling `lookup`, so they are judged here. URL has
     // already normalised 2130706433, 0x7f.1 and friends to dotted quads.
     const literal = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -212,6 +228,9 @@ function get(
         if (status < 200 || status > 299) {
           return finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `The server at ${url.host} answered HTTP status ${status}.`));
         }
+        // Before the body: an HTML page (a login wall, a gallery page instead of its image) is refused unread.
+        const wrongType = notAnImage(res.headers['content-type']);
+        if (wrongType) return finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `${subject} returned ${wrongType}, not an image.`));
         const tooLarge = (size: string) =>
           fail(ErrorCode.INPUT_TOO_LARGE, `The image at ${url.host} is ${size} the limit of ${o.maxBytes} bytes.`);
         const declared = Number(res.headers['content-length']);

@@ -12,7 +12,11 @@ class ClassifyArgs {
   @Field(() => [ImageInput], { description: 'The images to classify.' })
   images!: ImageInput[];
 
-  @Field(() => [String], { description: 'Candidate labels, e.g. ["dog", "cat", "red sneaker"].' })
+  @Field(() => [String], {
+    description:
+      'Candidate labels, e.g. ["dog", "cat", "red sneaker"]. Each label may appear once (compared after trimming spaces): ' +
+      'a repeated label would split its probability with its twin, so it is refused with BAD_USER_INPUT.',
+  })
   labels!: string[];
 
   @Field(() => [String], {

@@ -46,6 +46,26 @@ describe('classifierInputProblem', () => {
     expect(classifierInputProblem(['', 'dog'], ['{}'])).toBe('labels[0] is empty.');
   });
 
+  it('refuses a repeated label, naming both positions, comparing after trimming', () => {
+    const split = 'give each label once, since repeated labels split the probability between them.';
+    expect(classifierInputProblem(['red circle', 'blue star', 'green square', 'red circle'], ['{}'])).toBe(
+      `labels[3] repeats labels[0] ("red circle"); ${split}`,
+    );
+    expect(classifierInputProblem(['cat', ' dog', 'dog  ', 'cat'], ['{}'])).toBe(`labels[2] repeats labels[1] ("dog"); ${split}`);
+    expect(classifierInputProblem(['x'.repeat(300), 'x'.repeat(300)], ['{}'])).toBe(
+      `labels[1] repeats labels[0] ("${'x'.repeat(100)}"); ${split}`,
+    );
+    // Different texts are different labels, however alike.
+    expect(classifierInputProblem(['cat', 'Cat', 'cats', 'a cat'], ['{}'])).toBeUndefined();
+  });
+
+  it('names items as the caller says', () => {
+    const cli = (list: 'labels' | 'templates', index: number) => `--${list === 'labels' ? 'label' : 'template'} ${index + 1}`;
+    expect(classifierInputProblem(['a', 'b', 'a'], ['{}'], cli)).toMatch(/^--label 3 repeats --label 1 \("a"\); /);
+    expect(classifierInputProblem(['a', ' '], ['{}'], cli)).toBe('--label 2 is empty.');
+    expect(classifierInputProblem(['a'], ['{}', 'x'], cli)).toBe('--template 2 has no {} to put the label in: "x".');
+  });
+
   it('quotes at most 100 characters of a template', () => {
     const long = 'x'.repeat(250);
     expect(classifierInputProblem(['cat'], [long])).toBe(`templates[0] has no {} to put the label in: "${'x'.repeat(100)}".`);
@@ -123,6 +143,11 @@ describe('ZeroShotClassifier.create', () => {
       [['cat'], [], 'templates is empty; omit it for the default or give at least one.'],
       [['cat'], ['a photo'], 'templates[0] has no {} to put the label in: "a photo".'],
       [['cat', ''], undefined, 'labels[1] is empty.'],
+      [
+        ['cat', 'dog', 'cat '],
+        undefined,
+        'labels[2] repeats labels[0] ("cat"); give each label once, since repeated labels split the probability between them.',
+      ],
     ];
     for (const [labels, templates, message] of cases) {
       const error = await rejection(ZeroShotClassifier.create(labels, embedText, { templates, logitScale: 1 }));

@@ -306,6 +306,79 @@ describe('RemoteBackend over Lambda', () => {
     expect(await backend.ready()).toBe(true);
   });
 
+  it('answers ready from a describe probe: true, false within the cache period once the function dies, true when it is back', async () => {
+    // An endpoint of its own, to kill and bring back on the same port.
+    const own = new LocalLambda(handler);
+    const ownOrigin = await own.listen();
+    try {
+      const backend = await startBackend({ readyCacheMs: 5_000, readyTimeoutMs: 2_000 }, ownOrigin);
+      const probes = async (work: () => Promise<boolean>) => measure(work, own.stats);
+      expect(await probes(() => backend.ready())).toEqual({ result: true, invocations: 1 });
+      // Asked again within the period: the cached answer, no invocation.
+      await clock.advance(4_999);
+      expect(await probes(() => backend.ready())).toEqual({ result: true, invocations: 0 });
+
+      // The service fails: within one period readiness says so.
+      own.inject({ kind: 'status', status: 500 }, 2);
+      await clock.advance(1);
+      expect(await probes(() => backend.ready())).toEqual({ result: false, invocations: 1 });
+      expect(await probes(() => backend.ready())).toEqual({ result: false, invocations: 0 });
+      expect(logs).toEqual([
+        expect.stringMatching(/^lambda readiness probe of function clip failed: BACKEND_UNAVAILABLE: ServiceException: /),
+      ]);
+      // Probes are not user traffic: the circuit breaker did not count them.
+      expect(backend.breaker.state).toBe('closed');
+      own.clearFaults();
+      await clock.advance(5_000);
+      expect(await probes(() => backend.ready())).toEqual({ result: true, invocations: 1 });
+
+      // The endpoint goes away altogether: connection refused.
+      const port = Number(new URL(ownOrigin).port);
+      await own.close();
+      expect(await backend.ready()).toBe(true);
+      await clock.advance(5_000);
+      expect(await backend.ready()).toBe(false);
+      // Refused, or reset if the SDK tried a keep-alive socket the closing endpoint had just cut.
+      expect(logs.at(-1)).toMatch(/readiness probe of function clip failed: BACKEND_UNAVAILABLE: .*(ECONNREFUSED|socket hang up)/);
+      // Readiness answers from cache and from the clock: no retries, no waits on the real clock.
+      expect(clock.pending).toEqual([]);
+
+      // Back on the same port.
+      await own.listen(port);
+      expect(await backend.ready()).toBe(false);
+      await clock.advance(5_000);
+      expect(await probes(() => backend.ready())).toEqual({ result: true, invocations: 1 });
+      expect(logs.at(-1)).toBe('lambda function at function clip is ready again');
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('gives a hung probe readyTimeoutMs on the clock, and shares one probe among concurrent checks', async () => {
+    const backend = await startBackend({ readyTimeoutMs: 2_000, timeoutMs: 30_000 });
+    fn.hang();
+    const before = lambda.stats.invocations;
+    const checks = Promise.all([backend.ready(), backend.ready(), backend.ready()]);
+    const done = settled(checks);
+    await until(() => fn.holding === 1, 'the probe to hang');
+    expect(clock.pending).toEqual([2_000]);
+    await clock.advance(1_999);
+    expect(done()).toBe(false);
+    await clock.advance(1);
+    expect(await checks).toEqual([false, false, false]);
+    expect(lambda.stats.invocations - before).toBe(1);
+  });
+
+  it('answers false at once while the circuit is open, without invoking the function', async () => {
+    const backend = await startBackend({ maxAttempts: 1 });
+    lambda.inject({ kind: 'status', status: 502, errorType: 'EC2ThrottledException' }, 3);
+    for (let i = 0; i < 3; i++) await backend.embed(text([`down ${i}`]));
+    expect(backend.breaker.state).toBe('open');
+    const { result, invocations } = await measure(() => backend.ready());
+    expect(result).toBe(false);
+    expect(invocations).toBe(0);
+  });
+
   it('splits a batch whose images exceed 6 MB into several invocations, all answered', async () => {
     // No item cap to speak of (the default, 256, would cut 400 crops in two anyway): the byte budget splits.
     const backend = await startBackend({ maxItemsPerCall: 1_000 });

@@ -4,6 +4,7 @@ import { ClipModel } from '../../../functions/clip/model';
 import { createFunctionServer } from '../../../functions/handlers/http';
 import { handler, warm } from '../../../functions/handlers/lambda';
 import { LocalLambda } from '../../../functions/lambda-local/server';
+import type { BackendOptions } from '../../../gateway/backends';
 import { configFromEnv } from '../../../gateway/config';
 import { startGateway, type RunningGateway } from '../../helpers/gateway';
 import { cosine, drawShape, loadReference, seededRandom, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
@@ -14,6 +15,11 @@ const EMBED = `query($inputs: [MediaInput!]!) { embed(inputs: $inputs) { vector 
 
 type Classify = { classify: { labels: { label: string; score: number; similarity: number }[] }[] };
 type Embed = { embed: { vector: number[] }[] };
+
+/** No cached readiness, so that /readyz follows the function at once on the real clock. */
+function probeEveryTime(backend: BackendOptions): BackendOptions {
+  return backend.kind === 'local' ? backend : { ...backend, remote: { ...backend.remote, readyCacheMs: 0 } };
+}
 
 /** The whole chain on one machine: gateway -> AWS SDK -> local Lambda API -> handler -> ONNX Runtime. */
 describe('the gateway with remote backends answers as with the local one', () => {
@@ -45,8 +51,8 @@ describe('the gateway with remote backends answers as with the local one', () =>
     });
     [local, viaLambda, viaHttp] = await Promise.all([
       startGateway(),
-      startGateway({ backend: lambdaConfig.backend }),
-      startGateway({ backend: httpConfig.backend }),
+      startGateway({ backend: probeEveryTime(lambdaConfig.backend) }),
+      startGateway({ backend: probeEveryTime(httpConfig.backend) }),
     ]);
   });
   afterAll(async () => {
@@ -109,5 +115,32 @@ describe('the gateway with remote backends answers as with the local one', () =>
         extensions: { code: 'INFERENCE_FAILED' },
       },
     ]);
+  });
+
+  it('answers /readyz by probing the function: 503 while it fails, 200 when it is back', async () => {
+    const readyz = async (gw: RunningGateway) => {
+      const response = await fetch(`${gw.origin}/readyz`);
+      return [response.status, ((await response.json()) as { status: string }).status];
+    };
+    expect(await readyz(viaLambda)).toEqual([200, 'ready']);
+    expect(await readyz(viaHttp)).toEqual([200, 'ready']);
+
+    lambda.inject({ kind: 'status', status: 500 });
+    expect(await readyz(viaLambda)).toEqual([503, 'not ready']);
+    expect(await readyz(viaLambda)).toEqual([200, 'ready']);
+
+    const port = (functionServer.address() as AddressInfo).port;
+    functionServer.closeAllConnections();
+    await new Promise((resolve) => functionServer.close(resolve));
+    try {
+      expect(await readyz(viaHttp)).toEqual([503, 'not ready']);
+      expect(viaHttp.logs.join('\n')).toMatch(
+        /http readiness probe of http:\/\/127\.0\.0\.1:\d+ failed: BACKEND_UNAVAILABLE: .*ECONNREFUSED/,
+      );
+    } finally {
+      await new Promise<void>((resolve) => functionServer.listen(port, '127.0.0.1', resolve));
+    }
+    expect(await readyz(viaHttp)).toEqual([200, 'ready']);
+    expect(viaHttp.logs.at(-1)).toMatch(/http function at http:\/\/127\.0\.0\.1:\d+ is ready again/);
   });
 });

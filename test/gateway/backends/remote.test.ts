@@ -1,14 +1,26 @@
-import { decodeRequest, encodeResults, WIRE_REQUEST_OVERHEAD_BYTES, wireSizeOf } from '../../../functions/protocol';
+import { execFile } from 'node:child_process';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+
+import { decodeRequest, encodeRequest, encodeResults, WIRE_REQUEST_OVERHEAD_BYTES, wireSizeOf } from '../../../functions/protocol';
 import type { EmbedRequest, EmbedRequestItem, EmbedResult, ModelDescription } from '../../../functions/clip';
+import { HttpTransport } from '../../../gateway/backends/http';
+import { LambdaTransport } from '../../../gateway/backends/lambda';
 import {
   CallError,
+  connectionProblem,
+  describeError,
   failureForStatus,
   RemoteBackend,
   timeoutFailure,
   type RemoteBackendOptions,
   type Transport,
 } from '../../../gateway/backends/remote';
+import { builtEntry } from '../../helpers/build';
 import { flushPromises, ManualClock, settled } from '../../helpers/clock';
+
+const execFileAsync = promisify(execFile);
 
 const DIM = 2;
 const DESCRIPTION: ModelDescription = {
@@ -60,6 +72,10 @@ class RecordingTransport implements Transport {
   readonly calls: EmbedRequest[] = [];
   /** Bytes of each embed call's payload. */
   readonly payloadBytes: number[] = [];
+  /** Describe calls received (start() and readiness probes). */
+  describes = 0;
+  /** How describe calls after the first (start()'s) are answered: readiness probes. */
+  probeAnswer: (signal: AbortSignal, timeoutMs: number) => unknown = () => ({ v: 1, description: DESCRIPTION });
   closed = false;
 
   constructor(
@@ -73,7 +89,8 @@ class RecordingTransport implements Transport {
 
   async call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
     const request = decodeRequest(JSON.parse(payload));
-    if (request.kind === 'describe') return { v: 1, description: DESCRIPTION };
+    if (request.kind === 'describe')
+      return this.describes++ === 0 ? { v: 1, description: DESCRIPTION } : this.probeAnswer(signal, timeoutMs);
     this.calls.push(request);
     this.payloadBytes.push(Buffer.byteLength(payload));
     return this.answer(request, signal, timeoutMs);
@@ -331,6 +348,166 @@ describe('RemoteBackend and its circuit breaker', () => {
   });
 });
 
+describe('RemoteBackend.ready() probes the function', () => {
+  /** A probe answer that waits for its deadline, like a function that hangs. */
+  const hang = (signal: AbortSignal, timeoutMs: number) =>
+    new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new CallError(timeoutFailure(timeoutMs)))));
+  const unavailable = () => {
+    throw new CallError(failureForStatus(503, '', 'ServiceException: down'));
+  };
+
+  it('is false before start() and after close(), without a call', async () => {
+    const transport = new RecordingTransport();
+    const backend = new RemoteBackend(transport, { clock: new ManualClock() });
+    expect(await backend.ready()).toBe(false);
+    await backend.start();
+    await backend.close();
+    expect(await backend.ready()).toBe(false);
+    expect(transport.describes).toBe(1);
+  });
+
+  it('sends a describe, and reuses its answer for readyCacheMs on the clock', async () => {
+    const clock = new ManualClock();
+    const transport = new RecordingTransport();
+    const backend = await started(transport, { clock, readyCacheMs: 5_000 });
+    expect(await backend.ready()).toBe(true);
+    expect(transport.describes).toBe(2);
+    transport.probeAnswer = unavailable;
+    await clock.advance(4_999);
+    expect(await backend.ready()).toBe(true);
+    expect(transport.describes).toBe(2);
+    await clock.advance(1);
+    expect(await backend.ready()).toBe(false);
+    expect(transport.describes).toBe(3);
+    transport.probeAnswer = () => ({ v: 1, description: DESCRIPTION });
+    expect(await backend.ready()).toBe(false);
+    await clock.advance(5_000);
+    expect(await backend.ready()).toBe(true);
+    expect(transport.describes).toBe(4);
+    // Embed calls go to the function as before, and are not probes.
+    await backend.embed({ kind: 'text', items: [textOf(1, 10)] });
+    expect(transport.describes).toBe(4);
+  });
+
+  it('shares one probe among concurrent checks', async () => {
+    const clock = new ManualClock();
+    const transport = new RecordingTransport();
+    const backend = await started(transport, { clock });
+    let answer: (value: unknown) => void = () => {};
+    transport.probeAnswer = () => new Promise((resolve) => (answer = resolve));
+    const checks = [backend.ready(), backend.ready(), backend.ready()];
+    await flushPromises();
+    expect(transport.describes).toBe(2);
+    answer({ v: 1, description: DESCRIPTION });
+    expect(await Promise.all(checks)).toEqual([true, true, true]);
+    expect(await backend.ready()).toBe(true);
+    expect(transport.describes).toBe(2);
+  });
+
+  it('gives a probe readyTimeoutMs on the clock, then answers false', async () => {
+    const clock = new ManualClock();
+    const logs: string[] = [];
+    const transport = new RecordingTransport();
+    const backend = await started(transport, { clock, readyTimeoutMs: 2_000, timeoutMs: 30_000, log: (line) => logs.push(line) });
+    transport.probeAnswer = hang;
+    const check = backend.ready();
+    const done = settled(check);
+    await flushPromises();
+    expect(clock.pending).toEqual([2_000]);
+    await clock.advance(1_999);
+    expect(done()).toBe(false);
+    await clock.advance(1);
+    expect(await check).toBe(false);
+    expect(clock.pending).toEqual([]);
+    expect(logs).toEqual([
+      'http readiness probe of http://clip.test failed: BACKEND_TIMEOUT: The CLIP function did not answer within 2000 ms.',
+    ]);
+  });
+
+  it('answers false at once while the circuit is open, and probes again once the cooldown is over', async () => {
+    const clock = new ManualClock();
+    const transport = new RecordingTransport(() => {
+      throw new CallError(failureForStatus(502, '', 'EC2ThrottledException'));
+    });
+    const backend = await started(transport, { clock, maxAttempts: 1, circuit: { failureThreshold: 2, cooldownMs: 10_000 } });
+    expect(await backend.ready()).toBe(true);
+    await backend.embed({ kind: 'text', items: [textOf(0, 10)] });
+    await backend.embed({ kind: 'text', items: [textOf(1, 10)] });
+    expect(backend.breaker.state).toBe('open');
+    await clock.advance(5_000);
+    expect(await backend.ready()).toBe(false);
+    await clock.advance(4_999);
+    expect(await backend.ready()).toBe(false);
+    expect(transport.describes).toBe(2);
+    // The cooldown is over: a probe decides, so that a gateway out of rotation needs no user traffic to come back.
+    await clock.advance(1);
+    expect(await backend.ready()).toBe(true);
+    expect(transport.describes).toBe(3);
+    // The probe neither closed the circuit nor took the one call a half-open circuit lets through.
+    expect(backend.breaker.state).toBe('open');
+    expect(backend.breaker.tryAcquire()).toBe(true);
+  });
+
+  it('does not feed the circuit breaker: failed probes never open it, a good one does not reset its count', async () => {
+    const clock = new ManualClock();
+    let failEmbeds = false;
+    const transport = new RecordingTransport((request) => {
+      if (failEmbeds) throw new CallError(failureForStatus(502, '', 'EC2ThrottledException'));
+      return RecordingTransport.vectors(request);
+    });
+    const backend = await started(transport, {
+      clock,
+      maxAttempts: 1,
+      readyCacheMs: 0,
+      circuit: { failureThreshold: 2, cooldownMs: 10_000 },
+    });
+    transport.probeAnswer = unavailable;
+    for (let i = 0; i < 5; i++) expect(await backend.ready()).toBe(false);
+    expect(backend.breaker.state).toBe('closed');
+    expect((await backend.embed({ kind: 'text', items: [textOf(3, 10)] })).map(outcome)).toEqual([3]);
+
+    failEmbeds = true;
+    await backend.embed({ kind: 'text', items: [textOf(4, 10)] });
+    transport.probeAnswer = () => ({ v: 1, description: DESCRIPTION });
+    expect(await backend.ready()).toBe(true);
+    await backend.embed({ kind: 'text', items: [textOf(5, 10)] });
+    expect(backend.breaker.state).toBe('open');
+  });
+
+  it('counts a throttled probe as ready (the function is busy, not broken), and a misconfigured one as not', async () => {
+    const transport = new RecordingTransport();
+    const backend = await started(transport, { readyCacheMs: 0 });
+    transport.probeAnswer = () => {
+      throw new CallError(failureForStatus(429, '', 'TooManyRequestsException'));
+    };
+    expect(await backend.ready()).toBe(true);
+    transport.probeAnswer = () => {
+      throw new CallError(failureForStatus(404, '', 'ResourceNotFoundException'));
+    };
+    expect(await backend.ready()).toBe(false);
+    transport.probeAnswer = () => ({ v: 1, description: 'not a description' });
+    expect(await backend.ready()).toBe(false);
+    transport.probeAnswer = () => {
+      throw new TypeError('a transport bug');
+    };
+    expect(await backend.ready()).toBe(false);
+  });
+
+  it('logs when readiness is lost, why, and when it comes back, once per change', async () => {
+    const logs: string[] = [];
+    const transport = new RecordingTransport();
+    const backend = await started(transport, { readyCacheMs: 0, log: (line) => logs.push(line) });
+    transport.probeAnswer = unavailable;
+    for (let i = 0; i < 3; i++) await backend.ready();
+    transport.probeAnswer = () => ({ v: 1, description: DESCRIPTION });
+    for (let i = 0; i < 3; i++) await backend.ready();
+    expect(logs).toEqual([
+      'http readiness probe of http://clip.test failed: BACKEND_UNAVAILABLE: ServiceException: down',
+      'http function at http://clip.test is ready again',
+    ]);
+  });
+});
+
 describe('RemoteBackend options', () => {
   const thrown = (options: Partial<RemoteBackendOptions>): unknown => {
     try {
@@ -353,9 +530,183 @@ describe('RemoteBackend options', () => {
     ['retryMaxMs must be a non-negative number, got NaN', { retryMaxMs: Number.NaN }],
     ['failureThreshold must be a positive integer, got 0', { circuit: { failureThreshold: 0, cooldownMs: 1 } }],
     ['cooldownMs must be a non-negative number, got -5', { circuit: { failureThreshold: 1, cooldownMs: -5 } }],
+    ['readyCacheMs must be a non-negative integer, got -1', { readyCacheMs: -1 }],
+    ['readyTimeoutMs must be an integer from 1 to 2147483647, got 0', { readyTimeoutMs: 0 }],
   ])('refuses with a TypeError naming the option and the value: %s', (message, options) => {
     const error = thrown(options);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toBe(message);
+  });
+});
+
+describe('connectionProblem', () => {
+  const coded = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+
+  it.each<[string, unknown, string | undefined]>([
+    ['ECONNREFUSED', coded('ECONNREFUSED'), 'connection refused'],
+    ['ENOTFOUND', coded('ENOTFOUND'), 'host not found'],
+    ['EAI_AGAIN', coded('EAI_AGAIN'), 'host not found'],
+    ['ECONNRESET (the SDK renames it TimeoutError)', Object.assign(coded('ECONNRESET'), { name: 'TimeoutError' }), 'connection reset'],
+    ['EPIPE', coded('EPIPE'), 'connection reset'],
+    ["undici's closed socket", new TypeError('fetch failed', { cause: coded('UND_ERR_SOCKET') }), 'connection reset'],
+    ['a self-signed certificate', coded('DEPTH_ZERO_SELF_SIGNED_CERT'), 'TLS failure'],
+    ['an expired certificate', coded('CERT_HAS_EXPIRED'), 'TLS failure'],
+    ['an unverifiable chain', coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'TLS failure'],
+    ['a wrong host name', coded('ERR_TLS_CERT_ALTNAME_INVALID'), 'TLS failure'],
+    ['EPROTO (TLS through the SDK)', coded('EPROTO'), 'TLS failure'],
+    ['ETIMEDOUT', coded('ETIMEDOUT'), 'connection timed out'],
+    ["undici's connect timeout", new TypeError('fetch failed', { cause: coded('UND_ERR_CONNECT_TIMEOUT') }), 'connection timed out'],
+    ['EHOSTUNREACH', coded('EHOSTUNREACH'), 'network unreachable'],
+    [
+      'a failed happy-eyeballs connect',
+      new TypeError('fetch failed', { cause: new AggregateError([coded('ECONNREFUSED'), coded('ECONNREFUSED')]) }),
+      'connection refused',
+    ],
+    ['no code', new Error('something'), undefined],
+    ['an unknown code', coded('EWHATEVER'), undefined],
+    ['not an error', 'boom', undefined],
+  ])('%s', (_, error, expected) => {
+    expect(connectionProblem(error)).toBe(expected);
+  });
+
+  it('describeError keeps the whole error for the log, causes and codes included', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    expect(describeError(new TypeError('fetch failed', { cause }))).toBe(
+      'TypeError: fetch failed; cause: Error: connect ECONNREFUSED 127.0.0.1:9',
+    );
+    expect(describeError(Object.assign(new Error('other side closed'), { name: 'SocketError', code: 'UND_ERR_SOCKET' }))).toBe(
+      'SocketError [UND_ERR_SOCKET]: other side closed',
+    );
+    expect(describeError(new AggregateError([new Error('a'), new Error('b')], 'all failed'))).toBe(
+      'AggregateError: all failed (Error: a; Error: b)',
+    );
+  });
+});
+
+/**
+ * The transports against real sockets: the errors Node's fetch (undici) and the AWS SDK's HTTP
+ * handler really produce for a closed port, a name that cannot resolve (.invalid never does), a
+ * connection reset, and TLS spoken to a plain-HTTP port.
+ */
+describe('the transports say why the function could not be reached', () => {
+  const servers: (Server | net.Server)[] = [];
+  const listen = async <T extends Server | net.Server>(server: T): Promise<number> => {
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return (server.address() as AddressInfo).port;
+  };
+  let closedPort = 0;
+  let resetPort = 0;
+  let plainPort = 0;
+
+  beforeAll(async () => {
+    const closed = net.createServer();
+    closedPort = await listen(closed);
+    await new Promise((resolve) => closed.close(resolve));
+    servers.pop();
+    // Reads the request, then resets the connection (RST) instead of answering.
+    resetPort = await listen(net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy())));
+    plainPort = await listen(createHttpServer((_req, res) => res.end('{}')));
+  });
+  afterAll(async () => {
+    for (const server of servers) {
+      if (server instanceof net.Server && 'closeAllConnections' in server) (server as Server).closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  const transports: Record<'http' | 'lambda', (origin: string) => Transport> = {
+    http: (origin) => new HttpTransport(origin),
+    lambda: (origin) =>
+      new LambdaTransport({
+        functionName: 'clip',
+        client: { endpoint: origin, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } },
+        log: () => {},
+      }),
+  };
+  const cases: [string, () => string, RegExp][] = [
+    ['connection refused', () => `http://127.0.0.1:${closedPort}`, /ECONNREFUSED/],
+    ['host not found', () => 'http://clip-function.invalid', /ENOTFOUND|EAI_AGAIN/],
+    ['connection reset', () => `http://127.0.0.1:${resetPort}`, /ECONNRESET|UND_ERR_SOCKET/],
+    ['TLS failure', () => `https://127.0.0.1:${plainPort}`, /SSL|EPROTO/],
+  ];
+
+  it.each((['http', 'lambda'] as const).flatMap((kind) => cases.map(([what, origin, detail]) => [kind, what, origin, detail] as const)))(
+    '%s: %s',
+    async (kind, what, origin, detail) => {
+      const transport = transports[kind](origin());
+      try {
+        const error = await transport.call(JSON.stringify(encodeRequest({ kind: 'describe' })), new AbortController().signal, 5_000).then(
+          () => new Error('expected the call to fail'),
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(CallError);
+        const { failure } = error as CallError;
+        expect(failure).toMatchObject({
+          code: 'BACKEND_UNAVAILABLE',
+          message: `The CLIP function could not be reached (${what}).`,
+          retry: true,
+          unhealthy: true,
+        });
+        // The original error, for the log only.
+        expect(failure.detail).toMatch(detail);
+      } finally {
+        transport.close();
+      }
+    },
+  );
+
+  // Jest runs tests in their own V8 realm, where Node's socket errors fail `instanceof Error` and
+  // the SDK keeps only their text; in a plain Node process it passes them on with their code.
+  it('in a plain Node process too, where errors keep their codes', async () => {
+    const script = `
+      const { HttpTransport } = require(${JSON.stringify(builtEntry('gateway', 'backends', 'http.js'))});
+      const { LambdaTransport } = require(${JSON.stringify(builtEntry('gateway', 'backends', 'lambda.js'))});
+      const client = (endpoint) => ({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+      (async () => {
+        const out = [];
+        for (const origin of JSON.parse(process.argv[1])) {
+          for (const transport of [new HttpTransport(origin), new LambdaTransport({ functionName: 'clip', client: client(origin), log: () => {} })]) {
+            await transport.call('{"v":1,"kind":"describe"}', new AbortController().signal, 5000).catch((e) => out.push([transport.kind, e.failure.message, e.failure.detail]));
+            transport.close();
+          }
+        }
+        process.stdout.write(JSON.stringify(out));
+      })();`;
+    const origins = cases.map(([, origin]) => origin());
+    const { stdout } = await execFileAsync(process.execPath, ['-e', script, JSON.stringify(origins)], { encoding: 'utf8' });
+    const results = JSON.parse(stdout) as [string, string, string][];
+    expect(results.map(([kind, message]) => [kind, message])).toEqual(
+      cases.flatMap(([what]) => ['http', 'lambda'].map((kind) => [kind, `The CLIP function could not be reached (${what}).`])),
+    );
+    // Not the SDK's wrapper this time: the socket's own error, with its code.
+    for (const [kind, , detail] of results) if (kind === 'lambda') expect(detail).not.toContain('wrapper');
+  });
+
+  it('fails the inputs with the cause, and logs the original error', async () => {
+    // An HTTP function that describes itself, then dies.
+    const fn = createHttpServer((req, res) => {
+      req
+        .resume()
+        .on('end', () => res.setHeader('content-type', 'application/json').end(JSON.stringify({ v: 1, description: DESCRIPTION })));
+    });
+    const port = await listen(fn);
+    const logs: string[] = [];
+    const backend = new RemoteBackend(new HttpTransport(`http://127.0.0.1:${port}`), {
+      clock: new ManualClock(),
+      maxAttempts: 1,
+      log: (line) => logs.push(line),
+    });
+    await backend.start();
+    fn.closeAllConnections();
+    await new Promise((resolve) => fn.close(resolve));
+    servers.splice(servers.indexOf(fn), 1);
+    expect(await backend.embed({ kind: 'text', items: ['a red circle'] })).toEqual([
+      { ok: false, code: 'BACKEND_UNAVAILABLE', message: 'The CLIP function could not be reached (connection refused).' },
+    ]);
+    expect(logs).toEqual([
+      `http call to http://127.0.0.1:${port} failed (attempt 1/1, giving up): BACKEND_UNAVAILABLE: TypeError: fetch failed; cause: Error: connect ECONNREFUSED 127.0.0.1:${port}`,
+    ]);
+    await backend.close();
   });
 });

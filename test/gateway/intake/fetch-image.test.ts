@@ -15,6 +15,9 @@ import { TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 const png = readFileSync(join(TINY_CLIP_DIR, 'images', 'tiny-orange-triangle.png'));
 const INPUT = 'images[2].url';
 const LOOPBACK: Partial<FetchImageOptions> = { allowNetworks: ['127.0.0.0/8'] };
+/** How every SSRF refusal ends: the rule, and the way out for local use. */
+const ONLY_PUBLIC = 'only public addresses may be fetched (set IMAGE_FETCH_ALLOW_NETWORKS, e.g. 127.0.0.0/8, to allow local ones).';
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** One fetch with a fetcher made for these options (bad options reject, like a failed fetch). */
 const fetchImage = async (url: string, input: string, options: Partial<FetchImageOptions> = {}, signal?: AbortSignal) =>
@@ -22,6 +25,8 @@ const fetchImage = async (url: string, input: string, options: Partial<FetchImag
 
 let connections = 0;
 let lastHeaders: IncomingHttpHeaders = {};
+/** Body bytes the /page route wrote after its first chunk, per request. */
+const htmlBytesSent: number[] = [];
 const server = createServer((req, res) => {
   lastHeaders = req.headers;
   const url = new URL(req.url ?? '/', 'http://unused');
@@ -41,6 +46,21 @@ const server = createServer((req, res) => {
     // Chunked and never ended: only the running count can stop it before the deadline.
     res.writeHead(200, { 'Content-Type': 'image/png' });
     for (let i = 0; i < 4; i++) res.write(Buffer.alloc(32 * 1024));
+  } else if (url.pathname === '/octet-stream' || url.pathname === '/no-type' || url.pathname === '/upper-case-type') {
+    const types: Record<string, string> = { '/octet-stream': 'application/octet-stream', '/upper-case-type': 'Image/PNG; charset=binary' };
+    const type = types[url.pathname];
+    res.writeHead(200, { ...(type ? { 'Content-Type': type } : {}), 'Content-Length': png.length }).end(png);
+  } else if (url.pathname === '/page') {
+    // A page that never ends: only refusing it by its type, unread, stops it before the deadline.
+    res.writeHead(200, { 'Content-Type': url.searchParams.get('type') ?? 'text/html; charset=utf-8' });
+    res.write('<!doctype html><title>Sign in</title>');
+    htmlBytesSent.push(0);
+    const more = setInterval(() => {
+      if (res.destroyed) return clearInterval(more);
+      res.write(Buffer.alloc(64 * 1024, 'a'));
+      htmlBytesSent[htmlBytesSent.length - 1] += 64 * 1024;
+    }, 5);
+    res.on('close', () => clearInterval(more));
   } else if (url.pathname !== '/hang') {
     res.writeHead(404).end();
   }
@@ -113,6 +133,47 @@ describe('fetchImage over loopback, when allowlisted', () => {
     );
   });
 
+  it.each([
+    ['application/octet-stream', '/octet-stream'],
+    ['no Content-Type', '/no-type'],
+    ['image/* in capitals, with parameters', '/upper-case-type'],
+  ])('takes the bytes of a response with %s', async (_, path) => {
+    const bytes = await fetchImage(`${origin}${path}`, INPUT, LOOPBACK);
+    expect(Buffer.from(bytes).equals(png)).toBe(true);
+  });
+
+  it('refuses an HTML page by its Content-Type, naming it, without reading the body', async () => {
+    const elapsed = await expectFailure(
+      fetchImage(`${origin}/page`, INPUT, { ...LOOPBACK, timeoutMs: 5_000 }),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      'The URL returned text/html, not an image.',
+    );
+    expect(elapsed).toBeLessThan(1_000);
+    // The server got to write little or nothing more before the connection closed.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(htmlBytesSent.at(-1)).toBeLessThan(1024 * 1024);
+  });
+
+  it.each([
+    ['application/json', 'application/json'],
+    ['text/plain', 'text/plain'],
+    ['video/mp4', 'video/mp4'],
+    ['<script>alert(1)</script>', 'a Content-Type that is not a media type'],
+  ])('refuses a response of type %s', (type, shown) =>
+    expectFailure(
+      fetchImage(`${origin}/page?type=${encodeURIComponent(type)}`, INPUT, LOOPBACK),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      `The URL returned ${shown}, not an image.`,
+    ),
+  );
+
+  it('names the redirect target when it is the one that returns HTML', () =>
+    expectFailure(
+      fetchImage(`${origin}/redirect?to=/page`, INPUT, LOOPBACK),
+      ErrorCode.IMAGE_FETCH_FAILED,
+      'The redirect target returned text/html, not an image.',
+    ));
+
   it('fails on a 404, naming the status', () =>
     expectFailure(
       fetchImage(`${origin}/missing.png`, INPUT, LOOPBACK),
@@ -182,7 +243,7 @@ describe('fetchImage refuses redirects to what it would refuse at first', () => 
     await expectFailure(
       fetchImage(`${origin}/redirect?to=${encodeURIComponent(to.replace('PORT', String(port)))}`, INPUT, only127001),
       ErrorCode.IMAGE_FETCH_FAILED,
-      `The redirect target's host is ${why}; only public addresses may be fetched.`,
+      `The redirect target's host is ${why}; ${ONLY_PUBLIC}`,
     );
     expect(connections).toBe(before + 1);
   });
@@ -230,7 +291,7 @@ describe('fetchImage refuses before any connection is attempted', () => {
     const elapsed = await expectFailure(
       fetchImage(url.replace('PORT', String(port)), INPUT),
       ErrorCode.IMAGE_FETCH_FAILED,
-      `The URL's host is ${why}; only public addresses may be fetched.`,
+      `The URL's host is ${why}; ${ONLY_PUBLIC}`,
     );
     expect(connect).not.toHaveBeenCalled();
     expect(elapsed).toBeLessThan(100);
@@ -240,7 +301,7 @@ describe('fetchImage refuses before any connection is attempted', () => {
     expectFailure(
       fetchImage(`http://127.0.0.2:${port}/x.png`, INPUT, { allowNetworks: ['127.0.0.1/32', '::1/128'] }),
       ErrorCode.IMAGE_FETCH_FAILED,
-      "The URL's host is 127.0.0.2, a loopback address; only public addresses may be fetched.",
+      `The URL's host is 127.0.0.2, a loopback address; ${ONLY_PUBLIC}`,
     ));
 
   it.each([
@@ -260,7 +321,9 @@ it('refuses a host name that resolves to loopback inside the lookup, before a co
   await expectFailure(
     fetchImage(`http://localhost:${port}/x.png`, INPUT),
     ErrorCode.IMAGE_FETCH_FAILED,
-    /^images\[2\]\.url: The URL's host localhost resolves to (127\.0\.0\.1|::1), a loopback address; only public addresses may be fetched\.$/,
+    new RegExp(
+      `^images\\[2\\]\\.url: The URL's host localhost resolves to (127\\.0\\.0\\.1|::1), a loopback address; ${escape(ONLY_PUBLIC)}$`,
+    ),
   );
   expect(connections).toBe(before);
 });

@@ -254,6 +254,10 @@ describe('the resolvers (through Apollo, without HTTP)', () => {
       [{ images: image, labels: ['a'], templates: ['no placeholder'] }, /^templates\[0\] has no \{\} to put the label in/],
       [{ images: image, labels: ['a'], topK: 0 }, /^topK must be at least 1: 0\.$/],
       [{ images: image, labels: ['a', ' '] }, /^labels\[1\] is empty\.$/],
+      [
+        { images: image, labels: ['red circle', 'blue star', 'green square', ' red circle'] },
+        /^labels\[3\] repeats labels\[0\] \("red circle"\); give each label once, since repeated labels split the probability between them\.$/,
+      ],
     ];
     for (const [variables, message] of cases) {
       const { data, errors } = await gw.graphql(CLASSIFY, variables);

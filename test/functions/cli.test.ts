@@ -1,0 +1,170 @@
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { builtEntry } from '../helpers/build';
+import { loadReference, TINY_CLIP_DIR } from '../helpers/tiny-clip';
+
+const CLI = builtEntry('functions', 'cli.js');
+const IMAGES = join(TINY_CLIP_DIR, 'images');
+const image = (name: string) => join(IMAGES, name);
+const labels = loadReference().classes.flatMap((label) => ['--label', label]);
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** The built CLI as a user runs it, without CLIP_MODEL_DIR (the bundled tiny CLIP). */
+function cli(...args: string[]): Promise<Run> {
+  const env = { ...process.env };
+  delete env.CLIP_MODEL_DIR;
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000 }, (_error, stdout, stderr) =>
+      resolve({ code: child.exitCode, stdout, stderr, ms: performance.now() - started }),
+    );
+  });
+}
+
+/** What ONNX Runtime's session creation logs: its absence means no model was loaded. */
+const MODEL_LOADED = /execution provider/;
+
+describe('clip-cli classify', () => {
+  it('classifies the bundled images, printing labels with percentages, best first', async () => {
+    // The tiny CLIP reads these seven right; it takes the tiny triangle and the pink circle on grey for others.
+    const files = [
+      'wide-red-circle.jpg',
+      'tall-blue-star.png',
+      'large-green-square.jpg',
+      'pink-star.webp',
+      'rgba-yellow-triangle.png',
+      'palette-cyan-square.png',
+      'exif-rotated-purple-triangle.jpg',
+    ];
+    const run = await cli('classify', ...files.map(image), ...labels);
+    expect(run.stderr).toMatch(MODEL_LOADED);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(files.length);
+    lines.forEach((line, i) => {
+      const expected = files[i]
+        .replace(/\.\w+$/, '')
+        .split('-')
+        .slice(-2)
+        .join(' ');
+      expect(line.startsWith(`${image(files[i])}: `)).toBe(true);
+      const scores = line.slice(image(files[i]).length + 2).split(', ');
+      // The top five of the 32 labels, each "label NN.N%", percentages in decreasing order.
+      expect(scores).toHaveLength(5);
+      const parsed = scores.map((s) => /^([a-z]+ [a-z]+) (\d{1,3}\.\d)%$/.exec(s));
+      expect(parsed.every(Boolean)).toBe(true);
+      expect(parsed[0]![1]).toBe(expected);
+      const percents = parsed.map((m) => Number(m![2]));
+      expect([...percents].sort((a, b) => b - a)).toEqual(percents);
+    });
+    expect(lines[0]).toMatch(/: red circle (9\d|100)\.\d%, /);
+  });
+});
+
+describe('clip-cli refuses a bad command line at once, before loading the model', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'clip-cli-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const red = image('wide-red-circle.jpg');
+  it.each<[string, () => string[], string]>([
+    ['no labels', () => ['classify', red], 'classify needs at least one --label.'],
+    ['no images', () => ['classify', '--label', 'red circle'], 'classify needs at least one image file.'],
+    [
+      'a repeated label',
+      () => ['classify', red, '--label', 'red circle', '--label', 'blue star', '--label', 'green square', '--label', ' red circle'],
+      '--label #4 repeats --label #1 ("red circle"); give each label once, since repeated labels split the probability between them.',
+    ],
+    ['a blank label', () => ['classify', red, '--label', 'red circle', '--label', '  '], '--label #2 is empty.'],
+    [
+      'a template without {}',
+      () => ['classify', red, '--label', 'red circle', '--template', 'a photo of a {}.', '--template', 'a photo'],
+      '--template #2 has no {} to put the label in: "a photo".',
+    ],
+    [
+      'an image file that does not exist',
+      () => ['classify', join(dir, 'missing.png'), '--label', 'red circle'],
+      'DIR/missing.png does not exist.',
+    ],
+    ['a directory as an image file', () => ['classify', dir, '--label', 'red circle'], 'DIR is a directory, not an image file.'],
+    [
+      'a bad --dtype',
+      () => ['classify', red, '--label', 'red circle', '--dtype', 'fp33'],
+      '--dtype must be one of fp32, fp16, q8, int8, uint8, q4, bnb4, q4f16, got "fp33".',
+    ],
+    [
+      'a bad --device',
+      () => ['classify', red, '--label', 'red circle', '--device', 'gpu'],
+      '--device must be one of cpu, cuda, got "gpu".',
+    ],
+    [
+      'a model directory that does not exist',
+      () => ['classify', red, '--label', 'red circle', '--model', join(dir, 'no-model')],
+      'the model directory DIR/no-model (--model) does not exist or is not a directory.',
+    ],
+    ['embed with nothing to embed', () => ['embed'], 'embed needs --text or at least one image file.'],
+    [
+      'embed with --label',
+      () => ['embed', '--text', 'a red circle', '--label', 'red circle'],
+      '--label and --template are for classify; embed takes --text and image files.',
+    ],
+    [
+      'classify with --text',
+      () => ['classify', red, '--label', 'red circle', '--text', 'x'],
+      '--text is for embed; classify takes image files and --label.',
+    ],
+  ])('%s', async (_, args, message) => {
+    const run = await cli(...args());
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.split('\n')[0]).toBe(`clip-cli: ${message.replaceAll('DIR', dir)}`);
+    expect(run.stderr).not.toMatch(MODEL_LOADED);
+  });
+
+  // root reads whatever the mode bits say.
+  (process.getuid?.() === 0 ? it.skip : it)('an image file that cannot be read', async () => {
+    const locked = join(dir, 'locked.png');
+    writeFileSync(locked, 'x');
+    chmodSync(locked, 0o000);
+    const run = await cli('classify', locked, '--label', 'red circle');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`clip-cli: ${locked} cannot be read (permission denied).\n`);
+  });
+
+  it('an unknown command, with the usage on stderr', async () => {
+    const run = await cli('clasify', red, '--label', 'red circle');
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    const [first, ...rest] = run.stderr.split('\n');
+    expect(first).toBe('clip-cli: unknown command "clasify"; the commands are classify and embed.');
+    expect(rest.join('\n')).toContain('Usage:\n  clip-cli classify IMAGE... --label LABEL');
+    expect(run.stderr).not.toMatch(MODEL_LOADED);
+  });
+
+  it('no command, and an unknown option, with the usage on stderr', async () => {
+    const none = await cli();
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^clip-cli: no command given; the commands are classify and embed\.\n\nUsage:/);
+    const option = await cli('classify', red, '--lable', 'red circle');
+    expect(option.code).toBe(2);
+    expect(option.stderr).toMatch(/^clip-cli: Unknown option '--lable'\..*\n\nUsage:/);
+  });
+
+  it('--help prints the usage on stdout and succeeds', async () => {
+    const run = await cli('--help');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage:\n/);
+    expect(run.stderr).toBe('');
+  });
+});
