@@ -78,6 +78,8 @@ function remoteFromEnv(read: EnvReader, base: RemoteCallOptions): RemoteCallOpti
     maxAttempts: read.get('REMOTE_MAX_ATTEMPTS', positiveInt, base.maxAttempts),
     maxInFlight: read.get('REMOTE_MAX_IN_FLIGHT', positiveInt, base.maxInFlight),
     maxRequestBytes: read.get('REMOTE_MAX_REQUEST_BYTES', positiveInt, base.maxRequestBytes),
+    readyCacheMs: read.get('REMOTE_READY_CACHE_MS', nonNegativeInt, base.readyCacheMs),
+    readyTimeoutMs: read.get('REMOTE_READY_TIMEOUT_MS', timeoutMs, base.readyTimeoutMs),
     circuit: {
       failureThreshold: read.get('CIRCUIT_FAILURE_THRESHOLD', positiveInt, base.circuit.failureThreshold),
       cooldownMs: read.get('CIRCUIT_COOLDOWN_MS', nonNegativeInt, base.circuit.cooldownMs),

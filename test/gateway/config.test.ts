@@ -56,6 +56,8 @@ describe('configFromEnv', () => {
         REMOTE_MAX_REQUEST_BYTES: '1000000',
         CIRCUIT_FAILURE_THRESHOLD: '3',
         CIRCUIT_COOLDOWN_MS: '0',
+        REMOTE_READY_CACHE_MS: '1000',
+        REMOTE_READY_TIMEOUT_MS: '500',
       }).backend,
     ).toMatchObject({
       kind: 'lambda',
