@@ -1,0 +1,106 @@
+import { meanUnitVector } from '../../../functions/clip';
+import { ClipModel } from '../../../functions/clip/model';
+import { tagsFor, type ScoredFacet, type TaggingContext } from '../../../gateway/catalogue/tagging';
+import type { FacetRow } from '../../../gateway/store/port';
+import { drawShape, loadReference, seededRandom, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
+
+const CONTEXT: TaggingContext = { logitScale: 100, model: 'tiny-clip|fp32', taxonomyVersion: 3 };
+
+function facet(name: string, labels: string[], extra: Partial<FacetRow> = {}): FacetRow {
+  return { name, labels, templates: ['a photo of a {}.'], mode: 'single', threshold: null, reviewBelow: null, ...extra };
+}
+
+const unit = (values: number[]) => {
+  const v = Float32Array.from(values);
+  return meanUnitVector([v]);
+};
+
+describe('tagsFor', () => {
+  it("keeps the best label of a single facet, with the softmax score and the label's similarity", () => {
+    const labels: ScoredFacet = {
+      facet: facet('colour', ['red', 'green', 'blue']),
+      labelVectors: [unit([1, 0, 0]), unit([0, 1, 0]), unit([0, 0, 1])],
+    };
+    const product = unit([0.8, 0.6, 0]);
+    const [tag, ...rest] = tagsFor('p1', product, [labels], CONTEXT);
+    expect(rest).toEqual([]);
+    // softmax of 100 × [0.8, 0.6, 0]: e^0 / (e^0 + e^-20 + e^-80)
+    const expected = 1 / (1 + Math.exp(-20) + Math.exp(-80));
+    expect(tag).toEqual({
+      productId: 'p1',
+      facet: 'colour',
+      label: 'red',
+      score: expect.closeTo(expected, 12),
+      similarity: expect.closeTo(0.8, 6),
+      source: 'auto',
+      needsReview: false,
+      model: 'tiny-clip|fp32',
+      taxonomyVersion: 3,
+    });
+  });
+
+  it('keeps every label of a multi facet that reaches its threshold, by default 1 / labels', () => {
+    const vectors = [unit([1, 0, 0]), unit([0, 1, 0]), unit([0, 0, 1])];
+    const product = unit([1, 1, 0]); // as close to red as to green
+    const multi = (threshold: number | null) =>
+      tagsFor(
+        'p',
+        product,
+        [{ facet: facet('colour', ['red', 'green', 'blue'], { mode: 'multi', threshold }), labelVectors: vectors }],
+        CONTEXT,
+      ).map((t) => [t.label, Number(t.score.toFixed(6))]);
+    expect(multi(null)).toEqual([
+      ['red', 0.5],
+      ['green', 0.5],
+    ]);
+    expect(multi(0.6)).toEqual([]);
+  });
+
+  it('marks tags under reviewBelow for review', () => {
+    const vectors = [unit([1, 0]), unit([0, 1])];
+    const unsure = unit([1, 0.99]);
+    const [tag] = tagsFor('p', unsure, [{ facet: facet('f', ['a', 'b'], { reviewBelow: 0.9 }), labelVectors: vectors }], CONTEXT);
+    expect(tag.score).toBeLessThan(0.9);
+    expect(tag.needsReview).toBe(true);
+    const [sure] = tagsFor('p', unit([1, 0]), [{ facet: facet('f', ['a', 'b'], { reviewBelow: 0.9 }), labelVectors: vectors }], CONTEXT);
+    expect(sure.needsReview).toBe(false);
+  });
+
+  it('refuses label vectors of another size', () => {
+    expect(() => tagsFor('p', unit([1, 0, 0]), [{ facet: facet('f', ['a']), labelVectors: [unit([1, 0])] }], CONTEXT)).toThrow(
+      "facet f: label vectors have 2 dimensions, the product's 3",
+    );
+  });
+});
+
+describe('tagsFor on the tiny CLIP', () => {
+  let model: ClipModel;
+  beforeAll(async () => {
+    model = await ClipModel.load(TINY_CLIP_DIR, { log: () => {} });
+  });
+  afterAll(() => model.release());
+
+  it('tags drawn shapes with their colour and shape (≥ 95%), from their vectors alone', async () => {
+    const reference = loadReference();
+    const templates = reference.domain.templates.slice(0, 4);
+    const labelVector = async (label: string) => {
+      const results = await model.embedTexts(templates.map((t) => t.replaceAll('{}', () => label)));
+      return meanUnitVector(results.map((r) => (r.ok ? r.vector : new Float32Array())));
+    };
+    const classes = reference.classes;
+    const facets: ScoredFacet[] = [
+      { facet: facet('kind', classes, { templates }), labelVectors: await Promise.all(classes.map(labelVector)) },
+    ];
+    const random = seededRandom(20261128);
+    const truth = classes.flatMap((c) => [c, c, c]);
+    const images = await Promise.all(truth.map((label) => drawShape(reference, label, random)));
+    const vectors = await model.embedImages(images);
+    let right = 0;
+    vectors.forEach((result, i) => {
+      if (!result.ok) throw new Error(result.message);
+      const [tag] = tagsFor(`p${i}`, result.vector, facets, { ...CONTEXT, logitScale: model.info.logitScale });
+      if (tag.label === truth[i]) right++;
+    });
+    expect(right / truth.length).toBeGreaterThanOrEqual(0.95);
+  });
+});
