@@ -1,0 +1,809 @@
+import { Pool, type PoolClient } from 'pg';
+
+import { check, integer, nonEmpty, nonNegativeInt, positiveInt, setOnly, timeoutMs, type Rule } from '../../functions/options';
+import {
+  modelKey,
+  StoreError,
+  type CatalogueStore,
+  type FacetRow,
+  type Hit,
+  type Page,
+  type ProductFilter,
+  type ProductRow,
+  type TagRow,
+  type TaxonomyRow,
+  type VectorModel,
+} from './port';
+import { toStoreError } from './postgres/errors';
+import {
+  ITERATIVE_SCAN_PGVECTOR,
+  LATEST_VERSION,
+  MAX_DIM,
+  MIGRATIONS,
+  MIN_PGVECTOR,
+  modelTableName,
+  modelTableStatements,
+  Names,
+  SCHEMA_LOCK_KEY,
+  versionAtLeast,
+} from './postgres/schema';
+import {
+  attributeEntries,
+  decodeIdCursor,
+  decodeKeyCursor,
+  encodeCursor,
+  filterConditions,
+  firstNonFinite,
+  Params,
+  parseVector,
+  vectorText,
+} from './postgres/sql';
+
+/**
+ * The catalogue in PostgreSQL with pgvector: for several gateways sharing one catalogue.
+ *
+ * Layout (see postgres/schema.ts): fixed tables for products, tags, taxonomies and image vectors,
+ * and one product-vector table per model, named from a hash of the model key, with a typed
+ * `vector(dim)` column and its own HNSW index (cosine). A table per model rather than one table with
+ * an untyped column and per-model partial indexes: the database itself enforces each model's dim,
+ * every index covers a whole table (no partial-index predicate the planner must prove from a
+ * parameter), the planner keeps statistics per model, and a model is dropped with its table.
+ *
+ * Search goes through the HNSW index with pgvector's iterative index scans (0.8+, strict order), so
+ * a filter applied after the index no longer leaves fewer than k hits while more exist. When the
+ * index still returns fewer than k (the filter matches fewer than k products, or the scan reached
+ * `maxScanTuples`), or the filter names ids, the search is an exact scan of the filtered candidates:
+ * always min(k, matching) hits. Ties are broken by product id, exactly, also across the k-th place.
+ */
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database`. Never shown in errors. */
+  url: string;
+  /** The schema holding the catalogue's tables, made by migrate(). Default "public". */
+  schema: string;
+  /** Connections in the pool. Default 10. */
+  poolSize: number;
+  /** Deadline to open a connection, in ms. Default 5000. */
+  connectTimeoutMs: number;
+  /**
+   * Deadline of one statement, in ms: the server's statement_timeout, and the client's one second
+   * later (for a server that stopped answering altogether). Default 30000.
+   */
+  statementTimeoutMs: number;
+  /**
+   * Most index entries one HNSW iterative scan visits (pgvector's hnsw.max_scan_tuples) before a
+   * filtered search falls back to an exact scan of the filtered products. Default 20000.
+   */
+  maxScanTuples: number;
+}
+
+export const DEFAULT_POSTGRES_STORE_OPTIONS: Omit<PostgresStoreOptions, 'url'> = {
+  schema: 'public',
+  poolSize: 10,
+  connectTimeoutMs: 5_000,
+  statementTimeoutMs: 30_000,
+  maxScanTuples: 20_000,
+};
+
+/** A schema name used unquoted-safe: lower-case letters, digits and underscores, at most 63. */
+export const schemaName: Rule<string> = {
+  expected: 'a schema name of lower-case letters, digits and underscores (at most 63, not starting with a digit)',
+  accepts: (value): value is string => typeof value === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(value) && !value.startsWith('pg_'),
+  parse: (raw) => raw.trim(),
+};
+
+const CLIENT_DEADLINE_MARGIN_MS = 1_000;
+
+/** Opens a store on a pool of connections; nothing is connected until the first call (usually migrate()). */
+export async function openPostgresStore(options: Partial<PostgresStoreOptions> & { url: string }): Promise<PostgresStore> {
+  return new PostgresStore({ ...DEFAULT_POSTGRES_STORE_OPTIONS, ...setOnly(options), url: options.url });
+}
+
+interface ModelTable {
+  key: string;
+  dim: number;
+  /** The product-vector table's bare name. */
+  table: string;
+}
+
+interface ProductDbRow {
+  id: string;
+  title: string | null;
+  description: string | null;
+  attributes: Record<string, unknown> | null;
+  image_hashes: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+interface TagDbRow {
+  product_id: string;
+  facet: string;
+  label: string;
+  source: 'auto' | 'manual';
+  score: number;
+  similarity: number;
+  needs_review: boolean;
+  model: string;
+  taxonomy_version: number;
+}
+
+interface Neighbour {
+  product_id: string;
+  distance: number;
+}
+
+type Work<T> = (client: PoolClient, discard: () => void) => Promise<T>;
+
+const PRODUCT_COLUMNS = 'p.id, p.title, p.description, p.attributes, p.image_hashes, p.created_at, p.updated_at';
+const TAG_COLUMNS = 'product_id, facet, label, source, score, similarity, needs_review, model, taxonomy_version';
+
+function toProduct(row: ProductDbRow): ProductRow {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    attributes: row.attributes,
+    imageHashes: row.image_hashes,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toTag(row: TagDbRow): TagRow {
+  return {
+    productId: row.product_id,
+    facet: row.facet,
+    label: row.label,
+    score: row.score,
+    similarity: row.similarity,
+    source: row.source,
+    needsReview: row.needs_review,
+    model: row.model,
+    taxonomyVersion: row.taxonomy_version,
+  };
+}
+
+function checkModel(model: VectorModel): void {
+  check('model.name', model.name, nonEmpty);
+  check('model.dtype', model.dtype, nonEmpty);
+  check('model.dim', model.dim, integer(1, MAX_DIM));
+}
+
+/** Refuses, before anything is written, a vector whose length is not the model's dim. */
+function checkVector(model: VectorModel, vector: Float32Array, what: string): void {
+  if (vector.length !== model.dim) {
+    throw new StoreError(
+      'DIMENSION_MISMATCH',
+      `Model "${modelKey(model)}" has ${model.dim}-dimensional vectors, but ${what} has ${vector.length} dimensions.`,
+    );
+  }
+  const bad = firstNonFinite(vector);
+  if (bad >= 0) throw new TypeError(`${what} must hold finite numbers, got ${vector[bad]} at index ${bad}`);
+}
+
+/** The last of each id: a batch naming one row twice means its last version. */
+function lastById<T>(rows: T[], id: (row: T) => string): T[] {
+  const byId = new Map<string, T>();
+  for (const row of rows) {
+    const key = id(row);
+    byId.delete(key); // keep the order of last occurrence
+    byId.set(key, row);
+  }
+  return [...byId.values()];
+}
+
+/** Nearest first, then by id in code-point order (as COLLATE "C" orders them; `<` compares UTF-16 units). */
+function byDistanceThenId(a: Neighbour, b: Neighbour): number {
+  return a.distance - b.distance || Buffer.compare(Buffer.from(a.product_id), Buffer.from(b.product_id));
+}
+
+export class PostgresStore implements CatalogueStore {
+  readonly kind = 'postgres' as const;
+  /** How searches were answered: through the index alone, by an exact scan, or the index then an exact scan. */
+  readonly searches = { index: 0, exact: 0, fallback: 0 };
+  private readonly pool: Pool;
+  private readonly names: Names;
+  private readonly maxScanTuples: number;
+  /** Model tables known to be committed; a model's dim and table never change once made. */
+  private readonly models = new Map<string, ModelTable>();
+  /** Whether the server's pgvector has iterative index scans; learnt on first use. */
+  private iterativeScan?: boolean;
+  private closing?: Promise<void>;
+
+  constructor(options: PostgresStoreOptions) {
+    // The URL holds the password: a bad one is refused without being repeated.
+    if (typeof options.url !== 'string' || !/^postgres(ql)?:\/\//.test(options.url)) {
+      throw new TypeError('url must be a postgres:// or postgresql:// URL');
+    }
+    const schema = check('schema', options.schema, schemaName);
+    check('poolSize', options.poolSize, positiveInt);
+    check('connectTimeoutMs', options.connectTimeoutMs, timeoutMs);
+    check('statementTimeoutMs', options.statementTimeoutMs, integer(1, 2 ** 31 - 1 - CLIENT_DEADLINE_MARGIN_MS));
+    this.maxScanTuples = check('maxScanTuples', options.maxScanTuples, positiveInt);
+    this.names = new Names(schema);
+    this.pool = new Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      statement_timeout: options.statementTimeoutMs,
+      idle_in_transaction_session_timeout: options.statementTimeoutMs,
+      query_timeout: options.statementTimeoutMs + CLIENT_DEADLINE_MARGIN_MS,
+      application_name: 'clip-gateway',
+      keepAlive: true,
+    });
+    // An idle connection the server closed (a restart, a failover) is dropped by the pool and
+    // replaced on the next checkout; without a listener its error would end the process.
+    this.pool.on('error', () => {});
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connections and transactions
+
+  /** Runs `work` with a pooled connection; a connection that failed is closed rather than reused. */
+  private async withClient<T>(work: Work<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+    let broken = false;
+    const discard = () => {
+      broken = true;
+    };
+    // A connection lost between two statements reports here; the next statement then fails.
+    client.on('error', discard);
+    try {
+      return await work(client, discard);
+    } catch (error) {
+      const mapped = toStoreError(error);
+      if (mapped instanceof StoreError && mapped.code === 'STORE_UNAVAILABLE') broken = true;
+      throw mapped;
+    } finally {
+      client.off('error', discard);
+      client.release(broken);
+    }
+  }
+
+  /** BEGIN, `work`, COMMIT on one connection; ROLLBACK when anything fails, so nothing is half-written. */
+  private async inTransaction<T>(client: PoolClient, discard: () => void, work: Work<T>, begin = 'BEGIN'): Promise<T> {
+    await client.query(begin);
+    try {
+      const result = await work(client, discard);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        discard(); // the connection's state is unknown: close it
+      }
+      throw error;
+    }
+  }
+
+  private transaction<T>(work: Work<T>): Promise<T> {
+    return this.withClient((client, discard) => this.inTransaction(client, discard, work));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Schema
+
+  async migrate(): Promise<void> {
+    const n = this.names;
+    await this.transaction(async (client) => {
+      // Several gateways starting at once take turns; the lock ends with the transaction.
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
+      // Looks before creating: CREATE ... IF NOT EXISTS asks for privileges even when the thing
+      // exists, and a gateway whose role may only use the tables must still start.
+      const found = await client.query<{ extension: string | null; schema: boolean; versions: boolean }>(
+        `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS extension,
+                EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS schema,
+                to_regclass($2) IS NOT NULL AS versions`,
+        [n.schemaName, n.schemaVersion],
+      );
+      let version = found.rows[0].extension;
+      if (version === null) {
+        await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+        version = (await client.query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'`)).rows[0].v;
+      }
+      if (!versionAtLeast(version, MIN_PGVECTOR)) {
+        throw new Error(`the catalogue needs pgvector ${MIN_PGVECTOR.join('.')} or later (HNSW indexes); the database has ${version}`);
+      }
+      this.iterativeScan = versionAtLeast(version, ITERATIVE_SCAN_PGVECTOR);
+      if (!found.rows[0].schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${n.schema}`);
+      if (!found.rows[0].versions) await client.query(`CREATE TABLE IF NOT EXISTS ${n.schemaVersion} (version integer NOT NULL)`);
+      const current = (await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${n.schemaVersion}`)).rows[0].v ?? 0;
+      if (current > LATEST_VERSION) {
+        throw new Error(
+          `the catalogue's schema is at version ${current}, newer than this gateway's ${LATEST_VERSION}: upgrade the gateway`,
+        );
+      }
+      for (let v = current + 1; v <= LATEST_VERSION; v++) {
+        for (const statement of MIGRATIONS[v - 1](n)) await client.query(statement);
+      }
+      if (current < LATEST_VERSION) {
+        await client.query(`DELETE FROM ${n.schemaVersion}`);
+        await client.query(`INSERT INTO ${n.schemaVersion} (version) VALUES ($1)`, [LATEST_VERSION]);
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Products
+
+  async upsertProducts(products: ProductRow[]): Promise<void> {
+    if (products.length === 0) return;
+    // A product named twice in one batch: its last version, created when it first appeared.
+    const created = new Map<string, string>();
+    for (const p of products) if (!created.has(p.id)) created.set(p.id, p.createdAt);
+    const rows = lastById(products, (p) => p.id).map((p) => ({
+      id: p.id,
+      title: p.title,
+      description: p.description,
+      attributes: p.attributes,
+      image_hashes: p.imageHashes,
+      created_at: created.get(p.id),
+      updated_at: p.updatedAt,
+    }));
+    await this.transaction((client) =>
+      client.query(
+        `INSERT INTO ${this.names.products} AS p (id, title, description, attributes, image_hashes, created_at, updated_at)
+         SELECT r.id, r.title, r.description, NULLIF(r.attributes, 'null'::jsonb),
+                ARRAY(SELECT h FROM jsonb_array_elements_text(r.image_hashes) WITH ORDINALITY AS x(h, i) ORDER BY i),
+                r.created_at, r.updated_at
+         FROM jsonb_to_recordset($1::jsonb)
+           AS r(id text, title text, description text, attributes jsonb, image_hashes jsonb, created_at text, updated_at text)
+         ON CONFLICT (id) DO UPDATE SET
+           title = EXCLUDED.title, description = EXCLUDED.description, attributes = EXCLUDED.attributes,
+           image_hashes = EXCLUDED.image_hashes, updated_at = EXCLUDED.updated_at`,
+        [JSON.stringify(rows)],
+      ),
+    );
+  }
+
+  async getProducts(ids: string[]): Promise<ProductRow[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.withClient(
+      async (client) =>
+        (await client.query<ProductDbRow>(`SELECT ${PRODUCT_COLUMNS} FROM ${this.names.products} p WHERE p.id = ANY($1::text[])`, [ids]))
+          .rows,
+    );
+    const byId = new Map(rows.map((row) => [row.id, toProduct(row)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  async deleteProducts(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    // Tags and product vectors go with them (ON DELETE CASCADE); image vectors are by content and stay.
+    const rows = await this.transaction(
+      async (client) =>
+        (await client.query<{ id: string }>(`DELETE FROM ${this.names.products} WHERE id = ANY($1::text[]) RETURNING id`, [ids])).rows,
+    );
+    const deleted = new Set(rows.map((row) => row.id));
+    return [...new Set(ids)].filter((id) => deleted.has(id));
+  }
+
+  async listProducts(filter: ProductFilter, first: number, after?: string): Promise<Page<ProductRow>> {
+    check('first', first, nonNegativeInt);
+    const afterId = after === undefined ? undefined : decodeIdCursor(after);
+    if (filter.ids?.length === 0) return { items: [], hasNextPage: false, endCursor: undefined };
+    const params = new Params();
+    const conditions = filterConditions(filter, params, { idColumn: 'p.id', attributesColumn: 'p.attributes', tags: this.names.tags });
+    if (afterId !== undefined) conditions.push(`p.id > ${params.add(afterId)}`);
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const limit = params.add(first + 1);
+    const rows = await this.withClient(
+      async (client) =>
+        (
+          await client.query<ProductDbRow>(
+            `SELECT ${PRODUCT_COLUMNS} FROM ${this.names.products} p ${where} ORDER BY p.id LIMIT ${limit}`,
+            params.values,
+          )
+        ).rows,
+    );
+    const items = rows.slice(0, first).map(toProduct);
+    return { items, hasNextPage: rows.length > first, endCursor: items.length > 0 ? encodeCursor(items[items.length - 1].id) : undefined };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Models and vectors
+
+  /** A model's table as committed, or undefined; refuses a model whose dim differs from its table's. */
+  private async findModel(client: PoolClient, model: VectorModel): Promise<ModelTable | undefined> {
+    const key = modelKey(model);
+    let found = this.models.get(key);
+    if (!found) {
+      const row = (
+        await client.query<{ dim: number; table_name: string }>(
+          `SELECT dim, table_name FROM ${this.names.vectorModels} WHERE model_key = $1`,
+          [key],
+        )
+      ).rows[0];
+      if (row) {
+        found = { key, dim: row.dim, table: row.table_name };
+        this.models.set(key, found);
+      }
+    }
+    if (found && found.dim !== model.dim) {
+      throw new StoreError(
+        'DIMENSION_MISMATCH',
+        `Model "${key}" was first stored with ${found.dim}-dimensional vectors; it cannot be used with ${model.dim} dimensions.`,
+      );
+    }
+    return found;
+  }
+
+  /** A model's table, made (with its index) on its first write, inside the write's transaction. */
+  private async modelForWrite(client: PoolClient, model: VectorModel): Promise<ModelTable> {
+    const known = await this.findModel(client, model);
+    if (known) return known;
+    // Another gateway may be making the same model's table: take turns, then look again.
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [SCHEMA_LOCK_KEY]);
+    const made = await this.findModel(client, model);
+    if (made) return made;
+    const table = modelTableName(model);
+    for (const statement of modelTableStatements(this.names, table, model.dim)) await client.query(statement);
+    await client.query(`INSERT INTO ${this.names.vectorModels} (model_key, name, dtype, dim, table_name) VALUES ($1, $2, $3, $4, $5)`, [
+      modelKey(model),
+      model.name,
+      model.dtype,
+      model.dim,
+      table,
+    ]);
+    // Remembered by the caller once the transaction commits.
+    return { key: modelKey(model), dim: model.dim, table };
+  }
+
+  async putImageVectors(model: VectorModel, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
+    checkModel(model);
+    for (const { hash, vector } of vectors) checkVector(model, vector, `the vector of image ${hash}`);
+    if (vectors.length === 0) return;
+    const rows = lastById(vectors, (v) => v.hash);
+    const table = await this.transaction(async (client) => {
+      const made = await this.modelForWrite(client, model);
+      await client.query(
+        `INSERT INTO ${this.names.imageVectors} (model_key, hash, embedding)
+         SELECT $1, r.hash, r.embedding::vector FROM unnest($2::text[], $3::text[]) AS r(hash, embedding)
+         ON CONFLICT (model_key, hash) DO UPDATE SET embedding = EXCLUDED.embedding`,
+        [made.key, rows.map((r) => r.hash), rows.map((r) => vectorText(r.vector))],
+      );
+      return made;
+    });
+    this.models.set(table.key, table);
+  }
+
+  async getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>> {
+    checkModel(model);
+    if (hashes.length === 0) return new Map();
+    const rows = await this.withClient(async (client) => {
+      if (!(await this.findModel(client, model))) return [];
+      return (
+        await client.query<{ hash: string; embedding: string }>(
+          `SELECT hash, embedding::text AS embedding FROM ${this.names.imageVectors} WHERE model_key = $1 AND hash = ANY($2::text[])`,
+          [modelKey(model), hashes],
+        )
+      ).rows;
+    });
+    return new Map(rows.map((row) => [row.hash, parseVector(row.embedding)]));
+  }
+
+  async putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {
+    checkModel(model);
+    for (const { productId, vector } of rows) checkVector(model, vector, `the vector of product ${productId}`);
+    if (rows.length === 0) return;
+    const unique = lastById(rows, (r) => r.productId);
+    const table = await this.transaction(async (client) => {
+      const made = await this.modelForWrite(client, model);
+      // A product deleted while its vector was being made gets none: the vector is skipped.
+      await client.query(
+        `INSERT INTO ${this.names.table(made.table)} (product_id, embedding)
+         SELECT r.product_id, r.embedding::vector
+         FROM unnest($1::text[], $2::text[]) AS r(product_id, embedding)
+         JOIN ${this.names.products} p ON p.id = r.product_id
+         ON CONFLICT (product_id) DO UPDATE SET embedding = EXCLUDED.embedding`,
+        [unique.map((r) => r.productId), unique.map((r) => vectorText(r.vector))],
+      );
+      return made;
+    });
+    this.models.set(table.key, table);
+  }
+
+  async getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined> {
+    checkModel(model);
+    const row = await this.withClient(async (client) => {
+      const table = await this.findModel(client, model);
+      if (!table) return undefined;
+      return (
+        await client.query<{ embedding: string }>(
+          `SELECT embedding::text AS embedding FROM ${this.names.table(table.table)} WHERE product_id = $1`,
+          [productId],
+        )
+      ).rows[0];
+    });
+    return row ? parseVector(row.embedding) : undefined;
+  }
+
+  async searchProducts(model: VectorModel, query: Float32Array, k: number, filter: ProductFilter = {}): Promise<Hit[]> {
+    checkModel(model);
+    check('k', k, nonNegativeInt);
+    checkVector(model, query, 'the query');
+    if (k === 0 || filter.ids?.length === 0) return [];
+    const q = vectorText(query);
+    const neighbours = await this.withClient(async (client, discard) => {
+      const table = await this.findModel(client, model);
+      if (!table) return [];
+      if (filter.ids) {
+        // At most ids.length candidates: computing each distance beats walking the graph.
+        this.searches.exact++;
+        return this.exactSearch(client, table, q, k, filter);
+      }
+      const search = this.indexSearch(table, q, k + 1, filter);
+      const found = await this.withSearchSettings(
+        client,
+        discard,
+        k + 1,
+        async () => (await client.query<Neighbour>(search.sql, search.values)).rows,
+      );
+      if (found.length < k) {
+        // Fewer than k matched, or the scan gave up at maxScanTuples: the exact answer, from the filtered products.
+        this.searches.fallback++;
+        return this.exactSearch(client, table, q, k, filter);
+      }
+      this.searches.index++;
+      found.sort(byDistanceThenId);
+      if (found.length > k && found[k].distance === found[k - 1].distance) {
+        // Equal distances across the k-th place: the lowest ids among all of them win, found exactly.
+        return this.exactSearch(client, table, q, k, filter, found[k - 1].distance);
+      }
+      return found.slice(0, k);
+    });
+    return neighbours.map((n) => ({ productId: n.product_id, score: 1 - n.distance }));
+  }
+
+  /**
+   * The plan of the index search `searchProducts` runs first for these arguments (EXPLAIN, with the
+   * same settings): to check that the HNSW index is used.
+   */
+  async explainSearch(model: VectorModel, query: Float32Array, k: number, filter: ProductFilter = {}): Promise<string> {
+    checkModel(model);
+    check('k', k, nonNegativeInt);
+    checkVector(model, query, 'the query');
+    return this.withClient(async (client, discard) => {
+      const table = await this.findModel(client, model);
+      if (!table) return '';
+      const search = this.indexSearch(table, vectorText(query), k + 1, filter);
+      const plan = await this.withSearchSettings(client, discard, k + 1, () =>
+        client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${search.sql}`, search.values),
+      );
+      return plan.rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+  }
+
+  private searchFrom(table: ModelTable, filter: ProductFilter, params: Params): string {
+    const conditions = filterConditions(filter, params, {
+      idColumn: 'v.product_id',
+      attributesColumn: 'p.attributes',
+      tags: this.names.tags,
+    });
+    const join = attributeEntries(filter).length > 0 ? `JOIN ${this.names.products} p ON p.id = v.product_id` : '';
+    return `${this.names.table(table.table)} v ${join} ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}`;
+  }
+
+  /** Nearest first through the HNSW index (run it with withSearchSettings). */
+  private indexSearch(table: ModelTable, query: string, limit: number, filter: ProductFilter): { sql: string; values: unknown[] } {
+    const params = new Params();
+    const q = params.add(query, '::vector');
+    const from = this.searchFrom(table, filter, params);
+    const sql = `SELECT v.product_id, v.embedding <=> ${q} AS distance FROM ${from} ORDER BY v.embedding <=> ${q} LIMIT ${params.add(limit)}`;
+    return { sql, values: params.values };
+  }
+
+  /**
+   * Runs `work` in a read-only transaction whose HNSW scans use iterative scans (strict order, up to
+   * maxScanTuples entries): they keep going until `limit` rows pass the filter, where a plain scan
+   * stops after ef_search candidates whatever the filter left.
+   */
+  private async withSearchSettings<T>(client: PoolClient, discard: () => void, limit: number, work: () => Promise<T>): Promise<T> {
+    const iterative = this.iterativeScan ?? (await this.learnIterativeScan(client));
+    // hnsw.ef_search is at most 1000; iterative scans go past it.
+    const settings = [
+      `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(40, limit))}`,
+      ...(iterative ? ['SET LOCAL hnsw.iterative_scan = strict_order', `SET LOCAL hnsw.max_scan_tuples = ${this.maxScanTuples}`] : []),
+    ];
+    return this.inTransaction(
+      client,
+      discard,
+      async () => {
+        await client.query(settings.join('; '));
+        return work();
+      },
+      'BEGIN READ ONLY',
+    );
+  }
+
+  /** Every filtered product's distance, computed (no index order), nearest first and ties by id. */
+  private async exactSearch(
+    client: PoolClient,
+    table: ModelTable,
+    query: string,
+    k: number,
+    filter: ProductFilter,
+    maxDistance?: number,
+  ): Promise<Neighbour[]> {
+    const params = new Params();
+    const q = params.add(query, '::vector');
+    const from = this.searchFrom(table, filter, params);
+    const within = maxDistance === undefined ? '' : `WHERE distance <= ${params.add(maxDistance, '::float8')}`;
+    const sql = `WITH candidates AS MATERIALIZED (SELECT v.product_id, v.embedding <=> ${q} AS distance FROM ${from})
+      SELECT product_id, distance FROM candidates ${within} ORDER BY distance, product_id LIMIT ${params.add(k)}`;
+    return (await client.query<Neighbour>(sql, params.values)).rows;
+  }
+
+  private async learnIterativeScan(client: PoolClient): Promise<boolean> {
+    const row = (await client.query<{ v: string | null }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'`)).rows[0];
+    this.iterativeScan = row?.v ? versionAtLeast(row.v, ITERATIVE_SCAN_PGVECTOR) : false;
+    return this.iterativeScan;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Taxonomy
+
+  async getTaxonomy(): Promise<TaxonomyRow | undefined> {
+    const row = await this.withClient(
+      async (client) =>
+        (
+          await client.query<{ version: number; facets: FacetRow[]; created_at: string }>(
+            `SELECT version, facets, created_at FROM ${this.names.taxonomies} ORDER BY version DESC LIMIT 1`,
+          )
+        ).rows[0],
+    );
+    return row ? { version: row.version, facets: row.facets, createdAt: row.created_at } : undefined;
+  }
+
+  async setTaxonomy(facets: FacetRow[]): Promise<TaxonomyRow> {
+    const createdAt = new Date().toISOString();
+    const row = await this.transaction(async (client) => {
+      // Two gateways setting a taxonomy at once get versions n and n + 1, not the same n twice.
+      await client.query(`LOCK TABLE ${this.names.taxonomies} IN EXCLUSIVE MODE`);
+      return (
+        await client.query<{ version: number; facets: FacetRow[]; created_at: string }>(
+          `INSERT INTO ${this.names.taxonomies} (version, facets, created_at)
+           SELECT coalesce(max(version), 0) + 1, $1::jsonb, $2 FROM ${this.names.taxonomies}
+           RETURNING version, facets, created_at`,
+          [JSON.stringify(facets), createdAt],
+        )
+      ).rows[0];
+    });
+    return { version: row.version, facets: row.facets, createdAt: row.created_at };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tags
+
+  async replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
+    if (productIds.length === 0) return;
+    const named = new Set(productIds);
+    const rows = lastById(
+      tags.filter((t) => named.has(t.productId)),
+      (t) => JSON.stringify([t.productId, t.facet, t.label]),
+    ).map((t) => ({
+      product_id: t.productId,
+      facet: t.facet,
+      label: t.label,
+      score: t.score,
+      similarity: t.similarity,
+      needs_review: t.needsReview,
+      model: t.model,
+      taxonomy_version: t.taxonomyVersion,
+    }));
+    const n = this.names;
+    await this.transaction(async (client) => {
+      // Locks the products, in one order, so that setManualTags cannot slip a manual tag in between
+      // the check below and the insert (and two calls cannot deadlock).
+      await client.query(`SELECT id FROM ${n.products} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [productIds]);
+      await client.query(`DELETE FROM ${n.tags} WHERE product_id = ANY($1::text[]) AND source = 'auto'`, [productIds]);
+      if (rows.length === 0) return;
+      await client.query(
+        `INSERT INTO ${n.tags} (${TAG_COLUMNS})
+         SELECT r.product_id, r.facet, r.label, 'auto', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
+         FROM jsonb_to_recordset($1::jsonb) AS r(product_id text, facet text, label text, score float8, similarity float8,
+                                                 needs_review boolean, model text, taxonomy_version integer)
+         WHERE EXISTS (SELECT 1 FROM ${n.products} p WHERE p.id = r.product_id)
+           AND NOT EXISTS (SELECT 1 FROM ${n.tags} m WHERE m.product_id = r.product_id AND m.facet = r.facet AND m.source = 'manual')`,
+        [JSON.stringify(rows)],
+      );
+    });
+  }
+
+  async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+    const rows = lastById(tags, (t) => t.label).map((t) => ({
+      label: t.label,
+      score: t.score,
+      similarity: t.similarity,
+      needs_review: t.needsReview,
+      model: t.model,
+      taxonomy_version: t.taxonomyVersion,
+    }));
+    const n = this.names;
+    await this.transaction(async (client) => {
+      const exists = await client.query(`SELECT 1 FROM ${n.products} WHERE id = $1 FOR UPDATE`, [productId]);
+      if (exists.rowCount === 0) return; // no product, nothing to tag
+      // Manual tags replace the facet's automatic ones too: a (product, facet) has one kind or the other.
+      await client.query(`DELETE FROM ${n.tags} WHERE product_id = $1 AND facet = $2 AND (source = 'manual' OR $3::boolean)`, [
+        productId,
+        facet,
+        rows.length > 0,
+      ]);
+      if (rows.length === 0) return;
+      await client.query(
+        `INSERT INTO ${n.tags} (${TAG_COLUMNS})
+         SELECT $1, $2, r.label, 'manual', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
+         FROM jsonb_to_recordset($3::jsonb) AS r(label text, score float8, similarity float8, needs_review boolean, model text, taxonomy_version integer)`,
+        [productId, facet, JSON.stringify(rows)],
+      );
+    });
+  }
+
+  async getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {
+    const result = new Map<string, TagRow[]>(productIds.map((id) => [id, []]));
+    if (productIds.length === 0) return result;
+    const rows = await this.withClient(
+      async (client) =>
+        (
+          await client.query<TagDbRow>(
+            `SELECT ${TAG_COLUMNS} FROM ${this.names.tags} WHERE product_id = ANY($1::text[]) ORDER BY product_id, facet, label`,
+            [productIds],
+          )
+        ).rows,
+    );
+    for (const row of rows) result.get(row.product_id)?.push(toTag(row));
+    return result;
+  }
+
+  async labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]> {
+    check('k', k, nonNegativeInt);
+    if (k === 0) return [];
+    const rows = await this.withClient(
+      async (client) =>
+        (
+          await client.query<{ product_id: string; score: number }>(
+            `SELECT product_id, score FROM ${this.names.tags} WHERE facet = $1 AND label = $2 ORDER BY score DESC, product_id LIMIT $3`,
+            [facet, label, k],
+          )
+        ).rows,
+    );
+    return rows.map((row) => ({ productId: row.product_id, score: row.score }));
+  }
+
+  async tagsForReview(first: number, after?: string): Promise<Page<TagRow>> {
+    check('first', first, nonNegativeInt);
+    const key = after === undefined ? undefined : decodeKeyCursor(after, 3);
+    const params = new Params();
+    const from = key ? `AND (product_id, facet, label) > (${params.add(key[0])}, ${params.add(key[1])}, ${params.add(key[2])})` : '';
+    const limit = params.add(first + 1);
+    const rows = await this.withClient(
+      async (client) =>
+        (
+          await client.query<TagDbRow>(
+            `SELECT ${TAG_COLUMNS} FROM ${this.names.tags} WHERE needs_review AND source = 'auto' ${from}
+             ORDER BY product_id, facet, label LIMIT ${limit}`,
+            params.values,
+          )
+        ).rows,
+    );
+    const items = rows.slice(0, first).map(toTag);
+    const last = items[items.length - 1];
+    return {
+      items,
+      hasNextPage: rows.length > first,
+      endCursor: last ? encodeCursor([last.productId, last.facet, last.label]) : undefined,
+    };
+  }
+}

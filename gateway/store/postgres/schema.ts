@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+
+import { modelKey, type VectorModel } from '../port';
+import { quoteIdent } from './sql';
+
+/**
+ * The PostgreSQL schema of the catalogue.
+ *
+ * Fixed tables (all in the store's schema):
+ *   products        id (COLLATE "C": ordered by code point, as the contract wants), jsonb attributes
+ *                   with a GIN index for `@>`, image hashes as text[], timestamps kept as given
+ *   vector_models   one row per model key: its dim and the name of its product-vector table
+ *   image_vectors   (model_key, hash) -> vector: point lookups only, so one table with an untyped
+ *                   `vector` column serves every model
+ *   taxonomies      one row per version, the facets as jsonb
+ *   tags            one row per (product, facet, label): a (product, facet) has manual or automatic
+ *                   tags, never both; indexed for labelTopProducts and the review queue
+ *   schema_version  the last migration applied
+ *
+ * Per model, one product-vector table `product_vectors_<16 hex of sha256(model key)>` with a typed
+ * `vector(dim)` column and an HNSW index (cosine). Made on the model's first write (see
+ * modelTableStatements), under the same advisory lock as migrations.
+ */
+
+/** The key of the transaction-scoped advisory lock taken around migrations and model-table creation. */
+export const SCHEMA_LOCK_KEY = '7012345678901234567'; // arbitrary and fixed: every gateway must use the same
+
+/** pgvector's limits: HNSW indexes `vector` up to 2,000 dimensions; the type itself holds 16,000. */
+export const MAX_INDEXED_DIM = 2000;
+export const MAX_DIM = 16000;
+
+/** The oldest pgvector with HNSW (0.5.0), and the first with iterative index scans (0.8.0). */
+export const MIN_PGVECTOR = [0, 5, 0] as const;
+export const ITERATIVE_SCAN_PGVECTOR = [0, 8, 0] as const;
+
+/** Names in the store's schema, quoted. */
+export class Names {
+  /** Quoted, as are the table names below. */
+  readonly schema: string;
+  readonly products: string;
+  readonly vectorModels: string;
+  readonly imageVectors: string;
+  readonly taxonomies: string;
+  readonly tags: string;
+  readonly schemaVersion: string;
+
+  constructor(readonly schemaName: string) {
+    this.schema = quoteIdent(schemaName);
+    const t = (name: string) => `${this.schema}.${quoteIdent(name)}`;
+    this.products = t('products');
+    this.vectorModels = t('vector_models');
+    this.imageVectors = t('image_vectors');
+    this.taxonomies = t('taxonomies');
+    this.tags = t('tags');
+    this.schemaVersion = t('schema_version');
+  }
+
+  /** A table of this schema by its bare name (as stored in vector_models.table_name). */
+  table(name: string): string {
+    return `${this.schema}.${quoteIdent(name)}`;
+  }
+}
+
+/** Each migration's statements, in order; version n is MIGRATIONS[n - 1]. Never edit a released one: add the next. */
+export const MIGRATIONS: ((n: Names) => string[])[] = [
+  (n) => [
+    `CREATE TABLE ${n.products} (
+      id text COLLATE "C" PRIMARY KEY,
+      title text,
+      description text,
+      attributes jsonb,
+      image_hashes text[] NOT NULL,
+      created_at text NOT NULL,
+      updated_at text NOT NULL
+    )`,
+    `CREATE INDEX products_attributes ON ${n.products} USING gin (attributes jsonb_path_ops)`,
+    `CREATE TABLE ${n.vectorModels} (
+      model_key text PRIMARY KEY,
+      name text NOT NULL,
+      dtype text NOT NULL,
+      dim integer NOT NULL CHECK (dim > 0),
+      table_name text NOT NULL UNIQUE
+    )`,
+    `CREATE TABLE ${n.imageVectors} (
+      model_key text NOT NULL REFERENCES ${n.vectorModels} (model_key),
+      hash text NOT NULL,
+      embedding vector NOT NULL,
+      PRIMARY KEY (model_key, hash)
+    )`,
+    `CREATE TABLE ${n.taxonomies} (
+      version integer PRIMARY KEY,
+      facets jsonb NOT NULL,
+      created_at text NOT NULL
+    )`,
+    `CREATE TABLE ${n.tags} (
+      product_id text COLLATE "C" NOT NULL REFERENCES ${n.products} (id) ON DELETE CASCADE,
+      facet text COLLATE "C" NOT NULL,
+      label text COLLATE "C" NOT NULL,
+      source text NOT NULL CHECK (source IN ('auto', 'manual')),
+      score double precision NOT NULL,
+      similarity double precision NOT NULL,
+      needs_review boolean NOT NULL,
+      model text NOT NULL,
+      taxonomy_version integer NOT NULL,
+      PRIMARY KEY (product_id, facet, label)
+    )`,
+    // labelTopProducts: the best k of one label straight off the index, ties by product id.
+    `CREATE INDEX tags_label_top ON ${n.tags} (facet, label, score DESC, product_id)`,
+    // tagsForReview: a small partial index, already in the queue's order.
+    `CREATE INDEX tags_review ON ${n.tags} (product_id, facet, label) WHERE needs_review AND source = 'auto'`,
+  ],
+];
+
+export const LATEST_VERSION = MIGRATIONS.length;
+
+/** The product-vector table of a model: from a hash of its key, never from its text. */
+export function modelTableName(model: VectorModel): string {
+  return `product_vectors_${createHash('sha256').update(modelKey(model)).digest('hex').slice(0, 16)}`;
+}
+
+/** Creates a model's product-vector table and its HNSW index (when pgvector can index that many dimensions). */
+export function modelTableStatements(n: Names, table: string, dim: number): string[] {
+  const statements = [
+    `CREATE TABLE IF NOT EXISTS ${n.table(table)} (
+      product_id text COLLATE "C" PRIMARY KEY REFERENCES ${n.products} (id) ON DELETE CASCADE,
+      embedding vector(${dim}) NOT NULL
+    )`,
+  ];
+  if (dim <= MAX_INDEXED_DIM) {
+    statements.push(
+      `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_hnsw`)} ON ${n.table(table)} USING hnsw (embedding vector_cosine_ops)`,
+    );
+  }
+  return statements;
+}
+
+/** "0.8.1" -> [0, 8, 1]; compares version triples. */
+export function versionAtLeast(version: string, minimum: readonly number[]): boolean {
+  const parts = version.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < minimum.length; i++) {
+    const part = parts[i] ?? 0;
+    if (part !== minimum[i]) return part > minimum[i];
+  }
+  return true;
+}

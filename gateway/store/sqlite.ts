@@ -1,0 +1,599 @@
+/**
+ * The embedded adapter of the catalogue port: SQLite through better-sqlite3, vectors in sqlite-vec
+ * vec0 tables. better-sqlite3 is synchronous, so each method runs as one transaction (IMMEDIATE
+ * for writes, so a write never fails half-way on a lock it could not upgrade) and its result is
+ * handed back as a promise.
+ */
+import { createHash } from 'node:crypto';
+
+import Database from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
+
+import { check, nonEmpty, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
+import {
+  modelKey,
+  StoreError,
+  type CatalogueStore,
+  type FacetRow,
+  type Hit,
+  type Page,
+  type ProductFilter,
+  type ProductRow,
+  type TagRow,
+  type TaxonomyRow,
+  type VectorModel,
+} from './port';
+import { MIGRATIONS } from './sqlite/schema';
+import {
+  canonicalJson,
+  checkDims,
+  checkSearchable,
+  decodeCursor,
+  decodeTagCursor,
+  encodeCursor,
+  filterConditions,
+  fromBlob,
+  hasConditions,
+  storeError,
+  toBlob,
+  where,
+} from './sqlite/support';
+
+export interface SqliteStoreOptions {
+  /** The database file (the gateway uses `DATA_DIR/catalogue.sqlite`), or `':memory:'`. */
+  path: string;
+  /** How long a statement waits for another connection's lock before failing with STORE_UNAVAILABLE. Default 5000. */
+  busyTimeoutMs?: number;
+  /**
+   * Bytes of the file SQLite reads through a memory map (default 2 GiB, SQLite's own ceiling). A
+   * vector search reads every vector of the model: through the map it reads them in place instead
+   * of copying each page through SQLite's cache, which halves an unfiltered search.
+   */
+  mmapBytes?: number;
+  /** Where now comes from (taxonomy versions' createdAt). */
+  now?: () => Date;
+}
+
+/**
+ * The largest filtered candidate set scored one by one (point lookups of each candidate's vector
+ * and an exact `vec_distance_cosine`); above it, a vec0 KNN query with a `rowid IN (candidates)`
+ * constraint. Both are exact and apply the filter before choosing the k best, so both return
+ * min(k, matching) hits; they differ in cost. Point lookups cost ~7 µs per candidate at 512 dims,
+ * while a constrained KNN still walks every chunk of the table (~15 ms at 100k products whatever
+ * the filter): lookups win below a few thousand candidates.
+ */
+const EXACT_SCAN_MAX_CANDIDATES = 1000;
+/** vec0 refuses a KNN query for more neighbours than this; larger k are answered by an exact scan. */
+const KNN_MAX_K = 4096;
+
+interface ModelTables {
+  dim: number;
+  image: string;
+  product: string;
+}
+
+interface ProductSqlRow {
+  id: string;
+  title: string | null;
+  description: string | null;
+  attributes: string | null;
+  image_hashes: string;
+  created_at: string;
+  updated_at: string;
+}
+
+interface TagSqlRow {
+  product_id: string;
+  facet: string;
+  label: string;
+  source: 'auto' | 'manual';
+  score: number;
+  similarity: number;
+  needs_review: number;
+  model: string;
+  taxonomy_version: number;
+}
+
+const PRODUCT_COLUMNS = 'p.id, p.title, p.description, json(p.attributes) AS attributes, p.image_hashes, p.created_at, p.updated_at';
+const TAG_COLUMNS = 'product_id, facet, label, source, score, similarity, needs_review, model, taxonomy_version';
+
+function productOf(row: ProductSqlRow): ProductRow {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    attributes: row.attributes === null ? null : (JSON.parse(row.attributes) as Record<string, unknown>),
+    imageHashes: JSON.parse(row.image_hashes) as string[],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function tagOf(row: TagSqlRow): TagRow {
+  return {
+    productId: row.product_id,
+    facet: row.facet,
+    label: row.label,
+    score: row.score,
+    similarity: row.similarity,
+    source: row.source,
+    needsReview: row.needs_review === 1,
+    model: row.model,
+    taxonomyVersion: row.taxonomy_version,
+  };
+}
+
+/** The names of a model's vec0 tables: from a hash of its key, so no user text reaches SQL. */
+function tableNames(key: string): { image: string; product: string } {
+  const digest = createHash('sha256').update(key).digest('hex').slice(0, 20);
+  return { image: `vec_image_${digest}`, product: `vec_product_${digest}` };
+}
+
+function byDistanceThenId(a: { productId: string; distance: number }, b: { productId: string; distance: number }): number {
+  return a.distance - b.distance || (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0);
+}
+
+function checkModel(model: VectorModel): void {
+  check('model.name', model?.name, nonEmpty);
+  check('model.dtype', model.dtype, nonEmpty);
+  check('model.dim', model.dim, positiveInt);
+}
+
+class SqliteStore implements CatalogueStore {
+  readonly kind = 'sqlite' as const;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => Date,
+  ) {}
+
+  // -------------------------------------------------------------------------------------------
+  // Plumbing
+
+  /** A prepared statement, kept for the next call (SQLite re-prepares it if the schema changes). */
+  private sql(text: string): Database.Statement {
+    let statement = this.statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `body` as one transaction and maps SQLite failures to StoreErrors naming `doing`. */
+  private async run<T>(doing: string, mode: 'read' | 'write', body: () => T): Promise<T> {
+    try {
+      if (!this.db.open) throw new TypeError('The database connection is not open');
+      const transaction = this.db.transaction(body);
+      return mode === 'write' ? transaction.immediate() : transaction.deferred();
+    } catch (error) {
+      throw storeError(error, doing, mode === 'write');
+    }
+  }
+
+  /** The model's tables, or undefined when it has none yet; DIMENSION_MISMATCH if its key was stored with another dim. */
+  private tablesOf(model: VectorModel): ModelTables | undefined {
+    const key = modelKey(model);
+    const row = this.sql('SELECT dim, image_table AS image, product_table AS product FROM models WHERE key = ?').get(key) as
+      ModelTables | undefined;
+    if (row && row.dim !== model.dim) {
+      throw new StoreError('DIMENSION_MISMATCH', `model ${key} holds vectors of ${row.dim} values, but was given as ${model.dim}`);
+    }
+    return row;
+  }
+
+  /** The model's tables, created on its first write (inside the caller's transaction). */
+  private ensureTables(model: VectorModel): ModelTables {
+    const existing = this.tablesOf(model);
+    if (existing) return existing;
+    const key = modelKey(model);
+    const { image, product } = tableNames(key);
+    // The dim is a checked positive integer and the names are hex digests: nothing here is user text.
+    this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${image} USING vec0(hash TEXT PRIMARY KEY, embedding float[${model.dim}])`);
+    this.db.exec(`CREATE VIRTUAL TABLE IF NOT EXISTS ${product} USING vec0(embedding float[${model.dim}] distance_metric=cosine)`);
+    this.sql('INSERT INTO models (key, dim, image_table, product_table) VALUES (?, ?, ?, ?)').run(key, model.dim, image, product);
+    return { dim: model.dim, image, product };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  async migrate(): Promise<void> {
+    await this.run('migrate', 'write', () => {
+      this.db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)');
+      const current = (this.db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as { v: number }).v;
+      if (current > MIGRATIONS.length) {
+        throw new StoreError(
+          'STORE_UNAVAILABLE',
+          `the catalogue database has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}: upgrade the gateway`,
+        );
+      }
+      for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+        this.db.exec(MIGRATIONS[version - 1]);
+        this.db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version);
+      }
+    });
+    this.statements.clear();
+  }
+
+  async close(): Promise<void> {
+    this.statements.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Products
+
+  async upsertProducts(products: ProductRow[]): Promise<void> {
+    const rows = products.map((p, i) => {
+      if (p.attributes !== null && (typeof p.attributes !== 'object' || Array.isArray(p.attributes))) {
+        throw new TypeError(`products[${i}].attributes must be a plain object or null`);
+      }
+      return [
+        p.id,
+        p.title,
+        p.description,
+        p.attributes === null ? null : canonicalJson(p.attributes),
+        JSON.stringify(p.imageHashes),
+        p.createdAt,
+        p.updatedAt,
+      ];
+    });
+    return this.run('upsertProducts', 'write', () => {
+      const upsert = this.sql(
+        `INSERT INTO products (id, title, description, attributes, image_hashes, created_at, updated_at) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, attributes = excluded.attributes,
+           image_hashes = excluded.image_hashes, updated_at = excluded.updated_at`,
+      );
+      for (const row of rows) upsert.run(row);
+    });
+  }
+
+  async getProducts(ids: string[]): Promise<ProductRow[]> {
+    return this.run('getProducts', 'read', () => {
+      const rows = this.sql(`SELECT ${PRODUCT_COLUMNS} FROM products p WHERE p.id IN (SELECT value FROM json_each(?))`).all(
+        JSON.stringify(ids),
+      ) as ProductSqlRow[];
+      const byId = new Map(rows.map((row) => [row.id, productOf(row)]));
+      return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+    });
+  }
+
+  async deleteProducts(ids: string[]): Promise<string[]> {
+    return this.run('deleteProducts', 'write', () => {
+      const found = this.sql('SELECT id, pk FROM products WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as {
+        id: string;
+        pk: number;
+      }[];
+      if (found.length === 0) return [];
+      const tables = this.sql('SELECT product_table AS name FROM models').all() as { name: string }[];
+      for (const { name } of tables) {
+        const remove = this.sql(`DELETE FROM ${name} WHERE rowid = ?`);
+        for (const { pk } of found) remove.run(BigInt(pk));
+      }
+      // Tags go with the product (ON DELETE CASCADE); image vectors stay, keyed by content and shareable.
+      this.sql('DELETE FROM products WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(found.map((f) => f.id)));
+      const existed = new Set(found.map((f) => f.id));
+      return [...new Set(ids)].filter((id) => existed.has(id));
+    });
+  }
+
+  async listProducts(filter: ProductFilter, first: number, after?: string): Promise<Page<ProductRow>> {
+    check('first', first, nonNegativeInt);
+    return this.run('listProducts', 'read', () => {
+      const { sql, params } = filterConditions(filter);
+      if (after !== undefined) {
+        sql.push('p.id > ?');
+        params.push(decodeCursor(after));
+      }
+      const rows = this.sql(`SELECT ${PRODUCT_COLUMNS} FROM products p ${where(sql)} ORDER BY p.id LIMIT ?`).all(
+        ...params,
+        first + 1,
+      ) as ProductSqlRow[];
+      const items = rows.slice(0, first).map(productOf);
+      return {
+        items,
+        hasNextPage: rows.length > first,
+        endCursor: items.length > 0 ? encodeCursor(items[items.length - 1].id) : undefined,
+      };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Vectors
+
+  async putImageVectors(model: VectorModel, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
+    checkModel(model);
+    checkDims(model, vectors, 'vectors');
+    return this.run('putImageVectors', 'write', () => {
+      const { image } = this.ensureTables(model);
+      // vec0 tables take no UPSERT: a stored hash is deleted, then inserted again.
+      const remove = this.sql(`DELETE FROM ${image} WHERE hash = ?`);
+      const insert = this.sql(`INSERT INTO ${image} (hash, embedding) VALUES (?, ?)`);
+      for (const { hash, vector } of vectors) {
+        remove.run(hash);
+        insert.run(hash, toBlob(vector));
+      }
+    });
+  }
+
+  async getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>> {
+    checkModel(model);
+    return this.run('getImageVectors', 'read', () => {
+      const found = new Map<string, Float32Array>();
+      const tables = this.tablesOf(model);
+      if (!tables) return found;
+      // One point lookup per hash: vec0 plans `hash IN (...)` as a scan of the whole table.
+      const lookup = this.sql(`SELECT embedding FROM ${tables.image} WHERE hash = ?`).pluck();
+      for (const hash of new Set(hashes)) {
+        const blob = lookup.get(hash) as Buffer | undefined;
+        if (blob) found.set(hash, fromBlob(blob));
+      }
+      return found;
+    });
+  }
+
+  /** Vectors of products that do not exist (deleted while their vectors were made) are skipped. */
+  async putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {
+    checkModel(model);
+    checkDims(model, rows, 'rows');
+    checkSearchable(rows, 'rows');
+    return this.run('putProductVectors', 'write', () => {
+      const { product } = this.ensureTables(model);
+      const pkOf = this.sql('SELECT pk FROM products WHERE id = ?').pluck();
+      const remove = this.sql(`DELETE FROM ${product} WHERE rowid = ?`);
+      const insert = this.sql(`INSERT INTO ${product} (rowid, embedding) VALUES (?, ?)`);
+      for (const { productId, vector } of rows) {
+        const pk = pkOf.get(productId) as number | undefined;
+        if (pk === undefined) continue;
+        remove.run(BigInt(pk));
+        insert.run(BigInt(pk), toBlob(vector));
+      }
+    });
+  }
+
+  async getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined> {
+    checkModel(model);
+    return this.run('getProductVector', 'read', () => {
+      const tables = this.tablesOf(model);
+      if (!tables) return undefined;
+      const pk = this.sql('SELECT pk FROM products WHERE id = ?').pluck().get(productId) as number | undefined;
+      if (pk === undefined) return undefined;
+      const blob = this.sql(`SELECT embedding FROM ${tables.product} WHERE rowid = ?`).pluck().get(BigInt(pk)) as Buffer | undefined;
+      return blob ? fromBlob(blob) : undefined;
+    });
+  }
+
+  /**
+   * Exact search in every case (vec0 has no approximate index): the filter is applied before the
+   * k best are chosen, never after, so a selective filter still yields min(k, matching) hits.
+   *
+   * - No filter: a vec0 KNN query.
+   * - A filter: its candidates are found with SQL first. Up to EXACT_SCAN_MAX_CANDIDATES of them
+   *   are scored one by one (a point lookup of each vector, `vec_distance_cosine`, ORDER BY in
+   *   SQL); more go into the KNN query as a `rowid IN (SELECT ...)` constraint, which vec0 applies
+   *   while it scans.
+   * - k above vec0's KNN limit: an exact scan of the whole table.
+   *
+   * Ties are broken by product id: a KNN query is asked for one row more than k, and for more
+   * while that row ties the k-th, so that no tied product is cut arbitrarily.
+   */
+  async searchProducts(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]> {
+    checkModel(model);
+    check('k', k, nonNegativeInt);
+    checkDims(model, [{ vector: query }], 'query');
+    checkSearchable([{ vector: query }], 'query');
+    return this.run('searchProducts', 'read', () => {
+      const tables = this.tablesOf(model);
+      if (!tables || k === 0) return [];
+      const q = toBlob(query);
+      const filtered = hasConditions(filter);
+      const { sql, params } = filterConditions(filtered ? filter : undefined);
+      let scored: { productId: string; distance: number }[];
+
+      if (filtered) {
+        const candidates = this.sql(`SELECT p.pk FROM products p ${where(sql)} LIMIT ?`)
+          .pluck()
+          .all(...params, EXACT_SCAN_MAX_CANDIDATES + 1) as number[];
+        if (candidates.length === 0) return [];
+        if (candidates.length <= EXACT_SCAN_MAX_CANDIDATES) {
+          // CROSS JOIN fixes the loop order: candidates outside, one vec0 point lookup each.
+          return this.hits(
+            this.sql(
+              `SELECT p.id AS productId, vec_distance_cosine(v.embedding, ?) AS distance
+               FROM json_each(?) c CROSS JOIN ${tables.product} v ON v.rowid = c.value CROSS JOIN products p ON p.pk = c.value
+               ORDER BY distance, p.id LIMIT ?`,
+            ).all(q, JSON.stringify(candidates), k) as { productId: string; distance: number }[],
+          );
+        }
+      }
+      const constraint = filtered ? `AND v.rowid IN (SELECT p.pk FROM products p ${where(sql)})` : '';
+      const knn = (n: number) =>
+        this.sql(
+          `SELECT p.id AS productId, knn.distance AS distance
+           FROM (SELECT v.rowid AS pk, v.distance AS distance FROM ${tables.product} v WHERE v.embedding MATCH ? AND k = ? ${constraint}) knn
+           JOIN products p ON p.pk = knn.pk`,
+        ).all(q, n, ...params) as { productId: string; distance: number }[];
+      const exact = () =>
+        this.sql(
+          `SELECT p.id AS productId, vec_distance_cosine(v.embedding, ?) AS distance
+           FROM ${tables.product} v CROSS JOIN products p ON p.pk = v.rowid ${filtered ? where(sql) : ''}
+           ORDER BY distance, p.id LIMIT ?`,
+        ).all(q, ...params, k) as { productId: string; distance: number }[];
+
+      if (k >= KNN_MAX_K) scored = exact();
+      else {
+        let n = k + 1;
+        for (;;) {
+          const rows = knn(n).sort(byDistanceThenId);
+          if (rows.length < n || rows[n - 1].distance !== rows[k - 1].distance) {
+            scored = rows;
+            break;
+          }
+          if (n === KNN_MAX_K) {
+            scored = exact();
+            break;
+          }
+          n = Math.min(n * 2, KNN_MAX_K);
+        }
+      }
+      return this.hits(scored.sort(byDistanceThenId).slice(0, k));
+    });
+  }
+
+  private hits(rows: { productId: string; distance: number }[]): Hit[] {
+    return rows.map(({ productId, distance }) => ({ productId, score: 1 - distance }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Taxonomy
+
+  async getTaxonomy(): Promise<TaxonomyRow | undefined> {
+    return this.run('getTaxonomy', 'read', () => {
+      const row = this.sql('SELECT version, facets, created_at FROM taxonomies ORDER BY version DESC LIMIT 1').get() as
+        { version: number; facets: string; created_at: string } | undefined;
+      return row && { version: row.version, facets: JSON.parse(row.facets) as FacetRow[], createdAt: row.created_at };
+    });
+  }
+
+  async setTaxonomy(facets: FacetRow[]): Promise<TaxonomyRow> {
+    const text = JSON.stringify(facets);
+    return this.run('setTaxonomy', 'write', () => {
+      const version = this.sql('SELECT coalesce(max(version), 0) + 1 FROM taxonomies').pluck().get() as number;
+      const createdAt = this.now().toISOString();
+      this.sql('INSERT INTO taxonomies (version, facets, created_at) VALUES (?, ?, ?)').run(version, text, createdAt);
+      return { version, facets: JSON.parse(text) as FacetRow[], createdAt };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tags
+
+  /** Tags of products that do not exist are skipped, as are tags for a (product, facet) with manual tags. */
+  async replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
+    const named = new Set(productIds);
+    tags.forEach((t, i) => {
+      if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
+      if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
+    });
+    return this.run('replaceAutoTags', 'write', () => {
+      this.sql("DELETE FROM tags WHERE source = 'auto' AND product_id IN (SELECT value FROM json_each(?))").run(JSON.stringify([...named]));
+      const insert = this.sql(
+        `INSERT INTO tags (${TAG_COLUMNS})
+         SELECT ?, ?, ?, 'auto', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM products WHERE id = ?)
+           AND NOT EXISTS (SELECT 1 FROM tags WHERE product_id = ? AND facet = ? AND source = 'manual')
+         ON CONFLICT (product_id, facet, label) DO UPDATE SET score = excluded.score, similarity = excluded.similarity,
+           needs_review = excluded.needs_review, model = excluded.model, taxonomy_version = excluded.taxonomy_version`,
+      );
+      for (const t of tags) {
+        const { productId, facet } = t;
+        insert.run(
+          productId,
+          facet,
+          t.label,
+          t.score,
+          t.similarity,
+          t.needsReview ? 1 : 0,
+          t.model,
+          t.taxonomyVersion,
+          productId,
+          productId,
+          facet,
+        );
+      }
+    });
+  }
+
+  /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */
+  async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+    return this.run('setManualTags', 'write', () => {
+      const sources = tags.length > 0 ? "('auto', 'manual')" : "('manual')";
+      this.sql(`DELETE FROM tags WHERE product_id = ? AND facet = ? AND source IN ${sources}`).run(productId, facet);
+      const insert = this.sql(
+        `INSERT INTO tags (${TAG_COLUMNS})
+         SELECT ?, ?, ?, 'manual', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM products WHERE id = ?)
+         ON CONFLICT (product_id, facet, label) DO UPDATE SET score = excluded.score, similarity = excluded.similarity,
+           needs_review = excluded.needs_review, model = excluded.model, taxonomy_version = excluded.taxonomy_version`,
+      );
+      for (const t of tags) {
+        insert.run(productId, facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion, productId);
+      }
+    });
+  }
+
+  async getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {
+    return this.run('getTags', 'read', () => {
+      const rows = this.sql(
+        `SELECT ${TAG_COLUMNS} FROM tags WHERE product_id IN (SELECT value FROM json_each(?)) ORDER BY product_id, facet, label`,
+      ).all(JSON.stringify(productIds)) as TagSqlRow[];
+      const byProduct = new Map<string, TagRow[]>();
+      for (const row of rows) {
+        const list = byProduct.get(row.product_id) ?? [];
+        list.push(tagOf(row));
+        byProduct.set(row.product_id, list);
+      }
+      return byProduct;
+    });
+  }
+
+  async labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]> {
+    check('k', k, nonNegativeInt);
+    return this.run(
+      'labelTopProducts',
+      'read',
+      () =>
+        this.sql(
+          'SELECT product_id AS productId, score FROM tags INDEXED BY tags_by_label WHERE facet = ? AND label = ? ORDER BY score DESC, product_id LIMIT ?',
+        ).all(facet, label, k) as Hit[],
+    );
+  }
+
+  async tagsForReview(first: number, after?: string): Promise<Page<TagRow>> {
+    check('first', first, nonNegativeInt);
+    return this.run('tagsForReview', 'read', () => {
+      const params: unknown[] = [];
+      let keyset = '';
+      if (after !== undefined) {
+        keyset = 'AND (product_id, facet, label) > (?, ?, ?)';
+        params.push(...decodeTagCursor(after));
+      }
+      const rows = this.sql(
+        `SELECT ${TAG_COLUMNS} FROM tags INDEXED BY tags_for_review WHERE source = 'auto' AND needs_review = 1 ${keyset}
+         ORDER BY product_id, facet, label LIMIT ?`,
+      ).all(...params, first + 1) as TagSqlRow[];
+      const items = rows.slice(0, first).map(tagOf);
+      const last = items[items.length - 1];
+      return {
+        items,
+        hasNextPage: rows.length > first,
+        endCursor: last ? encodeCursor(JSON.stringify([last.productId, last.facet, last.label])) : undefined,
+      };
+    });
+  }
+}
+
+/**
+ * Opens (creating if need be) the catalogue database at `options.path`: WAL, foreign keys on, a
+ * busy timeout, sqlite-vec loaded. Call `migrate()` before anything else.
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<CatalogueStore> {
+  const path = check('path', options?.path, nonEmpty);
+  const busyTimeoutMs = check('busyTimeoutMs', options.busyTimeoutMs ?? 5000, timeoutMs);
+  const mmapBytes = check('mmapBytes', options.mmapBytes ?? 2 ** 31, nonNegativeInt);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { timeout: busyTimeoutMs });
+    sqliteVec.load(db);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`mmap_size = ${mmapBytes}`);
+    return new SqliteStore(db, options.now ?? (() => new Date()));
+  } catch (error) {
+    db?.close();
+    // better-sqlite3 checks the directory itself, before SQLite would say SQLITE_CANTOPEN.
+    const cantOpen = error instanceof TypeError && /directory does not exist/.test(error.message);
+    throw storeError(cantOpen ? Object.assign(error, { code: 'SQLITE_CANTOPEN' }) : error, `opening ${path}`, false);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The SQLite schema, as numbered migrations. Each is written to be idempotent on its own
+ * (`IF NOT EXISTS`), and `schema_version` records which have run, so `migrate()` can run on every
+ * start and from several processes (it runs them in one IMMEDIATE transaction).
+ *
+ * Vector tables are not here: one vec0 table per model and kind is created when the model is
+ * first written (see `models`).
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: products, models, taxonomy, tags.
+  `
+  CREATE TABLE IF NOT EXISTS products (
+    -- The integer key of the product's rows in the vec0 tables. AUTOINCREMENT: a deleted product's
+    -- key is never given to another one, so a stray vector row can never be attributed to it.
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT,
+    description TEXT,
+    -- JSONB of a plain object (keys sorted), or NULL: filters read a key without parsing text.
+    attributes BLOB CHECK (attributes IS NULL OR json_type(attributes) = 'object'),
+    image_hashes TEXT NOT NULL CHECK (json_type(image_hashes) = 'array'),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+
+  -- One row per model key (name|dtype): its dimension and the names of its vec0 tables, which are
+  -- derived from a hash of the key, never from the key itself.
+  CREATE TABLE IF NOT EXISTS models (
+    key TEXT PRIMARY KEY,
+    dim INTEGER NOT NULL CHECK (dim > 0),
+    image_table TEXT NOT NULL UNIQUE,
+    product_table TEXT NOT NULL UNIQUE
+  );
+
+  CREATE TABLE IF NOT EXISTS taxonomies (
+    version INTEGER PRIMARY KEY,
+    facets TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+
+  -- At most one tag per (product, facet, label): a (product, facet) with manual tags has no
+  -- automatic ones, so a manual and an automatic tag never share a label.
+  CREATE TABLE IF NOT EXISTS tags (
+    product_id TEXT NOT NULL REFERENCES products (id) ON DELETE CASCADE ON UPDATE CASCADE,
+    facet TEXT NOT NULL,
+    label TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('auto', 'manual')),
+    score REAL NOT NULL,
+    similarity REAL NOT NULL,
+    needs_review INTEGER NOT NULL CHECK (needs_review IN (0, 1)),
+    model TEXT NOT NULL,
+    taxonomy_version INTEGER NOT NULL,
+    PRIMARY KEY (product_id, facet, label)
+  ) WITHOUT ROWID;
+
+  -- labelTopProducts: (facet, label) equality, then score DESC with ties by product id, read in
+  -- index order with no sort.
+  CREATE INDEX IF NOT EXISTS tags_by_label ON tags (facet, label, score DESC, product_id);
+
+  -- tagsForReview: only the automatic tags marked for review, in (product, facet, label) order.
+  CREATE INDEX IF NOT EXISTS tags_for_review ON tags (product_id, facet, label) WHERE source = 'auto' AND needs_review = 1;
+  `,
+];

@@ -1,0 +1,302 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
+
+import { openSqliteStore, StoreError, type CatalogueStore } from '../../../gateway/store';
+import { describeStoreContract, hash, MODEL_A, product } from './contract';
+
+function scratchDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'catalogue-sqlite-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof StoreError) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected a StoreError, the call succeeded');
+}
+
+describeStoreContract('sqlite (file)', async () => {
+  const scratch = scratchDir();
+  const path = join(scratch.dir, 'catalogue.sqlite');
+  const store = await openSqliteStore({ path });
+  await store.migrate();
+  return {
+    store,
+    reopen: () => openSqliteStore({ path }),
+    cleanup: async () => {
+      await store.close();
+      scratch.remove();
+    },
+  };
+});
+
+describeStoreContract('sqlite (:memory:)', async () => {
+  const store = await openSqliteStore({ path: ':memory:' });
+  await store.migrate();
+  return { store, cleanup: () => store.close() };
+});
+
+describe('SqliteStore', () => {
+  let scratch: ReturnType<typeof scratchDir>;
+  let path: string;
+  let store: CatalogueStore;
+
+  beforeEach(async () => {
+    scratch = scratchDir();
+    path = join(scratch.dir, 'catalogue.sqlite');
+    store = await openSqliteStore({ path, busyTimeoutMs: 100 });
+    await store.migrate();
+  });
+
+  afterEach(async () => {
+    await store.close();
+    scratch.remove();
+  });
+
+  it('opens the file in WAL mode with foreign keys on, and records the schema version', async () => {
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(1);
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+      expect(tables).toEqual(expect.arrayContaining(['models', 'products', 'schema_version', 'tags', 'taxonomies']));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('names vector tables from a hash of the model key, never from its text', async () => {
+    const hostile = { name: "x'; DROP TABLE products; --", dim: 3, dtype: 'fp32"]' };
+    await store.upsertProducts([product('a')]);
+    await store.putImageVectors(hostile, [{ hash: hash('1'), vector: new Float32Array([1, 2, 3]) }]);
+    await store.putProductVectors(hostile, [{ productId: 'a', vector: new Float32Array([1, 0, 0]) }]);
+    expect((await store.searchProducts(hostile, new Float32Array([1, 0, 0]), 1)).map((h) => h.productId)).toEqual(['a']);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const models = db.prepare('SELECT key, dim, image_table, product_table FROM models').all();
+      expect(models).toEqual([
+        {
+          key: `${hostile.name}|${hostile.dtype}`,
+          dim: 3,
+          image_table: expect.stringMatching(/^vec_image_[0-9a-f]{20}$/),
+          product_table: expect.stringMatching(/^vec_product_[0-9a-f]{20}$/),
+        },
+      ]);
+      expect(db.prepare('SELECT count(*) FROM products').pluck().get()).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('serves labelTopProducts and tagsForReview from their indexes, without sorting', async () => {
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      const plan = (sql: string) =>
+        db
+          .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+          .all()
+          .map((row) => (row as { detail: string }).detail)
+          .join('\n');
+      const top = plan("SELECT product_id, score FROM tags WHERE facet = 'f' AND label = 'l' ORDER BY score DESC, product_id LIMIT 5");
+      expect(top).toContain('USING COVERING INDEX tags_by_label (facet=? AND label=?)');
+      expect(top).not.toContain('TEMP B-TREE');
+      const review = plan(
+        "SELECT * FROM tags WHERE source = 'auto' AND needs_review = 1 AND (product_id, facet, label) > ('a', 'b', 'c') ORDER BY product_id, facet, label LIMIT 5",
+      );
+      expect(review).toContain('tags_for_review');
+      expect(review).not.toContain('TEMP B-TREE');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('searches exactly under a filter matching more candidates than it scores one by one', async () => {
+    // 1 500 of 3 000 products match: over the point-lookup limit, so the constrained KNN answers.
+    const count = 3000;
+    const ids = Array.from({ length: count }, (_, i) => `q${String(i).padStart(4, '0')}`);
+    await store.upsertProducts(ids.map((id, i) => product(id, { attributes: { even: i % 2 === 0 } })));
+    const vectors = ids.map((_, i) => new Float32Array([Math.cos(i), Math.sin(i), Math.cos(i / 7), 1]));
+    await store.putProductVectors(
+      MODEL_A,
+      ids.map((productId, i) => ({ productId, vector: vectors[i] })),
+    );
+    const query = new Float32Array([1, 0.2, -0.5, 0.3]);
+    const cosine = (a: Float32Array, b: Float32Array) => {
+      let dot = 0;
+      let na = 0;
+      let nb = 0;
+      for (let i = 0; i < a.length; i++) [dot, na, nb] = [dot + a[i] * b[i], na + a[i] * a[i], nb + b[i] * b[i]];
+      return dot / Math.sqrt(na * nb);
+    };
+    const scored = ids
+      .map((productId, i) => ({ productId, score: cosine(query, vectors[i]), even: i % 2 === 0 }))
+      .sort((a, b) => b.score - a.score || (a.productId < b.productId ? -1 : 1));
+    const everything = scored;
+    const expected = scored.filter((h) => h.even);
+    const check = (hits: { productId: string; score: number }[], want: typeof expected) => {
+      expect(hits.map((h) => h.productId)).toEqual(want.map((h) => h.productId));
+      hits.forEach((hit, i) => expect(Math.abs(hit.score - want[i].score)).toBeLessThan(1e-5));
+    };
+    check(await store.searchProducts(MODEL_A, query, 25, { attributes: { even: true } }), expected.slice(0, 25));
+    // k over vec0's KNN limit: answered by an exact scan, with and without the filter.
+    check(await store.searchProducts(MODEL_A, query, 5000, { attributes: { even: true } }), expected);
+    check(await store.searchProducts(MODEL_A, query, 5000), everything);
+  });
+
+  it.each([
+    ['ascending', 1],
+    ['descending', -1],
+  ])('breaks ties by id even when the tie runs past k in the KNN query (ids created %s)', async (_order, direction) => {
+    const ids = Array.from({ length: 30 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    if (direction < 0) ids.reverse();
+    await store.upsertProducts(ids.map((id) => product(id)));
+    await store.putProductVectors(
+      MODEL_A,
+      ids.map((productId) => ({ productId, vector: new Float32Array([0, 1, 0, 0]) })),
+    );
+    const hits = await store.searchProducts(MODEL_A, new Float32Array([0, 1, 0, 0]), 5);
+    expect(hits.map((h) => h.productId)).toEqual(['t00', 't01', 't02', 't03', 't04']);
+  });
+
+  it('deletes the product vectors of every model with the product, and keeps image vectors', async () => {
+    const other = { name: 'other', dim: 2, dtype: 'fp32' };
+    await store.upsertProducts([product('a'), product('b')]);
+    await store.putImageVectors(MODEL_A, [{ hash: hash('1'), vector: new Float32Array([1, 2, 3, 4]) }]);
+    await store.putProductVectors(MODEL_A, [
+      { productId: 'a', vector: new Float32Array([1, 0, 0, 0]) },
+      { productId: 'b', vector: new Float32Array([0, 1, 0, 0]) },
+    ]);
+    await store.putProductVectors(other, [{ productId: 'a', vector: new Float32Array([1, 0]) }]);
+    await store.deleteProducts(['a']);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    try {
+      sqliteVec.load(db);
+      const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+      const tables = db.prepare('SELECT key, image_table, product_table FROM models ORDER BY key').all() as {
+        image_table: string;
+        product_table: string;
+      }[];
+      expect(tables.map((t) => [count(t.image_table), count(t.product_table)])).toEqual([
+        [1, 1],
+        [0, 0],
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('fails a write with STORE_UNAVAILABLE when another connection holds the write lock, writing nothing', async () => {
+    await store.upsertProducts([product('a')]);
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const started = Date.now();
+      const failure = await codeOf(store.upsertProducts([product('a', { title: 'changed' }), product('b')]));
+      expect(failure.code).toBe('STORE_UNAVAILABLE');
+      expect(failure.message).toMatch(/upsertProducts failed: .*locked/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+      expect((await codeOf(store.setTaxonomy([]))).code).toBe('STORE_UNAVAILABLE');
+      // Reads still work under WAL, and show nothing of the failed writes.
+      expect(await store.getProducts(['a', 'b'])).toEqual([product('a')]);
+      expect(await store.getTaxonomy()).toBeUndefined();
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+    }
+    await store.upsertProducts([product('b')]);
+    expect((await store.getProducts(['a', 'b'])).map((p) => p.id)).toEqual(['a', 'b']);
+  });
+
+  it('fails every method of a closed store with STORE_UNAVAILABLE', async () => {
+    await store.close();
+    await store.close(); // twice is harmless
+    const calls: [string, Promise<unknown>][] = [
+      ['getProducts', store.getProducts(['a'])],
+      ['upsertProducts', store.upsertProducts([product('a')])],
+      ['listProducts', store.listProducts({}, 5)],
+      ['searchProducts', store.searchProducts(MODEL_A, new Float32Array([1, 0, 0, 0]), 5)],
+      ['getTaxonomy', store.getTaxonomy()],
+      ['migrate', store.migrate()],
+    ];
+    for (const [name, call] of calls) {
+      const failure = await codeOf(call);
+      expect(failure.code).toBe('STORE_UNAVAILABLE');
+      expect(failure.message).toBe(`${name} failed: the catalogue store is closed`);
+    }
+  });
+
+  it('fails to open a file it cannot create with STORE_UNAVAILABLE', async () => {
+    const failure = await codeOf(openSqliteStore({ path: join(scratch.dir, 'missing', 'dir', 'catalogue.sqlite') }));
+    expect(failure.code).toBe('STORE_UNAVAILABLE');
+    expect(failure.message).toContain('cannot be opened');
+  });
+
+  it('refuses a database written by a newer schema', async () => {
+    await store.close();
+    const db = new Database(path);
+    db.prepare('INSERT INTO schema_version (version) VALUES (99)').run();
+    db.close();
+    store = await openSqliteStore({ path });
+    const failure = await codeOf(store.migrate());
+    expect(failure.code).toBe('STORE_UNAVAILABLE');
+    expect(failure.message).toContain('schema version 99');
+  });
+
+  it('checks its options and arguments, naming them', async () => {
+    await expect(openSqliteStore({ path: '' })).rejects.toThrow('path must be a non-empty string, got ""');
+    await expect(openSqliteStore({ path: ':memory:', busyTimeoutMs: 0 })).rejects.toThrow('busyTimeoutMs must be an integer from 1 to');
+    await expect(store.listProducts({}, -1)).rejects.toThrow('first must be a non-negative integer, got -1');
+    await expect(store.searchProducts(MODEL_A, new Float32Array(4), 1.5)).rejects.toThrow('k must be a non-negative integer, got 1.5');
+    await expect(store.putImageVectors({ ...MODEL_A, dim: 0 }, [])).rejects.toThrow('model.dim must be a positive integer, got 0');
+    await expect(store.searchProducts(MODEL_A, new Float32Array(4), 1)).rejects.toThrow(
+      'query[0] must have finite values and a length above zero',
+    );
+    await store.upsertProducts([product('a')]);
+    await expect(store.putProductVectors(MODEL_A, [{ productId: 'a', vector: new Float32Array([0, NaN, 0, 0]) }])).rejects.toThrow(
+      'rows[0] must have finite values',
+    );
+    await expect(
+      store.replaceAutoTags(
+        ['b'],
+        [
+          {
+            productId: 'a',
+            facet: 'f',
+            label: 'l',
+            score: 1,
+            similarity: 1,
+            source: 'auto',
+            needsReview: false,
+            model: 'm',
+            taxonomyVersion: 1,
+          },
+        ],
+      ),
+    ).rejects.toThrow('tags[0].productId "a" is not one of productIds');
+  });
+
+  it('migrates two connections on the same file at once without harm', async () => {
+    await store.close();
+    scratch.remove();
+    scratch = scratchDir();
+    path = join(scratch.dir, 'catalogue.sqlite');
+    const [one, two] = await Promise.all([openSqliteStore({ path }), openSqliteStore({ path })]);
+    await Promise.all([one.migrate(), two.migrate()]);
+    await one.upsertProducts([product('a')]);
+    expect((await two.getProducts(['a'])).map((p) => p.id)).toEqual(['a']);
+    await one.close();
+    store = two;
+  });
+});

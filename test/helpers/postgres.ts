@@ -1,0 +1,117 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+import { Client } from 'pg';
+
+/**
+ * A real PostgreSQL engine with the real pgvector extension, on a loopback TCP port, for tests:
+ * PGlite (PostgreSQL compiled to WebAssembly) behind @electric-sql/pglite-socket's server, in a
+ * child process, in memory. Nothing is downloaded: both come from node_modules.
+ *
+ * Know its two differences from a PostgreSQL server:
+ * - every connection shares PGlite's one backend session (one pid, one set of session settings,
+ *   advisory locks always granted), and the socket server runs one explicit transaction at a time;
+ * - outside an explicit transaction it interleaves the extended-protocol messages of concurrent
+ *   connections (a parameterised query is several messages), which breaks queries ("portal does
+ *   not exist"). So give each store in a test one connection (poolSize: 1), and do not run
+ *   parameterised queries on two connections at once.
+ */
+export interface PostgresServer {
+  /** `postgresql://postgres:postgres@127.0.0.1:<port>/postgres` */
+  url: string;
+  /** The server process: tests stop (SIGSTOP) or kill it to play an outage. */
+  pid: number;
+  /** From spawn to accepting connections, in ms. */
+  startupMs: number;
+  /** Stops the server and waits for its process to exit; harmless when it already has. */
+  stop(): Promise<void>;
+}
+
+export interface PostgresServerOptions {
+  /** Connections the server accepts at once. Default 20. */
+  maxConnections?: number;
+  /** How long to wait for it to accept connections, in ms. Default 60000. */
+  startTimeoutMs?: number;
+}
+
+function serverScript(): string {
+  // The package's exports name only its library; its server script sits next to it.
+  return path.join(path.dirname(require.resolve('@electric-sql/pglite-socket')), 'scripts', 'server.js');
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+export async function startPostgres(options: PostgresServerOptions = {}): Promise<PostgresServer> {
+  const started = Date.now();
+  const child = spawn(
+    process.execPath,
+    [
+      serverScript(),
+      '--db=memory://',
+      '--host=127.0.0.1',
+      '--port=0', // the system picks a free port; the server prints it
+      `--max-connections=${options.maxConnections ?? 20}`,
+      '--extensions=@electric-sql/pglite-pgvector:vector',
+    ],
+    { cwd: path.resolve(__dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  // A test run that ends without stop() must not leave a server behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  // The server logs every connection: keep reading its output (a full pipe would stall it), and
+  // keep its tail for the error message of a failed start.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
+  child.stderr!.on('data', keep);
+
+  const stop = async () => {
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT'); // in case a test left it stopped
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited(child);
+    clearTimeout(timer);
+  };
+
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`pglite-server did not listen within ${options.startTimeoutMs ?? 60_000} ms:\n${output}`)),
+        options.startTimeoutMs ?? 60_000,
+      );
+      child.stdout!.on('data', (chunk: Buffer) => {
+        keep(chunk);
+        const listening = /listening on (\{.*\})/.exec(output);
+        if (listening) {
+          clearTimeout(timer);
+          resolve((JSON.parse(listening[1]) as { port: number }).port);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`pglite-server exited (${signal ?? code}) before listening:\n${output}`));
+      });
+      child.once('error', reject);
+    });
+    const url = `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`;
+    // Listening is announced once the database is ready; one query proves it answers.
+    const probe = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    await probe.connect();
+    try {
+      await probe.query('SELECT 1');
+    } finally {
+      await probe.end();
+    }
+    return { url, pid: child.pid!, startupMs: Date.now() - started, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
