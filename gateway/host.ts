@@ -197,8 +197,7 @@ export class GatewayHost {
   /** Bodies Express could not read, answered in GraphQL's error shape. */
   private bodyErrors(): ErrorRequestHandler {
     return (error: { type?: string; status?: number; length?: number; limit?: number }, _req, res, next) => {
-      const refuse = (status: number, code: ErrorCode, message: string) =>
-        res.status(status).json({ errors: [{ message, extensions: { code } }] });
+      const refuse = (status: number, code: ErrorCode, message: string) => graphqlError(res, status, code, message);
       if (error?.type === 'entity.too.large') {
         this.gateway.metrics.errors.inc({ code: ErrorCode.INPUT_TOO_LARGE });
         refuse(413, ErrorCode.INPUT_TOO_LARGE, `The request body is ${error.length ?? 'over'} bytes; the limit is ${error.limit} bytes.`);
