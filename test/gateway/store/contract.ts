@@ -13,6 +13,10 @@ import {
   type TagRow,
   type VectorModel,
 } from '../../../gateway/store/port';
+import { cosine, seededRandom } from '../../helpers/tiny-clip';
+
+// The shared fixtures of the store tests, re-exported for the adapter-specific files.
+export { cosine, seededRandom };
 
 export interface OpenedStore {
   /** A fresh store: migrated and empty. */
@@ -59,18 +63,6 @@ export function hash(seed: string): string {
   return (h.toString(16).padStart(8, '0') + seed.length.toString(16).padStart(2, '0')).padEnd(64, 'a');
 }
 
-/** mulberry32: a small seeded generator, so every run builds the same vectors. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function gaussian(random: () => number): number {
   const u = Math.max(random(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
@@ -81,18 +73,6 @@ export function normalise(v: Float32Array): Float32Array {
   for (const x of v) norm += x * x;
   norm = Math.sqrt(norm);
   return v.map((x) => x / norm);
-}
-
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 function vec(...values: number[]): Float32Array {

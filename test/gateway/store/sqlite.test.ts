@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 
 import { openSqliteStore, StoreError, type CatalogueStore } from '../../../gateway/store';
-import { describeStoreContract, hash, MODEL_A, product } from './contract';
+import { cosine, describeStoreContract, hash, MODEL_A, product } from './contract';
 
 function scratchDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'catalogue-sqlite-'));
@@ -132,13 +132,6 @@ describe('SqliteStore', () => {
       ids.map((productId, i) => ({ productId, vector: vectors[i] })),
     );
     const query = new Float32Array([1, 0.2, -0.5, 0.3]);
-    const cosine = (a: Float32Array, b: Float32Array) => {
-      let dot = 0;
-      let na = 0;
-      let nb = 0;
-      for (let i = 0; i < a.length; i++) [dot, na, nb] = [dot + a[i] * b[i], na + a[i] * a[i], nb + b[i] * b[i]];
-      return dot / Math.sqrt(na * nb);
-    };
     const scored = ids
       .map((productId, i) => ({ productId, score: cosine(query, vectors[i]), even: i % 2 === 0 }))
       .sort((a, b) => b.score - a.score || (a.productId < b.productId ? -1 : 1));
