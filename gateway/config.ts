@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+
 import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, MODEL_DTYPE, type ImageLimits } from '../functions/clip';
 import {
   bool,
@@ -6,6 +8,7 @@ import {
   integer,
   listOf,
   nonEmpty,
+  type Rule,
   nonNegativeInt,
   nonNegativeNumber,
   oneOf,
@@ -39,7 +42,31 @@ export interface GatewayConfig extends RequestLimits {
   corsOrigins: string[] | '*';
   /** Serve Apollo Sandbox when a browser opens /graphql (env SANDBOX). Default true. */
   sandbox: boolean;
+  /** The product catalogue's database (env DATA_DIR or DATABASE_URL). Default SQLite in ./data/catalogue.sqlite. */
+  store: StoreConfig;
 }
+
+/** SQLite in one file (or `':memory:'`), or PostgreSQL with pgvector. */
+export type StoreConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** The directory of the SQLite catalogue when neither DATA_DIR nor DATABASE_URL is set. */
+export const DEFAULT_DATA_DIR = './data';
+/** The SQLite file inside DATA_DIR. */
+export const CATALOGUE_FILE = 'catalogue.sqlite';
+
+/** A PostgreSQL connection URL. */
+export const postgresUrl: Rule<string> = {
+  expected: 'a postgres:// or postgresql:// URL',
+  accepts: (value): value is string => {
+    if (typeof value !== 'string') return false;
+    try {
+      return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  },
+  parse: (raw) => raw.trim(),
+};
 
 /**
  * ONNX Runtime's threads spinning between operators in the local backend (env CLIP_SPINNING).
@@ -68,6 +95,7 @@ export function defaultConfig(): GatewayConfig {
     fetch: { allowNetworks: [...allowNetworks], maxRedirects, timeoutMs },
     corsOrigins: '*',
     sandbox: true,
+    store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
   };
 }
 
@@ -116,6 +144,16 @@ function backendFromEnv(read: EnvReader, base: BackendOptions & { kind: 'local' 
   }
 }
 
+function storeFromEnv(read: EnvReader): StoreConfig {
+  const dataDir = read.optional('DATA_DIR', nonEmpty);
+  const url = read.optional('DATABASE_URL', postgresUrl);
+  if (url !== undefined && dataDir !== undefined) {
+    throw new TypeError('DATA_DIR and DATABASE_URL are both set: set DATA_DIR for SQLite or DATABASE_URL for PostgreSQL, not both');
+  }
+  if (url !== undefined) return { kind: 'postgres', url };
+  return { kind: 'sqlite', path: join(dataDir ?? DEFAULT_DATA_DIR, CATALOGUE_FILE) };
+}
+
 const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');
 
 /**
@@ -148,6 +186,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     },
     corsOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
     sandbox: read.get('SANDBOX', bool, base.sandbox),
+    store: storeFromEnv(read),
   };
 }
 

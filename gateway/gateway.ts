@@ -1,25 +1,33 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import DataLoader from 'dataloader';
 import { Kind } from 'graphql';
+
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 import type { ModelDescription } from '../functions/clip';
 import { check, positiveInt } from '../functions/options';
 import { createBackend, type InferenceBackend } from './backends';
+import { CatalogueService } from './catalogue';
 import { formatError } from './common/errors';
 import { stderrLogger, type Logger } from './common/log';
 import { GatewayMetrics } from './common/metrics';
-import type { GatewayConfig } from './config';
+import type { GatewayConfig, StoreConfig } from './config';
 import { EmbeddingService } from './embedding/service';
 import { createImageIntake, type ImageIntake } from './intake';
 import { createMediaLoader } from './loaders/media-loader';
 import { buildGatewaySchema, type GatewayContext, type GatewayServices } from './schema';
+import { openPostgresStore, openSqliteStore, type CatalogueStore, type TagRow } from './store';
 
 export interface GatewayDeps {
   /** Where CLIP runs. Default: the backend the config names. */
   backend?: InferenceBackend;
   /** Default: timestamped lines on stderr. */
   log?: Logger;
+  /** The catalogue's store. Default: the one the config names. Either way the gateway migrates it and closes it in stop(). */
+  store?: CatalogueStore;
 }
 
 /** A running gateway without any transport: Apollo over the services, ready for requests from any host. */
@@ -30,11 +38,13 @@ export interface Gateway {
   readonly model: ModelDescription;
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
+  readonly store: CatalogueStore;
+  readonly catalogue: CatalogueService;
   /** The context of one operation. `signal` aborts its image fetches and queued inputs (its client hung up). */
   context(signal?: AbortSignal): GatewayContext;
   /** Whether a request sent now is expected to succeed. */
   ready(): Promise<boolean>;
-  /** Stops Apollo, lets queued batches finish, then stops the backend. */
+  /** Stops Apollo, lets queued batches finish, then stops the backend and closes the store. */
   stop(): Promise<void>;
 }
 
@@ -70,7 +80,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     },
     metrics,
   );
-  const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind };
+  let store: CatalogueStore | undefined;
+  try {
+    store = deps.store ?? (await openStore(config.store));
+    await store.migrate();
+  } catch (error) {
+    await store?.close().catch(() => undefined);
+    await backend.close();
+    throw error;
+  }
+  const catalogue = new CatalogueService(store, embeddings, intake);
+  const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind, catalogue };
   const apollo = new ApolloServer<GatewayContext>({
     schema: await buildGatewaySchema(),
     introspection: true,
@@ -96,7 +116,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     model,
     metrics,
     log,
-    context: (signal) => ({ services, media: createMediaLoader(embeddings, intake, signal) }),
+    store,
+    catalogue,
+    context: (signal) => ({
+      services,
+      media: createMediaLoader(embeddings, intake, signal),
+      tags: new DataLoader<string, TagRow[]>(async (ids) => {
+        const tags = await catalogue.getTags(ids);
+        return ids.map((id) => tags.get(id) ?? []);
+      }),
+      signal,
+    }),
     ready: async () => state === 'serving' && (await backend.ready().catch(() => false)),
     async stop() {
       if (state !== 'serving') return;
@@ -104,9 +134,17 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       await apollo.stop();
       await embeddings.drain();
       await backend.close();
+      await store.close();
       state = 'stopped';
     },
   };
+}
+
+/** Opens the store the config names; a SQLite file's directory is made if missing. */
+async function openStore(config: StoreConfig): Promise<CatalogueStore> {
+  if (config.kind === 'postgres') return openPostgresStore({ url: config.url });
+  if (config.path !== ':memory:') await mkdir(dirname(config.path), { recursive: true });
+  return openSqliteStore({ path: config.path });
 }
 
 /** Counts operations by root field (a bounded set, unlike client-chosen operation names) and errors by code. */

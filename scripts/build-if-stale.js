@@ -10,7 +10,7 @@ const { delimiter, join } = require('node:path');
 
 const root = join(__dirname, '..');
 const stamp = join(root, 'dist', '.build-stamp');
-const SOURCES = ['gateway', 'functions', 'infra', 'bench'];
+const SOURCES = ['gateway', 'functions', 'infra', 'bench', 'tools'];
 const SETTINGS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build-explorer.js'];
 
 function newest(path) {

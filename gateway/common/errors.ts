@@ -12,6 +12,10 @@ export const ErrorCode = {
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   BACKEND_TIMEOUT: 'BACKEND_TIMEOUT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  /** The catalogue holds nothing by that id. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** The catalogue's database could not be reached or was busy. */
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,6 +1,10 @@
+import type DataLoader from 'dataloader';
+
 import type { ModelDescription } from '../../functions/clip';
+import type { CatalogueService } from '../catalogue';
 import type { EmbeddingService } from '../embedding/service';
 import type { MediaLoader } from '../loaders/media-loader';
+import type { TagRow } from '../store/port';
 
 /** Limits on one request's arguments, checked before any work starts. */
 export interface RequestLimits {
@@ -18,11 +22,19 @@ export interface GatewayServices {
   embeddings: EmbeddingService;
   model: ModelDescription;
   backendKind: string;
+  /** The product catalogue. */
+  catalogue: CatalogueService;
 }
+
+/** Per-operation loader of products' tags: one store call for all products an operation resolves. */
+export type TagLoader = DataLoader<string, TagRow[]>;
 
 /** What one GraphQL operation sees. */
 export interface GatewayContext {
   services: GatewayServices;
   /** Per-operation loader: identical inputs within this operation are computed once. */
   media: MediaLoader;
+  tags: TagLoader;
+  /** Aborted when the client has gone. */
+  signal?: AbortSignal;
 }

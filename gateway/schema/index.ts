@@ -6,16 +6,27 @@ import { join } from 'node:path';
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 
+import { CatalogueResolver } from './catalogue/catalogue.resolver';
+import { CatalogueMutationResolver } from './catalogue/mutation.resolver';
+import { ProductResolver } from './catalogue/product.resolver';
 import { ClassifyResolver } from './classify.resolver';
 import { EmbedResolver } from './embed.resolver';
 import { ModelResolver } from './model.resolver';
 import { SimilarityResolver } from './similarity.resolver';
 
-export type { GatewayContext, GatewayServices, RequestLimits } from './context';
+export type { GatewayContext, GatewayServices, RequestLimits, TagLoader } from './context';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [EmbedResolver, ClassifyResolver, SimilarityResolver, ModelResolver],
+    resolvers: [
+      EmbedResolver,
+      ClassifyResolver,
+      SimilarityResolver,
+      ModelResolver,
+      CatalogueResolver,
+      ProductResolver,
+      CatalogueMutationResolver,
+    ],
     // Arguments are checked by the resolvers (with messages naming the argument), not by class-validator.
     validate: false,
   });

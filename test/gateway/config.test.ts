@@ -1,6 +1,19 @@
 import { configFromEnv, defaultConfig, listenFromEnv } from '../../gateway/config';
 
 describe('configFromEnv', () => {
+  it('keeps the catalogue in DATA_DIR, or in PostgreSQL with DATABASE_URL', () => {
+    expect(configFromEnv({}).store).toEqual({ kind: 'sqlite', path: 'data/catalogue.sqlite' });
+    expect(configFromEnv({ DATA_DIR: '/var/lib/clip' }).store).toEqual({ kind: 'sqlite', path: '/var/lib/clip/catalogue.sqlite' });
+    expect(configFromEnv({ DATABASE_URL: 'postgres://u:p@db:5432/clip' }).store).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u:p@db:5432/clip',
+    });
+    expect(() => configFromEnv({ DATABASE_URL: 'mysql://db/clip' })).toThrow(
+      /^DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL, got "mysql:\/\/db\/clip"/,
+    );
+    expect(() => configFromEnv({ DATA_DIR: '/d', DATABASE_URL: 'postgres://db/clip' })).toThrow(/DATA_DIR and DATABASE_URL/);
+  });
+
   it('gives the defaults for an empty environment', () => {
     expect(configFromEnv({})).toEqual(defaultConfig());
   });

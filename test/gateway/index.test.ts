@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { builtEntry } from '../helpers/build';
 import { loadReference } from '../helpers/tiny-clip';
@@ -15,12 +18,17 @@ describe('gateway/index.ts (the process)', () => {
   let running: ChildProcess | undefined;
   let slow: Server | undefined;
   // A failing run must not leave a gateway or a server behind.
+  const cleanups: (() => void)[] = [];
   afterEach(async () => {
     if (running && running.exitCode === null) running.kill('SIGKILL');
+    for (const cleanup of cleanups.splice(0)) cleanup();
     if (slow?.listening) await new Promise((resolve) => slow!.close(resolve));
   });
 
   it('serves, then drains an in-flight request on SIGTERM and exits 0', async () => {
+    // The catalogue's SQLite file goes to a directory of the test's own, never into the repository.
+    const dataDir = mkdtempSync(join(tmpdir(), 'gateway-data-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const image = loadReference().images[0].bytes;
     // A slow image host: the classify request is still in flight when SIGTERM arrives.
     slow = createServer((_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(image), 700));
@@ -36,6 +44,7 @@ describe('gateway/index.ts (the process)', () => {
         LOCAL_WORKERS: '1',
         IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.1/32',
         CLIP_MODEL_DIR: '',
+        DATA_DIR: dataDir,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -28,7 +28,8 @@ export interface RunningGateway extends TestGateway {
 function testConfig(overrides: Partial<GatewayConfig>, workers: number): GatewayConfig {
   const base = defaultConfig();
   const backend = base.backend.kind === 'local' ? { ...base.backend, modelDir: TINY_CLIP_DIR, workers } : base.backend;
-  return { ...base, backend, ...overrides };
+  // An in-memory catalogue: tests never write a data directory unless they ask for one.
+  return { ...base, backend, store: { kind: 'sqlite', path: ':memory:' }, ...overrides };
 }
 
 async function create(config: GatewayConfig, deps: GatewayDeps): Promise<{ gateway: Gateway; logs: string[] }> {

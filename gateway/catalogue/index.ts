@@ -1,0 +1,7 @@
+/** The product catalogue's domain: the service, taxonomy checks, tagging and paging. */
+export { CatalogueService, DEFAULT_CATALOGUE_LIMITS } from './service';
+export type { CatalogueLimits, ImageSource, ProductHit, ProductInput, SearchQuery, UpsertResult } from './service';
+export type { Connection, Edge } from './cursor';
+export { FieldError } from './errors';
+export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
+export { tagsFor, type ScoredFacet, type TaggingContext } from './tagging';

@@ -1,0 +1,505 @@
+import { createHash } from 'node:crypto';
+
+import { dot, meanUnitVector } from '../../functions/clip';
+import { ErrorCode, GatewayError, InputError } from '../common/errors';
+import type { EmbeddingService } from '../embedding/service';
+import type { ImageIntake } from '../intake';
+import {
+  modelKey,
+  type CatalogueStore,
+  type FacetRow,
+  type ProductFilter,
+  type ProductRow,
+  type TagRow,
+  type TaxonomyRow,
+  type VectorModel,
+} from '../store/port';
+import { readConnection, type Connection } from './cursor';
+import { FieldError, fieldName, fromStoreError } from './errors';
+import { tagsFor, type ScoredFacet } from './tagging';
+import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
+
+/** One image as a caller gives it: exactly one of the two. */
+export interface ImageSource {
+  url?: string | null;
+  base64?: string | null;
+}
+
+export interface ProductInput {
+  id: string;
+  title?: string | null;
+  description?: string | null;
+  images: ImageSource[];
+  attributes?: Record<string, unknown> | null;
+}
+
+/** What one product of an upsert became: the stored product, or why it was not stored. */
+export type UpsertResult = { ok: true; product: ProductRow } | { ok: false; error: FieldError };
+
+/** One search: exactly one of the three. */
+export interface SearchQuery {
+  text?: string | null;
+  image?: ImageSource | null;
+  productId?: string | null;
+}
+
+export interface ProductHit {
+  product: ProductRow;
+  score: number;
+}
+
+export interface CatalogueLimits extends TaxonomyLimits {
+  /** Most products in one upsert or delete, and most ids in a filter. */
+  maxProducts: number;
+  /** Most images of one product. */
+  maxImagesPerProduct: number;
+  /** Largest page or result list a caller may ask for. */
+  maxFirst: number;
+}
+
+export const DEFAULT_CATALOGUE_LIMITS: CatalogueLimits = {
+  maxFacets: 32,
+  maxLabels: 1_000,
+  maxTemplates: 32,
+  maxProducts: 256,
+  maxImagesPerProduct: 16,
+  maxFirst: 500,
+};
+
+/** Products re-tagged per store transaction after a taxonomy change. */
+const RETAG_PAGE = 200;
+
+/**
+ * The product catalogue: products with their image vectors, the taxonomy, automatic tags from
+ * stored vectors, manual tags, and vector search. Knows no GraphQL: inputs come as plain objects,
+ * problems leave as FieldErrors naming the field.
+ */
+export class CatalogueService {
+  readonly model: VectorModel;
+  private readonly key: string;
+  /** Label vectors of one taxonomy version (label prompts are embedded once per version). */
+  private scored?: { version: number; facets: Promise<ScoredFacet[]> };
+
+  constructor(
+    private readonly store: CatalogueStore,
+    private readonly embeddings: EmbeddingService,
+    private readonly intake: ImageIntake,
+    readonly limits: CatalogueLimits = DEFAULT_CATALOGUE_LIMITS,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    const { name, dim, dtype } = embeddings.model.info;
+    this.model = { name, dim, dtype };
+    this.key = modelKey(this.model);
+  }
+
+  // ---- taxonomy -------------------------------------------------------------------------------
+
+  getTaxonomy(): Promise<TaxonomyRow | undefined> {
+    return this.storeCall(() => this.store.getTaxonomy());
+  }
+
+  /**
+   * Checks the facets, embeds their label prompts, stores them as the next version, and re-tags
+   * every product from its stored vector (no image is embedded again). Throws the first problem
+   * as a FieldError; `taxonomyProblems` gives them all.
+   */
+  async setTaxonomy(facets: readonly FacetInput[]): Promise<TaxonomyRow> {
+    const problems = taxonomyProblems(facets, this.limits);
+    if (problems.length > 0) throw problems[0];
+    const rows = facetRows(facets);
+    // Embedded before storing: a taxonomy whose labels cannot be embedded is never stored.
+    const scored = await this.scoreFacets(rows);
+    const taxonomy = await this.storeCall(() => this.store.setTaxonomy(rows));
+    this.scored = { version: taxonomy.version, facets: Promise.resolve(scored) };
+    await this.retagAll(taxonomy, scored);
+    return taxonomy;
+  }
+
+  private async scoreFacets(facets: readonly FacetRow[]): Promise<ScoredFacet[]> {
+    return Promise.all(
+      facets.map(async (facet, f) => ({
+        facet,
+        labelVectors: await Promise.all(
+          facet.labels.map(async (label, l) => {
+            try {
+              return meanUnitVector(
+                await Promise.all(facet.templates.map((t) => this.embeddings.embedText(t.replaceAll('{}', () => label)))),
+              );
+            } catch (error) {
+              throw failure(['facets', String(f), 'labels', String(l)], error);
+            }
+          }),
+        ),
+      })),
+    );
+  }
+
+  /** The label vectors of the current taxonomy (undefined when none is set). */
+  private async current(): Promise<{ taxonomy: TaxonomyRow; facets: ScoredFacet[] } | undefined> {
+    const taxonomy = await this.getTaxonomy();
+    if (!taxonomy) return undefined;
+    if (this.scored?.version !== taxonomy.version) {
+      const facets = this.scoreFacets(taxonomy.facets);
+      this.scored = { version: taxonomy.version, facets };
+      facets.catch(() => {
+        if (this.scored?.facets === facets) this.scored = undefined;
+      });
+    }
+    return { taxonomy, facets: await this.scored.facets };
+  }
+
+  private autoTags(
+    productId: string,
+    vector: Float32Array | undefined,
+    current: { taxonomy: TaxonomyRow; facets: ScoredFacet[] } | undefined,
+  ): TagRow[] {
+    if (!vector || !current) return [];
+    return tagsFor(productId, vector, current.facets, {
+      logitScale: this.embeddings.model.info.logitScale,
+      model: this.key,
+      taxonomyVersion: current.taxonomy.version,
+    });
+  }
+
+  private async retagAll(taxonomy: TaxonomyRow, facets: ScoredFacet[]): Promise<void> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.storeCall(() => this.store.listProducts({}, RETAG_PAGE, after));
+      const ids = page.items.map((p) => p.id);
+      const vectors = await this.storeCall(() => Promise.all(ids.map((id) => this.store.getProductVector(this.model, id))));
+      const tags = ids.flatMap((id, i) => this.autoTags(id, vectors[i], { taxonomy, facets }));
+      if (ids.length > 0) await this.storeCall(() => this.store.replaceAutoTags(ids, tags));
+      if (!page.hasNextPage || page.endCursor === undefined) return;
+      after = page.endCursor;
+    }
+  }
+
+  // ---- products -------------------------------------------------------------------------------
+
+  /**
+   * Stores products by id (an existing one is replaced), with their image vectors, their search
+   * vector (the normalised mean of their images') and their automatic tags. An image whose bytes
+   * already have a stored vector for this model is not embedded again. One product that fails
+   * (a bad image, a repeated id) fails alone; the results are in input order.
+   */
+  async upsertProducts(inputs: readonly ProductInput[], signal?: AbortSignal): Promise<UpsertResult[]> {
+    if (inputs.length > this.limits.maxProducts)
+      throw new FieldError(
+        ['products'],
+        ErrorCode.INPUT_TOO_LARGE,
+        `products has ${inputs.length} items; the limit is ${this.limits.maxProducts}.`,
+      );
+    const seen = new Map<string, number>();
+    // 1. Arguments and image bytes, product by product.
+    const prepared = await Promise.all(
+      inputs.map(async (input, p) => {
+        try {
+          const id = input.id.trim();
+          if (id === '') throw new FieldError(['products', String(p), 'id'], ErrorCode.BAD_USER_INPUT, `products[${p}].id is empty.`);
+          if (seen.has(id))
+            throw new FieldError(
+              ['products', String(p), 'id'],
+              ErrorCode.BAD_USER_INPUT,
+              `products[${p}].id repeats products[${seen.get(id)}].id (${JSON.stringify(id)}).`,
+            );
+          seen.set(id, p);
+          if (input.images.length === 0)
+            throw new FieldError(
+              ['products', String(p), 'images'],
+              ErrorCode.BAD_USER_INPUT,
+              `products[${p}].images is empty; give at least one image.`,
+            );
+          if (input.images.length > this.limits.maxImagesPerProduct)
+            throw new FieldError(
+              ['products', String(p), 'images'],
+              ErrorCode.INPUT_TOO_LARGE,
+              `products[${p}].images has ${input.images.length} images; the limit is ${this.limits.maxImagesPerProduct}.`,
+            );
+          const images = await Promise.all(
+            input.images.map((image, i) => this.imageBytes(image, ['products', String(p), 'images', String(i)], signal)),
+          );
+          return { input, id, images: images.map((bytes) => ({ bytes, hash: sha256(bytes) })) };
+        } catch (error) {
+          return failure(['products', String(p)], error);
+        }
+      }),
+    );
+    // 2. Vectors: stored ones by content hash; the others embedded, each distinct image once.
+    const hashes = [...new Set(prepared.flatMap((p) => (p instanceof FieldError ? [] : p.images.map((i) => i.hash))))];
+    const stored = await this.storeCall(() => this.store.getImageVectors(this.model, hashes));
+    const embedded = new Map<string, Promise<Float32Array>>();
+    const withVectors = await Promise.all(
+      prepared.map(async (p, index) => {
+        if (p instanceof FieldError) return p;
+        try {
+          const vectors = await Promise.all(
+            p.images.map(async ({ bytes, hash }, i) => {
+              const known = stored.get(hash);
+              if (known) return known;
+              let pending = embedded.get(hash);
+              if (!pending) {
+                pending = this.embeddings.embedImage(bytes, signal);
+                pending.catch(() => undefined);
+                embedded.set(hash, pending);
+              }
+              try {
+                return await pending;
+              } catch (error) {
+                throw failure(['products', String(index), 'images', String(i)], error);
+              }
+            }),
+          );
+          return { ...p, vectors, vector: meanUnitVector(vectors) };
+        } catch (error) {
+          return failure(['products', String(index)], error);
+        }
+      }),
+    );
+    // 3. Everything that succeeded, stored.
+    const good = withVectors.filter((p): p is Exclude<(typeof withVectors)[number], FieldError> => !(p instanceof FieldError));
+    if (good.length > 0) {
+      const now = this.now().toISOString();
+      const newVectors = new Map<string, Float32Array>();
+      for (const p of good) p.images.forEach(({ hash }, i) => stored.has(hash) || newVectors.set(hash, p.vectors[i]));
+      const current = await this.current();
+      await this.storeCall(async () => {
+        if (newVectors.size > 0)
+          await this.store.putImageVectors(
+            this.model,
+            [...newVectors].map(([hash, vector]) => ({ hash, vector })),
+          );
+        await this.store.upsertProducts(
+          good.map((p) => ({
+            id: p.id,
+            title: p.input.title ?? null,
+            description: p.input.description ?? null,
+            attributes: p.input.attributes ?? null,
+            imageHashes: p.images.map((i) => i.hash),
+            createdAt: now,
+            updatedAt: now,
+          })),
+        );
+        await this.store.putProductVectors(
+          this.model,
+          good.map((p) => ({ productId: p.id, vector: p.vector })),
+        );
+        await this.store.replaceAutoTags(
+          good.map((p) => p.id),
+          good.flatMap((p) => this.autoTags(p.id, p.vector, current)),
+        );
+      });
+    }
+    const products = new Map((await this.getProducts(good.map((p) => p.id))).map((row) => [row.id, row]));
+    return withVectors.map((p) => {
+      if (p instanceof FieldError) return { ok: false, error: p };
+      const product = products.get(p.id);
+      if (!product)
+        throw new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, `product ${JSON.stringify(p.id)} was not found after it was stored.`);
+      return { ok: true, product };
+    });
+  }
+
+  private async imageBytes(image: ImageSource, field: string[], signal?: AbortSignal): Promise<Uint8Array> {
+    const url = image.url ?? undefined;
+    const base64 = image.base64 ?? undefined;
+    if ((url === undefined) === (base64 === undefined)) {
+      throw new FieldError(
+        field,
+        ErrorCode.BAD_USER_INPUT,
+        `${fieldName(field)}: set exactly one of url, base64; ${url === undefined ? 'none is set' : 'url and base64 are set'}.`,
+      );
+    }
+    if (url !== undefined) {
+      try {
+        return await this.intake.fromUrl(url, fieldName([...field, 'url']), signal);
+      } catch (error) {
+        throw failure([...field, 'url'], error);
+      }
+    }
+    try {
+      return this.intake.fromBase64(base64!);
+    } catch (error) {
+      throw failure([...field, 'base64'], error);
+    }
+  }
+
+  /** The products that exist, in the order of `ids`. */
+  getProducts(ids: readonly string[]): Promise<ProductRow[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.storeCall(() => this.store.getProducts([...ids]));
+  }
+
+  /** Deletes products with their tags and vectors; returns the ids that existed. */
+  deleteProducts(ids: readonly string[]): Promise<string[]> {
+    if (ids.length > this.limits.maxProducts)
+      throw new FieldError(['ids'], ErrorCode.INPUT_TOO_LARGE, `ids has ${ids.length} items; the limit is ${this.limits.maxProducts}.`);
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.storeCall(() => this.store.deleteProducts([...ids]));
+  }
+
+  /** Products matching `filter`, by id, `first` at a time. */
+  listProducts(filter: ProductFilter, first: number, after?: string): Promise<Connection<ProductRow>> {
+    this.checkFirst(first);
+    this.checkFilter(filter);
+    return this.storeCall(() =>
+      readConnection((n, a) => this.store.listProducts(filter, n, a), first, after, { field: 'after', maxFirst: this.limits.maxFirst }),
+    );
+  }
+
+  /** Every tag of these products, by product id. */
+  getTags(productIds: readonly string[]): Promise<Map<string, TagRow[]>> {
+    return this.storeCall(() => this.store.getTags([...productIds]));
+  }
+
+  /**
+   * Replaces the manual tags of one product's facet (an empty list removes them, and the facet's
+   * automatic tag comes back at the next re-tagging). A manual tag scores 1; its similarity is the
+   * product vector's with the label's.
+   */
+  async setManualTags(productId: string, facetName: string, labels: readonly string[]): Promise<ProductRow> {
+    const [product] = await this.getProducts([productId]);
+    if (!product)
+      throw new FieldError(['productId'], ErrorCode.NOT_FOUND, `productId: no product has the id ${JSON.stringify(productId)}.`);
+    const current = await this.current();
+    const f = current?.taxonomy.facets.findIndex((facet) => facet.name === facetName) ?? -1;
+    if (!current || f < 0)
+      throw new FieldError(['facet'], ErrorCode.BAD_USER_INPUT, `facet: the taxonomy has no facet named ${JSON.stringify(facetName)}.`);
+    const { facet, labelVectors } = current.facets[f];
+    const unique = [...new Set(labels.map((l) => l.trim()))];
+    if (facet.mode === 'single' && unique.length > 1)
+      throw new FieldError(
+        ['labels'],
+        ErrorCode.BAD_USER_INPUT,
+        `labels: facet ${JSON.stringify(facet.name)} is SINGLE and takes one label, not ${unique.length}.`,
+      );
+    const missing = unique.findIndex((l) => !facet.labels.includes(l));
+    if (missing >= 0)
+      throw new FieldError(
+        ['labels', String(missing)],
+        ErrorCode.BAD_USER_INPUT,
+        `labels[${missing}]: facet ${JSON.stringify(facet.name)} has no label ${JSON.stringify(unique[missing])}.`,
+      );
+    const vector = await this.storeCall(() => this.store.getProductVector(this.model, productId));
+    await this.storeCall(() =>
+      this.store.setManualTags(
+        productId,
+        facet.name,
+        unique.map((label) => ({
+          label,
+          score: 1,
+          similarity: vector ? dot(vector, labelVectors[facet.labels.indexOf(label)]) : 0,
+          needsReview: false,
+          model: this.key,
+          taxonomyVersion: current.taxonomy.version,
+        })),
+      ),
+    );
+    return product;
+  }
+
+  // ---- search ---------------------------------------------------------------------------------
+
+  /** Products nearest a text, an image or another product (itself excluded), best first, among those matching `filter`. */
+  async search(query: SearchQuery, filter: ProductFilter, first: number, signal?: AbortSignal): Promise<ProductHit[]> {
+    this.checkFirst(first);
+    this.checkFilter(filter);
+    const set = (['text', 'image', 'productId'] as const).filter((k) => query[k] !== undefined && query[k] !== null);
+    if (set.length !== 1)
+      throw new FieldError(
+        ['query'],
+        ErrorCode.BAD_USER_INPUT,
+        `query: set exactly one of text, image, productId; ${set.length === 0 ? 'none is set' : `${set.join(' and ')} are set`}.`,
+      );
+    let vector: Float32Array;
+    let exclude: string | undefined;
+    if (query.text !== undefined && query.text !== null) {
+      try {
+        vector = await this.embeddings.embedText(query.text, signal);
+      } catch (error) {
+        throw failure(['query', 'text'], error);
+      }
+    } else if (query.image) {
+      const bytes = await this.imageBytes(query.image, ['query', 'image'], signal);
+      try {
+        vector = await this.embeddings.embedImage(bytes, signal);
+      } catch (error) {
+        throw failure(['query', 'image'], error);
+      }
+    } else {
+      exclude = query.productId!;
+      const found = await this.storeCall(() => this.store.getProductVector(this.model, exclude!));
+      if (!found)
+        throw new FieldError(
+          ['query', 'productId'],
+          ErrorCode.NOT_FOUND,
+          `query.productId: no product has the id ${JSON.stringify(exclude)}.`,
+        );
+      vector = found;
+    }
+    const hits = await this.storeCall(() => this.store.searchProducts(this.model, vector, first + (exclude === undefined ? 0 : 1), filter));
+    const kept = hits.filter((h) => h.productId !== exclude).slice(0, first);
+    return this.withProducts(kept);
+  }
+
+  /** The products with the highest score for one label, best first. */
+  async labelTopProducts(facet: string, label: string, first: number): Promise<ProductHit[]> {
+    this.checkFirst(first);
+    return this.withProducts(await this.storeCall(() => this.store.labelTopProducts(facet, label, first)));
+  }
+
+  /** Automatic tags marked for review, by (product, facet, label). */
+  tagsForReview(first: number, after?: string): Promise<Connection<TagRow>> {
+    this.checkFirst(first);
+    return this.storeCall(() =>
+      readConnection((n, a) => this.store.tagsForReview(n, a), first, after, { field: 'after', maxFirst: this.limits.maxFirst }),
+    );
+  }
+
+  private async withProducts(hits: { productId: string; score: number }[]): Promise<ProductHit[]> {
+    const products = new Map((await this.getProducts(hits.map((h) => h.productId))).map((p) => [p.id, p]));
+    // A product deleted between the two reads is left out.
+    return hits.flatMap((h) => {
+      const product = products.get(h.productId);
+      return product ? [{ product, score: h.score }] : [];
+    });
+  }
+
+  private checkFirst(first: number): void {
+    if (!Number.isInteger(first) || first < 1 || first > this.limits.maxFirst)
+      throw new FieldError(['first'], ErrorCode.BAD_USER_INPUT, `first must be from 1 to ${this.limits.maxFirst}: ${first}.`);
+  }
+
+  private checkFilter(filter: ProductFilter): void {
+    const ids = filter.ids?.length ?? 0;
+    if (ids > this.limits.maxProducts)
+      throw new FieldError(
+        ['filter', 'ids'],
+        ErrorCode.INPUT_TOO_LARGE,
+        `filter.ids has ${ids} items; the limit is ${this.limits.maxProducts}.`,
+      );
+  }
+
+  /** Runs a store call, turning its failures into errors a client can read. */
+  private async storeCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw fromStoreError(error);
+    }
+  }
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Any failure of one field's work as a FieldError naming that field (a more precise one is kept). */
+function failure(field: string[], error: unknown): FieldError {
+  if (error instanceof FieldError) return error;
+  const name = fieldName(field);
+  if (error instanceof InputError) return new FieldError(field, error.code, `${name}: ${error.reason}`, { cause: error.cause });
+  if (error instanceof GatewayError) return new FieldError(field, error.code, `${name}: ${error.message}`, { cause: error.cause ?? error });
+  return new FieldError(field, ErrorCode.INTERNAL_SERVER_ERROR, `${name} could not be processed because of an internal error.`, {
+    cause: error,
+  });
+}

@@ -1,0 +1,29 @@
+import { registerEnumType } from 'type-graphql';
+
+/** Values are the store's: the enum's names are what clients write. */
+export enum FacetMode {
+  SINGLE = 'single',
+  MULTI = 'multi',
+}
+
+export enum TagSource {
+  AUTO = 'auto',
+  MANUAL = 'manual',
+}
+
+registerEnumType(FacetMode, {
+  name: 'FacetMode',
+  description: 'How a facet tags a product.',
+  valuesConfig: {
+    SINGLE: { description: "The facet's best label (softmax over its labels)." },
+    MULTI: { description: "Every label whose score reaches the facet's threshold." },
+  },
+});
+
+registerEnumType(TagSource, {
+  name: 'TagSource',
+  valuesConfig: {
+    AUTO: { description: "Made by the gateway from the product's vector; replaced at every taxonomy change." },
+    MANUAL: { description: 'Set by a person with productTagsSet; never replaced by automatic tagging.' },
+  },
+});

@@ -1,0 +1,24 @@
+import { Field, Float, InputType } from 'type-graphql';
+
+import { FacetMode } from './enums';
+
+@InputType({ description: 'One facet of the taxonomy: a set of labels products are tagged with.' })
+export class FacetInput {
+  @Field({ description: 'Unique in the taxonomy, e.g. "colour".' })
+  name!: string;
+
+  @Field(() => [String], { description: 'Unique in the facet, e.g. ["red", "green"].' })
+  labels!: string[];
+
+  @Field(() => [String], { nullable: true, description: 'Prompt templates with {} for the label, averaged. Default ["a photo of a {}."].' })
+  templates?: string[] | null;
+
+  @Field(() => FacetMode, { defaultValue: FacetMode.SINGLE })
+  mode!: FacetMode;
+
+  @Field(() => Float, { nullable: true, description: 'MULTI only: the least score a label needs (0 to 1). Default 1 / number of labels.' })
+  threshold?: number | null;
+
+  @Field(() => Float, { nullable: true, description: 'Automatic tags scoring under this (0 to 1) are marked for review.' })
+  reviewBelow?: number | null;
+}

@@ -1,0 +1,77 @@
+import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+
+import { FieldError, taxonomyProblems } from '../../catalogue';
+import type { GatewayContext } from '../context';
+import { FacetInput } from './facet.input';
+import { ProductsDeletePayload, ProductsUpsertPayload, ProductTagsSetPayload, TaxonomySetPayload, UserError } from './payload.type';
+import { ProductInput } from './product.input';
+import { Product } from './product.type';
+import { Taxonomy } from './taxonomy.type';
+
+/** Runs a mutation; a problem with the caller's input becomes userErrors, anything else a GraphQL error. */
+async function userErrorsOf<T>(run: () => Promise<T>): Promise<{ value?: T; userErrors: UserError[] }> {
+  try {
+    return { value: await run(), userErrors: [] };
+  } catch (error) {
+    if (error instanceof FieldError) return { userErrors: [UserError.from(error)] };
+    throw error;
+  }
+}
+
+@Resolver()
+export class CatalogueMutationResolver {
+  @Mutation(() => TaxonomySetPayload, {
+    description:
+      'Stores the facets as the next taxonomy version and re-tags every product from its stored vector (no image is embedded again). ' +
+      'Manual tags are kept.',
+  })
+  async taxonomySet(@Arg('facets', () => [FacetInput]) facets: FacetInput[], @Ctx() ctx: GatewayContext): Promise<TaxonomySetPayload> {
+    const { catalogue } = ctx.services;
+    const problems = taxonomyProblems(facets, catalogue.limits);
+    if (problems.length > 0) return Object.assign(new TaxonomySetPayload(), { taxonomy: null, userErrors: problems.map(UserError.from) });
+    const { value, userErrors } = await userErrorsOf(() => catalogue.setTaxonomy(facets));
+    ctx.tags.clearAll();
+    return Object.assign(new TaxonomySetPayload(), { taxonomy: value ? Taxonomy.from(value) : null, userErrors });
+  }
+
+  @Mutation(() => ProductsUpsertPayload, {
+    description:
+      'Stores products by id, with their vectors and automatic tags. A product that fails is null, with its userErrors; the others are stored.',
+  })
+  async productsUpsert(
+    @Arg('products', () => [ProductInput]) products: ProductInput[],
+    @Ctx() ctx: GatewayContext,
+  ): Promise<ProductsUpsertPayload> {
+    const { value: results, userErrors } = await userErrorsOf(() => ctx.services.catalogue.upsertProducts(products, ctx.signal));
+    const payload = new ProductsUpsertPayload();
+    payload.products = (results ?? products.map(() => ({ ok: false as const }))).map((r) => {
+      if (!r.ok) return null;
+      ctx.tags.clear(r.product.id);
+      return Product.from(r.product);
+    });
+    payload.userErrors = [...userErrors, ...(results ?? []).flatMap((r) => (r.ok ? [] : [UserError.from(r.error)]))];
+    return payload;
+  }
+
+  @Mutation(() => ProductsDeletePayload, { description: 'Deletes products with their tags and vectors.' })
+  async productsDelete(@Arg('ids', () => [ID]) ids: string[], @Ctx() ctx: GatewayContext): Promise<ProductsDeletePayload> {
+    const { value, userErrors } = await userErrorsOf(() => ctx.services.catalogue.deleteProducts(ids));
+    for (const id of value ?? []) ctx.tags.clear(id);
+    return Object.assign(new ProductsDeletePayload(), { deletedIds: value ?? [], userErrors });
+  }
+
+  @Mutation(() => ProductTagsSetPayload, {
+    description:
+      "Sets the manual tags of one product's facet (an empty list removes them). Manual tags score 1 and are never replaced by automatic tagging.",
+  })
+  async productTagsSet(
+    @Arg('productId', () => ID) productId: string,
+    @Arg('facet') facet: string,
+    @Arg('labels', () => [String]) labels: string[],
+    @Ctx() ctx: GatewayContext,
+  ): Promise<ProductTagsSetPayload> {
+    const { value, userErrors } = await userErrorsOf(() => ctx.services.catalogue.setManualTags(productId, facet, labels));
+    ctx.tags.clear(productId);
+    return Object.assign(new ProductTagsSetPayload(), { product: value ? Product.from(value) : null, userErrors });
+  }
+}

@@ -1,0 +1,77 @@
+import { GraphQLJSONObject } from 'graphql-scalars';
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+
+import type { ProductRow, TagRow } from '../../store/port';
+import { TagSource } from './enums';
+
+@ObjectType({ description: 'A label of one facet on one product.' })
+export class Tag {
+  @Field(() => ID)
+  productId!: string;
+
+  @Field()
+  facet!: string;
+
+  @Field()
+  label!: string;
+
+  @Field(() => Float, { description: "Automatic: softmax over the facet's labels of logit scale × similarity. Manual: 1." })
+  score!: number;
+
+  @Field(() => Float, { description: "Cosine similarity of the product's vector and the label's prompts." })
+  similarity!: number;
+
+  @Field(() => TagSource)
+  source!: TagSource;
+
+  @Field()
+  needsReview!: boolean;
+
+  @Field({ description: 'The model (name|dtype) whose vectors made it.' })
+  model!: string;
+
+  @Field(() => Int)
+  taxonomyVersion!: number;
+
+  static from(row: TagRow): Tag {
+    return Object.assign(new Tag(), { ...row, source: row.source as TagSource });
+  }
+}
+
+@ObjectType({ description: 'A product of the catalogue.' })
+export class Product {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { nullable: true })
+  title!: string | null;
+
+  @Field(() => String, { nullable: true })
+  description!: string | null;
+
+  @Field(() => Int)
+  imageCount!: number;
+
+  @Field(() => GraphQLJSONObject, { nullable: true })
+  attributes!: Record<string, unknown> | null;
+
+  @Field({ description: 'ISO 8601.' })
+  createdAt!: string;
+
+  @Field({ description: 'ISO 8601.' })
+  updatedAt!: string;
+
+  static from(row: ProductRow): Product {
+    const { id, title, description, attributes, createdAt, updatedAt, imageHashes } = row;
+    return Object.assign(new Product(), { id, title, description, attributes, createdAt, updatedAt, imageCount: imageHashes.length });
+  }
+}
+
+@ObjectType({ description: 'A product and how well it matches: cosine similarity for search, tag score for labels.' })
+export class ProductHit {
+  @Field(() => Product)
+  product!: Product;
+
+  @Field(() => Float)
+  score!: number;
+}

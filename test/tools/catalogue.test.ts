@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { builtEntry } from '../helpers/build';
+import { startGateway, type RunningGateway } from '../helpers/gateway';
+import { drawShape, loadReference, seededRandom } from '../helpers/tiny-clip';
+
+/** `npm run catalogue -- import FILE` against a real gateway on loopback. */
+describe('tools/catalogue.ts import', () => {
+  let gw: RunningGateway;
+  let dir: string;
+  const reference = loadReference();
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    dir = mkdtempSync(join(tmpdir(), 'catalogue-import-'));
+  });
+  afterAll(async () => {
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  const productIds = async () => {
+    const { data } = await gw.graphql<{ products: { edges: { node: { id: string } }[] } }>(
+      '{ products(first: 100) { edges { node { id } } } }',
+    );
+    return data!.products.edges.map((e) => e.node.id).sort();
+  };
+
+  async function writeProducts(name: string, count: number): Promise<string> {
+    const random = seededRandom(count);
+    const lines: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const png = await drawShape(reference, reference.classes[i % reference.classes.length], random);
+      lines.push(
+        JSON.stringify({ id: `${name}-${i}`, title: `Product ${i}`, images: [`data:image/png;base64,${png.toString('base64')}`] }),
+      );
+    }
+    const file = join(dir, `${name}.jsonl`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  }
+
+  it('imports a file in batches, lists the products it could not import, and writes them to a file', async () => {
+    const file = join(dir, 'mixed.jsonl');
+    const good = await writeProducts('good', 3);
+    writeFileSync(
+      file,
+      `${readFileSync(good, 'utf8')}{"id": "broken",\n${JSON.stringify({ id: 'bad-image', images: ['data:image/png;base64,!!!'] })}\n`,
+    );
+    const { code, stdout } = await run(['import', file, '--url', `${gw.origin}/graphql`, '--batch', '2']);
+    expect(code).toBe(1);
+    expect(stdout).toContain('3 imported, 2 failed, of 5 products');
+    expect(stdout).toMatch(/line 4: line 4: not valid JSON/);
+    expect(stdout).toMatch(/line 5 \(bad-image\): /);
+    expect(readFileSync(`${file}.failures.jsonl`, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(await productIds()).toEqual(expect.arrayContaining(['good-0', 'good-1', 'good-2']));
+    expect(existsSync(`${file}.progress.json`)).toBe(false);
+  });
+
+  it('resumes after the products a previous run already sent', async () => {
+    const file = await writeProducts('resume', 5);
+    const { size, mtimeMs } = statSync(file);
+    // As a run stopped after its first two batches of two would have left it.
+    writeFileSync(`${file}.progress.json`, JSON.stringify({ file: { size, mtimeMs }, done: 4, imported: 4, failed: 0 }));
+    const { code, stdout, stderr } = await run(['import', file, '--url', `${gw.origin}/graphql`, '--batch', '2']);
+    expect(code).toBe(0);
+    expect(stderr).toContain('Resuming after 4 products');
+    expect(stdout).toContain('5 imported, 0 failed, of 5 products');
+    const ids = await productIds();
+    expect(ids).toContain('resume-4');
+    expect(ids).not.toContain('resume-0');
+  });
+
+  it('says what is wrong with its arguments', async () => {
+    expect(await run(['export', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "export"') });
+    expect(await run(['import', join(dir, 'missing.jsonl')])).toMatchObject({ code: 2, stderr: expect.stringContaining('does not exist') });
+    expect(await run(['import', join(dir, 'x'), '--batch', '0'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--batch must be'),
+    });
+  });
+});

@@ -1,0 +1,262 @@
+#!/usr/bin/env node
+// `npm run catalogue -- import FILE`: sends a product file to a running gateway over GraphQL, in
+// batches, with a progress bar. Resumable: progress is saved after every batch, and a second run
+// on the same file goes on where the first stopped. Failed products are listed at the end and
+// written to FILE.failures.jsonl.
+import { createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+import { SingleBar } from 'cli-progress';
+import { parse as parseCsv } from 'csv-parse';
+
+const USAGE = `Usage:
+  npm run catalogue -- import FILE [--url URL] [--key KEY] [--batch N] [--restart]
+
+FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header row).
+  JSON Lines: {"id": "p1", "title": "...", "description": "...", "images": ["https://...", {"base64": "..."}], "attributes": {...}}
+  CSV columns: id, title, description, images (URLs separated by spaces or |), attributes (a JSON object)
+
+Options:
+  --url URL    the gateway's GraphQL endpoint (default: $CLIP_GATEWAY_URL, else http://localhost:4000/graphql)
+  --key KEY    an API key with the write scope (default: $CLIP_GATEWAY_KEY)
+  --batch N    products per request (default 32)
+  --restart    ignore saved progress and start from the first product
+`;
+
+const UPSERT = `mutation Import($products: [ProductInput!]!) {
+  productsUpsert(products: $products) { products { id } userErrors { field message code } }
+}`;
+
+interface ProductInput {
+  id: string;
+  title?: string | null;
+  description?: string | null;
+  images: { url?: string; base64?: string }[];
+  attributes?: Record<string, unknown> | null;
+}
+
+/** One product of the file, or why its line could not be read. */
+type Entry = { line: number } & ({ ok: true; product: ProductInput } | { ok: false; id?: string; message: string });
+
+interface Progress {
+  /** Which file this is about: a changed file starts over. */
+  file: { size: number; mtimeMs: number };
+  /** Entries already sent (by position in the file, header excluded). */
+  done: number;
+  imported: number;
+  failed: number;
+}
+
+class UsageError extends Error {}
+
+function toImages(value: unknown, line: number): ProductInput['images'] {
+  const list = typeof value === 'string' ? value.split(/[\s|]+/).filter(Boolean) : value;
+  if (!Array.isArray(list) || list.length === 0) throw new Error(`line ${line}: images must be a non-empty list`);
+  return list.map((image) => {
+    if (typeof image === 'string') return /^data:/i.test(image) ? { base64: image } : { url: image };
+    if (image && typeof image === 'object' && ('url' in image || 'base64' in image)) return image as { url?: string; base64?: string };
+    throw new Error(`line ${line}: each image must be a URL, a data: URI, or {"url"} / {"base64"}`);
+  });
+}
+
+function toProduct(record: Record<string, unknown>, line: number): Entry {
+  const id = typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id).trim() : '';
+  if (!id) return { line, ok: false, message: `line ${line}: id is missing` };
+  try {
+    let attributes = record.attributes;
+    if (typeof attributes === 'string') attributes = attributes.trim() === '' ? null : JSON.parse(attributes);
+    if (attributes !== undefined && attributes !== null && (typeof attributes !== 'object' || Array.isArray(attributes))) {
+      throw new Error(`line ${line}: attributes must be a JSON object`);
+    }
+    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+    return {
+      line,
+      ok: true,
+      product: {
+        id,
+        title: text(record.title),
+        description: text(record.description),
+        images: toImages(record.images, line),
+        attributes: (attributes as Record<string, unknown> | null | undefined) ?? null,
+      },
+    };
+  } catch (error) {
+    return { line, ok: false, id, message: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The file's products in order, read as a stream (files larger than memory are fine). */
+async function* readProducts(file: string): AsyncGenerator<Entry> {
+  if (/\.csv$/i.test(file)) {
+    let line = 1;
+    for await (const record of createReadStream(file).pipe(parseCsv({ columns: true, trim: true, skip_empty_lines: true }))) {
+      line++;
+      yield toProduct(record as Record<string, unknown>, line);
+    }
+    return;
+  }
+  let line = 0;
+  for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    line++;
+    if (text.trim() === '') continue;
+    let record: unknown;
+    try {
+      record = JSON.parse(text);
+    } catch {
+      yield { line, ok: false, message: `line ${line}: not valid JSON` };
+      continue;
+    }
+    if (!record || typeof record !== 'object' || Array.isArray(record))
+      yield { line, ok: false, message: `line ${line}: not a JSON object` };
+    else yield toProduct(record as Record<string, unknown>, line);
+  }
+}
+
+/** One batch to the gateway: the per-product outcome, or a thrown Error when the request as a whole failed. */
+async function sendBatch(
+  url: string,
+  key: string | undefined,
+  products: ProductInput[],
+): Promise<({ ok: true } | { ok: false; message: string })[]> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: JSON.stringify({ query: UPSERT, variables: { products } }),
+  });
+  const body = (await response.json().catch(() => undefined)) as
+    | {
+        data?: { productsUpsert?: { products: ({ id: string } | null)[]; userErrors: { field?: string[]; message: string }[] } };
+        errors?: { message: string }[];
+      }
+    | undefined;
+  const payload = body?.data?.productsUpsert;
+  if (!payload) {
+    const why = body?.errors?.map((e) => e.message).join(' ') ?? `HTTP ${response.status}`;
+    throw new Error(`the gateway refused the batch: ${why}`);
+  }
+  return products.map((_, i) => {
+    if (payload.products[i]) return { ok: true };
+    const errors = payload.userErrors.filter((e) => e.field?.[0] === 'products' && e.field?.[1] === String(i));
+    return { ok: false, message: errors.map((e) => e.message).join(' ') || 'the gateway did not store it' };
+  });
+}
+
+async function sendWithRetries(url: string, key: string | undefined, products: ProductInput[]) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendBatch(url, key, products);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+    }
+  }
+}
+
+async function importFile(file: string, options: { url: string; key?: string; batch: number; restart: boolean }): Promise<number> {
+  if (!existsSync(file)) throw new UsageError(`${file} does not exist.`);
+  const stat = statSync(file);
+  const progressFile = `${file}.progress.json`;
+  const failuresFile = `${file}.failures.jsonl`;
+  let progress: Progress = { file: { size: stat.size, mtimeMs: stat.mtimeMs }, done: 0, imported: 0, failed: 0 };
+  if (!options.restart && existsSync(progressFile)) {
+    const saved = JSON.parse(readFileSync(progressFile, 'utf8')) as Progress;
+    if (saved.file.size === stat.size && saved.file.mtimeMs === stat.mtimeMs) progress = saved;
+    else process.stderr.write(`${file} changed since the saved progress; starting from the first product.\n`);
+  }
+  if (progress.done === 0) rmSync(failuresFile, { force: true });
+  else process.stderr.write(`Resuming after ${progress.done} products (${progress.imported} imported, ${progress.failed} failed).\n`);
+
+  let total = 0;
+  for await (const _entry of readProducts(file)) total++;
+  const bar = new SingleBar({
+    format: 'importing [{bar}] {value}/{total} products | {imported} imported, {failed} failed | eta {eta_formatted}',
+    hideCursor: true,
+    stream: process.stderr,
+    noTTYOutput: true,
+    notTTYSchedule: 2000,
+  });
+  bar.start(total, progress.done, { imported: progress.imported, failed: progress.failed });
+
+  const fail = (line: number, id: string | undefined, message: string) => {
+    progress.failed++;
+    appendFileSync(failuresFile, `${JSON.stringify({ line, id, message })}\n`);
+  };
+  let position = 0;
+  let batch: Entry[] = [];
+  const flush = async () => {
+    const sendable = batch.filter((e): e is Entry & { ok: true; product: ProductInput } => e.ok);
+    for (const entry of batch) if (!entry.ok) fail(entry.line, entry.id, entry.message);
+    if (sendable.length > 0) {
+      const outcomes = await sendWithRetries(
+        options.url,
+        options.key,
+        sendable.map((e) => e.product),
+      );
+      outcomes.forEach((outcome, i) => {
+        if (outcome.ok) progress.imported++;
+        else fail(sendable[i].line, sendable[i].product.id, outcome.message);
+      });
+    }
+    progress.done += batch.length;
+    batch = [];
+    writeFileSync(progressFile, JSON.stringify(progress));
+    bar.update(progress.done, { imported: progress.imported, failed: progress.failed });
+  };
+  try {
+    for await (const entry of readProducts(file)) {
+      if (position++ < progress.done) continue;
+      batch.push(entry);
+      if (batch.length === options.batch) await flush();
+    }
+    await flush();
+  } finally {
+    bar.stop();
+  }
+  process.stdout.write(`${progress.imported} imported, ${progress.failed} failed, of ${total} products in ${file}.\n`);
+  if (progress.failed > 0) {
+    const failures = readFileSync(failuresFile, 'utf8').trim().split('\n').slice(0, 10);
+    for (const line of failures) {
+      const { line: at, id, message } = JSON.parse(line) as { line: number; id?: string; message: string };
+      process.stdout.write(`  line ${at}${id ? ` (${id})` : ''}: ${message}\n`);
+    }
+    process.stdout.write(`All failures: ${failuresFile}\n`);
+  }
+  rmSync(progressFile, { force: true });
+  return progress.failed > 0 ? 1 : 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string', default: process.env.CLIP_GATEWAY_URL || 'http://localhost:4000/graphql' },
+      key: { type: 'string', default: process.env.CLIP_GATEWAY_KEY || undefined },
+      batch: { type: 'string', default: '32' },
+      restart: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [command, file, ...extra] = positionals;
+  if (command !== 'import')
+    throw new UsageError(command ? `unknown command ${JSON.stringify(command)}; the command is import.` : 'no command given.');
+  if (!file || extra.length > 0) throw new UsageError('import takes one file.');
+  const batch = Number(values.batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 256)
+    throw new UsageError(`--batch must be an integer from 1 to 256, got ${JSON.stringify(values.batch)}.`);
+  return importFile(file, { url: values.url!, key: values.key, batch, restart: values.restart! });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const usage = error instanceof UsageError || (error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`catalogue: ${error instanceof Error ? error.message : String(error)}\n${usage ? `\n${USAGE}` : ''}`);
+    process.exit(usage ? 2 : 1);
+  },
+);
