@@ -11,6 +11,11 @@ export interface Rule<T> {
   accepts(value: unknown): value is T;
   /** The value an environment variable's text stands for; undefined when it stands for none. */
   parse(raw: string): unknown;
+  /**
+   * Completes "X ..." when an environment variable's text is refused, in place of quoting all of
+   * it: for values that may hold secrets, which should quote only what identifies the bad part.
+   */
+  problem?(raw: string): string;
 }
 
 function shown(value: unknown): string {
@@ -140,7 +145,10 @@ export class EnvReader {
     const raw = this.env[name];
     if (raw === undefined || raw.trim() === '') return undefined;
     const value = rule.parse(raw);
-    if (!rule.accepts(value)) throw new TypeError(`${name} must be ${rule.expected}, got ${JSON.stringify(raw)}`);
+    if (!rule.accepts(value)) {
+      if (rule.problem) throw new TypeError(`${name} ${rule.problem(raw)}; it must be ${rule.expected}`);
+      throw new TypeError(`${name} must be ${rule.expected}, got ${JSON.stringify(raw)}`);
+    }
     return value;
   }
 }

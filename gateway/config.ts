@@ -17,6 +17,8 @@ import {
   type Env,
 } from '../functions/options';
 import { BACKEND_KINDS, DEFAULT_REMOTE_CALL_OPTIONS, type BackendOptions, type RemoteCallOptions } from './backends';
+import { DEFAULT_JOB_RUNNER_OPTIONS, type JobRunnerOptions } from './catalogue/jobs';
+import { apiKeyList, type ApiKey } from './common/auth';
 import { DEFAULT_BATCHER_OPTIONS } from './embedding/batcher';
 import { ALLOW_NETWORKS, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './intake';
 import type { RequestLimits } from './schema';
@@ -44,6 +46,13 @@ export interface GatewayConfig extends RequestLimits {
   sandbox: boolean;
   /** The product catalogue's database (env DATA_DIR or DATABASE_URL). Default SQLite in ./data/catalogue.sqlite. */
   store: StoreConfig;
+  /** The tagging job runner (env JOB_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS, JOB_PAUSE_MS). */
+  jobs: JobRunnerOptions;
+  /**
+   * API keys, by SHA-256 and scope (env API_KEYS: `<sha256 hex>:<read|write>`, comma-separated).
+   * Default none: queries from anywhere, mutations from loopback clients only.
+   */
+  apiKeys: ApiKey[];
 }
 
 /** SQLite in one file (or `':memory:'`), or PostgreSQL with pgvector. */
@@ -96,6 +105,8 @@ export function defaultConfig(): GatewayConfig {
     corsOrigins: '*',
     sandbox: true,
     store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
+    jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS },
+    apiKeys: [],
   };
 }
 
@@ -187,6 +198,13 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     corsOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
     sandbox: read.get('SANDBOX', bool, base.sandbox),
     store: storeFromEnv(read),
+    jobs: {
+      chunkSize: read.get('JOB_CHUNK_SIZE', positiveInt, base.jobs.chunkSize),
+      leaseMs: read.get('JOB_LEASE_MS', timeoutMs, base.jobs.leaseMs),
+      pollMs: read.get('JOB_POLL_MS', timeoutMs, base.jobs.pollMs),
+      pauseMs: read.get('JOB_PAUSE_MS', nonNegativeInt, base.jobs.pauseMs),
+    },
+    apiKeys: read.get('API_KEYS', apiKeyList, base.apiKeys),
   };
 }
 

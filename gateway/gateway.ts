@@ -9,8 +9,10 @@ import { dirname } from 'node:path';
 
 import type { ModelDescription } from '../functions/clip';
 import { check, positiveInt } from '../functions/options';
+import { authPlugin } from './auth-plugin';
 import { createBackend, type InferenceBackend } from './backends';
-import { CatalogueService } from './catalogue';
+import { CatalogueService, TaggingJobRunner } from './catalogue';
+import { ApiKeys, type Credentials } from './common/auth';
 import { formatError } from './common/errors';
 import { stderrLogger, type Logger } from './common/log';
 import { GatewayMetrics } from './common/metrics';
@@ -40,8 +42,13 @@ export interface Gateway {
   readonly log: Logger;
   readonly store: CatalogueStore;
   readonly catalogue: CatalogueService;
-  /** The context of one operation. `signal` aborts its image fetches and queued inputs (its client hung up). */
-  context(signal?: AbortSignal): GatewayContext;
+  /** Runs tagging jobs (shared through the store with every gateway on it); stopped, after its chunk in hand, by stop(). */
+  readonly jobs: TaggingJobRunner;
+  /**
+   * The context of one operation. `signal` aborts its image fetches and queued inputs (its client hung up);
+   * `credentials` are what its client presented (API keys). Default: an in-process caller, on this machine, without a key.
+   */
+  context(signal?: AbortSignal, credentials?: Credentials): GatewayContext;
   /** Whether a request sent now is expected to succeed. */
   ready(): Promise<boolean>;
   /** Stops Apollo, lets queued batches finish, then stops the backend and closes the store. */
@@ -61,6 +68,10 @@ function checkGatewayConfig(config: GatewayConfig): void {
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   checkGatewayConfig(config);
   const log = deps.log ?? stderrLogger;
+  const apiKeys = new ApiKeys(config.apiKeys);
+  if (!apiKeys.configured) {
+    log('API_KEYS is not set: queries are open to every client, mutations only to clients on this machine (loopback).');
+  }
   const intake: ImageIntake = createImageIntake({ maxBytes: config.imageLimits.maxBytes, fetch: config.fetch });
   const backend = deps.backend ?? createBackend(config.backend, log);
   const model = await backend.start();
@@ -90,6 +101,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     throw error;
   }
   const catalogue = new CatalogueService(store, embeddings, intake);
+  const jobs = new TaggingJobRunner(store, catalogue, config.jobs, log);
+  catalogue.onJobStarted(() => jobs.wake());
   const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind, catalogue };
   const apollo = new ApolloServer<GatewayContext>({
     schema: await buildGatewaySchema(),
@@ -103,10 +116,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
+      authPlugin(apiKeys),
       metricsPlugin(metrics),
     ],
   });
   await apollo.start();
+  jobs.start();
 
   let state: 'serving' | 'stopping' | 'stopped' = 'serving';
   return {
@@ -118,7 +133,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     log,
     store,
     catalogue,
-    context: (signal) => ({
+    jobs,
+    context: (signal, credentials = { loopback: true }) => ({
       services,
       media: createMediaLoader(embeddings, intake, signal),
       tags: new DataLoader<string, TagRow[]>(async (ids) => {
@@ -126,12 +142,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
         return ids.map((id) => tags.get(id) ?? []);
       }),
       signal,
+      credentials,
     }),
     ready: async () => state === 'serving' && (await backend.ready().catch(() => false)),
     async stop() {
       if (state !== 'serving') return;
       state = 'stopping';
       await apollo.stop();
+      await jobs.stop();
       await embeddings.drain();
       await backend.close();
       await store.close();

@@ -7,6 +7,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
+import { bearerToken, isLoopbackAddress } from './common/auth';
 import { ErrorCode } from './common/errors';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
@@ -142,7 +143,7 @@ export class GatewayHost {
       this.csrfHint(),
       express.json({ limit: config.bodyLimitBytes }),
       expressMiddleware(gateway.apollo, {
-        context: async ({ res }) => {
+        context: async ({ req, res }) => {
           const abort = new AbortController();
           // Each distinct input of the request listens on this signal until it settles: at most
           // the inputs of three lists, or a classify's labels × templates prompts and its images.
@@ -152,7 +153,11 @@ export class GatewayHost {
           res.once('close', () => {
             if (!res.writableFinished) abort.abort();
           });
-          return gateway.context(abort.signal);
+          // The socket's own address: X-Forwarded-For is the client's to write, so it never makes a client local.
+          return gateway.context(abort.signal, {
+            bearer: bearerToken(req.headers.authorization),
+            loopback: isLoopbackAddress(req.socket.remoteAddress),
+          });
         },
       }),
     );

@@ -3,6 +3,7 @@
 // batches, with a progress bar. Resumable: progress is saved after every batch, and a second run
 // on the same file goes on where the first stopped. Failed products are listed at the end and
 // written to FILE.failures.jsonl.
+// `npm run catalogue -- key [--scope read|write]`: a new API key and its API_KEYS entry.
 import { createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -10,8 +11,11 @@ import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { parse as parseCsv } from 'csv-parse';
 
+import { newApiKey, SCOPES, type Scope } from '../gateway/common/auth';
+
 const USAGE = `Usage:
   npm run catalogue -- import FILE [--url URL] [--key KEY] [--batch N] [--restart]
+  npm run catalogue -- key [--scope read|write]
 
 FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header row).
   JSON Lines: {"id": "p1", "title": "...", "description": "...", "images": ["https://...", {"base64": "..."}], "attributes": {...}}
@@ -22,6 +26,10 @@ Options:
   --key KEY    an API key with the write scope (default: $CLIP_GATEWAY_KEY)
   --batch N    products per request (default 32)
   --restart    ignore saved progress and start from the first product
+
+key prints a new random API key and its entry for the gateway's API_KEYS (the key's SHA-256 and
+scope; the key itself is stored nowhere). --scope read (the default) allows queries; write allows
+queries and mutations, as import needs.
 `;
 
 const UPSERT = `mutation Import($products: [ProductInput!]!) {
@@ -49,6 +57,8 @@ interface Progress {
 }
 
 class UsageError extends Error {}
+/** The gateway refused the key (HTTP 401 or 403): sending again cannot help. */
+class RefusedError extends Error {}
 
 function toImages(value: unknown, line: number): ProductInput['images'] {
   const list = typeof value === 'string' ? value.split(/[\s|]+/).filter(Boolean) : value;
@@ -133,7 +143,7 @@ async function sendBatch(
   const payload = body?.data?.productsUpsert;
   if (!payload) {
     const why = body?.errors?.map((e) => e.message).join(' ') ?? `HTTP ${response.status}`;
-    throw new Error(`the gateway refused the batch: ${why}`);
+    throw new (response.status === 401 || response.status === 403 ? RefusedError : Error)(`the gateway refused the batch: ${why}`);
   }
   return products.map((_, i) => {
     if (payload.products[i]) return { ok: true };
@@ -147,7 +157,7 @@ async function sendWithRetries(url: string, key: string | undefined, products: P
     try {
       return await sendBatch(url, key, products);
     } catch (error) {
-      if (attempt === 3) throw error;
+      if (attempt === 3 || error instanceof RefusedError) throw error;
       await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
     }
   }
@@ -226,6 +236,18 @@ async function importFile(file: string, options: { url: string; key?: string; ba
   return progress.failed > 0 ? 1 : 0;
 }
 
+/** A new key on stdout: the key for the client, the entry for the gateway. */
+function printKey(scope: string): number {
+  if (!SCOPES.includes(scope as Scope)) throw new UsageError(`--scope must be read or write, got ${JSON.stringify(scope)}.`);
+  const { key, entry } = newApiKey(scope as Scope);
+  process.stdout.write(
+    `API key (${scope}), for the client: send it as Authorization: Bearer <key>, or with import's --key:\n  ${key}\n` +
+      `Its API_KEYS entry, for the gateway (comma-separated with the others):\n  ${entry}\n` +
+      `The key is shown only here: keep it somewhere safe.\n`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -235,6 +257,7 @@ async function main(argv: string[]): Promise<number> {
       key: { type: 'string', default: process.env.CLIP_GATEWAY_KEY || undefined },
       batch: { type: 'string', default: '32' },
       restart: { type: 'boolean', default: false },
+      scope: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -243,8 +266,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, file, ...extra] = positionals;
+  if (command === 'key') {
+    if (positionals.length > 1) throw new UsageError('key takes no arguments.');
+    return printKey(values.scope ?? 'read');
+  }
   if (command !== 'import')
-    throw new UsageError(command ? `unknown command ${JSON.stringify(command)}; the command is import.` : 'no command given.');
+    throw new UsageError(command ? `unknown command ${JSON.stringify(command)}; the commands are import and key.` : 'no command given.');
+  if (values.scope !== undefined) throw new UsageError('--scope is for the key command.');
   if (!file || extra.length > 0) throw new UsageError('import takes one file.');
   const batch = Number(values.batch);
   if (!Number.isInteger(batch) || batch < 1 || batch > 256)

@@ -7,7 +7,10 @@ import type { ImageIntake } from '../intake';
 import {
   modelKey,
   type CatalogueStore,
+  type ChunkOutcome,
   type FacetRow,
+  type JobError,
+  type JobRow,
   type ProductFilter,
   type ProductRow,
   type TagRow,
@@ -79,6 +82,8 @@ export class CatalogueService {
   private readonly key: string;
   /** Label vectors of one taxonomy version (label prompts are embedded once per version). */
   private scored?: { version: number; facets: Promise<ScoredFacet[]> };
+  /** Called when a tagging job is made, so that a runner starts on it at once. */
+  private readonly jobListeners: (() => void)[] = [];
 
   constructor(
     private readonly store: CatalogueStore,
@@ -395,6 +400,70 @@ export class CatalogueService {
       ),
     );
     return product;
+  }
+
+  // ---- tagging jobs ---------------------------------------------------------------------------
+
+  /** Calls `listener` whenever a tagging job is made. */
+  onJobStarted(listener: () => void): void {
+    this.jobListeners.push(listener);
+  }
+
+  /**
+   * Makes a job that re-tags the products matching `filter` from their stored vectors, in the
+   * background (see jobs.ts). The same idempotency key returns the job it made first.
+   */
+  async startTaggingJob(filter: ProductFilter, reembed: boolean, idempotencyKey?: string | null): Promise<JobRow> {
+    if (reembed)
+      throw new FieldError(
+        ['reembed'],
+        ErrorCode.BAD_USER_INPUT,
+        'reembed: re-embedding product images in a job is not supported yet; start the job with reembed: false to re-tag from stored vectors.',
+      );
+    this.checkFilter(filter);
+    if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.trim() === '' || idempotencyKey.length > 200))
+      throw new FieldError(['idempotencyKey'], ErrorCode.BAD_USER_INPUT, 'idempotencyKey must be 1 to 200 characters, not blank.');
+    const { job, created } = await this.storeCall(() => this.store.createJob({ filter, reembed, idempotencyKey: idempotencyKey ?? null }));
+    if (created) for (const listener of this.jobListeners) listener();
+    return job;
+  }
+
+  getTaggingJob(id: string): Promise<JobRow | undefined> {
+    return this.storeCall(() => this.store.getJob(id));
+  }
+
+  /** Cancels a QUEUED or RUNNING job; a finished one is returned as it is. */
+  async cancelTaggingJob(id: string): Promise<JobRow> {
+    const job = await this.storeCall(() => this.store.cancelJob(id));
+    if (!job) throw new FieldError(['id'], ErrorCode.NOT_FOUND, `id: no tagging job has the id ${JSON.stringify(id)}.`);
+    return job;
+  }
+
+  /**
+   * The automatic tags of a chunk's products, from their stored vectors and the current taxonomy
+   * (no image is embedded). A product deleted since the chunk was cut counts as processed with
+   * nothing to tag; one without a vector of this model fails alone.
+   */
+  async tagChunk(productIds: readonly string[]): Promise<ChunkOutcome> {
+    const current = await this.current();
+    const existing = new Set((await this.getProducts(productIds)).map((p) => p.id));
+    const vectors = await this.storeCall(() => Promise.all(productIds.map((id) => this.store.getProductVector(this.model, id))));
+    const tagged: string[] = [];
+    const errors: JobError[] = [];
+    let gone = 0;
+    productIds.forEach((id, i) => {
+      if (!existing.has(id)) gone++;
+      else if (vectors[i]) tagged.push(id);
+      else
+        errors.push({
+          field: ['products', id],
+          code: ErrorCode.NOT_FOUND,
+          message: `products[${JSON.stringify(id)}] has no stored vector of model ${this.key}; upsert it again to embed its images.`,
+        });
+    });
+    const vectorOf = new Map(productIds.map((id, i) => [id, vectors[i]]));
+    const tags = tagged.flatMap((id) => this.autoTags(id, vectorOf.get(id), current));
+    return { productIds: tagged, tags, processed: tagged.length + gone, failed: errors.length, errors };
   }
 
   // ---- search ---------------------------------------------------------------------------------

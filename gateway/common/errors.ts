@@ -16,6 +16,10 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   /** The catalogue's database could not be reached or was busy. */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /** No API key was sent, or one the gateway does not know (HTTP 401). */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The key's scope (or, without keys, the client's address) does not allow the operation (HTTP 403). */
+  FORBIDDEN: 'FORBIDDEN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -75,7 +79,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   if (original instanceof GatewayError) {
     ({ code, message } = original);
     // Our own extensions are written for clients; anything else attached to an error is not.
-    extra = original.extensions;
+    // (`http` is for Apollo: the response's status and headers, not the client's to read.)
+    const { http: _http, ...forClients } = original.extensions;
+    extra = forClients;
     if (code === ErrorCode.INTERNAL_SERVER_ERROR) log(original.cause ?? original);
   } else if (original instanceof GraphQLError) {
     // Made by graphql-js or Apollo about the request itself (syntax, validation, variables).

@@ -1,6 +1,7 @@
 import type DataLoader from 'dataloader';
 
 import type { ModelDescription } from '../../functions/clip';
+import type { Credentials } from '../common/auth';
 import type { CatalogueService } from '../catalogue';
 import type { EmbeddingService } from '../embedding/service';
 import type { MediaLoader } from '../loaders/media-loader';
@@ -37,4 +38,6 @@ export interface GatewayContext {
   tags: TagLoader;
   /** Aborted when the client has gone. */
   signal?: AbortSignal;
+  /** What the client presented: its API key, and whether it is on this machine. Checked before the operation runs. */
+  credentials: Credentials;
 }

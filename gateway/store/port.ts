@@ -84,6 +84,75 @@ export interface Page<T> {
   endCursor?: string;
 }
 
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+/** A problem a job met: with one product (`field` names it) or with the job itself. */
+export interface JobError {
+  field: string[] | null;
+  message: string;
+  code: string;
+}
+
+/** A tagging job: re-tags the products matching `filter`, a chunk at a time, by any gateway sharing the store. */
+export interface JobRow {
+  id: string;
+  status: JobStatus;
+  /** Products matching the filter when the job was made. */
+  total: number;
+  /** Products tagged so far (failed ones not included). */
+  processed: number;
+  failed: number;
+  /** The first JOB_MAX_ERRORS problems, in the order met. */
+  errors: JobError[];
+  filter: ProductFilter;
+  reembed: boolean;
+  idempotencyKey: string | null;
+  /** ISO 8601. */
+  createdAt: string;
+  /** When its first chunk was claimed. */
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface NewJob {
+  filter: ProductFilter;
+  reembed: boolean;
+  /** A second create with the same key returns the first job instead of making another. */
+  idempotencyKey?: string | null;
+}
+
+/**
+ * A chunk of a job's work, claimed by one worker: the product ids of one keyset range (ids after
+ * the previous chunk's last, in id order, matching the job's filter), fixed when the chunk is made.
+ */
+export interface JobChunk {
+  jobId: string;
+  /** 1, 2, 3, ... within the job. */
+  seq: number;
+  productIds: string[];
+  /** This claim's own token: a completion under an older claim (the chunk was reclaimed since) writes nothing. */
+  claim: string;
+  filter: ProductFilter;
+  reembed: boolean;
+  /** How many times the chunk has been claimed, this claim included. */
+  attempts: number;
+}
+
+/** What a worker made of a chunk: the automatic tags of its products, and its counts. */
+export interface ChunkOutcome {
+  /** Products whose automatic tags are replaced by `tags` (those of the chunk that were tagged). */
+  productIds: string[];
+  tags: TagRow[];
+  processed: number;
+  failed: number;
+  errors: JobError[];
+}
+
+/** Most errors a job keeps. */
+export const JOB_MAX_ERRORS = 20;
+/** A chunk claimed this many times without completing fails its job. */
+export const JOB_CHUNK_MAX_ATTEMPTS = 3;
+
 export type StoreErrorCode = 'DIMENSION_MISMATCH' | 'BAD_CURSOR' | 'STORE_UNAVAILABLE';
 
 /** A store failure a caller can name: a vector of the wrong size, a bad cursor, a database gone or locked. */
@@ -146,6 +215,34 @@ export interface CatalogueStore {
   labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]>;
   /** Automatic tags marked for review, ordered by (productId, facet, label). */
   tagsForReview(first: number, after?: string): Promise<Page<TagRow>>;
+
+  // Jobs: rows of the store, so a killed process loses nothing and several gateways share one job.
+
+  /**
+   * Makes a QUEUED job over the products matching `job.filter` (total counted now). With an
+   * idempotency key already used, returns that job instead (`created` false): one job per key.
+   */
+  createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }>;
+  getJob(id: string): Promise<JobRow | undefined>;
+  /** A QUEUED or RUNNING job becomes CANCELLED; others are returned as they are. Undefined when there is none. */
+  cancelJob(id: string): Promise<JobRow | undefined>;
+  /**
+   * In one transaction, claims the next chunk of work of the oldest active job: a chunk whose claim
+   * was released (see reclaimStaleJobChunks), else a new one of at most `chunkSize` products cut
+   * from the job's keyset cursor. A job with nothing left to cut and no chunk left undone becomes
+   * SUCCEEDED; one whose chunk reached JOB_CHUNK_MAX_ATTEMPTS becomes FAILED. Two claimers never
+   * get the same chunk. Undefined when there is no work.
+   */
+  claimJobChunk(worker: string, chunkSize: number): Promise<JobChunk | undefined>;
+  /**
+   * In one transaction: the outcome's automatic tags (as replaceAutoTags), the chunk marked done,
+   * the job's counts and errors, and SUCCEEDED when it was the last. Only under the chunk's current
+   * claim of a RUNNING job: otherwise (done already, reclaimed, cancelled) nothing is written and
+   * false is returned, so a chunk done twice tags nothing twice.
+   */
+  completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean>;
+  /** Releases claims made before `claimedBefore` (ISO 8601; their worker died), to be claimed again. Returns how many. */
+  reclaimStaleJobChunks(claimedBefore: string): Promise<number>;
 }
 
 /** How a model is named in stored rows: the same name in another dtype makes other vectors. */

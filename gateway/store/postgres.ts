@@ -1,10 +1,20 @@
+import { randomUUID } from 'node:crypto';
+
 import { Pool, type PoolClient } from 'pg';
 
 import { check, integer, nonEmpty, nonNegativeInt, positiveInt, setOnly, timeoutMs, type Rule } from '../../functions/options';
 import {
+  JOB_CHUNK_MAX_ATTEMPTS,
+  JOB_MAX_ERRORS,
   modelKey,
   StoreError,
   type CatalogueStore,
+  type ChunkOutcome,
+  type JobChunk,
+  type JobError,
+  type JobRow,
+  type JobStatus,
+  type NewJob,
   type FacetRow,
   type Hit,
   type Page,
@@ -127,6 +137,42 @@ interface TagDbRow {
   model: string;
   taxonomy_version: number;
 }
+
+interface JobDbRow {
+  id: string;
+  status: JobStatus;
+  total: number;
+  processed: number;
+  failed: number;
+  errors: JobError[];
+  filter: ProductFilter;
+  reembed: boolean;
+  idempotency_key: string | null;
+  cursor: string | null;
+  exhausted: boolean;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+function toJob(row: JobDbRow): JobRow {
+  return {
+    id: row.id,
+    status: row.status,
+    total: row.total,
+    processed: row.processed,
+    failed: row.failed,
+    errors: row.errors,
+    filter: row.filter,
+    reembed: row.reembed,
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+const ACTIVE = `status IN ('QUEUED', 'RUNNING')`;
 
 interface Neighbour {
   product_id: string;
@@ -689,6 +735,12 @@ export class PostgresStore implements CatalogueStore {
 
   async replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
     if (productIds.length === 0) return;
+    await this.transaction((client) => this.writeAutoTags(client, productIds, tags));
+  }
+
+  /** replaceAutoTags' writes, inside the caller's transaction. */
+  private async writeAutoTags(client: PoolClient, productIds: string[], tags: TagRow[]): Promise<void> {
+    if (productIds.length === 0) return;
     const named = new Set(productIds);
     const rows = lastById(
       tags.filter((t) => named.has(t.productId)),
@@ -704,7 +756,7 @@ export class PostgresStore implements CatalogueStore {
       taxonomy_version: t.taxonomyVersion,
     }));
     const n = this.names;
-    await this.transaction(async (client) => {
+    {
       // Locks the products, in one order, so that setManualTags cannot slip a manual tag in between
       // the check below and the insert (and two calls cannot deadlock).
       await client.query(`SELECT id FROM ${n.products} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [productIds]);
@@ -719,7 +771,7 @@ export class PostgresStore implements CatalogueStore {
            AND NOT EXISTS (SELECT 1 FROM ${n.tags} m WHERE m.product_id = r.product_id AND m.facet = r.facet AND m.source = 'manual')`,
         [JSON.stringify(rows)],
       );
-    });
+    }
   }
 
   async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
@@ -805,5 +857,200 @@ export class PostgresStore implements CatalogueStore {
       hasNextPage: rows.length > first,
       endCursor: last ? encodeCursor([last.productId, last.facet, last.label]) : undefined,
     };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Jobs
+
+  async createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    const n = this.names;
+    const key = job.idempotencyKey ?? null;
+    return this.transaction(async (client) => {
+      const params = new Params();
+      const conditions = filterConditions(job.filter, params, { idColumn: 'p.id', attributesColumn: 'p.attributes', tags: n.tags });
+      const total = `(SELECT count(*) FROM ${n.products} p ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''})`;
+      // Two creates with one key at once: the second waits for the first's row, then inserts nothing.
+      const inserted = await client.query<JobDbRow>(
+        `INSERT INTO ${n.jobs} (id, status, total, filter, reembed, idempotency_key, created_at)
+         VALUES (${params.add(randomUUID())}, 'QUEUED', ${total}, ${params.add(JSON.stringify(job.filter))}::jsonb,
+                 ${params.add(job.reembed)}, ${params.add(key)}, ${params.add(new Date().toISOString())})
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+        params.values,
+      );
+      if (inserted.rows[0]) return { job: toJob(inserted.rows[0]), created: true };
+      const existing = await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE idempotency_key = $1`, [key]);
+      return { job: toJob(existing.rows[0]), created: false };
+    });
+  }
+
+  async getJob(id: string): Promise<JobRow | undefined> {
+    const row = await this.withClient(
+      async (client) => (await client.query<JobDbRow>(`SELECT * FROM ${this.names.jobs} WHERE id = $1`, [id])).rows[0],
+    );
+    return row && toJob(row);
+  }
+
+  async cancelJob(id: string): Promise<JobRow | undefined> {
+    const row = await this.transaction(async (client) => {
+      await client.query(`UPDATE ${this.names.jobs} SET status = 'CANCELLED', finished_at = $2 WHERE id = $1 AND ${ACTIVE}`, [
+        id,
+        new Date().toISOString(),
+      ]);
+      return (await client.query<JobDbRow>(`SELECT * FROM ${this.names.jobs} WHERE id = $1`, [id])).rows[0];
+    });
+    return row && toJob(row);
+  }
+
+  /**
+   * One transaction, job by job from the oldest: a released chunk (`FOR UPDATE SKIP LOCKED`: one
+   * another claimer is taking is passed, never waited for), else a new chunk cut from the job's
+   * cursor under the job's row lock (`FOR UPDATE SKIP LOCKED`: while another gateway cuts from
+   * this job, this one looks at the next job, or finds nothing and polls again).
+   */
+  async claimJobChunk(worker: string, chunkSize: number): Promise<JobChunk | undefined> {
+    check('chunkSize', chunkSize, positiveInt);
+    const n = this.names;
+    return this.transaction(async (client) => {
+      const now = new Date().toISOString();
+      const token = randomUUID();
+      const active = (await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE ${ACTIVE} ORDER BY created_at, id`)).rows;
+      for (const job of active) {
+        const chunkOf = (seq: number, productIds: string[], attempts: number): JobChunk => ({
+          jobId: job.id,
+          seq,
+          productIds,
+          claim: token,
+          filter: job.filter,
+          reembed: job.reembed,
+          attempts,
+        });
+        const start = () =>
+          client.query(
+            `UPDATE ${n.jobs} SET status = 'RUNNING', started_at = coalesce(started_at, $2) WHERE id = $1 AND status = 'QUEUED'`,
+            [job.id, now],
+          );
+        const released = (
+          await client.query<{ seq: number; product_ids: string[]; attempts: number }>(
+            `SELECT seq, product_ids, attempts FROM ${n.jobChunks} WHERE job_id = $1 AND status = 'pending'
+             ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED`,
+            [job.id],
+          )
+        ).rows[0];
+        if (released) {
+          if (released.attempts >= JOB_CHUNK_MAX_ATTEMPTS) {
+            const error: JobError = {
+              field: null,
+              message: `chunk ${released.seq} was claimed ${released.attempts} times without completing; the job stopped.`,
+              code: 'JOB_FAILED',
+            };
+            await client.query(
+              `UPDATE ${n.jobs} SET status = 'FAILED', finished_at = $2, errors = errors || $3::jsonb WHERE id = $1 AND ${ACTIVE}`,
+              [job.id, now, JSON.stringify([error])],
+            );
+            continue;
+          }
+          await client.query(
+            `UPDATE ${n.jobChunks} SET status = 'claimed', claim_token = $3, claimed_by = $4, claimed_at = $5, attempts = attempts + 1
+             WHERE job_id = $1 AND seq = $2`,
+            [job.id, released.seq, token, worker, now],
+          );
+          await start();
+          return chunkOf(released.seq, released.product_ids, released.attempts + 1);
+        }
+        const locked = (
+          await client.query<{ cursor: string | null; exhausted: boolean }>(
+            `SELECT cursor, exhausted FROM ${n.jobs} WHERE id = $1 AND ${ACTIVE} FOR UPDATE SKIP LOCKED`,
+            [job.id],
+          )
+        ).rows[0];
+        if (!locked) continue;
+        if (!locked.exhausted) {
+          const params = new Params();
+          const conditions = filterConditions(job.filter, params, { idColumn: 'p.id', attributesColumn: 'p.attributes', tags: n.tags });
+          if (locked.cursor !== null) conditions.push(`p.id > ${params.add(locked.cursor)}`);
+          const ids = (
+            await client.query<{ id: string }>(
+              `SELECT p.id FROM ${n.products} p ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
+               ORDER BY p.id LIMIT ${params.add(chunkSize + 1)}`,
+              params.values,
+            )
+          ).rows.map((r) => r.id);
+          const cut = ids.slice(0, chunkSize);
+          await client.query(`UPDATE ${n.jobs} SET cursor = $2, exhausted = $3 WHERE id = $1`, [
+            job.id,
+            cut.length > 0 ? cut[cut.length - 1] : locked.cursor,
+            ids.length <= chunkSize,
+          ]);
+          if (cut.length > 0) {
+            const seq = (
+              await client.query<{ seq: number }>(
+                `INSERT INTO ${n.jobChunks} (job_id, seq, product_ids, status, claim_token, claimed_by, claimed_at, attempts)
+                 SELECT $1, coalesce(max(seq), 0) + 1, $2::text[], 'claimed', $3, $4, $5, 1 FROM ${n.jobChunks} WHERE job_id = $1
+                 RETURNING seq`,
+                [job.id, cut, token, worker, now],
+              )
+            ).rows[0].seq;
+            await start();
+            return chunkOf(seq, cut, 1);
+          }
+        }
+        // Nothing left to cut: done once no chunk is left undone (chunks claimed by others finish there).
+        await this.succeedIfDone(client, job.id, now);
+      }
+      return undefined;
+    });
+  }
+
+  private async succeedIfDone(client: PoolClient, jobId: string, now: string): Promise<void> {
+    const n = this.names;
+    await client.query(
+      `UPDATE ${n.jobs} SET status = 'SUCCEEDED', started_at = coalesce(started_at, $2), finished_at = $2
+       WHERE id = $1 AND ${ACTIVE} AND exhausted AND NOT EXISTS (SELECT 1 FROM ${n.jobChunks} WHERE job_id = $1 AND status <> 'done')`,
+      [jobId, now],
+    );
+  }
+
+  async completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean> {
+    const n = this.names;
+    const named = new Set(outcome.productIds);
+    outcome.tags.forEach((t, i) => {
+      if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
+      if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
+    });
+    return this.transaction(async (client) => {
+      // The job's row first, then the chunk's: the order claimJobChunk never reverses while waiting.
+      const job = (await client.query<JobDbRow>(`SELECT status, errors FROM ${n.jobs} WHERE id = $1 FOR UPDATE`, [chunk.jobId])).rows[0];
+      const current = (
+        await client.query<{ status: string; claim_token: string | null }>(
+          `SELECT status, claim_token FROM ${n.jobChunks} WHERE job_id = $1 AND seq = $2 FOR UPDATE`,
+          [chunk.jobId, chunk.seq],
+        )
+      ).rows[0];
+      if (job?.status !== 'RUNNING' || current?.status !== 'claimed' || current.claim_token !== chunk.claim) return false;
+      await this.writeAutoTags(client, outcome.productIds, outcome.tags);
+      await client.query(`UPDATE ${n.jobChunks} SET status = 'done', claim_token = NULL WHERE job_id = $1 AND seq = $2`, [
+        chunk.jobId,
+        chunk.seq,
+      ]);
+      await client.query(`UPDATE ${n.jobs} SET processed = processed + $2, failed = failed + $3, errors = $4::jsonb WHERE id = $1`, [
+        chunk.jobId,
+        outcome.processed,
+        outcome.failed,
+        JSON.stringify(job.errors.concat(outcome.errors).slice(0, JOB_MAX_ERRORS)),
+      ]);
+      await this.succeedIfDone(client, chunk.jobId, new Date().toISOString());
+      return true;
+    });
+  }
+
+  async reclaimStaleJobChunks(claimedBefore: string): Promise<number> {
+    const result = await this.transaction((client) =>
+      client.query(
+        `UPDATE ${this.names.jobChunks} SET status = 'pending', claim_token = NULL, claimed_by = NULL
+         WHERE status = 'claimed' AND claimed_at < $1`,
+        [claimedBefore],
+      ),
+    );
+    return result.rowCount ?? 0;
   }
 }

@@ -4,16 +4,24 @@
  * for writes, so a write never fails half-way on a lock it could not upgrade) and its result is
  * handed back as a promise.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 
 import { check, nonEmpty, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
 import {
+  JOB_CHUNK_MAX_ATTEMPTS,
+  JOB_MAX_ERRORS,
   modelKey,
   StoreError,
   type CatalogueStore,
+  type ChunkOutcome,
+  type JobChunk,
+  type JobError,
+  type JobRow,
+  type JobStatus,
+  type NewJob,
   type FacetRow,
   type Hit,
   type Page,
@@ -92,6 +100,40 @@ interface TagSqlRow {
   needs_review: number;
   model: string;
   taxonomy_version: number;
+}
+
+interface JobSqlRow {
+  id: string;
+  status: JobStatus;
+  total: number;
+  processed: number;
+  failed: number;
+  errors: string;
+  filter: string;
+  reembed: number;
+  idempotency_key: string | null;
+  cursor: string | null;
+  exhausted: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+function jobOf(row: JobSqlRow): JobRow {
+  return {
+    id: row.id,
+    status: row.status,
+    total: row.total,
+    processed: row.processed,
+    failed: row.failed,
+    errors: JSON.parse(row.errors) as JobError[],
+    filter: JSON.parse(row.filter) as ProductFilter,
+    reembed: row.reembed === 1,
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
 }
 
 const PRODUCT_COLUMNS = 'p.id, p.title, p.description, json(p.attributes) AS attributes, p.image_hashes, p.created_at, p.updated_at';
@@ -477,7 +519,12 @@ class SqliteStore implements CatalogueStore {
       if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
       if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
     });
-    return this.run('replaceAutoTags', 'write', () => {
+    return this.run('replaceAutoTags', 'write', () => this.writeAutoTags(named, tags));
+  }
+
+  /** replaceAutoTags' writes, inside the caller's transaction. */
+  private writeAutoTags(named: Set<string>, tags: TagRow[]): void {
+    {
       this.sql("DELETE FROM tags WHERE source = 'auto' AND product_id IN (SELECT value FROM json_each(?))").run(JSON.stringify([...named]));
       const insert = this.sql(
         `INSERT INTO tags (${TAG_COLUMNS})
@@ -502,7 +549,7 @@ class SqliteStore implements CatalogueStore {
           facet,
         );
       }
-    });
+    }
   }
 
   /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */
@@ -569,6 +616,170 @@ class SqliteStore implements CatalogueStore {
         hasNextPage: rows.length > first,
         endCursor: last ? encodeCursor(JSON.stringify([last.productId, last.facet, last.label])) : undefined,
       };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Jobs
+
+  async createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    const key = job.idempotencyKey ?? null;
+    return this.run('createJob', 'write', () => {
+      if (key !== null) {
+        const existing = this.sql('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as JobSqlRow | undefined;
+        if (existing) return { job: jobOf(existing), created: false };
+      }
+      const { sql, params } = filterConditions(job.filter);
+      const total = this.sql(`SELECT count(*) FROM products p ${where(sql)}`)
+        .pluck()
+        .get(...params) as number;
+      const id = randomUUID();
+      this.sql(
+        `INSERT INTO jobs (id, status, total, filter, reembed, idempotency_key, created_at) VALUES (?, 'QUEUED', ?, ?, ?, ?, ?)`,
+      ).run(id, total, JSON.stringify(job.filter), job.reembed ? 1 : 0, key, this.now().toISOString());
+      return { job: jobOf(this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobSqlRow), created: true };
+    });
+  }
+
+  async getJob(id: string): Promise<JobRow | undefined> {
+    return this.run('getJob', 'read', () => {
+      const row = this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobSqlRow | undefined;
+      return row && jobOf(row);
+    });
+  }
+
+  async cancelJob(id: string): Promise<JobRow | undefined> {
+    return this.run('cancelJob', 'write', () => {
+      this.sql("UPDATE jobs SET status = 'CANCELLED', finished_at = ? WHERE id = ? AND status IN ('QUEUED', 'RUNNING')").run(
+        this.now().toISOString(),
+        id,
+      );
+      const row = this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobSqlRow | undefined;
+      return row && jobOf(row);
+    });
+  }
+
+  /** One BEGIN IMMEDIATE transaction: the write lock is held from the first read, so two claimers take turns. */
+  async claimJobChunk(worker: string, chunkSize: number): Promise<JobChunk | undefined> {
+    check('chunkSize', chunkSize, positiveInt);
+    return this.run('claimJobChunk', 'write', () => {
+      const now = this.now().toISOString();
+      const active = this.sql(
+        "SELECT * FROM jobs INDEXED BY jobs_active WHERE status IN ('QUEUED', 'RUNNING') ORDER BY created_at, id",
+      ).all() as JobSqlRow[];
+      // The oldest job with work; one that ends while looking (succeeded, failed) or whose last chunks are claimed by others is passed.
+      for (const job of active) {
+        const claimed = this.claimIn(job, worker, chunkSize, now);
+        if (claimed) return claimed;
+      }
+      return undefined;
+    });
+  }
+
+  private claimIn(job: JobSqlRow, worker: string, chunkSize: number, now: string): JobChunk | undefined {
+    const token = randomUUID();
+    const start = () => this.sql("UPDATE jobs SET status = 'RUNNING', started_at = coalesce(started_at, ?) WHERE id = ?").run(now, job.id);
+    const chunkOf = (seq: number, ids: string[], attempts: number): JobChunk => ({
+      jobId: job.id,
+      seq,
+      productIds: ids,
+      claim: token,
+      filter: JSON.parse(job.filter) as ProductFilter,
+      reembed: job.reembed === 1,
+      attempts,
+    });
+    const released = this.sql(
+      "SELECT seq, product_ids, attempts FROM job_chunks WHERE job_id = ? AND status = 'pending' ORDER BY seq LIMIT 1",
+    ).get(job.id) as { seq: number; product_ids: string; attempts: number } | undefined;
+    if (released) {
+      if (released.attempts >= JOB_CHUNK_MAX_ATTEMPTS) {
+        this.failJob(job, `chunk ${released.seq} was claimed ${released.attempts} times without completing; the job stopped.`, now);
+        return undefined;
+      }
+      this.sql(
+        "UPDATE job_chunks SET status = 'claimed', claim_token = ?, claimed_by = ?, claimed_at = ?, attempts = attempts + 1 WHERE job_id = ? AND seq = ?",
+      ).run(token, worker, now, job.id, released.seq);
+      start();
+      return chunkOf(released.seq, JSON.parse(released.product_ids) as string[], released.attempts + 1);
+    }
+    if (job.exhausted === 0) {
+      const { sql, params } = filterConditions(JSON.parse(job.filter) as ProductFilter);
+      if (job.cursor !== null) {
+        sql.push('p.id > ?');
+        params.push(job.cursor);
+      }
+      const ids = this.sql(`SELECT p.id FROM products p ${where(sql)} ORDER BY p.id LIMIT ?`)
+        .pluck()
+        .all(...params, chunkSize + 1) as string[];
+      const cut = ids.slice(0, chunkSize);
+      const exhausted = ids.length <= chunkSize ? 1 : 0;
+      this.sql('UPDATE jobs SET cursor = ?, exhausted = ? WHERE id = ?').run(
+        cut.length > 0 ? cut[cut.length - 1] : job.cursor,
+        exhausted,
+        job.id,
+      );
+      if (cut.length > 0) {
+        const seq = (this.sql('SELECT coalesce(max(seq), 0) + 1 FROM job_chunks WHERE job_id = ?').pluck().get(job.id) as number) ?? 1;
+        this.sql(
+          "INSERT INTO job_chunks (job_id, seq, product_ids, status, claim_token, claimed_by, claimed_at, attempts) VALUES (?, ?, ?, 'claimed', ?, ?, ?, 1)",
+        ).run(job.id, seq, JSON.stringify(cut), token, worker, now);
+        start();
+        return chunkOf(seq, cut, 1);
+      }
+    }
+    // Nothing left to cut: the job is done once no chunk is left undone (claimed ones finish elsewhere).
+    const open = this.sql("SELECT count(*) FROM job_chunks WHERE job_id = ? AND status <> 'done'").pluck().get(job.id) as number;
+    if (open === 0) {
+      this.sql("UPDATE jobs SET status = 'SUCCEEDED', started_at = coalesce(started_at, ?), finished_at = ? WHERE id = ?").run(
+        now,
+        now,
+        job.id,
+      );
+      return undefined;
+    }
+    return undefined; // its last chunks are claimed by others
+  }
+
+  private failJob(job: JobSqlRow, message: string, now: string): void {
+    const errors = (JSON.parse(job.errors) as JobError[]).concat({ field: null, message, code: 'JOB_FAILED' }).slice(-JOB_MAX_ERRORS);
+    this.sql("UPDATE jobs SET status = 'FAILED', errors = ?, finished_at = ? WHERE id = ?").run(JSON.stringify(errors), now, job.id);
+  }
+
+  async completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean> {
+    const named = new Set(outcome.productIds);
+    outcome.tags.forEach((t, i) => {
+      if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
+      if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
+    });
+    return this.run('completeJobChunk', 'write', () => {
+      const job = this.sql('SELECT * FROM jobs WHERE id = ?').get(chunk.jobId) as JobSqlRow | undefined;
+      const current = this.sql('SELECT status, claim_token FROM job_chunks WHERE job_id = ? AND seq = ?').get(chunk.jobId, chunk.seq) as
+        { status: string; claim_token: string | null } | undefined;
+      if (!job || job.status !== 'RUNNING' || current?.status !== 'claimed' || current.claim_token !== chunk.claim) return false;
+      this.writeAutoTags(named, outcome.tags);
+      this.sql("UPDATE job_chunks SET status = 'done', claim_token = NULL WHERE job_id = ? AND seq = ?").run(chunk.jobId, chunk.seq);
+      const errors = (JSON.parse(job.errors) as JobError[]).concat(outcome.errors).slice(0, JOB_MAX_ERRORS);
+      this.sql('UPDATE jobs SET processed = processed + ?, failed = failed + ?, errors = ? WHERE id = ?').run(
+        outcome.processed,
+        outcome.failed,
+        JSON.stringify(errors),
+        chunk.jobId,
+      );
+      if (job.exhausted === 1) {
+        const open = this.sql("SELECT count(*) FROM job_chunks WHERE job_id = ? AND status <> 'done'").pluck().get(chunk.jobId) as number;
+        if (open === 0)
+          this.sql("UPDATE jobs SET status = 'SUCCEEDED', finished_at = ? WHERE id = ?").run(this.now().toISOString(), chunk.jobId);
+      }
+      return true;
+    });
+  }
+
+  async reclaimStaleJobChunks(claimedBefore: string): Promise<number> {
+    return this.run('reclaimStaleJobChunks', 'write', () => {
+      const result = this.sql(
+        "UPDATE job_chunks SET status = 'pending', claim_token = NULL, claimed_by = NULL WHERE status = 'claimed' AND claimed_at < ?",
+      ).run(claimedBefore);
+      return result.changes;
     });
   }
 }

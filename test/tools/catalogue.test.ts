@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { configFromEnv } from '../../gateway/config';
 import { builtEntry } from '../helpers/build';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
 import { drawShape, loadReference, seededRandom } from '../helpers/tiny-clip';
@@ -90,6 +92,72 @@ describe('tools/catalogue.ts import', () => {
     expect(await run(['import', join(dir, 'x'), '--batch', '0'])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining('--batch must be'),
+    });
+  });
+});
+
+/** `npm run catalogue -- key`: a new API key, and a gateway that takes it. */
+describe('tools/catalogue.ts key', () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  /** The key and its API_KEYS entry, from the command's output. */
+  async function newKey(args: string[] = []): Promise<{ key: string; entry: string; stdout: string }> {
+    const { code, stdout, stderr } = await run(['key', ...args]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const [key, entry] = [...stdout.matchAll(/^ {2}(\S+)$/gm)].map((m) => m[1]);
+    return { key, entry, stdout };
+  }
+
+  it('prints a new random key (32 bytes, base64url) and its API_KEYS entry, read by default', async () => {
+    const first = await newKey();
+    expect(first.key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(first.key, 'base64url')).toHaveLength(32);
+    expect(first.entry).toBe(`${createHash('sha256').update(first.key).digest('hex')}:read`);
+    expect(first.stdout).toContain('Authorization: Bearer');
+    expect(configFromEnv({ API_KEYS: first.entry }).apiKeys).toEqual([{ sha256: first.entry.split(':')[0], scope: 'read' }]);
+    const second = await newKey(['--scope', 'write']);
+    expect(second.entry).toMatch(/^[0-9a-f]{64}:write$/);
+    expect(second.key).not.toBe(first.key);
+  });
+
+  it('makes a write key that a gateway with API_KEYS takes for an import', async () => {
+    const { key, entry } = await newKey(['--scope', 'write']);
+    const gw = await startGateway({ apiKeys: configFromEnv({ API_KEYS: entry }).apiKeys });
+    const dir = mkdtempSync(join(tmpdir(), 'catalogue-key-'));
+    try {
+      const reference = loadReference();
+      const png = await drawShape(reference, reference.classes[0], seededRandom(1));
+      const file = join(dir, 'one.jsonl');
+      writeFileSync(file, `${JSON.stringify({ id: 'keyed', images: [`data:image/png;base64,${png.toString('base64')}`] })}\n`);
+      const url = `${gw.origin}/graphql`;
+      const refused = await run(['import', file, '--url', url]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('This gateway needs an API key');
+      const imported = await run(['import', file, '--url', url, '--key', key, '--restart']);
+      expect(imported).toMatchObject({ code: 0, stdout: expect.stringContaining('1 imported, 0 failed, of 1 products') });
+    } finally {
+      await gw.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says what is wrong with its arguments', async () => {
+    expect(await run(['key', '--scope', 'admin'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--scope must be read or write'),
+    });
+    expect(await run(['key', 'extra'])).toMatchObject({ code: 2, stderr: expect.stringContaining('key takes no arguments') });
+    expect(await run(['import', 'x.jsonl', '--scope', 'write'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--scope is for the key command'),
     });
   });
 });

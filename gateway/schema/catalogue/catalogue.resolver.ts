@@ -3,6 +3,7 @@ import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 import type { GatewayContext } from '../context';
 import { pageInfo, storeFilter } from './arguments';
 import { ProductConnection, ProductEdge, TagConnection, TagEdge } from './connection.type';
+import { TaggingJob } from './job.type';
 import { ProductFilter, SearchQuery } from './product.input';
 import { Product, ProductHit, Tag } from './product.type';
 import { Taxonomy } from './taxonomy.type';
@@ -73,5 +74,11 @@ export class CatalogueResolver {
       edges: page.edges.map((e) => Object.assign(new TagEdge(), { cursor: e.cursor, node: Tag.from(e.node) })),
       pageInfo: pageInfo(page),
     });
+  }
+
+  @Query(() => TaggingJob, { nullable: true, description: 'One tagging job by id, with its progress; null when there is none.' })
+  async taggingJob(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<TaggingJob | null> {
+    const row = await ctx.services.catalogue.getTaggingJob(id);
+    return row ? TaggingJob.from(row) : null;
   }
 }

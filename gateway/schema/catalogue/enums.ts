@@ -27,3 +27,22 @@ registerEnumType(TagSource, {
     MANUAL: { description: 'Set by a person with productTagsSet; never replaced by automatic tagging.' },
   },
 });
+
+export enum JobStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+registerEnumType(JobStatus, {
+  name: 'JobStatus',
+  valuesConfig: {
+    QUEUED: { description: 'Made; no chunk of it has been claimed yet.' },
+    RUNNING: { description: 'Gateways are working through its chunks.' },
+    SUCCEEDED: { description: 'Every product was handled (some may have failed: see failed and errors).' },
+    FAILED: { description: 'Stopped: a chunk kept failing (see errors).' },
+    CANCELLED: { description: 'Stopped by taggingJobCancel; chunks done before it keep their tags.' },
+  },
+});

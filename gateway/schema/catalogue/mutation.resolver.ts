@@ -2,9 +2,11 @@ import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 
 import { FieldError, taxonomyProblems } from '../../catalogue';
 import type { GatewayContext } from '../context';
+import { storeFilter } from './arguments';
 import { FacetInput } from './facet.input';
+import { TaggingJob, TaggingJobPayload } from './job.type';
 import { ProductsDeletePayload, ProductsUpsertPayload, ProductTagsSetPayload, TaxonomySetPayload, UserError } from './payload.type';
-import { ProductInput } from './product.input';
+import { ProductFilter, ProductInput } from './product.input';
 import { Product } from './product.type';
 import { Taxonomy } from './taxonomy.type';
 
@@ -73,5 +75,31 @@ export class CatalogueMutationResolver {
     const { value, userErrors } = await userErrorsOf(() => ctx.services.catalogue.setManualTags(productId, facet, labels));
     ctx.tags.clear(productId);
     return Object.assign(new ProductTagsSetPayload(), { product: value ? Product.from(value) : null, userErrors });
+  }
+
+  @Mutation(() => TaggingJobPayload, {
+    description:
+      'Starts a background job re-tagging the products matching the filter from their stored vectors with the current taxonomy ' +
+      '(no image is embedded again). The same idempotencyKey returns the job it started first. Poll taggingJob for progress.',
+  })
+  async taggingJobStart(
+    @Arg('filter', () => ProductFilter, { nullable: true }) filter: ProductFilter | null,
+    @Arg('reembed', () => Boolean, { nullable: true, defaultValue: false, description: 'Embed the images again first: not supported yet.' })
+    reembed: boolean | null,
+    @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<TaggingJobPayload> {
+    const { value, userErrors } = await userErrorsOf(() =>
+      ctx.services.catalogue.startTaggingJob(storeFilter(filter), reembed === true, idempotencyKey),
+    );
+    return Object.assign(new TaggingJobPayload(), { job: value ? TaggingJob.from(value) : null, userErrors });
+  }
+
+  @Mutation(() => TaggingJobPayload, {
+    description: 'Cancels a queued or running tagging job; products of chunks already done keep their new tags.',
+  })
+  async taggingJobCancel(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<TaggingJobPayload> {
+    const { value, userErrors } = await userErrorsOf(() => ctx.services.catalogue.cancelTaggingJob(id));
+    return Object.assign(new TaggingJobPayload(), { job: value ? TaggingJob.from(value) : null, userErrors });
   }
 }

@@ -43,6 +43,8 @@ export class Names {
   readonly taxonomies: string;
   readonly tags: string;
   readonly schemaVersion: string;
+  readonly jobs: string;
+  readonly jobChunks: string;
 
   constructor(readonly schemaName: string) {
     this.schema = quoteIdent(schemaName);
@@ -53,6 +55,8 @@ export class Names {
     this.taxonomies = t('taxonomies');
     this.tags = t('tags');
     this.schemaVersion = t('schema_version');
+    this.jobs = t('jobs');
+    this.jobChunks = t('job_chunks');
   }
 
   /** A table of this schema by its bare name (as stored in vector_models.table_name). */
@@ -108,6 +112,38 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
     `CREATE INDEX tags_label_top ON ${n.tags} (facet, label, score DESC, product_id)`,
     // tagsForReview: a small partial index, already in the queue's order.
     `CREATE INDEX tags_review ON ${n.tags} (product_id, facet, label) WHERE needs_review AND source = 'auto'`,
+  ],
+  // 2: tagging jobs, and their chunks (keyset ranges of product ids, cut as the job goes).
+  (n) => [
+    `CREATE TABLE ${n.jobs} (
+      id text PRIMARY KEY,
+      status text NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')),
+      total integer NOT NULL,
+      processed integer NOT NULL DEFAULT 0,
+      failed integer NOT NULL DEFAULT 0,
+      errors jsonb NOT NULL DEFAULT '[]',
+      filter jsonb NOT NULL,
+      reembed boolean NOT NULL,
+      idempotency_key text UNIQUE,
+      cursor text COLLATE "C",
+      exhausted boolean NOT NULL DEFAULT false,
+      created_at text NOT NULL,
+      started_at text,
+      finished_at text
+    )`,
+    `CREATE INDEX jobs_active ON ${n.jobs} (created_at, id) WHERE status IN ('QUEUED', 'RUNNING')`,
+    `CREATE TABLE ${n.jobChunks} (
+      job_id text NOT NULL REFERENCES ${n.jobs} (id) ON DELETE CASCADE,
+      seq integer NOT NULL,
+      product_ids text[] NOT NULL,
+      status text NOT NULL CHECK (status IN ('pending', 'claimed', 'done')),
+      claim_token text,
+      claimed_by text,
+      claimed_at text,
+      attempts integer NOT NULL DEFAULT 0,
+      PRIMARY KEY (job_id, seq)
+    )`,
+    `CREATE INDEX job_chunks_open ON ${n.jobChunks} (status, claimed_at) WHERE status <> 'done'`,
   ],
 ];
 

@@ -60,4 +60,39 @@ export const MIGRATIONS: readonly string[] = [
   -- tagsForReview: only the automatic tags marked for review, in (product, facet, label) order.
   CREATE INDEX IF NOT EXISTS tags_for_review ON tags (product_id, facet, label) WHERE source = 'auto' AND needs_review = 1;
   `,
+  // 2: tagging jobs and their chunks.
+  `
+  CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED')),
+    total INTEGER NOT NULL,
+    processed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    errors TEXT NOT NULL DEFAULT '[]',
+    filter TEXT NOT NULL,
+    reembed INTEGER NOT NULL CHECK (reembed IN (0, 1)),
+    idempotency_key TEXT UNIQUE,
+    -- The last product id cut into a chunk (keyset), and whether no product is left after it.
+    cursor TEXT,
+    exhausted INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+  );
+  CREATE INDEX IF NOT EXISTS jobs_active ON jobs (created_at, id) WHERE status IN ('QUEUED', 'RUNNING');
+
+  -- A chunk's product ids are fixed when it is cut; claim_token changes at every claim.
+  CREATE TABLE IF NOT EXISTS job_chunks (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    product_ids TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'claimed', 'done')),
+    claim_token TEXT,
+    claimed_by TEXT,
+    claimed_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS job_chunks_open ON job_chunks (status, claimed_at) WHERE status <> 'done';
+  `,
 ];

@@ -66,7 +66,7 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(1);
+      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(2);
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
       expect(tables).toEqual(expect.arrayContaining(['models', 'products', 'schema_version', 'tags', 'taxonomies']));
     } finally {

@@ -1,0 +1,133 @@
+/**
+ * The tagging job runner: every gateway runs one. It polls the store for work and does one chunk
+ * at a time: claim a chunk (a transaction in the store), compute its products' automatic tags from
+ * their stored vectors with the current taxonomy, and complete it (the tags, the chunk done and the
+ * job's counts in one transaction). The job lives in the store, not here: a gateway killed in the
+ * middle of a chunk loses nothing, because the chunk stays claimed until its lease runs out and is
+ * then handed to the next claimer, and its tags were either all written with the chunk's completion
+ * or not at all.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+
+import { check, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
+import type { Logger } from '../common/log';
+import type { CatalogueStore, ChunkOutcome, JobChunk, JobRow } from '../store/port';
+import type { CatalogueService } from './service';
+
+export interface JobRunnerOptions {
+  /** Products per chunk (env JOB_CHUNK_SIZE). Default 100. */
+  chunkSize: number;
+  /**
+   * How long a claim holds before another gateway may take the chunk over (env JOB_LEASE_MS),
+   * in ms: longer than a chunk ever takes. Default 60000.
+   */
+  leaseMs: number;
+  /** How often an idle runner looks for work, in ms (env JOB_POLL_MS). Default 1000. */
+  pollMs: number;
+  /** Pause between two chunks, in ms, leaving the database to requests (env JOB_PAUSE_MS). Default 0. */
+  pauseMs: number;
+}
+
+export const DEFAULT_JOB_RUNNER_OPTIONS: JobRunnerOptions = { chunkSize: 100, leaseMs: 60_000, pollMs: 1_000, pauseMs: 0 };
+
+export class TaggingJobRunner {
+  /** This runner's name in the chunks it claims: host, process and a random suffix. */
+  readonly worker = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private readonly options: JobRunnerOptions;
+  private timer?: NodeJS.Timeout;
+  private current?: Promise<void>;
+  private stopped = true;
+  private lastReclaim = 0;
+
+  constructor(
+    private readonly store: CatalogueStore,
+    private readonly catalogue: CatalogueService,
+    options: Partial<JobRunnerOptions> = {},
+    private readonly log: Logger = () => undefined,
+  ) {
+    const o = { ...DEFAULT_JOB_RUNNER_OPTIONS, ...options };
+    check('chunkSize', o.chunkSize, positiveInt);
+    check('leaseMs', o.leaseMs, timeoutMs);
+    check('pollMs', o.pollMs, timeoutMs);
+    check('pauseMs', o.pauseMs, nonNegativeInt);
+    this.options = o;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Looks for work now instead of at the next poll (a job was just made). */
+  wake(): void {
+    if (!this.current) this.schedule(0);
+  }
+
+  /** Stops polling and waits for the chunk in hand to complete. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.current;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.current = this.step().finally(() => (this.current = undefined));
+    }, ms);
+    this.timer.unref(); // the host's server keeps a gateway alive, not its idle poll
+  }
+
+  private async step(): Promise<void> {
+    let next = this.options.pollMs;
+    try {
+      if (await this.once()) next = this.options.pauseMs;
+    } catch (error) {
+      // The chunk stays claimed; after its lease another claim (maybe this runner's) takes it over.
+      this.log('tagging job: a chunk failed and will be retried after its lease', error);
+    }
+    this.schedule(next);
+  }
+
+  /** Reclaims stale chunks (at most once a poll), then claims and does one chunk. True when it did one. */
+  async once(): Promise<boolean> {
+    const now = Date.now();
+    if (now - this.lastReclaim >= this.options.pollMs) {
+      this.lastReclaim = now;
+      const released = await this.store.reclaimStaleJobChunks(new Date(now - this.options.leaseMs).toISOString());
+      if (released > 0) this.log(`tagging job: ${released} chunk(s) whose claim outlived its lease are available again`);
+    }
+    const chunk = await this.store.claimJobChunk(this.worker, this.options.chunkSize);
+    if (!chunk) return false;
+    await this.store.completeJobChunk(chunk, await this.outcome(chunk));
+    return true;
+  }
+
+  private async outcome(chunk: JobChunk): Promise<ChunkOutcome> {
+    if (!chunk.reembed) return this.catalogue.tagChunk(chunk.productIds);
+    // Made by another gateway's version that supports it: this one says why it cannot.
+    return {
+      productIds: [],
+      tags: [],
+      processed: 0,
+      failed: chunk.productIds.length,
+      errors: chunk.productIds.map((id) => ({
+        field: ['products', id],
+        code: 'NOT_SUPPORTED',
+        message: 'Re-embedding product images in a job is not supported yet.',
+      })),
+    };
+  }
+}
+
+/** Seconds left at the rate so far (products done since the job started); null unless RUNNING with some done. */
+export function etaSeconds(job: JobRow, now: Date = new Date()): number | null {
+  if (job.status !== 'RUNNING' || job.startedAt === null) return null;
+  const done = job.processed + job.failed;
+  const elapsed = (now.getTime() - Date.parse(job.startedAt)) / 1000;
+  if (done === 0 || elapsed <= 0) return null;
+  return Math.max(0, job.total - done) / (done / elapsed);
+}

@@ -1,0 +1,120 @@
+import { createTestGateway, type TestGateway } from '../../helpers/gateway';
+import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
+
+const reference = loadReference();
+
+interface Job {
+  id: string;
+  status: string;
+  total: number;
+  processed: number;
+  failed: number;
+  errors: { field: string[] | null; message: string; code: string }[];
+  startedAt: string | null;
+  finishedAt: string | null;
+  etaSeconds: number | null;
+}
+interface Payload {
+  job: Job | null;
+  userErrors: { field: string[] | null; message: string; code: string }[];
+}
+
+const JOB = 'id status total processed failed errors { field message code } startedAt finishedAt etaSeconds';
+const START = `mutation ($filter: ProductFilter, $reembed: Boolean, $key: String) {
+  taggingJobStart(filter: $filter, reembed: $reembed, idempotencyKey: $key) { job { ${JOB} } userErrors { field message code } }
+}`;
+
+describe('tagging jobs through the gateway', () => {
+  let t: TestGateway;
+  const ids = reference.classes.map((_, i) => `p${String(i).padStart(2, '0')}`);
+
+  beforeAll(async () => {
+    t = await createTestGateway({ jobs: { chunkSize: 5, leaseMs: 60_000, pollMs: 50, pauseMs: 0 } });
+    const random = seededRandom(5);
+    const products = await Promise.all(
+      reference.classes.map(async (label, i) => ({
+        id: ids[i],
+        title: label,
+        images: [{ base64: (await drawShape(reference, label, random)).toString('base64') }],
+      })),
+    );
+    const set = await t.graphql(
+      `mutation { taxonomySet(facets: [{ name: "kind", labels: ${JSON.stringify(reference.classes)} }]) { userErrors { message } } }`,
+    );
+    expect(set.errors).toBeUndefined();
+    const upserted = await t.graphql<{ productsUpsert: { userErrors: unknown[] } }>(
+      'mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }',
+      { p: products },
+    );
+    expect(upserted.data!.productsUpsert.userErrors).toEqual([]);
+    // Untagged products with stored vectors: what a job is for.
+    await t.gateway.store.replaceAutoTags(ids, []);
+  });
+
+  afterAll(() => t.stop());
+
+  async function job(id: string): Promise<Job> {
+    const response = await t.graphql<{ taggingJob: Job }>(`query ($id: ID!) { taggingJob(id: $id) { ${JOB} } }`, { id });
+    expect(response.errors).toBeUndefined();
+    return response.data!.taggingJob;
+  }
+
+  it('starts a job, which re-tags every product from stored vectors in the background until SUCCEEDED', async () => {
+    const embedImages = jest.spyOn(t.gateway.backend, 'embed');
+    const started = await t.graphql<{ taggingJobStart: Payload }>(START, { key: 'retag-all' });
+    expect(started.errors).toBeUndefined();
+    const { job: made, userErrors } = started.data!.taggingJobStart;
+    expect(userErrors).toEqual([]);
+    expect(made).toMatchObject({ total: ids.length, processed: 0, failed: 0, errors: [] });
+    // The same key: the same job.
+    const again = await t.graphql<{ taggingJobStart: Payload }>(START, { key: 'retag-all' });
+    expect(again.data!.taggingJobStart.job!.id).toBe(made!.id);
+
+    let current = await job(made!.id);
+    const deadline = Date.now() + 10_000;
+    while (current.status !== 'SUCCEEDED' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      current = await job(made!.id);
+    }
+    expect(current).toMatchObject({
+      status: 'SUCCEEDED',
+      total: ids.length,
+      processed: ids.length,
+      failed: 0,
+      errors: [],
+      etaSeconds: null,
+    });
+    expect(current.startedAt).not.toBeNull();
+    expect(current.finishedAt).not.toBeNull();
+    const tags = await t.gateway.store.getTags(ids);
+    expect(ids.filter((id) => tags.get(id)?.length === 1)).toEqual(ids);
+    const right = ids.filter((id, i) => tags.get(id)![0].label === reference.classes[i]).length;
+    expect(right / ids.length).toBeGreaterThanOrEqual(0.9);
+    expect(embedImages).not.toHaveBeenCalledWith(expect.objectContaining({ kind: 'crops' }));
+    embedImages.mockRestore();
+  });
+
+  it('refuses reembed with a userError saying it is not supported yet', async () => {
+    const response = await t.graphql<{ taggingJobStart: Payload }>(START, { reembed: true });
+    expect(response.data!.taggingJobStart).toEqual({
+      job: null,
+      userErrors: [{ field: ['reembed'], code: 'BAD_USER_INPUT', message: expect.stringContaining('not supported yet') }],
+    });
+  });
+
+  it('cancels a job; an unknown one is a userError', async () => {
+    await t.gateway.jobs.stop(); // nothing picks it up meanwhile
+    try {
+      const started = await t.graphql<{ taggingJobStart: Payload }>(START, { filter: { ids: ['p00', 'p01'] } });
+      const id = started.data!.taggingJobStart.job!.id;
+      const cancel = `mutation ($id: ID!) { taggingJobCancel(id: $id) { job { ${JOB} } userErrors { field message code } } }`;
+      const cancelled = await t.graphql<{ taggingJobCancel: Payload }>(cancel, { id });
+      expect(cancelled.data!.taggingJobCancel).toMatchObject({ job: { id, status: 'CANCELLED', total: 2, processed: 0 }, userErrors: [] });
+      const unknown = await t.graphql<{ taggingJobCancel: Payload }>(cancel, { id: 'nope' });
+      expect(unknown.data!.taggingJobCancel.userErrors).toEqual([{ field: ['id'], code: 'NOT_FOUND', message: expect.any(String) }]);
+      expect((await t.graphql<{ taggingJob: null }>('{ taggingJob(id: "nope") { id } }')).data).toEqual({ taggingJob: null });
+    } finally {
+      t.gateway.jobs.start();
+    }
+  });
+});

@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { builtEntry } from '../helpers/build';
+import { loadReference } from '../helpers/tiny-clip';
+
+const ENTRY = builtEntry('gateway', 'index.js');
+const PRODUCTS = 150;
+
+interface Job {
+  status: string;
+  total: number;
+  processed: number;
+  failed: number;
+}
+
+/**
+ * A tagging job survives kill -9: a real gateway process works through a job, is killed mid-way,
+ * and a new process on the same DATA_DIR finishes it, every product tagged once.
+ */
+describe('a tagging job across SIGKILL (the process)', () => {
+  const running: ChildProcess[] = [];
+  let dataDir: string;
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'gateway-jobs-'));
+  });
+
+  afterEach(() => {
+    for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function start(
+    env: Record<string, string>,
+  ): Promise<{ child: ChildProcess; graphql<T>(query: string, variables?: object): Promise<T> }> {
+    const child = spawn(process.execPath, [ENTRY], {
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOCAL_WORKERS: '1',
+        CLIP_MODEL_DIR: '',
+        DATA_DIR: dataDir,
+        JOB_CHUNK_SIZE: '5',
+        JOB_POLL_MS: '100',
+        JOB_LEASE_MS: '1000',
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    running.push(child);
+    let log = '';
+    const origin = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        const match = /at (http:\/\/[\d.]+:\d+)\/graphql/.exec(log);
+        if (match) resolve(match[1]);
+      });
+      child.on('exit', () => reject(new Error(`gateway exited early:\n${log}`)));
+    });
+    return {
+      child,
+      async graphql<T>(query: string, variables?: object): Promise<T> {
+        const response = await fetch(`${origin}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query, variables }),
+        });
+        const body = (await response.json()) as { data: T; errors?: unknown };
+        if (body.errors) throw new Error(JSON.stringify(body.errors));
+        return body.data;
+      },
+    };
+  }
+
+  const JOB = 'query ($id: ID!) { taggingJob(id: $id) { status total processed failed } }';
+
+  it('is finished by the next process on the same DATA_DIR, every product tagged once', async () => {
+    // A pause after each chunk of 5: the job takes ~3 s, so the kill lands mid-way.
+    const first = await start({ JOB_PAUSE_MS: '100' });
+    const image = loadReference().images[0].bytes.toString('base64');
+    const ids = Array.from({ length: PRODUCTS }, (_, i) => `p${String(i).padStart(3, '0')}`);
+    await first.graphql(
+      `mutation { taxonomySet(facets: [{ name: "kind", labels: ["red circle", "blue star", "green square"] }]) { userErrors { message } } }`,
+    );
+    const upserted = await first.graphql<{ productsUpsert: { userErrors: unknown[] } }>(
+      'mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }',
+      { p: ids.map((id) => ({ id, images: [{ base64: image }] })) },
+    );
+    expect(upserted.productsUpsert.userErrors).toEqual([]);
+    // Untagged products with stored vectors, as after an import without a taxonomy.
+    const db = new Database(join(dataDir, 'catalogue.sqlite'));
+    db.exec('DELETE FROM tags');
+    db.close();
+
+    const { taggingJobStart } = await first.graphql<{ taggingJobStart: { job: { id: string } } }>(
+      'mutation { taggingJobStart(idempotencyKey: "nightly") { job { id } } }',
+    );
+    const id = taggingJobStart.job.id;
+    let job: Job;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      job = (await first.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
+    } while (job.processed < PRODUCTS / 4);
+    first.child.kill('SIGKILL');
+    await new Promise((resolve) => first.child.once('exit', resolve));
+    expect(job.status).toBe('RUNNING');
+    expect(job.processed).toBeLessThan(PRODUCTS);
+
+    const second = await start({ JOB_PAUSE_MS: '0' });
+    // The same key after the restart: still the one job.
+    const again = await second.graphql<{ taggingJobStart: { job: { id: string } } }>(
+      'mutation { taggingJobStart(idempotencyKey: "nightly") { job { id } } }',
+    );
+    expect(again.taggingJobStart.job.id).toBe(id);
+    const deadline = Date.now() + 10_000;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      job = (await second.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
+    } while (job.status === 'RUNNING' && Date.now() < deadline);
+    expect(job).toEqual({ status: 'SUCCEEDED', total: PRODUCTS, processed: PRODUCTS, failed: 0 });
+    second.child.kill('SIGTERM');
+    await new Promise((resolve) => second.child.once('exit', resolve));
+
+    const after = new Database(join(dataDir, 'catalogue.sqlite'), { readonly: true });
+    try {
+      const perProduct = after.prepare("SELECT product_id, count(*) AS n FROM tags WHERE source = 'auto' GROUP BY product_id").all() as {
+        product_id: string;
+        n: number;
+      }[];
+      expect(perProduct.map((r) => r.product_id)).toEqual(ids);
+      expect(perProduct.every((r) => r.n === 1)).toBe(true);
+      // Each product went through exactly one completed chunk: none was lost, none done twice.
+      const chunks = after.prepare('SELECT product_ids, status FROM job_chunks WHERE job_id = ?').all(id) as {
+        product_ids: string;
+        status: string;
+      }[];
+      expect(chunks.every((c) => c.status === 'done')).toBe(true);
+      const tagged = chunks.flatMap((c) => JSON.parse(c.product_ids) as string[]);
+      expect(tagged.sort()).toEqual(ids);
+    } finally {
+      after.close();
+    }
+  });
+});
