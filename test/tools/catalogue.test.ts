@@ -9,6 +9,18 @@ import { builtEntry } from '../helpers/build';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
 import { drawShape, loadReference, seededRandom } from '../helpers/tiny-clip';
 
+/** Runs the built command with these arguments and collects what it says. */
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** `npm run catalogue -- import FILE` against a real gateway on loopback. */
 describe('tools/catalogue.ts import', () => {
   let gw: RunningGateway;
@@ -23,16 +35,6 @@ describe('tools/catalogue.ts import', () => {
     await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
 
   const productIds = async () => {
     const { data } = await gw.graphql<{ products: { edges: { node: { id: string } }[] } }>(
@@ -98,16 +100,6 @@ describe('tools/catalogue.ts import', () => {
 
 /** `npm run catalogue -- key`: a new API key, and a gateway that takes it. */
 describe('tools/catalogue.ts key', () => {
-  const run = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-
   /** The key and its API_KEYS entry, from the command's output. */
   async function newKey(args: string[] = []): Promise<{ key: string; entry: string; stdout: string }> {
     const { code, stdout, stderr } = await run(['key', ...args]);

@@ -5,23 +5,11 @@ import { join } from 'node:path';
 import { FieldError, taxonomyProblems } from '../../../gateway/catalogue';
 import { openSqliteStore } from '../../../gateway/store';
 import { createTestGateway, histogram, type TestGateway } from '../../helpers/gateway';
-import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
+import { shapeProducts } from '../../helpers/catalogue';
+import { loadReference } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
 const KIND = [{ name: 'kind', labels: reference.classes }];
-
-/** One product per class, ids by class so that pages and expectations are easy to read. */
-async function shapeProducts(seed: number) {
-  const random = seededRandom(seed);
-  return Promise.all(
-    reference.classes.map(async (label, i) => ({
-      id: `p${String(i).padStart(2, '0')}`,
-      title: label,
-      images: [{ base64: (await drawShape(reference, label, random)).toString('base64') }],
-      attributes: { colour: label.split(' ')[0] },
-    })),
-  );
-}
 
 describe('CatalogueService', () => {
   let t: TestGateway;

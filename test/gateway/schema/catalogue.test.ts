@@ -1,6 +1,7 @@
 import { openSqliteStore } from '../../../gateway/store';
 import { createTestGateway, histogram, type TestGateway } from '../../helpers/gateway';
-import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
+import { shapeProducts } from '../../helpers/catalogue';
+import { loadReference } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
 
@@ -33,25 +34,13 @@ interface UserError {
   code: string;
 }
 
-async function shapes(seed: number) {
-  const random = seededRandom(seed);
-  return Promise.all(
-    reference.classes.map(async (label, i) => ({
-      id: `p${String(i).padStart(2, '0')}`,
-      title: label,
-      images: [{ base64: (await drawShape(reference, label, random)).toString('base64') }],
-      attributes: { colour: label.split(' ')[0], shape: label.split(' ')[1] },
-    })),
-  );
-}
-
 describe('the catalogue over GraphQL', () => {
   let t: TestGateway;
-  let products: Awaited<ReturnType<typeof shapes>>;
+  let products: Awaited<ReturnType<typeof shapeProducts>>;
 
   beforeAll(async () => {
     t = await createTestGateway({}, { store: await openSqliteStore({ path: ':memory:' }) });
-    products = await shapes(21);
+    products = await shapeProducts(21);
     const upserted = await t.graphql<{ productsUpsert: { products: Product[]; userErrors: UserError[] } }>(UPSERT, { products });
     expect(upserted.errors).toBeUndefined();
     expect(upserted.data!.productsUpsert.userErrors).toEqual([]);
