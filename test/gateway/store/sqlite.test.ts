@@ -8,6 +8,8 @@ import * as sqliteVec from 'sqlite-vec';
 import { openSqliteStore, StoreError, type CatalogueStore } from '../../../gateway/store';
 import { cosine, describeStoreContract, hash, MODEL_A, product } from './contract';
 
+const MODEL_8 = { name: 'eight', dtype: 'fp32', dim: 8 };
+
 function scratchDir(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'catalogue-sqlite-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -66,7 +68,7 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(2);
+      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(3);
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
       expect(tables).toEqual(expect.arrayContaining(['models', 'products', 'schema_version', 'tags', 'taxonomies']));
     } finally {
@@ -145,6 +147,82 @@ describe('SqliteStore', () => {
     // k over vec0's KNN limit: answered by an exact scan, with and without the filter.
     check(await store.searchProducts(MODEL_A, query, 5000, { attributes: { even: true } }), expected);
     check(await store.searchProducts(MODEL_A, query, 5000), everything);
+  });
+
+  it('searches a table above the approximate threshold with recall@10 of at least 0.95 against brute force', async () => {
+    await store.close();
+    store = await openSqliteStore({ path, approximateSearchAbove: 1000, approximateSearchCandidates: 200 });
+    const dim = 64;
+    const model = { name: 'approx', dtype: 'fp32', dim };
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const unit = (v: Float32Array) => {
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    const centres = Array.from({ length: 40 }, () => unit(Float32Array.from({ length: dim }, gauss)));
+    const near = (c: number) => unit(centres[c].map((x) => x + (0.8 / Math.sqrt(dim)) * gauss()));
+    const count = 4000;
+    const ids = Array.from({ length: count }, (_, i) => `r${String(i).padStart(4, '0')}`);
+    const vectors = ids.map(() => near(Math.floor(random() * centres.length)));
+    await store.upsertProducts(ids.map((id, i) => product(id, { attributes: { half: i % 2 } })));
+    await store.putProductVectors(
+      model,
+      ids.map((productId, i) => ({ productId, vector: vectors[i] })),
+    );
+    let found = 0;
+    let wanted = 0;
+    for (let n = 0; n < 20; n++) {
+      const query = near(Math.floor(random() * centres.length));
+      const filter = n % 2 === 0 ? undefined : { attributes: { half: 1 } };
+      const truth = ids
+        .map((productId, i) => ({ productId, score: cosine(query, vectors[i]), i }))
+        .filter((h) => !filter || h.i % 2 === 1)
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 10);
+      const hits = await store.searchProducts(model, query, 10, filter);
+      expect(hits).toHaveLength(10);
+      // Scores are exact even when the set is approximate, and sorted best first.
+      hits.forEach((hit) => expect(Math.abs(hit.score - cosine(query, vectors[ids.indexOf(hit.productId)]))).toBeLessThan(1e-5));
+      expect(hits.map((h) => h.score)).toEqual([...hits.map((h) => h.score)].sort((a, b) => b - a));
+      const want = new Set(truth.map((h) => h.productId));
+      found += hits.filter((h) => want.has(h.productId)).length;
+      wanted += want.size;
+    }
+    expect(found / wanted).toBeGreaterThanOrEqual(0.95);
+    // The binary copy follows the float vectors: a deleted product is never a hit.
+    const first = (await store.searchProducts(model, vectors[0], 1))[0].productId;
+    expect(first).toBe(ids[0]);
+    await store.deleteProducts([ids[0]]);
+    expect((await store.searchProducts(model, vectors[0], 5)).map((h) => h.productId)).not.toContain(ids[0]);
+  });
+
+  it('fills the binary copy of existing vectors when migrating a version 2 database', async () => {
+    await store.upsertProducts(['a', 'b', 'c'].map((id) => product(id)));
+    await store.putProductVectors(MODEL_8, [
+      { productId: 'a', vector: new Float32Array([1, 0, 0, 0, 0, 0, 0, 0]) },
+      { productId: 'b', vector: new Float32Array([0, 1, 0, 0, 0, 0, 0, 0]) },
+      { productId: 'c', vector: new Float32Array([-1, -1, 0, 0, 0, 0, 0, 1]) },
+    ]);
+    await store.close();
+    const db = new Database(path);
+    const binary = db.prepare('SELECT binary_table FROM models').pluck().get() as string;
+    db.exec(`DROP TABLE ${binary}; ALTER TABLE models DROP COLUMN binary_table; ALTER TABLE models DROP COLUMN product_count;`);
+    db.exec('DELETE FROM schema_version WHERE version = 3');
+    db.close();
+    store = await openSqliteStore({ path, approximateSearchAbove: 2, approximateSearchCandidates: 1 });
+    await store.migrate();
+    const hits = await store.searchProducts(MODEL_8, new Float32Array([0, 1, 0, 0, 0, 0, 0, 0.1]), 2);
+    expect(hits.map((h) => h.productId)).toEqual(['b', 'a']);
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.prepare('SELECT product_count FROM models').pluck().get()).toBe(3);
+      expect(check.prepare(`SELECT count(*) FROM ${binary}`).pluck().get()).toBe(3);
+    } finally {
+      check.close();
+    }
   });
 
   it.each([
@@ -250,6 +328,12 @@ describe('SqliteStore', () => {
   it('checks its options and arguments, naming them', async () => {
     await expect(openSqliteStore({ path: '' })).rejects.toThrow('path must be a non-empty string, got ""');
     await expect(openSqliteStore({ path: ':memory:', busyTimeoutMs: 0 })).rejects.toThrow('busyTimeoutMs must be an integer from 1 to');
+    await expect(openSqliteStore({ path: ':memory:', approximateSearchAbove: -1 })).rejects.toThrow(
+      'approximateSearchAbove must be a non-negative integer, got -1',
+    );
+    await expect(openSqliteStore({ path: ':memory:', approximateSearchCandidates: 5000 })).rejects.toThrow(
+      'approximateSearchCandidates must be an integer from 1 to 4096, got 5000',
+    );
     await expect(store.listProducts({}, -1)).rejects.toThrow('first must be a non-negative integer, got -1');
     await expect(store.searchProducts(MODEL_A, new Float32Array(4), 1.5)).rejects.toThrow('k must be a non-negative integer, got 1.5');
     await expect(store.putImageVectors({ ...MODEL_A, dim: 0 }, [])).rejects.toThrow('model.dim must be a positive integer, got 0');
