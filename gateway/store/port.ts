@@ -1,3 +1,5 @@
+import { check, integer, nonEmpty } from '../../functions/options';
+
 /**
  * The catalogue's one port to persistent state: products, their vectors (per model), the taxonomy
  * and tags. Two adapters implement it (SQLite + sqlite-vec embedded, PostgreSQL + pgvector to
@@ -243,6 +245,18 @@ export interface CatalogueStore {
   completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean>;
   /** Releases claims made before `claimedBefore` (ISO 8601; their worker died), to be claimed again. Returns how many. */
   reclaimStaleJobChunks(claimedBefore: string): Promise<number>;
+}
+
+/** Checks a model's description before a store uses it; `maxDim` is the adapter's own limit. */
+export function checkVectorModel(model: VectorModel, maxDim = Number.MAX_SAFE_INTEGER): void {
+  check('model.name', model?.name, nonEmpty);
+  check('model.dtype', model.dtype, nonEmpty);
+  check('model.dim', model.dim, integer(1, maxDim));
+}
+
+/** Product ids in the stores' order: by UTF-8 bytes, i.e. by code point (SQLite's BINARY, PostgreSQL's "C"). */
+export function compareIds(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** How a model is named in stored rows: the same name in another dtype makes other vectors. */

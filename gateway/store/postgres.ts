@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 
 import { Pool, type PoolClient } from 'pg';
 
-import { check, integer, nonEmpty, nonNegativeInt, positiveInt, setOnly, timeoutMs, type Rule } from '../../functions/options';
+import { check, integer, nonNegativeInt, positiveInt, setOnly, timeoutMs, type Rule } from '../../functions/options';
 import {
+  checkVectorModel,
+  compareIds,
   JOB_CHUNK_MAX_ATTEMPTS,
   JOB_MAX_ERRORS,
   modelKey,
@@ -210,12 +212,6 @@ function toTag(row: TagDbRow): TagRow {
   };
 }
 
-function checkModel(model: VectorModel): void {
-  check('model.name', model.name, nonEmpty);
-  check('model.dtype', model.dtype, nonEmpty);
-  check('model.dim', model.dim, integer(1, MAX_DIM));
-}
-
 /** Refuses, before anything is written, a vector whose length is not the model's dim. */
 function checkVector(model: VectorModel, vector: Float32Array, what: string): void {
   if (vector.length !== model.dim) {
@@ -241,7 +237,7 @@ function lastById<T>(rows: T[], id: (row: T) => string): T[] {
 
 /** Nearest first, then by id in code-point order (as COLLATE "C" orders them; `<` compares UTF-16 units). */
 function byDistanceThenId(a: Neighbour, b: Neighbour): number {
-  return a.distance - b.distance || Buffer.compare(Buffer.from(a.product_id), Buffer.from(b.product_id));
+  return a.distance - b.distance || compareIds(a.product_id, b.product_id);
 }
 
 export class PostgresStore implements CatalogueStore {
@@ -508,7 +504,7 @@ export class PostgresStore implements CatalogueStore {
   }
 
   async putImageVectors(model: VectorModel, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
-    checkModel(model);
+    checkVectorModel(model, MAX_DIM);
     for (const { hash, vector } of vectors) checkVector(model, vector, `the vector of image ${hash}`);
     if (vectors.length === 0) return;
     const rows = lastById(vectors, (v) => v.hash);
@@ -526,7 +522,7 @@ export class PostgresStore implements CatalogueStore {
   }
 
   async getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>> {
-    checkModel(model);
+    checkVectorModel(model, MAX_DIM);
     if (hashes.length === 0) return new Map();
     const rows = await this.withClient(async (client) => {
       if (!(await this.findModel(client, model))) return [];
@@ -541,7 +537,7 @@ export class PostgresStore implements CatalogueStore {
   }
 
   async putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {
-    checkModel(model);
+    checkVectorModel(model, MAX_DIM);
     for (const { productId, vector } of rows) checkVector(model, vector, `the vector of product ${productId}`);
     if (rows.length === 0) return;
     const unique = lastById(rows, (r) => r.productId);
@@ -562,7 +558,7 @@ export class PostgresStore implements CatalogueStore {
   }
 
   async getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined> {
-    checkModel(model);
+    checkVectorModel(model, MAX_DIM);
     const row = await this.withClient(async (client) => {
       const table = await this.findModel(client, model);
       if (!table) return undefined;
@@ -577,7 +573,7 @@ export class PostgresStore implements CatalogueStore {
   }
 
   async searchProducts(model: VectorModel, query: Float32Array, k: number, filter: ProductFilter = {}): Promise<Hit[]> {
-    checkModel(model);
+    checkVectorModel(model, MAX_DIM);
     check('k', k, nonNegativeInt);
     checkVector(model, query, 'the query');
     if (k === 0 || filter.ids?.length === 0) return [];
@@ -618,7 +614,7 @@ export class PostgresStore implements CatalogueStore {
    * same settings): to check that the HNSW index is used.
    */
   async explainSearch(model: VectorModel, query: Float32Array, k: number, filter: ProductFilter = {}): Promise<string> {
-    checkModel(model);
+    checkVectorModel(model, MAX_DIM);
     check('k', k, nonNegativeInt);
     checkVector(model, query, 'the query');
     return this.withClient(async (client, discard) => {

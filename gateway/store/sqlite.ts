@@ -11,6 +11,8 @@ import * as sqliteVec from 'sqlite-vec';
 
 import { check, integer, nonEmpty, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
 import {
+  checkVectorModel,
+  compareIds,
   JOB_CHUNK_MAX_ATTEMPTS,
   JOB_MAX_ERRORS,
   modelKey,
@@ -196,13 +198,7 @@ function tableNames(key: string): { image: string; product: string } {
 }
 
 function byDistanceThenId(a: { productId: string; distance: number }, b: { productId: string; distance: number }): number {
-  return a.distance - b.distance || (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0);
-}
-
-function checkModel(model: VectorModel): void {
-  check('model.name', model?.name, nonEmpty);
-  check('model.dtype', model.dtype, nonEmpty);
-  check('model.dim', model.dim, positiveInt);
+  return a.distance - b.distance || compareIds(a.productId, b.productId);
 }
 
 class SqliteStore implements CatalogueStore {
@@ -392,7 +388,7 @@ class SqliteStore implements CatalogueStore {
   // Vectors
 
   async putImageVectors(model: VectorModel, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
-    checkModel(model);
+    checkVectorModel(model);
     checkDims(model, vectors, 'vectors');
     return this.run('putImageVectors', 'write', () => {
       const { image } = this.ensureTables(model);
@@ -407,7 +403,7 @@ class SqliteStore implements CatalogueStore {
   }
 
   async getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>> {
-    checkModel(model);
+    checkVectorModel(model);
     return this.run('getImageVectors', 'read', () => {
       const found = new Map<string, Float32Array>();
       const tables = this.tablesOf(model);
@@ -424,7 +420,7 @@ class SqliteStore implements CatalogueStore {
 
   /** Vectors of products that do not exist (deleted while their vectors were made) are skipped. */
   async putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {
-    checkModel(model);
+    checkVectorModel(model);
     checkDims(model, rows, 'rows');
     checkSearchable(rows, 'rows');
     return this.run('putProductVectors', 'write', () => {
@@ -448,7 +444,7 @@ class SqliteStore implements CatalogueStore {
   }
 
   async getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined> {
-    checkModel(model);
+    checkVectorModel(model);
     return this.run('getProductVector', 'read', () => {
       const tables = this.tablesOf(model);
       if (!tables) return undefined;
@@ -482,7 +478,7 @@ class SqliteStore implements CatalogueStore {
    * set may miss a neighbour the quantization ranked too far (recall@20 ≥ 0.96 measured by default).
    */
   async searchProducts(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]> {
-    checkModel(model);
+    checkVectorModel(model);
     check('k', k, nonNegativeInt);
     checkDims(model, [{ vector: query }], 'query');
     checkSearchable([{ vector: query }], 'query');
