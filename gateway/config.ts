@@ -44,7 +44,10 @@ export interface GatewayConfig extends RequestLimits {
   corsOrigins: string[] | '*';
   /** Serve Apollo Sandbox when a browser opens /graphql (env SANDBOX). Default true. */
   sandbox: boolean;
-  /** The product catalogue's database (env DATA_DIR or DATABASE_URL). Default SQLite in ./data/catalogue.sqlite. */
+  /**
+   * The product catalogue's database (env DATA_DIR or DATABASE_URL). Default SQLite in ./data/catalogue.sqlite.
+   * DATABASE_PASSWORD, when set, becomes the password in DATABASE_URL (for a password injected from a secret store).
+   */
   store: StoreConfig;
   /** The tagging job runner (env JOB_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS, JOB_PAUSE_MS). */
   jobs: JobRunnerOptions;
@@ -158,11 +161,31 @@ function backendFromEnv(read: EnvReader, base: BackendOptions & { kind: 'local' 
 function storeFromEnv(read: EnvReader): StoreConfig {
   const dataDir = read.optional('DATA_DIR', nonEmpty);
   const url = read.optional('DATABASE_URL', postgresUrl);
+  // Taken as it is (spaces may belong to it), and never quoted: any string is accepted.
+  const password = read.optional<string>('DATABASE_PASSWORD', {
+    expected: 'a password',
+    accepts: (value): value is string => typeof value === 'string',
+    parse: (raw) => raw,
+    problem: () => 'is not a usable password',
+  });
   if (url !== undefined && dataDir !== undefined) {
     throw new TypeError('DATA_DIR and DATABASE_URL are both set: set DATA_DIR for SQLite or DATABASE_URL for PostgreSQL, not both');
   }
-  if (url !== undefined) return { kind: 'postgres', url };
-  return { kind: 'sqlite', path: join(dataDir ?? DEFAULT_DATA_DIR, CATALOGUE_FILE) };
+  if (password !== undefined && url === undefined) {
+    throw new TypeError(
+      'DATABASE_PASSWORD is set without DATABASE_URL: it is the password for the PostgreSQL database DATABASE_URL names, so set both',
+    );
+  }
+  if (url === undefined) return { kind: 'sqlite', path: join(dataDir ?? DEFAULT_DATA_DIR, CATALOGUE_FILE) };
+  if (password === undefined) return { kind: 'postgres', url };
+  // Percent-encoded, so that @, /, : and % in it stay part of the password; pg decodes it back.
+  const withPassword = new URL(url);
+  withPassword.password = encodeURIComponent(password);
+  // A URL without a host (a Unix socket in ?host=) cannot hold a password: URL drops it silently.
+  if (withPassword.password === '') {
+    throw new TypeError('DATABASE_PASSWORD cannot go into DATABASE_URL, which names no host: give the password in ?password= instead');
+  }
+  return { kind: 'postgres', url: withPassword.href };
 }
 
 const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');

@@ -11,10 +11,14 @@
 //   reservedConcurrency, provisionedConcurrency  (unreserved, 0)
 //   cpu, memoryLimitMiB, desiredCount         gateway tasks (1024, 2048, 2)
 //   maxBatchSize, maxDelayMs                  gateway batching (32, 5)
+//   catalogue                                 sqlite (each task its own, ephemeral) or aurora (one shared
+//                                             Aurora Serverless v2 PostgreSQL cluster) (sqlite)
+//   auroraMinAcu, auroraMaxAcu                with aurora: its capacity range in ACUs (0.5, 4)
 import { App, Duration, Tags } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 import { MODEL_DTYPES, type ModelDtype } from '../functions/clip';
+import { CATALOGUE_KINDS, type CatalogueKind } from './stacks/catalogue-database';
 import { ClipFunctionStack } from './stacks/clip-function-stack';
 import { GatewayStack } from './stacks/gateway-stack';
 
@@ -52,6 +56,24 @@ function dtypeSetting(): ModelDtype | undefined {
   return raw as ModelDtype;
 }
 
+function catalogueSetting(): CatalogueKind | undefined {
+  const raw = setting('catalogue');
+  if (raw === undefined) return undefined;
+  if (!(CATALOGUE_KINDS as readonly string[]).includes(raw))
+    throw new Error(`Setting catalogue must be ${CATALOGUE_KINDS.join(' or ')}, got ${JSON.stringify(raw)}.`);
+  return raw as CatalogueKind;
+}
+
+/** Aurora capacity units: the stack checks each bound's range, this only that it is a number of ACUs. */
+function acuSetting(name: string): number | undefined {
+  const raw = setting(name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || !Number.isInteger(value * 2) || value <= 0)
+    throw new Error(`Setting ${name} must be a number of ACUs in steps of 0.5 (0.5, 1, 1.5, ...), got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
 const timeoutSeconds = intSetting('timeoutSeconds', 1);
 
 const clip = new ClipFunctionStack(app, setting('functionStackName') ?? 'ClipFunction', {
@@ -73,6 +95,9 @@ new GatewayStack(app, setting('gatewayStackName') ?? 'ClipGateway', {
   desiredCount: intSetting('desiredCount'),
   maxBatchSize: intSetting('maxBatchSize', 1),
   maxDelayMs: intSetting('maxDelayMs'),
+  catalogue: catalogueSetting(),
+  auroraMinAcu: acuSetting('auroraMinAcu'),
+  auroraMaxAcu: acuSetting('auroraMaxAcu'),
   // The gateway gives up on an invocation after the function's timeout plus the init phase a cold
   // start adds before it (Lambda allows up to 10 s), so the function's own timeout error arrives first.
   remoteTimeout: clip.timeout.plus(Duration.seconds(10)),

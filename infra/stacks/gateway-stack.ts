@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
 import { gatewayImageExcludes, REPO_ROOT } from '../assets';
+import { CATALOGUE_KINDS, CatalogueDatabase, DATABASE_SUBNET_GROUP, type CatalogueKind } from './catalogue-database';
 
 /** The port the gateway listens on (its PORT default). */
 export const GATEWAY_PORT = 4000;
@@ -29,6 +30,12 @@ export interface GatewayStackProps extends StackProps {
   readonly remoteTimeout?: Duration;
   /** How long the gateway's logs are kept. Default one month. */
   readonly logRetention?: logs.RetentionDays;
+  /** Where the product catalogue lives: `sqlite` in each task's container, or `aurora`, one cluster all tasks share. Default sqlite. */
+  readonly catalogue?: CatalogueKind;
+  /** With `aurora`: the cluster's least capacity in ACUs, billed around the clock. Default 0.5. */
+  readonly auroraMinAcu?: number;
+  /** With `aurora`: the cluster's most capacity in ACUs. Default 4. */
+  readonly auroraMaxAcu?: number;
 }
 
 /**
@@ -40,21 +47,49 @@ export interface GatewayStackProps extends StackProps {
  */
 export class GatewayStack extends Stack {
   readonly service: ecsPatterns.ApplicationLoadBalancedFargateService;
+  /** The shared catalogue, with `catalogue: 'aurora'`. */
+  readonly database?: CatalogueDatabase;
   /** The GraphQL endpoint (stack output Url). */
   readonly url: CfnOutput;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
     const { invokeTarget } = props;
+    const catalogue = props.catalogue ?? 'sqlite';
+    if (!(CATALOGUE_KINDS as readonly string[]).includes(catalogue)) {
+      throw new Error(`catalogue must be ${CATALOGUE_KINDS.join(' or ')}, got ${JSON.stringify(catalogue)}.`);
+    }
+    if (catalogue !== 'aurora') {
+      for (const name of ['auroraMinAcu', 'auroraMaxAcu'] as const) {
+        if (props[name] !== undefined)
+          throw new Error(`${name} is set (${props[name]}) but catalogue is ${catalogue}: it needs catalogue aurora.`);
+      }
+    }
 
     // Two AZs and no NAT gateways: a NAT gateway costs about $33/month each before traffic, more
     // than a gateway task. The tasks sit in public subnets with public IPs to reach ECR, CloudWatch
-    // Logs and the Lambda API; their security group admits only the load balancer.
+    // Logs and the Lambda API; their security group admits only the load balancer. The database,
+    // when there is one, gets isolated subnets (no route to the internet either way, and no NAT
+    // needed: the tasks reach it inside the VPC). They come after the public ones, so adding them
+    // to a deployed stack leaves the public subnets' CIDRs, and so the running tasks, as they are.
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
-      subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        ...(catalogue === 'aurora' ? [{ name: DATABASE_SUBNET_GROUP, subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }] : []),
+      ],
     });
+    if (catalogue === 'aurora') {
+      this.database = new CatalogueDatabase(this, 'Catalogue', { vpc, minCapacity: props.auroraMinAcu, maxCapacity: props.auroraMaxAcu });
+    } else {
+      Annotations.of(this).addWarningV2(
+        'clip-gateway:catalogue-sqlite',
+        'Each gateway task keeps its own SQLite catalogue inside its container: lost when the task is replaced, and different ' +
+          'in every task behind the load balancer. Fine for trying the stack; deploy with -c catalogue=aurora for one shared catalogue.',
+      );
+    }
+    const { database } = this;
     const cluster = new ecs.Cluster(this, 'Cluster', { vpc });
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
@@ -91,7 +126,11 @@ export class GatewayStack extends Stack {
           BATCH_MAX_DELAY_MS: String(props.maxDelayMs ?? 5),
           SANDBOX: 'true',
           ...(props.remoteTimeout ? { REMOTE_TIMEOUT_MS: String(props.remoteTimeout.toMilliseconds()) } : {}),
+          ...(database ? { DATABASE_URL: database.url } : {}),
         },
+        // ECS reads the password from Secrets Manager when it starts a task (with the execution
+        // role, which this grants): the task definition holds only the secret's ARN.
+        secrets: database ? { DATABASE_PASSWORD: ecs.Secret.fromSecretsManager(database.secret, 'password') } : undefined,
         logDriver: ecs.LogDrivers.awsLogs({ streamPrefix: 'gateway', logGroup }),
       },
       // Rolling deploys keep full capacity, and a deploy whose tasks never get healthy rolls back.
@@ -116,6 +155,23 @@ export class GatewayStack extends Stack {
 
     // Only the task role (the gateway's own AWS identity) may invoke, and only this function or alias.
     invokeTarget.grantInvoke(this.service.taskDefinition.taskRole);
+
+    if (database) {
+      database.allowFrom(this.service.service);
+      // Tasks migrate the catalogue as they start and exit when they cannot: started before the
+      // writer instance and the ingress rule are up, they would fail in a loop until the circuit
+      // breaker rolled back. The service resource alone waits: its security group must not, since
+      // the database's ingress rule names that group.
+      (this.service.service.node.defaultChild as ecs.CfnService).node.addDependency(database.cluster);
+      new CfnOutput(this, 'DatabaseEndpoint', {
+        value: database.cluster.clusterEndpoint.hostname,
+        description: "The catalogue cluster's writer endpoint (reachable only from the gateway tasks).",
+      });
+      new CfnOutput(this, 'DatabaseSecretArn', {
+        value: database.secret.secretArn,
+        description: 'The secret holding the catalogue user and password: aws secretsmanager get-secret-value --secret-id <arn>',
+      });
+    }
 
     new CfnOutput(this, 'LogGroupName', { value: logGroup.logGroupName, description: "The gateway's logs: aws logs tail --follow <name>" });
     this.url = new CfnOutput(this, 'Url', {

@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+
 import { configFromEnv, defaultConfig, listenFromEnv } from '../../gateway/config';
 
 describe('configFromEnv', () => {
@@ -12,6 +14,56 @@ describe('configFromEnv', () => {
       /^DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL, got "mysql:\/\/db\/clip"/,
     );
     expect(() => configFromEnv({ DATA_DIR: '/d', DATABASE_URL: 'postgres://db/clip' })).toThrow(/DATA_DIR and DATABASE_URL/);
+  });
+
+  it('puts DATABASE_PASSWORD into DATABASE_URL, percent-encoded so that pg reads back exactly the password', () => {
+    const password = 'p@ss/w:rd%41 +?#&é';
+    const store = configFromEnv({
+      DATABASE_URL: 'postgres://clip@db.example:5432/catalogue?sslmode=no-verify',
+      DATABASE_PASSWORD: password,
+    }).store;
+    expect(store).toEqual({
+      kind: 'postgres',
+      url: 'postgres://clip:p%40ss%2Fw%3Ard%2541%20%2B%3F%23%26%C3%A9@db.example:5432/catalogue?sslmode=no-verify',
+    });
+    // What the store hands to pg: every part of the URL survives, the password decoded as given.
+    const client = new Client({ connectionString: (store as { url: string }).url });
+    expect([client.user, client.password, client.host, client.port, client.database]).toEqual([
+      'clip',
+      password,
+      'db.example',
+      5432,
+      'catalogue',
+    ]);
+  });
+
+  it('replaces a password already in DATABASE_URL, and keeps spaces that belong to DATABASE_PASSWORD', () => {
+    const { store } = configFromEnv({ DATABASE_URL: 'postgresql://u:old@db/clip', DATABASE_PASSWORD: ' two words ' });
+    expect(store).toEqual({ kind: 'postgres', url: 'postgresql://u:%20two%20words%20@db/clip' });
+    expect(new Client({ connectionString: (store as { url: string }).url }).password).toBe(' two words ');
+  });
+
+  it('refuses DATABASE_PASSWORD without DATABASE_URL, or with a URL that names no host, without quoting it', () => {
+    expect(() => configFromEnv({ DATABASE_PASSWORD: 's3cret' })).toThrow(
+      new TypeError(
+        'DATABASE_PASSWORD is set without DATABASE_URL: it is the password for the PostgreSQL database DATABASE_URL names, so set both',
+      ),
+    );
+    expect(() => configFromEnv({ DATA_DIR: '/d', DATABASE_PASSWORD: 's3cret' })).toThrow(/DATABASE_PASSWORD is set without DATABASE_URL/);
+    expect(() => configFromEnv({ DATABASE_URL: 'postgres:///clip?host=/var/run/postgresql', DATABASE_PASSWORD: 's3cret' })).toThrow(
+      /DATABASE_PASSWORD cannot go into DATABASE_URL, which names no host/,
+    );
+    for (const env of [{ DATABASE_PASSWORD: 's3cret' }, { DATABASE_URL: 'postgres:///clip', DATABASE_PASSWORD: 's3cret' }]) {
+      expect(() => configFromEnv(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
+    }
+  });
+
+  it('treats a blank DATABASE_PASSWORD as unset', () => {
+    expect(configFromEnv({ DATABASE_URL: 'postgres://u@db/clip', DATABASE_PASSWORD: '  ' }).store).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@db/clip',
+    });
+    expect(configFromEnv({ DATABASE_PASSWORD: '' }).store).toEqual({ kind: 'sqlite', path: 'data/catalogue.sqlite' });
   });
 
   it('gives the defaults for an empty environment', () => {

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 
 import { ClipFunctionStack, GatewayStack, type ClipFunctionStackProps, type GatewayStackProps } from '../../infra';
@@ -105,6 +105,16 @@ describe('GatewayStack with defaults', () => {
         expect(([] as unknown[]).concat(statement.Resource)).not.toContain('*');
       }
     }
+  });
+
+  test('keeps the catalogue in each task: no database, no secrets, and a warning that says so', () => {
+    s.template.resourceCountIs('AWS::RDS::DBCluster', 0);
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    s.template.hasResourceProperties('AWS::ECS::TaskDefinition', { ContainerDefinitions: [Match.objectLike({ Secrets: Match.absent() })] });
+    expect(Object.keys(s.template.toJSON().Outputs)).not.toContain('DatabaseEndpoint');
+    const warnings = Annotations.fromStack(s.gateway).findWarning('/ClipGateway', Match.stringLikeRegexp('own SQLite catalogue'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].entry.data).toMatch(/lost when the task is replaced.*-c catalogue=aurora/);
   });
 
   test('builds a two-AZ VPC with public subnets only and no NAT gateway', () => {
