@@ -101,6 +101,14 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     throw error;
   }
   const catalogue = new CatalogueService(store, embeddings, intake);
+  try {
+    const note = await catalogue.init();
+    if (note) log(note);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    await backend.close();
+    throw error;
+  }
   const jobs = new TaggingJobRunner(store, catalogue, config.jobs, log);
   catalogue.onJobStarted(() => jobs.wake());
   const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind, catalogue };

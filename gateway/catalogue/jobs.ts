@@ -1,8 +1,10 @@
 /**
  * The tagging job runner: every gateway runs one. It polls the store for work and does one chunk
  * at a time: claim a chunk (a transaction in the store), compute its products' automatic tags from
- * their stored vectors with the current taxonomy, and complete it (the tags, the chunk done and the
- * job's counts in one transaction). The job lives in the store, not here: a gateway killed in the
+ * their stored vectors with the current taxonomy (a re-embedding job embeds their images first),
+ * and complete it (the vectors, the tags, the chunk done and the job's counts in one transaction).
+ * It claims only work its gateway's model can do: re-embedding for that model, tagging while it is
+ * the catalogue's active model. The job lives in the store, not here: a gateway killed in the
  * middle of a chunk loses nothing, because the chunk stays claimed until its lease runs out and is
  * then handed to the next claimer, and its tags were either all written with the chunk's completion
  * or not at all.
@@ -12,7 +14,7 @@ import { hostname } from 'node:os';
 
 import { check, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
 import type { Logger } from '../common/log';
-import type { CatalogueStore, ChunkOutcome, JobChunk, JobRow } from '../store/port';
+import type { CatalogueStore, JobRow } from '../store/port';
 import type { CatalogueService } from './service';
 
 export interface JobRunnerOptions {
@@ -100,26 +102,11 @@ export class TaggingJobRunner {
       const released = await this.store.reclaimStaleJobChunks(new Date(now - this.options.leaseMs).toISOString());
       if (released > 0) this.log(`tagging job: ${released} chunk(s) whose claim outlived its lease are available again`);
     }
-    const chunk = await this.store.claimJobChunk(this.worker, this.options.chunkSize);
+    const chunk = await this.store.claimJobChunk(this.worker, this.options.chunkSize, this.catalogue.model);
     if (!chunk) return false;
-    await this.store.completeJobChunk(chunk, await this.outcome(chunk));
+    const outcome = chunk.reembed ? await this.catalogue.embedChunk(chunk) : await this.catalogue.tagChunk(chunk.productIds);
+    await this.store.completeJobChunk(chunk, outcome);
     return true;
-  }
-
-  private async outcome(chunk: JobChunk): Promise<ChunkOutcome> {
-    if (!chunk.reembed) return this.catalogue.tagChunk(chunk.productIds);
-    // Made by another gateway's version that supports it: this one says why it cannot.
-    return {
-      productIds: [],
-      tags: [],
-      processed: 0,
-      failed: chunk.productIds.length,
-      errors: chunk.productIds.map((id) => ({
-        field: ['products', id],
-        code: 'NOT_SUPPORTED',
-        message: 'Re-embedding product images in a job is not supported yet.',
-      })),
-    };
   }
 }
 

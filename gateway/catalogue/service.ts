@@ -9,10 +9,13 @@ import {
   type CatalogueStore,
   type ChunkOutcome,
   type FacetRow,
+  type JobChunk,
   type JobError,
   type JobRow,
+  type ModelState,
   type ProductFilter,
   type ProductRow,
+  type ProductsWrite,
   type TagRow,
   type TaxonomyRow,
   type VectorModel,
@@ -72,6 +75,9 @@ export const DEFAULT_CATALOGUE_LIMITS: CatalogueLimits = {
 /** Products re-tagged per store transaction after a taxonomy change. */
 const RETAG_PAGE = 200;
 
+/** What this gateway's model is to the catalogue: the one searched, the one a model change is building, or neither. */
+type ModelRole = 'active' | 'target' | 'other';
+
 /**
  * The product catalogue: products with their image vectors, the taxonomy, automatic tags from
  * stored vectors, manual tags, and vector search. Knows no GraphQL: inputs come as plain objects,
@@ -97,6 +103,59 @@ export class CatalogueService {
     this.key = modelKey(this.model);
   }
 
+  // ---- the catalogue's model ------------------------------------------------------------------
+
+  /**
+   * Run once at start. The first gateway on a store makes its model the active one. A gateway
+   * whose model is neither the active one nor the target of a model change under way starts that
+   * change: a job that embeds every product with this model beside the old vectors and switches
+   * over when none is left (search keeps using the old vectors until then). Returns a sentence for
+   * the log when the catalogue is not on this gateway's model.
+   */
+  async init(): Promise<string | undefined> {
+    const state = await this.storeCall(() => this.store.claimActiveModel(this.model));
+    const role = this.roleIn(state);
+    if (role === 'active') return undefined;
+    const active = modelKey(state.active!);
+    if (role === 'other') {
+      const job = await this.startModelChange();
+      return `catalogue: its vectors are of ${active}, not of this gateway's ${this.key}; model change job ${job.id} embeds every product with ${this.key} and then switches over (until then, search by text or image needs a gateway serving ${active}).`;
+    }
+    return `catalogue: a model change from ${active} to this gateway's ${this.key} is under way; search by text or image needs a gateway serving ${active} until it completes.`;
+  }
+
+  /** Which models the catalogue uses, and this gateway's. */
+  async models(): Promise<ModelState & { gateway: VectorModel }> {
+    return { ...(await this.storeCall(() => this.store.getModelState())), gateway: this.model };
+  }
+
+  private roleIn(state: ModelState): ModelRole {
+    if (state.active && modelKey(state.active) === this.key) return 'active';
+    if (state.target && modelKey(state.target) === this.key) return 'target';
+    return 'other';
+  }
+
+  private async role(): Promise<{ role: ModelRole; state: ModelState }> {
+    const state = await this.storeCall(() => this.store.getModelState());
+    return { role: this.roleIn(state), state };
+  }
+
+  /** Throws MODEL_MISMATCH (naming `field`) unless this gateway's model is the active one: `doing` compares with its vectors. */
+  private async requireActive(field: string[], doing: string): Promise<void> {
+    const { role, state } = await this.role();
+    if (role !== 'active') throw this.mismatch(field, state, doing);
+  }
+
+  private mismatch(field: string[], state: ModelState, doing: string): FieldError {
+    const active = state.active ? modelKey(state.active) : 'no model yet';
+    const change = state.target ? `; a model change to ${modelKey(state.target)} is under way` : '';
+    return new FieldError(
+      field,
+      ErrorCode.MODEL_MISMATCH,
+      `This gateway embeds with ${this.key}, but the catalogue's vectors are of ${active}${change}: ${doing} needs a gateway serving ${active}.`,
+    );
+  }
+
   // ---- taxonomy -------------------------------------------------------------------------------
 
   getTaxonomy(): Promise<TaxonomyRow | undefined> {
@@ -111,6 +170,7 @@ export class CatalogueService {
   async setTaxonomy(facets: readonly FacetInput[]): Promise<TaxonomyRow> {
     const problems = taxonomyProblems(facets, this.limits);
     if (problems.length > 0) throw problems[0];
+    await this.requireActive(['facets'], 'setting the taxonomy (its labels are scored against the stored vectors)');
     const rows = facetRows(facets);
     // Embedded before storing: a taxonomy whose labels cannot be embedded is never stored.
     const scored = await this.scoreFacets(rows);
@@ -171,8 +231,8 @@ export class CatalogueService {
     for (;;) {
       const page = await this.storeCall(() => this.store.listProducts({}, RETAG_PAGE, after));
       const ids = page.items.map((p) => p.id);
-      const vectors = await this.storeCall(() => Promise.all(ids.map((id) => this.store.getProductVector(this.model, id))));
-      const tags = ids.flatMap((id, i) => this.autoTags(id, vectors[i], { taxonomy, facets }));
+      const vectors = await this.storeCall(() => this.store.getProductVectors(this.model, ids));
+      const tags = ids.flatMap((id) => this.autoTags(id, vectors.get(id), { taxonomy, facets }));
       if (ids.length > 0) await this.storeCall(() => this.store.replaceAutoTags(ids, tags));
       if (!page.hasNextPage || page.endCursor === undefined) return;
       after = page.endCursor;
@@ -194,6 +254,9 @@ export class CatalogueService {
         ErrorCode.INPUT_TOO_LARGE,
         `products has ${inputs.length} items; the limit is ${this.limits.maxProducts}.`,
       );
+    // Vectors of this gateway's model are stored; tags only when they are the ones searched.
+    const { role, state } = await this.role();
+    if (role === 'other') throw this.mismatch(['products'], state, 'upserting products');
     const seen = new Map<string, number>();
     // 1. Arguments and image bytes, product by product.
     const prepared = await Promise.all(
@@ -221,9 +284,12 @@ export class CatalogueService {
               `products[${p}].images has ${input.images.length} images; the limit is ${this.limits.maxImagesPerProduct}.`,
             );
           const images = await Promise.all(
-            input.images.map((image, i) => this.imageBytes(image, ['products', String(p), 'images', String(i)], signal)),
+            input.images.map(async (image, i) => {
+              const bytes = await this.imageBytes(image, ['products', String(p), 'images', String(i)], signal);
+              return { bytes, hash: sha256(bytes), url: image.url ?? null };
+            }),
           );
-          return { input, id, images: images.map((bytes) => ({ bytes, hash: sha256(bytes) })) };
+          return { input, id, images };
         } catch (error) {
           return failure(['products', String(p)], error);
         }
@@ -260,39 +326,41 @@ export class CatalogueService {
         }
       }),
     );
-    // 3. Everything that succeeded, stored.
+    // 3. Everything that succeeded, stored in one transaction.
     const good = withVectors.filter((p): p is Exclude<(typeof withVectors)[number], FieldError> => !(p instanceof FieldError));
     if (good.length > 0) {
       const now = this.now().toISOString();
-      const newVectors = new Map<string, Float32Array>();
-      for (const p of good) p.images.forEach(({ hash }, i) => stored.has(hash) || newVectors.set(hash, p.vectors[i]));
-      const current = await this.current();
-      await this.storeCall(async () => {
-        if (newVectors.size > 0)
-          await this.store.putImageVectors(
-            this.model,
-            [...newVectors].map(([hash, vector]) => ({ hash, vector })),
-          );
-        await this.store.upsertProducts(
-          good.map((p) => ({
-            id: p.id,
-            title: p.input.title ?? null,
-            description: p.input.description ?? null,
-            attributes: p.input.attributes ?? null,
-            imageHashes: p.images.map((i) => i.hash),
-            createdAt: now,
-            updatedAt: now,
-          })),
-        );
-        await this.store.putProductVectors(
-          this.model,
-          good.map((p) => ({ productId: p.id, vector: p.vector })),
-        );
-        await this.store.replaceAutoTags(
-          good.map((p) => p.id),
-          good.flatMap((p) => this.autoTags(p.id, p.vector, current)),
-        );
-      });
+      const write: ProductsWrite = {
+        model: this.model,
+        products: good.map((p) => ({
+          id: p.id,
+          title: p.input.title ?? null,
+          description: p.input.description ?? null,
+          attributes: p.input.attributes ?? null,
+          imageHashes: p.images.map((i) => i.hash),
+          imageUrls: p.images.map((i) => i.url),
+          createdAt: now,
+          updatedAt: now,
+        })),
+        imageVectors: [],
+        imageBytes: [],
+        productVectors: good.map((p) => ({ productId: p.id, imageHashes: p.images.map((i) => i.hash), vector: p.vector })),
+      };
+      const added = new Set<string>();
+      for (const p of good) {
+        p.images.forEach(({ hash, bytes, url }, i) => {
+          if (added.has(hash)) return;
+          added.add(hash);
+          if (!stored.has(hash)) write.imageVectors.push({ hash, vector: p.vectors[i] });
+          // Inline images are kept: a later model change has no URL to fetch them from.
+          if (url === null) write.imageBytes.push({ hash, bytes });
+        });
+      }
+      if (role === 'active') {
+        const current = await this.current();
+        write.tags = { productIds: good.map((p) => p.id), tags: good.flatMap((p) => this.autoTags(p.id, p.vector, current)) };
+      }
+      await this.storeCall(() => this.store.saveProducts(write));
     }
     const products = new Map((await this.getProducts(good.map((p) => p.id))).map((row) => [row.id, row]));
     return withVectors.map((p) => {
@@ -365,6 +433,7 @@ export class CatalogueService {
     const [product] = await this.getProducts([productId]);
     if (!product)
       throw new FieldError(['productId'], ErrorCode.NOT_FOUND, `productId: no product has the id ${JSON.stringify(productId)}.`);
+    await this.requireActive(['productId'], 'setting tags (their similarity is the stored vector against the label)');
     const current = await this.current();
     const f = current?.taxonomy.facets.findIndex((facet) => facet.name === facetName) ?? -1;
     if (!current || f < 0)
@@ -410,20 +479,45 @@ export class CatalogueService {
   }
 
   /**
-   * Makes a job that re-tags the products matching `filter` from their stored vectors, in the
-   * background (see jobs.ts). The same idempotency key returns the job it made first.
+   * Makes a job that works through the products matching `filter` in the background (see jobs.ts):
+   * without `reembed`, re-tags them from their stored vectors; with it, embeds their images again
+   * (URLs fetched again, so images changed at the same URL are picked up) and re-tags them. On a
+   * gateway whose model is not the catalogue's, `reembed` is a model change instead, over the
+   * whole catalogue (see init). The same idempotency key returns the job it made first.
    */
   async startTaggingJob(filter: ProductFilter, reembed: boolean, idempotencyKey?: string | null): Promise<JobRow> {
-    if (reembed)
-      throw new FieldError(
-        ['reembed'],
-        ErrorCode.BAD_USER_INPUT,
-        'reembed: re-embedding product images in a job is not supported yet; start the job with reembed: false to re-tag from stored vectors.',
-      );
     this.checkFilter(filter);
     if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.trim() === '' || idempotencyKey.length > 200))
       throw new FieldError(['idempotencyKey'], ErrorCode.BAD_USER_INPUT, 'idempotencyKey must be 1 to 200 characters, not blank.');
-    const { job, created } = await this.storeCall(() => this.store.createJob({ filter, reembed, idempotencyKey: idempotencyKey ?? null }));
+    const { role, state } = await this.role();
+    if (reembed && role !== 'active') {
+      if (Object.values(filter).some((v) => v !== undefined))
+        throw new FieldError(
+          ['filter'],
+          ErrorCode.BAD_USER_INPUT,
+          `filter: this gateway's model ${this.key} is not the catalogue's, so reembed is a model change, which covers the whole catalogue; leave filter out.`,
+        );
+      return this.startModelChange(idempotencyKey);
+    }
+    // A tagging job is the active model's: gateways serving it take its chunks.
+    const model = reembed ? this.model : (state.active ?? this.model);
+    const { job, created } = await this.storeCall(() =>
+      this.store.createJob({ filter, reembed, model, idempotencyKey: idempotencyKey ?? null }),
+    );
+    if (created) for (const listener of this.jobListeners) listener();
+    return job;
+  }
+
+  private async startModelChange(idempotencyKey?: string | null): Promise<JobRow> {
+    const { job, created } = await this.storeCall(() =>
+      this.store.createJob({ filter: {}, reembed: true, model: this.model, idempotencyKey: idempotencyKey ?? null }),
+    );
+    if (job.changesModel && job.model !== this.key && (job.status === 'QUEUED' || job.status === 'RUNNING'))
+      throw new FieldError(
+        ['reembed'],
+        ErrorCode.BAD_USER_INPUT,
+        `reembed: a model change to ${job.model} is under way (job ${job.id}); cancel it before changing to ${this.key}.`,
+      );
     if (created) for (const listener of this.jobListeners) listener();
     return job;
   }
@@ -447,23 +541,117 @@ export class CatalogueService {
   async tagChunk(productIds: readonly string[]): Promise<ChunkOutcome> {
     const current = await this.current();
     const existing = new Set((await this.getProducts(productIds)).map((p) => p.id));
-    const vectors = await this.storeCall(() => Promise.all(productIds.map((id) => this.store.getProductVector(this.model, id))));
+    const vectors = await this.storeCall(() => this.store.getProductVectors(this.model, [...productIds]));
     const tagged: string[] = [];
     const errors: JobError[] = [];
     let gone = 0;
-    productIds.forEach((id, i) => {
+    for (const id of productIds) {
       if (!existing.has(id)) gone++;
-      else if (vectors[i]) tagged.push(id);
+      else if (vectors.has(id)) tagged.push(id);
       else
         errors.push({
           field: ['products', id],
           code: ErrorCode.NOT_FOUND,
           message: `products[${JSON.stringify(id)}] has no stored vector of model ${this.key}; upsert it again to embed its images.`,
         });
-    });
-    const vectorOf = new Map(productIds.map((id, i) => [id, vectors[i]]));
-    const tags = tagged.flatMap((id) => this.autoTags(id, vectorOf.get(id), current));
+    }
+    const tags = tagged.flatMap((id) => this.autoTags(id, vectors.get(id), current));
     return { productIds: tagged, tags, processed: tagged.length + gone, failed: errors.length, errors };
+  }
+
+  /**
+   * A re-embedding job's chunk: each product's images embedded with this gateway's model, its
+   * vector, and (when this model is the active one) its tags. An image whose stored bytes already
+   * have a vector of this model is not embedded again; URL images are fetched again unless that
+   * vector is there for a model change (a refresh wants to see changed images). A product whose
+   * fetched images differ from the stored ones is stored with the new hashes. A product that fails
+   * fails alone; one deleted since the cut counts as processed.
+   */
+  async embedChunk(chunk: Pick<JobChunk, 'productIds' | 'changesModel'>, signal?: AbortSignal): Promise<ChunkOutcome> {
+    const { role } = await this.role();
+    const products = await this.getProducts(chunk.productIds);
+    const hashes = products.flatMap((p) => p.imageHashes);
+    const [stored, kept] = await this.storeCall(() =>
+      Promise.all([this.store.getImageVectors(this.model, hashes), this.store.getImageBytes(hashes)]),
+    );
+    const embedded = new Map<string, Promise<Float32Array>>();
+    const embed = (hash: string, bytes: Uint8Array) => {
+      let pending = embedded.get(hash);
+      if (!pending) {
+        pending = stored.has(hash) ? Promise.resolve(stored.get(hash)!) : this.embeddings.embedImage(bytes, signal);
+        pending.catch(() => undefined);
+        embedded.set(hash, pending);
+      }
+      return pending;
+    };
+    const results = await Promise.all(
+      products.map(async (product) => {
+        const field = ['products', product.id];
+        try {
+          const images = await Promise.all(
+            product.imageHashes.map(async (hash, i) => {
+              const url = product.imageUrls[i];
+              const name = `products[${JSON.stringify(product.id)}].images[${i}]`;
+              const known = stored.get(hash);
+              if (known && (chunk.changesModel || url === null)) return { hash, vector: known };
+              let bytes: Uint8Array;
+              if (url !== null) {
+                bytes = await this.intake.fromUrl(url, `${name}.url`, signal);
+              } else {
+                const found = kept.get(hash);
+                if (!found)
+                  throw new FieldError(
+                    [...field, 'images', String(i)],
+                    ErrorCode.NOT_FOUND,
+                    `${name} was given inline before the catalogue kept image bytes, so it cannot be embedded again; upsert the product again.`,
+                  );
+                bytes = found;
+              }
+              const fresh = sha256(bytes);
+              try {
+                return { hash: fresh, vector: await embed(fresh, bytes) };
+              } catch (error) {
+                throw failure([...field, 'images', String(i)], error);
+              }
+            }),
+          );
+          return { ok: true as const, product, images, vector: meanUnitVector(images.map((i) => i.vector)) };
+        } catch (error) {
+          const problem = failure(field, error);
+          return { ok: false as const, error: { field: problem.field, code: problem.code, message: problem.message } };
+        }
+      }),
+    );
+    const now = this.now().toISOString();
+    const write: Omit<ProductsWrite, 'tags'> = { model: this.model, products: [], imageVectors: [], imageBytes: [], productVectors: [] };
+    const errors: JobError[] = [];
+    const done: { id: string; vector: Float32Array }[] = [];
+    const added = new Set(stored.keys());
+    for (const result of results) {
+      if (!result.ok) {
+        errors.push(result.error);
+        continue;
+      }
+      const { product, images, vector } = result;
+      const imageHashes = images.map((i) => i.hash);
+      if (imageHashes.some((h, i) => h !== product.imageHashes[i])) write.products.push({ ...product, imageHashes, updatedAt: now });
+      for (const { hash, vector: v } of images) {
+        if (!added.has(hash)) write.imageVectors.push({ hash, vector: v });
+        added.add(hash);
+      }
+      write.productVectors.push({ productId: product.id, imageHashes, vector });
+      done.push({ id: product.id, vector });
+    }
+    const current = role === 'active' ? await this.current() : undefined;
+    const gone = chunk.productIds.length - products.length;
+    return {
+      productIds: current ? done.map((d) => d.id) : [],
+      tags: current ? done.flatMap((d) => this.autoTags(d.id, d.vector, current)) : [],
+      write,
+      processed: done.length + gone,
+      failed: errors.length,
+      errors,
+    };
   }
 
   // ---- search ---------------------------------------------------------------------------------
@@ -481,6 +669,12 @@ export class CatalogueService {
       );
     let vector: Float32Array;
     let exclude: string | undefined;
+    // Search runs on the active model's vectors; a text or an image must be embedded by that model.
+    const { role, state } = await this.role();
+    const searched = state.active ?? this.model;
+    if (query.productId === undefined || query.productId === null) {
+      if (role !== 'active') throw this.mismatch(['query'], state, 'search by text or image');
+    }
     if (query.text !== undefined && query.text !== null) {
       try {
         vector = await this.embeddings.embedText(query.text, signal);
@@ -496,7 +690,7 @@ export class CatalogueService {
       }
     } else {
       exclude = query.productId!;
-      const found = await this.storeCall(() => this.store.getProductVector(this.model, exclude!));
+      const found = await this.storeCall(() => this.store.getProductVector(searched, exclude!));
       if (!found)
         throw new FieldError(
           ['query', 'productId'],
@@ -505,7 +699,7 @@ export class CatalogueService {
         );
       vector = found;
     }
-    const hits = await this.storeCall(() => this.store.searchProducts(this.model, vector, first + (exclude === undefined ? 0 : 1), filter));
+    const hits = await this.storeCall(() => this.store.searchProducts(searched, vector, first + (exclude === undefined ? 0 : 1), filter));
     const kept = hits.filter((h) => h.productId !== exclude).slice(0, first);
     return this.withProducts(kept);
   }

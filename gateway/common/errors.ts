@@ -16,6 +16,8 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   /** The catalogue's database could not be reached or was busy. */
   STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  /** The catalogue's vectors are of another model than this gateway's, so they cannot be compared with its embeddings. */
+  MODEL_MISMATCH: 'MODEL_MISMATCH',
   /** No API key was sent, or one the gateway does not know (HTTP 401). */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The key's scope (or, without keys, the client's address) does not allow the operation (HTTP 403). */

@@ -24,6 +24,12 @@ export interface ProductRow {
   attributes: Record<string, unknown> | null;
   /** SHA-256 (hex) of each image's bytes, in the product's order. */
   imageHashes: string[];
+  /**
+   * Where each image came from, in the same order: its URL, fetched again when the images are
+   * embedded again, or null for an image given inline, whose bytes the store keeps (see
+   * ProductsWrite.imageBytes).
+   */
+  imageUrls: (string | null)[];
   /** ISO 8601. */
   createdAt: string;
   updatedAt: string;
@@ -62,6 +68,37 @@ export interface TagRow {
   /** The model key (`name|dtype`) whose vectors made it. */
   model: string;
   taxonomyVersion: number;
+}
+
+/**
+ * Which model's vectors the catalogue uses. Vectors of several models may be stored side by side;
+ * search and tags use the active model's. A model change builds the target model's vectors beside
+ * them and makes it active once every product has one.
+ */
+export interface ModelState {
+  /** The model whose vectors search and tags use; null until a gateway first claims it. */
+  active: VectorModel | null;
+  /** The model a model change is building vectors for; null when none is under way. */
+  target: VectorModel | null;
+}
+
+/** Everything one upsert writes, in one transaction: rows, vectors, kept image bytes and tags. */
+export interface ProductsWrite {
+  /** The model of every vector in this write. */
+  model: VectorModel;
+  /** Inserted or replaced as upsertProducts does (a product whose images change loses its vectors of every model first). */
+  products: ProductRow[];
+  imageVectors: { hash: string; vector: Float32Array }[];
+  /** The bytes of images given inline, kept by content hash so that another model can embed them later. */
+  imageBytes: { hash: string; bytes: Uint8Array }[];
+  /**
+   * Product vectors (unit length), each made from the images listed: it is written only if the
+   * product still has exactly those images once `products` is written, so a vector made from
+   * images replaced meanwhile is dropped rather than stored against the new ones.
+   */
+  productVectors: { productId: string; imageHashes: string[]; vector: Float32Array }[];
+  /** Automatic tags replacing those of the products named (as replaceAutoTags); absent leaves tags untouched. */
+  tags?: { productIds: string[]; tags: TagRow[] };
 }
 
 /** Products that match every condition given. */
@@ -107,7 +144,18 @@ export interface JobRow {
   /** The first JOB_MAX_ERRORS problems, in the order met. */
   errors: JobError[];
   filter: ProductFilter;
+  /** True: the job embeds the products' images again (fetching URLs again); false: it tags from stored vectors. */
   reembed: boolean;
+  /**
+   * The model key (`name|dtype`) of the job: the one whose vectors a re-embedding job makes, or
+   * the active model when a tagging job was made. Only gateways serving it work on the job.
+   */
+  model: string;
+  /**
+   * A model change: the job embeds every product still without a vector of `model`, and when none
+   * is left (and none failed) makes `model` the active one and queues a tagging job for it.
+   */
+  changesModel: boolean;
   idempotencyKey: string | null;
   /** ISO 8601. */
   createdAt: string;
@@ -119,6 +167,8 @@ export interface JobRow {
 export interface NewJob {
   filter: ProductFilter;
   reembed: boolean;
+  /** The model of the gateway making the job. A re-embedding job for a model that is not active is a model change (see JobRow.changesModel). */
+  model: VectorModel;
   /** A second create with the same key returns the first job instead of making another. */
   idempotencyKey?: string | null;
 }
@@ -136,6 +186,9 @@ export interface JobChunk {
   claim: string;
   filter: ProductFilter;
   reembed: boolean;
+  /** The job's model key. */
+  model: string;
+  changesModel: boolean;
   /** How many times the chunk has been claimed, this claim included. */
   attempts: number;
 }
@@ -145,6 +198,8 @@ export interface ChunkOutcome {
   /** Products whose automatic tags are replaced by `tags` (those of the chunk that were tagged). */
   productIds: string[];
   tags: TagRow[];
+  /** A re-embedding job's vectors (and products whose images changed), written with the chunk's completion. */
+  write?: Omit<ProductsWrite, 'tags'>;
   processed: number;
   failed: number;
   errors: JobError[];
@@ -156,6 +211,9 @@ export const JOB_MAX_ERRORS = 20;
 export const JOB_CHUNK_MAX_ATTEMPTS = 3;
 
 export type StoreErrorCode = 'DIMENSION_MISMATCH' | 'BAD_CURSOR' | 'STORE_UNAVAILABLE';
+
+/** The code a model change that could not embed every product ends with (in its errors). */
+export const MODEL_CHANGE_INCOMPLETE = 'MODEL_CHANGE_INCOMPLETE';
 
 /** A store failure a caller can name: a vector of the wrong size, a bad cursor, a database gone or locked. */
 export class StoreError extends Error {
@@ -176,8 +234,14 @@ export interface CatalogueStore {
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  /** Inserts or replaces products by id, all in one transaction (createdAt of an existing product is kept). */
+  /**
+   * Inserts or replaces products by id, all in one transaction (createdAt of an existing product is
+   * kept). A product whose image hashes change loses its product vectors of every model: they
+   * described the old images.
+   */
   upsertProducts(products: ProductRow[]): Promise<void>;
+  /** One upsert's rows, vectors, image bytes and tags, in one transaction: all written or none. */
+  saveProducts(write: ProductsWrite): Promise<void>;
   /** The products that exist, in the order of `ids`. */
   getProducts(ids: string[]): Promise<ProductRow[]>;
   /** Deletes products with their tags and product vectors; returns the ids that existed. */
@@ -190,9 +254,21 @@ export interface CatalogueStore {
   /** The vectors of `model` held for these hashes; missing hashes are absent from the map. */
   getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>>;
 
+  /** The bytes kept for these hashes (images given inline); missing hashes are absent from the map. */
+  getImageBytes(hashes: string[]): Promise<Map<string, Uint8Array>>;
+
   /** Stores each product's search vector for `model` (unit length: the normalised mean of its images). */
   putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void>;
   getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined>;
+  /** The product vectors of `model` held for these products; products without one are absent from the map. */
+  getProductVectors(model: VectorModel, productIds: string[]): Promise<Map<string, Float32Array>>;
+
+  getModelState(): Promise<ModelState>;
+  /**
+   * Makes `model` the active one when none is, and returns the state. A store holding product
+   * vectors from before models were tracked makes the model with the most of them active instead.
+   */
+  claimActiveModel(model: VectorModel): Promise<ModelState>;
   /**
    * The `k` products of `model` nearest to `query` by cosine similarity, best first, among those
    * matching `filter`: exactly min(k, number matching) hits, however selective the filter.
@@ -223,10 +299,18 @@ export interface CatalogueStore {
   /**
    * Makes a QUEUED job over the products matching `job.filter` (total counted now). With an
    * idempotency key already used, returns that job instead (`created` false): one job per key.
+   *
+   * A re-embedding job for a model that is not the active one is a model change: it covers every
+   * product without a vector of that model (the filter must be empty), makes the model the
+   * target, and there is at most one open at a time: while one is QUEUED or RUNNING, creating
+   * another returns it (`created` false).
    */
   createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }>;
   getJob(id: string): Promise<JobRow | undefined>;
-  /** A QUEUED or RUNNING job becomes CANCELLED; others are returned as they are. Undefined when there is none. */
+  /**
+   * A QUEUED or RUNNING job becomes CANCELLED; others are returned as they are. Cancelling a model
+   * change also clears the target. Undefined when there is none.
+   */
   cancelJob(id: string): Promise<JobRow | undefined>;
   /**
    * In one transaction, claims the next chunk of work of the oldest active job: a chunk whose claim
@@ -234,10 +318,15 @@ export interface CatalogueStore {
    * from the job's keyset cursor. A job with nothing left to cut and no chunk left undone becomes
    * SUCCEEDED; one whose chunk reached JOB_CHUNK_MAX_ATTEMPTS becomes FAILED. Two claimers never
    * get the same chunk. Undefined when there is no work.
+   *
+   * `model` is the claimer's: it gets chunks of re-embedding jobs of that model, and of tagging
+   * jobs only while that model is the active one. A model change whose chunks are all done
+   * finishes as JobRow.changesModel says: FAILED when some product failed, another pass when
+   * products without a vector are left (added meanwhile), else the switch-over.
    */
-  claimJobChunk(worker: string, chunkSize: number): Promise<JobChunk | undefined>;
+  claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined>;
   /**
-   * In one transaction: the outcome's automatic tags (as replaceAutoTags), the chunk marked done,
+   * In one transaction: the outcome's writes (as saveProducts) and automatic tags (as replaceAutoTags), the chunk marked done,
    * the job's counts and errors, and SUCCEEDED when it was the last. Only under the chunk's current
    * claim of a RUNNING job: otherwise (done already, reclaimed, cancelled) nothing is written and
    * false is returned, so a chunk done twice tags nothing twice.
@@ -262,4 +351,29 @@ export function compareIds(a: string, b: string): number {
 /** How a model is named in stored rows: the same name in another dtype makes other vectors. */
 export function modelKey(model: VectorModel): string {
   return `${model.name}|${model.dtype}`;
+}
+
+/** The model a key and dim describe (dtypes hold no `|`; names may). */
+export function modelOfKey(key: string, dim: number): VectorModel {
+  const cut = key.lastIndexOf('|');
+  return { name: key.slice(0, cut), dtype: key.slice(cut + 1), dim };
+}
+
+/** Checks tags meant to replace the automatic tags of `productIds`: automatic ones, of those products only. */
+export function checkAutoTags(productIds: readonly string[], tags: readonly TagRow[]): void {
+  const named = new Set(productIds);
+  tags.forEach((t, i) => {
+    if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
+    if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
+  });
+}
+
+/** Checks what every adapter checks of a write before its transaction (each checks vector lengths its own way). */
+export function checkProductsWrite(write: ProductsWrite, maxDim?: number): void {
+  checkVectorModel(write.model, maxDim);
+  write.products.forEach((p, i) => {
+    if (p.imageUrls.length !== p.imageHashes.length)
+      throw new TypeError(`products[${i}] has ${p.imageHashes.length} image hashes but ${p.imageUrls.length} image URLs`);
+  });
+  if (write.tags) checkAutoTags(write.tags.productIds, write.tags.tags);
 }

@@ -4,10 +4,13 @@ import { Pool, type PoolClient } from 'pg';
 
 import { check, integer, nonNegativeInt, positiveInt, setOnly, timeoutMs, type Rule } from '../../functions/options';
 import {
+  checkAutoTags,
+  checkProductsWrite,
   checkVectorModel,
   compareIds,
   JOB_CHUNK_MAX_ATTEMPTS,
   JOB_MAX_ERRORS,
+  MODEL_CHANGE_INCOMPLETE,
   modelKey,
   StoreError,
   type CatalogueStore,
@@ -16,12 +19,14 @@ import {
   type JobError,
   type JobRow,
   type JobStatus,
+  type ModelState,
   type NewJob,
   type FacetRow,
   type Hit,
   type Page,
   type ProductFilter,
   type ProductRow,
+  type ProductsWrite,
   type TagRow,
   type TaxonomyRow,
   type VectorModel,
@@ -124,6 +129,7 @@ interface ProductDbRow {
   description: string | null;
   attributes: Record<string, unknown> | null;
   image_hashes: string[];
+  image_urls: (string | null)[];
   created_at: string;
   updated_at: string;
 }
@@ -149,6 +155,8 @@ interface JobDbRow {
   errors: JobError[];
   filter: ProductFilter;
   reembed: boolean;
+  model: string;
+  changes_model: boolean;
   idempotency_key: string | null;
   cursor: string | null;
   exhausted: boolean;
@@ -167,6 +175,8 @@ function toJob(row: JobDbRow): JobRow {
     errors: row.errors,
     filter: row.filter,
     reembed: row.reembed,
+    model: row.model,
+    changesModel: row.changes_model,
     idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
     startedAt: row.started_at,
@@ -183,7 +193,7 @@ interface Neighbour {
 
 type Work<T> = (client: PoolClient, discard: () => void) => Promise<T>;
 
-const PRODUCT_COLUMNS = 'p.id, p.title, p.description, p.attributes, p.image_hashes, p.created_at, p.updated_at';
+const PRODUCT_COLUMNS = 'p.id, p.title, p.description, p.attributes, p.image_hashes, p.image_urls, p.created_at, p.updated_at';
 const TAG_COLUMNS = 'product_id, facet, label, source, score, similarity, needs_review, model, taxonomy_version';
 
 function toProduct(row: ProductDbRow): ProductRow {
@@ -193,6 +203,7 @@ function toProduct(row: ProductDbRow): ProductRow {
     description: row.description,
     attributes: row.attributes,
     imageHashes: row.image_hashes,
+    imageUrls: row.image_urls,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -222,6 +233,13 @@ function checkVector(model: VectorModel, vector: Float32Array, what: string): vo
   }
   const bad = firstNonFinite(vector);
   if (bad >= 0) throw new TypeError(`${what} must hold finite numbers, got ${vector[bad]} at index ${bad}`);
+}
+
+/** For checks that need a model where a call has none (plain product rows). */
+const PLACEHOLDER_MODEL: VectorModel = { name: 'none', dtype: 'none', dim: 1 };
+
+function stateModel(value: VectorModel | null): VectorModel | null {
+  return value && { name: value.name, dtype: value.dtype, dim: value.dim };
 }
 
 /** The last of each id: a batch naming one row twice means its last version. */
@@ -381,33 +399,84 @@ export class PostgresStore implements CatalogueStore {
   // Products
 
   async upsertProducts(products: ProductRow[]): Promise<void> {
+    checkProductsWrite({ model: PLACEHOLDER_MODEL, products, imageVectors: [], imageBytes: [], productVectors: [] });
     if (products.length === 0) return;
+    await this.transaction((client) => this.writeProducts(client, products));
+  }
+
+  /** upsertProducts' writes, inside the caller's transaction. */
+  private async writeProducts(client: PoolClient, products: ProductRow[]): Promise<void> {
+    if (products.length === 0) return;
+    const n = this.names;
     // A product named twice in one batch: its last version, created when it first appeared.
     const created = new Map<string, string>();
     for (const p of products) if (!created.has(p.id)) created.set(p.id, p.createdAt);
-    const rows = lastById(products, (p) => p.id).map((p) => ({
-      id: p.id,
-      title: p.title,
-      description: p.description,
-      attributes: p.attributes,
-      image_hashes: p.imageHashes,
-      created_at: created.get(p.id),
-      updated_at: p.updatedAt,
-    }));
-    await this.transaction((client) =>
-      client.query(
-        `INSERT INTO ${this.names.products} AS p (id, title, description, attributes, image_hashes, created_at, updated_at)
-         SELECT r.id, r.title, r.description, NULLIF(r.attributes, 'null'::jsonb),
-                ARRAY(SELECT h FROM jsonb_array_elements_text(r.image_hashes) WITH ORDINALITY AS x(h, i) ORDER BY i),
-                r.created_at, r.updated_at
-         FROM jsonb_to_recordset($1::jsonb)
-           AS r(id text, title text, description text, attributes jsonb, image_hashes jsonb, created_at text, updated_at text)
-         ON CONFLICT (id) DO UPDATE SET
-           title = EXCLUDED.title, description = EXCLUDED.description, attributes = EXCLUDED.attributes,
-           image_hashes = EXCLUDED.image_hashes, updated_at = EXCLUDED.updated_at`,
-        [JSON.stringify(rows)],
-      ),
+    const rows = JSON.stringify(
+      lastById(products, (p) => p.id).map((p) => ({
+        id: p.id,
+        title: p.title,
+        description: p.description,
+        attributes: p.attributes,
+        image_hashes: p.imageHashes,
+        image_urls: p.imageUrls,
+        created_at: created.get(p.id),
+        updated_at: p.updatedAt,
+      })),
     );
+    // Vectors of every model made from images a product no longer has are dropped first.
+    const tables = (await client.query<{ table_name: string }>(`SELECT table_name FROM ${n.vectorModels} ORDER BY table_name`)).rows;
+    for (const { table_name } of tables) {
+      await client.query(
+        `DELETE FROM ${n.table(table_name)} v USING ${n.products} p, jsonb_to_recordset($1::jsonb) AS r(id text, image_hashes jsonb)
+         WHERE v.product_id = p.id AND p.id = r.id AND to_jsonb(p.image_hashes) <> r.image_hashes`,
+        [rows],
+      );
+    }
+    await client.query(
+      `INSERT INTO ${n.products} AS p (id, title, description, attributes, image_hashes, image_urls, created_at, updated_at)
+       SELECT r.id, r.title, r.description, NULLIF(r.attributes, 'null'::jsonb),
+              ARRAY(SELECT h FROM jsonb_array_elements_text(r.image_hashes) WITH ORDINALITY AS x(h, i) ORDER BY i),
+              ARRAY(SELECT u FROM jsonb_array_elements_text(r.image_urls) WITH ORDINALITY AS x(u, i) ORDER BY i),
+              r.created_at, r.updated_at
+       FROM jsonb_to_recordset($1::jsonb)
+         AS r(id text, title text, description text, attributes jsonb, image_hashes jsonb, image_urls jsonb, created_at text, updated_at text)
+       ON CONFLICT (id) DO UPDATE SET
+         title = EXCLUDED.title, description = EXCLUDED.description, attributes = EXCLUDED.attributes,
+         image_hashes = EXCLUDED.image_hashes, image_urls = EXCLUDED.image_urls, updated_at = EXCLUDED.updated_at`,
+      [rows],
+    );
+  }
+
+  async saveProducts(write: ProductsWrite): Promise<void> {
+    this.checkWrite(write);
+    const table = await this.transaction(async (client) => {
+      const made = await this.writeVectors(client, write);
+      if (write.tags) await this.writeAutoTags(client, write.tags.productIds, write.tags.tags);
+      return made;
+    });
+    this.models.set(table.key, table);
+  }
+
+  private checkWrite(write: ProductsWrite): void {
+    checkProductsWrite(write, MAX_DIM);
+    for (const { hash, vector } of write.imageVectors) checkVector(write.model, vector, `the vector of image ${hash}`);
+    for (const { productId, vector } of write.productVectors) checkVector(write.model, vector, `the vector of product ${productId}`);
+  }
+
+  /** A write's products, vectors and kept bytes (not its tags), inside the caller's transaction; returns the model's table. */
+  private async writeVectors(client: PoolClient, write: ProductsWrite): Promise<ModelTable> {
+    await this.writeProducts(client, write.products);
+    const made = await this.modelForWrite(client, write.model);
+    await this.writeImageVectors(client, made, write.imageVectors);
+    if (write.imageBytes.length > 0) {
+      const kept = lastById(write.imageBytes, (b) => b.hash);
+      await client.query(
+        `INSERT INTO ${this.names.imageBytes} (hash, bytes) SELECT * FROM unnest($1::text[], $2::bytea[]) ON CONFLICT (hash) DO NOTHING`,
+        [kept.map((b) => b.hash), kept.map((b) => Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength))],
+      );
+    }
+    await this.writeProductVectors(client, made, write.productVectors);
+    return made;
   }
 
   async getProducts(ids: string[]): Promise<ProductRow[]> {
@@ -507,18 +576,23 @@ export class PostgresStore implements CatalogueStore {
     checkVectorModel(model, MAX_DIM);
     for (const { hash, vector } of vectors) checkVector(model, vector, `the vector of image ${hash}`);
     if (vectors.length === 0) return;
-    const rows = lastById(vectors, (v) => v.hash);
     const table = await this.transaction(async (client) => {
       const made = await this.modelForWrite(client, model);
-      await client.query(
-        `INSERT INTO ${this.names.imageVectors} (model_key, hash, embedding)
-         SELECT $1, r.hash, r.embedding::vector FROM unnest($2::text[], $3::text[]) AS r(hash, embedding)
-         ON CONFLICT (model_key, hash) DO UPDATE SET embedding = EXCLUDED.embedding`,
-        [made.key, rows.map((r) => r.hash), rows.map((r) => vectorText(r.vector))],
-      );
+      await this.writeImageVectors(client, made, vectors);
       return made;
     });
     this.models.set(table.key, table);
+  }
+
+  private async writeImageVectors(client: PoolClient, table: ModelTable, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
+    if (vectors.length === 0) return;
+    const rows = lastById(vectors, (v) => v.hash);
+    await client.query(
+      `INSERT INTO ${this.names.imageVectors} (model_key, hash, embedding)
+       SELECT $1, r.hash, r.embedding::vector FROM unnest($2::text[], $3::text[]) AS r(hash, embedding)
+       ON CONFLICT (model_key, hash) DO UPDATE SET embedding = EXCLUDED.embedding`,
+      [table.key, rows.map((r) => r.hash), rows.map((r) => vectorText(r.vector))],
+    );
   }
 
   async getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>> {
@@ -536,25 +610,55 @@ export class PostgresStore implements CatalogueStore {
     return new Map(rows.map((row) => [row.hash, parseVector(row.embedding)]));
   }
 
+  async getImageBytes(hashes: string[]): Promise<Map<string, Uint8Array>> {
+    if (hashes.length === 0) return new Map();
+    const rows = await this.withClient(
+      async (client) =>
+        (
+          await client.query<{ hash: string; bytes: Buffer }>(
+            `SELECT hash, bytes FROM ${this.names.imageBytes} WHERE hash = ANY($1::text[])`,
+            [hashes],
+          )
+        ).rows,
+    );
+    return new Map(rows.map((row) => [row.hash, new Uint8Array(row.bytes)]));
+  }
+
   async putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {
     checkVectorModel(model, MAX_DIM);
     for (const { productId, vector } of rows) checkVector(model, vector, `the vector of product ${productId}`);
     if (rows.length === 0) return;
-    const unique = lastById(rows, (r) => r.productId);
     const table = await this.transaction(async (client) => {
       const made = await this.modelForWrite(client, model);
-      // A product deleted while its vector was being made gets none: the vector is skipped.
-      await client.query(
-        `INSERT INTO ${this.names.table(made.table)} (product_id, embedding)
-         SELECT r.product_id, r.embedding::vector
-         FROM unnest($1::text[], $2::text[]) AS r(product_id, embedding)
-         JOIN ${this.names.products} p ON p.id = r.product_id
-         ON CONFLICT (product_id) DO UPDATE SET embedding = EXCLUDED.embedding`,
-        [unique.map((r) => r.productId), unique.map((r) => vectorText(r.vector))],
-      );
+      await this.writeProductVectors(client, made, rows);
       return made;
     });
     this.models.set(table.key, table);
+  }
+
+  /**
+   * A product deleted while its vector was being made gets none, and a row naming `imageHashes`
+   * is written only while the product still has exactly those images.
+   */
+  private async writeProductVectors(
+    client: PoolClient,
+    table: ModelTable,
+    rows: { productId: string; vector: Float32Array; imageHashes?: string[] }[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    const unique = lastById(rows, (r) => r.productId);
+    await client.query(
+      `INSERT INTO ${this.names.table(table.table)} (product_id, embedding)
+       SELECT r.product_id, r.embedding::vector
+       FROM unnest($1::text[], $2::text[], $3::text[]) AS r(product_id, embedding, image_hashes)
+       JOIN ${this.names.products} p ON p.id = r.product_id AND (r.image_hashes IS NULL OR to_jsonb(p.image_hashes) = r.image_hashes::jsonb)
+       ON CONFLICT (product_id) DO UPDATE SET embedding = EXCLUDED.embedding`,
+      [
+        unique.map((r) => r.productId),
+        unique.map((r) => vectorText(r.vector)),
+        unique.map((r) => (r.imageHashes === undefined ? null : JSON.stringify(r.imageHashes))),
+      ],
+    );
   }
 
   async getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined> {
@@ -570,6 +674,69 @@ export class PostgresStore implements CatalogueStore {
       ).rows[0];
     });
     return row ? parseVector(row.embedding) : undefined;
+  }
+
+  async getProductVectors(model: VectorModel, productIds: string[]): Promise<Map<string, Float32Array>> {
+    checkVectorModel(model, MAX_DIM);
+    if (productIds.length === 0) return new Map();
+    const rows = await this.withClient(async (client) => {
+      const table = await this.findModel(client, model);
+      if (!table) return [];
+      return (
+        await client.query<{ product_id: string; embedding: string }>(
+          `SELECT product_id, embedding::text AS embedding FROM ${this.names.table(table.table)} WHERE product_id = ANY($1::text[])`,
+          [productIds],
+        )
+      ).rows;
+    });
+    return new Map(rows.map((row) => [row.product_id, parseVector(row.embedding)]));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The active model
+
+  getModelState(): Promise<ModelState> {
+    return this.withClient((client) => this.modelState(client));
+  }
+
+  private async modelState(client: PoolClient, lock = false): Promise<ModelState> {
+    const row = (
+      await client.query<{ active: VectorModel | null; target: VectorModel | null }>(
+        `SELECT active, target FROM ${this.names.catalogueState} WHERE id = 1${lock ? ' FOR UPDATE' : ''}`,
+      )
+    ).rows[0];
+    return { active: stateModel(row.active), target: stateModel(row.target) };
+  }
+
+  async claimActiveModel(model: VectorModel): Promise<ModelState> {
+    checkVectorModel(model, MAX_DIM);
+    const n = this.names;
+    return this.transaction(async (client) => {
+      const state = await this.modelState(client, true);
+      if (state.active) return state;
+      // Product vectors stored before models were tracked: the model holding most of them stays the one searched.
+      let active: VectorModel = { name: model.name, dtype: model.dtype, dim: model.dim };
+      let most = 0;
+      const models = (
+        await client.query<{ name: string; dtype: string; dim: number; table_name: string }>(
+          `SELECT name, dtype, dim, table_name FROM ${n.vectorModels} ORDER BY model_key`,
+        )
+      ).rows;
+      for (const { name, dtype, dim, table_name } of models) {
+        const count = Number((await client.query<{ c: string }>(`SELECT count(*) AS c FROM ${n.table(table_name)}`)).rows[0].c);
+        if (count > most) [active, most] = [{ name, dtype, dim }, count];
+      }
+      await client.query(`UPDATE ${n.catalogueState} SET active = $1::jsonb WHERE id = 1`, [JSON.stringify(active)]);
+      return { active, target: state.target };
+    });
+  }
+
+  /** A condition on `products p`: it has no product vector of the model `key` (none has, before the model's first write). */
+  private async lacksVector(client: PoolClient, key: string): Promise<string | undefined> {
+    const table = (
+      await client.query<{ table_name: string }>(`SELECT table_name FROM ${this.names.vectorModels} WHERE model_key = $1`, [key])
+    ).rows[0]?.table_name;
+    return table && `NOT EXISTS (SELECT 1 FROM ${this.names.table(table)} v WHERE v.product_id = p.id)`;
   }
 
   async searchProducts(model: VectorModel, query: Float32Array, k: number, filter: ProductFilter = {}): Promise<Hit[]> {
@@ -859,23 +1026,43 @@ export class PostgresStore implements CatalogueStore {
   // Jobs
 
   async createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    checkVectorModel(job.model, MAX_DIM);
     const n = this.names;
     const key = job.idempotencyKey ?? null;
+    const model = modelKey(job.model);
     return this.transaction(async (client) => {
+      // Locked for a re-embedding job: two model changes made at once take turns, and the second finds the first.
+      const { active } = await this.modelState(client, job.reembed);
+      const changesModel = job.reembed && active !== null && modelKey(active) !== model;
       const params = new Params();
       const conditions = filterConditions(job.filter, params, { idColumn: 'p.id', attributesColumn: 'p.attributes', tags: n.tags });
+      const open = async () =>
+        (await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE changes_model AND ${ACTIVE}`)).rows[0] as JobDbRow | undefined;
+      if (changesModel) {
+        if (conditions.length > 0) throw new TypeError('a model change covers the whole catalogue: its filter must be empty');
+        const lacking = await this.lacksVector(client, model);
+        if (lacking) conditions.push(lacking);
+      }
       const total = `(SELECT count(*) FROM ${n.products} p ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''})`;
       // Two creates with one key at once: the second waits for the first's row, then inserts nothing.
       const inserted = await client.query<JobDbRow>(
-        `INSERT INTO ${n.jobs} (id, status, total, filter, reembed, idempotency_key, created_at)
+        `INSERT INTO ${n.jobs} (id, status, total, filter, reembed, model, changes_model, idempotency_key, created_at)
          VALUES (${params.add(randomUUID())}, 'QUEUED', ${total}, ${params.add(JSON.stringify(job.filter))}::jsonb,
-                 ${params.add(job.reembed)}, ${params.add(key)}, ${params.add(new Date().toISOString())})
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+                 ${params.add(job.reembed)}, ${params.add(model)}, ${params.add(changesModel)}, ${params.add(key)},
+                 ${params.add(new Date().toISOString())})
+         ON CONFLICT DO NOTHING RETURNING *`,
         params.values,
       );
-      if (inserted.rows[0]) return { job: toJob(inserted.rows[0]), created: true };
-      const existing = await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE idempotency_key = $1`, [key]);
-      return { job: toJob(existing.rows[0]), created: false };
+      if (inserted.rows[0]) {
+        if (changesModel) {
+          const { name, dtype, dim } = job.model;
+          await client.query(`UPDATE ${n.catalogueState} SET target = $1::jsonb WHERE id = 1`, [JSON.stringify({ name, dtype, dim })]);
+        }
+        return { job: toJob(inserted.rows[0]), created: true };
+      }
+      const existing =
+        key === null ? undefined : (await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE idempotency_key = $1`, [key])).rows[0];
+      return { job: toJob(existing ?? (await open())!), created: false };
     });
   }
 
@@ -888,10 +1075,12 @@ export class PostgresStore implements CatalogueStore {
 
   async cancelJob(id: string): Promise<JobRow | undefined> {
     const row = await this.transaction(async (client) => {
-      await client.query(`UPDATE ${this.names.jobs} SET status = 'CANCELLED', finished_at = $2 WHERE id = $1 AND ${ACTIVE}`, [
-        id,
-        new Date().toISOString(),
-      ]);
+      const cancelled = await client.query<{ changes_model: boolean }>(
+        `UPDATE ${this.names.jobs} SET status = 'CANCELLED', finished_at = $2 WHERE id = $1 AND ${ACTIVE} RETURNING changes_model`,
+        [id, new Date().toISOString()],
+      );
+      // A model change given up: no model is being built any more.
+      if (cancelled.rows[0]?.changes_model) await client.query(`UPDATE ${this.names.catalogueState} SET target = NULL WHERE id = 1`);
       return (await client.query<JobDbRow>(`SELECT * FROM ${this.names.jobs} WHERE id = $1`, [id])).rows[0];
     });
     return row && toJob(row);
@@ -903,117 +1092,182 @@ export class PostgresStore implements CatalogueStore {
    * cursor under the job's row lock (`FOR UPDATE SKIP LOCKED`: while another gateway cuts from
    * this job, this one looks at the next job, or finds nothing and polls again).
    */
-  async claimJobChunk(worker: string, chunkSize: number): Promise<JobChunk | undefined> {
+  async claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined> {
     check('chunkSize', chunkSize, positiveInt);
+    checkVectorModel(model, MAX_DIM);
+    const mine = modelKey(model);
     const n = this.names;
     return this.transaction(async (client) => {
       const now = new Date().toISOString();
-      const token = randomUUID();
-      const active = (await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE ${ACTIVE} ORDER BY created_at, id`)).rows;
-      for (const job of active) {
-        const chunkOf = (seq: number, productIds: string[], attempts: number): JobChunk => ({
-          jobId: job.id,
-          seq,
-          productIds,
-          claim: token,
-          filter: job.filter,
-          reembed: job.reembed,
-          attempts,
-        });
-        const start = () =>
-          client.query(
-            `UPDATE ${n.jobs} SET status = 'RUNNING', started_at = coalesce(started_at, $2) WHERE id = $1 AND status = 'QUEUED'`,
-            [job.id, now],
-          );
-        const released = (
-          await client.query<{ seq: number; product_ids: string[]; attempts: number }>(
-            `SELECT seq, product_ids, attempts FROM ${n.jobChunks} WHERE job_id = $1 AND status = 'pending'
-             ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED`,
-            [job.id],
-          )
-        ).rows[0];
-        if (released) {
-          if (released.attempts >= JOB_CHUNK_MAX_ATTEMPTS) {
-            const error: JobError = {
-              field: null,
-              message: `chunk ${released.seq} was claimed ${released.attempts} times without completing; the job stopped.`,
-              code: 'JOB_FAILED',
-            };
-            await client.query(
-              `UPDATE ${n.jobs} SET status = 'FAILED', finished_at = $2, errors = errors || $3::jsonb WHERE id = $1 AND ${ACTIVE}`,
-              [job.id, now, JSON.stringify([error])],
-            );
-            continue;
-          }
-          await client.query(
-            `UPDATE ${n.jobChunks} SET status = 'claimed', claim_token = $3, claimed_by = $4, claimed_at = $5, attempts = attempts + 1
-             WHERE job_id = $1 AND seq = $2`,
-            [job.id, released.seq, token, worker, now],
-          );
-          await start();
-          return chunkOf(released.seq, released.product_ids, released.attempts + 1);
-        }
-        const locked = (
-          await client.query<{ cursor: string | null; exhausted: boolean }>(
-            `SELECT cursor, exhausted FROM ${n.jobs} WHERE id = $1 AND ${ACTIVE} FOR UPDATE SKIP LOCKED`,
-            [job.id],
-          )
-        ).rows[0];
-        if (!locked) continue;
-        if (!locked.exhausted) {
-          const params = new Params();
-          const conditions = filterConditions(job.filter, params, { idColumn: 'p.id', attributesColumn: 'p.attributes', tags: n.tags });
-          if (locked.cursor !== null) conditions.push(`p.id > ${params.add(locked.cursor)}`);
-          const ids = (
-            await client.query<{ id: string }>(
-              `SELECT p.id FROM ${n.products} p ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
-               ORDER BY p.id LIMIT ${params.add(chunkSize + 1)}`,
-              params.values,
-            )
-          ).rows.map((r) => r.id);
-          const cut = ids.slice(0, chunkSize);
-          await client.query(`UPDATE ${n.jobs} SET cursor = $2, exhausted = $3 WHERE id = $1`, [
-            job.id,
-            cut.length > 0 ? cut[cut.length - 1] : locked.cursor,
-            ids.length <= chunkSize,
-          ]);
-          if (cut.length > 0) {
-            const seq = (
-              await client.query<{ seq: number }>(
-                `INSERT INTO ${n.jobChunks} (job_id, seq, product_ids, status, claim_token, claimed_by, claimed_at, attempts)
-                 SELECT $1, coalesce(max(seq), 0) + 1, $2::text[], 'claimed', $3, $4, $5, 1 FROM ${n.jobChunks} WHERE job_id = $1
-                 RETURNING seq`,
-                [job.id, cut, token, worker, now],
-              )
-            ).rows[0].seq;
-            await start();
-            return chunkOf(seq, cut, 1);
-          }
-        }
-        // Nothing left to cut: done once no chunk is left undone (chunks claimed by others finish there).
-        await this.succeedIfDone(client, job.id, now);
+      const { active } = await this.modelState(client);
+      const jobs = (await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE ${ACTIVE} ORDER BY created_at, id`)).rows;
+      for (const job of jobs) {
+        if (job.reembed ? job.model !== mine : active === null || modelKey(active) !== mine) continue;
+        const claimed = await this.claimIn(client, job, worker, chunkSize, now);
+        if (claimed) return claimed;
       }
       return undefined;
     });
   }
 
-  private async succeedIfDone(client: PoolClient, jobId: string, now: string): Promise<void> {
+  private async claimIn(client: PoolClient, job: JobDbRow, worker: string, chunkSize: number, now: string): Promise<JobChunk | undefined> {
     const n = this.names;
+    const token = randomUUID();
+    const chunkOf = (seq: number, productIds: string[], attempts: number): JobChunk => ({
+      jobId: job.id,
+      seq,
+      productIds,
+      claim: token,
+      filter: job.filter,
+      reembed: job.reembed,
+      model: job.model,
+      changesModel: job.changes_model,
+      attempts,
+    });
+    const start = () =>
+      client.query(`UPDATE ${n.jobs} SET status = 'RUNNING', started_at = coalesce(started_at, $2) WHERE id = $1 AND status = 'QUEUED'`, [
+        job.id,
+        now,
+      ]);
+    const released = (
+      await client.query<{ seq: number; product_ids: string[]; attempts: number }>(
+        `SELECT seq, product_ids, attempts FROM ${n.jobChunks} WHERE job_id = $1 AND status = 'pending'
+         ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        [job.id],
+      )
+    ).rows[0];
+    if (released) {
+      if (released.attempts >= JOB_CHUNK_MAX_ATTEMPTS) {
+        await this.failJob(client, job.id, now, {
+          field: null,
+          message: `chunk ${released.seq} was claimed ${released.attempts} times without completing; the job stopped.`,
+          code: 'JOB_FAILED',
+        });
+        return undefined;
+      }
+      await client.query(
+        `UPDATE ${n.jobChunks} SET status = 'claimed', claim_token = $3, claimed_by = $4, claimed_at = $5, attempts = attempts + 1
+         WHERE job_id = $1 AND seq = $2`,
+        [job.id, released.seq, token, worker, now],
+      );
+      await start();
+      return chunkOf(released.seq, released.product_ids, released.attempts + 1);
+    }
+    const locked = (
+      await client.query<{ cursor: string | null; exhausted: boolean }>(
+        `SELECT cursor, exhausted FROM ${n.jobs} WHERE id = $1 AND ${ACTIVE} FOR UPDATE SKIP LOCKED`,
+        [job.id],
+      )
+    ).rows[0];
+    if (!locked) return undefined;
+    if (!locked.exhausted) {
+      const params = new Params();
+      const conditions = filterConditions(job.filter, params, { idColumn: 'p.id', attributesColumn: 'p.attributes', tags: n.tags });
+      if (locked.cursor !== null) conditions.push(`p.id > ${params.add(locked.cursor)}`);
+      const lacking = job.changes_model ? await this.lacksVector(client, job.model) : undefined;
+      if (lacking) conditions.push(lacking);
+      const ids = (
+        await client.query<{ id: string }>(
+          `SELECT p.id FROM ${n.products} p ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''}
+           ORDER BY p.id LIMIT ${params.add(chunkSize + 1)}`,
+          params.values,
+        )
+      ).rows.map((r) => r.id);
+      const cut = ids.slice(0, chunkSize);
+      await client.query(`UPDATE ${n.jobs} SET cursor = $2, exhausted = $3 WHERE id = $1`, [
+        job.id,
+        cut.length > 0 ? cut[cut.length - 1] : locked.cursor,
+        ids.length <= chunkSize,
+      ]);
+      if (cut.length > 0) {
+        const seq = (
+          await client.query<{ seq: number }>(
+            `INSERT INTO ${n.jobChunks} (job_id, seq, product_ids, status, claim_token, claimed_by, claimed_at, attempts)
+             SELECT $1, coalesce(max(seq), 0) + 1, $2::text[], 'claimed', $3, $4, $5, 1 FROM ${n.jobChunks} WHERE job_id = $1
+             RETURNING seq`,
+            [job.id, cut, token, worker, now],
+          )
+        ).rows[0].seq;
+        await start();
+        return chunkOf(seq, cut, 1);
+      }
+    }
+    // Nothing left to cut: done once no chunk is left undone (chunks claimed by others finish there).
+    if ((await this.finishIfDone(client, job.id, now)) === 'again') {
+      const again = (await client.query<JobDbRow>(`SELECT * FROM ${n.jobs} WHERE id = $1`, [job.id])).rows[0];
+      return this.claimIn(client, again, worker, chunkSize, now);
+    }
+    return undefined;
+  }
+
+  private async failJob(client: PoolClient, jobId: string, now: string, error: JobError): Promise<void> {
     await client.query(
-      `UPDATE ${n.jobs} SET status = 'SUCCEEDED', started_at = coalesce(started_at, $2), finished_at = $2
-       WHERE id = $1 AND ${ACTIVE} AND exhausted AND NOT EXISTS (SELECT 1 FROM ${n.jobChunks} WHERE job_id = $1 AND status <> 'done')`,
-      [jobId, now],
+      `UPDATE ${this.names.jobs} SET status = 'FAILED', finished_at = $2, errors = errors || $3::jsonb WHERE id = $1 AND ${ACTIVE}`,
+      [jobId, now, JSON.stringify([error])],
     );
+  }
+
+  /**
+   * Ends a job with nothing left to cut and no chunk undone ('open' when it has either). A tagging
+   * or refreshing job has SUCCEEDED. A model change FAILED if any product failed (the active model
+   * stays); goes 'again' over products still without a vector if some were added meanwhile; or
+   * else switches over: its model becomes the active one, and a tagging job re-tags every product
+   * with it. The caller holds the job's row lock.
+   */
+  private async finishIfDone(client: PoolClient, jobId: string, now: string): Promise<'done' | 'again' | 'open'> {
+    const n = this.names;
+    const job = (
+      await client.query<JobDbRow>(
+        `SELECT * FROM ${n.jobs} WHERE id = $1 AND ${ACTIVE} AND exhausted
+           AND NOT EXISTS (SELECT 1 FROM ${n.jobChunks} WHERE job_id = $1 AND status <> 'done')`,
+        [jobId],
+      )
+    ).rows[0];
+    if (!job) return 'open';
+    const succeed = () =>
+      client.query(`UPDATE ${n.jobs} SET status = 'SUCCEEDED', started_at = coalesce(started_at, $2), finished_at = $2 WHERE id = $1`, [
+        jobId,
+        now,
+      ]);
+    if (!job.changes_model) {
+      await succeed();
+      return 'done';
+    }
+    const { active, target } = await this.modelState(client, true);
+    if (job.failed > 0 || target === null || modelKey(target) !== job.model) {
+      const message =
+        job.failed > 0
+          ? `${job.failed} product(s) could not be embedded with ${job.model}, so the catalogue still uses ${active ? modelKey(active) : 'no model'}; fix or delete them (see the errors), then start the job again: it embeds only what is left.`
+          : `the catalogue's target model is no longer ${job.model}; the job stopped.`;
+      await this.failJob(client, jobId, now, { field: null, message, code: MODEL_CHANGE_INCOMPLETE });
+      return 'done';
+    }
+    const lacking = await this.lacksVector(client, job.model);
+    const count = async (where: string) =>
+      Number((await client.query<{ c: string }>(`SELECT count(*) AS c FROM ${n.products} p ${where}`)).rows[0].c);
+    const all = await count('');
+    const left = lacking ? await count(`WHERE ${lacking}`) : all;
+    if (left > 0) {
+      await client.query(`UPDATE ${n.jobs} SET cursor = NULL, exhausted = false, total = total + $2 WHERE id = $1`, [jobId, left]);
+      return 'again';
+    }
+    await client.query(`UPDATE ${n.catalogueState} SET active = target, target = NULL WHERE id = 1`);
+    await succeed();
+    await client.query(
+      `INSERT INTO ${n.jobs} (id, status, total, filter, reembed, model, changes_model, created_at)
+       VALUES ($1, 'QUEUED', $2, '{}'::jsonb, false, $3, false, $4)`,
+      [randomUUID(), all, job.model, now],
+    );
+    return 'done';
   }
 
   async completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean> {
     const n = this.names;
-    const named = new Set(outcome.productIds);
-    outcome.tags.forEach((t, i) => {
-      if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
-      if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
-    });
-    return this.transaction(async (client) => {
+    checkAutoTags(outcome.productIds, outcome.tags);
+    const { write } = outcome;
+    if (write) this.checkWrite(write);
+    let made: ModelTable | undefined;
+    const completed = await this.transaction(async (client) => {
       // The job's row first, then the chunk's: the order claimJobChunk never reverses while waiting.
       const job = (await client.query<JobDbRow>(`SELECT status, errors FROM ${n.jobs} WHERE id = $1 FOR UPDATE`, [chunk.jobId])).rows[0];
       const current = (
@@ -1023,6 +1277,7 @@ export class PostgresStore implements CatalogueStore {
         )
       ).rows[0];
       if (job?.status !== 'RUNNING' || current?.status !== 'claimed' || current.claim_token !== chunk.claim) return false;
+      if (write) made = await this.writeVectors(client, write);
       await this.writeAutoTags(client, outcome.productIds, outcome.tags);
       await client.query(`UPDATE ${n.jobChunks} SET status = 'done', claim_token = NULL WHERE job_id = $1 AND seq = $2`, [
         chunk.jobId,
@@ -1034,9 +1289,11 @@ export class PostgresStore implements CatalogueStore {
         outcome.failed,
         JSON.stringify(job.errors.concat(outcome.errors).slice(0, JOB_MAX_ERRORS)),
       ]);
-      await this.succeedIfDone(client, chunk.jobId, new Date().toISOString());
+      await this.finishIfDone(client, chunk.jobId, new Date().toISOString());
       return true;
     });
+    if (made) this.models.set(made.key, made);
+    return completed;
   }
 
   async reclaimStaleJobChunks(claimedBefore: string): Promise<number> {

@@ -11,11 +11,15 @@ import * as sqliteVec from 'sqlite-vec';
 
 import { check, integer, nonEmpty, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
 import {
+  checkAutoTags,
+  checkProductsWrite,
   checkVectorModel,
   compareIds,
   JOB_CHUNK_MAX_ATTEMPTS,
   JOB_MAX_ERRORS,
+  MODEL_CHANGE_INCOMPLETE,
   modelKey,
+  modelOfKey,
   StoreError,
   type CatalogueStore,
   type ChunkOutcome,
@@ -23,12 +27,14 @@ import {
   type JobError,
   type JobRow,
   type JobStatus,
+  type ModelState,
   type NewJob,
   type FacetRow,
   type Hit,
   type Page,
   type ProductFilter,
   type ProductRow,
+  type ProductsWrite,
   type TagRow,
   type TaxonomyRow,
   type VectorModel,
@@ -112,9 +118,22 @@ interface ProductSqlRow {
   description: string | null;
   attributes: string | null;
   image_hashes: string;
+  image_urls: string;
   created_at: string;
   updated_at: string;
 }
+
+/** A product's parameters for the upsert statement, checked before the transaction. */
+type ProductParams = [
+  id: string,
+  title: string | null,
+  description: string | null,
+  attributes: string | null,
+  imageHashes: string,
+  imageUrls: string,
+  createdAt: string,
+  updatedAt: string,
+];
 
 interface TagSqlRow {
   product_id: string;
@@ -137,6 +156,8 @@ interface JobSqlRow {
   errors: string;
   filter: string;
   reembed: number;
+  model: string;
+  changes_model: number;
   idempotency_key: string | null;
   cursor: string | null;
   exhausted: number;
@@ -155,6 +176,8 @@ function jobOf(row: JobSqlRow): JobRow {
     errors: JSON.parse(row.errors) as JobError[],
     filter: JSON.parse(row.filter) as ProductFilter,
     reembed: row.reembed === 1,
+    model: row.model,
+    changesModel: row.changes_model === 1,
     idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
     startedAt: row.started_at,
@@ -162,7 +185,8 @@ function jobOf(row: JobSqlRow): JobRow {
   };
 }
 
-const PRODUCT_COLUMNS = 'p.id, p.title, p.description, json(p.attributes) AS attributes, p.image_hashes, p.created_at, p.updated_at';
+const PRODUCT_COLUMNS =
+  'p.id, p.title, p.description, json(p.attributes) AS attributes, p.image_hashes, p.image_urls, p.created_at, p.updated_at';
 const TAG_COLUMNS = 'product_id, facet, label, source, score, similarity, needs_review, model, taxonomy_version';
 
 function productOf(row: ProductSqlRow): ProductRow {
@@ -172,6 +196,7 @@ function productOf(row: ProductSqlRow): ProductRow {
     description: row.description,
     attributes: row.attributes === null ? null : (JSON.parse(row.attributes) as Record<string, unknown>),
     imageHashes: JSON.parse(row.image_hashes) as string[],
+    imageUrls: JSON.parse(row.image_urls) as (string | null)[],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -195,6 +220,33 @@ function tagOf(row: TagSqlRow): TagRow {
 function tableNames(key: string): { image: string; product: string } {
   const digest = createHash('sha256').update(key).digest('hex').slice(0, 20);
   return { image: `vec_image_${digest}`, product: `vec_product_${digest}` };
+}
+
+function productParams(products: ProductRow[]): ProductParams[] {
+  return products.map((p, i) => {
+    if (p.attributes !== null && (typeof p.attributes !== 'object' || Array.isArray(p.attributes))) {
+      throw new TypeError(`products[${i}].attributes must be a plain object or null`);
+    }
+    if (p.imageUrls.length !== p.imageHashes.length) {
+      throw new TypeError(`products[${i}] has ${p.imageHashes.length} image hashes but ${p.imageUrls.length} image URLs`);
+    }
+    return [
+      p.id,
+      p.title,
+      p.description,
+      p.attributes === null ? null : canonicalJson(p.attributes),
+      JSON.stringify(p.imageHashes),
+      JSON.stringify(p.imageUrls),
+      p.createdAt,
+      p.updatedAt,
+    ];
+  });
+}
+
+function stateModel(json: string | null): VectorModel | null {
+  if (json === null) return null;
+  const { name, dtype, dim } = JSON.parse(json) as VectorModel;
+  return { name, dtype, dim };
 }
 
 function byDistanceThenId(a: { productId: string; distance: number }, b: { productId: string; distance: number }): number {
@@ -300,28 +352,70 @@ class SqliteStore implements CatalogueStore {
   // Products
 
   async upsertProducts(products: ProductRow[]): Promise<void> {
-    const rows = products.map((p, i) => {
-      if (p.attributes !== null && (typeof p.attributes !== 'object' || Array.isArray(p.attributes))) {
-        throw new TypeError(`products[${i}].attributes must be a plain object or null`);
+    const rows = productParams(products);
+    return this.run('upsertProducts', 'write', () => this.writeProducts(rows));
+  }
+
+  /** upsertProducts' writes, inside the caller's transaction. */
+  private writeProducts(rows: ProductParams[]): void {
+    const stored = this.sql('SELECT pk, image_hashes FROM products WHERE id = ?');
+    const upsert = this.sql(
+      `INSERT INTO products (id, title, description, attributes, image_hashes, image_urls, created_at, updated_at)
+       VALUES (?, ?, ?, jsonb(?), ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, attributes = excluded.attributes,
+         image_hashes = excluded.image_hashes, image_urls = excluded.image_urls, updated_at = excluded.updated_at`,
+    );
+    for (const row of rows) {
+      const before = stored.get(row[0]) as { pk: number; image_hashes: string } | undefined;
+      // Both sides are JSON.stringify of an array of hex strings: equal images, equal text.
+      if (before && before.image_hashes !== row[4]) this.dropProductVectors([before.pk]);
+      upsert.run(row);
+    }
+  }
+
+  /** Deletes these products' vectors of every model (and their binary copies), keeping the counts right. */
+  private dropProductVectors(pks: number[]): void {
+    const tables = this.sql('SELECT key, product_table AS product, binary_table AS binary FROM models').all() as {
+      key: string;
+      product: string;
+      binary: string | null;
+    }[];
+    for (const { key, product, binary } of tables) {
+      const remove = this.sql(`DELETE FROM ${product} WHERE rowid = ?`);
+      const removeBinary = binary && this.sql(`DELETE FROM ${binary} WHERE pk = ?`);
+      let removed = 0;
+      for (const pk of pks) {
+        removed += remove.run(BigInt(pk)).changes;
+        if (removeBinary) removeBinary.run(BigInt(pk));
       }
-      return [
-        p.id,
-        p.title,
-        p.description,
-        p.attributes === null ? null : canonicalJson(p.attributes),
-        JSON.stringify(p.imageHashes),
-        p.createdAt,
-        p.updatedAt,
-      ];
+      if (removed > 0) this.sql('UPDATE models SET product_count = product_count - ? WHERE key = ?').run(removed, key);
+    }
+  }
+
+  async saveProducts(write: ProductsWrite): Promise<void> {
+    this.checkWrite(write);
+    const rows = productParams(write.products);
+    return this.run('saveProducts', 'write', () => {
+      this.writeVectors(write, rows);
+      if (write.tags) this.writeAutoTags(new Set(write.tags.productIds), write.tags.tags);
     });
-    return this.run('upsertProducts', 'write', () => {
-      const upsert = this.sql(
-        `INSERT INTO products (id, title, description, attributes, image_hashes, created_at, updated_at) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, attributes = excluded.attributes,
-           image_hashes = excluded.image_hashes, updated_at = excluded.updated_at`,
-      );
-      for (const row of rows) upsert.run(row);
-    });
+  }
+
+  private checkWrite(write: ProductsWrite): void {
+    checkProductsWrite(write);
+    checkDims(write.model, write.imageVectors, 'imageVectors');
+    checkDims(write.model, write.productVectors, 'productVectors');
+    checkSearchable(write.productVectors, 'productVectors');
+  }
+
+  /** A write's products, vectors and kept bytes (not its tags), inside the caller's transaction. */
+  private writeVectors(write: ProductsWrite, rows: ProductParams[]): void {
+    this.writeProducts(rows);
+    const tables = this.ensureTables(write.model);
+    this.writeImageVectors(tables, write.imageVectors);
+    const keep = this.sql('INSERT OR IGNORE INTO image_bytes (hash, bytes) VALUES (?, ?)');
+    for (const { hash, bytes } of write.imageBytes) keep.run(hash, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    this.writeProductVectors(write.model, tables, write.productVectors);
   }
 
   async getProducts(ids: string[]): Promise<ProductRow[]> {
@@ -341,22 +435,8 @@ class SqliteStore implements CatalogueStore {
         pk: number;
       }[];
       if (found.length === 0) return [];
-      const tables = this.sql('SELECT key, product_table AS product, binary_table AS binary FROM models').all() as {
-        key: string;
-        product: string;
-        binary: string | null;
-      }[];
-      for (const { key, product, binary } of tables) {
-        const remove = this.sql(`DELETE FROM ${product} WHERE rowid = ?`);
-        const removeBinary = binary && this.sql(`DELETE FROM ${binary} WHERE pk = ?`);
-        let removed = 0;
-        for (const { pk } of found) {
-          removed += remove.run(BigInt(pk)).changes;
-          if (removeBinary) removeBinary.run(BigInt(pk));
-        }
-        if (removed > 0) this.sql('UPDATE models SET product_count = product_count - ? WHERE key = ?').run(removed, key);
-      }
-      // Tags go with the product (ON DELETE CASCADE); image vectors stay, keyed by content and shareable.
+      this.dropProductVectors(found.map((f) => f.pk));
+      // Tags go with the product (ON DELETE CASCADE); image vectors and kept bytes stay, keyed by content and shareable.
       this.sql('DELETE FROM products WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(found.map((f) => f.id)));
       const existed = new Set(found.map((f) => f.id));
       return [...new Set(ids)].filter((id) => existed.has(id));
@@ -390,16 +470,17 @@ class SqliteStore implements CatalogueStore {
   async putImageVectors(model: VectorModel, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
     checkVectorModel(model);
     checkDims(model, vectors, 'vectors');
-    return this.run('putImageVectors', 'write', () => {
-      const { image } = this.ensureTables(model);
-      // vec0 tables take no UPSERT: a stored hash is deleted, then inserted again.
-      const remove = this.sql(`DELETE FROM ${image} WHERE hash = ?`);
-      const insert = this.sql(`INSERT INTO ${image} (hash, embedding) VALUES (?, ?)`);
-      for (const { hash, vector } of vectors) {
-        remove.run(hash);
-        insert.run(hash, toBlob(vector));
-      }
-    });
+    return this.run('putImageVectors', 'write', () => this.writeImageVectors(this.ensureTables(model), vectors));
+  }
+
+  private writeImageVectors(tables: ModelTables, vectors: { hash: string; vector: Float32Array }[]): void {
+    // vec0 tables take no UPSERT: a stored hash is deleted, then inserted again.
+    const remove = this.sql(`DELETE FROM ${tables.image} WHERE hash = ?`);
+    const insert = this.sql(`INSERT INTO ${tables.image} (hash, embedding) VALUES (?, ?)`);
+    for (const { hash, vector } of vectors) {
+      remove.run(hash);
+      insert.run(hash, toBlob(vector));
+    }
   }
 
   async getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>> {
@@ -418,29 +499,49 @@ class SqliteStore implements CatalogueStore {
     });
   }
 
+  async getImageBytes(hashes: string[]): Promise<Map<string, Uint8Array>> {
+    return this.run('getImageBytes', 'read', () => {
+      const found = new Map<string, Uint8Array>();
+      const lookup = this.sql('SELECT bytes FROM image_bytes WHERE hash = ?').pluck();
+      for (const hash of new Set(hashes)) {
+        const blob = lookup.get(hash) as Buffer | undefined;
+        if (blob) found.set(hash, new Uint8Array(blob));
+      }
+      return found;
+    });
+  }
+
   /** Vectors of products that do not exist (deleted while their vectors were made) are skipped. */
   async putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {
     checkVectorModel(model);
     checkDims(model, rows, 'rows');
     checkSearchable(rows, 'rows');
-    return this.run('putProductVectors', 'write', () => {
-      const { product, binary } = this.ensureTables(model);
-      const pkOf = this.sql('SELECT pk FROM products WHERE id = ?').pluck();
-      const remove = this.sql(`DELETE FROM ${product} WHERE rowid = ?`);
-      const insert = this.sql(`INSERT INTO ${product} (rowid, embedding) VALUES (?, ?)`);
-      // The binary copy is written with the float vector, in the same transaction.
-      const upsertBinary = binary && this.sql(`INSERT OR REPLACE INTO ${binary} (pk, bits) VALUES (?, vec_quantize_binary(?))`);
-      let added = 0;
-      for (const { productId, vector } of rows) {
-        const pk = pkOf.get(productId) as number | undefined;
-        if (pk === undefined) continue;
-        const blob = toBlob(vector);
-        added += 1 - remove.run(BigInt(pk)).changes;
-        insert.run(BigInt(pk), blob);
-        if (upsertBinary) upsertBinary.run(BigInt(pk), blob);
-      }
-      if (added > 0) this.sql('UPDATE models SET product_count = product_count + ? WHERE key = ?').run(added, modelKey(model));
-    });
+    return this.run('putProductVectors', 'write', () => this.writeProductVectors(model, this.ensureTables(model), rows));
+  }
+
+  /** Rows naming `imageHashes` are written only while the product still has exactly those images. */
+  private writeProductVectors(
+    model: VectorModel,
+    tables: ModelTables,
+    rows: { productId: string; vector: Float32Array; imageHashes?: string[] }[],
+  ): void {
+    const { product, binary } = tables;
+    const stored = this.sql('SELECT pk, image_hashes FROM products WHERE id = ?');
+    const remove = this.sql(`DELETE FROM ${product} WHERE rowid = ?`);
+    const insert = this.sql(`INSERT INTO ${product} (rowid, embedding) VALUES (?, ?)`);
+    // The binary copy is written with the float vector, in the same transaction.
+    const upsertBinary = binary && this.sql(`INSERT OR REPLACE INTO ${binary} (pk, bits) VALUES (?, vec_quantize_binary(?))`);
+    let added = 0;
+    for (const { productId, vector, imageHashes } of rows) {
+      const row = stored.get(productId) as { pk: number; image_hashes: string } | undefined;
+      if (row === undefined || (imageHashes !== undefined && row.image_hashes !== JSON.stringify(imageHashes))) continue;
+      const pk = BigInt(row.pk);
+      const blob = toBlob(vector);
+      added += 1 - remove.run(pk).changes;
+      insert.run(pk, blob);
+      if (upsertBinary) upsertBinary.run(pk, blob);
+    }
+    if (added > 0) this.sql('UPDATE models SET product_count = product_count + ? WHERE key = ?').run(added, modelKey(model));
   }
 
   async getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined> {
@@ -453,6 +554,57 @@ class SqliteStore implements CatalogueStore {
       const blob = this.sql(`SELECT embedding FROM ${tables.product} WHERE rowid = ?`).pluck().get(BigInt(pk)) as Buffer | undefined;
       return blob ? fromBlob(blob) : undefined;
     });
+  }
+
+  async getProductVectors(model: VectorModel, productIds: string[]): Promise<Map<string, Float32Array>> {
+    checkVectorModel(model);
+    return this.run('getProductVectors', 'read', () => {
+      const found = new Map<string, Float32Array>();
+      const tables = this.tablesOf(model);
+      if (!tables || productIds.length === 0) return found;
+      // CROSS JOIN fixes the loop order: the ids outside, one point lookup each in products and in vec0.
+      const rows = this.sql(
+        `SELECT p.id AS id, v.embedding AS embedding
+         FROM json_each(?) c CROSS JOIN products p ON p.id = c.value CROSS JOIN ${tables.product} v ON v.rowid = p.pk`,
+      ).all(JSON.stringify(productIds)) as { id: string; embedding: Buffer }[];
+      for (const { id, embedding } of rows) found.set(id, fromBlob(embedding));
+      return found;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Models
+
+  async getModelState(): Promise<ModelState> {
+    return this.run('getModelState', 'read', () => this.modelState());
+  }
+
+  private modelState(): ModelState {
+    const row = this.sql('SELECT active, target FROM catalogue_state WHERE id = 1').get() as {
+      active: string | null;
+      target: string | null;
+    };
+    return { active: stateModel(row.active), target: stateModel(row.target) };
+  }
+
+  async claimActiveModel(model: VectorModel): Promise<ModelState> {
+    checkVectorModel(model);
+    return this.run('claimActiveModel', 'write', () => {
+      const state = this.modelState();
+      if (state.active) return state;
+      // Product vectors stored before models were tracked: the model holding most of them stays the one searched.
+      const legacy = this.sql('SELECT key, dim FROM models WHERE product_count > 0 ORDER BY product_count DESC, key LIMIT 1').get() as
+        { key: string; dim: number } | undefined;
+      const active = legacy ? modelOfKey(legacy.key, legacy.dim) : { name: model.name, dtype: model.dtype, dim: model.dim };
+      this.sql('UPDATE catalogue_state SET active = ? WHERE id = 1').run(JSON.stringify(active));
+      return { active, target: state.target };
+    });
+  }
+
+  /** A condition on `products p`: it has no product vector of the model `key` (none has, before the model's first write). */
+  private lacksVector(key: string): string | undefined {
+    const table = this.sql('SELECT product_table FROM models WHERE key = ?').pluck().get(key) as string | undefined;
+    return table && `NOT EXISTS (SELECT 1 FROM ${table} v WHERE v.rowid = p.pk)`;
   }
 
   /**
@@ -587,12 +739,8 @@ class SqliteStore implements CatalogueStore {
 
   /** Tags of products that do not exist are skipped, as are tags for a (product, facet) with manual tags. */
   async replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
-    const named = new Set(productIds);
-    tags.forEach((t, i) => {
-      if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
-      if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
-    });
-    return this.run('replaceAutoTags', 'write', () => this.writeAutoTags(named, tags));
+    checkAutoTags(productIds, tags);
+    return this.run('replaceAutoTags', 'write', () => this.writeAutoTags(new Set(productIds), tags));
   }
 
   /** replaceAutoTags' writes, inside the caller's transaction. */
@@ -696,20 +844,37 @@ class SqliteStore implements CatalogueStore {
   // Jobs
 
   async createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    checkVectorModel(job.model);
     const key = job.idempotencyKey ?? null;
+    const model = modelKey(job.model);
     return this.run('createJob', 'write', () => {
       if (key !== null) {
         const existing = this.sql('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as JobSqlRow | undefined;
         if (existing) return { job: jobOf(existing), created: false };
       }
+      const { active } = this.modelState();
+      const changesModel = job.reembed && active !== null && modelKey(active) !== model;
       const { sql, params } = filterConditions(job.filter);
+      if (changesModel) {
+        if (hasConditions(job.filter)) throw new TypeError('a model change covers the whole catalogue: its filter must be empty');
+        const open = this.sql("SELECT * FROM jobs WHERE changes_model = 1 AND status IN ('QUEUED', 'RUNNING')").get() as
+          JobSqlRow | undefined;
+        if (open) return { job: jobOf(open), created: false };
+        const lacking = this.lacksVector(model);
+        if (lacking) sql.push(lacking);
+      }
       const total = this.sql(`SELECT count(*) FROM products p ${where(sql)}`)
         .pluck()
         .get(...params) as number;
       const id = randomUUID();
       this.sql(
-        `INSERT INTO jobs (id, status, total, filter, reembed, idempotency_key, created_at) VALUES (?, 'QUEUED', ?, ?, ?, ?, ?)`,
-      ).run(id, total, JSON.stringify(job.filter), job.reembed ? 1 : 0, key, this.now().toISOString());
+        `INSERT INTO jobs (id, status, total, filter, reembed, model, changes_model, idempotency_key, created_at)
+         VALUES (?, 'QUEUED', ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(id, total, JSON.stringify(job.filter), job.reembed ? 1 : 0, model, changesModel ? 1 : 0, key, this.now().toISOString());
+      if (changesModel) {
+        const { name, dtype, dim } = job.model;
+        this.sql('UPDATE catalogue_state SET target = ? WHERE id = 1').run(JSON.stringify({ name, dtype, dim }));
+      }
       return { job: jobOf(this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobSqlRow), created: true };
     });
   }
@@ -723,25 +888,32 @@ class SqliteStore implements CatalogueStore {
 
   async cancelJob(id: string): Promise<JobRow | undefined> {
     return this.run('cancelJob', 'write', () => {
-      this.sql("UPDATE jobs SET status = 'CANCELLED', finished_at = ? WHERE id = ? AND status IN ('QUEUED', 'RUNNING')").run(
-        this.now().toISOString(),
-        id,
-      );
+      const cancelled = this.sql(
+        "UPDATE jobs SET status = 'CANCELLED', finished_at = ? WHERE id = ? AND status IN ('QUEUED', 'RUNNING') RETURNING changes_model",
+      )
+        .pluck()
+        .get(this.now().toISOString(), id) as number | undefined;
+      // A model change given up: no model is being built any more.
+      if (cancelled === 1) this.sql('UPDATE catalogue_state SET target = NULL WHERE id = 1').run();
       const row = this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobSqlRow | undefined;
       return row && jobOf(row);
     });
   }
 
   /** One BEGIN IMMEDIATE transaction: the write lock is held from the first read, so two claimers take turns. */
-  async claimJobChunk(worker: string, chunkSize: number): Promise<JobChunk | undefined> {
+  async claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined> {
     check('chunkSize', chunkSize, positiveInt);
+    checkVectorModel(model);
+    const mine = modelKey(model);
     return this.run('claimJobChunk', 'write', () => {
       const now = this.now().toISOString();
-      const active = this.sql(
+      const jobs = this.sql(
         "SELECT * FROM jobs INDEXED BY jobs_active WHERE status IN ('QUEUED', 'RUNNING') ORDER BY created_at, id",
       ).all() as JobSqlRow[];
-      // The oldest job with work; one that ends while looking (succeeded, failed) or whose last chunks are claimed by others is passed.
-      for (const job of active) {
+      const { active } = this.modelState();
+      // The oldest job with work for this model; one that ends while looking (succeeded, failed) or whose last chunks are claimed by others is passed.
+      for (const job of jobs) {
+        if (job.reembed === 1 ? job.model !== mine : active === null || modelKey(active) !== mine) continue;
         const claimed = this.claimIn(job, worker, chunkSize, now);
         if (claimed) return claimed;
       }
@@ -759,6 +931,8 @@ class SqliteStore implements CatalogueStore {
       claim: token,
       filter: JSON.parse(job.filter) as ProductFilter,
       reembed: job.reembed === 1,
+      model: job.model,
+      changesModel: job.changes_model === 1,
       attempts,
     });
     const released = this.sql(
@@ -781,6 +955,8 @@ class SqliteStore implements CatalogueStore {
         sql.push('p.id > ?');
         params.push(job.cursor);
       }
+      const lacking = job.changes_model === 1 ? this.lacksVector(job.model) : undefined;
+      if (lacking) sql.push(lacking);
       const ids = this.sql(`SELECT p.id FROM products p ${where(sql)} ORDER BY p.id LIMIT ?`)
         .pluck()
         .all(...params, chunkSize + 1) as string[];
@@ -802,34 +978,71 @@ class SqliteStore implements CatalogueStore {
     }
     // Nothing left to cut: the job is done once no chunk is left undone (claimed ones finish elsewhere).
     const open = this.sql("SELECT count(*) FROM job_chunks WHERE job_id = ? AND status <> 'done'").pluck().get(job.id) as number;
-    if (open === 0) {
+    if (open === 0 && this.finish(job.id, now) === 'again') {
+      return this.claimIn(this.sql('SELECT * FROM jobs WHERE id = ?').get(job.id) as JobSqlRow, worker, chunkSize, now);
+    }
+    return undefined; // done, or its last chunks are claimed by others
+  }
+
+  /**
+   * Ends a job with nothing left to cut and no chunk undone. A tagging or refreshing job has
+   * SUCCEEDED. A model change FAILED if any product failed (the active model stays); goes 'again'
+   * over products still without a vector if some were added meanwhile; or else switches over: its
+   * model becomes the active one, and a tagging job re-tags every product with it.
+   */
+  private finish(jobId: string, now: string): 'done' | 'again' {
+    const job = this.sql('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobSqlRow;
+    const succeed = () =>
       this.sql("UPDATE jobs SET status = 'SUCCEEDED', started_at = coalesce(started_at, ?), finished_at = ? WHERE id = ?").run(
         now,
         now,
-        job.id,
+        jobId,
       );
-      return undefined;
+    if (job.changes_model === 0) {
+      succeed();
+      return 'done';
     }
-    return undefined; // its last chunks are claimed by others
+    const { active, target } = this.modelState();
+    if (job.failed > 0 || target === null || modelKey(target) !== job.model) {
+      const message =
+        job.failed > 0
+          ? `${job.failed} product(s) could not be embedded with ${job.model}, so the catalogue still uses ${active ? modelKey(active) : 'no model'}; fix or delete them (see the errors), then start the job again: it embeds only what is left.`
+          : `the catalogue's target model is no longer ${job.model}; the job stopped.`;
+      this.failJob(job, message, now, MODEL_CHANGE_INCOMPLETE);
+      return 'done';
+    }
+    const lacking = this.lacksVector(job.model);
+    const all = this.sql('SELECT count(*) FROM products').pluck().get() as number;
+    const left = lacking ? (this.sql(`SELECT count(*) FROM products p WHERE ${lacking}`).pluck().get() as number) : all;
+    if (left > 0) {
+      this.sql('UPDATE jobs SET cursor = NULL, exhausted = 0, total = total + ? WHERE id = ?').run(left, jobId);
+      return 'again';
+    }
+    this.sql('UPDATE catalogue_state SET active = target, target = NULL WHERE id = 1').run();
+    succeed();
+    this.sql(
+      `INSERT INTO jobs (id, status, total, filter, reembed, model, changes_model, created_at) VALUES (?, 'QUEUED', ?, '{}', 0, ?, 0, ?)`,
+    ).run(randomUUID(), all, job.model, now);
+    return 'done';
   }
 
-  private failJob(job: JobSqlRow, message: string, now: string): void {
-    const errors = (JSON.parse(job.errors) as JobError[]).concat({ field: null, message, code: 'JOB_FAILED' }).slice(-JOB_MAX_ERRORS);
+  private failJob(job: JobSqlRow, message: string, now: string, code = 'JOB_FAILED'): void {
+    const errors = (JSON.parse(job.errors) as JobError[]).concat({ field: null, message, code }).slice(-JOB_MAX_ERRORS);
     this.sql("UPDATE jobs SET status = 'FAILED', errors = ?, finished_at = ? WHERE id = ?").run(JSON.stringify(errors), now, job.id);
   }
 
   async completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean> {
-    const named = new Set(outcome.productIds);
-    outcome.tags.forEach((t, i) => {
-      if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
-      if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
-    });
+    checkAutoTags(outcome.productIds, outcome.tags);
+    const { write } = outcome;
+    if (write) this.checkWrite(write);
+    const rows = write ? productParams(write.products) : [];
     return this.run('completeJobChunk', 'write', () => {
       const job = this.sql('SELECT * FROM jobs WHERE id = ?').get(chunk.jobId) as JobSqlRow | undefined;
       const current = this.sql('SELECT status, claim_token FROM job_chunks WHERE job_id = ? AND seq = ?').get(chunk.jobId, chunk.seq) as
         { status: string; claim_token: string | null } | undefined;
       if (!job || job.status !== 'RUNNING' || current?.status !== 'claimed' || current.claim_token !== chunk.claim) return false;
-      this.writeAutoTags(named, outcome.tags);
+      if (write) this.writeVectors(write, rows);
+      this.writeAutoTags(new Set(outcome.productIds), outcome.tags);
       this.sql("UPDATE job_chunks SET status = 'done', claim_token = NULL WHERE job_id = ? AND seq = ?").run(chunk.jobId, chunk.seq);
       const errors = (JSON.parse(job.errors) as JobError[]).concat(outcome.errors).slice(0, JOB_MAX_ERRORS);
       this.sql('UPDATE jobs SET processed = processed + ?, failed = failed + ?, errors = ? WHERE id = ?').run(
@@ -840,8 +1053,7 @@ class SqliteStore implements CatalogueStore {
       );
       if (job.exhausted === 1) {
         const open = this.sql("SELECT count(*) FROM job_chunks WHERE job_id = ? AND status <> 'done'").pluck().get(chunk.jobId) as number;
-        if (open === 0)
-          this.sql("UPDATE jobs SET status = 'SUCCEEDED', finished_at = ? WHERE id = ?").run(this.now().toISOString(), chunk.jobId);
+        if (open === 0) this.finish(chunk.jobId, this.now().toISOString());
       }
       return true;
     });

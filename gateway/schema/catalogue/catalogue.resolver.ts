@@ -1,9 +1,10 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 
+import { modelKey } from '../../store/port';
 import type { GatewayContext } from '../context';
 import { pageInfo, storeFilter } from './arguments';
 import { ProductConnection, ProductEdge, TagConnection, TagEdge } from './connection.type';
-import { TaggingJob } from './job.type';
+import { CatalogueModels, TaggingJob } from './job.type';
 import { ProductFilter, SearchQuery } from './product.input';
 import { Product, ProductHit, Tag } from './product.type';
 import { Taxonomy } from './taxonomy.type';
@@ -73,6 +74,18 @@ export class CatalogueResolver {
     return Object.assign(new TagConnection(), {
       edges: page.edges.map((e) => Object.assign(new TagEdge(), { cursor: e.cursor, node: Tag.from(e.node) })),
       pageInfo: pageInfo(page),
+    });
+  }
+
+  @Query(() => CatalogueModels, {
+    description: "Which model's vectors the catalogue uses, the one a model change is building, and this gateway's.",
+  })
+  async catalogueModels(@Ctx() ctx: GatewayContext): Promise<CatalogueModels> {
+    const { active, target, gateway } = await ctx.services.catalogue.models();
+    return Object.assign(new CatalogueModels(), {
+      active: active && modelKey(active),
+      target: target && modelKey(target),
+      gateway: modelKey(gateway),
     });
   }
 

@@ -5,7 +5,11 @@ import type { JobRow } from '../../store/port';
 import { JobStatus } from './enums';
 import { UserError } from './payload.type';
 
-@ObjectType({ description: 'A background job re-tagging products from their stored vectors, a chunk at a time, by any gateway.' })
+@ObjectType({
+  description:
+    'A background job, a chunk at a time, by any gateway of its model: re-tagging products from their stored vectors, ' +
+    'embedding their images again first (reembed), or a model change.',
+})
 export class TaggingJob {
   @Field(() => ID)
   id!: string;
@@ -13,7 +17,26 @@ export class TaggingJob {
   @Field(() => JobStatus)
   status!: JobStatus;
 
-  @Field(() => Int, { description: 'Products matching the filter when the job was started.' })
+  @Field({ description: 'Whether the job embeds the images again (URLs fetched again) before tagging.' })
+  reembed!: boolean;
+
+  @Field({
+    description:
+      "The model key (name|dtype) of the job: a re-embedding job's vectors are this model's; a tagging job is the active model's.",
+  })
+  model!: string;
+
+  @Field({
+    description:
+      'A model change: the job embeds every product without a vector of its model, then makes that model the one search ' +
+      'and tags use, and queues a re-tagging job. Until then the old vectors stay in use. It FAILED (and the old model stays) ' +
+      'if some product could not be embedded; started again, it does only what is left.',
+  })
+  changesModel!: boolean;
+
+  @Field(() => Int, {
+    description: 'Products matching the filter when the job was started (for a model change: those still without a vector of its model).',
+  })
   total!: number;
 
   @Field(() => Int, { description: 'Products tagged so far (a product deleted meanwhile counts as done).' })
@@ -38,6 +61,9 @@ export class TaggingJob {
     return Object.assign(new TaggingJob(), {
       id: row.id,
       status: row.status as JobStatus,
+      reembed: row.reembed,
+      model: row.model,
+      changesModel: row.changesModel,
       total: row.total,
       processed: row.processed,
       failed: row.failed,
@@ -56,4 +82,23 @@ export class TaggingJobPayload {
 
   @Field(() => [UserError])
   userErrors!: UserError[];
+}
+
+@ObjectType({
+  description:
+    "Model keys (name|dtype). Search by text or image and tagging compare embeddings with the active model's vectors, so they " +
+    'need a gateway serving it; a gateway of another model starts a model change (see TaggingJob.changesModel).',
+})
+export class CatalogueModels {
+  @Field(() => String, {
+    nullable: true,
+    description: 'The model whose vectors search and tags use; null before the first gateway started.',
+  })
+  active!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The model a model change is building vectors for; null when none is under way.' })
+  target!: string | null;
+
+  @Field({ description: "This gateway's model." })
+  gateway!: string;
 }

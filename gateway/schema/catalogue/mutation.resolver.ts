@@ -84,7 +84,13 @@ export class CatalogueMutationResolver {
   })
   async taggingJobStart(
     @Arg('filter', () => ProductFilter, { nullable: true }) filter: ProductFilter | null,
-    @Arg('reembed', () => Boolean, { nullable: true, defaultValue: false, description: 'Embed the images again first: not supported yet.' })
+    @Arg('reembed', () => Boolean, {
+      nullable: true,
+      defaultValue: false,
+      description:
+        'Embed the images again first, fetching URLs again (images replaced at the same URL are picked up). On a gateway whose ' +
+        "model is not the catalogue's (see catalogueModels), this is a model change over the whole catalogue: leave filter out.",
+    })
     reembed: boolean | null,
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
     @Ctx() ctx: GatewayContext,

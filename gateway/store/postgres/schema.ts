@@ -15,6 +15,9 @@ import { quoteIdent } from './sql';
  *   taxonomies      one row per version, the facets as jsonb
  *   tags            one row per (product, facet, label): a (product, facet) has manual or automatic
  *                   tags, never both; indexed for labelTopProducts and the review queue
+ *   image_bytes     hash -> the bytes of an image given inline, kept so that another model can embed it
+ *   catalogue_state one row: the active model and the target of a model change, as jsonb
+ *   jobs, job_chunks tagging and re-embedding jobs, and the chunks they are cut into
  *   schema_version  the last migration applied
  *
  * Per model, one product-vector table `product_vectors_<16 hex of sha256(model key)>` with a typed
@@ -45,6 +48,8 @@ export class Names {
   readonly schemaVersion: string;
   readonly jobs: string;
   readonly jobChunks: string;
+  readonly imageBytes: string;
+  readonly catalogueState: string;
 
   constructor(readonly schemaName: string) {
     this.schema = quoteIdent(schemaName);
@@ -57,6 +62,8 @@ export class Names {
     this.schemaVersion = t('schema_version');
     this.jobs = t('jobs');
     this.jobChunks = t('job_chunks');
+    this.imageBytes = t('image_bytes');
+    this.catalogueState = t('catalogue_state');
   }
 
   /** A table of this schema by its bare name (as stored in vector_models.table_name). */
@@ -144,6 +151,21 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
       PRIMARY KEY (job_id, seq)
     )`,
     `CREATE INDEX job_chunks_open ON ${n.jobChunks} (status, claimed_at) WHERE status <> 'done'`,
+  ],
+  // 3: model changes. Each image's URL (null: given inline, its bytes kept in image_bytes), which
+  // model is active and which one a change is building, and each job's model.
+  (n) => [
+    `ALTER TABLE ${n.products} ADD COLUMN image_urls text[]`,
+    // Images stored before URLs were kept: known by hash only, their bytes not kept.
+    `UPDATE ${n.products} SET image_urls = array_fill(NULL::text, ARRAY[cardinality(image_hashes)])`,
+    `ALTER TABLE ${n.products} ALTER COLUMN image_urls SET NOT NULL`,
+    `CREATE TABLE ${n.imageBytes} (hash text PRIMARY KEY, bytes bytea NOT NULL)`,
+    `CREATE TABLE ${n.catalogueState} (id integer PRIMARY KEY CHECK (id = 1), active jsonb, target jsonb)`,
+    `INSERT INTO ${n.catalogueState} (id) VALUES (1)`,
+    `ALTER TABLE ${n.jobs} ADD COLUMN model text NOT NULL DEFAULT ''`,
+    `ALTER TABLE ${n.jobs} ADD COLUMN changes_model boolean NOT NULL DEFAULT false`,
+    // At most one model change open at a time.
+    `CREATE UNIQUE INDEX jobs_one_model_change ON ${n.jobs} (changes_model) WHERE changes_model AND status IN ('QUEUED', 'RUNNING')`,
   ],
 ];
 

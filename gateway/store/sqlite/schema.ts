@@ -119,6 +119,32 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       db.prepare('UPDATE models SET binary_table = ?, product_count = ? WHERE key = ?').run(binary, count, key);
     }
   },
+  // 4: model changes. Each image's URL (null: given inline, its bytes kept in image_bytes), which
+  // model is active and which one a change is building, and each job's model.
+  (db) => {
+    const columns = (table: string) => db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
+    if (!columns('products').includes('image_urls')) {
+      db.exec(`ALTER TABLE products ADD COLUMN image_urls TEXT NOT NULL DEFAULT '[]' CHECK (json_type(image_urls) = 'array')`);
+      // Images stored before URLs were kept: known by hash only, their bytes not kept.
+      db.exec('UPDATE products SET image_urls = (SELECT json_group_array(NULL) FROM json_each(products.image_hashes))');
+    }
+    db.exec(`
+      -- A plain rowid table: kept images can be megabytes, which WITHOUT ROWID tables store badly.
+      CREATE TABLE IF NOT EXISTS image_bytes (hash TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+      -- One row: the active and the target model as JSON ({ name, dtype, dim }), or NULL.
+      CREATE TABLE IF NOT EXISTS catalogue_state (id INTEGER PRIMARY KEY CHECK (id = 1), active TEXT, target TEXT);
+      INSERT OR IGNORE INTO catalogue_state (id) VALUES (1);
+    `);
+    const jobColumns = columns('jobs');
+    if (!jobColumns.includes('model')) db.exec(`ALTER TABLE jobs ADD COLUMN model TEXT NOT NULL DEFAULT ''`);
+    if (!jobColumns.includes('changes_model')) {
+      db.exec('ALTER TABLE jobs ADD COLUMN changes_model INTEGER NOT NULL DEFAULT 0 CHECK (changes_model IN (0, 1))');
+    }
+    // At most one model change open at a time.
+    db.exec(
+      "CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_model_change ON jobs (changes_model) WHERE changes_model = 1 AND status IN ('QUEUED', 'RUNNING')",
+    );
+  },
 ];
 
 /**

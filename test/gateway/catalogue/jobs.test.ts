@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
 import { createTestGateway, type TestGateway } from '../../helpers/gateway';
 import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
 
@@ -53,8 +56,8 @@ describe('tagging jobs through the gateway', () => {
 
   afterAll(() => t.stop());
 
-  async function job(id: string): Promise<Job> {
-    const response = await t.graphql<{ taggingJob: Job }>(`query ($id: ID!) { taggingJob(id: $id) { ${JOB} } }`, { id });
+  async function job(id: string, on: TestGateway = t): Promise<Job> {
+    const response = await on.graphql<{ taggingJob: Job }>(`query ($id: ID!) { taggingJob(id: $id) { ${JOB} } }`, { id });
     expect(response.errors).toBeUndefined();
     return response.data!.taggingJob;
   }
@@ -94,12 +97,51 @@ describe('tagging jobs through the gateway', () => {
     embedImages.mockRestore();
   });
 
-  it('refuses reembed with a userError saying it is not supported yet', async () => {
-    const response = await t.graphql<{ taggingJobStart: Payload }>(START, { reembed: true });
-    expect(response.data!.taggingJobStart).toEqual({
-      job: null,
-      userErrors: [{ field: ['reembed'], code: 'BAD_USER_INPUT', message: expect.stringContaining('not supported yet') }],
+  it('reembed fetches URL images again: a picture replaced at the same URL is embedded and re-tagged', async () => {
+    // A shop's image server on loopback whose picture at /p.png changes between two fetches.
+    let picture = await drawShape(reference, 'red circle', seededRandom(9));
+    let fetches = 0;
+    const server = createServer((req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'image/png' }).end(picture);
     });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/p.png`;
+    const u = await createTestGateway({
+      fetch: { timeoutMs: 5_000, maxRedirects: 0, allowNetworks: ['127.0.0.0/8'] },
+      jobs: { chunkSize: 5, leaseMs: 60_000, pollMs: 50, pauseMs: 0 },
+    });
+    try {
+      await u.graphql(
+        `mutation { taxonomySet(facets: [{ name: "kind", labels: ${JSON.stringify(reference.classes)} }]) { userErrors { message } } }`,
+      );
+      const upsert = await u.graphql<{ productsUpsert: { products: { tags: { label: string }[] }[] } }>(
+        'mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { products { tags { label } } } }',
+        { p: [{ id: 'u1', images: [{ url }] }] },
+      );
+      expect(upsert.data!.productsUpsert.products[0].tags).toEqual([{ label: 'red circle' }]);
+      const [before] = await u.gateway.catalogue.getProducts(['u1']);
+      expect(before.imageUrls).toEqual([url]);
+
+      picture = await drawShape(reference, 'blue star', seededRandom(10));
+      const started = await u.graphql<{ taggingJobStart: Payload & { job: { reembed: boolean; changesModel: boolean } } }>(
+        `mutation { taggingJobStart(filter: { ids: ["u1"] }, reembed: true) { job { id reembed changesModel } userErrors { message } } }`,
+      );
+      expect(started.data!.taggingJobStart).toMatchObject({ job: { reembed: true, changesModel: false }, userErrors: [] });
+      let current = await job(started.data!.taggingJobStart.job!.id, u);
+      for (const deadline = Date.now() + 10_000; current.status !== 'SUCCEEDED' && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        current = await job(current.id, u);
+      }
+      expect(current).toMatchObject({ status: 'SUCCEEDED', processed: 1, failed: 0 });
+      expect(fetches).toBe(2);
+      const [after] = await u.gateway.catalogue.getProducts(['u1']);
+      expect(after.imageHashes).not.toEqual(before.imageHashes);
+      expect((await u.gateway.store.getTags(['u1'])).get('u1')).toEqual([expect.objectContaining({ label: 'blue star' })]);
+    } finally {
+      await u.stop();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('cancels a job; an unknown one is a userError', async () => {

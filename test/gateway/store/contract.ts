@@ -8,12 +8,14 @@
 import {
   JOB_CHUNK_MAX_ATTEMPTS,
   JOB_MAX_ERRORS,
+  MODEL_CHANGE_INCOMPLETE,
   StoreError,
   type CatalogueStore,
   type ChunkOutcome,
   type JobChunk,
   type FacetRow,
   type ProductRow,
+  type ProductsWrite,
   type TagRow,
   type VectorModel,
 } from '../../../gateway/store/port';
@@ -57,6 +59,7 @@ export function product(id: string, patch: Partial<ProductRow> = {}): ProductRow
     createdAt: T0,
     updatedAt: T0,
     ...patch,
+    imageUrls: patch.imageUrls ?? (patch.imageHashes ?? [hash(id)]).map(() => null),
   };
 }
 
@@ -315,6 +318,100 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       it('refuses a cursor that does not decode with BAD_CURSOR', async () => {
         await store.upsertProducts([product('a')]);
         expect(await codeOf(store.listProducts({}, 2, '%%% not a cursor %%%'))).toBe('BAD_CURSOR');
+      });
+    });
+
+    describe('saving products with their vectors', () => {
+      const unit = (i: number) => vec(...[0, 1, 2, 3].map((j) => (j === i ? 1 : 0)));
+      function write(patch: Partial<ProductsWrite> = {}): ProductsWrite {
+        return {
+          model: MODEL_A,
+          products: [
+            product('s1', { imageHashes: [hash('x'), hash('y')], imageUrls: ['https://shop.example/x.jpg', null] }),
+            product('s2', { imageHashes: [hash('y')], imageUrls: [null] }),
+          ],
+          imageVectors: [
+            { hash: hash('x'), vector: unit(0) },
+            { hash: hash('y'), vector: unit(1) },
+          ],
+          imageBytes: [{ hash: hash('y'), bytes: Uint8Array.from([0xff, 0xd8, 0xff, 0x00, 0x01]) }],
+          productVectors: [
+            { productId: 's1', imageHashes: [hash('x'), hash('y')], vector: normalise(vec(1, 1, 0, 0)) },
+            { productId: 's2', imageHashes: [hash('y')], vector: unit(1) },
+          ],
+          tags: { productIds: ['s1', 's2'], tags: [tag('s1', 'colour', 'red'), tag('s2', 'colour', 'green')] },
+          ...patch,
+        };
+      }
+
+      it('writes the rows, image URLs, vectors, kept bytes and tags together', async () => {
+        await store.saveProducts(write());
+        const [s1, s2] = await store.getProducts(['s1', 's2']);
+        expect(s1.imageUrls).toEqual(['https://shop.example/x.jpg', null]);
+        expect(s2).toEqual(write().products[1]);
+        expect([...(await store.getImageVectors(MODEL_A, [hash('x'), hash('y')])).keys()].sort()).toEqual([hash('x'), hash('y')].sort());
+        expect(await store.getImageBytes([hash('y'), hash('x')])).toEqual(
+          new Map([[hash('y'), Uint8Array.from([0xff, 0xd8, 0xff, 0x00, 0x01])]]),
+        );
+        expect(await store.getProductVectors(MODEL_A, ['s2', 's1', 'nope'])).toEqual(
+          new Map([
+            ['s2', unit(1)],
+            ['s1', normalise(vec(1, 1, 0, 0))],
+          ]),
+        );
+        expect(await tagsOf(store, 's2')).toEqual([tag('s2', 'colour', 'green')]);
+        expect((await store.searchProducts(MODEL_A, unit(1), 1)).map((h) => h.productId)).toEqual(['s2']);
+      });
+
+      it('writes nothing of a write with one vector of the wrong length', async () => {
+        const bad = write();
+        bad.productVectors[1] = { productId: 's2', imageHashes: [hash('y')], vector: vec(1, 0, 0) };
+        expect(await codeOf(store.saveProducts(bad))).toBe('DIMENSION_MISMATCH');
+        expect(await store.getProducts(['s1', 's2'])).toEqual([]);
+        expect((await store.getImageVectors(MODEL_A, [hash('x')])).size).toBe(0);
+        expect((await store.getImageBytes([hash('y')])).size).toBe(0);
+      });
+
+      it('drops a product vector made from images the product no longer has', async () => {
+        await store.upsertProducts([product('s1', { imageHashes: [hash('z')] })]);
+        await store.saveProducts(write({ products: [], tags: undefined }));
+        expect([...(await store.getProductVectors(MODEL_A, ['s1', 's2'])).keys()]).toEqual([]);
+        await store.upsertProducts([product('s2', { imageHashes: [hash('y')] })]);
+        await store.saveProducts(write({ products: [], tags: undefined }));
+        expect([...(await store.getProductVectors(MODEL_A, ['s1', 's2'])).keys()]).toEqual(['s2']);
+      });
+
+      it('drops the vectors of every model when a product changes images, and keeps them when it does not', async () => {
+        await store.upsertProducts([product('a'), product('b')]);
+        await store.putProductVectors(MODEL_A, [
+          { productId: 'a', vector: unit(0) },
+          { productId: 'b', vector: unit(1) },
+        ]);
+        await store.putProductVectors(MODEL_B, [{ productId: 'a', vector: vec(1, 0, 0, 0, 0, 0, 0, 0) }]);
+        await store.upsertProducts([product('a', { imageHashes: [hash('new')] }), product('b', { title: 'renamed', updatedAt: T1 })]);
+        expect(await store.getProductVector(MODEL_A, 'a')).toBeUndefined();
+        expect(await store.getProductVector(MODEL_B, 'a')).toBeUndefined();
+        expect(await store.getProductVector(MODEL_A, 'b')).toEqual(unit(1));
+        expect((await store.searchProducts(MODEL_A, unit(0), 5)).map((h) => h.productId)).toEqual(['b']);
+      });
+    });
+
+    describe('the active model', () => {
+      it('has none until the first claim, which then stays', async () => {
+        expect(await store.getModelState()).toEqual({ active: null, target: null });
+        expect(await store.claimActiveModel(MODEL_A)).toEqual({ active: MODEL_A, target: null });
+        expect(await store.claimActiveModel(MODEL_B)).toEqual({ active: MODEL_A, target: null });
+        expect(await store.getModelState()).toEqual({ active: MODEL_A, target: null });
+      });
+
+      it('makes the model with most product vectors active when vectors were stored before any claim', async () => {
+        await store.upsertProducts([product('a'), product('b')]);
+        await store.putProductVectors(MODEL_A, [{ productId: 'a', vector: vec(1, 0, 0, 0) }]);
+        await store.putProductVectors(MODEL_B, [
+          { productId: 'a', vector: vec(1, 0, 0, 0, 0, 0, 0, 0) },
+          { productId: 'b', vector: vec(0, 1, 0, 0, 0, 0, 0, 0) },
+        ]);
+        expect(await store.claimActiveModel(MODEL_A)).toEqual({ active: MODEL_B, target: null });
       });
     });
 
@@ -747,6 +844,8 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     });
 
     describe('jobs', () => {
+      // Tagging jobs are worked on by gateways of the active model.
+      beforeEach(() => store.claimActiveModel(MODEL_A));
       const ids = (n: number, prefix = 'j') => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
 
       /** Every product of the chunk tagged red, or failed when its id is in `failing`. */
@@ -766,7 +865,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       it('creates a QUEUED job counting the products its filter matches', async () => {
         await store.upsertProducts([...ids(5).map((id) => product(id, { attributes: { even: id.endsWith('0') } })), product('other')]);
         const filter = { attributes: { even: false } };
-        const { job, created } = await store.createJob({ filter, reembed: false });
+        const { job, created } = await store.createJob({ filter, reembed: false, model: MODEL_A });
         expect(created).toBe(true);
         expect(job).toEqual({
           id: expect.any(String),
@@ -777,6 +876,8 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           errors: [],
           filter,
           reembed: false,
+          model: 'clip-a|fp32',
+          changesModel: false,
           idempotencyKey: null,
           createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
           startedAt: null,
@@ -784,21 +885,25 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         });
         expect(await store.getJob(job.id)).toEqual(job);
         expect(await store.getJob('no-such-job')).toBeUndefined();
-        expect((await store.createJob({ filter: {}, reembed: true })).job).toMatchObject({ total: 6, reembed: true });
+        expect((await store.createJob({ filter: {}, reembed: true, model: MODEL_A })).job).toMatchObject({
+          total: 6,
+          reembed: true,
+          changesModel: false,
+        });
       });
 
       it('returns the existing job for an idempotency key used before: one job per key', async () => {
         await store.upsertProducts(ids(3).map((id) => product(id)));
-        const first = await store.createJob({ filter: {}, reembed: false, idempotencyKey: 'nightly-1' });
+        const first = await store.createJob({ filter: {}, reembed: false, model: MODEL_A, idempotencyKey: 'nightly-1' });
         const [again, twice] = await Promise.all([
-          store.createJob({ filter: { ids: ['j000'] }, reembed: false, idempotencyKey: 'nightly-1' }),
-          store.createJob({ filter: {}, reembed: false, idempotencyKey: 'nightly-1' }),
+          store.createJob({ filter: { ids: ['j000'] }, reembed: false, model: MODEL_A, idempotencyKey: 'nightly-1' }),
+          store.createJob({ filter: {}, reembed: false, model: MODEL_A, idempotencyKey: 'nightly-1' }),
         ]);
         expect(first.created).toBe(true);
         expect(first.job.idempotencyKey).toBe('nightly-1');
         expect(again).toEqual({ job: first.job, created: false });
         expect(twice).toEqual({ job: first.job, created: false });
-        const other = await store.createJob({ filter: {}, reembed: false, idempotencyKey: 'nightly-2' });
+        const other = await store.createJob({ filter: {}, reembed: false, model: MODEL_A, idempotencyKey: 'nightly-2' });
         expect(other.created).toBe(true);
         expect(other.job.id).not.toBe(first.job.id);
       });
@@ -806,9 +911,9 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
       it('hands out keyset chunks covering every matching product once, and records their outcomes with their tags', async () => {
         const all = ids(7);
         await store.upsertProducts([...all, 'zz-skipped'].map((id) => product(id, { attributes: { pick: id !== 'zz-skipped' } })));
-        const { job } = await store.createJob({ filter: { attributes: { pick: true } }, reembed: false });
+        const { job } = await store.createJob({ filter: { attributes: { pick: true } }, reembed: false, model: MODEL_A });
         const chunks: JobChunk[] = [];
-        for (let chunk = await store.claimJobChunk('w1', 3); chunk; chunk = await store.claimJobChunk('w1', 3)) {
+        for (let chunk = await store.claimJobChunk('w1', 3, MODEL_A); chunk; chunk = await store.claimJobChunk('w1', 3, MODEL_A)) {
           chunks.push(chunk);
           if (chunks.length === 1) expect((await store.getJob(job.id))!.status).toBe('RUNNING');
           expect(await store.completeJobChunk(chunk, outcome(chunk, ['j004']))).toBe(true);
@@ -827,35 +932,35 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         const tags = await store.getTags([...all, 'zz-skipped']);
         expect(all.filter((id) => (tags.get(id) ?? []).length === 1)).toEqual(all.filter((id) => id !== 'j004'));
         expect(tags.get('zz-skipped') ?? []).toEqual([]);
-        expect(await store.claimJobChunk('w1', 3)).toBeUndefined();
+        expect(await store.claimJobChunk('w1', 3, MODEL_A)).toBeUndefined();
       });
 
       it('keeps the first JOB_MAX_ERRORS errors, and finishes a job with nothing to do at its first claim', async () => {
         const all = ids(JOB_MAX_ERRORS + 5);
         await store.upsertProducts(all.map((id) => product(id)));
-        const { job } = await store.createJob({ filter: {}, reembed: false });
-        const chunk = (await store.claimJobChunk('w', 100))!;
+        const { job } = await store.createJob({ filter: {}, reembed: false, model: MODEL_A });
+        const chunk = (await store.claimJobChunk('w', 100, MODEL_A))!;
         await store.completeJobChunk(chunk, outcome(chunk, all));
         const done = (await store.getJob(job.id))!;
         expect(done).toMatchObject({ status: 'SUCCEEDED', processed: 0, failed: all.length });
         expect(done.errors.map((e) => e.field)).toEqual(all.slice(0, JOB_MAX_ERRORS).map((id) => ['products', id]));
 
-        const empty = (await store.createJob({ filter: { ids: [] }, reembed: false })).job;
+        const empty = (await store.createJob({ filter: { ids: [] }, reembed: false, model: MODEL_A })).job;
         expect(empty.total).toBe(0);
-        expect(await store.claimJobChunk('w', 100)).toBeUndefined();
+        expect(await store.claimJobChunk('w', 100, MODEL_A)).toBeUndefined();
         expect((await store.getJob(empty.id))!.status).toBe('SUCCEEDED');
       });
 
       it('never gives two concurrent claimers the same chunk', async () => {
         const all = ids(40);
         await store.upsertProducts(all.map((id) => product(id)));
-        const { job } = await store.createJob({ filter: {}, reembed: false });
+        const { job } = await store.createJob({ filter: {}, reembed: false, model: MODEL_A });
         // A second store on the same database where the adapter has one (another gateway), else two claimers on one.
         const other = opened.reopen ? await opened.reopen() : store;
         try {
           const claimer = async (on: CatalogueStore, name: string) => {
             const got: JobChunk[] = [];
-            for (let chunk = await on.claimJobChunk(name, 3); chunk; chunk = await on.claimJobChunk(name, 3)) {
+            for (let chunk = await on.claimJobChunk(name, 3, MODEL_A); chunk; chunk = await on.claimJobChunk(name, 3, MODEL_A)) {
               got.push(chunk);
               expect(await on.completeJobChunk(chunk, outcome(chunk))).toBe(true);
             }
@@ -874,12 +979,12 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('reclaims a stale claim for another worker; the first claim then writes nothing', async () => {
         await store.upsertProducts(ids(2).map((id) => product(id)));
-        const { job } = await store.createJob({ filter: {}, reembed: false });
-        const first = (await store.claimJobChunk('dead', 10))!;
-        expect(await store.claimJobChunk('alive', 10)).toBeUndefined(); // its only chunk is claimed
+        const { job } = await store.createJob({ filter: {}, reembed: false, model: MODEL_A });
+        const first = (await store.claimJobChunk('dead', 10, MODEL_A))!;
+        expect(await store.claimJobChunk('alive', 10, MODEL_A)).toBeUndefined(); // its only chunk is claimed
         expect(await store.reclaimStaleJobChunks(new Date(Date.now() - 3_600_000).toISOString())).toBe(0);
         expect(await store.reclaimStaleJobChunks(new Date(Date.now() + 1_000).toISOString())).toBe(1);
-        const second = (await store.claimJobChunk('alive', 10))!;
+        const second = (await store.claimJobChunk('alive', 10, MODEL_A))!;
         expect(second).toMatchObject({ jobId: job.id, seq: first.seq, productIds: first.productIds, attempts: 2 });
         expect(second.claim).not.toBe(first.claim);
         // The dead worker wakes up: its claim is gone, so nothing it did is written or counted.
@@ -894,12 +999,12 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it(`fails a job whose chunk was claimed ${JOB_CHUNK_MAX_ATTEMPTS} times without completing`, async () => {
         await store.upsertProducts(ids(2).map((id) => product(id)));
-        const { job } = await store.createJob({ filter: {}, reembed: false });
+        const { job } = await store.createJob({ filter: {}, reembed: false, model: MODEL_A });
         for (let i = 0; i < JOB_CHUNK_MAX_ATTEMPTS; i++) {
-          expect((await store.claimJobChunk('crashing', 10))!.attempts).toBe(i + 1);
+          expect((await store.claimJobChunk('crashing', 10, MODEL_A))!.attempts).toBe(i + 1);
           await store.reclaimStaleJobChunks(new Date(Date.now() + 1_000).toISOString());
         }
-        expect(await store.claimJobChunk('crashing', 10)).toBeUndefined();
+        expect(await store.claimJobChunk('crashing', 10, MODEL_A)).toBeUndefined();
         const failed = (await store.getJob(job.id))!;
         expect(failed.status).toBe('FAILED');
         expect(failed.finishedAt).not.toBeNull();
@@ -908,41 +1013,160 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
 
       it('cancels a job: its claimed chunk then writes nothing and nothing more is handed out', async () => {
         await store.upsertProducts(ids(6).map((id) => product(id)));
-        const { job } = await store.createJob({ filter: {}, reembed: false });
-        const chunk = (await store.claimJobChunk('w', 3))!;
+        const { job } = await store.createJob({ filter: {}, reembed: false, model: MODEL_A });
+        const chunk = (await store.claimJobChunk('w', 3, MODEL_A))!;
         const cancelled = (await store.cancelJob(job.id))!;
         expect(cancelled).toMatchObject({ id: job.id, status: 'CANCELLED', processed: 0 });
         expect(cancelled.finishedAt).not.toBeNull();
         expect(await store.completeJobChunk(chunk, outcome(chunk))).toBe(false);
         expect([...(await store.getTags(ids(6))).values()].flat()).toEqual([]);
-        expect(await store.claimJobChunk('w', 3)).toBeUndefined();
+        expect(await store.claimJobChunk('w', 3, MODEL_A)).toBeUndefined();
         expect(await store.cancelJob(job.id)).toEqual(cancelled); // again: unchanged
         expect(await store.cancelJob('no-such-job')).toBeUndefined();
         // A finished job stays finished.
-        const { job: next } = await store.createJob({ filter: { ids: [] }, reembed: false });
-        await store.claimJobChunk('w', 3);
+        const { job: next } = await store.createJob({ filter: { ids: [] }, reembed: false, model: MODEL_A });
+        await store.claimJobChunk('w', 3, MODEL_A);
         expect((await store.cancelJob(next.id))!.status).toBe('SUCCEEDED');
+      });
+
+      describe('model changes', () => {
+        const b = (i: number) => vec(...[0, 1, 2, 3, 4, 5, 6, 7].map((j) => (j === i % 8 ? 1 : 0)));
+        /** A re-embedding chunk's outcome: a MODEL_B vector for each product, or a failure for those in `failing`. */
+        function embedded(chunk: JobChunk, failing: string[] = []): ChunkOutcome {
+          const good = chunk.productIds.filter((id) => !failing.includes(id));
+          return {
+            ...outcome(chunk, failing),
+            productIds: [],
+            tags: [],
+            write: {
+              model: MODEL_B,
+              products: [],
+              imageVectors: [],
+              imageBytes: [],
+              productVectors: good.map((id, i) => ({ productId: id, imageHashes: [hash(id)], vector: b(i) })),
+            },
+          };
+        }
+        /** Claims and completes re-embedding chunks; stops at the first other chunk, claimed and returned as `next`. */
+        async function drain(model: VectorModel, make: (chunk: JobChunk) => ChunkOutcome) {
+          const chunks: JobChunk[] = [];
+          for (let c = await store.claimJobChunk('w', 2, model); c; c = await store.claimJobChunk('w', 2, model)) {
+            if (!c.reembed) return { chunks, next: c };
+            chunks.push(c);
+            expect(await store.completeJobChunk(c, make(c))).toBe(true);
+          }
+          return { chunks, next: undefined };
+        }
+
+        beforeEach(async () => {
+          await store.upsertProducts(ids(5).map((id) => product(id)));
+          await store.putProductVectors(
+            MODEL_A,
+            ids(5).map((productId, i) => ({ productId, vector: vec(...[0, 1, 2, 3].map((j) => (j === i % 4 ? 1 : 0))) })),
+          );
+          await store.putProductVectors(MODEL_B, [{ productId: 'j000', vector: b(7) }]);
+        });
+
+        it('covers the products without a vector of the new model, then switches over and queues a re-tagging', async () => {
+          const { job, created } = await store.createJob({ filter: {}, reembed: true, model: MODEL_B });
+          expect(created).toBe(true);
+          expect(job).toMatchObject({ changesModel: true, model: 'clip-b|fp32', total: 4, status: 'QUEUED' });
+          expect(await store.getModelState()).toEqual({ active: MODEL_A, target: MODEL_B });
+          // One open at a time: asking again gives the same job.
+          expect(await store.createJob({ filter: {}, reembed: true, model: MODEL_B, idempotencyKey: 'again' })).toEqual({
+            job,
+            created: false,
+          });
+          await expect(store.createJob({ filter: { ids: ['j001'] }, reembed: true, model: MODEL_B })).rejects.toThrow(
+            /filter must be empty/,
+          );
+          // A gateway of the active model does not take the new model's work.
+          expect(await store.claimJobChunk('old', 2, MODEL_A)).toBeUndefined();
+          const { chunks, next } = await drain(MODEL_B, (c) => embedded(c));
+          expect(chunks.map((c) => c.productIds)).toEqual([
+            ['j001', 'j002'],
+            ['j003', 'j004'],
+          ]);
+          expect(chunks.every((c) => c.reembed && c.changesModel && c.model === 'clip-b|fp32')).toBe(true);
+          expect(await store.getJob(job.id)).toMatchObject({ status: 'SUCCEEDED', processed: 4, failed: 0 });
+          expect(await store.getModelState()).toEqual({ active: MODEL_B, target: null });
+          expect((await store.searchProducts(MODEL_B, b(0), 5)).length).toBe(5);
+          // The switch-over queued a tagging job for the new model, which only its gateways take.
+          expect(next).toMatchObject({ reembed: false, changesModel: false, model: 'clip-b|fp32', productIds: ['j000', 'j001'] });
+          expect((await store.getJob(next!.jobId))!.total).toBe(5);
+          expect(await store.claimJobChunk('old', 2, MODEL_A)).toBeUndefined();
+        });
+
+        it('fails when a product failed, keeps the old model, and a new job does only what is left', async () => {
+          const { job } = await store.createJob({ filter: {}, reembed: true, model: MODEL_B });
+          expect((await drain(MODEL_B, (c) => embedded(c, ['j003']))).next).toBeUndefined();
+          const failed = (await store.getJob(job.id))!;
+          expect(failed).toMatchObject({ status: 'FAILED', processed: 3, failed: 1 });
+          expect(failed.errors.map((e) => e.code)).toEqual(['NOT_FOUND', MODEL_CHANGE_INCOMPLETE]);
+          expect(await store.getModelState()).toEqual({ active: MODEL_A, target: MODEL_B });
+          const { job: next, created } = await store.createJob({ filter: {}, reembed: true, model: MODEL_B });
+          expect(created).toBe(true);
+          expect(next.total).toBe(1);
+          expect((await drain(MODEL_B, (c) => embedded(c))).chunks.map((c) => c.productIds)).toEqual([['j003']]);
+          expect(await store.getModelState()).toEqual({ active: MODEL_B, target: null });
+        });
+
+        it('goes over products added behind its cursor before switching over', async () => {
+          await store.createJob({ filter: {}, reembed: true, model: MODEL_B });
+          const first = (await store.claimJobChunk('w', 2, MODEL_B))!;
+          await store.upsertProducts([product('a-late')]); // sorts before every chunk cut so far
+          expect(await store.completeJobChunk(first, embedded(first))).toBe(true);
+          const rest = (await drain(MODEL_B, (c) => embedded(c))).chunks;
+          expect(rest.map((c) => c.productIds)).toEqual([['j003', 'j004'], ['a-late']]);
+          expect(await store.getModelState()).toEqual({ active: MODEL_B, target: null });
+        });
+
+        it('cancelling it clears the target', async () => {
+          const { job } = await store.createJob({ filter: {}, reembed: true, model: MODEL_B });
+          await store.cancelJob(job.id);
+          expect(await store.getModelState()).toEqual({ active: MODEL_A, target: null });
+          expect(await store.claimJobChunk('w', 2, MODEL_B)).toBeUndefined();
+        });
+
+        it('a re-embedding job of the active model refreshes the filtered products and switches nothing', async () => {
+          const { job } = await store.createJob({ filter: { ids: ['j001'] }, reembed: true, model: MODEL_A });
+          expect(job).toMatchObject({ changesModel: false, total: 1 });
+          expect(await store.claimJobChunk('other', 2, MODEL_B)).toBeUndefined();
+          const chunk = (await store.claimJobChunk('w', 2, MODEL_A))!;
+          expect(chunk).toMatchObject({ productIds: ['j001'], reembed: true, changesModel: false });
+          await store.completeJobChunk(chunk, {
+            ...outcome(chunk),
+            write: {
+              ...embedded(chunk).write!,
+              model: MODEL_A,
+              productVectors: [{ productId: 'j001', imageHashes: [hash('j001')], vector: vec(0, 0, 1, 0) }],
+            },
+          });
+          expect(await store.getJob(job.id)).toMatchObject({ status: 'SUCCEEDED' });
+          expect(await store.getProductVector(MODEL_A, 'j001')).toEqual(vec(0, 0, 1, 0));
+          expect(await store.getModelState()).toEqual({ active: MODEL_A, target: null });
+        });
       });
 
       it('a store reopened on the same database carries on with the same job', async () => {
         if (!opened.reopen) return;
         await store.upsertProducts(ids(5).map((id) => product(id)));
-        const { job } = await store.createJob({ filter: {}, reembed: false, idempotencyKey: 'k' });
-        const chunk = (await store.claimJobChunk('w', 2))!;
+        const { job } = await store.createJob({ filter: {}, reembed: false, model: MODEL_A, idempotencyKey: 'k' });
+        const chunk = (await store.claimJobChunk('w', 2, MODEL_A))!;
         await store.completeJobChunk(chunk, outcome(chunk));
-        await store.claimJobChunk('killed', 2); // claimed, never completed: its process died
+        await store.claimJobChunk('killed', 2, MODEL_A); // claimed, never completed: its process died
         await store.close();
         const again = await opened.reopen();
         try {
           await again.reclaimStaleJobChunks(new Date(Date.now() + 1_000).toISOString());
           const seen: string[] = [];
-          for (let c = await again.claimJobChunk('w2', 2); c; c = await again.claimJobChunk('w2', 2)) {
+          for (let c = await again.claimJobChunk('w2', 2, MODEL_A); c; c = await again.claimJobChunk('w2', 2, MODEL_A)) {
             seen.push(...c.productIds);
             await again.completeJobChunk(c, outcome(c));
           }
           expect(seen).toEqual(ids(5).slice(2));
           expect(await again.getJob(job.id)).toMatchObject({ status: 'SUCCEEDED', processed: 5 });
-          expect((await again.createJob({ filter: {}, reembed: false, idempotencyKey: 'k' })).created).toBe(false);
+          expect((await again.createJob({ filter: {}, reembed: false, model: MODEL_A, idempotencyKey: 'k' })).created).toBe(false);
         } finally {
           await again.close();
         }

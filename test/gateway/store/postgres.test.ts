@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { modelKey, StoreError, type TagRow, type VectorModel } from '../../../gateway/store/port';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../../gateway/store/postgres';
 import { unavailableSentence } from '../../../gateway/store/postgres/errors';
+import { MIGRATIONS, Names } from '../../../gateway/store/postgres/schema';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres';
 import { describeStoreContract, gaussian, MODEL_A, normalise, product, seededRandom, type OpenedStore } from './contract';
 
@@ -112,7 +113,7 @@ describe('PostgresStore on PostgreSQL', () => {
     try {
       await Promise.all([a.migrate(), b.migrate(), a.migrate()]);
       const version = await admin.query(`SELECT version FROM ${other}.schema_version`);
-      expect(version.rows).toEqual([{ version: 2 }]);
+      expect(version.rows).toEqual([{ version: 3 }]);
       await a.upsertProducts([product('x'), product('y')]);
       await Promise.all([
         a.putProductVectors(MODEL_A, [{ productId: 'x', vector: new Float32Array([1, 0, 0, 0]) }]),
@@ -125,6 +126,33 @@ describe('PostgresStore on PostgreSQL', () => {
       await a.close();
       await b.close();
       await dropSchema(other);
+    }
+  });
+
+  it('migrates a version 2 schema: its images known by hash only, the model holding most vectors active', async () => {
+    const old = freshSchema();
+    const names = new Names(old);
+    await admin.query(`CREATE SCHEMA ${old}`);
+    await admin.query(`CREATE TABLE ${names.schemaVersion} (version integer NOT NULL)`);
+    for (const statement of [...MIGRATIONS[0](names), ...MIGRATIONS[1](names)]) await admin.query(statement);
+    await admin.query(`INSERT INTO ${names.schemaVersion} VALUES (2)`);
+    await admin.query(
+      `INSERT INTO ${names.products} (id, image_hashes, created_at, updated_at) VALUES ('a', ARRAY['h1', 'h2'], 't', 't'), ('b', ARRAY['h3'], 't', 't')`,
+    );
+    const migrated = await openStore(old);
+    try {
+      await migrated.migrate();
+      expect((await migrated.getProducts(['a', 'b'])).map((p) => p.imageUrls)).toEqual([[null, null], [null]]);
+      await migrated.putProductVectors(MODEL_A, [{ productId: 'b', vector: new Float32Array([1, 0, 0, 0]) }]);
+      const other: VectorModel = { name: 'other', dim: 4, dtype: 'fp32' };
+      expect(await migrated.claimActiveModel(other)).toEqual({ active: MODEL_A, target: null });
+      expect((await migrated.createJob({ filter: {}, reembed: false, model: MODEL_A })).job).toMatchObject({
+        model: 'clip-a|fp32',
+        total: 2,
+      });
+    } finally {
+      await migrated.close();
+      await dropSchema(old);
     }
   });
 

@@ -68,7 +68,7 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(3);
+      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(4);
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
       expect(tables).toEqual(expect.arrayContaining(['models', 'products', 'schema_version', 'tags', 'taxonomies']));
     } finally {
@@ -209,7 +209,7 @@ describe('SqliteStore', () => {
     const db = new Database(path);
     const binary = db.prepare('SELECT binary_table FROM models').pluck().get() as string;
     db.exec(`DROP TABLE ${binary}; ALTER TABLE models DROP COLUMN binary_table; ALTER TABLE models DROP COLUMN product_count;`);
-    db.exec('DELETE FROM schema_version WHERE version = 3');
+    db.exec('DELETE FROM schema_version WHERE version >= 3'); // migration 4 runs again: it finds its work done
     db.close();
     store = await openSqliteStore({ path, approximateSearchAbove: 2, approximateSearchCandidates: 1 });
     await store.migrate();
@@ -223,6 +223,26 @@ describe('SqliteStore', () => {
     } finally {
       check.close();
     }
+  });
+
+  it('migrates a version 3 database: its images known by hash only, the model holding most vectors active', async () => {
+    await store.upsertProducts([product('a'), product('b')]);
+    await store.putProductVectors(MODEL_8, [
+      { productId: 'a', vector: new Float32Array([1, 0, 0, 0, 0, 0, 0, 0]) },
+      { productId: 'b', vector: new Float32Array([0, 1, 0, 0, 0, 0, 0, 0]) },
+    ]);
+    await store.putProductVectors(MODEL_A, [{ productId: 'a', vector: new Float32Array([1, 0, 0, 0]) }]);
+    await store.close();
+    const db = new Database(path);
+    db.exec(`DROP INDEX jobs_one_model_change; ALTER TABLE jobs DROP COLUMN model; ALTER TABLE jobs DROP COLUMN changes_model;
+      ALTER TABLE products DROP COLUMN image_urls; DROP TABLE image_bytes; DROP TABLE catalogue_state;
+      DELETE FROM schema_version WHERE version = 4;`);
+    db.close();
+    store = await openSqliteStore({ path });
+    await store.migrate();
+    expect((await store.getProducts(['a', 'b'])).map((p) => p.imageUrls)).toEqual([[null], [null]]);
+    expect(await store.claimActiveModel(MODEL_A)).toEqual({ active: MODEL_8, target: null });
+    expect((await store.createJob({ filter: {}, reembed: false, model: MODEL_8 })).job).toMatchObject({ model: 'eight|fp32', total: 2 });
   });
 
   it.each([
