@@ -18,6 +18,7 @@ import {
 } from '../functions/options';
 import { BACKEND_KINDS, DEFAULT_REMOTE_CALL_OPTIONS, type BackendOptions, type RemoteCallOptions } from './backends';
 import { DEFAULT_JOB_RUNNER_OPTIONS, type JobRunnerOptions } from './catalogue/jobs';
+import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './catalogue/service';
 import { apiKeyList, type ApiKey } from './common/auth';
 import { DEFAULT_BATCHER_OPTIONS } from './embedding/batcher';
 import { ALLOW_NETWORKS, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './intake';
@@ -49,6 +50,13 @@ export interface GatewayConfig extends RequestLimits {
    * DATABASE_PASSWORD, when set, becomes the password in DATABASE_URL (for a password injected from a secret store).
    */
   store: StoreConfig;
+  /**
+   * The catalogue's limits (env CATALOGUE_MAX_PRODUCTS, CATALOGUE_MAX_IMAGES_PER_PRODUCT,
+   * CATALOGUE_MAX_FACETS, CATALOGUE_MAX_LABELS, CATALOGUE_MAX_TEMPLATES, CATALOGUE_MAX_PAGE).
+   * Default 256 products a call (MAX_INPUTS_PER_REQUEST's default), 10 images a product, 32 facets
+   * of at most 1000 labels and 32 templates, pages of at most 500.
+   */
+  catalogue: CatalogueLimits;
   /** The tagging job runner (env JOB_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS, JOB_PAUSE_MS). */
   jobs: JobRunnerOptions;
   /**
@@ -108,6 +116,7 @@ export function defaultConfig(): GatewayConfig {
     corsOrigins: '*',
     sandbox: true,
     store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
+    catalogue: { ...DEFAULT_CATALOGUE_LIMITS },
     jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS },
     apiKeys: [],
   };
@@ -202,13 +211,14 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
   imageLimits.maxBytes = read.get('IMAGE_MAX_BYTES', positiveInt, imageLimits.maxBytes);
   imageLimits.maxPixels = read.get('IMAGE_MAX_PIXELS', positiveInt, imageLimits.maxPixels);
   const origins = read.get('CORS_ORIGINS', ORIGINS, []);
+  const maxInputsPerRequest = read.get('MAX_INPUTS_PER_REQUEST', positiveInt, base.maxInputsPerRequest);
   return {
     backend,
     maxBatchSize: read.get('BATCH_MAX_SIZE', positiveInt, base.maxBatchSize),
     maxDelayMs: read.get('BATCH_MAX_DELAY_MS', nonNegativeNumber, base.maxDelayMs),
     textCacheSize: read.get('TEXT_CACHE_SIZE', positiveInt, base.textCacheSize),
     imageCacheSize: read.get('IMAGE_CACHE_SIZE', positiveInt, base.imageCacheSize),
-    maxInputsPerRequest: read.get('MAX_INPUTS_PER_REQUEST', positiveInt, base.maxInputsPerRequest),
+    maxInputsPerRequest,
     maxLabels: read.get('MAX_LABELS', positiveInt, base.maxLabels),
     maxTemplates: read.get('MAX_TEMPLATES', positiveInt, base.maxTemplates),
     bodyLimitBytes: read.get('BODY_LIMIT_BYTES', positiveInt, base.bodyLimitBytes),
@@ -221,6 +231,15 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     corsOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
     sandbox: read.get('SANDBOX', bool, base.sandbox),
     store: storeFromEnv(read),
+    catalogue: {
+      // An upsert is a list argument like any other: MAX_INPUTS_PER_REQUEST unless set on its own.
+      maxProducts: read.get('CATALOGUE_MAX_PRODUCTS', positiveInt, maxInputsPerRequest),
+      maxImagesPerProduct: read.get('CATALOGUE_MAX_IMAGES_PER_PRODUCT', positiveInt, base.catalogue.maxImagesPerProduct),
+      maxFacets: read.get('CATALOGUE_MAX_FACETS', positiveInt, base.catalogue.maxFacets),
+      maxLabels: read.get('CATALOGUE_MAX_LABELS', positiveInt, base.catalogue.maxLabels),
+      maxTemplates: read.get('CATALOGUE_MAX_TEMPLATES', positiveInt, base.catalogue.maxTemplates),
+      maxFirst: read.get('CATALOGUE_MAX_PAGE', positiveInt, base.catalogue.maxFirst),
+    },
     jobs: {
       chunkSize: read.get('JOB_CHUNK_SIZE', positiveInt, base.jobs.chunkSize),
       leaseMs: read.get('JOB_LEASE_MS', timeoutMs, base.jobs.leaseMs),

@@ -100,7 +100,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     await backend.close();
     throw error;
   }
-  const catalogue = new CatalogueService(store, embeddings, intake);
+  const catalogue = new CatalogueService(store, embeddings, intake, config.catalogue);
   try {
     const note = await catalogue.init();
     if (note) log(note);

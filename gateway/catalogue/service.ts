@@ -68,7 +68,7 @@ export const DEFAULT_CATALOGUE_LIMITS: CatalogueLimits = {
   maxLabels: 1_000,
   maxTemplates: 32,
   maxProducts: 256,
-  maxImagesPerProduct: 16,
+  maxImagesPerProduct: 10,
   maxFirst: 500,
 };
 

@@ -3,6 +3,29 @@ import { Client } from 'pg';
 import { configFromEnv, defaultConfig, listenFromEnv } from '../../gateway/config';
 
 describe('configFromEnv', () => {
+  it("reads the catalogue's limits, an upsert's size following MAX_INPUTS_PER_REQUEST unless set on its own", () => {
+    expect(configFromEnv({}).catalogue).toEqual({
+      maxProducts: 256,
+      maxImagesPerProduct: 10,
+      maxFacets: 32,
+      maxLabels: 1000,
+      maxTemplates: 32,
+      maxFirst: 500,
+    });
+    expect(configFromEnv({ MAX_INPUTS_PER_REQUEST: '64' }).catalogue.maxProducts).toBe(64);
+    const set = configFromEnv({
+      MAX_INPUTS_PER_REQUEST: '64',
+      CATALOGUE_MAX_PRODUCTS: '1000',
+      CATALOGUE_MAX_IMAGES_PER_PRODUCT: '3',
+      CATALOGUE_MAX_FACETS: '4',
+      CATALOGUE_MAX_LABELS: '50',
+      CATALOGUE_MAX_TEMPLATES: '2',
+      CATALOGUE_MAX_PAGE: '100',
+    }).catalogue;
+    expect(set).toEqual({ maxProducts: 1000, maxImagesPerProduct: 3, maxFacets: 4, maxLabels: 50, maxTemplates: 2, maxFirst: 100 });
+    expect(() => configFromEnv({ CATALOGUE_MAX_IMAGES_PER_PRODUCT: '0' })).toThrow(/^CATALOGUE_MAX_IMAGES_PER_PRODUCT must be .*got "0"/);
+  });
+
   it('keeps the catalogue in DATA_DIR, or in PostgreSQL with DATABASE_URL', () => {
     expect(configFromEnv({}).store).toEqual({ kind: 'sqlite', path: 'data/catalogue.sqlite' });
     expect(configFromEnv({ DATA_DIR: '/var/lib/clip' }).store).toEqual({ kind: 'sqlite', path: '/var/lib/clip/catalogue.sqlite' });
