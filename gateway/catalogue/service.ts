@@ -13,6 +13,7 @@ import {
   type JobError,
   type JobRow,
   type ModelState,
+  type FetchedUrl,
   type ProductFilter,
   type ProductRow,
   type ProductsWrite,
@@ -258,6 +259,10 @@ export class CatalogueService {
     const { role, state } = await this.role();
     if (role === 'other') throw this.mismatch(['products'], state, 'upserting products');
     const seen = new Map<string, number>();
+    // 0. What each URL held when last fetched, and whether its vector is stored: a conditional fetch may then do.
+    const urls = inputs.flatMap((input) => input.images.flatMap((image) => (image.url ? [image.url] : [])));
+    const lastFetches = await this.storeCall(() => this.store.getFetchedUrls(urls));
+    const revalidate = await this.revalidatable(lastFetches);
     // 1. Arguments and image bytes, product by product.
     const prepared = await Promise.all(
       inputs.map(async (input, p) => {
@@ -285,8 +290,11 @@ export class CatalogueService {
             );
           const images = await Promise.all(
             input.images.map(async (image, i) => {
-              const bytes = await this.imageBytes(image, ['products', String(p), 'images', String(i)], signal);
-              return { bytes, hash: sha256(bytes), url: image.url ?? null };
+              const field = ['products', String(p), 'images', String(i)];
+              if (image.url && !image.base64)
+                return { ...(await this.fetchUrl(image.url, [...field, 'url'], revalidate, signal)), url: image.url };
+              const bytes = await this.imageBytes(image, field, signal);
+              return { bytes: bytes as Uint8Array | null, hash: sha256(bytes), url: null, fetched: undefined };
             }),
           );
           return { input, id, images };
@@ -309,6 +317,8 @@ export class CatalogueService {
               if (known) return known;
               let pending = embedded.get(hash);
               if (!pending) {
+                // Bytes are skipped only for a hash whose vector was stored a moment ago, and vectors are never deleted.
+                if (!bytes) throw new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, `the vector of image ${hash} is no longer stored.`);
                 pending = this.embeddings.embedImage(bytes, signal);
                 pending.catch(() => undefined);
                 embedded.set(hash, pending);
@@ -344,16 +354,18 @@ export class CatalogueService {
         })),
         imageVectors: [],
         imageBytes: [],
+        fetchedUrls: [],
         productVectors: good.map((p) => ({ productId: p.id, imageHashes: p.images.map((i) => i.hash), vector: p.vector })),
       };
       const added = new Set<string>();
       for (const p of good) {
-        p.images.forEach(({ hash, bytes, url }, i) => {
+        p.images.forEach(({ hash, bytes, url, fetched }, i) => {
+          if (fetched) write.fetchedUrls!.push(fetched);
           if (added.has(hash)) return;
           added.add(hash);
           if (!stored.has(hash)) write.imageVectors.push({ hash, vector: p.vectors[i] });
           // Inline images are kept: a later model change has no URL to fetch them from.
-          if (url === null) write.imageBytes.push({ hash, bytes });
+          if (url === null && bytes) write.imageBytes.push({ hash, bytes });
         });
       }
       if (role === 'active') {
@@ -370,6 +382,42 @@ export class CatalogueService {
         throw new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, `product ${JSON.stringify(p.id)} was not found after it was stored.`);
       return { ok: true, product };
     });
+  }
+
+  /** The last fetches whose content has a stored vector of this model and whose server sent validators: these may be revalidated. */
+  private async revalidatable(lastFetches: Map<string, FetchedUrl>): Promise<Map<string, FetchedUrl>> {
+    const candidates = [...lastFetches.values()].filter((f) => f.etag !== null || f.lastModified !== null);
+    if (candidates.length === 0) return new Map();
+    const vectors = await this.storeCall(() =>
+      this.store.getImageVectors(
+        this.model,
+        candidates.map((f) => f.hash),
+      ),
+    );
+    return new Map(candidates.filter((f) => vectors.has(f.hash)).map((f) => [f.url, f]));
+  }
+
+  /**
+   * An image URL's hash and bytes; only its hash (bytes null) when its server answers a conditional
+   * request (HTTP 304) saying it still holds what it held at the last fetch, whose vector is stored:
+   * such an image is neither downloaded, nor decoded, nor embedded again. `fetched` is the fetch to
+   * record for next time.
+   */
+  private async fetchUrl(
+    url: string,
+    field: string[],
+    revalidate: Map<string, FetchedUrl>,
+    signal?: AbortSignal,
+  ): Promise<{ hash: string; bytes: Uint8Array | null; fetched?: FetchedUrl }> {
+    const known = revalidate.get(url);
+    try {
+      const result = await this.intake.fromUrlIfChanged(url, fieldName(field), known, signal);
+      if (!result.modified) return { hash: known!.hash, bytes: null };
+      const hash = sha256(result.bytes);
+      return { hash, bytes: result.bytes, fetched: { url, hash, ...result.validators } };
+    } catch (error) {
+      throw failure(field, error);
+    }
   }
 
   private async imageBytes(image: ImageSource, field: string[], signal?: AbortSignal): Promise<Uint8Array> {
@@ -571,9 +619,15 @@ export class CatalogueService {
     const { role } = await this.role();
     const products = await this.getProducts(chunk.productIds);
     const hashes = products.flatMap((p) => p.imageHashes);
+    const urls = products.flatMap((p) => p.imageUrls.filter((u): u is string => u !== null));
+    const revalidate = await this.revalidatable(await this.storeCall(() => this.store.getFetchedUrls(urls)));
     const [stored, kept] = await this.storeCall(() =>
-      Promise.all([this.store.getImageVectors(this.model, hashes), this.store.getImageBytes(hashes)]),
+      Promise.all([
+        this.store.getImageVectors(this.model, [...hashes, ...[...revalidate.values()].map((f) => f.hash)]),
+        this.store.getImageBytes(hashes),
+      ]),
     );
+    const fetchedUrls: FetchedUrl[] = [];
     const embedded = new Map<string, Promise<Float32Array>>();
     const embed = (hash: string, bytes: Uint8Array) => {
       let pending = embedded.get(hash);
@@ -596,7 +650,10 @@ export class CatalogueService {
               if (known && (chunk.changesModel || url === null)) return { hash, vector: known };
               let bytes: Uint8Array;
               if (url !== null) {
-                bytes = await this.intake.fromUrl(url, `${name}.url`, signal);
+                const got = await this.fetchUrl(url, [...field, 'images', String(i), 'url'], revalidate, signal);
+                if (got.fetched) fetchedUrls.push(got.fetched);
+                if (!got.bytes) return { hash: got.hash, vector: stored.get(got.hash)! };
+                bytes = got.bytes;
               } else {
                 const found = kept.get(hash);
                 if (!found)
@@ -623,7 +680,14 @@ export class CatalogueService {
       }),
     );
     const now = this.now().toISOString();
-    const write: Omit<ProductsWrite, 'tags'> = { model: this.model, products: [], imageVectors: [], imageBytes: [], productVectors: [] };
+    const write: Omit<ProductsWrite, 'tags'> = {
+      model: this.model,
+      products: [],
+      imageVectors: [],
+      imageBytes: [],
+      fetchedUrls,
+      productVectors: [],
+    };
     const errors: JobError[] = [];
     const done: { id: string; vector: Float32Array }[] = [];
     const added = new Set(stored.keys());

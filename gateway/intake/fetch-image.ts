@@ -104,6 +104,26 @@ function notAnImage(header: string | undefined): string | undefined {
  */
 export type ImageFetcher = (url: string, input: string, signal?: AbortSignal) => Promise<Uint8Array>;
 
+/** What a server said identifies the version of a resource it sent (HTTP's validators). */
+export interface UrlValidators {
+  etag: string | null;
+  lastModified: string | null;
+}
+
+export type ConditionalFetch = { modified: true; bytes: Uint8Array; validators: UrlValidators } | { modified: false };
+
+/**
+ * An ImageFetcher that asks the server whether the image changed since the version `known`
+ * identifies (If-None-Match / If-Modified-Since): a 304 answers `{ modified: false }` without a
+ * body. Without `known` it fetches as ImageFetcher does, and returns the new validators.
+ */
+export type ConditionalImageFetcher = (
+  url: string,
+  input: string,
+  known: UrlValidators | undefined,
+  signal?: AbortSignal,
+) => Promise<ConditionalFetch>;
+
 /**
  * An ImageFetcher with these options, checked once here. Every address connected to must be
  * public (or in `allowNetworks`): literal hosts are checked before connecting and names inside the
@@ -111,10 +131,16 @@ export type ImageFetcher = (url: string, input: string, signal?: AbortSignal) =>
  * for the connect.
  */
 export function createImageFetcher(options: Partial<FetchImageOptions> = {}): ImageFetcher {
+  const conditional = createConditionalImageFetcher(options);
+  return async (url, input, signal) => ((await conditional(url, input, undefined, signal)) as { bytes: Uint8Array }).bytes;
+}
+
+/** A ConditionalImageFetcher with these options: the same checks and limits as createImageFetcher's. */
+export function createConditionalImageFetcher(options: Partial<FetchImageOptions> = {}): ConditionalImageFetcher {
   const o: FetchImageOptions = { ...DEFAULT_FETCH_IMAGE_OPTIONS, ...setOnly(options) };
   checkFetchImageOptions(o);
   const allow: Network[] = o.allowNetworks.map((cidr) => ipaddr.parseCIDR(cidr));
-  return (url, input, signal) => fetchImage(url, input, o, allow, signal);
+  return (url, input, known, signal) => fetchImage(url, input, o, allow, known, signal);
 }
 
 async function fetchImage(
@@ -122,8 +148,9 @@ async function fetchImage(
   input: string,
   o: FetchImageOptions,
   allow: readonly Network[],
+  known: UrlValidators | undefined,
   signal?: AbortSignal,
-): Promise<Uint8Array> {
+): Promise<ConditionalFetch> {
   const fail = (code: ErrorCode, reason: string, cause?: unknown) => new InputError(input, code, reason, { cause });
 
   let target: URL;
@@ -143,7 +170,7 @@ async function fetchImage(
   else signal?.addEventListener('abort', cancel, { once: true });
   try {
     for (let redirects = 0; ; redirects++) {
-      const result = await get(target, redirects === 0 ? 'The URL' : 'The redirect target', o, allow, fail, controller.signal);
+      const result = await get(target, redirects === 0 ? 'The URL' : 'The redirect target', o, allow, fail, controller.signal, known);
       if (!(result instanceof URL)) return result;
       if (redirects === o.maxRedirects) {
         throw fail(ErrorCode.IMAGE_FETCH_FAILED, `The URL redirects more than ${o.maxRedirects} time${o.maxRedirects === 1 ? '' : 's'}.`);
@@ -168,7 +195,8 @@ function get(
   allow: readonly Network[],
   fail: (code: ErrorCode, reason: string, cause?: unknown) => InputError,
   signal: AbortSignal,
-): Promise<Uint8Array | URL> {
+  known: UrlValidators | undefined,
+): Promise<ConditionalFetch | URL> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const refused = (why: string) => fail(ErrorCode.IMAGE_FETCH_FAILED, `${why}; ${ONLY_PUBLIC}`);
@@ -195,7 +223,7 @@ function get(
     };
 
     const onAbort = () => finish(signal.reason);
-    const finish = (result: Uint8Array | URL | InputError) => {
+    const finish = (result: ConditionalFetch | URL | InputError) => {
       signal.removeEventListener('abort', onAbort);
       req.destroy();
       if (result instanceof InputError) reject(result);
@@ -209,42 +237,53 @@ function get(
 
     // A fresh agent per request (agent: false) leaves no keep-alive socket behind. No
     // Accept-Encoding: the body is taken as sent and its size is what is limited.
-    const req = (url.protocol === 'https:' ? https : http).request(
-      url,
-      { agent: false, lookup, headers: { Accept: 'image/*', 'User-Agent': 'clip-gateway' } },
-      (res) => {
-        res.on('error', (error) => finish(broken(error)));
-        res.on('close', () => finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `The connection to ${url.host} closed before the image arrived.`)));
-        const status = res.statusCode ?? 0;
-        if (REDIRECT_STATUSES.has(status)) {
-          const location = res.headers.location;
-          let next: URL | undefined;
-          try {
-            next = location === undefined ? undefined : new URL(location, url);
-          } catch {}
-          const missing = `The server at ${url.host} answered HTTP status ${status} with ${location === undefined ? 'no' : 'an invalid'} Location header.`;
-          return finish(next ?? fail(ErrorCode.IMAGE_FETCH_FAILED, missing));
-        }
-        if (status < 200 || status > 299) {
-          return finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `The server at ${url.host} answered HTTP status ${status}.`));
-        }
-        // Before the body: an HTML page (a login wall, a gallery page instead of its image) is refused unread.
-        const wrongType = notAnImage(res.headers['content-type']);
-        if (wrongType) return finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `${subject} returned ${wrongType}, not an image.`));
-        const tooLarge = (size: string) =>
-          fail(ErrorCode.INPUT_TOO_LARGE, `The image at ${url.host} is ${size} the limit of ${o.maxBytes} bytes.`);
-        const declared = Number(res.headers['content-length']);
-        if (declared > o.maxBytes) return finish(tooLarge(`${declared} bytes, over`));
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > o.maxBytes) finish(tooLarge('over'));
-          else chunks.push(chunk);
-        });
-        res.on('end', () => finish(Buffer.concat(chunks, size)));
-      },
-    );
+    const headers: Record<string, string> = { Accept: 'image/*', 'User-Agent': 'clip-gateway' };
+    if (known?.etag) headers['If-None-Match'] = known.etag;
+    if (known?.lastModified) headers['If-Modified-Since'] = known.lastModified;
+    const req = (url.protocol === 'https:' ? https : http).request(url, { agent: false, lookup, headers }, (res) => {
+      res.on('error', (error) => finish(broken(error)));
+      res.on('close', () => finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `The connection to ${url.host} closed before the image arrived.`)));
+      const status = res.statusCode ?? 0;
+      if (REDIRECT_STATUSES.has(status)) {
+        const location = res.headers.location;
+        let next: URL | undefined;
+        try {
+          next = location === undefined ? undefined : new URL(location, url);
+        } catch {}
+        const missing = `The server at ${url.host} answered HTTP status ${status} with ${location === undefined ? 'no' : 'an invalid'} Location header.`;
+        return finish(next ?? fail(ErrorCode.IMAGE_FETCH_FAILED, missing));
+      }
+      // Only an answer to a conditional request: a server sending 304 unasked has sent no image.
+      if (status === 304 && known && (known.etag || known.lastModified)) return finish({ modified: false });
+      if (status < 200 || status > 299) {
+        return finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `The server at ${url.host} answered HTTP status ${status}.`));
+      }
+      // Before the body: an HTML page (a login wall, a gallery page instead of its image) is refused unread.
+      const wrongType = notAnImage(res.headers['content-type']);
+      if (wrongType) return finish(fail(ErrorCode.IMAGE_FETCH_FAILED, `${subject} returned ${wrongType}, not an image.`));
+      const tooLarge = (size: string) =>
+        fail(ErrorCode.INPUT_TOO_LARGE, `The image at ${url.host} is ${size} the limit of ${o.maxBytes} bytes.`);
+      const declared = Number(res.headers['content-length']);
+      if (declared > o.maxBytes) return finish(tooLarge(`${declared} bytes, over`));
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > o.maxBytes) finish(tooLarge('over'));
+        else chunks.push(chunk);
+      });
+      const header = (name: string) => {
+        const value = res.headers[name];
+        return typeof value === 'string' && value.length <= 1024 ? value : null;
+      };
+      res.on('end', () =>
+        finish({
+          modified: true,
+          bytes: Buffer.concat(chunks, size),
+          validators: { etag: header('etag'), lastModified: header('last-modified') },
+        }),
+      );
+    });
     req.on('error', (error) => finish(error instanceof InputError ? error : broken(error)));
     signal.addEventListener('abort', onAbort, { once: true });
     req.end();

@@ -1,12 +1,20 @@
 // Image intake: the bytes of an image, however the client sent it. Nothing here decodes pixels.
 import { decodeBase64Image } from './base64';
-import { createImageFetcher, type FetchImageOptions } from './fetch-image';
+import { createConditionalImageFetcher, type ConditionalFetch, type FetchImageOptions, type UrlValidators } from './fetch-image';
 
-export { ALLOW_NETWORKS, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './fetch-image';
+export {
+  ALLOW_NETWORKS,
+  DEFAULT_FETCH_IMAGE_OPTIONS,
+  type ConditionalFetch,
+  type FetchImageOptions,
+  type UrlValidators,
+} from './fetch-image';
 
 export interface ImageIntake {
   /** Fetches an image URL; failures name `input`. `signal`: the client has gone. */
   fromUrl(url: string, input: string, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Fetches an image URL unless the server says the version `known` identifies is still current (HTTP 304). */
+  fromUrlIfChanged(url: string, input: string, known: UrlValidators | undefined, signal?: AbortSignal): Promise<ConditionalFetch>;
   /** Decodes base64 or a data: URI; throws a GatewayError saying what is wrong. */
   fromBase64(value: string): Uint8Array;
 }
@@ -20,9 +28,10 @@ export interface ImageIntakeOptions {
 
 /** The intake with its options checked once, here. */
 export function createImageIntake(options: ImageIntakeOptions): ImageIntake {
-  const fetchImage = createImageFetcher({ ...options.fetch, maxBytes: options.maxBytes });
+  const fetchImage = createConditionalImageFetcher({ ...options.fetch, maxBytes: options.maxBytes });
   return {
-    fromUrl: fetchImage,
+    fromUrl: async (url, input, signal) => ((await fetchImage(url, input, undefined, signal)) as { bytes: Uint8Array }).bytes,
+    fromUrlIfChanged: fetchImage,
     fromBase64: (value) => decodeBase64Image(value, options.maxBytes),
   };
 }

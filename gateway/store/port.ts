@@ -82,6 +82,15 @@ export interface ModelState {
   target: VectorModel | null;
 }
 
+/** The last fetch of an image URL: the content it had and the validators its server sent, for a conditional fetch next time. */
+export interface FetchedUrl {
+  url: string;
+  /** SHA-256 (hex) of the bytes fetched. */
+  hash: string;
+  etag: string | null;
+  lastModified: string | null;
+}
+
 /** Everything one upsert writes, in one transaction: rows, vectors, kept image bytes and tags. */
 export interface ProductsWrite {
   /** The model of every vector in this write. */
@@ -91,6 +100,8 @@ export interface ProductsWrite {
   imageVectors: { hash: string; vector: Float32Array }[];
   /** The bytes of images given inline, kept by content hash so that another model can embed them later. */
   imageBytes: { hash: string; bytes: Uint8Array }[];
+  /** URLs fetched for this write (a URL stored before is replaced). */
+  fetchedUrls?: FetchedUrl[];
   /**
    * Product vectors (unit length), each made from the images listed: it is written only if the
    * product still has exactly those images once `products` is written, so a vector made from
@@ -256,6 +267,8 @@ export interface CatalogueStore {
 
   /** The bytes kept for these hashes (images given inline); missing hashes are absent from the map. */
   getImageBytes(hashes: string[]): Promise<Map<string, Uint8Array>>;
+  /** The last fetch recorded for each of these URLs; URLs never recorded are absent from the map. */
+  getFetchedUrls(urls: string[]): Promise<Map<string, FetchedUrl>>;
 
   /** Stores each product's search vector for `model` (unit length: the normalised mean of its images). */
   putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void>;

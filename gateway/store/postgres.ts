@@ -22,6 +22,7 @@ import {
   type ModelState,
   type NewJob,
   type FacetRow,
+  type FetchedUrl,
   type Hit,
   type Page,
   type ProductFilter,
@@ -475,6 +476,15 @@ export class PostgresStore implements CatalogueStore {
         [kept.map((b) => b.hash), kept.map((b) => Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength))],
       );
     }
+    const fetched = lastById(write.fetchedUrls ?? [], (f) => f.url);
+    if (fetched.length > 0) {
+      await client.query(
+        `INSERT INTO ${this.names.fetchedUrls} (url, hash, etag, last_modified)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+         ON CONFLICT (url) DO UPDATE SET hash = EXCLUDED.hash, etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified`,
+        [fetched.map((f) => f.url), fetched.map((f) => f.hash), fetched.map((f) => f.etag), fetched.map((f) => f.lastModified)],
+      );
+    }
     await this.writeProductVectors(client, made, write.productVectors);
     return made;
   }
@@ -622,6 +632,20 @@ export class PostgresStore implements CatalogueStore {
         ).rows,
     );
     return new Map(rows.map((row) => [row.hash, new Uint8Array(row.bytes)]));
+  }
+
+  async getFetchedUrls(urls: string[]): Promise<Map<string, FetchedUrl>> {
+    if (urls.length === 0) return new Map();
+    const rows = await this.withClient(
+      async (client) =>
+        (
+          await client.query<FetchedUrl>(
+            `SELECT url, hash, etag, last_modified AS "lastModified" FROM ${this.names.fetchedUrls} WHERE url = ANY($1::text[])`,
+            [urls],
+          )
+        ).rows,
+    );
+    return new Map(rows.map((row) => [row.url, row]));
   }
 
   async putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {

@@ -30,6 +30,7 @@ import {
   type ModelState,
   type NewJob,
   type FacetRow,
+  type FetchedUrl,
   type Hit,
   type Page,
   type ProductFilter,
@@ -415,6 +416,8 @@ class SqliteStore implements CatalogueStore {
     this.writeImageVectors(tables, write.imageVectors);
     const keep = this.sql('INSERT OR IGNORE INTO image_bytes (hash, bytes) VALUES (?, ?)');
     for (const { hash, bytes } of write.imageBytes) keep.run(hash, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const fetched = this.sql('INSERT OR REPLACE INTO fetched_urls (url, hash, etag, last_modified) VALUES (?, ?, ?, ?)');
+    for (const f of write.fetchedUrls ?? []) fetched.run(f.url, f.hash, f.etag, f.lastModified);
     this.writeProductVectors(write.model, tables, write.productVectors);
   }
 
@@ -506,6 +509,18 @@ class SqliteStore implements CatalogueStore {
       for (const hash of new Set(hashes)) {
         const blob = lookup.get(hash) as Buffer | undefined;
         if (blob) found.set(hash, new Uint8Array(blob));
+      }
+      return found;
+    });
+  }
+
+  async getFetchedUrls(urls: string[]): Promise<Map<string, FetchedUrl>> {
+    return this.run('getFetchedUrls', 'read', () => {
+      const found = new Map<string, FetchedUrl>();
+      const lookup = this.sql('SELECT url, hash, etag, last_modified AS lastModified FROM fetched_urls WHERE url = ?');
+      for (const url of new Set(urls)) {
+        const row = lookup.get(url) as FetchedUrl | undefined;
+        if (row) found.set(url, row);
       }
       return found;
     });

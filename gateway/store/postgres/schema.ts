@@ -16,6 +16,7 @@ import { quoteIdent } from './sql';
  *   tags            one row per (product, facet, label): a (product, facet) has manual or automatic
  *                   tags, never both; indexed for labelTopProducts and the review queue
  *   image_bytes     hash -> the bytes of an image given inline, kept so that another model can embed it
+ *   fetched_urls    url -> the hash and HTTP validators of its last fetch, for a conditional fetch
  *   catalogue_state one row: the active model and the target of a model change, as jsonb
  *   jobs, job_chunks tagging and re-embedding jobs, and the chunks they are cut into
  *   schema_version  the last migration applied
@@ -49,6 +50,7 @@ export class Names {
   readonly jobs: string;
   readonly jobChunks: string;
   readonly imageBytes: string;
+  readonly fetchedUrls: string;
   readonly catalogueState: string;
 
   constructor(readonly schemaName: string) {
@@ -63,6 +65,7 @@ export class Names {
     this.jobs = t('jobs');
     this.jobChunks = t('job_chunks');
     this.imageBytes = t('image_bytes');
+    this.fetchedUrls = t('fetched_urls');
     this.catalogueState = t('catalogue_state');
   }
 
@@ -152,14 +155,15 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
     )`,
     `CREATE INDEX job_chunks_open ON ${n.jobChunks} (status, claimed_at) WHERE status <> 'done'`,
   ],
-  // 3: model changes. Each image's URL (null: given inline, its bytes kept in image_bytes), which
-  // model is active and which one a change is building, and each job's model.
+  // 3: model changes. Each image's URL (null: given inline, its bytes kept in image_bytes), what each
+  // URL held when last fetched, which model is active and which one a change is building, and each job's model.
   (n) => [
     `ALTER TABLE ${n.products} ADD COLUMN image_urls text[]`,
     // Images stored before URLs were kept: known by hash only, their bytes not kept.
     `UPDATE ${n.products} SET image_urls = array_fill(NULL::text, ARRAY[cardinality(image_hashes)])`,
     `ALTER TABLE ${n.products} ALTER COLUMN image_urls SET NOT NULL`,
     `CREATE TABLE ${n.imageBytes} (hash text PRIMARY KEY, bytes bytea NOT NULL)`,
+    `CREATE TABLE ${n.fetchedUrls} (url text PRIMARY KEY, hash text NOT NULL, etag text, last_modified text)`,
     `CREATE TABLE ${n.catalogueState} (id integer PRIMARY KEY CHECK (id = 1), active jsonb, target jsonb)`,
     `INSERT INTO ${n.catalogueState} (id) VALUES (1)`,
     `ALTER TABLE ${n.jobs} ADD COLUMN model text NOT NULL DEFAULT ''`,

@@ -119,8 +119,8 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       db.prepare('UPDATE models SET binary_table = ?, product_count = ? WHERE key = ?').run(binary, count, key);
     }
   },
-  // 4: model changes. Each image's URL (null: given inline, its bytes kept in image_bytes), which
-  // model is active and which one a change is building, and each job's model.
+  // 4: model changes. Each image's URL (null: given inline, its bytes kept in image_bytes), what each
+  // URL held when last fetched, which model is active and which one a change is building, and each job's model.
   (db) => {
     const columns = (table: string) => db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
     if (!columns('products').includes('image_urls')) {
@@ -131,6 +131,8 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
     db.exec(`
       -- A plain rowid table: kept images can be megabytes, which WITHOUT ROWID tables store badly.
       CREATE TABLE IF NOT EXISTS image_bytes (hash TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+      -- The last fetch of each image URL: its content's hash and its validators, for a conditional fetch.
+      CREATE TABLE IF NOT EXISTS fetched_urls (url TEXT PRIMARY KEY, hash TEXT NOT NULL, etag TEXT, last_modified TEXT);
       -- One row: the active and the target model as JSON ({ name, dtype, dim }), or NULL.
       CREATE TABLE IF NOT EXISTS catalogue_state (id INTEGER PRIMARY KEY CHECK (id = 1), active TEXT, target TEXT);
       INSERT OR IGNORE INTO catalogue_state (id) VALUES (1);

@@ -1,4 +1,6 @@
 import { mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -6,7 +8,7 @@ import { FieldError, taxonomyProblems } from '../../../gateway/catalogue';
 import { openSqliteStore } from '../../../gateway/store';
 import { createTestGateway, histogram, type TestGateway } from '../../helpers/gateway';
 import { shapeProducts } from '../../helpers/catalogue';
-import { loadReference } from '../../helpers/tiny-clip';
+import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
 const KIND = [{ name: 'kind', labels: reference.classes }];
@@ -123,6 +125,53 @@ describe('CatalogueService', () => {
 
     const top = await catalogue.labelTopProducts('kind', 'red circle', 2);
     expect(top.map((h) => h.product.title)).toEqual(['red circle', 'red circle']);
+  });
+});
+
+describe('URL images on a re-upsert', () => {
+  it('revalidates a URL image: unchanged (HTTP 304) it is neither downloaded nor embedded; replaced, it is', async () => {
+    let picture = await drawShape(reference, 'green square', seededRandom(31));
+    let version = 1;
+    const requests: { conditional: boolean; status: number }[] = [];
+    const server = createServer((req, res) => {
+      const etag = `"v${version}"`;
+      const conditional = req.headers['if-none-match'] !== undefined;
+      const status = req.headers['if-none-match'] === etag ? 304 : 200;
+      requests.push({ conditional, status });
+      if (status === 304) res.writeHead(304, { ETag: etag }).end();
+      else res.writeHead(200, { 'content-type': 'image/png', ETag: etag }).end(picture);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/shoe.png`;
+    const t = await createTestGateway({ fetch: { timeoutMs: 5_000, maxRedirects: 0, allowNetworks: ['127.0.0.0/8'] } });
+    try {
+      const catalogue = t.gateway.catalogue;
+      await catalogue.setTaxonomy(KIND);
+      const images = () => histogram(t.gateway, 'batchSize', { kind: 'image' });
+      const [first] = await catalogue.upsertProducts([{ id: 'u', title: 'first', images: [{ url }] }]);
+      expect(first.ok).toBe(true);
+      const once = await images();
+      expect(once.sum).toBe(1);
+
+      const [second] = await catalogue.upsertProducts([{ id: 'u', title: 'second', images: [{ url }] }]);
+      expect(second).toMatchObject({ ok: true, product: { title: 'second' } });
+      expect(requests).toEqual([
+        { conditional: false, status: 200 },
+        { conditional: true, status: 304 },
+      ]);
+      expect(await images()).toEqual(once);
+      expect((await catalogue.getTags(['u'])).get('u')).toEqual([expect.objectContaining({ label: 'green square' })]);
+
+      picture = await drawShape(reference, 'yellow circle', seededRandom(32));
+      version = 2;
+      await catalogue.upsertProducts([{ id: 'u', title: 'third', images: [{ url }] }]);
+      expect(requests[2]).toEqual({ conditional: true, status: 200 });
+      expect((await images()).sum).toBe(2);
+      expect((await catalogue.getTags(['u'])).get('u')).toEqual([expect.objectContaining({ label: 'yellow circle' })]);
+    } finally {
+      await t.stop();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ErrorCode, InputError } from '../../../gateway/common/errors';
 import {
   checkFetchImageOptions,
+  createConditionalImageFetcher,
   createImageFetcher,
   DEFAULT_FETCH_IMAGE_OPTIONS,
   type FetchImageOptions,
@@ -35,6 +36,14 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': png.length }).end(png);
   } else if (hops) {
     res.writeHead(302, { Location: `/hops/${Number(hops[1]) - 1}` }).end();
+  } else if (url.pathname === '/versioned') {
+    // A server with validators: 304 when the client names the version it has.
+    const version = url.searchParams.get('v') ?? '1';
+    const etag = `"v${version}"`;
+    if (req.headers['if-none-match'] === etag) res.writeHead(304, { ETag: etag }).end();
+    else res.writeHead(200, { 'Content-Type': 'image/png', ETag: etag, 'Last-Modified': 'Tue, 01 Dec 2026 10:00:00 GMT' }).end(png);
+  } else if (url.pathname === '/unasked-304') {
+    res.writeHead(304).end();
   } else if (url.pathname === '/redirect') {
     res.writeHead(Number(url.searchParams.get('status') ?? 302), { Location: url.searchParams.get('to') ?? '' }).end();
   } else if (url.pathname === '/dir/relative') {
@@ -99,6 +108,34 @@ async function expectFailure(promise: Promise<unknown>, code: ErrorCode, message
   else expect(error.message).toMatch(message);
   return elapsed;
 }
+
+describe('conditional fetches', () => {
+  const fetchIfChanged = createConditionalImageFetcher(LOOPBACK);
+
+  it('returns the validators of a fetch, and nothing but "not modified" when the server says the version is current', async () => {
+    const first = await fetchIfChanged(`${origin}/versioned`, INPUT, undefined);
+    expect(first).toEqual({ modified: true, bytes: png, validators: { etag: '"v1"', lastModified: 'Tue, 01 Dec 2026 10:00:00 GMT' } });
+    const again = await fetchIfChanged(`${origin}/versioned`, INPUT, first.modified ? first.validators : undefined);
+    expect(lastHeaders['if-none-match']).toBe('"v1"');
+    expect(lastHeaders['if-modified-since']).toBe('Tue, 01 Dec 2026 10:00:00 GMT');
+    expect(again).toEqual({ modified: false });
+    // Another version at the URL: the image comes back whole.
+    const changed = await fetchIfChanged(`${origin}/versioned?v=2`, INPUT, { etag: '"v1"', lastModified: null });
+    expect(changed).toMatchObject({ modified: true, validators: { etag: '"v2"' } });
+  });
+
+  it('fetches plainly without validators, and refuses a 304 it did not ask for', async () => {
+    expect(await fetchIfChanged(`${origin}/x.png`, INPUT, undefined)).toEqual({
+      modified: true,
+      bytes: png,
+      validators: { etag: null, lastModified: null },
+    });
+    expect(lastHeaders['if-none-match']).toBeUndefined();
+    await expect(fetchIfChanged(`${origin}/unasked-304`, INPUT, undefined)).rejects.toThrow(
+      `${INPUT}: The server at 127.0.0.1:${port} answered HTTP status 304.`,
+    );
+  });
+});
 
 describe('fetchImage over loopback, when allowlisted', () => {
   it('fetches a PNG byte for byte, asking for an image as clip-gateway', async () => {

@@ -335,6 +335,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
             { hash: hash('y'), vector: unit(1) },
           ],
           imageBytes: [{ hash: hash('y'), bytes: Uint8Array.from([0xff, 0xd8, 0xff, 0x00, 0x01]) }],
+          fetchedUrls: [{ url: 'https://shop.example/x.jpg', hash: hash('x'), etag: '"abc"', lastModified: null }],
           productVectors: [
             { productId: 's1', imageHashes: [hash('x'), hash('y')], vector: normalise(vec(1, 1, 0, 0)) },
             { productId: 's2', imageHashes: [hash('y')], vector: unit(1) },
@@ -360,6 +361,20 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           ]),
         );
         expect(await tagsOf(store, 's2')).toEqual([tag('s2', 'colour', 'green')]);
+        expect(await store.getFetchedUrls(['https://shop.example/x.jpg', 'https://shop.example/never.jpg'])).toEqual(
+          new Map([
+            ['https://shop.example/x.jpg', { url: 'https://shop.example/x.jpg', hash: hash('x'), etag: '"abc"', lastModified: null }],
+          ]),
+        );
+        // A later fetch of the same URL replaces what was recorded.
+        const refetched = {
+          url: 'https://shop.example/x.jpg',
+          hash: hash('x2'),
+          etag: null,
+          lastModified: 'Tue, 01 Dec 2026 10:00:00 GMT',
+        };
+        await store.saveProducts(write({ products: [], productVectors: [], tags: undefined, fetchedUrls: [refetched] }));
+        expect((await store.getFetchedUrls([refetched.url])).get(refetched.url)).toEqual(refetched);
         expect((await store.searchProducts(MODEL_A, unit(1), 1)).map((h) => h.productId)).toEqual(['s2']);
       });
 
