@@ -82,6 +82,12 @@ export interface SqliteStoreOptions {
    * matching 10 000), at a p50 of ~35 ms on 2 cores against ~114 ms exact.
    */
   approximateSearchCandidates?: number;
+  /**
+   * The largest the database may grow, in bytes (SQLite's max_page_count): a write that would pass
+   * it fails as a full disk does, with STORE_UNAVAILABLE, and writes nothing. Default: no limit but
+   * the disk's.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -1094,6 +1100,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
   const mmapBytes = check('mmapBytes', options.mmapBytes ?? 2 ** 31, nonNegativeInt);
   const approximateAbove = check('approximateSearchAbove', options.approximateSearchAbove ?? 20_000, nonNegativeInt);
   const approximateCandidates = check('approximateSearchCandidates', options.approximateSearchCandidates ?? 1200, integer(1, KNN_MAX_K));
+  const maxBytes = options.maxBytes === undefined ? undefined : check('maxBytes', options.maxBytes, positiveInt);
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { timeout: busyTimeoutMs });
@@ -1102,6 +1109,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma(`mmap_size = ${mmapBytes}`);
+    if (maxBytes !== undefined) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}`);
+    }
     return new SqliteStore(db, options.now ?? (() => new Date()), { approximateAbove, approximateCandidates });
   } catch (error) {
     db?.close();

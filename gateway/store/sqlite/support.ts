@@ -169,7 +169,7 @@ export function checkSearchable(vectors: Iterable<{ vector: Float32Array }>, wha
 const UNUSABLE: [prefix: string, what: string][] = [
   ['SQLITE_BUSY', 'the catalogue database is locked by another connection and stayed locked past the busy timeout'],
   ['SQLITE_LOCKED', 'the catalogue database is locked'],
-  ['SQLITE_FULL', 'the disk holding the catalogue database is full'],
+  ['SQLITE_FULL', 'the catalogue database, or the disk holding it, is full'],
   ['SQLITE_CANTOPEN', 'the catalogue database file cannot be opened'],
   ['SQLITE_READONLY', 'the catalogue database is read-only'],
   ['SQLITE_CORRUPT', 'the catalogue database file is corrupt'],

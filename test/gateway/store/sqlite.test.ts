@@ -310,6 +310,23 @@ describe('SqliteStore', () => {
     expect((await store.getProducts(['a', 'b'])).map((p) => p.id)).toEqual(['a', 'b']);
   });
 
+  it('fails a write with STORE_UNAVAILABLE when the database is full, writing nothing of it, and keeps serving', async () => {
+    await store.close();
+    store = await openSqliteStore({ path, maxBytes: 256 * 1024 });
+    await store.upsertProducts([product('a')]);
+    const big = Array.from({ length: 400 }, (_, i) => product(`big${i}`, { description: 'x'.repeat(2000) }));
+    const failure = await codeOf(store.upsertProducts([product('a', { title: 'changed' }), ...big]));
+    expect(failure).toEqual({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringMatching(
+        /upsertProducts failed: the catalogue database, or the disk holding it, is full \(SQLITE_FULL\); nothing was written/,
+      ),
+    });
+    expect(await store.getProducts(['a', 'big0'])).toEqual([product('a')]);
+    await store.upsertProducts([product('b')]);
+    expect((await store.getProducts(['a', 'b'])).map((p) => p.id)).toEqual(['a', 'b']);
+  });
+
   it('fails every method of a closed store with STORE_UNAVAILABLE', async () => {
     await store.close();
     await store.close(); // twice is harmless
