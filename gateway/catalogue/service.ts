@@ -119,7 +119,14 @@ export class CatalogueService {
     if (role === 'active') return undefined;
     const active = modelKey(state.active!);
     if (role === 'other') {
-      const job = await this.startModelChange();
+      let job: JobRow;
+      try {
+        job = await this.startModelChange();
+      } catch (error) {
+        // Another change under way: this gateway serves what needs no embedding, and says why it changes nothing.
+        if (error instanceof FieldError) return `catalogue: its vectors are of ${active}; ${error.message}`;
+        throw error;
+      }
       return `catalogue: its vectors are of ${active}, not of this gateway's ${this.key}; model change job ${job.id} embeds every product with ${this.key} and then switches over (until then, search by text or image needs a gateway serving ${active}).`;
     }
     return `catalogue: a model change from ${active} to this gateway's ${this.key} is under way; search by text or image needs a gateway serving ${active} until it completes.`;

@@ -22,16 +22,22 @@ const codes = (response: GraphQLResponse<unknown>) => response.errors?.map((e) =
 describe('a model change', () => {
   let dir: string;
   let store: GatewayConfig['store'];
-  /** A second model: the tiny CLIP's files under another name, so its vectors are another model's. */
+  /** Other models: the tiny CLIP's files under other names, so their vectors are other models'. */
   let modelB: string;
+  let modelC: string;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'model-change-'));
     store = { kind: 'sqlite', path: join(dir, 'catalogue.sqlite') };
-    modelB = join(dir, 'tiny-clip-b');
-    cpSync(TINY_CLIP_DIR, modelB, { recursive: true });
-    const config = JSON.parse(readFileSync(join(modelB, 'config.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(modelB, 'config.json'), JSON.stringify({ ...config, _name_or_path: 'tiny-clip-b' }));
+    const copy = (name: string) => {
+      const to = join(dir, name);
+      cpSync(TINY_CLIP_DIR, to, { recursive: true });
+      const config = JSON.parse(readFileSync(join(to, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(to, 'config.json'), JSON.stringify({ ...config, _name_or_path: name }));
+      return to;
+    };
+    modelB = copy('tiny-clip-b');
+    modelC = copy('tiny-clip-c');
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,6 +87,16 @@ describe('a model change', () => {
         p: [{ ...late, id: 'late' }],
       });
       expect(during.data!.productsUpsert).toEqual({ products: [{ id: 'late', tags: [] }], userErrors: [] });
+
+      // A third model's gateway meanwhile starts, serves, and changes nothing: one change at a time.
+      const c = await createTestGateway({ store, backend: { kind: 'local', modelDir: modelC, workers: 0, model: {} } });
+      try {
+        expect(c.logs.join('\n')).toContain(`a model change to ${keyB} is under way`);
+        expect((await c.graphql(SEARCH, { q: { productId: 'p00' } })).errors).toBeUndefined();
+        expect(modelKey((await catalogue.models()).target!)).toBe(keyB);
+      } finally {
+        await c.stop();
+      }
 
       // The rest of the job, and the re-tagging the switch-over queues.
       await jobs.stop();
