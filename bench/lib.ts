@@ -92,12 +92,26 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
 }
 
 export interface LoadResult {
+  /** Completed 2xx answers per second, less those the check refused. */
   requestsPerSecond: number;
   p50: number;
   p99: number;
   errors: number;
   non2xx: number;
+  /** 2xx answers the check refused (GraphQL errors, userErrors, a wrong shape). */
+  wrong: number;
   total: number;
+}
+
+export interface LoadOptions {
+  /** Judges a 2xx answer's body: a fast wrong answer is no result. */
+  check?: (body: string) => boolean;
+  /**
+   * Measure this many requests (a multiple of `connections`), however long they take, instead of
+   * `seconds`: when answers come back in lock-step batches (as many in flight as a batch holds), a
+   * window of a few batch periods counts a whole batch more or less.
+   */
+  amount?: number;
 }
 
 /**
@@ -105,30 +119,53 @@ export interface LoadResult {
  * given request bodies, against a gateway at `origin`. A warm-up second first, not counted; then
  * a wait until the gateway has finished what the warm-up left in flight (a client that hangs up
  * does not cancel a batch), so the measured run starts from an idle gateway.
+ *
+ * `bodies` is a list to cycle through, or a function giving the next body: for work that must never
+ * see the same input twice (the warm-up draws from it too).
  */
-export async function load(origin: string, bodies: string[], connections: number, seconds: number): Promise<LoadResult> {
-  const run = (duration: number) => {
-    let next = 0;
-    return autocannon({
+export async function load(
+  origin: string,
+  bodies: string[] | (() => string),
+  connections: number,
+  seconds: number,
+  options: LoadOptions = {},
+): Promise<LoadResult> {
+  let next = 0;
+  const body = typeof bodies === 'function' ? bodies : () => bodies[next++ % bodies.length];
+  const { check, amount } = options;
+  let wrong = 0;
+  const run = (duration: number, requests?: number) =>
+    autocannon({
       url: `${origin}/graphql`,
       connections,
       duration,
+      ...(requests !== undefined && { amount: requests }),
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      requests: [{ setupRequest: (request) => ({ ...request, body: bodies[next++ % bodies.length] }) }],
+      requests: [
+        {
+          setupRequest: (request) => ({ ...request, body: body() }),
+          ...(check && {
+            onResponse: (status: number, text: string) => {
+              if (status >= 200 && status < 300 && !check(text)) wrong++;
+            },
+          }),
+        },
+      ],
     });
-  };
   await run(1);
   await waitIdle(origin);
-  const result = await run(seconds);
+  wrong = 0;
+  const result = await run(seconds, amount);
   // Completed 2xx answers only: autocannon's request total also counts requests still in flight
   // when the time is up, which at 128 connections is a large share.
   return {
-    requestsPerSecond: result['2xx'] / seconds,
+    requestsPerSecond: Math.max(0, result['2xx'] - wrong) / (amount === undefined ? seconds : result.duration),
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    wrong,
     total: result.requests.total,
   };
 }

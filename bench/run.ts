@@ -1,5 +1,6 @@
 // `npm run bench`: how close the gateway gets to raw ONNX Runtime on a ViT-B/32-shaped model, what
-// each of its mechanisms is worth, and how it compares with Transformers.js on the same files.
+// each of its mechanisms is worth, how it compares with Transformers.js on the same files, and what
+// the catalogue's store and tagging cost (bench/catalogue.ts).
 // Everything is measured in one run on one machine, variants interleaved and repeated; only
 // ratios within a run are meaningful on a shared machine. Writes BENCHMARKS.md.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 
 import { ClipModel } from '../functions/clip/model';
 import type { ClipTokenizer } from '../functions/clip/tokenizer';
+import { benchCatalogue } from './catalogue';
 import { fmt, fmtSpread, load, makeJpegs, metric, metrics, ROOT, spread, startGatewayProcess, type LoadResult, type Spread } from './lib';
 
 const { values: args } = parseArgs({
@@ -16,7 +18,7 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: join(ROOT, 'bench', 'model') },
     out: { type: 'string', default: join(ROOT, 'BENCHMARKS.md') },
     quick: { type: 'boolean', default: false },
-    sections: { type: 'string', default: 'raw,gateway,ablations,peer,breakdown' },
+    sections: { type: 'string', default: 'raw,gateway,ablations,peer,breakdown,catalogue' },
   },
 });
 const QUICK = args.quick!;
@@ -365,6 +367,10 @@ async function main(): Promise<void> {
       await gw.stop();
     }
     say();
+  }
+
+  if (sections.has('catalogue')) {
+    await benchCatalogue({ modelDir, quick: QUICK, rounds: ROUNDS, say, targets });
   }
 
   say(`## Targets`);
