@@ -23,7 +23,7 @@ import {
 } from '../store/port';
 import { readConnection, type Connection } from './cursor';
 import { FieldError, fieldName, fromStoreError } from './errors';
-import { tagsFor, type ScoredFacet } from './tagging';
+import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
 
 /** One image as a caller gives it: exactly one of the two. */
@@ -73,8 +73,12 @@ export const DEFAULT_CATALOGUE_LIMITS: CatalogueLimits = {
   maxFirst: 500,
 };
 
-/** Products re-tagged per store transaction after a taxonomy change. */
-const RETAG_PAGE = 200;
+/**
+ * Products re-tagged per store transaction after a taxonomy change: one matrix product and one
+ * write each. Measured on SQLite, writing tags costs ~40 µs a product in pages of 200 and ~13 µs in
+ * pages of 2000, for ~30 ms of write lock a page.
+ */
+const RETAG_PAGE = 2000;
 
 /** What this gateway's model is to the catalogue: the one searched, the one a model change is building, or neither. */
 type ModelRole = 'active' | 'target' | 'other';
@@ -221,17 +225,26 @@ export class CatalogueService {
     return { taxonomy, facets: await this.scored.facets };
   }
 
+  private context(current: { taxonomy: TaxonomyRow }): TaggingContext {
+    return { logitScale: this.embeddings.model.info.logitScale, model: this.key, taxonomyVersion: current.taxonomy.version };
+  }
+
   private autoTags(
     productId: string,
     vector: Float32Array | undefined,
     current: { taxonomy: TaxonomyRow; facets: ScoredFacet[] } | undefined,
   ): TagRow[] {
     if (!vector || !current) return [];
-    return tagsFor(productId, vector, current.facets, {
-      logitScale: this.embeddings.model.info.logitScale,
-      model: this.key,
-      taxonomyVersion: current.taxonomy.version,
-    });
+    return tagsFor(productId, vector, current.facets, this.context(current));
+  }
+
+  /** autoTags of many products, from one matrix product. */
+  private autoTagsMany(
+    products: { productId: string; vector: Float32Array }[],
+    current: { taxonomy: TaxonomyRow; facets: ScoredFacet[] } | undefined,
+  ): Promise<TagRow[]> {
+    if (!current) return Promise.resolve([]);
+    return tagsForMany(products, current.facets, this.context(current));
   }
 
   private async retagAll(taxonomy: TaxonomyRow, facets: ScoredFacet[]): Promise<void> {
@@ -240,7 +253,10 @@ export class CatalogueService {
       const page = await this.storeCall(() => this.store.listProducts({}, RETAG_PAGE, after));
       const ids = page.items.map((p) => p.id);
       const vectors = await this.storeCall(() => this.store.getProductVectors(this.model, ids));
-      const tags = ids.flatMap((id) => this.autoTags(id, vectors.get(id), { taxonomy, facets }));
+      const tags = await this.autoTagsMany(
+        [...vectors].map(([productId, vector]) => ({ productId, vector })),
+        { taxonomy, facets },
+      );
       if (ids.length > 0) await this.storeCall(() => this.store.replaceAutoTags(ids, tags));
       if (!page.hasNextPage || page.endCursor === undefined) return;
       after = page.endCursor;
@@ -610,7 +626,10 @@ export class CatalogueService {
           message: `products[${JSON.stringify(id)}] has no stored vector of model ${this.key}; upsert it again to embed its images.`,
         });
     }
-    const tags = tagged.flatMap((id) => this.autoTags(id, vectors.get(id), current));
+    const tags = await this.autoTagsMany(
+      tagged.map((productId) => ({ productId, vector: vectors.get(productId)! })),
+      current,
+    );
     return { productIds: tagged, tags, processed: tagged.length + gone, failed: errors.length, errors };
   }
 
@@ -717,7 +736,12 @@ export class CatalogueService {
     const gone = chunk.productIds.length - products.length;
     return {
       productIds: current ? done.map((d) => d.id) : [],
-      tags: current ? done.flatMap((d) => this.autoTags(d.id, d.vector, current)) : [],
+      tags: current
+        ? await this.autoTagsMany(
+            done.map((d) => ({ productId: d.id, vector: d.vector })),
+            current,
+          )
+        : [],
       write,
       processed: done.length + gone,
       failed: errors.length,

@@ -1,4 +1,5 @@
 import type { FacetRow, TagRow } from '../store/port';
+import { matrixProduct } from './matrix';
 
 /** A facet with one text vector per label (prompt-ensembled, unit length), in the facet's label order. */
 export interface ScoredFacet {
@@ -24,45 +25,94 @@ export interface TaggingContext {
  * Only arithmetic on stored vectors: re-tagging after a taxonomy change needs no image inference.
  */
 export function tagsFor(productId: string, vector: Float32Array, facets: readonly ScoredFacet[], context: TaggingContext): TagRow[] {
-  const tags: TagRow[] = [];
+  const similarities = new Float32Array(facets.reduce((n, f) => n + f.labelVectors.length, 0));
+  let at = 0;
   for (const { facet, labelVectors } of facets) {
-    const count = labelVectors.length;
-    const similarities = new Float64Array(count);
-    let max = -Infinity;
-    for (let l = 0; l < count; l++) {
-      const label = labelVectors[l];
+    for (const label of labelVectors) {
       if (label.length !== vector.length) {
         throw new RangeError(`facet ${facet.name}: label vectors have ${label.length} dimensions, the product's ${vector.length}`);
       }
       let dot = 0;
       for (let i = 0; i < vector.length; i++) dot += vector[i] * label[i];
-      similarities[l] = dot;
-      max = Math.max(max, dot * context.logitScale);
+      similarities[at++] = dot;
     }
-    const scores = new Float64Array(count);
-    let total = 0;
+  }
+  const tags: TagRow[] = [];
+  pushTags(tags, productId, similarities, 0, facets, context);
+  return tags;
+}
+
+/**
+ * tagsFor over many products at once, the same tags: the similarities of every product with
+ * every label of every facet come from one matrix product (see matrix.ts), which is what makes
+ * re-tagging a whole catalogue cheap.
+ */
+export async function tagsForMany(
+  products: readonly { productId: string; vector: Float32Array }[],
+  facets: readonly ScoredFacet[],
+  context: TaggingContext,
+): Promise<TagRow[]> {
+  if (products.length === 0 || facets.length === 0) return [];
+  const dim = products[0].vector.length;
+  const labels = facets.flatMap((f) => f.labelVectors);
+  // b: dim × labels, one column per label.
+  const b = new Float32Array(dim * labels.length);
+  labels.forEach((label, l) => {
+    if (label.length !== dim) throw new RangeError(`label vectors have ${label.length} dimensions, the products' ${dim}`);
+    for (let i = 0; i < dim; i++) b[i * labels.length + l] = label[i];
+  });
+  const a = new Float32Array(products.length * dim);
+  products.forEach(({ productId, vector }, p) => {
+    if (vector.length !== dim) throw new RangeError(`product ${productId} has ${vector.length} dimensions, the others ${dim}`);
+    a.set(vector, p * dim);
+  });
+  const similarities = await matrixProduct(a, products.length, b, dim, labels.length);
+  const tags: TagRow[] = [];
+  products.forEach(({ productId }, p) => pushTags(tags, productId, similarities, p * labels.length, facets, context));
+  return tags;
+}
+
+/** The tags of one product from its similarities with every label, facets in order from `offset`. */
+function pushTags(
+  tags: TagRow[],
+  productId: string,
+  similarities: Float32Array,
+  offset: number,
+  facets: readonly ScoredFacet[],
+  context: TaggingContext,
+): void {
+  let at = offset;
+  for (const { facet, labelVectors } of facets) {
+    const count = labelVectors.length;
+    let max = -Infinity;
+    let best = 0;
     for (let l = 0; l < count; l++) {
-      scores[l] = Math.exp(similarities[l] * context.logitScale - max);
-      total += scores[l];
+      if (similarities[at + l] > max) [max, best] = [similarities[at + l], l];
     }
-    for (let l = 0; l < count; l++) scores[l] /= total;
-    const keep =
-      facet.mode === 'single'
-        ? [scores.indexOf(Math.max(...scores))]
-        : [...scores.keys()].filter((l) => scores[l] >= (facet.threshold ?? 1 / count));
-    for (const l of keep) {
+    // Softmax of logitScale × similarity, shifted by the largest for exp's sake.
+    let total = 0;
+    for (let l = 0; l < count; l++) total += Math.exp((similarities[at + l] - max) * context.logitScale);
+    const score = (l: number) => Math.exp((similarities[at + l] - max) * context.logitScale) / total;
+    const push = (l: number, s: number) =>
       tags.push({
         productId,
         facet: facet.name,
         label: facet.labels[l],
-        score: scores[l],
-        similarity: similarities[l],
+        score: s,
+        similarity: similarities[at + l],
         source: 'auto',
-        needsReview: facet.reviewBelow !== null && scores[l] < facet.reviewBelow,
+        needsReview: facet.reviewBelow !== null && s < facet.reviewBelow,
         model: context.model,
         taxonomyVersion: context.taxonomyVersion,
       });
+    if (facet.mode === 'single') push(best, score(best));
+    else {
+      const threshold = facet.threshold ?? 1 / count;
+      for (let l = 0; l < count; l++) {
+        const s = score(l);
+        if (s >= threshold) push(l, s);
+      }
     }
+    at += count;
   }
-  return tags;
 }

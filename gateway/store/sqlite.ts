@@ -766,31 +766,27 @@ class SqliteStore implements CatalogueStore {
 
   /** replaceAutoTags' writes, inside the caller's transaction. */
   private writeAutoTags(named: Set<string>, tags: TagRow[]): void {
-    {
-      this.sql("DELETE FROM tags WHERE source = 'auto' AND product_id IN (SELECT value FROM json_each(?))").run(JSON.stringify([...named]));
-      const insert = this.sql(
-        `INSERT INTO tags (${TAG_COLUMNS})
-         SELECT ?, ?, ?, 'auto', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM products WHERE id = ?)
-           AND NOT EXISTS (SELECT 1 FROM tags WHERE product_id = ? AND facet = ? AND source = 'manual')
-         ON CONFLICT (product_id, facet, label) DO UPDATE SET score = excluded.score, similarity = excluded.similarity,
-           needs_review = excluded.needs_review, model = excluded.model, taxonomy_version = excluded.taxonomy_version`,
-      );
-      for (const t of tags) {
-        const { productId, facet } = t;
-        insert.run(
-          productId,
-          facet,
-          t.label,
-          t.score,
-          t.similarity,
-          t.needsReview ? 1 : 0,
-          t.model,
-          t.taxonomyVersion,
-          productId,
-          productId,
-          facet,
-        );
-      }
+    const ids = JSON.stringify([...named]);
+    this.sql("DELETE FROM tags WHERE source = 'auto' AND product_id IN (SELECT value FROM json_each(?))").run(ids);
+    if (tags.length === 0) return;
+    // Which products exist and which of their facets have manual tags, looked up once for the whole
+    // write (inside its transaction, so nothing changes meanwhile) instead of twice a row.
+    const present = new Set(this.sql('SELECT id FROM products WHERE id IN (SELECT value FROM json_each(?))').pluck().all(ids));
+    const manual = new Set(
+      this.sql(
+        "SELECT DISTINCT product_id || char(0) || facet FROM tags WHERE source = 'manual' AND product_id IN (SELECT value FROM json_each(?))",
+      )
+        .pluck()
+        .all(ids),
+    );
+    const insert = this.sql(
+      `INSERT INTO tags (${TAG_COLUMNS}) VALUES (?, ?, ?, 'auto', ?, ?, ?, ?, ?)
+       ON CONFLICT (product_id, facet, label) DO UPDATE SET score = excluded.score, similarity = excluded.similarity,
+         needs_review = excluded.needs_review, model = excluded.model, taxonomy_version = excluded.taxonomy_version`,
+    );
+    for (const t of tags) {
+      if (!present.has(t.productId) || manual.has(`${t.productId}\0${t.facet}`)) continue;
+      insert.run(t.productId, t.facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion);
     }
   }
 

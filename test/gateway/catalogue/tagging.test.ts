@@ -1,6 +1,6 @@
 import { meanUnitVector } from '../../../functions/clip';
 import { ClipModel } from '../../../functions/clip/model';
-import { tagsFor, type ScoredFacet, type TaggingContext } from '../../../gateway/catalogue/tagging';
+import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from '../../../gateway/catalogue/tagging';
 import type { FacetRow } from '../../../gateway/store/port';
 import { drawShape, loadReference, seededRandom, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
@@ -102,5 +102,38 @@ describe('tagsFor on the tiny CLIP', () => {
       if (tag.label === truth[i]) right++;
     });
     expect(right / truth.length).toBeGreaterThanOrEqual(0.95);
+  });
+});
+
+describe('tagsForMany', () => {
+  it('gives every product the tags tagsFor gives it, from one matrix product, single and multi facets alike', async () => {
+    const random = seededRandom(77);
+    const gaussianish = () => random() * 2 - 1;
+    const dim = 24;
+    const facets: ScoredFacet[] = [
+      {
+        facet: facet('kind', ['a', 'b', 'c', 'd']),
+        labelVectors: Array.from({ length: 4 }, () => unit(Array.from({ length: dim }, gaussianish))),
+      },
+      {
+        facet: facet('style', ['x', 'y', 'z'], { mode: 'multi', threshold: 0.2, reviewBelow: 0.6 }),
+        labelVectors: Array.from({ length: 3 }, () => unit(Array.from({ length: dim }, gaussianish))),
+      },
+    ];
+    const products = Array.from({ length: 300 }, (_, i) => ({
+      productId: `p${i}`,
+      vector: unit(Array.from({ length: dim }, gaussianish)),
+    }));
+    const many = await tagsForMany(products, facets, { ...CONTEXT, logitScale: 10 });
+    const one = products.flatMap((p) => tagsFor(p.productId, p.vector, facets, { ...CONTEXT, logitScale: 10 }));
+    expect(many.map((t) => [t.productId, t.facet, t.label, t.needsReview])).toEqual(
+      one.map((t) => [t.productId, t.facet, t.label, t.needsReview]),
+    );
+    many.forEach((t, i) => {
+      expect(t.score).toBeCloseTo(one[i].score, 5);
+      expect(t.similarity).toBeCloseTo(one[i].similarity, 5);
+    });
+    expect(new Set(many.filter((t) => t.facet === 'style').map((t) => t.productId)).size).toBeGreaterThan(100);
+    expect(await tagsForMany([], facets, CONTEXT)).toEqual([]);
   });
 });
