@@ -93,6 +93,12 @@ export interface PostgresStoreOptions {
    * filtered search falls back to an exact scan of the filtered products. Default 20000.
    */
   maxScanTuples: number;
+  /**
+   * Candidates an HNSW search keeps (pgvector's hnsw.ef_search; at least k + 1, at most 1000), and
+   * twice as many under a filter. pgvector's default, 40, gave recall@20 of 0.89 (0.71 filtered) on
+   * 10,000 clustered 512-dim vectors; 200 gives 0.99, and 400 under a 10% filter 0.97. Default 200.
+   */
+  efSearch: number;
 }
 
 export const DEFAULT_POSTGRES_STORE_OPTIONS: Omit<PostgresStoreOptions, 'url'> = {
@@ -101,6 +107,7 @@ export const DEFAULT_POSTGRES_STORE_OPTIONS: Omit<PostgresStoreOptions, 'url'> =
   connectTimeoutMs: 5_000,
   statementTimeoutMs: 30_000,
   maxScanTuples: 20_000,
+  efSearch: 200,
 };
 
 /** A schema name used unquoted-safe: lower-case letters, digits and underscores, at most 63. */
@@ -266,6 +273,7 @@ export class PostgresStore implements CatalogueStore {
   private readonly pool: Pool;
   private readonly names: Names;
   private readonly maxScanTuples: number;
+  private readonly efSearch: number;
   /** Model tables known to be committed; a model's dim and table never change once made. */
   private readonly models = new Map<string, ModelTable>();
   /** Whether the server's pgvector has iterative index scans; learnt on first use. */
@@ -282,6 +290,7 @@ export class PostgresStore implements CatalogueStore {
     check('connectTimeoutMs', options.connectTimeoutMs, timeoutMs);
     check('statementTimeoutMs', options.statementTimeoutMs, integer(1, 2 ** 31 - 1 - CLIENT_DEADLINE_MARGIN_MS));
     this.maxScanTuples = check('maxScanTuples', options.maxScanTuples, positiveInt);
+    this.efSearch = check('efSearch', options.efSearch, integer(1, 1000));
     this.names = new Names(schema);
     this.pool = new Pool({
       connectionString: options.url,
@@ -781,7 +790,7 @@ export class PostgresStore implements CatalogueStore {
       const found = await this.withSearchSettings(
         client,
         discard,
-        k + 1,
+        this.candidates(k, filter),
         async () => (await client.query<Neighbour>(search.sql, search.values)).rows,
       );
       if (found.length < k) {
@@ -812,7 +821,7 @@ export class PostgresStore implements CatalogueStore {
       const table = await this.findModel(client, model);
       if (!table) return '';
       const search = this.indexSearch(table, vectorText(query), k + 1, filter);
-      const plan = await this.withSearchSettings(client, discard, k + 1, () =>
+      const plan = await this.withSearchSettings(client, discard, this.candidates(k, filter), () =>
         client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${search.sql}`, search.values),
       );
       return plan.rows.map((row) => row['QUERY PLAN']).join('\n');
@@ -839,15 +848,22 @@ export class PostgresStore implements CatalogueStore {
   }
 
   /**
-   * Runs `work` in a read-only transaction whose HNSW scans use iterative scans (strict order, up to
-   * maxScanTuples entries): they keep going until `limit` rows pass the filter, where a plain scan
-   * stops after ef_search candidates whatever the filter left.
+   * Runs `work` in a read-only transaction whose HNSW scans keep `candidates` (ef_search) and use
+   * iterative scans (strict order, up to maxScanTuples entries): they keep going until the query's
+   * LIMIT of rows pass the filter, where a plain scan stops after ef_search candidates whatever the
+   * filter left.
    */
-  private async withSearchSettings<T>(client: PoolClient, discard: () => void, limit: number, work: () => Promise<T>): Promise<T> {
+  /** ef_search for a search of k: see PostgresStoreOptions.efSearch. */
+  private candidates(k: number, filter: ProductFilter): number {
+    const filtered = Object.values(filter).some((v) => v !== undefined);
+    return Math.max(k + 1, filtered ? 2 * this.efSearch : this.efSearch);
+  }
+
+  private async withSearchSettings<T>(client: PoolClient, discard: () => void, candidates: number, work: () => Promise<T>): Promise<T> {
     const iterative = this.iterativeScan ?? (await this.learnIterativeScan(client));
     // hnsw.ef_search is at most 1000; iterative scans go past it.
     const settings = [
-      `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(40, limit))}`,
+      `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(40, candidates))}`,
       ...(iterative ? ['SET LOCAL hnsw.iterative_scan = strict_order', `SET LOCAL hnsw.max_scan_tuples = ${this.maxScanTuples}`] : []),
     ];
     return this.inTransaction(
