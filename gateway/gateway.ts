@@ -42,6 +42,8 @@ export interface Gateway {
   readonly log: Logger;
   readonly store: CatalogueStore;
   readonly catalogue: CatalogueService;
+  /** Embeddings for every caller of this gateway (batched, cached): what the resolvers and the catalogue use. */
+  readonly embeddings: EmbeddingService;
   /** Runs tagging jobs (shared through the store with every gateway on it); stopped, after its chunk in hand, by stop(). */
   readonly jobs: TaggingJobRunner;
   /**
@@ -141,6 +143,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     log,
     store,
     catalogue,
+    embeddings,
     jobs,
     context: (signal, credentials = { loopback: true }) => ({
       services,

@@ -4,5 +4,5 @@ export type { CatalogueLimits, ImageSource, ProductHit, ProductInput, SearchQuer
 export type { Connection, Edge } from './cursor';
 export { FieldError } from './errors';
 export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
-export { tagsFor, type ScoredFacet, type TaggingContext } from './tagging';
+export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, TaggingJobRunner, type JobRunnerOptions } from './jobs';

@@ -99,6 +99,13 @@ export interface PostgresStoreOptions {
    * 10,000 clustered 512-dim vectors; 200 gives 0.99, and 400 under a 10% filter 0.97. Default 200.
    */
   efSearch: number;
+  /**
+   * A filtered search whose filter matches at most this many products is an exact scan of them
+   * (counted first, never past this number). Under a filter matching 10% of 100,000 clustered
+   * vectors an HNSW scan found 0.87 of the true 20 nearest even at ef_search 400; the exact scan
+   * finds them all. 0: filtered searches go through the index. Default 20000.
+   */
+  exactSearchMatching: number;
 }
 
 export const DEFAULT_POSTGRES_STORE_OPTIONS: Omit<PostgresStoreOptions, 'url'> = {
@@ -108,6 +115,7 @@ export const DEFAULT_POSTGRES_STORE_OPTIONS: Omit<PostgresStoreOptions, 'url'> =
   statementTimeoutMs: 30_000,
   maxScanTuples: 20_000,
   efSearch: 200,
+  exactSearchMatching: 20_000,
 };
 
 /** A schema name used unquoted-safe: lower-case letters, digits and underscores, at most 63. */
@@ -274,6 +282,7 @@ export class PostgresStore implements CatalogueStore {
   private readonly names: Names;
   private readonly maxScanTuples: number;
   private readonly efSearch: number;
+  private readonly exactSearchMatching: number;
   /** Model tables known to be committed; a model's dim and table never change once made. */
   private readonly models = new Map<string, ModelTable>();
   /** Whether the server's pgvector has iterative index scans; learnt on first use. */
@@ -291,6 +300,7 @@ export class PostgresStore implements CatalogueStore {
     check('statementTimeoutMs', options.statementTimeoutMs, integer(1, 2 ** 31 - 1 - CLIENT_DEADLINE_MARGIN_MS));
     this.maxScanTuples = check('maxScanTuples', options.maxScanTuples, positiveInt);
     this.efSearch = check('efSearch', options.efSearch, integer(1, 1000));
+    this.exactSearchMatching = check('exactSearchMatching', options.exactSearchMatching, nonNegativeInt);
     this.names = new Names(schema);
     this.pool = new Pool({
       connectionString: options.url,
@@ -781,8 +791,9 @@ export class PostgresStore implements CatalogueStore {
     const neighbours = await this.withClient(async (client, discard) => {
       const table = await this.findModel(client, model);
       if (!table) return [];
-      if (filter.ids) {
-        // At most ids.length candidates: computing each distance beats walking the graph.
+      if (filter.ids || (await this.fewMatch(client, table, filter))) {
+        // Few candidates (at most ids.length, or at most exactSearchMatching): computing each
+        // distance beats walking the graph, and is exact, where a filtered HNSW scan loses recall.
         this.searches.exact++;
         return this.exactSearch(client, table, q, k, filter);
       }
@@ -826,6 +837,16 @@ export class PostgresStore implements CatalogueStore {
       );
       return plan.rows.map((row) => row['QUERY PLAN']).join('\n');
     });
+  }
+
+  /** Whether a filter (other than ids) matches at most exactSearchMatching products of the model: counted, but never past that. */
+  private async fewMatch(client: PoolClient, table: ModelTable, filter: ProductFilter): Promise<boolean> {
+    if (!Object.values(filter).some((v) => v !== undefined) || this.exactSearchMatching === 0) return false;
+    const params = new Params();
+    const from = this.searchFrom(table, filter, params);
+    const limit = params.add(this.exactSearchMatching + 1);
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM ${from} LIMIT ${limit}) m`, params.values);
+    return Number(rows[0].n) <= this.exactSearchMatching;
   }
 
   private searchFrom(table: ModelTable, filter: ProductFilter, params: Params): string {

@@ -89,9 +89,10 @@ describe('PostgresStore on PostgreSQL', () => {
 
   beforeEach(async () => {
     schema = freshSchema();
-    // A small ef_search (40 under a filter, pgvector's default): over these 200 rows a larger one makes
-    // the planner prefer an exact scan to the index, and these tests are about the index path.
-    store = await openStore(schema, { efSearch: 20 });
+    // These tests are about the index path: a small ef_search (40 under a filter, pgvector's default),
+    // since over these 200 rows a larger one makes the planner prefer an exact scan to the index, and
+    // no exact scan for filters matching few products (all of them do here).
+    store = await openStore(schema, { efSearch: 20, exactSearchMatching: 0 });
     await store.migrate();
   });
 
@@ -213,6 +214,31 @@ describe('PostgresStore on PostgreSQL', () => {
       .slice(0, 10);
     expect(hits.map((h) => h.productId)).toEqual(expected);
     expect(store.searches).toEqual({ index: 1, exact: 0, fallback: 0 }); // the index alone answered
+  });
+
+  it('answers a filter matching at most exactSearchMatching products with an exact scan of them', async () => {
+    await fill();
+    const exact = await openStore(schema, { exactSearchMatching: 100 });
+    try {
+      const far = { attributes: { far: true } };
+      const hits = await exact.searchProducts(SEARCH, query, 10, far);
+      const expected = farthest
+        .map((id) => ({ id, score: dot(vectors.get(id)!, query) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 10);
+      expect(hits.map((h) => h.productId)).toEqual(expected.map((e) => e.id));
+      expect(exact.searches).toEqual({ index: 0, exact: 1, fallback: 0 });
+      // One more match than the bound: through the index.
+      const bounded = await openStore(schema, { exactSearchMatching: 99 });
+      try {
+        await bounded.searchProducts(SEARCH, query, 10, far);
+        expect(bounded.searches.exact).toBe(0);
+      } finally {
+        await bounded.close();
+      }
+    } finally {
+      await exact.close();
+    }
   });
 
   it('answers a filter matching fewer than k exactly, falling back to an exact scan of the candidates', async () => {
