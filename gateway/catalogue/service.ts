@@ -329,25 +329,15 @@ export class CatalogueService {
     // 2. Vectors: stored ones by content hash; the others embedded, each distinct image once.
     const hashes = [...new Set(prepared.flatMap((p) => (p instanceof FieldError ? [] : p.images.map((i) => i.hash))))];
     const stored = await this.storeCall(() => this.store.getImageVectors(this.model, hashes));
-    const embedded = new Map<string, Promise<Float32Array>>();
+    const embed = this.embedOnce(stored, signal);
     const withVectors = await Promise.all(
       prepared.map(async (p, index) => {
         if (p instanceof FieldError) return p;
         try {
           const vectors = await Promise.all(
             p.images.map(async ({ bytes, hash }, i) => {
-              const known = stored.get(hash);
-              if (known) return known;
-              let pending = embedded.get(hash);
-              if (!pending) {
-                // Bytes are skipped only for a hash whose vector was stored a moment ago, and vectors are never deleted.
-                if (!bytes) throw new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, `the vector of image ${hash} is no longer stored.`);
-                pending = this.embeddings.embedImage(bytes, signal);
-                pending.catch(() => undefined);
-                embedded.set(hash, pending);
-              }
               try {
-                return await pending;
+                return await embed(hash, bytes);
               } catch (error) {
                 throw failure(['products', String(index), 'images', String(i)], error);
               }
@@ -405,6 +395,31 @@ export class CatalogueService {
         throw new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, `product ${JSON.stringify(p.id)} was not found after it was stored.`);
       return { ok: true, product };
     });
+  }
+
+  /**
+   * Each distinct image's vector once: a stored one as it is, the others embedded, concurrent asks
+   * for one hash sharing one embedding. Bytes may be null only for a hash with a stored vector.
+   */
+  private embedOnce(
+    stored: Map<string, Float32Array>,
+    signal?: AbortSignal,
+  ): (hash: string, bytes: Uint8Array | null) => Promise<Float32Array> {
+    const embedded = new Map<string, Promise<Float32Array>>();
+    return (hash, bytes) => {
+      const known = stored.get(hash);
+      if (known) return Promise.resolve(known);
+      let pending = embedded.get(hash);
+      if (!pending) {
+        // Image vectors are never deleted, so a hash found with a vector a moment ago still has it.
+        if (!bytes)
+          return Promise.reject(new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, `the vector of image ${hash} is no longer stored.`));
+        pending = this.embeddings.embedImage(bytes, signal);
+        pending.catch(() => undefined);
+        embedded.set(hash, pending);
+      }
+      return pending;
+    };
   }
 
   /** The last fetches whose content has a stored vector of this model and whose server sent validators: these may be revalidated. */
@@ -654,16 +669,7 @@ export class CatalogueService {
       ]),
     );
     const fetchedUrls: FetchedUrl[] = [];
-    const embedded = new Map<string, Promise<Float32Array>>();
-    const embed = (hash: string, bytes: Uint8Array) => {
-      let pending = embedded.get(hash);
-      if (!pending) {
-        pending = stored.has(hash) ? Promise.resolve(stored.get(hash)!) : this.embeddings.embedImage(bytes, signal);
-        pending.catch(() => undefined);
-        embedded.set(hash, pending);
-      }
-      return pending;
-    };
+    const embed = this.embedOnce(stored, signal);
     const results = await Promise.all(
       products.map(async (product) => {
         const field = ['products', product.id];
