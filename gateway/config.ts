@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, MODEL_DTYPE, type ImageLimits } from '../functions/clip';
+import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, type ImageLimits } from '../functions/clip';
 import {
   bool,
   EnvReader,
@@ -37,7 +37,10 @@ export interface GatewayConfig extends RequestLimits {
   imageCacheSize: number;
   /** Largest HTTP request body, in bytes (env BODY_LIMIT_BYTES). Default 32 MiB: one 20 MiB image in base64 fits. */
   bodyLimitBytes: number;
-  /** Limits on each image (env IMAGE_MAX_BYTES, IMAGE_MAX_PIXELS). Default 20 MiB, 40 megapixels. */
+  /**
+   * Limits on each image (env IMAGE_MAX_BYTES, IMAGE_MAX_PIXELS), and what embedded colour profiles
+   * do (env IMAGE_ICC_PROFILES: ignore or convert). Default 20 MiB, 40 megapixels, ignore.
+   */
   imageLimits: ImageLimits;
   /** URL fetching (env IMAGE_FETCH_TIMEOUT_MS, IMAGE_FETCH_MAX_REDIRECTS, IMAGE_FETCH_ALLOW_NETWORKS). */
   fetch: Omit<FetchImageOptions, 'maxBytes'>;
@@ -210,6 +213,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
   const imageLimits = { ...base.imageLimits };
   imageLimits.maxBytes = read.get('IMAGE_MAX_BYTES', positiveInt, imageLimits.maxBytes);
   imageLimits.maxPixels = read.get('IMAGE_MAX_PIXELS', positiveInt, imageLimits.maxPixels);
+  imageLimits.iccProfiles = read.get('IMAGE_ICC_PROFILES', oneOf(ICC_PROFILE_HANDLING), imageLimits.iccProfiles);
   const origins = read.get('CORS_ORIGINS', ORIGINS, []);
   const maxInputsPerRequest = read.get('MAX_INPUTS_PER_REQUEST', positiveInt, base.maxInputsPerRequest);
   return {

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 
-import { check, positiveInt } from '../options';
+import { check, oneOf, positiveInt } from '../options';
 import { ClipErrorCode, ClipInputError } from './errors';
 import type { ImagePreprocessSpec } from './model-dir';
 
@@ -16,17 +16,48 @@ export interface ImageLimits {
    * a few levels. Default false.
    */
   fastShrinkOnLoad: boolean;
+  /**
+   * What an embedded ICC colour profile (Adobe RGB from cameras, Display P3 from phones) does.
+   * `ignore`: nothing; the decoded values are taken as they are, as PIL, Hugging Face's
+   * processors and the pipeline CLIP was trained with take them, so vectors match theirs exactly.
+   * `convert`: the pixels are converted from the profile to sRGB first (colour-managed: what a
+   * browser shows), which moves them away from that reference by several levels. Default `ignore`.
+   */
+  iccProfiles: IccProfileHandling;
 }
+
+export const ICC_PROFILE_HANDLING = ['ignore', 'convert'] as const;
+export type IccProfileHandling = (typeof ICC_PROFILE_HANDLING)[number];
 
 export const DEFAULT_IMAGE_LIMITS: ImageLimits = {
   maxBytes: 20 * 1024 * 1024,
   maxPixels: 40_000_000,
   fastShrinkOnLoad: false,
+  iccProfiles: 'ignore',
 };
 
 export function checkImageLimits(limits: ImageLimits): void {
   check('imageLimits.maxBytes', limits.maxBytes, positiveInt);
   check('imageLimits.maxPixels', limits.maxPixels, positiveInt);
+  check('imageLimits.iccProfiles', limits.iccProfiles, oneOf(ICC_PROFILE_HANDLING));
+}
+
+/**
+ * PIL's CMYK to RGB (Pillow's cmyk2rgb: R = (255 - K) - C × (255 - K) / 255, rounded as its
+ * MULDIV255 rounds), which is what convert("RGB") gives the reference processors: no colour
+ * profile, so no CMYK press simulation either.
+ */
+export function cmykToRgb(cmyk: Uint8Array): Uint8Array {
+  const pixels = cmyk.length / 4;
+  const rgb = new Uint8Array(pixels * 3);
+  for (let p = 0; p < pixels; p++) {
+    const nk = 255 - cmyk[p * 4 + 3];
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[p * 4 + c] * nk + 128;
+      rgb[p * 3 + c] = nk - (((t >> 8) + t) >> 8);
+    }
+  }
+  return rgb;
 }
 
 /** A centre crop as the model sees it before normalisation: uint8 RGB, row-major HWC. */
@@ -84,6 +115,13 @@ function tooLarge(message: string): ClipInputError {
  * preprocessing: EXIF orientation, RGB, resize (shortest edge), centre crop. Rescaling and
  * normalisation happen next to the model (`toPixelValues`), so this crop is what travels.
  *
+ * RGB is PIL's convert("RGB") for every mode: greyscale replicated, alpha dropped (not composited,
+ * the colour under transparent pixels kept), palettes expanded, CMYK by PIL's own formula (see
+ * cmykToRgb), 16-bit samples to their high byte. One divergence, on purpose: PIL opens a 16-bit
+ * greyscale PNG as 32-bit integers and its convert("RGB") clips every value above 255, so the
+ * reference processors see a white image; here such a PNG keeps its picture (high bytes, as PIL
+ * does for 16-bit RGB).
+ *
  * Throws `ClipInputError` for anything wrong with the input; never for a neighbour's.
  */
 export async function decodeAndCrop(
@@ -102,15 +140,22 @@ export async function decodeAndCrop(
   }
 
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const options: sharp.SharpOptions = { limitInputPixels: limits.maxPixels, failOn: 'warning', sequentialRead: true };
+  const options: sharp.SharpOptions = {
+    limitInputPixels: limits.maxPixels,
+    failOn: 'warning',
+    sequentialRead: true,
+    ignoreIcc: (limits.iccProfiles ?? 'ignore') === 'ignore',
+  };
   let orientedWidth: number;
   let orientedHeight: number;
   let hasAlpha: boolean;
+  let cmyk: boolean;
   try {
     // Header only: the pixel limit is checked below, with a message that says so.
     const metadata = await sharp(input, { ...options, limitInputPixels: false }).metadata();
     if (metadata.format !== format) throw new Error(`header says ${metadata.format}, bytes say ${format}`);
     hasAlpha = metadata.hasAlpha;
+    cmyk = metadata.space === 'cmyk';
     orientedWidth = metadata.autoOrient?.width ?? metadata.width;
     orientedHeight = metadata.autoOrient?.height ?? metadata.height;
   } catch (cause) {
@@ -145,7 +190,17 @@ export async function decodeAndCrop(
   let output: { data: Buffer; info: sharp.OutputInfo };
   try {
     let pipeline: sharp.Sharp;
-    if (hasAlpha) {
+    if (cmyk && options.ignoreIcc) {
+      // The ink values as stored (libvips undoes Adobe's inversion, as PIL does), then PIL's
+      // formula: libvips would convert through a CMYK press profile instead.
+      const ink = await sharp(input, { ...options, autoOrient: true })
+        .pipelineColourspace('cmyk')
+        .toColourspace('cmyk')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (ink.info.channels !== 4) throw new Error(`CMYK decoded to ${ink.info.channels} channels`);
+      pipeline = sharp(cmykToRgb(ink.data), { raw: { width: ink.info.width, height: ink.info.height, channels: 3 } });
+    } else if (hasAlpha) {
       // PIL's convert('RGB') drops alpha and keeps the colour under transparent pixels, and so does
       // CLIP's reference. libvips would premultiply alpha for the resize (transparent -> black), so
       // alpha goes in a first pass; only images with alpha pay for it.

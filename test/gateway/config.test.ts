@@ -3,6 +3,12 @@ import { Client } from 'pg';
 import { configFromEnv, defaultConfig, listenFromEnv } from '../../gateway/config';
 
 describe('configFromEnv', () => {
+  it('ignores embedded colour profiles unless IMAGE_ICC_PROFILES=convert', () => {
+    expect(configFromEnv({}).imageLimits.iccProfiles).toBe('ignore');
+    expect(configFromEnv({ IMAGE_ICC_PROFILES: 'convert' }).imageLimits.iccProfiles).toBe('convert');
+    expect(() => configFromEnv({ IMAGE_ICC_PROFILES: 'srgb' })).toThrow(/^IMAGE_ICC_PROFILES must be .*ignore.*convert.*got "srgb"/);
+  });
+
   it("reads the catalogue's limits, an upsert's size following MAX_INPUTS_PER_REQUEST unless set on its own", () => {
     expect(configFromEnv({}).catalogue).toEqual({
       maxProducts: 256,

@@ -2,7 +2,15 @@ import { deflateSync, crc32 } from 'node:zlib';
 
 import sharp from 'sharp';
 
-import { ClipErrorCode, ClipInputError, decodeAndCrop, readModelDirectory, sniffImageFormat } from '../../../functions/clip';
+import {
+  ClipErrorCode,
+  ClipInputError,
+  decodeAndCrop,
+  DEFAULT_IMAGE_LIMITS,
+  readModelDirectory,
+  sniffImageFormat,
+} from '../../../functions/clip';
+import { cmykToRgb } from '../../../functions/clip/image-crop';
 import { loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const spec = readModelDirectory(TINY_CLIP_DIR).image;
@@ -76,6 +84,71 @@ function pngHeaderOnly(width: number, height: number): Buffer {
   ]);
 }
 
+describe('colour profiles and CMYK', () => {
+  const scene = () =>
+    sharp({ create: { width: 180, height: 120, channels: 3, background: { r: 40, g: 160, b: 90 } } })
+      .composite([{ input: Buffer.from('<svg width="180" height="120"><circle cx="70" cy="60" r="45" fill="rgb(230,40,30)"/></svg>') }])
+      .png()
+      .toBuffer();
+  const difference = (a: Uint8Array, b: Uint8Array) => {
+    let max = 0;
+    let sum = 0;
+    for (let i = 0; i < a.length; i++) {
+      const d = Math.abs(a[i] - b[i]);
+      max = Math.max(max, d);
+      sum += d;
+    }
+    return { max, mean: sum / a.length };
+  };
+
+  /** `jpeg` with `icc` embedded as APP2 segments right after SOI: the same compressed pixels, now tagged. */
+  function withIcc(jpeg: Buffer, icc: Buffer): Buffer {
+    const header = Buffer.from('ICC_PROFILE\0', 'latin1');
+    const chunk = 65519 - header.length - 2;
+    const count = Math.ceil(icc.length / chunk);
+    const segments = Array.from({ length: count }, (_, n) => {
+      const body = Buffer.concat([header, Buffer.from([n + 1, count]), icc.subarray(n * chunk, (n + 1) * chunk)]);
+      const length = Buffer.alloc(2);
+      length.writeUInt16BE(body.length + 2);
+      return Buffer.concat([Buffer.from([0xff, 0xe2]), length, body]);
+    });
+    return Buffer.concat([jpeg.subarray(0, 2), ...segments, jpeg.subarray(2)]);
+  }
+
+  it('ignores an embedded profile by default, as PIL does, and converts it to sRGB when asked', async () => {
+    const untagged = await sharp(await scene())
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const p3 = (
+      await sharp(
+        await sharp(await scene())
+          .withIccProfile('p3')
+          .jpeg()
+          .toBuffer(),
+      ).metadata()
+    ).icc!;
+    const tagged = withIcc(untagged, p3);
+    expect((await sharp(tagged).metadata()).icc).toEqual(p3);
+    // Ignored: the tagged file decodes to exactly the pixels of the untagged one.
+    const plain = await decodeAndCrop(untagged, spec);
+    expect(difference((await decodeAndCrop(tagged, spec)).data, plain.data)).toEqual({ max: 0, mean: 0 });
+    // Converted: P3 to sRGB moves the saturated red and green by many levels.
+    const managed = await decodeAndCrop(tagged, spec, { ...DEFAULT_IMAGE_LIMITS, iccProfiles: 'convert' });
+    expect(difference(managed.data, plain.data).max).toBeGreaterThan(20);
+    // An untagged image is the same either way.
+    expect(
+      difference((await decodeAndCrop(untagged, spec, { ...DEFAULT_IMAGE_LIMITS, iccProfiles: 'convert' })).data, plain.data).max,
+    ).toBe(0);
+  });
+
+  it("turns CMYK into RGB by PIL's formula, not through a press profile", () => {
+    // Pillow's cmyk2rgb: (255 - K) - C × (255 - K) / 255, rounded as MULDIV255 rounds.
+    expect([...cmykToRgb(Uint8Array.from([255, 0, 0, 0, 0, 0, 0, 255, 128, 0, 255, 64, 0, 0, 0, 0]))]).toEqual([
+      0, 255, 255, 0, 0, 0, 95, 191, 0, 255, 255, 255,
+    ]);
+  });
+});
+
 describe('decodeAndCrop refuses bad images with a typed error', () => {
   const good = reference.images[0].bytes;
   const expectError = async (bytes: Uint8Array, code: ClipErrorCode, message: RegExp, limits?: Parameters<typeof decodeAndCrop>[2]) => {
@@ -116,12 +189,14 @@ describe('decodeAndCrop refuses bad images with a typed error', () => {
       maxBytes: 1000,
       maxPixels: 40_000_000,
       fastShrinkOnLoad: false,
+      iccProfiles: 'ignore',
     }));
   it('an image over a lowered pixel limit', () =>
     expectError(good, ClipErrorCode.INPUT_TOO_LARGE, /150×90 pixels; the limit is 10000/, {
       maxBytes: 1 << 20,
       maxPixels: 10_000,
       fastShrinkOnLoad: false,
+      iccProfiles: 'ignore',
     }));
 
   it('keeps working after all of those', async () => {
