@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 
 import { check, nonNegativeInt, positiveInt, setOnly } from '../options';
@@ -22,7 +24,10 @@ export interface ClipModelOptions {
   dtype: ModelDtype;
   /** Requested device; `cuda` falls back to the CPU with a log line. Default `cpu`. */
   device: ExecutionDevice;
-  /** ONNX Runtime intra-op threads per session; 0 lets it choose. Default 0. */
+  /**
+   * ONNX Runtime intra-op threads per session; 0 lets it choose, which on small VMs is one thread
+   * whatever their cores. Default: every core this process may use (availableParallelism).
+   */
   intraOpThreads: number;
   /** Let ONNX Runtime's threads busy-wait between operators (see SessionOptions.spinning). Default true. */
   spinning: boolean;
@@ -39,7 +44,7 @@ export interface ClipModelOptions {
 export const DEFAULT_CLIP_MODEL_OPTIONS: ClipModelOptions = {
   dtype: 'fp32',
   device: 'cpu',
-  intraOpThreads: 0,
+  intraOpThreads: availableParallelism(),
   spinning: true,
   imageLimits: DEFAULT_IMAGE_LIMITS,
   maxTextChars: 20_000,

@@ -6,7 +6,7 @@ import { EnvReader, nonEmpty, nonNegativeInt, oneOf, type Env } from '../options
 /**
  * Loads the model a function serves, configured by the environment: CLIP_MODEL_DIR (default: the
  * bundled tiny CLIP), CLIP_DTYPE (fp32), CLIP_DEVICE (cpu; cuda falls back to the CPU with a log
- * line), CLIP_INTRA_OP_THREADS (0: ONNX Runtime decides), IMAGE_ICC_PROFILES (ignore: see ImageLimits).
+ * line), CLIP_INTRA_OP_THREADS (default every core; 0: ONNX Runtime decides, one thread on small VMs), IMAGE_ICC_PROFILES (ignore: see ImageLimits).
  */
 export async function loadModelFromEnv(env: Env = process.env, log?: ClipModelOptions['log']): Promise<ClipModel> {
   const read = new EnvReader(env);
