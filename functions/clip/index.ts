@@ -5,7 +5,7 @@ export type { LabelScore } from './classify';
 export { ClipErrorCode, ClipInputError, ModelLoadError } from './errors';
 export { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, ICC_PROFILE_HANDLING, sniffImageFormat } from './image-crop';
 export type { ImageCrop, ImageFormat, ImageLimits } from './image-crop';
-export { MODEL_DTYPE, MODEL_DTYPES, OPENAI_LOGIT_SCALE, readModelDirectory } from './model-dir';
+export { MODEL_DTYPE, MODEL_DTYPES, modelFiles, OPENAI_LOGIT_SCALE, readModelDirectory } from './model-dir';
 export type { ClipModelSpec, ImagePreprocessSpec, ModelDtype } from './model-dir';
 export { cropByteLength, toPixelValues } from './pixels';
 export { dot, meanUnitVector, zeroShot } from './scoring';

@@ -23,6 +23,22 @@ const DTYPE_SUFFIX: Record<ModelDtype, string> = {
   q4f16: '_q4f16',
 };
 
+/** The JSON files every model directory has, whatever the dtype. */
+export const MODEL_CONFIG_FILES = ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;
+
+/** The ONNX file of one tower for a dtype, relative to the model directory, with POSIX separators (as hub paths are). */
+export function towerFile(tower: 'text' | 'vision', dtype: ModelDtype): string {
+  return `onnx/${tower}_model${DTYPE_SUFFIX[dtype]}.onnx`;
+}
+
+/**
+ * Every file readModelDirectory reads for `dtype`, relative to the directory: what a download of
+ * a model fetches, so that the loader and the downloader cannot disagree about the layout.
+ */
+export function modelFiles(dtype: ModelDtype): string[] {
+  return [...MODEL_CONFIG_FILES, towerFile('text', dtype), towerFile('vision', dtype)];
+}
+
 /** OpenAI's checkpoints train the scale up to its clamp; Hugging Face configs do not record it. */
 export const OPENAI_LOGIT_SCALE = 100;
 
@@ -179,7 +195,7 @@ export function parsePreprocessorConfig(config: Json, file = 'preprocessor_confi
 }
 
 function modelPath(directory: string, tower: 'text' | 'vision', dtype: ModelDtype): string {
-  const file = join('onnx', `${tower}_model${DTYPE_SUFFIX[dtype]}.onnx`);
+  const file = join(...towerFile(tower, dtype).split('/'));
   const path = join(directory, file);
   if (!existsSync(path)) {
     throw new ModelLoadError(
@@ -187,6 +203,16 @@ function modelPath(directory: string, tower: 'text' | 'vision', dtype: ModelDtyp
     );
   }
   return path;
+}
+
+/**
+ * A name for a model whose config.json does not give one: the repository of a Hugging Face cache
+ * snapshot (`.../models--owner--name/snapshots/<commit>`), whose own name is a commit hash that
+ * changes with every upload, else the directory's name.
+ */
+function directoryName(directory: string): string {
+  const snapshot = /(?:^|[\\/])models--([^\\/]+)[\\/]snapshots[\\/][0-9a-f]{40}[\\/]?$/.exec(directory);
+  return snapshot ? snapshot[1].split('--').join('/') : basename(directory);
 }
 
 /** Reads and checks a model directory in the layout of Xenova/clip-vit-base-patch32. */
@@ -224,7 +250,7 @@ export function readModelDirectory(directory: string, dtype: ModelDtype = 'fp32'
   const nameOrPath = config._name_or_path;
   return {
     directory,
-    name: typeof nameOrPath === 'string' && nameOrPath.length > 0 ? nameOrPath : basename(directory),
+    name: typeof nameOrPath === 'string' && nameOrPath.length > 0 ? nameOrPath : directoryName(directory),
     dim,
     logitScale,
     dtype,
