@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 
 import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, type ImageLimits } from '../functions/clip';
+import { modelSourceFromEnv } from '../functions/hub';
 import {
   bool,
   EnvReader,
@@ -141,13 +142,17 @@ function remoteFromEnv(read: EnvReader, base: RemoteCallOptions): RemoteCallOpti
   };
 }
 
-function backendFromEnv(read: EnvReader, base: BackendOptions & { kind: 'local' }): BackendOptions {
+function backendFromEnv(env: Env, read: EnvReader, base: BackendOptions & { kind: 'local' }): BackendOptions {
   const kind = read.get('INFERENCE_BACKEND', oneOf(BACKEND_KINDS), 'local');
   switch (kind) {
-    case 'local':
+    case 'local': {
+      // Read here, resolved (looked up in the cache, downloaded) when the gateway starts: the
+      // configuration stays a pure function of the environment.
+      const source = modelSourceFromEnv(env);
       return {
         kind,
-        modelDir: read.optional('CLIP_MODEL_DIR', nonEmpty),
+        modelDir: source.kind === 'directory' ? source.directory : undefined,
+        ...(source.kind === 'hub' ? { hub: source.hub } : {}),
         workers: read.optional('LOCAL_WORKERS', nonNegativeInt),
         model: {
           dtype: read.optional('CLIP_DTYPE', MODEL_DTYPE),
@@ -155,6 +160,8 @@ function backendFromEnv(read: EnvReader, base: BackendOptions & { kind: 'local' 
           spinning: read.get('CLIP_SPINNING', bool, base.model.spinning ?? LOCAL_SPINNING),
         },
       };
+    }
+    // CLIP runs in the function, which reads CLIP_MODEL itself: the gateway downloads nothing.
     case 'lambda':
       return {
         kind,
@@ -209,7 +216,7 @@ const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');
 export function configFromEnv(env: Env = process.env): GatewayConfig {
   const read = new EnvReader(env);
   const base = defaultConfig();
-  const backend = backendFromEnv(read, base.backend as BackendOptions & { kind: 'local' });
+  const backend = backendFromEnv(env, read, base.backend as BackendOptions & { kind: 'local' });
   const imageLimits = { ...base.imageLimits };
   imageLimits.maxBytes = read.get('IMAGE_MAX_BYTES', positiveInt, imageLimits.maxBytes);
   imageLimits.maxPixels = read.get('IMAGE_MAX_PIXELS', positiveInt, imageLimits.maxPixels);

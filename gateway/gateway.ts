@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import type { ModelDescription } from '../functions/clip';
 import { check, positiveInt } from '../functions/options';
 import { authPlugin } from './auth-plugin';
-import { createBackend, type InferenceBackend } from './backends';
+import { createBackend, resolveBackendModel, type InferenceBackend } from './backends';
 import { CatalogueService, TaggingJobRunner } from './catalogue';
 import { ApiKeys, type Credentials } from './common/auth';
 import { formatError } from './common/errors';
@@ -75,10 +75,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     log('API_KEYS is not set: queries are open to every client, mutations only to clients on this machine (loopback).');
   }
   const intake: ImageIntake = createImageIntake({ maxBytes: config.imageLimits.maxBytes, fetch: config.fetch });
-  const backend = deps.backend ?? createBackend(config.backend, log);
+  const backend = deps.backend ?? createBackend(await resolveBackendModel(config.backend, log), log);
   const model = await backend.start();
-  if (!deps.backend && config.backend.kind === 'local' && !config.backend.modelDir) {
-    log(`CLIP_MODEL_DIR is not set: serving the bundled tiny CLIP (colours and shapes only), not a real CLIP model.`);
+  if (!deps.backend && config.backend.kind === 'local' && !config.backend.modelDir && !config.backend.hub) {
+    log(`Neither CLIP_MODEL nor CLIP_MODEL_DIR is set: serving the bundled tiny CLIP (colours and shapes only), not a real CLIP model.`);
   }
   const metrics = new GatewayMetrics();
   const embeddings = new EmbeddingService(

@@ -1,4 +1,5 @@
 // Where CLIP runs: one interface, three implementations, chosen by the backend's own options.
+import { consoleProgress, resolveModel, type HubModel } from '../../functions/hub';
 import { bundledModelDir } from '../../functions/models';
 import type { Logger } from '../common/log';
 import type { InferenceBackend } from './backend';
@@ -19,8 +20,10 @@ export const BACKEND_KINDS = ['local', 'lambda', 'http'] as const;
 export type BackendOptions =
   | {
       kind: 'local';
-      /** Model directory. Default: the bundled tiny CLIP. */
+      /** Model directory. Default: the one `hub` resolves to, else the bundled tiny CLIP. */
       modelDir?: string;
+      /** A Hugging Face repo (CLIP_MODEL), made a `modelDir` in the cache by resolveBackendModel when the gateway starts. Default: none. */
+      hub?: HubModel;
       /** Worker threads. Default: defaultWorkerCount(). 0 runs inference on the event loop, for comparison only. */
       workers?: number;
       model: LocalModelOptions;
@@ -31,12 +34,35 @@ export type BackendOptions =
   | { kind: 'http'; url: string; remote: RemoteCallOptions };
 
 /**
+ * The options with a hub model made a local directory: found in the Hugging Face cache, or
+ * downloaded into it (a bar per file on a terminal, log lines otherwise). Asynchronous, unlike
+ * reading the configuration, and done once at start, before any worker loads the model. Other
+ * options are returned as they are: a remote backend's CLIP is the function's business.
+ */
+export async function resolveBackendModel(options: BackendOptions, log: Logger): Promise<BackendOptions> {
+  if (options.kind !== 'local' || !options.hub || options.modelDir) return options;
+  const lines = (line: string) => log(line);
+  const resolved = await resolveModel({
+    ...options.hub,
+    dtype: options.model.dtype,
+    log: lines,
+    progress: consoleProgress({ log: lines }),
+  });
+  return { ...options, modelDir: resolved.directory };
+}
+
+/**
  * The backend these options name. Only the inline backend loads ONNX Runtime into this process,
  * so it is loaded only when chosen: a gateway in front of Lambda never loads the native binding.
  */
 export function createBackend(options: BackendOptions, log: Logger): InferenceBackend {
   switch (options.kind) {
     case 'local': {
+      if (options.hub && !options.modelDir) {
+        throw new TypeError(
+          `the local backend's model ${options.hub.repo} is a hub repo: resolveBackendModel() makes it a directory first`,
+        );
+      }
       const modelDir = options.modelDir ?? bundledModelDir();
       if (options.workers === 0) {
         // require, not import(): the package is CommonJS, and import() would load an ES module.

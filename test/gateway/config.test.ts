@@ -139,6 +139,33 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('reads CLIP_MODEL as a hub model of the local backend, resolved only when the gateway starts', () => {
+    const { backend } = configFromEnv({
+      CLIP_MODEL: 'Xenova/clip-vit-base-patch32',
+      CLIP_MODEL_REVISION: 'v2',
+      HF_HUB_CACHE: '/cache',
+      CLIP_DTYPE: 'q8',
+    });
+    expect(backend).toMatchObject({
+      kind: 'local',
+      modelDir: undefined,
+      hub: { repo: 'Xenova/clip-vit-base-patch32', revision: 'v2', cacheDir: '/cache', offline: false },
+      model: { dtype: 'q8' },
+    });
+    expect(() => configFromEnv({ CLIP_MODEL: 'owner/a', CLIP_MODEL_DIR: '/models/b' })).toThrow(
+      /^CLIP_MODEL_DIR \("\/models\/b"\) and CLIP_MODEL \("owner\/a"\) are both set/,
+    );
+    expect(() => configFromEnv({ CLIP_MODEL: 'owner/a', HF_TOKEN: 'secret' })).toThrow(
+      /^HF_TOKEN does not start with hf_ \(its value is not shown\)/,
+    );
+  });
+
+  it('gives a remote backend no model to download: the function reads CLIP_MODEL itself', () => {
+    const { backend } = configFromEnv({ INFERENCE_BACKEND: 'http', CLIP_FUNCTION_URL: 'http://fn:8080', CLIP_MODEL: 'owner/a' });
+    expect(backend.kind).toBe('http');
+    expect(backend).not.toHaveProperty('hub');
+  });
+
   it('reads a remote backend with its call settings', () => {
     expect(
       configFromEnv({

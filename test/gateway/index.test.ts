@@ -59,7 +59,7 @@ describe('gateway/index.ts (the process)', () => {
       });
       void exited.then(() => reject(new Error(`gateway exited early:\n${log}`)));
     });
-    expect(log).toMatch(/CLIP_MODEL_DIR is not set: serving the bundled tiny CLIP/);
+    expect(log).toMatch(/Neither CLIP_MODEL nor CLIP_MODEL_DIR is set: serving the bundled tiny CLIP/);
 
     // The most labels a classify may have: every prompt listens for the client hanging up, and
     // that must not look like a leak (Node warns on stderr past an AbortSignal's listener bound).
