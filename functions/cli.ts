@@ -15,6 +15,16 @@ import {
   type ModelDtype,
 } from './clip';
 import type { ItemNamer } from './clip/classify';
+import {
+  consoleProgress,
+  DEFAULT_REVISION,
+  hubSettingsFromEnv,
+  modelSourceFromEnv,
+  repoId,
+  resolveModel,
+  revisionName,
+  type HubModel,
+} from './hub';
 import { bundledModelDir } from './models';
 import { check } from './options';
 
@@ -23,7 +33,10 @@ const USAGE = `Usage:
   clip-cli embed [--text TEXT ...] [IMAGE ...]
 
 Options:
-  --model DIR      model directory (default: $CLIP_MODEL_DIR, else the bundled tiny CLIP)
+  --model DIR|REPO a model directory, or a Hugging Face repo id such as Xenova/clip-vit-base-patch32,
+                   fetched into the Hugging Face cache (default: $CLIP_MODEL_DIR, else $CLIP_MODEL,
+                   else the bundled tiny CLIP)
+  --revision REV   branch, tag or commit of the repo (default: main, or $CLIP_MODEL_REVISION for $CLIP_MODEL)
   --dtype DTYPE    ${MODEL_DTYPES.join(' | ')} (default fp32)
   --device cpu|cuda
 `;
@@ -45,7 +58,7 @@ type Job =
   | { command: 'help' }
   | {
       command: (typeof COMMANDS)[number];
-      directory: string;
+      model: CliModel;
       dtype: ModelDtype;
       device: ExecutionDevice;
       images: { file: string; bytes: Buffer }[];
@@ -65,6 +78,7 @@ function parseCommandLine(argv: string[]): Job {
       allowPositionals: true,
       options: {
         model: { type: 'string' },
+        revision: { type: 'string' },
         dtype: { type: 'string', default: 'fp32' },
         device: { type: 'string', default: 'cpu' },
         label: { type: 'string', multiple: true, default: [] },
@@ -99,7 +113,7 @@ function parseCommandLine(argv: string[]): Job {
   }
   return {
     command,
-    directory: modelDirectory(values.model),
+    model: modelFrom(values.model, values.revision),
     dtype,
     device,
     images: files.map((file) => ({ file, bytes: readImageFile(file) })),
@@ -109,17 +123,70 @@ function parseCommandLine(argv: string[]): Job {
   };
 }
 
-/** The model directory named by --model or CLIP_MODEL_DIR, if it is one; else the bundled tiny CLIP. */
-function modelDirectory(option: string | undefined): string {
-  const [directory, from] =
-    option !== undefined ? [option, '--model'] : process.env.CLIP_MODEL_DIR ? [process.env.CLIP_MODEL_DIR, 'CLIP_MODEL_DIR'] : [];
-  if (directory === undefined) return bundledModelDir();
-  let isDirectory = false;
+/** Where the model comes from; `guessed` when --model was no directory here and so was taken for a repo id. */
+type CliModel = { kind: 'directory'; directory: string } | { kind: 'hub'; hub: HubModel; guessed?: string };
+
+const isDirectory = (path: string) => {
   try {
-    isDirectory = statSync(directory).isDirectory();
-  } catch {}
-  if (!isDirectory) throw new UsageError(`the model directory ${directory} (${from}) does not exist or is not a directory.`);
-  return directory;
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The model --model names (a directory if there is one by that name, else a hub repo id), else
+ * the one the environment names (CLIP_MODEL_DIR or CLIP_MODEL), else the bundled tiny CLIP.
+ */
+function modelFrom(option: string | undefined, revisionOption: string | undefined): CliModel {
+  const revision =
+    revisionOption === undefined ? undefined : check('--revision', revisionOption, revisionName, (m) => new UsageError(`${m}.`));
+  const hub = (repo: string): HubModel => {
+    try {
+      const settings = hubSettingsFromEnv(process.env);
+      return { repo, revision: revision ?? DEFAULT_REVISION, ...settings };
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message}.`);
+    }
+  };
+  if (option !== undefined) {
+    if (isDirectory(option)) {
+      if (revision !== undefined) throw new UsageError(`--revision is for a Hugging Face repo; --model ${option} is a directory.`);
+      return { kind: 'directory', directory: option };
+    }
+    if (repoId.accepts(option) && !option.startsWith('.')) return { kind: 'hub', hub: hub(option), guessed: option };
+    throw new UsageError(`the model directory ${option} (--model) does not exist or is not a directory.`);
+  }
+  let source;
+  try {
+    source = modelSourceFromEnv(process.env);
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}.`);
+  }
+  if (revision !== undefined && source.kind !== 'hub')
+    throw new UsageError('--revision needs a Hugging Face repo, from --model or CLIP_MODEL.');
+  if (source.kind === 'hub') return { kind: 'hub', hub: revision === undefined ? source.hub : { ...source.hub, revision } };
+  if (source.kind === 'bundled') return { kind: 'directory', directory: bundledModelDir() };
+  if (!isDirectory(source.directory)) {
+    throw new UsageError(`the model directory ${source.directory} (CLIP_MODEL_DIR) does not exist or is not a directory.`);
+  }
+  return { kind: 'directory', directory: source.directory };
+}
+
+/** The model's directory: a hub repo is looked up in the cache, or downloaded into it (progress on stderr), first. */
+async function modelDirectory(model: CliModel, dtype: ModelDtype): Promise<string> {
+  if (model.kind === 'directory') return model.directory;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    return (await resolveModel({ ...model.hub, dtype, log, progress: consoleProgress({ log }) })).directory;
+  } catch (error) {
+    // Only "no such repo" needs saying that a path was taken for a repo id.
+    const status = (error as { cause?: { statusCode?: unknown } }).cause?.statusCode;
+    if (!model.guessed || (status !== 401 && status !== 404)) throw error;
+    throw new Error(
+      `${model.guessed} (--model) is no directory here, so it was taken for a Hugging Face repo id: ${(error as Error).message}`,
+    );
+  }
 }
 
 function readImageFile(file: string): Buffer {
@@ -138,7 +205,7 @@ async function run(job: Exclude<Job, { command: 'help' }>): Promise<number> {
   // The heavy entry (ONNX Runtime) is loaded only once the command line is known to be right;
   // require, not import(): the package is CommonJS, and import() would load an ES module.
   const { ClipModel } = require('./clip/model') as typeof import('./clip/model');
-  const model = await ClipModel.load(job.directory, { dtype: job.dtype, device: job.device });
+  const model = await ClipModel.load(await modelDirectory(job.model, job.dtype), { dtype: job.dtype, device: job.device });
   try {
     const imageResults = await model.embedImages(job.images.map((image) => image.bytes));
     if (job.command === 'embed') {

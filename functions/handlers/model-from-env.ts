@@ -1,12 +1,16 @@
-import { EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE } from '../clip';
+import { EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, type ModelDtype } from '../clip';
 import { ClipModel, DEFAULT_CLIP_MODEL_OPTIONS, type ClipModelOptions } from '../clip/model';
+import { consoleProgress, modelSourceFromEnv, resolveModel, type ModelSource } from '../hub';
 import { bundledModelDir } from '../models';
-import { EnvReader, nonEmpty, nonNegativeInt, oneOf, type Env } from '../options';
+import { EnvReader, nonNegativeInt, oneOf, type Env } from '../options';
 
 /**
- * Loads the model a function serves, configured by the environment: CLIP_MODEL_DIR (default: the
- * bundled tiny CLIP), CLIP_DTYPE (fp32), CLIP_DEVICE (cpu; cuda falls back to the CPU with a log
- * line), CLIP_INTRA_OP_THREADS (default every core; 0: ONNX Runtime decides, one thread on small VMs), IMAGE_ICC_PROFILES (ignore: see ImageLimits).
+ * Loads the model a function serves, configured by the environment: CLIP_MODEL_DIR (a directory)
+ * or CLIP_MODEL (a Hugging Face repo at CLIP_MODEL_REVISION, from the cache HF_HUB_CACHE names or
+ * downloaded into it; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE), default the bundled tiny CLIP;
+ * CLIP_DTYPE (fp32), CLIP_DEVICE (cpu; cuda falls back to the CPU with a log line),
+ * CLIP_INTRA_OP_THREADS (default every core; 0: ONNX Runtime decides, one thread on small VMs),
+ * IMAGE_ICC_PROFILES (ignore: see ImageLimits).
  */
 export async function loadModelFromEnv(env: Env = process.env, log?: ClipModelOptions['log']): Promise<ClipModel> {
   const read = new EnvReader(env);
@@ -21,5 +25,19 @@ export async function loadModelFromEnv(env: Env = process.env, log?: ClipModelOp
     },
     ...(log ? { log } : {}),
   };
-  return ClipModel.load(read.optional('CLIP_MODEL_DIR', nonEmpty) ?? bundledModelDir(), options);
+  // Every variable is read before anything is downloaded, so that a typo fails at once.
+  const source = modelSourceFromEnv(env);
+  return ClipModel.load(await modelDirectory(source, options.dtype!, log ?? DEFAULT_CLIP_MODEL_OPTIONS.log), options);
+}
+
+/** The directory of the model the environment names; a hub repo is looked up in the cache, or downloaded into it, first. */
+async function modelDirectory(source: ModelSource, dtype: ModelDtype, log: (line: string) => void): Promise<string> {
+  switch (source.kind) {
+    case 'directory':
+      return source.directory;
+    case 'bundled':
+      return bundledModelDir();
+    case 'hub':
+      return (await resolveModel({ ...source.hub, dtype, log, progress: consoleProgress({ log }) })).directory;
+  }
 }

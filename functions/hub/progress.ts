@@ -55,11 +55,11 @@ function barProgress(stream: NodeJS.WriteStream): DownloadProgress {
   return {
     start(file, total, from) {
       multibar ??= new MultiBar({
-        format: '{file} [{bar}] {percentage}% | {done} of {size} | {speed} | eta {eta_formatted}',
+        format: '{file} [{bar}] {percentage}% {done}/{size} {speed} eta {eta_formatted}',
         stream,
         hideCursor: true,
         clearOnComplete: false,
-        barsize: 30,
+        barsize: 20,
       });
       const entry = { started: Date.now(), from, total };
       bars.set(file, { ...entry, bar: multibar.create(Math.max(total, 1), from, { file, ...payload(from, entry) }) });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import { builtEntry } from '../helpers/build';
 import { loadReference, TINY_CLIP_DIR } from '../helpers/tiny-clip';
+import { FakeHub, tinyClipRepo } from './hub/fake-hub';
 
 const CLI = builtEntry('functions', 'cli.js');
 const IMAGES = join(TINY_CLIP_DIR, 'images');
@@ -18,10 +19,16 @@ interface Run {
   ms: number;
 }
 
-/** The built CLI as a user runs it, without CLIP_MODEL_DIR (the bundled tiny CLIP). */
+/** The built CLI as a user runs it, without CLIP_MODEL_DIR or CLIP_MODEL (the bundled tiny CLIP). */
 function cli(...args: string[]): Promise<Run> {
-  const env = { ...process.env };
-  delete env.CLIP_MODEL_DIR;
+  return cliWith({}, ...args);
+}
+
+/** The same, with these variables set too. */
+function cliWith(variables: Record<string, string>, ...args: string[]): Promise<Run> {
+  const env = { ...process.env, ...variables };
+  if (!variables.CLIP_MODEL_DIR) delete env.CLIP_MODEL_DIR;
+  if (!variables.CLIP_MODEL) delete env.CLIP_MODEL;
   const started = performance.now();
   return new Promise((resolve) => {
     const child = execFile(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000 }, (_error, stdout, stderr) =>
@@ -166,5 +173,50 @@ describe('clip-cli refuses a bad command line at once, before loading the model'
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage:\n/);
     expect(run.stderr).toBe('');
+  });
+});
+
+describe('clip-cli --model with a Hugging Face repo id', () => {
+  let hub: FakeHub;
+  let cacheDir: string;
+  const hubEnv = () => ({ HF_ENDPOINT: hub.origin, HF_HUB_CACHE: cacheDir, HF_TOKEN_PATH: join(cacheDir, 'no-token') });
+  beforeAll(async () => {
+    hub = await new FakeHub({ 'test/tiny-clip': tinyClipRepo() }).start();
+    cacheDir = mkdtempSync(join(tmpdir(), 'clip-cli-hf-'));
+  });
+  afterAll(async () => {
+    await hub.stop();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('downloads it into the cache (progress on stderr, stdout only the output), then runs from the cache offline', async () => {
+    const run = await cliWith(hubEnv(), 'embed', '--text', 'a red circle', '--model', 'test/tiny-clip');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/Downloading onnx\/vision_model\.onnx \(727\.\d kB\)/);
+    const [line, ...rest] = run.stdout.trim().split('\n');
+    expect(rest).toEqual([]);
+    expect((JSON.parse(line) as { vector: number[] }).vector).toHaveLength(64);
+
+    const offline = await cliWith({ ...hubEnv(), HF_HUB_OFFLINE: '1', CLIP_MODEL: 'test/tiny-clip' }, 'embed', '--text', 'a red circle');
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toBe(run.stdout);
+  });
+
+  it('says when a --model that is no directory is no repo either', async () => {
+    const run = await cliWith(hubEnv(), 'embed', '--text', 'x', '--model', 'models/clip-vit-typo');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^clip-cli: models\/clip-vit-typo \(--model\) is no directory here, so it was taken for a Hugging Face repo id: models\/clip-vit-typo at main needs authentication, or does not exist/,
+    );
+    expect(run.stderr).not.toMatch(MODEL_LOADED);
+  });
+
+  it('refuses --revision for a model directory, and CLIP_MODEL with CLIP_MODEL_DIR', async () => {
+    const revision = await cliWith(hubEnv(), 'embed', '--text', 'x', '--model', TINY_CLIP_DIR, '--revision', 'v1');
+    expect(revision.code).toBe(2);
+    expect(revision.stderr).toBe(`clip-cli: --revision is for a Hugging Face repo; --model ${TINY_CLIP_DIR} is a directory.\n`);
+    const both = await cliWith({ ...hubEnv(), CLIP_MODEL: 'test/tiny-clip', CLIP_MODEL_DIR: TINY_CLIP_DIR }, 'embed', '--text', 'x');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^clip-cli: CLIP_MODEL_DIR \(".*"\) and CLIP_MODEL \("test\/tiny-clip"\) are both set/);
   });
 });

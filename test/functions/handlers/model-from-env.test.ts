@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { loadModelFromEnv } from '../../../functions/handlers/model-from-env';
+import { FakeHub, tinyClipRepo } from '../hub/fake-hub';
+
+/** What the Lambda and HTTP adapters load: CLIP_MODEL resolved through the cache before the model loads. */
+describe('loadModelFromEnv with CLIP_MODEL', () => {
+  let hub: FakeHub;
+  let cacheDir: string;
+  const lines: string[] = [];
+  const env = () => ({
+    CLIP_MODEL: 'test/tiny-clip',
+    HF_HUB_CACHE: cacheDir,
+    HF_ENDPOINT: hub.origin,
+    HF_TOKEN_PATH: join(cacheDir, 'no-token'),
+  });
+
+  beforeAll(async () => {
+    hub = await new FakeHub({ 'test/tiny-clip': tinyClipRepo() }).start();
+    cacheDir = mkdtempSync(join(tmpdir(), 'function-hf-cache-'));
+  });
+  afterAll(async () => {
+    await hub.stop();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('downloads the dtype’s files and serves them, and offline loads them from the cache alone', async () => {
+    const model = await loadModelFromEnv({ ...env(), CLIP_DTYPE: 'q8' }, (line) => lines.push(line));
+    try {
+      expect(model.info).toMatchObject({ name: 'test/tiny-clip', dtype: 'q8' });
+      expect(model.spec.textModelPath).toMatch(
+        /models--test--tiny-clip[/\\]snapshots[/\\][0-9a-f]{40}[/\\]onnx[/\\]text_model_quantized\.onnx$/,
+      );
+    } finally {
+      await model.release();
+    }
+    expect(lines.join('\n')).toMatch(/Downloading onnx\/text_model_quantized\.onnx \(614\.\d kB\)/);
+
+    hub.requests.length = 0;
+    const offline = await loadModelFromEnv({ ...env(), CLIP_DTYPE: 'q8', HF_HUB_OFFLINE: '1' }, () => undefined);
+    await offline.release();
+    expect(hub.requests).toEqual([]);
+    await expect(loadModelFromEnv({ ...env(), HF_HUB_OFFLINE: '1' }, () => undefined)).rejects.toThrow(
+      /^HF_HUB_OFFLINE is set and the cache at .* lacks onnx\/text_model\.onnx, onnx\/vision_model\.onnx of test\/tiny-clip/,
+    );
+  });
+
+  it('refuses CLIP_MODEL with CLIP_MODEL_DIR before asking the hub anything', async () => {
+    hub.requests.length = 0;
+    await expect(loadModelFromEnv({ ...env(), CLIP_MODEL_DIR: '/models/clip' })).rejects.toThrow(/are both set/);
+    expect(hub.requests).toEqual([]);
+  });
+});
