@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, type ImageLimits } from '../functions/clip';
+import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, RESAMPLING, type ImageLimits } from '../functions/clip';
 import { modelSourceFromEnv } from '../functions/hub';
 import {
   bool,
@@ -39,8 +39,9 @@ export interface GatewayConfig extends RequestLimits {
   /** Largest HTTP request body, in bytes (env BODY_LIMIT_BYTES). Default 32 MiB: one 20 MiB image in base64 fits. */
   bodyLimitBytes: number;
   /**
-   * Limits on each image (env IMAGE_MAX_BYTES, IMAGE_MAX_PIXELS), and what embedded colour profiles
-   * do (env IMAGE_ICC_PROFILES: ignore or convert). Default 20 MiB, 40 megapixels, ignore.
+   * Limits on each image (env IMAGE_MAX_BYTES, IMAGE_MAX_PIXELS), what embedded colour profiles
+   * do (env IMAGE_ICC_PROFILES: ignore or convert) and who resizes (env IMAGE_RESAMPLING: libvips or
+   * pillow). Default 20 MiB, 40 megapixels, ignore, libvips.
    */
   imageLimits: ImageLimits;
   /** URL fetching (env IMAGE_FETCH_TIMEOUT_MS, IMAGE_FETCH_MAX_REDIRECTS, IMAGE_FETCH_ALLOW_NETWORKS). */
@@ -221,6 +222,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
   imageLimits.maxBytes = read.get('IMAGE_MAX_BYTES', positiveInt, imageLimits.maxBytes);
   imageLimits.maxPixels = read.get('IMAGE_MAX_PIXELS', positiveInt, imageLimits.maxPixels);
   imageLimits.iccProfiles = read.get('IMAGE_ICC_PROFILES', oneOf(ICC_PROFILE_HANDLING), imageLimits.iccProfiles);
+  imageLimits.resampling = read.get('IMAGE_RESAMPLING', oneOf(RESAMPLING), imageLimits.resampling);
   const origins = read.get('CORS_ORIGINS', ORIGINS, []);
   const maxInputsPerRequest = read.get('MAX_INPUTS_PER_REQUEST', positiveInt, base.maxInputsPerRequest);
   return {

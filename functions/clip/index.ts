@@ -3,7 +3,7 @@
 export { classifierInputProblem, DEFAULT_TEMPLATES, LabelEmbeddingError, ZeroShotClassifier } from './classify';
 export type { LabelScore } from './classify';
 export { ClipErrorCode, ClipInputError, ModelLoadError } from './errors';
-export { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, ICC_PROFILE_HANDLING, sniffImageFormat } from './image-crop';
+export { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, ICC_PROFILE_HANDLING, RESAMPLING, sniffImageFormat } from './image-crop';
 export type { ImageCrop, ImageFormat, ImageLimits } from './image-crop';
 export { MODEL_DTYPE, MODEL_DTYPES, modelFiles, OPENAI_LOGIT_SCALE, readModelDirectory } from './model-dir';
 export type { ClipModelSpec, ImagePreprocessSpec, ModelDtype } from './model-dir';

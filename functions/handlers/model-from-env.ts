@@ -1,4 +1,4 @@
-import { EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, type ModelDtype } from '../clip';
+import { EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, RESAMPLING, type ModelDtype } from '../clip';
 import { ClipModel, DEFAULT_CLIP_MODEL_OPTIONS, type ClipModelOptions } from '../clip/model';
 import { consoleProgress, modelSourceFromEnv, resolveModel, type ModelSource } from '../hub';
 import { bundledModelDir } from '../models';
@@ -10,7 +10,7 @@ import { EnvReader, nonNegativeInt, oneOf, type Env } from '../options';
  * downloaded into it; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE), default the bundled tiny CLIP;
  * CLIP_DTYPE (fp32), CLIP_DEVICE (cpu; cuda falls back to the CPU with a log line),
  * CLIP_INTRA_OP_THREADS (default every core; 0: ONNX Runtime decides, one thread on small VMs),
- * IMAGE_ICC_PROFILES (ignore: see ImageLimits).
+ * IMAGE_ICC_PROFILES (ignore) and IMAGE_RESAMPLING (libvips): see ImageLimits.
  */
 export async function loadModelFromEnv(env: Env = process.env, log?: ClipModelOptions['log']): Promise<ClipModel> {
   const read = new EnvReader(env);
@@ -22,6 +22,7 @@ export async function loadModelFromEnv(env: Env = process.env, log?: ClipModelOp
     imageLimits: {
       ...defaults.imageLimits,
       iccProfiles: read.get('IMAGE_ICC_PROFILES', oneOf(ICC_PROFILE_HANDLING), defaults.imageLimits.iccProfiles),
+      resampling: read.get('IMAGE_RESAMPLING', oneOf(RESAMPLING), defaults.imageLimits.resampling),
     },
     ...(log ? { log } : {}),
   };

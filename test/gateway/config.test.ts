@@ -9,6 +9,12 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ IMAGE_ICC_PROFILES: 'srgb' })).toThrow(/^IMAGE_ICC_PROFILES must be .*ignore.*convert.*got "srgb"/);
   });
 
+  it('resizes with libvips unless IMAGE_RESAMPLING=pillow', () => {
+    expect(configFromEnv({}).imageLimits.resampling).toBe('libvips');
+    expect(configFromEnv({ IMAGE_RESAMPLING: 'pillow' }).imageLimits.resampling).toBe('pillow');
+    expect(() => configFromEnv({ IMAGE_RESAMPLING: 'pil' })).toThrow(/^IMAGE_RESAMPLING must be .*libvips.*pillow.*got "pil"/);
+  });
+
   it("reads the catalogue's limits, an upsert's size following MAX_INPUTS_PER_REQUEST unless set on its own", () => {
     expect(configFromEnv({}).catalogue).toEqual({
       maxProducts: 256,

@@ -33,7 +33,7 @@ describe('EmbeddingService and clients that hang up', () => {
         batching: { maxBatchSize: 8, maxDelayMs: 0 },
         textCacheSize: 100,
         imageCacheSize: 100,
-        imageLimits: { maxBytes: 1 << 20, maxPixels: 1 << 22, fastShrinkOnLoad: false, iccProfiles: 'ignore' },
+        imageLimits: { maxBytes: 1 << 20, maxPixels: 1 << 22, fastShrinkOnLoad: false, iccProfiles: 'ignore', resampling: 'libvips' },
         log: () => {},
       },
       metrics,
