@@ -45,9 +45,12 @@ export function gatewayImageExcludes(): string[] {
   ];
 }
 
-/** Excludes for the CLIP function image: the function's sources and the one model directory it bakes in. */
+/**
+ * Excludes for the CLIP function image: the function's sources, the model puller (the Dockerfile can
+ * fetch a hub model with it) and the one model directory it bakes in.
+ */
 export function functionImageExcludes(modelDir: string): string[] {
-  return allowOnly([...BUILD_FILES, 'functions', modelDir]);
+  return allowOnly([...BUILD_FILES, 'functions', 'tools/model.ts', modelDir]);
 }
 
 /**

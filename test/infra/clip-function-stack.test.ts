@@ -92,13 +92,24 @@ describe('ClipFunctionStack with defaults', () => {
       'tsconfig.build.json',
       'functions/clip/model.ts',
       'functions/Dockerfile',
+      'tools/model.ts',
     ]) {
       expect([path, staged(source, path)]).toEqual([path, true]);
     }
     for (const path of ['models/tiny-clip/config.json', 'models/tiny-clip/onnx/vision_model.onnx']) {
       expect([path, staged(source, path)]).toEqual([path, true]);
     }
-    for (const path of ['node_modules', 'dist', '.git', 'cdk.out', 'gateway', 'infra', 'test/functions', 'test/infra']) {
+    for (const path of [
+      'node_modules',
+      'dist',
+      '.git',
+      'cdk.out',
+      'gateway',
+      'infra',
+      'test/functions',
+      'test/infra',
+      'tools/catalogue.ts',
+    ]) {
       expect([path, staged(source, path)]).toEqual([path, false]);
     }
   });
