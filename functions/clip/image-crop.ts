@@ -30,7 +30,8 @@ export interface ImageLimits {
    * Pillow while an image shrinks by less than 4× on each side, a few levels away beyond that
    * (libvips box-averages first; a 640×427 photo to 64 px: mean 0.5, max 19). `pillow`: Pillow's
    * own fixed-point resampling (resample.ts), bit for bit what Hugging Face's CLIPImageProcessor
-   * makes, run in JavaScript on the calling thread: several times the CPU of libvips on big photos.
+   * makes, run in JavaScript on the calling thread: 5-10 times the CPU of libvips (28 ms against 4.6 for
+   * 1000×1000 to 224).
    * Decoding is libvips's either way (it already matches PIL's). Default `libvips`.
    */
   resampling: Resampling;

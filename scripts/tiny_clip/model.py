@@ -38,10 +38,28 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+class ConvStem(nn.Sequential):
+    """A few 3x3 stride-2 convolutions in place of the patchify convolution (as in Xiao et al., "Early
+    Convolutions Help Transformers See Better"): overlapping receptive fields see a shape's edges
+    and corners wherever the patch grid cuts them, which a tiny ViT trained on little data needs."""
+
+    def __init__(self, channels, width):
+        layers, previous = [], 3
+        for c in channels:
+            layers += [nn.Conv2d(previous, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.GELU()]
+            previous = c
+        layers.append(nn.Conv2d(previous, width, 1))
+        super().__init__(*layers)
+
+
 class VisionTower(nn.Module):
-    def __init__(self, image_size, patch, width, layers, heads, embed_dim):
+    def __init__(self, image_size, patch, width, layers, heads, embed_dim, stem=None):
         super().__init__()
-        self.patchify = nn.Conv2d(3, width, patch, stride=patch, bias=False)
+        if stem:
+            assert 2 ** len(stem) == patch, "each stem convolution halves the resolution"
+            self.patchify = ConvStem(stem, width)
+        else:
+            self.patchify = nn.Conv2d(3, width, patch, stride=patch, bias=False)
         grid = image_size // patch
         self.cls = nn.Parameter(torch.randn(width) * width ** -0.5)
         self.pos = nn.Parameter(torch.randn(grid * grid + 1, width) * 0.02)
@@ -87,7 +105,8 @@ class TinyClip(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         v, t = cfg["vision"], cfg["text"]
-        self.vision = VisionTower(v["image_size"], v["patch_size"], v["width"], v["layers"], v["heads"], cfg["embed_dim"])
+        self.vision = VisionTower(v["image_size"], v["patch_size"], v["width"], v["layers"], v["heads"], cfg["embed_dim"],
+                                  v.get("stem"))
         self.text = TextTower(t["vocab_size"], t["context_length"], t["width"], t["layers"], t["heads"],
                               cfg["embed_dim"], t["eos_token_id"])
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))

@@ -7,6 +7,7 @@ import {
   ClipInputError,
   decodeAndCrop,
   DEFAULT_IMAGE_LIMITS,
+  type ImageLimits,
   readModelDirectory,
   sniffImageFormat,
 } from '../../../functions/clip';
@@ -149,6 +150,104 @@ describe('colour profiles and CMYK', () => {
   });
 });
 
+/**
+ * Images in colour profiles and modes, each cropped by PIL as Hugging Face's CLIPImageProcessor
+ * crops it (`convert("RGB")`, no colour management). The bound is tighter than for the shapes above:
+ * the script's images all shrink by 2–4.7× to the crop, where libvips reduces with the same kernel
+ * as Pillow and differs only by rounding.
+ */
+const DECODING_MAX_LEVELS = 6;
+const DECODING_MEAN_LEVELS = 0.5;
+/**
+ * Beyond a 4× shrink libvips box-averages before its cubic reduce (its "reducing gap"), and sharp
+ * lets libjpeg halve a JPEG while decoding, so scikit-image's 640×427 photo, shrunk 6.7×, lands
+ * further away: measured max 19, mean 0.53. `resampling: 'pillow'` is exact there too (below).
+ */
+const PHOTO_MAX_LEVELS = 24;
+const PHOTO_MEAN_LEVELS = 0.7;
+
+function cropDifference(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    max = Math.max(max, d);
+    sum += d;
+  }
+  return { max, mean: sum / a.length };
+}
+
+// PIL 9.4 opens a 16-bit greyscale PNG as mode I and its convert("RGB") clips every value to 0-255,
+// so nearly the whole picture turns white. The gateway keeps the high byte of each sample instead,
+// as PIL itself does for 16-bit RGB: the picture a person sees. That one reference is a PIL defect
+// recorded, not a target.
+const clippedByPil = (image: { mode?: string; bits?: number }) => image.mode === 'I' && image.bits === 16;
+const shrink = (image: { size?: [number, number] }) => Math.min(...image.size!) / spec.shortestEdge!;
+
+describe('decodeAndCrop on colour profiles and image modes, against PIL', () => {
+  const measuredModes: string[] = [];
+  afterAll(() => process.stdout.write(`colour profiles and modes, sharp vs PIL:\n${measuredModes.join('\n')}\n`));
+
+  it('has a reference for each profile and mode', () => {
+    const kinds = reference.decoding.map((i) => `${i.format} ${i.mode} ${i.bits}${i.profile ? ` ${i.profile}` : ''}`);
+    const wanted = [/jpeg RGB 8 .*Adobe RGB/, /jpeg RGB 8 DisplayP3/, /png RGB 8 DisplayP3/, /png L 8/, /png LA 8/, /png P 8/];
+    wanted.push(/png I 16/, /png RGB 16/, /png RGBA 8/, /jpeg CMYK 8/, /webp RGB 8/);
+    for (const kind of wanted) expect(kinds.some((k) => kind.test(k))).toBe(true);
+    expect(reference.decoding.some((i) => i.mode === 'P' && i.transparency)).toBe(true);
+    expect(reference.decoding.some((i) => i.progressive)).toBe(true);
+    expect(reference.decoding.filter((i) => shrink(i) >= 4).map((i) => i.file)).toEqual(['images/skimage-rocket.jpg']);
+  });
+
+  it.each(reference.decoding.filter((i) => !clippedByPil(i)).map((image) => [image.file, image] as const))(
+    'crops %s as PIL does',
+    async (file, image) => {
+      const crop = await decodeAndCrop(image.bytes, spec);
+      expect(crop.data).toHaveLength(image.crop.length);
+      const { max, mean } = cropDifference(crop.data, image.crop);
+      const mode = `${image.mode} ${image.bits}-bit, ${shrink(image).toFixed(1)}×`;
+      measuredModes.push(`  ${file.padEnd(42)} ${mode.padEnd(18)} max ${String(max).padStart(3)}  mean ${mean.toFixed(3)}`);
+      const photo = shrink(image) >= 4;
+      expect(max).toBeLessThanOrEqual(photo ? PHOTO_MAX_LEVELS : DECODING_MAX_LEVELS);
+      expect(mean).toBeLessThanOrEqual(photo ? PHOTO_MEAN_LEVELS : DECODING_MEAN_LEVELS);
+    },
+  );
+
+  it('keeps the picture of 16-bit greyscale (its high bytes), where PIL 9.4 clips it to white', async () => {
+    const image = reference.decoding.find(clippedByPil)!;
+    const white = image.crop.filter((v) => v === 255).length / image.crop.length;
+    expect(white).toBeGreaterThan(0.9);
+    const { data, info } = await sharp(image.bytes).toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBe(1);
+    const samples = new Uint16Array(data.buffer, data.byteOffset, data.length / 2);
+    const grey = Buffer.from(samples.map((v) => v >> 8));
+    const eightBit = await sharp(grey, { raw: { width: info.width, height: info.height, channels: 1 } })
+      .png()
+      .toBuffer();
+    const crop = await decodeAndCrop(image.bytes, spec);
+    // libvips resizes the 16-bit samples before taking their high byte: a level apart at most.
+    expect(cropDifference(crop.data, (await decodeAndCrop(eightBit, spec)).data).max).toBeLessThanOrEqual(1);
+    expect(cropDifference(crop.data, image.crop).mean).toBeGreaterThan(50);
+  });
+});
+
+describe("decodeAndCrop with resampling: 'pillow'", () => {
+  const pillow: ImageLimits = { ...DEFAULT_IMAGE_LIMITS, resampling: 'pillow' };
+  const all = [...reference.images, ...reference.decoding.filter((i) => !clippedByPil(i))];
+
+  it.each(all.map((image) => [image.file, image] as const))('crops %s exactly as PIL does', async (file, image) => {
+    expect(cropDifference((await decodeAndCrop(image.bytes, spec, pillow)).data, image.crop)).toEqual({ max: 0, mean: 0 });
+  });
+
+  it('still converts profiles when asked, and refuses what it refuses with libvips', async () => {
+    const rocket = reference.decoding.find((i) => i.file.endsWith('rocket.jpg'))!;
+    const managed = await decodeAndCrop(rocket.bytes, spec, { ...pillow, iccProfiles: 'convert' });
+    expect(cropDifference(managed.data, rocket.crop).mean).toBeGreaterThan(1);
+    await expect(decodeAndCrop(rocket.bytes.subarray(0, rocket.bytes.length / 2), spec, pillow)).rejects.toMatchObject({
+      code: ClipErrorCode.IMAGE_DECODE_FAILED,
+    });
+  });
+});
+
 describe('decodeAndCrop refuses bad images with a typed error', () => {
   const good = reference.images[0].bytes;
   const expectError = async (bytes: Uint8Array, code: ClipErrorCode, message: RegExp, limits?: Parameters<typeof decodeAndCrop>[2]) => {
@@ -190,6 +289,7 @@ describe('decodeAndCrop refuses bad images with a typed error', () => {
       maxPixels: 40_000_000,
       fastShrinkOnLoad: false,
       iccProfiles: 'ignore',
+      resampling: 'libvips',
     }));
   it('an image over a lowered pixel limit', () =>
     expectError(good, ClipErrorCode.INPUT_TOO_LARGE, /150×90 pixels; the limit is 10000/, {
@@ -197,6 +297,7 @@ describe('decodeAndCrop refuses bad images with a typed error', () => {
       maxPixels: 10_000,
       fastShrinkOnLoad: false,
       iccProfiles: 'ignore',
+      resampling: 'libvips',
     }));
 
   it('keeps working after all of those', async () => {

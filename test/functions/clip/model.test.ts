@@ -137,6 +137,15 @@ describe('embeddings equal the PyTorch reference', () => {
     process.stdout.write(`sharp-decoded vs PIL-decoded image embeddings: min cosine ${Math.min(...cosines).toFixed(5)}\n`);
     cosines.forEach((c) => expect(c).toBeGreaterThanOrEqual(0.99));
   });
+
+  it('for colour profiles and image modes through sharp (cosine ≥ 0.999)', async () => {
+    // Not the 16-bit greyscale PNG, which PIL 9.4 clips to white (see image-crop.test.ts).
+    const images = reference.decoding.filter((i) => !(i.mode === 'I' && i.bits === 16));
+    const results = await model.embedImages(images.map((i) => i.bytes));
+    const cosines = results.map((result, i) => cosine(vectorOf(result), images[i].embedding));
+    process.stdout.write(`colour profiles and modes vs PyTorch: min cosine ${Math.min(...cosines).toFixed(5)}\n`);
+    cosines.forEach((c) => expect(c).toBeGreaterThanOrEqual(0.999));
+  });
 });
 
 describe('text batching', () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { loadModelFromEnv } from '../../../functions/handlers/model-from-env';
+import { loadReference } from '../../helpers/tiny-clip';
 import { FakeHub, tinyClipRepo } from '../hub/fake-hub';
 
 /** What the Lambda and HTTP adapters load: CLIP_MODEL resolved through the cache before the model loads. */
@@ -51,5 +52,31 @@ describe('loadModelFromEnv with CLIP_MODEL', () => {
     hub.requests.length = 0;
     await expect(loadModelFromEnv({ ...env(), CLIP_MODEL_DIR: '/models/clip' })).rejects.toThrow(/are both set/);
     expect(hub.requests).toEqual([]);
+  });
+});
+
+describe('loadModelFromEnv image options', () => {
+  const rocket = loadReference().decoding.find((image) => image.file.endsWith('skimage-rocket.jpg'))!;
+  const differs = (a: Uint8Array, b: Uint8Array) => a.some((v, i) => v !== b[i]);
+
+  it('resizes as Pillow does with IMAGE_RESAMPLING=pillow, and refuses an unknown value by name', async () => {
+    const pillow = await loadModelFromEnv({ IMAGE_RESAMPLING: 'pillow' }, () => undefined);
+    const libvips = await loadModelFromEnv({}, () => undefined);
+    try {
+      expect(differs((await pillow.cropImage(rocket.bytes)).data, rocket.crop)).toBe(false);
+      expect(differs((await libvips.cropImage(rocket.bytes)).data, rocket.crop)).toBe(true);
+    } finally {
+      await Promise.all([pillow.release(), libvips.release()]);
+    }
+    await expect(loadModelFromEnv({ IMAGE_RESAMPLING: 'vips' })).rejects.toThrow(/^IMAGE_RESAMPLING must be .*libvips.*pillow.*got "vips"/);
+  });
+
+  it('converts embedded colour profiles with IMAGE_ICC_PROFILES=convert', async () => {
+    const managed = await loadModelFromEnv({ IMAGE_ICC_PROFILES: 'convert', IMAGE_RESAMPLING: 'pillow' }, () => undefined);
+    try {
+      expect(differs((await managed.cropImage(rocket.bytes)).data, rocket.crop)).toBe(true);
+    } finally {
+      await managed.release();
+    }
   });
 });
