@@ -32,6 +32,8 @@ export interface GatewayConfig extends RequestLimits {
   maxBatchSize: number;
   /** Longest an input waits for others to join its batch, in ms (env BATCH_MAX_DELAY_MS). Default 5. */
   maxDelayMs: number;
+  /** With no batch running, send inputs at once instead of waiting maxDelayMs (env BATCH_DISPATCH_WHEN_IDLE). Default true. */
+  dispatchWhenIdle: boolean;
   /** Text embeddings cached (env TEXT_CACHE_SIZE). Default 10000. */
   textCacheSize: number;
   /** Image embeddings cached, by content hash (env IMAGE_CACHE_SIZE). Default 2000. */
@@ -110,6 +112,7 @@ export function defaultConfig(): GatewayConfig {
     },
     maxBatchSize: DEFAULT_BATCHER_OPTIONS.maxBatchSize,
     maxDelayMs: DEFAULT_BATCHER_OPTIONS.maxDelayMs,
+    dispatchWhenIdle: DEFAULT_BATCHER_OPTIONS.dispatchWhenIdle,
     textCacheSize: 10_000,
     imageCacheSize: 2_000,
     maxInputsPerRequest: 256,
@@ -229,6 +232,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     backend,
     maxBatchSize: read.get('BATCH_MAX_SIZE', positiveInt, base.maxBatchSize),
     maxDelayMs: read.get('BATCH_MAX_DELAY_MS', nonNegativeNumber, base.maxDelayMs),
+    dispatchWhenIdle: read.get('BATCH_DISPATCH_WHEN_IDLE', bool, base.dispatchWhenIdle),
     textCacheSize: read.get('TEXT_CACHE_SIZE', positiveInt, base.textCacheSize),
     imageCacheSize: read.get('IMAGE_CACHE_SIZE', positiveInt, base.imageCacheSize),
     maxInputsPerRequest,

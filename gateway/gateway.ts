@@ -85,7 +85,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     backend,
     model,
     {
-      batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs },
+      batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, dispatchWhenIdle: config.dispatchWhenIdle },
       textCacheSize: config.textCacheSize,
       imageCacheSize: config.imageCacheSize,
       imageLimits: config.imageLimits,

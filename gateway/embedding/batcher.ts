@@ -1,4 +1,4 @@
-import { check, nonNegativeNumber, positiveInt } from '../../functions/options';
+import { bool, check, nonNegativeNumber, positiveInt } from '../../functions/options';
 import { systemClock, type Clock } from '../common/clock';
 
 export interface BatcherOptions {
@@ -11,12 +11,20 @@ export interface BatcherOptions {
    * larger batch when a slot frees: under load, batches grow instead of queueing. Default 1.
    */
   maxConcurrentBatches: number;
+  /**
+   * With no batch running, send what is queued once the current turn of the event loop is over
+   * instead of waiting maxDelayMs: nothing would join it sooner than the model frees up, so waiting
+   * is pure latency. Items submitted in the same turn (one request's texts) still leave together,
+   * and under load, when a batch is always running, batches form exactly as before. Default true.
+   */
+  dispatchWhenIdle: boolean;
 }
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
   maxBatchSize: 32,
   maxDelayMs: 5,
   maxConcurrentBatches: 1,
+  dispatchWhenIdle: true,
 };
 
 export interface BatchEvents {
@@ -37,12 +45,14 @@ export function checkBatcherOptions(options: BatcherOptions): void {
   check('maxBatchSize', options.maxBatchSize, positiveInt);
   check('maxDelayMs', options.maxDelayMs, nonNegativeNumber);
   check('maxConcurrentBatches', options.maxConcurrentBatches, positiveInt);
+  check('dispatchWhenIdle', options.dispatchWhenIdle, bool);
 }
 
 /**
  * Coalesces items submitted from anywhere (many requests) into batches for `run`, which must return
  * one result per item, in order; each submitter gets its own item's result, whatever it says. A
- * batch leaves when it is full, when its oldest item has waited maxDelayMs, or on drain(); a batch
+ * batch leaves when it is full, when its oldest item has waited maxDelayMs, at the end of the
+ * event loop's turn when no batch is running (dispatchWhenIdle), or on drain(); a batch
  * whose run fails rejects every item in it, so nothing ever hangs.
  */
 export class Batcher<I, R> {
@@ -51,6 +61,8 @@ export class Batcher<I, R> {
   private inFlight = new Set<Promise<void>>();
   private timer: unknown = undefined;
   private draining = false;
+  /** True while the end-of-turn timer of an idle batcher runs pump(). */
+  private idleTurnOver = false;
 
   constructor(
     private readonly run: (items: I[]) => Promise<R[]>,
@@ -117,7 +129,8 @@ export class Batcher<I, R> {
     while (this.queue.length > 0 && this.inFlight.size < this.options.maxConcurrentBatches) {
       const full = this.queue.length >= this.options.maxBatchSize;
       const due = this.clock.now() - this.queue[0].enqueuedAt >= this.options.maxDelayMs;
-      if (!full && !due && !this.draining) break;
+      const idle = this.idleTurnOver && this.inFlight.size === 0;
+      if (!full && !due && !idle && !this.draining) break;
       this.dispatch(this.queue.splice(0, this.options.maxBatchSize));
     }
     this.schedule();
@@ -130,10 +143,16 @@ export class Batcher<I, R> {
       this.timer = undefined;
     }
     if (this.queue.length === 0 || this.inFlight.size >= this.options.maxConcurrentBatches) return;
-    const wait = Math.max(0, this.queue[0].enqueuedAt + this.options.maxDelayMs - this.clock.now());
+    const idle = this.options.dispatchWhenIdle && this.inFlight.size === 0;
+    const wait = idle ? 0 : Math.max(0, this.queue[0].enqueuedAt + this.options.maxDelayMs - this.clock.now());
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
-      this.pump();
+      this.idleTurnOver = idle;
+      try {
+        this.pump();
+      } finally {
+        this.idleTurnOver = false;
+      }
     }, wait);
   }
 

@@ -10,7 +10,7 @@ import { Batcher, type BatcherOptions } from './batcher';
 import { SharedCache } from './shared-cache';
 
 export interface EmbeddingServiceOptions {
-  batching: Pick<BatcherOptions, 'maxBatchSize' | 'maxDelayMs'>;
+  batching: Pick<BatcherOptions, 'maxBatchSize' | 'maxDelayMs'> & Partial<Pick<BatcherOptions, 'dispatchWhenIdle'>>;
   /** Text embeddings kept (label prompts are embedded once). */
   textCacheSize: number;
   /** Image embeddings kept, keyed by the SHA-256 of the encoded bytes. */

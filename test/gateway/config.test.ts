@@ -9,6 +9,12 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ IMAGE_ICC_PROFILES: 'srgb' })).toThrow(/^IMAGE_ICC_PROFILES must be .*ignore.*convert.*got "srgb"/);
   });
 
+  it('dispatches idle batches at once unless BATCH_DISPATCH_WHEN_IDLE=false', () => {
+    expect(configFromEnv({}).dispatchWhenIdle).toBe(true);
+    expect(configFromEnv({ BATCH_DISPATCH_WHEN_IDLE: 'false' }).dispatchWhenIdle).toBe(false);
+    expect(() => configFromEnv({ BATCH_DISPATCH_WHEN_IDLE: 'soon' })).toThrow(/^BATCH_DISPATCH_WHEN_IDLE must be/);
+  });
+
   it('resizes with libvips unless IMAGE_RESAMPLING=pillow', () => {
     expect(configFromEnv({}).imageLimits.resampling).toBe('libvips');
     expect(configFromEnv({ IMAGE_RESAMPLING: 'pillow' }).imageLimits.resampling).toBe('pillow');

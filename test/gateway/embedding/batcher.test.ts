@@ -31,13 +31,38 @@ describe('Batcher', () => {
   it('waits maxDelayMs for company, counted from the oldest item', async () => {
     const clock = new ManualClock();
     const { calls, run } = recorder();
-    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5 }, {}, clock);
+    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 5, dispatchWhenIdle: false }, {}, clock);
     void batcher.submit(1);
     await clock.advance(3);
     void batcher.submit(2);
     expect(calls).toEqual([]);
     await clock.advance(2);
     expect(calls).toEqual([[1, 2]]);
+  });
+
+  it('with no batch running, sends at the end of the turn what that turn submitted, without waiting maxDelayMs', async () => {
+    const clock = new ManualClock();
+    const { calls, run, answer } = recorder();
+    const batcher = new Batcher(run, { maxBatchSize: 10, maxDelayMs: 50 }, {}, clock);
+    // One request's inputs arrive in one turn: they leave together, at once.
+    void batcher.submit(1);
+    void batcher.submit(2);
+    expect(calls).toEqual([]);
+    await clock.advance(0);
+    expect(calls).toEqual([[1, 2]]);
+    // While that batch runs, newcomers wait for it (or for maxDelayMs), and then leave together.
+    void batcher.submit(3);
+    await clock.advance(1);
+    void batcher.submit(4);
+    await clock.advance(1);
+    expect(calls).toEqual([[1, 2]]);
+    answer(0);
+    await flushPromises();
+    await clock.advance(0);
+    expect(calls).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it('while every slot is busy, lets items accumulate into one larger batch', async () => {
@@ -109,7 +134,7 @@ describe('Batcher', () => {
     const dispatched: [number, number[]][] = [];
     const batcher = new Batcher(
       run,
-      { maxBatchSize: 2, maxDelayMs: 5 },
+      { maxBatchSize: 2, maxDelayMs: 5, dispatchWhenIdle: false },
       { dispatched: (size, waited) => dispatched.push([size, waited]) },
       clock,
     );
@@ -123,6 +148,7 @@ describe('Batcher', () => {
     const run = async () => [];
     expect(() => new Batcher(run, { maxBatchSize: 0 })).toThrow('maxBatchSize must be a positive integer, got 0');
     expect(() => new Batcher(run, { maxDelayMs: -1 })).toThrow('maxDelayMs must be a non-negative number, got -1');
+    expect(() => new Batcher(run, { dispatchWhenIdle: 1 as unknown as boolean })).toThrow(/^dispatchWhenIdle must be/);
     expect(() => new Batcher(run, { maxConcurrentBatches: 1.5 })).toThrow('maxConcurrentBatches must be a positive integer, got 1.5');
   });
 });
