@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import autocannon from 'autocannon';
@@ -101,6 +102,12 @@ export interface LoadResult {
   /** 2xx answers the check refused (GraphQL errors, userErrors, a wrong shape). */
   wrong: number;
   total: number;
+  /** Completed 2xx answers the check accepted, in the measured run. */
+  completed: number;
+  /** CPU time of the process `options.pid` during the measured run (all its threads), ms. */
+  serverCpuMs?: number;
+  /** CPU time of this process (the load generator) during the measured run, ms. */
+  loadCpuMs: number;
 }
 
 export interface LoadOptions {
@@ -112,6 +119,17 @@ export interface LoadOptions {
    * window of a few batch periods counts a whole batch more or less.
    */
   amount?: number;
+  /** A process (the gateway) whose CPU time over the measured run is reported as serverCpuMs. */
+  pid?: number;
+}
+
+let clockTicks: number | undefined;
+/** User + system CPU time of a process and all its threads, in ms, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  // Fields after the command name (which may hold spaces, inside parentheses): utime is the 12th, stime the 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
 /**
@@ -156,7 +174,11 @@ export async function load(
   await run(1);
   await waitIdle(origin);
   wrong = 0;
+  const serverBefore = options.pid === undefined ? 0 : processCpuMs(options.pid);
+  const loadBefore = process.cpuUsage();
   const result = await run(seconds, amount);
+  const loadUsed = process.cpuUsage(loadBefore);
+  const serverCpuMs = options.pid === undefined ? undefined : processCpuMs(options.pid) - serverBefore;
   // Completed 2xx answers only: autocannon's request total also counts requests still in flight
   // when the time is up, which at 128 connections is a large share.
   return {
@@ -167,6 +189,9 @@ export async function load(
     non2xx: result.non2xx,
     wrong,
     total: result.requests.total,
+    completed: Math.max(0, result['2xx'] - wrong),
+    serverCpuMs,
+    loadCpuMs: (loadUsed.user + loadUsed.system) / 1000,
   };
 }
 
