@@ -354,7 +354,9 @@ describe('the resolvers over a failing backend (injected)', () => {
     const probe = await createTestGateway();
     backend = new BrokenBackend(probe.gateway.model);
     await probe.stop();
-    gw = await createTestGateway({}, { backend });
+    // One batch for the three images below, which decode at different moments: idle dispatch
+    // would send the first alone.
+    gw = await createTestGateway({ dispatchWhenIdle: false }, { backend });
   });
   afterAll(() => gw.stop());
 
