@@ -28,6 +28,18 @@ const reference = loadReference();
 const MAX_LEVELS = 16;
 const MEAN_LEVELS = 1.0;
 
+/** The |difference| between two crops, in uint8 levels: the largest and the mean. */
+function cropDifference(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    max = Math.max(max, d);
+    sum += d;
+  }
+  return { max, mean: sum / a.length };
+}
+
 const measured: string[] = [];
 afterAll(() => {
   process.stdout.write(`sharp vs PIL crops, |difference| in uint8 levels:\n${measured.join('\n')}\n`);
@@ -38,14 +50,7 @@ describe('decodeAndCrop', () => {
     const crop = await decodeAndCrop(image.bytes, spec);
     expect([crop.width, crop.height]).toEqual([spec.cropWidth, spec.cropHeight]);
     expect(crop.data).toHaveLength(image.crop.length);
-    let max = 0;
-    let sum = 0;
-    for (let i = 0; i < crop.data.length; i++) {
-      const d = Math.abs(crop.data[i] - image.crop[i]);
-      max = Math.max(max, d);
-      sum += d;
-    }
-    const mean = sum / crop.data.length;
+    const { max, mean } = cropDifference(crop.data, image.crop);
     measured.push(`  ${file.padEnd(42)} max ${String(max).padStart(3)}  mean ${mean.toFixed(3)}`);
     expect(max).toBeLessThanOrEqual(MAX_LEVELS);
     expect(mean).toBeLessThanOrEqual(MEAN_LEVELS);
@@ -91,16 +96,6 @@ describe('colour profiles and CMYK', () => {
       .composite([{ input: Buffer.from('<svg width="180" height="120"><circle cx="70" cy="60" r="45" fill="rgb(230,40,30)"/></svg>') }])
       .png()
       .toBuffer();
-  const difference = (a: Uint8Array, b: Uint8Array) => {
-    let max = 0;
-    let sum = 0;
-    for (let i = 0; i < a.length; i++) {
-      const d = Math.abs(a[i] - b[i]);
-      max = Math.max(max, d);
-      sum += d;
-    }
-    return { max, mean: sum / a.length };
-  };
 
   /** `jpeg` with `icc` embedded as APP2 segments right after SOI: the same compressed pixels, now tagged. */
   function withIcc(jpeg: Buffer, icc: Buffer): Buffer {
@@ -132,13 +127,13 @@ describe('colour profiles and CMYK', () => {
     expect((await sharp(tagged).metadata()).icc).toEqual(p3);
     // Ignored: the tagged file decodes to exactly the pixels of the untagged one.
     const plain = await decodeAndCrop(untagged, spec);
-    expect(difference((await decodeAndCrop(tagged, spec)).data, plain.data)).toEqual({ max: 0, mean: 0 });
+    expect(cropDifference((await decodeAndCrop(tagged, spec)).data, plain.data)).toEqual({ max: 0, mean: 0 });
     // Converted: P3 to sRGB moves the saturated red and green by many levels.
     const managed = await decodeAndCrop(tagged, spec, { ...DEFAULT_IMAGE_LIMITS, iccProfiles: 'convert' });
-    expect(difference(managed.data, plain.data).max).toBeGreaterThan(20);
+    expect(cropDifference(managed.data, plain.data).max).toBeGreaterThan(20);
     // An untagged image is the same either way.
     expect(
-      difference((await decodeAndCrop(untagged, spec, { ...DEFAULT_IMAGE_LIMITS, iccProfiles: 'convert' })).data, plain.data).max,
+      cropDifference((await decodeAndCrop(untagged, spec, { ...DEFAULT_IMAGE_LIMITS, iccProfiles: 'convert' })).data, plain.data).max,
     ).toBe(0);
   });
 
@@ -165,17 +160,6 @@ const DECODING_MEAN_LEVELS = 0.5;
  */
 const PHOTO_MAX_LEVELS = 24;
 const PHOTO_MEAN_LEVELS = 0.7;
-
-function cropDifference(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.length };
-}
 
 // PIL 9.4 opens a 16-bit greyscale PNG as mode I and its convert("RGB") clips every value to 0-255,
 // so nearly the whole picture turns white. The gateway keeps the high byte of each sample instead,
