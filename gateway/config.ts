@@ -28,7 +28,7 @@ import type { RequestLimits } from './schema';
 export interface GatewayConfig extends RequestLimits {
   /** Where inference runs, with that backend's own settings (see configFromEnv for the variables). Default: local. */
   backend: BackendOptions;
-  /** Most inputs in one backend batch (env BATCH_MAX_SIZE). Default 32. */
+  /** Most inputs in one backend batch (env BATCH_MAX_SIZE). Default 16 (DEFAULT_BATCHER_OPTIONS). */
   maxBatchSize: number;
   /** Longest an input waits for others to join its batch, in ms (env BATCH_MAX_DELAY_MS). Default 5. */
   maxDelayMs: number;

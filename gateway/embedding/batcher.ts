@@ -2,7 +2,12 @@ import { bool, check, nonNegativeNumber, positiveInt } from '../../functions/opt
 import { systemClock, type Clock } from '../common/clock';
 
 export interface BatcherOptions {
-  /** Most items in one batch. Default 32. */
+  /**
+   * Most items in one batch. Default 16: on the local backend's CPU workers, batches of 32 ran
+   * ViT-B/32 no faster per image than 16 in raw ONNX Runtime and measurably slower in the gateway
+   * (32 and 128 requests in flight: 0.7 of the throughput), while 16 still fills the model's
+   * arithmetic (see BENCHMARKS.md). Remote GPU functions want more; infra sets its own.
+   */
   maxBatchSize: number;
   /** Longest an item waits for company before its batch goes, in ms. Default 5. */
   maxDelayMs: number;
@@ -21,7 +26,7 @@ export interface BatcherOptions {
 }
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
-  maxBatchSize: 32,
+  maxBatchSize: 16,
   maxDelayMs: 5,
   maxConcurrentBatches: 1,
   dispatchWhenIdle: true,

@@ -22,7 +22,11 @@ export interface GatewayStackProps extends StackProps {
   readonly memoryLimitMiB?: number;
   /** Number of gateway tasks, spread over the two AZs. Default 2. */
   readonly desiredCount?: number;
-  /** Most inputs per CLIP function invocation (env BATCH_MAX_SIZE). Default 32. */
+  /**
+   * Most inputs per CLIP function invocation (env BATCH_MAX_SIZE). Default 32, above the gateway's
+   * own 16 (which suits CPU workers sharing cores with decoding): every invocation pays a round trip
+   * and a function's cores or GPU do nothing else, so fewer, fuller calls pay.
+   */
   readonly maxBatchSize?: number;
   /** Longest an input waits for others before its batch is sent, in ms (env BATCH_MAX_DELAY_MS). Default 5. */
   readonly maxDelayMs?: number;
