@@ -212,7 +212,16 @@ async function main(): Promise<void> {
       // whatever else the machine does during its 8 s, and a row compared with its neighbours
       // should not be.
       const inFlight = [1, 8, 32, 128];
-      type Row = { rate: number; p50: number; p99: number; errors: number; gatewayCpu: number; loadCpu: number; inference: number; preprocess: number };
+      type Row = {
+        rate: number;
+        p50: number;
+        p99: number;
+        errors: number;
+        gatewayCpu: number;
+        loadCpu: number;
+        inference: number;
+        preprocess: number;
+      };
       const rows = new Map<number, Row[]>(inFlight.map((c) => [c, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const connections of inFlight) {
