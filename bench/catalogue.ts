@@ -21,7 +21,7 @@ import {
   type ScoredFacet,
 } from '../gateway/catalogue';
 import { GatewayMetrics } from '../gateway/common/metrics';
-import { configFromEnv } from '../gateway/config';
+import { configFromEnv, DEFAULT_IMAGE_MAX_BATCH_SIZE } from '../gateway/config';
 import { DEFAULT_BATCHER_OPTIONS } from '../gateway/embedding/batcher';
 import type { EmbeddingService } from '../gateway/embedding/service';
 import { createGateway } from '../gateway/gateway';
@@ -93,7 +93,7 @@ const INGEST_FACETS: FacetInput[] = [
 async function ingest(options: CatalogueBenchOptions): Promise<void> {
   const { say, rounds, modelDir, targets, quick } = options;
   const connections = 32;
-  // 32 in flight fill whole batches of BATCH_MAX_SIZE (16 or 32), so answers come back a batch at a
+  // 32 in flight fill whole batches of IMAGE_BATCH_MAX_SIZE (16 or 32), so answers come back a batch at a
   // time: a fixed number of batch periods is measured rather than a window a batch more or less would skew.
   const amount = connections * (quick ? 4 : 8);
   progress(`ingest vs embed: ${rounds} rounds of ${amount} requests at ${connections} in flight`);
@@ -210,7 +210,7 @@ async function ingest(options: CatalogueBenchOptions): Promise<void> {
   say(`### 6.1 Ingest: \`productsUpsert\` against the same gateway's \`embed\``);
   say();
   say(
-    `The gateway in its own process (defaults: \`BATCH_MAX_SIZE\` ${DEFAULT_BATCHER_OPTIONS.maxBatchSize}, \`BATCH_MAX_DELAY_MS\` ${DEFAULT_BATCHER_OPTIONS.maxDelayMs}, \`LOCAL_WORKERS\` = cores/2; \`IMAGE_CACHE_SIZE\`=1; SQLite store in a fresh \`DATA_DIR\` per process), ${rounds} rounds, one process per round serving both variants twice in the order ABBA (BAAB in the next round); autocannon with ${connections} requests in flight, after a 1 s warm-up, for ${amount} requests each, timed from the first sent to the last answered (answers come back a batch at a time: a fixed count of batches, not a window that catches one more or less). One 640×480 JPEG (base64) per request, every image distinct across the whole run (${seen.size} made, ${duplicates} duplicate hashes). \`productsUpsert\`: one product with one image per request, a taxonomy already set (${INGEST_FACETS.map((f) => `${f.name}: ${f.labels.length} labels`).join(', ')}, single mode), the answer asking for the product's tags. An answer counts only if it is 2xx with no \`errors\`, no \`userErrors\`, and the expected shape (a ${DIM}-value vector; a product with one tag per facet).`,
+    `The gateway in its own process (defaults: \`IMAGE_BATCH_MAX_SIZE\` ${DEFAULT_IMAGE_MAX_BATCH_SIZE}, \`BATCH_MAX_DELAY_MS\` ${DEFAULT_BATCHER_OPTIONS.maxDelayMs}, \`LOCAL_WORKERS\` = cores/2; \`IMAGE_CACHE_SIZE\`=1; SQLite store in a fresh \`DATA_DIR\` per process), ${rounds} rounds, one process per round serving both variants twice in the order ABBA (BAAB in the next round); autocannon with ${connections} requests in flight, after a 1 s warm-up, for ${amount} requests each, timed from the first sent to the last answered (answers come back a batch at a time: a fixed count of batches, not a window that catches one more or less). One 640×480 JPEG (base64) per request, every image distinct across the whole run (${seen.size} made, ${duplicates} duplicate hashes). \`productsUpsert\`: one product with one image per request, a taxonomy already set (${INGEST_FACETS.map((f) => `${f.name}: ${f.labels.length} labels`).join(', ')}, single mode), the answer asking for the product's tags. An answer counts only if it is 2xx with no \`errors\`, no \`userErrors\`, and the expected shape (a ${DIM}-value vector; a product with one tag per facet).`,
   );
   say();
   say(`| request | answers/s | p50 ms | p99 ms | errors + non-2xx | wrong 2xx answers | images reused |`);

@@ -86,6 +86,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     model,
     {
       batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, dispatchWhenIdle: config.dispatchWhenIdle },
+      imageMaxBatchSize: config.imageMaxBatchSize,
       textCacheSize: config.textCacheSize,
       imageCacheSize: config.imageCacheSize,
       imageLimits: config.imageLimits,

@@ -39,7 +39,7 @@ function allowOnly(paths: string[]): string[] {
 /** Excludes for the gateway image: its sources and the CLIP core's; no model, tests or infra (in Lambda mode CLIP runs in the function). */
 export function gatewayImageExcludes(): string[] {
   return [
-    ...allowOnly([...BUILD_FILES, 'gateway', 'functions', 'scripts/build-explorer.js']),
+    ...allowOnly([...BUILD_FILES, 'gateway', 'functions', 'scripts/build-pages.js']),
     'functions/Dockerfile',
     'functions/Dockerfile.cuda',
   ];

@@ -2,12 +2,7 @@ import { bool, check, nonNegativeNumber, positiveInt } from '../../functions/opt
 import { systemClock, type Clock } from '../common/clock';
 
 export interface BatcherOptions {
-  /**
-   * Most items in one batch. Default 16: on the local backend's CPU workers, batches of 32 ran
-   * ViT-B/32 no faster per image than 16 in raw ONNX Runtime and measurably slower in the gateway
-   * (32 and 128 requests in flight: 0.7 of the throughput), while 16 still fills the model's
-   * arithmetic (see BENCHMARKS.md). Remote GPU functions want more; infra sets its own.
-   */
+  /** Most items in one batch. Default 32. */
   maxBatchSize: number;
   /** Longest an item waits for company before its batch goes, in ms. Default 5. */
   maxDelayMs: number;
@@ -26,7 +21,7 @@ export interface BatcherOptions {
 }
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
-  maxBatchSize: 16,
+  maxBatchSize: 32,
   maxDelayMs: 5,
   maxConcurrentBatches: 1,
   dispatchWhenIdle: true,

@@ -11,6 +11,8 @@ import { SharedCache } from './shared-cache';
 
 export interface EmbeddingServiceOptions {
   batching: Pick<BatcherOptions, 'maxBatchSize' | 'maxDelayMs'> & Partial<Pick<BatcherOptions, 'dispatchWhenIdle'>>;
+  /** Most images in one batch, when it differs from batching.maxBatchSize (which texts use). */
+  imageMaxBatchSize?: number;
   /** Text embeddings kept (label prompts are embedded once). */
   textCacheSize: number;
   /** Image embeddings kept, keyed by the SHA-256 of the encoded bytes. */
@@ -45,7 +47,8 @@ export class EmbeddingService {
     this.modelKey = `${model.info.name}|${model.info.dtype}`;
     const batching = { ...options.batching, maxConcurrentBatches: backend.concurrency };
     this.textBatcher = new Batcher((items) => this.runBatch({ kind: 'text', items }), batching, this.batchEvents('text'));
-    this.cropBatcher = new Batcher((items) => this.runBatch({ kind: 'crops', items }), batching, this.batchEvents('image'));
+    const imageBatching = { ...batching, maxBatchSize: options.imageMaxBatchSize ?? batching.maxBatchSize };
+    this.cropBatcher = new Batcher((items) => this.runBatch({ kind: 'crops', items }), imageBatching, this.batchEvents('image'));
   }
 
   /** `signal`: the caller has gone (its client hung up); see SharedCache. */

@@ -23,9 +23,10 @@ export interface GatewayStackProps extends StackProps {
   /** Number of gateway tasks, spread over the two AZs. Default 2. */
   readonly desiredCount?: number;
   /**
-   * Most inputs per CLIP function invocation (env BATCH_MAX_SIZE). Default 32, above the gateway's
-   * own 16 (which suits CPU workers sharing cores with decoding): every invocation pays a round trip
-   * and a function's cores or GPU do nothing else, so fewer, fuller calls pay.
+   * Most inputs per CLIP function invocation (env BATCH_MAX_SIZE and IMAGE_BATCH_MAX_SIZE). Default
+   * 32 for images too, above the gateway's own 16 (which suits CPU workers sharing cores with
+   * decoding): every invocation pays a round trip and a function does nothing else, so fewer,
+   * fuller calls pay.
    */
   readonly maxBatchSize?: number;
   /** Longest an input waits for others before its batch is sent, in ms (env BATCH_MAX_DELAY_MS). Default 5. */
@@ -127,6 +128,7 @@ export class GatewayStack extends Stack {
           INFERENCE_BACKEND: 'lambda',
           LAMBDA_FUNCTION_NAME: lambdaFunctionName,
           BATCH_MAX_SIZE: String(props.maxBatchSize ?? 32),
+          IMAGE_BATCH_MAX_SIZE: String(props.maxBatchSize ?? 32),
           BATCH_MAX_DELAY_MS: String(props.maxDelayMs ?? 5),
           SANDBOX: 'true',
           ...(props.remoteTimeout ? { REMOTE_TIMEOUT_MS: String(props.remoteTimeout.toMilliseconds()) } : {}),

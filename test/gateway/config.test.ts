@@ -119,6 +119,7 @@ describe('configFromEnv', () => {
       CLIP_SPINNING: 'on',
       LOCAL_WORKERS: '3',
       BATCH_MAX_SIZE: '64',
+      IMAGE_BATCH_MAX_SIZE: '8',
       BATCH_MAX_DELAY_MS: '2.5',
       TEXT_CACHE_SIZE: '7',
       IMAGE_CACHE_SIZE: '8',
@@ -137,6 +138,7 @@ describe('configFromEnv', () => {
     expect(config).toMatchObject({
       backend: { kind: 'local', modelDir: '/models/clip', workers: 3, model: { dtype: 'q8', device: 'cuda', spinning: true } },
       maxBatchSize: 64,
+      imageMaxBatchSize: 8,
       maxDelayMs: 2.5,
       textCacheSize: 7,
       imageCacheSize: 8,

@@ -57,6 +57,7 @@ describe('GatewayStack with defaults', () => {
     expect(s.env('INFERENCE_BACKEND')).toBe('lambda');
     expect(s.env('SANDBOX')).toBe('true');
     expect(s.env('BATCH_MAX_SIZE')).toBe('32');
+    expect(s.env('IMAGE_BATCH_MAX_SIZE')).toBe('32');
     expect(s.env('BATCH_MAX_DELAY_MS')).toBe('5');
     expect(s.imported(s.env('LAMBDA_FUNCTION_NAME'))).toEqual({ Ref: functionId });
     expect(s.env('REMOTE_TIMEOUT_MS')).toBeUndefined(); // the gateway's own default
@@ -67,7 +68,9 @@ describe('GatewayStack with defaults', () => {
         .environment()
         .map((e) => e.Name)
         .sort(),
-    ).toEqual(['BATCH_MAX_DELAY_MS', 'BATCH_MAX_SIZE', 'INFERENCE_BACKEND', 'LAMBDA_FUNCTION_NAME', 'SANDBOX'].sort());
+    ).toEqual(
+      ['BATCH_MAX_DELAY_MS', 'BATCH_MAX_SIZE', 'IMAGE_BATCH_MAX_SIZE', 'INFERENCE_BACKEND', 'LAMBDA_FUNCTION_NAME', 'SANDBOX'].sort(),
+    );
   });
 
   test('checks health on /readyz behind an internet-facing load balancer', () => {
@@ -178,6 +181,7 @@ describe('GatewayStack with props and a provisioned alias', () => {
     s.template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
     s.template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '4096' });
     expect(s.env('BATCH_MAX_SIZE')).toBe('16');
+    expect(s.env('IMAGE_BATCH_MAX_SIZE')).toBe('16');
     expect(s.env('BATCH_MAX_DELAY_MS')).toBe('10');
     expect(s.env('REMOTE_TIMEOUT_MS')).toBe('40000');
   });
