@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// A command-line adapter over the CLIP core: classify image files, or print embeddings.
+// A command-line adapter over the CLIP core: classify image files (bar charts), compare texts with
+// images (a similarity table), or print embeddings.
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import {
   classifierInputProblem,
   DEFAULT_TEMPLATES,
+  dot,
   EXECUTION_DEVICE,
   MODEL_DTYPE,
   MODEL_DTYPES,
@@ -27,12 +29,19 @@ import {
 } from './hub';
 import { bundledModelDir } from './models';
 import { check } from './options';
+import { colourWanted, labelBars, similarityTable } from './terminal-charts';
 
 const USAGE = `Usage:
-  clip-cli classify IMAGE... --label LABEL [--label LABEL ...] [--template "${DEFAULT_TEMPLATES[0]}"]
+  clip-cli classify IMAGE... --label LABEL [--label LABEL ...] [--template "${DEFAULT_TEMPLATES[0]}"] [--top N]
+  clip-cli similarity --text TEXT [--text TEXT ...] IMAGE...
   clip-cli embed [--text TEXT ...] [IMAGE ...]
 
+classify prints a bar chart of each image's label probabilities, similarity a table of cosine
+similarities (texts by images); in colour on a terminal (NO_COLOR turns it off).
+
 Options:
+  --json           classify and similarity: one JSON object per line instead of charts
+  --top N          classify: the N best labels (default 10)
   --model DIR|REPO a model directory, or a Hugging Face repo id such as Xenova/clip-vit-base-patch32,
                    fetched into the Hugging Face cache (default: $CLIP_MODEL_DIR, else $CLIP_MODEL,
                    else the bundled tiny CLIP)
@@ -41,7 +50,7 @@ Options:
   --device cpu|cuda
 `;
 
-const COMMANDS = ['classify', 'embed'] as const;
+const COMMANDS = ['classify', 'similarity', 'embed'] as const;
 
 /** A mistake on the command line: one line on stderr (and the usage, if it helps), exit code 2. */
 class UsageError extends Error {
@@ -65,6 +74,8 @@ type Job =
       labels: string[];
       templates?: string[];
       texts: string[];
+      json: boolean;
+      top: number;
     };
 
 /** The nth --label or --template, as the user counts them. */
@@ -84,6 +95,8 @@ function parseCommandLine(argv: string[]): Job {
         label: { type: 'string', multiple: true, default: [] },
         template: { type: 'string', multiple: true },
         text: { type: 'string', multiple: true, default: [] },
+        json: { type: 'boolean', default: false },
+        top: { type: 'string', default: '10' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -94,9 +107,13 @@ function parseCommandLine(argv: string[]): Job {
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help' };
   const [command, ...files] = positionals;
-  const commands = `the commands are ${COMMANDS.join(' and ')}.`;
+  const commands = `the commands are ${COMMANDS.slice(0, -1).join(', ')} and ${COMMANDS.at(-1)}.`;
   if (command === undefined) throw new UsageError(`no command given; ${commands}`, true);
-  if (command !== 'classify' && command !== 'embed') throw new UsageError(`unknown command ${JSON.stringify(command)}; ${commands}`, true);
+  if (!(COMMANDS as readonly string[]).includes(command))
+    throw new UsageError(`unknown command ${JSON.stringify(command)}; ${commands}`, true);
+  const top = Number(values.top);
+  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer, got ${JSON.stringify(values.top)}.`);
+  if (values.json && command === 'embed') throw new UsageError('--json is for classify and similarity; embed always prints JSON.');
 
   const dtype = check('--dtype', values.dtype, MODEL_DTYPE, (m) => new UsageError(`${m}.`));
   const device = check('--device', values.device, EXECUTION_DEVICE, (m) => new UsageError(`${m}.`));
@@ -106,13 +123,20 @@ function parseCommandLine(argv: string[]): Job {
     if (values.label.length === 0) throw new UsageError('classify needs at least one --label.', true);
     const problem = classifierInputProblem(values.label, values.template ?? DEFAULT_TEMPLATES, optionName);
     if (problem) throw new UsageError(problem);
+  } else if (command === 'similarity') {
+    if (values.label.length > 0 || values.template)
+      throw new UsageError('--label and --template are for classify; similarity takes --text and image files.');
+    if (values.text.length === 0) throw new UsageError('similarity needs at least one --text.', true);
+    if (files.length === 0) throw new UsageError('similarity needs at least one image file.', true);
   } else {
     if (values.label.length > 0 || values.template)
       throw new UsageError('--label and --template are for classify; embed takes --text and image files.');
     if (files.length === 0 && values.text.length === 0) throw new UsageError('embed needs --text or at least one image file.', true);
   }
   return {
-    command,
+    command: command as (typeof COMMANDS)[number],
+    json: values.json,
+    top,
     model: modelFrom(values.model, values.revision),
     dtype,
     device,
@@ -221,24 +245,56 @@ async function run(job: Exclude<Job, { command: 'help' }>): Promise<number> {
       }
       return rows.every((r) => r.result.ok) ? 0 : 1;
     }
+    if (job.command === 'similarity') return similarity(job, await model.embedTexts(job.texts), imageResults);
     const classifier = await ZeroShotClassifier.create(
       job.labels,
       async (text) => vectorOf(await model.embedTexts([text]).then((r) => r[0])),
       { templates: job.templates, logitScale: model.info.logitScale },
     );
+    const style = { colour: colourWanted(process.stdout), width: 30 };
     job.images.forEach(({ file }, i) => {
       const result = imageResults[i];
       if (!result.ok) {
-        process.stdout.write(`${file}: ${result.code}: ${result.message}\n`);
+        const failed = job.json
+          ? JSON.stringify({ file, code: result.code, error: result.message })
+          : `${file}: ${result.code}: ${result.message}`;
+        process.stdout.write(`${failed}\n`);
         return;
       }
-      const scores = classifier.classify(result.vector, 5).map((s) => `${s.label} ${(s.score * 100).toFixed(1)}%`);
-      process.stdout.write(`${file}: ${scores.join(', ')}\n`);
+      const labels = classifier.classify(result.vector, Math.min(job.top, job.labels.length));
+      if (job.json) {
+        process.stdout.write(
+          `${JSON.stringify({ file, labels: labels.map(({ label, score, similarity }) => ({ label, score, similarity })) })}\n`,
+        );
+        return;
+      }
+      const bars = labelBars(labels, style).map((line) => `  ${line}`);
+      process.stdout.write(`${i > 0 ? '\n' : ''}${file}\n${bars.join('\n')}\n`);
     });
     return imageResults.every((r) => r.ok) ? 0 : 1;
   } finally {
     await model.release();
   }
+}
+
+/** Cosine similarities of every text with every image (vectors are unit length): a table, or JSON. */
+function similarity(job: Exclude<Job, { command: 'help' }>, texts: EmbedResult[], images: EmbedResult[]): number {
+  const failures = [
+    ...texts.flatMap((r, i) => (r.ok ? [] : [`--text #${i + 1}: ${r.code}: ${r.message}`])),
+    ...images.flatMap((r, i) => (r.ok ? [] : [`${job.images[i].file}: ${r.code}: ${r.message}`])),
+  ];
+  if (failures.length > 0) {
+    process.stderr.write(failures.map((f) => `clip-cli: ${f}\n`).join(''));
+    return 1;
+  }
+  const values = texts.map((t) => images.map((image) => dot(vectorOf(t), vectorOf(image))));
+  const files = job.images.map((image) => image.file);
+  if (job.json) {
+    process.stdout.write(`${JSON.stringify({ texts: job.texts, images: files, similarity: values })}\n`);
+    return 0;
+  }
+  process.stdout.write(`${similarityTable(job.texts, files, values, { colour: colourWanted(process.stdout) }).join('\n')}\n`);
+  return 0;
 }
 
 function vectorOf(result: EmbedResult): Float32Array {

@@ -9,6 +9,7 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 
 import { bearerToken, isLoopbackAddress } from './common/auth';
 import { ErrorCode } from './common/errors';
+import { CONSOLE_ROUTE, webConsole } from './console';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
 import type { RequestLimits } from './schema';
@@ -121,6 +122,7 @@ export class GatewayHost {
     const { config, metrics } = gateway;
     app.disable('x-powered-by');
     app.get('/', this.index());
+    app.use(CONSOLE_ROUTE, webConsole());
     app.use(EXPLORER_ROUTE, explorer());
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
@@ -164,11 +166,12 @@ export class GatewayHost {
     app.use(this.bodyErrors());
   }
 
-  /** `GET /`: browsers go to the explorer; anything else gets the list of endpoints. */
+  /** `GET /`: browsers go to the web console; anything else gets the list of endpoints. */
   private index(): RequestHandler {
     const { sandbox } = this.gateway.config;
     const endpoints = {
       '/graphql': `the GraphQL API: POST JSON${sandbox ? "; Apollo Sandbox in a browser (loads from Apollo's CDN)" : ''}`,
+      [CONSOLE_ROUTE]: 'the web console: classify, similarity, the catalogue, the model, with charts (works offline)',
       [EXPLORER_ROUTE]: 'GraphiQL, the schema explorer, served by the gateway (works offline)',
       '/healthz': 'liveness',
       '/readyz': 'readiness: the model loaded and the backend reachable',
@@ -177,7 +180,7 @@ export class GatewayHost {
     return (req, res) => {
       res.vary('accept');
       if (req.accepts(['json', 'html']) === 'html') {
-        res.redirect(302, EXPLORER_ROUTE);
+        res.redirect(302, CONSOLE_ROUTE);
         return;
       }
       res.json({ service: 'clip-gateway', endpoints });

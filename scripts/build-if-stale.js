@@ -11,7 +11,7 @@ const { delimiter, join } = require('node:path');
 const root = join(__dirname, '..');
 const stamp = join(root, 'dist', '.build-stamp');
 const SOURCES = ['gateway', 'functions', 'infra', 'bench', 'tools'];
-const SETTINGS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build-explorer.js'];
+const SETTINGS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build-pages.js'];
 
 function newest(path) {
   if (!existsSync(path)) return 0;

@@ -612,6 +612,12 @@ export class CatalogueService {
     return this.storeCall(() => this.store.getJob(id));
   }
 
+  /** The newest tagging jobs, newest first. */
+  listTaggingJobs(first: number): Promise<JobRow[]> {
+    this.checkFirst(first);
+    return this.storeCall(() => this.store.listJobs(first));
+  }
+
   /** Cancels a QUEUED or RUNNING job; a finished one is returned as it is. */
   async cancelTaggingJob(id: string): Promise<JobRow> {
     const job = await this.storeCall(() => this.store.cancelJob(id));

@@ -320,6 +320,8 @@ export interface CatalogueStore {
    */
   createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }>;
   getJob(id: string): Promise<JobRow | undefined>;
+  /** The newest `first` jobs, newest first (by creation time, then id). */
+  listJobs(first: number): Promise<JobRow[]>;
   /**
    * A QUEUED or RUNNING job becomes CANCELLED; others are returned as they are. Cancelling a model
    * change also clears the target. Undefined when there is none.

@@ -1134,6 +1134,14 @@ export class PostgresStore implements CatalogueStore {
     return row && toJob(row);
   }
 
+  async listJobs(first: number): Promise<JobRow[]> {
+    const rows = await this.withClient(
+      async (client) =>
+        (await client.query<JobDbRow>(`SELECT * FROM ${this.names.jobs} ORDER BY created_at DESC, id DESC LIMIT $1`, [first])).rows,
+    );
+    return rows.map(toJob);
+  }
+
   async cancelJob(id: string): Promise<JobRow | undefined> {
     const row = await this.transaction(async (client) => {
       const cancelled = await client.query<{ changes_model: boolean }>(

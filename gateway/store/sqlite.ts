@@ -905,6 +905,12 @@ class SqliteStore implements CatalogueStore {
     });
   }
 
+  async listJobs(first: number): Promise<JobRow[]> {
+    return this.run('listJobs', 'read', () =>
+      (this.sql('SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?').all(first) as JobSqlRow[]).map(jobOf),
+    );
+  }
+
   async cancelJob(id: string): Promise<JobRow | undefined> {
     return this.run('cancelJob', 'write', () => {
       const cancelled = this.sql(

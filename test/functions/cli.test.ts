@@ -53,7 +53,7 @@ describe('clip-cli classify', () => {
       'palette-cyan-square.png',
       'exif-rotated-purple-triangle.jpg',
     ];
-    const run = await cli('classify', ...files.map(image), ...labels);
+    const run = await cli('classify', ...files.map(image), ...labels, '--json', '--top', '5');
     expect(run.stderr).toMatch(MODEL_LOADED);
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
@@ -64,17 +64,74 @@ describe('clip-cli classify', () => {
         .split('-')
         .slice(-2)
         .join(' ');
-      expect(line.startsWith(`${image(files[i])}: `)).toBe(true);
-      const scores = line.slice(image(files[i]).length + 2).split(', ');
-      // The top five of the 32 labels, each "label NN.N%", percentages in decreasing order.
-      expect(scores).toHaveLength(5);
-      const parsed = scores.map((s) => /^([a-z]+ [a-z]+) (\d{1,3}\.\d)%$/.exec(s));
-      expect(parsed.every(Boolean)).toBe(true);
-      expect(parsed[0]![1]).toBe(expected);
-      const percents = parsed.map((m) => Number(m![2]));
-      expect([...percents].sort((a, b) => b - a)).toEqual(percents);
+      const result = JSON.parse(line) as { file: string; labels: { label: string; score: number; similarity: number }[] };
+      expect(result.file).toBe(image(files[i]));
+      // The top five of the 32 labels, best first.
+      expect(result.labels).toHaveLength(5);
+      expect(result.labels[0].label).toBe(expected);
+      const scores = result.labels.map((l) => l.score);
+      expect([...scores].sort((a, b) => b - a)).toEqual(scores);
     });
-    expect(lines[0]).toMatch(/: red circle (9\d|100)\.\d%, /);
+    expect((JSON.parse(lines[0]) as { labels: { score: number }[] }).labels[0].score).toBeGreaterThan(0.9);
+  });
+
+  it('draws a bar chart per image: plain text into a pipe, the same bars in colour when forced', async () => {
+    const red = image('wide-red-circle.jpg');
+    const [json, plain, coloured] = await Promise.all([
+      cli('classify', red, ...labels, '--json', '--top', '3'),
+      cli('classify', red, ...labels, '--top', '3'),
+      cliWith({ FORCE_COLOR: '1' }, 'classify', red, ...labels, '--top', '3'),
+    ]);
+    const best = (JSON.parse(json.stdout) as { labels: { label: string; score: number }[] }).labels;
+    const lines = plain.stdout.trimEnd().split('\n');
+    expect(plain.code).toBe(0);
+    expect(lines[0]).toBe(red);
+    expect(lines).toHaveLength(4);
+    // "  red circle   ████…▌  97.3%": the label, a bar as long as its share of 30 columns, the percentage.
+    lines.slice(1).forEach((line, i) => {
+      const match = /^ {2}(\S+ \S+) +([█▏▎▍▌▋▊▉]*) *(\d+\.\d)%$/.exec(line);
+      expect(match).not.toBeNull();
+      expect(match![1]).toBe(best[i].label);
+      expect(match![3]).toBe((best[i].score * 100).toFixed(1));
+      const columns = [...match![2]].reduce((sum, ch) => sum + (ch === '█' ? 1 : '▏▎▍▌▋▊▉'.indexOf(ch) / 8 + 1 / 8), 0);
+      expect(Math.abs(columns - best[i].score * 30)).toBeLessThanOrEqual(1 / 16);
+    });
+    expect(plain.stdout).not.toMatch(/\x1b\[/);
+    expect(coloured.stdout).toMatch(/\x1b\[/);
+    expect(coloured.stdout.replace(/\x1b\[\d+m/g, '')).toBe(plain.stdout);
+  });
+});
+
+describe('clip-cli similarity', () => {
+  it('prints texts × images as cosine similarities, the same as the dot products of embed', async () => {
+    const files = [image('wide-red-circle.jpg'), image('tall-blue-star.png')];
+    const texts = ['a photo of a red circle.', 'a photo of a blue star.'];
+    const textArgs = texts.flatMap((t) => ['--text', t]);
+    const [json, table, embedded] = await Promise.all([
+      cli('similarity', ...textArgs, ...files, '--json'),
+      cli('similarity', ...textArgs, ...files),
+      cli('embed', ...textArgs, ...files),
+    ]);
+    expect([json.code, table.code, embedded.code]).toEqual([0, 0, 0]);
+    const result = JSON.parse(json.stdout) as { texts: string[]; images: string[]; similarity: number[][] };
+    expect([result.texts, result.images]).toEqual([texts, files]);
+    const vectors = embedded.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { vector: number[] }).vector);
+    const dot = (a: number[], b: number[]) => a.reduce((sum, v, i) => sum + v * b[i], 0);
+    for (const r of [0, 1]) for (const c of [0, 1]) expect(result.similarity[r][c]).toBeCloseTo(dot(vectors[r], vectors[2 + c]), 5);
+    // Each text is nearest its own picture.
+    expect(result.similarity[0][0]).toBeGreaterThan(result.similarity[0][1]);
+    expect(result.similarity[1][1]).toBeGreaterThan(result.similarity[1][0]);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ +#1 +#2$/);
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^a photo of a red circle\\. +${result.similarity[0][0].toFixed(3)} [ ░▒▓█]{2} +${result.similarity[0][1].toFixed(3)}(?: [ ░▒▓█]{1,2})?$`,
+      ),
+    );
+    expect(lines.slice(-2)).toEqual([`#1  ${files[0]}`, `#2  ${files[1]}`]);
   });
 });
 
@@ -122,6 +179,10 @@ describe('clip-cli refuses a bad command line at once, before loading the model'
       'the model directory DIR/no-model (--model) does not exist or is not a directory.',
     ],
     ['embed with nothing to embed', () => ['embed'], 'embed needs --text or at least one image file.'],
+    ['similarity without texts', () => ['similarity', red], 'similarity needs at least one --text.'],
+    ['similarity without images', () => ['similarity', '--text', 'a red circle'], 'similarity needs at least one image file.'],
+    ['a bad --top', () => ['classify', red, '--label', 'red circle', '--top', '0'], '--top must be a positive integer, got "0".'],
+    ['embed with --json', () => ['embed', '--text', 'x', '--json'], '--json is for classify and similarity; embed always prints JSON.'],
     [
       'embed with --label',
       () => ['embed', '--text', 'a red circle', '--label', 'red circle'],
@@ -155,7 +216,7 @@ describe('clip-cli refuses a bad command line at once, before loading the model'
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     const [first, ...rest] = run.stderr.split('\n');
-    expect(first).toBe('clip-cli: unknown command "clasify"; the commands are classify and embed.');
+    expect(first).toBe('clip-cli: unknown command "clasify"; the commands are classify, similarity and embed.');
     expect(rest.join('\n')).toContain('Usage:\n  clip-cli classify IMAGE... --label LABEL');
     expect(run.stderr).not.toMatch(MODEL_LOADED);
   });
@@ -163,7 +224,7 @@ describe('clip-cli refuses a bad command line at once, before loading the model'
   it('no command, and an unknown option, with the usage on stderr', async () => {
     const none = await cli();
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/^clip-cli: no command given; the commands are classify and embed\.\n\nUsage:/);
+    expect(none.stderr).toMatch(/^clip-cli: no command given; the commands are classify, similarity and embed\.\n\nUsage:/);
     const option = await cli('classify', red, '--lable', 'red circle');
     expect(option.code).toBe(2);
     expect(option.stderr).toMatch(/^clip-cli: Unknown option '--lable'\..*\n\nUsage:/);

@@ -83,16 +83,16 @@ describe('the gateway over HTTP', () => {
     }
   });
 
-  it('sends a browser opening / to the explorer, and anyone else the list of endpoints', async () => {
+  it('sends a browser opening / to the web console, and anyone else the list of endpoints', async () => {
     const browser = await fetch(`${gw.origin}/`, { headers: BROWSER, redirect: 'manual' });
     expect(browser.status).toBe(302);
-    expect(browser.headers.get('location')).toBe('/graphiql');
+    expect(browser.headers.get('location')).toBe('/console');
 
     for (const accept of ['application/json', '*/*']) {
       const index = await fetch(`${gw.origin}/`, { headers: { accept } });
       expect(index.status).toBe(200);
       const { endpoints } = (await index.json()) as { endpoints: Record<string, string> };
-      expect(Object.keys(endpoints)).toEqual(['/graphql', '/graphiql', '/healthz', '/readyz', '/metrics']);
+      expect(Object.keys(endpoints)).toEqual(['/graphql', '/console', '/graphiql', '/healthz', '/readyz', '/metrics']);
       expect(endpoints['/graphql']).toMatch(/Sandbox/);
     }
   });

@@ -1,4 +1,4 @@
-// The gateway's offline schema explorer: GraphiQL, bundled by scripts/build-explorer.js into
+// The gateway's offline schema explorer: GraphiQL, bundled by scripts/build-pages.js into
 // dist/explorer/ and served at /graphiql. Every file it loads comes from the gateway itself.
 import './workers';
 

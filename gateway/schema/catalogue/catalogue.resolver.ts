@@ -94,4 +94,9 @@ export class CatalogueResolver {
     const row = await ctx.services.catalogue.getTaggingJob(id);
     return row ? TaggingJob.from(row) : null;
   }
+
+  @Query(() => [TaggingJob], { description: 'The newest tagging jobs, newest first, with their progress.' })
+  async taggingJobs(@Arg('first', () => Int, { defaultValue: 20 }) first: number, @Ctx() ctx: GatewayContext): Promise<TaggingJob[]> {
+    return (await ctx.services.catalogue.listTaggingJobs(first)).map((row) => TaggingJob.from(row));
+  }
 }

@@ -52,6 +52,12 @@ export class Product {
   @Field(() => Int)
   imageCount!: number;
 
+  @Field(() => [String], {
+    nullable: 'items',
+    description: 'Where its images were fetched from, in order; null for an image sent as bytes (which the catalogue does not keep).',
+  })
+  imageUrls!: (string | null)[];
+
   @Field(() => GraphQLJSONObject, { nullable: true })
   attributes!: Record<string, unknown> | null;
 
@@ -62,8 +68,17 @@ export class Product {
   updatedAt!: string;
 
   static from(row: ProductRow): Product {
-    const { id, title, description, attributes, createdAt, updatedAt, imageHashes } = row;
-    return Object.assign(new Product(), { id, title, description, attributes, createdAt, updatedAt, imageCount: imageHashes.length });
+    const { id, title, description, attributes, createdAt, updatedAt, imageHashes, imageUrls } = row;
+    return Object.assign(new Product(), {
+      id,
+      title,
+      description,
+      attributes,
+      createdAt,
+      updatedAt,
+      imageCount: imageHashes.length,
+      imageUrls,
+    });
   }
 }
 

@@ -155,6 +155,16 @@ describe('tagging jobs through the gateway', () => {
       const unknown = await t.graphql<{ taggingJobCancel: Payload }>(cancel, { id: 'nope' });
       expect(unknown.data!.taggingJobCancel.userErrors).toEqual([{ field: ['id'], code: 'NOT_FOUND', message: expect.any(String) }]);
       expect((await t.graphql<{ taggingJob: null }>('{ taggingJob(id: "nope") { id } }')).data).toEqual({ taggingJob: null });
+
+      // taggingJobs: the newest first, this cancelled one at the top.
+      const listed = await t.graphql<{ taggingJobs: { id: string; status: string }[] }>('{ taggingJobs(first: 2) { id status } }');
+      expect(listed.data!.taggingJobs).toHaveLength(2);
+      expect(listed.data!.taggingJobs[0]).toEqual({ id, status: 'CANCELLED' });
+      const tooMany = await t.graphql('{ taggingJobs(first: 0) { id } }');
+      expect(tooMany.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/^first must be from 1 to \d+: 0\.$/),
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
     } finally {
       t.gateway.jobs.start();
     }

@@ -1,21 +1,8 @@
-import { existsSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
 
-import { chromium, type Browser } from 'playwright-core';
-
+import { launchChromium } from '../../helpers/browser';
 import { startGateway, type RunningGateway } from '../../helpers/gateway';
 
-/** Debian's Chromium: the test drives the system's browser and never downloads one. */
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const QUERY = '{ model { name dim } }';
 
 /** GraphiQL at /graphiql in a real browser, with every other origin cut off. */
@@ -32,12 +19,7 @@ describe('the explorer in a browser', () => {
   });
 
   it('loads everything from the gateway and runs a query offline', async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `No Chromium at ${CHROMIUM}: install it with \`apt-get update && apt-get install -y chromium\` (this test never downloads a browser).`,
-      );
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext();
     const requested: string[] = [];
     const elsewhere: string[] = [];

@@ -6,7 +6,7 @@ import { loadReference } from '../../helpers/tiny-clip';
 const reference = loadReference();
 
 const PRODUCT =
-  'id title imageCount attributes createdAt updatedAt tags { facet label score similarity source needsReview model taxonomyVersion }';
+  'id title imageCount imageUrls attributes createdAt updatedAt tags { facet label score similarity source needsReview model taxonomyVersion }';
 const UPSERT = `mutation ($products: [ProductInput!]!) {
   productsUpsert(products: $products) { products { ${PRODUCT} } userErrors { field message code } }
 }`;
@@ -46,6 +46,8 @@ describe('the catalogue over GraphQL', () => {
     expect(upserted.data!.productsUpsert.userErrors).toEqual([]);
     expect(upserted.data!.productsUpsert.products.map((p) => p.id)).toEqual(products.map((p) => p.id));
     expect(upserted.data!.productsUpsert.products[0]).toMatchObject({ imageCount: 1, tags: [], attributes: products[0].attributes });
+    // Images sent as bytes have no URL to show them from.
+    expect(upserted.data!.productsUpsert.products[0]).toMatchObject({ imageUrls: [null] });
 
     const set = await t.graphql<{ taxonomySet: { taxonomy: { version: number; facets: { mode: string; templates: string[] }[] } } }>(
       TAXONOMY,

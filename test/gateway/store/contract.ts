@@ -877,6 +877,22 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         };
       }
 
+      it('lists the newest jobs first, as many as asked for', async () => {
+        await store.upsertProducts(ids(3).map((id) => product(id)));
+        expect(await store.listJobs(10)).toEqual([]);
+        const made = [];
+        for (let i = 0; i < 3; i++) {
+          made.push((await store.createJob({ filter: {}, reembed: false, model: MODEL_A, idempotencyKey: `list-${i}` })).job);
+          // Creation times are to the millisecond: keep them apart, so that newest first is one order.
+          await new Promise((resolve) => setTimeout(resolve, 3));
+        }
+        await store.cancelJob(made[1].id);
+        const listed = await store.listJobs(10);
+        expect(listed.map((job) => job.id)).toEqual([made[2].id, made[1].id, made[0].id]);
+        expect(listed[1]).toMatchObject({ status: 'CANCELLED', total: 3 });
+        expect((await store.listJobs(2)).map((job) => job.id)).toEqual([made[2].id, made[1].id]);
+      });
+
       it('creates a QUEUED job counting the products its filter matches', async () => {
         await store.upsertProducts([...ids(5).map((id) => product(id, { attributes: { even: id.endsWith('0') } })), product('other')]);
         const filter = { attributes: { even: false } };

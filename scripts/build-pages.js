@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// Bundles the schema explorer (GraphiQL, gateway/explorer/page/) into dist/explorer/: the page's
-// HTML, its script (and the chunks it loads on demand), one stylesheet and Monaco's three web
-// workers, which the gateway serves at /graphiql (gateway/explorer/index.ts). Nothing in them
-// loads from another origin. Part of `npm run build`; takes a second or two.
+// Bundles the gateway's two browser pages, side by side:
+// - the schema explorer (GraphiQL, gateway/explorer/page/) into dist/explorer/: the page's HTML,
+//   its script (and the chunks it loads on demand), one stylesheet and Monaco's three web workers,
+//   served at /graphiql (gateway/explorer/index.ts);
+// - the web console (gateway/console/page/, TypeScript and Chart.js) into dist/console/: its HTML,
+//   one script and one stylesheet, served at /console (gateway/console/index.ts).
+// Nothing in them loads from another origin. Part of `npm run build`; takes a second or two.
 'use strict';
 const { copyFileSync, mkdirSync, rmSync } = require('node:fs');
 const { dirname, join, relative } = require('node:path');
@@ -12,6 +15,8 @@ const esbuild = require('esbuild');
 const root = join(__dirname, '..');
 const source = join(root, 'gateway', 'explorer', 'page');
 const out = join(root, 'dist', 'explorer');
+const consoleSource = join(root, 'gateway', 'console', 'page');
+const consoleOut = join(root, 'dist', 'console');
 
 /** A module as @graphiql/react resolves it: Monaco's packages are its dependencies, not ours. */
 const graphiqlReact = dirname(
@@ -45,9 +50,19 @@ const common = {
 
 async function main() {
   const started = performance.now();
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
+  for (const dir of [out, consoleOut]) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
   await Promise.all([
+    esbuild.build({
+      ...common,
+      outdir: consoleOut,
+      // The stylesheet main.ts imports comes out beside it as console.css.
+      entryPoints: { console: join(consoleSource, 'main.ts') },
+      tsconfig: join(consoleSource, 'tsconfig.json'),
+      format: 'esm',
+    }),
     esbuild.build({
       ...common,
       entryPoints: { graphiql: join(source, 'main.tsx') },
@@ -73,8 +88,9 @@ async function main() {
     }),
   ]);
   copyFileSync(join(source, 'index.html'), join(out, 'index.html'));
+  copyFileSync(join(consoleSource, 'index.html'), join(consoleOut, 'index.html'));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  process.stderr.write(`Bundled the explorer into ${relative(root, out)}/ in ${seconds} s.\n`);
+  process.stderr.write(`Bundled the explorer and the console into ${relative(root, out)}/ and ${relative(root, consoleOut)}/ in ${seconds} s.\n`);
 }
 
 main().catch((error) => {

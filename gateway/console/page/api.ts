@@ -1,0 +1,74 @@
+// The console is a GraphQL client like any other: every read and write is a POST to /graphql.
+
+const KEY_STORAGE = 'clip-gateway.api-key';
+
+export interface GraphQLErrorEntry {
+  message: string;
+  path?: (string | number)[];
+  extensions?: { code?: string };
+}
+
+export interface GraphQLResult<T> {
+  data?: T | null;
+  errors?: GraphQLErrorEntry[];
+}
+
+/** A request that got no usable answer at all (network, not JSON, refused as a whole). */
+export class RequestFailed extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+let askForKey: (reason: string) => Promise<boolean> = async () => false;
+
+/** How the page asks for a key when the gateway wants one; resolves true once one is set. */
+export function onKeyNeeded(ask: (reason: string) => Promise<boolean>): void {
+  askForKey = ask;
+}
+
+export const apiKey = {
+  get: () => sessionStorage.getItem(KEY_STORAGE),
+  set: (key: string) => sessionStorage.setItem(KEY_STORAGE, key),
+  forget: () => sessionStorage.removeItem(KEY_STORAGE),
+};
+
+/**
+ * Sends one operation. Errors of single fields come back in `errors` beside the data (one image
+ * failing must not hide the others); a refusal of the whole request throws RequestFailed, after
+ * asking for an API key once when the gateway wants one.
+ */
+export async function graphql<T>(query: string, variables: Record<string, unknown> = {}, retried = false): Promise<GraphQLResult<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const key = apiKey.get();
+  if (key) headers.authorization = `Bearer ${key}`;
+  let response: Response;
+  try {
+    response = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+  } catch (error) {
+    throw new RequestFailed(`The gateway could not be reached: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  let body: GraphQLResult<T>;
+  try {
+    body = (await response.json()) as GraphQLResult<T>;
+  } catch {
+    throw new RequestFailed(`/graphql answered HTTP ${response.status} without JSON.`);
+  }
+  const first = body.errors?.[0];
+  const code = first?.extensions?.code;
+  if ((response.status === 401 || response.status === 403) && !retried) {
+    if (await askForKey(first?.message ?? 'This gateway asks for an API key.')) return graphql(query, variables, true);
+  }
+  if (body.data === undefined || (body.data === null && !first?.path)) {
+    throw new RequestFailed(first?.message ?? `/graphql answered HTTP ${response.status} with no data.`, code);
+  }
+  return body;
+}
+
+/** The message of the first error at `path` (or below it), if any. */
+export function errorAt(errors: GraphQLErrorEntry[] | undefined, ...path: (string | number)[]): string | undefined {
+  return errors?.find((e) => e.path && path.every((p, i) => e.path![i] === p))?.message;
+}
