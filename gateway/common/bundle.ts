@@ -19,7 +19,7 @@ export interface BundleRouterOptions {
   dir: string;
   /** Where the router is mounted: the page's one address (a trailing slash redirects to it). */
   route: string;
-  /** What the bundle is, for the message shown when it is not built. */
+  /** What the bundle is, in lower case, for the messages ("the web console"). */
   title: string;
   /** Sent with the page and every file. */
   contentSecurityPolicy: string;
@@ -44,7 +44,8 @@ export function bundleRouter({ dir, route, title, contentSecurityPolicy }: Bundl
       return;
     }
     if (!existsSync(page)) {
-      res.status(503).type('text/plain').send(`${title} is not built (no ${page}): run \`npm run build\`, then reload.\n`);
+      const sentence = title.charAt(0).toUpperCase() + title.slice(1);
+      res.status(503).type('text/plain').send(`${sentence} is not built (no ${page}): run \`npm run build\`, then reload.\n`);
       return;
     }
     res.setHeader('cache-control', 'no-cache');

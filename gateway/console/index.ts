@@ -27,5 +27,5 @@ const CONTENT_SECURITY_POLICY = [
 
 /** The web console (classify, similarity, catalogue, model), served offline at `/console`. */
 export function webConsole(dir: string = consoleBundleDir()): Router {
-  return bundleRouter({ dir, route: CONSOLE_ROUTE, title: 'The web console', contentSecurityPolicy: CONTENT_SECURITY_POLICY });
+  return bundleRouter({ dir, route: CONSOLE_ROUTE, title: 'the web console', contentSecurityPolicy: CONTENT_SECURITY_POLICY });
 }

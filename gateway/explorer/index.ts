@@ -26,5 +26,5 @@ const CONTENT_SECURITY_POLICY = [
 
 /** GraphiQL, served offline at `/graphiql`, from the bundle that `npm run build` writes. */
 export function explorer(dir: string = explorerBundleDir()): Router {
-  return bundleRouter({ dir, route: EXPLORER_ROUTE, title: 'The GraphiQL explorer', contentSecurityPolicy: CONTENT_SECURITY_POLICY });
+  return bundleRouter({ dir, route: EXPLORER_ROUTE, title: 'the GraphiQL explorer', contentSecurityPolicy: CONTENT_SECURITY_POLICY });
 }

@@ -46,7 +46,10 @@ describe('the web console, served', () => {
       readFileSync(join(ROOT, 'gateway', 'console', 'page', 'index.html'), 'utf8'),
     );
     const missing = await fetch(`${gw.origin}/console/missing.js`);
-    expect([missing.status, await missing.text()]).toEqual([404, expect.stringMatching(/No such file in the bundle of the web console/i)]);
+    expect([missing.status, await missing.text()]).toEqual([
+      404,
+      expect.stringMatching(/^No such file in the bundle of the web console\.$/m),
+    ]);
   });
 
   it("type-checks the page's source with its own settings (DOM)", async () => {
