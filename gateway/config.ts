@@ -22,6 +22,14 @@ import { DEFAULT_JOB_RUNNER_OPTIONS, type JobRunnerOptions } from './catalogue/j
 import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './catalogue/service';
 import { apiKeyList, type ApiKey } from './common/auth';
 import { DEFAULT_BATCHER_OPTIONS } from './embedding/batcher';
+import {
+  DEFAULT_ADMISSION_LIMITS,
+  DEFAULT_QUERY_LIMITS,
+  DEFAULT_RATE_LIMITS,
+  type AdmissionLimits,
+  type QueryLimits,
+  type RateLimits,
+} from './limits';
 import { ALLOW_NETWORKS, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './intake';
 import type { RequestLimits } from './schema';
 
@@ -60,8 +68,42 @@ export interface GatewayConfig extends RequestLimits {
   fetch: Omit<FetchImageOptions, 'maxBytes'>;
   /** Origins allowed by CORS (env CORS_ORIGINS, comma-separated; `*` for any). Default `*`. */
   corsOrigins: string[] | '*';
-  /** Serve Apollo Sandbox when a browser opens /graphql (env SANDBOX). Default true. */
+  /** Serve Apollo Sandbox when a browser opens /graphql (env SANDBOX). Default: INTROSPECTION's value. */
   sandbox: boolean;
+  /**
+   * Answer schema introspection, which Apollo Sandbox and GraphiQL need (env INTROSPECTION).
+   * Default true, for development; production endpoints that only serve their own frontends turn it off.
+   */
+  introspection: boolean;
+  /**
+   * A request's deadline, in ms (env REQUEST_TIMEOUT_MS); a client may ask for less with the
+   * x-request-timeout-ms header. Inputs whose requests have all passed it leave the queue before
+   * inference, and what is not done by then answers DEADLINE_EXCEEDED. Default 30000.
+   */
+  requestTimeoutMs: number;
+  /**
+   * Bounds on the work let in (env ADMISSION_MAX_IMAGES, ADMISSION_MAX_TEXTS, ADMISSION_MAX_IMAGE_BYTES):
+   * requests over them are refused at once with OVERLOADED (HTTP 503, Retry-After). Default 64 images, 1024 texts, 256 MiB.
+   */
+  admission: AdmissionLimits;
+  /**
+   * Limits on an operation's shape (env QUERY_MAX_DEPTH, QUERY_MAX_ALIASES, QUERY_MAX_DIRECTIVES,
+   * QUERY_MAX_TOKENS, QUERY_MAX_COST), refused with QUERY_TOO_COMPLEX before it runs. Default 10, 15, 20, 4000, 50000.
+   */
+  queryLimits: QueryLimits;
+  /**
+   * Per-client token buckets for inference inputs and writes (env RATE_LIMIT_INPUTS_PER_SECOND,
+   * RATE_LIMIT_INPUTS_BURST, RATE_LIMIT_WRITES_PER_SECOND, RATE_LIMIT_WRITES_BURST, RATE_LIMIT_LOOPBACK),
+   * refused with RATE_LIMITED (HTTP 429, Retry-After). Default 20 inputs/s in bursts of 512, 10 writes/s in
+   * bursts of 256, loopback clients exempt.
+   */
+  rateLimits: RateLimits;
+  /**
+   * Proxies in front of the gateway whose X-Forwarded-For is trusted, for the client address that
+   * rate limits go by (env TRUST_PROXY_HOPS). Default 0: the socket's address. Behind one load
+   * balancer, 1; otherwise every client shares the balancer's address and its limits.
+   */
+  trustProxyHops: number;
   /**
    * The product catalogue's database (env DATA_DIR or DATABASE_URL). Default SQLite in ./data/catalogue.sqlite.
    * DATABASE_PASSWORD, when set, becomes the password in DATABASE_URL (for a password injected from a secret store).
@@ -134,6 +176,12 @@ export function defaultConfig(): GatewayConfig {
     fetch: { allowNetworks: [...allowNetworks], maxRedirects, timeoutMs },
     corsOrigins: '*',
     sandbox: true,
+    introspection: true,
+    requestTimeoutMs: 30_000,
+    admission: { ...DEFAULT_ADMISSION_LIMITS },
+    queryLimits: { ...DEFAULT_QUERY_LIMITS },
+    rateLimits: { ...DEFAULT_RATE_LIMITS },
+    trustProxyHops: 0,
     store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
     catalogue: { ...DEFAULT_CATALOGUE_LIMITS },
     jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS },
@@ -239,6 +287,8 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
   imageLimits.resampling = read.get('IMAGE_RESAMPLING', oneOf(RESAMPLING), imageLimits.resampling);
   const origins = read.get('CORS_ORIGINS', ORIGINS, []);
   const maxInputsPerRequest = read.get('MAX_INPUTS_PER_REQUEST', positiveInt, base.maxInputsPerRequest);
+  const introspection = read.get('INTROSPECTION', bool, base.introspection);
+  const { admission, queryLimits, rateLimits } = base;
   return {
     backend,
     maxBatchSize: read.get('BATCH_MAX_SIZE', positiveInt, base.maxBatchSize),
@@ -258,7 +308,30 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       allowNetworks: read.get('IMAGE_FETCH_ALLOW_NETWORKS', ALLOW_NETWORKS, [...base.fetch.allowNetworks]),
     },
     corsOrigins: origins.length === 0 || origins.includes('*') ? '*' : origins,
-    sandbox: read.get('SANDBOX', bool, base.sandbox),
+    // Sandbox cannot work without introspection: it follows INTROSPECTION unless set on its own.
+    sandbox: read.get('SANDBOX', bool, introspection),
+    introspection,
+    requestTimeoutMs: read.get('REQUEST_TIMEOUT_MS', timeoutMs, base.requestTimeoutMs),
+    admission: {
+      maxImages: read.get('ADMISSION_MAX_IMAGES', positiveInt, admission.maxImages),
+      maxTexts: read.get('ADMISSION_MAX_TEXTS', positiveInt, admission.maxTexts),
+      maxImageBytes: read.get('ADMISSION_MAX_IMAGE_BYTES', positiveInt, admission.maxImageBytes),
+    },
+    queryLimits: {
+      maxDepth: read.get('QUERY_MAX_DEPTH', positiveInt, queryLimits.maxDepth),
+      maxAliases: read.get('QUERY_MAX_ALIASES', positiveInt, queryLimits.maxAliases),
+      maxDirectives: read.get('QUERY_MAX_DIRECTIVES', positiveInt, queryLimits.maxDirectives),
+      maxTokens: read.get('QUERY_MAX_TOKENS', positiveInt, queryLimits.maxTokens),
+      maxCost: read.get('QUERY_MAX_COST', positiveInt, queryLimits.maxCost),
+    },
+    rateLimits: {
+      inputsPerSecond: read.get('RATE_LIMIT_INPUTS_PER_SECOND', nonNegativeNumber, rateLimits.inputsPerSecond),
+      inputsBurst: read.get('RATE_LIMIT_INPUTS_BURST', positiveInt, rateLimits.inputsBurst),
+      writesPerSecond: read.get('RATE_LIMIT_WRITES_PER_SECOND', nonNegativeNumber, rateLimits.writesPerSecond),
+      writesBurst: read.get('RATE_LIMIT_WRITES_BURST', positiveInt, rateLimits.writesBurst),
+      loopback: read.get('RATE_LIMIT_LOOPBACK', bool, rateLimits.loopback),
+    },
+    trustProxyHops: read.get('TRUST_PROXY_HOPS', nonNegativeInt, base.trustProxyHops),
     store: storeFromEnv(read),
     catalogue: {
       // An upsert is a list argument like any other: MAX_INPUTS_PER_REQUEST unless set on its own.

@@ -2,14 +2,13 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import DataLoader from 'dataloader';
-import { Kind } from 'graphql';
+import { GraphQLError, Kind } from 'graphql';
 
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import type { ModelDescription } from '../functions/clip';
 import { check, positiveInt } from '../functions/options';
-import { authPlugin } from './auth-plugin';
 import { createBackend, resolveBackendModel, type InferenceBackend } from './backends';
 import { CatalogueService, TaggingJobRunner } from './catalogue';
 import { ApiKeys, type Credentials } from './common/auth';
@@ -19,6 +18,7 @@ import { GatewayMetrics } from './common/metrics';
 import type { GatewayConfig, StoreConfig } from './config';
 import { EmbeddingService } from './embedding/service';
 import { createImageIntake, type ImageIntake } from './intake';
+import { Admission, guardPlugin, queryLimitRules, RateLimiter, tokenLimitError } from './limits';
 import { createMediaLoader } from './loaders/media-loader';
 import { buildGatewaySchema, type GatewayContext, type GatewayServices } from './schema';
 import { openPostgresStore, openSqliteStore, type CatalogueStore, type TagRow } from './store';
@@ -46,6 +46,8 @@ export interface Gateway {
   readonly embeddings: EmbeddingService;
   /** Runs tagging jobs (shared through the store with every gateway on it); stopped, after its chunk in hand, by stop(). */
   readonly jobs: TaggingJobRunner;
+  /** What is let in: the inference inputs of admitted requests, against the bounds (for /readyz). */
+  readonly admission: Admission;
   /**
    * The context of one operation. `signal` aborts its image fetches and queued inputs (its client hung up);
    * `credentials` are what its client presented (API keys). Default: an in-process caller, on this machine, without a key.
@@ -81,6 +83,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     log(`Neither CLIP_MODEL nor CLIP_MODEL_DIR is set: serving the bundled tiny CLIP (colours and shapes only), not a real CLIP model.`);
   }
   const metrics = new GatewayMetrics();
+  const admission = new Admission(config.admission, backend.concurrency);
   const embeddings = new EmbeddingService(
     backend,
     model,
@@ -91,6 +94,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       imageCacheSize: config.imageCacheSize,
       imageLimits: config.imageLimits,
       log,
+      admission,
     },
     metrics,
   );
@@ -117,17 +121,25 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind, catalogue };
   const apollo = new ApolloServer<GatewayContext>({
     schema: await buildGatewaySchema(),
-    introspection: true,
+    introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    // Query limits before anything runs: tokens while parsing, depth, aliases and directives in
+    // validation, cost with the rest in guardPlugin. Batched HTTP operations stay off (Apollo's
+    // default; host.ts answers an array of operations with a sentence of its own).
+    parseOptions: { maxTokens: config.queryLimits.maxTokens },
+    validationRules: queryLimitRules(config.queryLimits),
     // index.ts owns the signals: Apollo's own handlers would re-raise SIGTERM once Apollo alone
     // had stopped, killing the process before batches drained and the backend closed.
     stopOnTerminationSignals: false,
-    formatError: (formatted, error) => formatError(formatted, error, (e) => log('unexpected error while resolving', e)),
+    formatError: (formatted, error) =>
+      formatError(formatted, tokenLimitError(unwrap(error), config.queryLimits) ?? error, (e) =>
+        log('unexpected error while resolving', e),
+      ),
     plugins: [
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),
-      authPlugin(apiKeys),
+      guardPlugin({ keys: apiKeys, queryLimits: config.queryLimits, rateLimiter: new RateLimiter(config.rateLimits), admission, metrics }),
       metricsPlugin(metrics),
     ],
   });
@@ -146,6 +158,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     catalogue,
     embeddings,
     jobs,
+    admission,
     context: (signal, credentials = { loopback: true }) => ({
       services,
       media: createMediaLoader(embeddings, intake, signal),
@@ -168,6 +181,11 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       state = 'stopped';
     },
   };
+}
+
+/** The error graphql-js raised, under Apollo's wrapping of parse errors. */
+function unwrap(error: unknown): unknown {
+  return error instanceof GraphQLError && error.originalError ? error.originalError : error;
 }
 
 /** Opens the store the config names; a SQLite file's directory is made if missing. */

@@ -12,6 +12,7 @@ import { ErrorCode } from './common/errors';
 import { CONSOLE_ROUTE, webConsole } from './console';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
+import { requestTimeoutMs, TIMEOUT_HEADER, withDeadline } from './limits';
 import type { RequestLimits } from './schema';
 
 /** The most distinct inputs one request may hold, by the request limits. */
@@ -68,6 +69,9 @@ function prefersHtml(req: Request): boolean {
 export const SEND_JSON =
   'Send the query as JSON: POST with content-type: application/json, or GET with ?query= and the header apollo-require-preflight: true.';
 export const SANDBOX_OFF = `Apollo Sandbox is off on this gateway (SANDBOX=false). Open ${EXPLORER_ROUTE} for the GraphiQL explorer, or send the query as JSON: POST with content-type: application/json.`;
+export const BATCH_REFUSED =
+  'This gateway takes one operation per request, and the body is a JSON array of operations: send each as its own request, or ask for several fields in one operation.';
+export const EXPLORER_OFF = 'The GraphiQL explorer needs schema introspection, which is off on this gateway (INTROSPECTION=false).';
 
 export interface HostOptions {
   /** Longest wait for in-flight requests on stop before their connections are cut, in ms. Default 10000. */
@@ -121,17 +125,23 @@ export class GatewayHost {
     const { app, gateway } = this;
     const { config, metrics } = gateway;
     app.disable('x-powered-by');
+    // req.ip, which rate limits go by, is then the address the nearest trusted proxies forwarded.
+    if (config.trustProxyHops > 0) app.set('trust proxy', config.trustProxyHops);
     app.get('/', this.index());
     app.use(CONSOLE_ROUTE, webConsole());
-    app.use(EXPLORER_ROUTE, explorer());
+    if (config.introspection) app.use(EXPLORER_ROUTE, explorer());
+    else app.use(EXPLORER_ROUTE, (_req, res) => graphqlError(res, 404, 'NOT_FOUND', EXPLORER_OFF));
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
     app.get('/readyz', async (_req, res) => {
       const ready = this.state === 'serving' && (await gateway.ready());
-      res.status(ready ? 200 : 503).json({
-        status: ready ? 'ready' : 'not ready',
+      // Overloaded is not ready: a load balancer steers new requests to a gateway with room.
+      const overloaded = gateway.admission.overloaded;
+      res.status(ready && !overloaded ? 200 : 503).json({
+        status: !ready ? 'not ready' : overloaded ? 'overloaded' : 'ready',
         state: this.state,
+        admitted: gateway.admission.load,
         model: gateway.model.info.name,
         backend: gateway.backend.kind,
       });
@@ -143,22 +153,29 @@ export class GatewayHost {
       '/graphql',
       cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
       this.csrfHint(),
+      this.timeoutHeader(),
       express.json({ limit: config.bodyLimitBytes }),
+      this.singleOperation(),
       expressMiddleware(gateway.apollo, {
         context: async ({ req, res }) => {
           const abort = new AbortController();
-          // Each distinct input of the request listens on this signal until it settles: at most
-          // the inputs of three lists, or a classify's labels × templates prompts and its images.
-          setMaxListeners(maxDistinctInputs(config) + 1, abort.signal);
           // A client that hangs up stops the image fetches still running for it. (The request's own
           // 'close' fires once its body has been read, so the response's is the one that tells.)
           res.once('close', () => {
             if (!res.writableFinished) abort.abort();
           });
+          // timeoutHeader() has refused a bad header already.
+          const timeout = requestTimeoutMs(req.headers[TIMEOUT_HEADER], config.requestTimeoutMs);
+          const deadline = withDeadline(abort.signal, timeout.ok ? timeout.ms : config.requestTimeoutMs);
+          res.once('close', () => deadline.dispose());
+          // Each distinct input of the request listens on this signal until it settles: at most
+          // the inputs of three lists, or a classify's labels × templates prompts and its images.
+          setMaxListeners(maxDistinctInputs(config) + 1, deadline.signal);
           // The socket's own address: X-Forwarded-For is the client's to write, so it never makes a client local.
-          return gateway.context(abort.signal, {
+          return gateway.context(deadline.signal, {
             bearer: bearerToken(req.headers.authorization),
             loopback: isLoopbackAddress(req.socket.remoteAddress),
+            address: req.ip ?? req.socket.remoteAddress,
           });
         },
       }),
@@ -168,15 +185,16 @@ export class GatewayHost {
 
   /** `GET /`: browsers go to the web console; anything else gets the list of endpoints. */
   private index(): RequestHandler {
-    const { sandbox } = this.gateway.config;
-    const endpoints = {
+    const { sandbox, introspection } = this.gateway.config;
+    const endpoints: Record<string, string> = {
       '/graphql': `the GraphQL API: POST JSON${sandbox ? "; Apollo Sandbox in a browser (loads from Apollo's CDN)" : ''}`,
       [CONSOLE_ROUTE]: 'the web console: classify, similarity, the catalogue, the model, with charts (works offline)',
       [EXPLORER_ROUTE]: 'GraphiQL, the schema explorer, served by the gateway (works offline)',
       '/healthz': 'liveness',
-      '/readyz': 'readiness: the model loaded and the backend reachable',
+      '/readyz': 'readiness: the model loaded, the backend reachable, and room for more work (503 while overloaded)',
       '/metrics': 'Prometheus metrics',
     };
+    if (!introspection) delete endpoints[EXPLORER_ROUTE];
     return (req, res) => {
       res.vary('accept');
       if (req.accepts(['json', 'html']) === 'html') {
@@ -199,6 +217,25 @@ export class GatewayHost {
       // With Sandbox on, Apollo answers a browser with it before checking anything.
       if ((sandbox && browser) || !failsCsrfCheck(req)) return next();
       graphqlError(res, 400, ApolloServerErrorCode.BAD_REQUEST, browser ? SANDBOX_OFF : SEND_JSON);
+    };
+  }
+
+  /** A bad x-request-timeout-ms, refused before the body is read, naming the header. */
+  private timeoutHeader(): RequestHandler {
+    const { requestTimeoutMs: defaultMs } = this.gateway.config;
+    return (req, res, next) => {
+      const timeout = requestTimeoutMs(req.headers[TIMEOUT_HEADER], defaultMs);
+      if (timeout.ok) return next();
+      graphqlError(res, 400, ErrorCode.BAD_USER_INPUT, timeout.message);
+    };
+  }
+
+  /** An array of operations (batched HTTP operations), refused in one sentence before Apollo sees it. */
+  private singleOperation(): RequestHandler {
+    return (req, res, next) => {
+      if (!Array.isArray(req.body)) return next();
+      this.gateway.metrics.shed.inc({ reason: 'query_limit' });
+      graphqlError(res, 400, ApolloServerErrorCode.BAD_REQUEST, BATCH_REFUSED);
     };
   }
 

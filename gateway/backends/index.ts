@@ -8,7 +8,7 @@ import { LambdaTransport } from './lambda';
 import { LocalBackend, type LocalModelOptions } from './local';
 import { RemoteBackend, type RemoteCallOptions } from './remote';
 
-export type { BackendKind, InferenceBackend } from './backend';
+export type { BackendKind, EmbedOptions, InferenceBackend } from './backend';
 export { defaultWorkerCount, LocalBackend, type LocalModelOptions } from './local';
 export { DEFAULT_REMOTE_CALL_OPTIONS, RemoteBackend, type RemoteBackendOptions, type RemoteCallOptions } from './remote';
 export { LambdaTransport } from './lambda';

@@ -19,7 +19,7 @@ import {
 import { sleep, systemClock, type Clock } from '../common/clock';
 import { ErrorCode } from '../common/errors';
 import type { Logger } from '../common/log';
-import type { BackendKind, InferenceBackend } from './backend';
+import type { BackendKind, EmbedOptions, InferenceBackend } from './backend';
 import { backoffMs, CircuitBreaker, Semaphore, type CircuitBreakerOptions } from './resilience';
 
 /** How one failed call is treated: whether to retry it, and whether it says the function is unwell. */
@@ -155,10 +155,13 @@ export class RemoteBackend implements InferenceBackend {
     return this.description;
   }
 
-  async embed(request: EmbedRequest): Promise<EmbedResult[]> {
+  /** `options.deadline`: no call or retry outlasts it; what is not done by then fails with DEADLINE_EXCEEDED. */
+  async embed(request: EmbedRequest, options: EmbedOptions = {}): Promise<EmbedResult[]> {
     const dim = this.description?.info.dim;
     if (dim === undefined) throw new Error('embed() before start()');
-    const answers = await Promise.all(this.split(request).map((call) => (call.ok ? this.embedCall(call.request, dim) : [call.result])));
+    const answers = await Promise.all(
+      this.split(request).map((call) => (call.ok ? this.embedCall(call.request, dim, options.deadline) : [call.result])),
+    );
     return answers.flat();
   }
 
@@ -221,10 +224,10 @@ export class RemoteBackend implements InferenceBackend {
   }
 
   /** One call's results: its items' vectors and errors, or the call's failure for each of its items. */
-  private async embedCall(request: EmbedRequest, dim: number): Promise<EmbedResult[]> {
+  private async embedCall(request: EmbedRequest, dim: number, deadline?: number): Promise<EmbedResult[]> {
     const count = request.items.length;
     try {
-      return await this.call(JSON.stringify(encodeRequest(request)), (answer) => decodeResults(answer, count, dim));
+      return await this.call(JSON.stringify(encodeRequest(request)), (answer) => decodeResults(answer, count, dim), deadline);
     } catch (error) {
       const { code, message } =
         error instanceof CallError
@@ -273,9 +276,13 @@ export class RemoteBackend implements InferenceBackend {
    * One logical call: circuit check, bulkhead, deadline, and retries for what may be retried. The
    * answer is decoded before the attempt counts as a success, so that an answer outside the
    * protocol counts against the function's health like any other failure (and fails a probe).
+   * `deadline` (ms since the epoch): each attempt gets at most the time left before it, and none
+   * starts after it; a call cut short by it says nothing about the function's health.
    */
-  private async call<T>(payload: string, decode: (answer: unknown) => T): Promise<T> {
+  private async call<T>(payload: string, decode: (answer: unknown) => T, deadline = Number.POSITIVE_INFINITY): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new CallError(deadlineFailure(attempt));
       if (!this.breaker.tryAcquire()) {
         throw new CallError({
           code: ErrorCode.BACKEND_UNAVAILABLE,
@@ -288,7 +295,19 @@ export class RemoteBackend implements InferenceBackend {
         });
       }
       try {
-        const answer = decodeAnswer(await this.bulkhead.run(() => this.callWithDeadline(payload)), decode);
+        const answer = decodeAnswer(
+          await this.bulkhead.run(() => {
+            // Time spent waiting for a place in the bulkhead counts against the deadline too.
+            const remaining = deadline - Date.now();
+            if (remaining <= 0) throw new CallError(deadlineFailure(attempt));
+            return this.callWithDeadline(
+              payload,
+              Math.min(this.options.timeoutMs, Math.ceil(remaining)),
+              remaining < this.options.timeoutMs,
+            );
+          }),
+          decode,
+        );
         this.breaker.success();
         return answer;
       } catch (error) {
@@ -314,13 +333,22 @@ export class RemoteBackend implements InferenceBackend {
     }
   }
 
-  /** One attempt, abandoned at the deadline or when the backend closes. */
-  private async callWithDeadline(payload: string, timeoutMs = this.options.timeoutMs): Promise<unknown> {
+  /**
+   * One attempt, abandoned after `timeoutMs` or when the backend closes. `forRequests`: the time
+   * is what the waiting requests have left, shorter than the function's own timeout, so running
+   * out of it is their deadline passing, not the function failing to answer.
+   */
+  private async callWithDeadline(payload: string, timeoutMs = this.options.timeoutMs, forRequests = false): Promise<unknown> {
     const { clock } = this.options;
     const deadline = new AbortController();
     const timer = clock.setTimeout(() => deadline.abort(new Error(`deadline of ${timeoutMs} ms passed`)), timeoutMs);
     try {
       return await this.transport.call(payload, AbortSignal.any([deadline.signal, this.closing.signal]), timeoutMs);
+    } catch (error) {
+      if (forRequests && deadline.signal.aborted && error instanceof CallError && error.failure.code === ErrorCode.BACKEND_TIMEOUT) {
+        throw new CallError(deadlineFailure(1));
+      }
+      throw error;
     } finally {
       clock.clearTimeout(timer);
     }
@@ -423,6 +451,16 @@ export function describeError(error: unknown, depth = 0): string {
     line += ` (${errors.map((e: unknown) => describeError(e, depth + 1)).join('; ')})`;
   if (depth < 4 && cause !== undefined) line += `; cause: ${describeError(cause, depth + 1)}`;
   return line;
+}
+
+/** The requests' deadline passed before (or while) the call ran: neither retried nor held against the function. */
+function deadlineFailure(attempts: number): CallFailure {
+  return {
+    code: ErrorCode.DEADLINE_EXCEEDED,
+    message: `The request's deadline passed before the CLIP function answered${attempts > 0 ? ` (after ${attempts} attempt${attempts > 1 ? 's' : ''})` : ''}.`,
+    retry: false,
+    unhealthy: false,
+  };
 }
 
 export function timeoutFailure(timeoutMs: number): CallFailure {

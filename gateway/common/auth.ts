@@ -24,6 +24,8 @@ export interface Credentials {
   bearer?: string;
   /** Whether the client connected from this machine (127.0.0.0/8, ::1, ::ffff:127.0.0.1). */
   loopback: boolean;
+  /** The client's address, for its rate limits: the socket's, or the one the trusted proxies forwarded (TRUST_PROXY_HOPS). */
+  address?: string;
 }
 
 export type OperationType = 'query' | 'mutation' | 'subscription';

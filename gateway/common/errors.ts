@@ -22,6 +22,14 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** The key's scope (or, without keys, the client's address) does not allow the operation (HTTP 403). */
   FORBIDDEN: 'FORBIDDEN',
+  /** The gateway has more work queued than it can finish in time: refused at once, to be retried after `Retry-After` (HTTP 503). */
+  OVERLOADED: 'OVERLOADED',
+  /** The client's key (or address) has used its share of inputs or writes for now: retry after `Retry-After` (HTTP 429). */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** The request's deadline (REQUEST_TIMEOUT_MS, or the client's x-request-timeout-ms) passed before this part was done. */
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  /** The operation is deeper, wider or costlier than the gateway's query limits allow; refused before anything ran (HTTP 400). */
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -59,6 +59,27 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly shed = new Counter({
+    name: 'clip_gateway_requests_shed_total',
+    help: 'Requests refused whole before they ran, by reason (overloaded, rate_limited, query_limit).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inputsDropped = new Counter({
+    name: 'clip_gateway_inputs_dropped_total',
+    help: 'Inputs that left the queue before inference, by kind and reason (deadline: every waiter past its deadline; gone: every client hung up; overloaded: over the bound on image bytes held).',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly admittedInputs = new Gauge({
+    name: 'clip_gateway_admitted_inputs',
+    help: 'Inference inputs of admitted requests not yet answered, by kind: what admission control bounds.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     // Event-loop delay sampled every millisecond (prom-client's default is 10 ms, and every
     // reading then includes those 10 ms): inference must never block the loop, and this shows it.

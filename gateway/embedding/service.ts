@@ -6,8 +6,9 @@ import type { InferenceBackend } from '../backends';
 import { ErrorCode, errorFromCode, GatewayError } from '../common/errors';
 import type { Logger } from '../common/log';
 import type { GatewayMetrics } from '../common/metrics';
+import { deadlineOf, type Admission } from '../limits';
 import { Batcher, type BatcherOptions } from './batcher';
-import { SharedCache } from './shared-cache';
+import { SharedCache, type Compute } from './shared-cache';
 
 export interface EmbeddingServiceOptions {
   batching: Pick<BatcherOptions, 'maxBatchSize' | 'maxDelayMs'> & Partial<Pick<BatcherOptions, 'dispatchWhenIdle'>>;
@@ -19,9 +20,20 @@ export interface EmbeddingServiceOptions {
   imageCacheSize: number;
   imageLimits: ImageLimits;
   log: Logger;
+  /**
+   * Admission control, for the bound on image bytes held (an image over it fails alone with
+   * OVERLOADED) and to learn how long inputs take (its Retry-After). Default: no bound.
+   */
+  admission?: Admission;
 }
 
 type Kind = 'text' | 'image';
+
+/** One input waiting for a batch, with the latest deadline of the requests that want it. */
+interface Queued<T> {
+  input: T;
+  deadline: () => number;
+}
 
 /**
  * The shared, cross-request half of embedding: caches and in-flight work (SharedCache), image
@@ -32,8 +44,8 @@ type Kind = 'text' | 'image';
 export class EmbeddingService {
   private readonly texts: SharedCache<Float32Array>;
   private readonly images: SharedCache<Float32Array>;
-  private readonly textBatcher: Batcher<string, EmbedResult>;
-  private readonly cropBatcher: Batcher<Uint8Array, EmbedResult>;
+  private readonly textBatcher: Batcher<Queued<string>, EmbedResult>;
+  private readonly cropBatcher: Batcher<Queued<Uint8Array>, EmbedResult>;
   private readonly modelKey: string;
 
   constructor(
@@ -46,14 +58,48 @@ export class EmbeddingService {
     this.images = new SharedCache(check('imageCacheSize', options.imageCacheSize, positiveInt));
     this.modelKey = `${model.info.name}|${model.info.dtype}`;
     const batching = { ...options.batching, maxConcurrentBatches: backend.concurrency };
-    this.textBatcher = new Batcher((items) => this.runBatch({ kind: 'text', items }), batching, this.batchEvents('text'));
+    // Texts get a live bound on their queue besides admission's, which does not reserve label
+    // prompts (usually cached): a flood of new labels is refused at the queue instead.
+    const maxTexts = options.admission?.limits.maxTexts;
+    const textBatching = {
+      ...batching,
+      ...(maxTexts === undefined
+        ? {}
+        : {
+            maxQueued: maxTexts,
+            queueFull: (queued: number) => {
+              this.metrics.inputsDropped.inc({ kind: 'text', reason: 'overloaded' });
+              return new GatewayError(
+                ErrorCode.OVERLOADED,
+                `The gateway is overloaded: ${queued} texts are waiting for the model, its bound (ADMISSION_MAX_TEXTS). Retry shortly.`,
+              );
+            },
+          }),
+    };
+    this.textBatcher = new Batcher(
+      (queued) => this.runBatch({ kind: 'text', items: queued.map((q) => q.input) }, latest(queued)),
+      textBatching,
+      this.batchEvents('text'),
+    );
     const imageBatching = { ...batching, maxBatchSize: options.imageMaxBatchSize ?? batching.maxBatchSize };
-    this.cropBatcher = new Batcher((items) => this.runBatch({ kind: 'crops', items }), imageBatching, this.batchEvents('image'));
+    this.cropBatcher = new Batcher(
+      (queued) => this.runBatch({ kind: 'crops', items: queued.map((q) => q.input) }, latest(queued)),
+      imageBatching,
+      this.batchEvents('image'),
+    );
   }
 
-  /** `signal`: the caller has gone (its client hung up); see SharedCache. */
+  /**
+   * `signal`: the caller has gone (its client hung up, or its deadline passed); see SharedCache.
+   * The deadline it carries (limits/deadline.ts) goes with the input to the backend.
+   */
   embedText(text: string, signal?: AbortSignal): Promise<Float32Array> {
-    return this.shared('text', `t|${this.modelKey}|${text}`, (abandoned) => this.textBatcher.submit(text, abandoned), signal);
+    return this.shared(
+      'text',
+      `t|${this.modelKey}|${text}`,
+      (abandoned, deadline) => this.textBatcher.submit({ input: text, deadline }, abandoned),
+      signal,
+    );
   }
 
   /** Encoded image bytes in; decoded and cropped here, so only the compact crop goes to the backend. */
@@ -62,11 +108,23 @@ export class EmbeddingService {
     return this.shared(
       'image',
       `i|${this.modelKey}|${digest}`,
-      async (abandoned) => {
-        const started = performance.now();
-        const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
-        this.metrics.imagePreprocess.observe((performance.now() - started) / 1000);
-        return this.cropBatcher.submit(crop.data, abandoned);
+      async (abandoned, deadline) => {
+        const release = this.options.admission ? this.options.admission.holdImageBytes(bytes.byteLength) : () => {};
+        if (!release) {
+          this.metrics.inputsDropped.inc({ kind: 'image', reason: 'overloaded' });
+          throw new GatewayError(
+            ErrorCode.OVERLOADED,
+            `The gateway is overloaded: it holds ${this.options.admission?.imageBytesHeld} bytes of images waiting for the model, and this one's ${bytes.byteLength} would go over its bound of ${this.options.admission?.limits.maxImageBytes}. Retry shortly.`,
+          );
+        }
+        try {
+          const started = performance.now();
+          const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
+          this.metrics.imagePreprocess.observe((performance.now() - started) / 1000);
+          return await this.cropBatcher.submit({ input: crop.data, deadline }, abandoned);
+        } finally {
+          release();
+        }
       },
       signal,
     );
@@ -77,23 +135,25 @@ export class EmbeddingService {
     await Promise.all([this.textBatcher.drain(), this.cropBatcher.drain()]);
   }
 
-  private shared(
-    kind: Kind,
-    key: string,
-    compute: (abandoned: AbortSignal) => Promise<EmbedResult>,
-    signal?: AbortSignal,
-  ): Promise<Float32Array> {
-    const { hit, value } = (kind === 'text' ? this.texts : this.images).get(key, (abandoned) => compute(abandoned).then(vectorOf), signal);
+  private shared(kind: Kind, key: string, compute: Compute<EmbedResult>, signal?: AbortSignal): Promise<Float32Array> {
+    const { hit, value } = (kind === 'text' ? this.texts : this.images).get(
+      key,
+      (abandoned, deadline) => compute(abandoned, deadline).then(vectorOf),
+      signal,
+      deadlineOf(signal),
+    );
     this.metrics.cacheLookups.inc({ cache: kind, result: hit ? 'hit' : 'miss' });
     return value;
   }
 
-  private async runBatch(request: EmbedRequest): Promise<EmbedResult[]> {
+  private async runBatch(request: EmbedRequest, deadline: number): Promise<EmbedResult[]> {
     const kind: Kind = request.kind === 'text' ? 'text' : 'image';
     const started = performance.now();
     try {
-      const results = await this.backend.embed(request);
-      this.metrics.inference.observe({ kind, outcome: 'ok' }, (performance.now() - started) / 1000);
+      const results = await this.backend.embed(request, Number.isFinite(deadline) ? { deadline } : {});
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.inference.observe({ kind, outcome: 'ok' }, seconds);
+      this.options.admission?.observeBatch(kind === 'text' ? 'texts' : 'images', request.items.length, seconds);
       return results;
     } catch (error) {
       this.metrics.inference.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);
@@ -111,8 +171,17 @@ export class EmbeddingService {
         this.metrics.batchSize.observe({ kind }, size);
         for (const ms of waitedMs) this.metrics.queueDelay.observe({ kind }, ms / 1000);
       },
+      left: (reason: unknown) => {
+        const deadline = reason instanceof GatewayError && reason.code === ErrorCode.DEADLINE_EXCEEDED;
+        this.metrics.inputsDropped.inc({ kind, reason: deadline ? 'deadline' : 'gone' });
+      },
     };
   }
+}
+
+/** The latest deadline among a batch's inputs: the batch is wanted until then. */
+function latest(queued: readonly Queued<unknown>[]): number {
+  return Math.max(...queued.map((q) => q.deadline()));
 }
 
 /** A backend's answer for one input, as a vector or the error a client sees. */

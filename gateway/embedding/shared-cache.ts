@@ -5,7 +5,12 @@ interface Running<V> {
   promise: Promise<V>;
   waiters: number;
   abandon: AbortController;
+  /** The latest deadline of any waiter so far (ms since the epoch; Infinity: one has none). */
+  deadline: number;
 }
+
+/** The work behind a key: `abandoned` aborts when every waiter has gone; `deadline()` is the latest any waiter has. */
+export type Compute<V> = (abandoned: AbortSignal, deadline: () => number) => Promise<V>;
 
 /**
  * Values computed once for every request that asks: an LRU of finished values, plus the
@@ -24,25 +29,28 @@ export class SharedCache<V extends object> {
   /**
    * The value for `key`: cached, joined, or computed by `compute` (whose signal aborts when every
    * waiter has gone). `hit` says whether a cached value answered. `signal`: this waiter has gone.
+   * `deadline`: when this waiter stops waiting (ms since the epoch; default none), so that work
+   * shared by several requests is given the time of the one that can wait longest.
    */
-  get(key: string, compute: (abandoned: AbortSignal) => Promise<V>, signal?: AbortSignal): { hit: boolean; value: Promise<V> } {
+  get(key: string, compute: Compute<V>, signal?: AbortSignal, deadline = Number.POSITIVE_INFINITY): { hit: boolean; value: Promise<V> } {
     const cached = this.done.get(key);
     if (cached) return { hit: true, value: Promise.resolve(cached) };
-    const entry = this.running.get(key) ?? this.start(key, compute);
+    const entry = this.running.get(key) ?? this.start(key, compute, deadline);
+    entry.deadline = Math.max(entry.deadline, deadline);
     entry.waiters++;
     return { hit: false, value: this.wait(entry, signal) };
   }
 
-  private start(key: string, compute: (abandoned: AbortSignal) => Promise<V>): Running<V> {
+  private start(key: string, compute: Compute<V>, deadline: number): Running<V> {
     const abandon = new AbortController();
-    const promise = compute(abandon.signal).then((value) => {
+    const entry: Running<V> = { key, promise: Promise.resolve(undefined as never), waiters: 0, abandon, deadline };
+    entry.promise = compute(abandon.signal, () => entry.deadline).then((value) => {
       this.done.set(key, value);
       return value;
     });
-    const entry: Running<V> = { key, promise, waiters: 0, abandon };
     this.running.set(key, entry);
     const forget = () => this.forget(entry);
-    promise.then(forget, forget);
+    entry.promise.then(forget, forget);
     return entry;
   }
 

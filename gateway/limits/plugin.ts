@@ -1,0 +1,99 @@
+import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+
+import { hashKey, type ApiKeys, type Credentials, type OperationType } from '../common/auth';
+import { ErrorCode, GatewayError } from '../common/errors';
+import type { GatewayMetrics } from '../common/metrics';
+import type { GatewayContext } from '../schema';
+import type { Admission } from './admission';
+import { operationDemand } from './demand';
+import { costTooHigh, type QueryLimits } from './query-limits';
+import type { RateLimiter } from './rate-limit';
+
+export interface GuardOptions {
+  keys: ApiKeys;
+  queryLimits: QueryLimits;
+  rateLimiter: RateLimiter;
+  admission: Admission;
+  metrics: GatewayMetrics;
+}
+
+/** A refusal of the whole request: its HTTP status and headers ride along for Apollo (formatError drops them for clients). */
+function refusal(code: ErrorCode, message: string, status: number, headers: Record<string, string> = {}): GatewayError {
+  const http = new HeaderMap();
+  for (const [name, value] of Object.entries(headers)) http.set(name, value);
+  return new GatewayError(code, message, { extensions: { http: { status, headers: http } } });
+}
+
+/** Who a client is for its rate limits: its API key when it sent one the gateway knows, else its address. */
+function clientOf(credentials: Credentials, keys: ApiKeys): string {
+  if (credentials.bearer && keys.configured && keys.scopeOf(credentials.bearer) !== undefined) return `key:${hashKey(credentials.bearer)}`;
+  return `address:${credentials.address ?? 'unknown'}`;
+}
+
+/**
+ * Everything decided about a request once its operation is known and before anything runs, in
+ * order, each refusal answering the whole request: API keys (401/403), the cost limit (400
+ * QUERY_TOO_COMPLEX; depth, aliases, directives and tokens were refused earlier, in parsing and
+ * validation), the client's rate limits (429 RATE_LIMITED), and admission (503 OVERLOADED). The
+ * order matters: a refused key spends no tokens, and a request over its rate spends no place in
+ * the queue. Apollo runs every plugin's didResolveOperation at once, so these live in one.
+ * The admitted demand is released when the response is sent.
+ */
+export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GatewayContext> {
+  const { keys, queryLimits, rateLimiter, admission, metrics } = options;
+  const publishLoad = () => {
+    const load = admission.load;
+    metrics.admittedInputs.set({ kind: 'image' }, load.images);
+    metrics.admittedInputs.set({ kind: 'text' }, load.texts);
+  };
+  return {
+    async requestDidStart() {
+      let release: (() => void) | undefined;
+      return {
+        async didResolveOperation({ operation, document, request, schema, contextValue }) {
+          // Apollo resolves the operation before this hook; were it missing, the strictest rule applies.
+          const type = (operation?.operation ?? 'mutation') as OperationType;
+          const decision = keys.authorize(type, contextValue.credentials);
+          if (!decision.ok) {
+            throw refusal(
+              ErrorCode[decision.code],
+              decision.message,
+              decision.status,
+              decision.status === 401 ? { 'www-authenticate': 'Bearer realm="clip-gateway"' } : {},
+            );
+          }
+          const demand = operationDemand(schema, document, request.operationName ?? undefined, request.variables);
+          if (demand.cost > queryLimits.maxCost) {
+            metrics.shed.inc({ reason: 'query_limit' });
+            throw refusal(ErrorCode.QUERY_TOO_COMPLEX, costTooHigh(demand.cost, queryLimits).message, 400);
+          }
+          const limited = contextValue.credentials.loopback && !rateLimiter.limits.loopback;
+          if (!limited && rateLimiter.enabled) {
+            const rate = rateLimiter.take(
+              clientOf(contextValue.credentials, keys),
+              demand.texts + demand.images + demand.prompts,
+              demand.writes,
+            );
+            if (!rate.ok) {
+              metrics.shed.inc({ reason: 'rate_limited' });
+              throw refusal(ErrorCode.RATE_LIMITED, rate.message, 429, { 'retry-after': String(rate.retryAfterSeconds) });
+            }
+          }
+          const admitted = admission.admit({ texts: demand.texts, images: demand.images });
+          if (!admitted.ok) {
+            metrics.shed.inc({ reason: 'overloaded' });
+            throw refusal(ErrorCode.OVERLOADED, admitted.message, 503, { 'retry-after': String(admitted.retryAfterSeconds) });
+          }
+          release = () => {
+            admitted.release();
+            publishLoad();
+          };
+          publishLoad();
+        },
+        async willSendResponse() {
+          release?.();
+        },
+      };
+    },
+  };
+}
