@@ -106,6 +106,8 @@ export function operationDemand(
   const mutation = schema.getMutationType();
   const demand = { ...NONE };
   const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+    // Introspection costs nothing: its size is the schema's, fixed, and tools need all of it.
+    if (field.name.startsWith('__') || type.name.startsWith('__')) return 0;
     const page = typeof args.first === 'number' && args.first > 0 ? args.first : 1;
     let cost = COST.field + page * childComplexity;
     if (roots.has(type as never)) {

@@ -81,6 +81,6 @@ export function costTooHigh(cost: number, limits: QueryLimits): GatewayError {
  * like the other limits. Undefined for any other error.
  */
 export function tokenLimitError(error: unknown, limits: QueryLimits): GatewayError | undefined {
-  if (!(error instanceof GraphQLError) || !/Document contains more th[ae]n \d+ tokens/.test(error.message)) return undefined;
+  if (!(error instanceof GraphQLError) || !/Document contains more th(?:an|at) \d+ tokens/.test(error.message)) return undefined;
   return tooComplex(`it has more than ${limits.maxTokens} tokens`, 'QUERY_MAX_TOKENS');
 }
