@@ -107,6 +107,50 @@ describe('configFromEnv', () => {
     expect(configFromEnv({ DATABASE_PASSWORD: '' }).store).toEqual({ kind: 'sqlite', path: 'data/catalogue.sqlite' });
   });
 
+  it('reads the protection settings: deadlines, admission, query and rate limits, introspection and proxies', () => {
+    expect(configFromEnv({})).toMatchObject({
+      requestTimeoutMs: 30_000,
+      admission: { maxImages: 64, maxTexts: 1024, maxImageBytes: 256 * 1024 * 1024 },
+      queryLimits: { maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 4000, maxCost: 50_000 },
+      rateLimits: { inputsPerSecond: 20, inputsBurst: 512, writesPerSecond: 10, writesBurst: 256, loopback: false },
+      introspection: true,
+      sandbox: true,
+      trustProxyHops: 0,
+    });
+    const config = configFromEnv({
+      REQUEST_TIMEOUT_MS: '5000',
+      ADMISSION_MAX_IMAGES: '32',
+      ADMISSION_MAX_TEXTS: '500',
+      ADMISSION_MAX_IMAGE_BYTES: '1000000',
+      QUERY_MAX_DEPTH: '6',
+      QUERY_MAX_ALIASES: '3',
+      QUERY_MAX_DIRECTIVES: '4',
+      QUERY_MAX_TOKENS: '500',
+      QUERY_MAX_COST: '900',
+      RATE_LIMIT_INPUTS_PER_SECOND: '0.5',
+      RATE_LIMIT_INPUTS_BURST: '10',
+      RATE_LIMIT_WRITES_PER_SECOND: '0',
+      RATE_LIMIT_WRITES_BURST: '2',
+      RATE_LIMIT_LOOPBACK: 'true',
+      INTROSPECTION: 'false',
+      TRUST_PROXY_HOPS: '1',
+    });
+    expect(config).toMatchObject({
+      requestTimeoutMs: 5000,
+      admission: { maxImages: 32, maxTexts: 500, maxImageBytes: 1_000_000 },
+      queryLimits: { maxDepth: 6, maxAliases: 3, maxDirectives: 4, maxTokens: 500, maxCost: 900 },
+      rateLimits: { inputsPerSecond: 0.5, inputsBurst: 10, writesPerSecond: 0, writesBurst: 2, loopback: true },
+      introspection: false,
+      // Sandbox cannot work without introspection, so it follows unless set on its own.
+      sandbox: false,
+      trustProxyHops: 1,
+    });
+    expect(configFromEnv({ INTROSPECTION: 'false', SANDBOX: 'true' }).sandbox).toBe(true);
+    expect(() => configFromEnv({ ADMISSION_MAX_IMAGES: '0' })).toThrow(/^ADMISSION_MAX_IMAGES must be/);
+    expect(() => configFromEnv({ RATE_LIMIT_INPUTS_PER_SECOND: 'fast' })).toThrow(/^RATE_LIMIT_INPUTS_PER_SECOND must be/);
+    expect(() => configFromEnv({ REQUEST_TIMEOUT_MS: '-1' })).toThrow(/^REQUEST_TIMEOUT_MS must be/);
+  });
+
   it('gives the defaults for an empty environment', () => {
     expect(configFromEnv({})).toEqual(defaultConfig());
   });
