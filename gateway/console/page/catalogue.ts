@@ -145,6 +145,8 @@ export function catalogueView(): { element: HTMLElement; stop(): void } {
   };
 
   // --- top products per label ---
+  /** Labels asked for in one request: each is an alias, and the gateway's default QUERY_MAX_ALIASES is 15. */
+  const ALIASES_PER_REQUEST = 10;
   const facetSelect = h('select', { id: 'top-facet', 'aria-label': 'Facet' });
   const topStatus = statusLine();
   const topResults = h('div', { class: 'top' });
@@ -153,25 +155,28 @@ export function catalogueView(): { element: HTMLElement; stop(): void } {
     const facet = facets.find((f) => f.name === facetSelect.value);
     if (!facet) return;
     topStatus.busy(`Top products for ${facet.name}…`);
-    // One request for every label of the facet, an alias per label.
-    const fields = facet.labels.map(
-      (_, i) => `l${i}: labelTopProducts(facet: $facet, label: $l${i}, first: 6) { score product { ${PRODUCT_FIELDS} } }`,
-    );
-    const variables = Object.fromEntries([['facet', facet.name], ...facet.labels.map((label, i) => [`l${i}`, label])]);
-    try {
-      const { data, errors } = await graphql<Record<string, Hit[]>>(
-        `query Top($facet: String!, ${facet.labels.map((_, i) => `$l${i}: String!`).join(', ')}) { ${fields.join(' ')} }`,
+    // An alias per label, in requests of ALIASES_PER_REQUEST labels (under the gateway's alias limit), side by side.
+    const chunks: string[][] = [];
+    for (let i = 0; i < facet.labels.length; i += ALIASES_PER_REQUEST) chunks.push(facet.labels.slice(i, i + ALIASES_PER_REQUEST));
+    const topOf = async (labels: string[]) => {
+      const fields = labels.map(
+        (_, i) => `l${i}: labelTopProducts(facet: $facet, label: $l${i}, first: 6) { score product { ${PRODUCT_FIELDS} } }`,
+      );
+      const variables = Object.fromEntries([['facet', facet.name], ...labels.map((label, i) => [`l${i}`, label])]);
+      const answer = await graphql<Record<string, Hit[]>>(
+        `query Top($facet: String!, ${labels.map((_, i) => `$l${i}: String!`).join(', ')}) { ${fields.join(' ')} }`,
         variables,
       );
-      if (!data) return topStatus.error(firstError(errors) ?? 'No result.');
+      return { errors: answer.errors, hits: answer.data ? labels.map((_, i) => answer.data![`l${i}`] ?? []) : undefined };
+    };
+    try {
+      const answers = await Promise.all(chunks.map(topOf));
+      const failed = answers.find((a) => !a.hits);
+      if (failed) return topStatus.error(firstError(failed.errors) ?? 'No result.');
+      const hits = answers.flatMap((a) => a.hits!);
       topResults.replaceChildren(
         ...facet.labels.map((label, i) =>
-          h(
-            'section',
-            { class: 'label-top' },
-            h('h4', {}, label),
-            productGrid(data[`l${i}`] ?? [], openProduct, `Top products for ${label}`),
-          ),
+          h('section', { class: 'label-top' }, h('h4', {}, label), productGrid(hits[i], openProduct, `Top products for ${label}`)),
         ),
       );
       topStatus.clear();
