@@ -118,6 +118,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   }
   const jobs = new TaggingJobRunner(store, catalogue, config.jobs, log);
   catalogue.onJobStarted(() => jobs.wake());
+  // A store outage fails every request the same way: its cause is logged once every 10 s, not once per request.
+  const logCause = throttledLog(log, 'error while resolving', 10_000);
   const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind, catalogue };
   const apollo = new ApolloServer<GatewayContext>({
     schema: await buildGatewaySchema(),
@@ -131,10 +133,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     // index.ts owns the signals: Apollo's own handlers would re-raise SIGTERM once Apollo alone
     // had stopped, killing the process before batches drained and the backend closed.
     stopOnTerminationSignals: false,
-    formatError: (formatted, error) =>
-      formatError(formatted, tokenLimitError(unwrap(error), config.queryLimits) ?? error, (e) =>
-        log('unexpected error while resolving', e),
-      ),
+    formatError: (formatted, error) => formatError(formatted, tokenLimitError(unwrap(error), config.queryLimits) ?? error, logCause),
     plugins: [
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
@@ -180,6 +179,24 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       await store.close();
       state = 'stopped';
     },
+  };
+}
+
+/** Logs each distinct error at most once per `windowMs`, saying how many were left out. */
+function throttledLog(log: Logger, what: string, windowMs: number): (error: unknown) => void {
+  const seen = new Map<string, { at: number; skipped: number }>();
+  return (error) => {
+    const key = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const now = Date.now();
+    const last = seen.get(key);
+    if (last && now - last.at < windowMs) {
+      last.skipped++;
+      return;
+    }
+    // Distinct errors are few in practice; a flood of distinct ones only resets the window early.
+    if (seen.size >= 1000) seen.clear();
+    seen.set(key, { at: now, skipped: 0 });
+    log(last?.skipped ? `${what} (and ${last.skipped} more like it in the last ${windowMs / 1000} s)` : what, error);
   };
 }
 

@@ -72,6 +72,11 @@ export class LocalBackend implements InferenceBackend {
     return descriptions[0] as ModelDescription;
   }
 
+  /**
+   * No abort signal reaches the pool, on purpose: Piscina would terminate the worker thread, and
+   * terminating one during an ONNX Runtime run aborts the whole process (inside onnxruntime-node's
+   * binding). A batch once sent runs to its end; requests that stop waiting simply drop its results.
+   */
   async embed(request: EmbedRequest): Promise<EmbedResult[]> {
     // Crops are moved, not copied, to the worker: a batch of 32 ViT-B/32 crops is 4.8 MB that
     // structured cloning would copy on the event loop. Only buffers a crop owns whole can move.

@@ -92,7 +92,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     // (`http` is for Apollo: the response's status and headers, not the client's to read.)
     const { http: _http, ...forClients } = original.extensions;
     extra = forClients;
-    if (code === ErrorCode.INTERNAL_SERVER_ERROR) log(original.cause ?? original);
+    // The client's sentence is generic for these; the operator needs the cause (a full disk, a lock, a refused connection).
+    if (code === ErrorCode.INTERNAL_SERVER_ERROR || code === ErrorCode.STORE_UNAVAILABLE) log(original.cause ?? original);
   } else if (original instanceof GraphQLError) {
     // Made by graphql-js or Apollo about the request itself (syntax, validation, variables).
     code = String(formatted.extensions?.code ?? ErrorCode.BAD_USER_INPUT);

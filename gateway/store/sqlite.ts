@@ -59,7 +59,12 @@ import {
 export interface SqliteStoreOptions {
   /** The database file (the gateway uses `DATA_DIR/catalogue.sqlite`), or `':memory:'`. */
   path: string;
-  /** How long a statement waits for another connection's lock before failing with STORE_UNAVAILABLE. Default 5000. */
+  /**
+   * How long a call waits for another connection's lock before failing with STORE_UNAVAILABLE.
+   * Default 5000. It waits between retries on timers, not in SQLite's busy handler, which sleeps
+   * on the calling thread: a gateway waiting there for another process's lock would answer nothing
+   * else, not even /healthz, until the lock came free or the timeout passed.
+   */
   busyTimeoutMs?: number;
   /**
    * Bytes of the file SQLite reads through a memory map (default 2 GiB, SQLite's own ceiling). A
@@ -99,6 +104,18 @@ export interface SqliteStoreOptions {
  * the filter): lookups win below a few thousand candidates.
  */
 const EXACT_SCAN_MAX_CANDIDATES = 1000;
+/**
+ * Pauses between attempts of a call that found the database locked, in ms (then the last one, until
+ * the busy timeout): SQLite's own busy handler's schedule.
+ */
+const BUSY_RETRY_DELAYS_MS = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+
+/** SQLITE_BUSY and its extended codes: another connection holds a lock this call needs. */
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
 /** vec0 refuses a KNN query for more neighbours than this; larger k are answered by an exact scan. */
 const KNN_MAX_K = 4096;
 /** An approximate search takes at least this many candidates per hit asked for. */
@@ -268,6 +285,7 @@ class SqliteStore implements CatalogueStore {
     private readonly db: Database.Database,
     private readonly now: () => Date,
     private readonly tuning: SearchTuning,
+    private readonly busyTimeoutMs: number,
   ) {}
 
   // -------------------------------------------------------------------------------------------
@@ -283,14 +301,26 @@ class SqliteStore implements CatalogueStore {
     return statement;
   }
 
-  /** Runs `body` as one transaction and maps SQLite failures to StoreErrors naming `doing`. */
+  /**
+   * Runs `body` as one transaction and maps SQLite failures to StoreErrors naming `doing`. While
+   * another connection holds a lock it needs, the transaction is tried again on a timer until the
+   * busy timeout, leaving the event loop to other requests. A write takes its lock at BEGIN
+   * IMMEDIATE, before `body` runs; a read can find the database busy only at its first statement,
+   * and a failed attempt is rolled back: trying again repeats nothing.
+   */
   private async run<T>(doing: string, mode: 'read' | 'write', body: () => T): Promise<T> {
-    try {
-      if (!this.db.open) throw new TypeError('The database connection is not open');
-      const transaction = this.db.transaction(body);
-      return mode === 'write' ? transaction.immediate() : transaction.deferred();
-    } catch (error) {
-      throw storeError(error, doing, mode === 'write');
+    const deadline = Date.now() + this.busyTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!this.db.open) throw new TypeError('The database connection is not open');
+        const transaction = this.db.transaction(body);
+        return mode === 'write' ? transaction.immediate() : transaction.deferred();
+      } catch (error) {
+        const left = deadline - Date.now();
+        if (!isBusy(error) || left <= 0) throw storeError(error, doing, mode === 'write');
+        const pause = BUSY_RETRY_DELAYS_MS[Math.min(attempt, BUSY_RETRY_DELAYS_MS.length - 1)];
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      }
     }
   }
 
@@ -1107,6 +1137,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
   const maxBytes = options.maxBytes === undefined ? undefined : check('maxBytes', options.maxBytes, positiveInt);
   let db: Database.Database | undefined;
   try {
+    // SQLite's busy handler only while opening (nothing else is served yet); afterwards calls wait
+    // for locks on timers (see SqliteStore.run), so the handler is turned off.
     db = new Database(path, { timeout: busyTimeoutMs });
     sqliteVec.load(db);
     db.pragma('journal_mode = WAL');
@@ -1117,7 +1149,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.max(1, Math.floor(maxBytes / pageSize))}`);
     }
-    return new SqliteStore(db, options.now ?? (() => new Date()), { approximateAbove, approximateCandidates });
+    db.pragma('busy_timeout = 0');
+    return new SqliteStore(db, options.now ?? (() => new Date()), { approximateAbove, approximateCandidates }, busyTimeoutMs);
   } catch (error) {
     db?.close();
     // better-sqlite3 checks the directory itself, before SQLite would say SQLITE_CANTOPEN.

@@ -6,7 +6,8 @@ import { Client } from 'pg';
 /**
  * A real PostgreSQL engine with the real pgvector extension, on a loopback TCP port, for tests:
  * PGlite (PostgreSQL compiled to WebAssembly) behind @electric-sql/pglite-socket's server, in a
- * child process, in memory. Nothing is downloaded: both come from node_modules.
+ * child process, in memory unless given a data directory. Nothing is downloaded: both come from
+ * node_modules.
  *
  * Know its two differences from a PostgreSQL server:
  * - every connection shares PGlite's one backend session (one pid, one set of session settings,
@@ -19,6 +20,8 @@ import { Client } from 'pg';
 export interface PostgresServer {
   /** `postgresql://postgres:postgres@127.0.0.1:<port>/postgres` */
   url: string;
+  /** The loopback port it listens on: give it to a restart (options.port) to come back at the same URL. */
+  port: number;
   /** The server process: tests stop (SIGSTOP) or kill it to play an outage. */
   pid: number;
   /** From spawn to accepting connections, in ms. */
@@ -32,6 +35,14 @@ export interface PostgresServerOptions {
   maxConnections?: number;
   /** How long to wait for it to accept connections, in ms. Default 60000. */
   startTimeoutMs?: number;
+  /**
+   * A directory holding the database's files (made by PGlite's initdb on the first start, which
+   * takes a few seconds): what it commits survives the server process, even a SIGKILL, and a
+   * server started again on it has the data. Default: in memory, gone with the process.
+   */
+  dataDir?: string;
+  /** The port to listen on, e.g. a stopped server's, to come back at its URL. Default: one the system picks. */
+  port?: number;
 }
 
 function serverScript(): string {
@@ -50,9 +61,9 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     process.execPath,
     [
       serverScript(),
-      '--db=memory://',
+      `--db=${options.dataDir ?? 'memory://'}`,
       '--host=127.0.0.1',
-      '--port=0', // the system picks a free port; the server prints it
+      `--port=${options.port ?? 0}`, // 0: the system picks a free port; the server prints it
       `--max-connections=${options.maxConnections ?? 20}`,
       '--extensions=@electric-sql/pglite-pgvector:vector',
     ],
@@ -109,7 +120,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
     } finally {
       await probe.end();
     }
-    return { url, pid: child.pid!, startupMs: Date.now() - started, stop };
+    return { url, port, pid: child.pid!, startupMs: Date.now() - started, stop };
   } catch (error) {
     await stop();
     throw error;
