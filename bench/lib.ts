@@ -1,11 +1,15 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 
-export const ROOT = join(__dirname, '..', '..');
+/** The repository: the nearest directory up with a package.json (from dist/bench/ when built, from bench/ under tsx). */
+export const ROOT = (() => {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) if (existsSync(join(dir, 'package.json'))) return dir;
+  return join(__dirname, '..', '..');
+})();
 
 /** Median, min and max of repeated measurements. */
 export interface Spread {
@@ -63,33 +67,77 @@ export async function makeJpegs(count: number, seed = 1): Promise<Buffer[]> {
 export interface RunningGateway {
   origin: string;
   child: ChildProcess;
-  stop(): Promise<void>;
+  /** SIGTERM (the gateway finishes in-flight work), then SIGKILL after `graceMs` (default 15 s); resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface GatewayProcessOptions {
+  /**
+   * Gets the gateway's stderr once it serves. Without it the log after the start is read and
+   * dropped: kept in memory, a long run's log would grow without bound in this process.
+   */
+  onLog?: (text: string) => void;
+  /** Kill the process and fail when it is not serving within this many ms (default: wait for it). */
+  startTimeoutMs?: number;
+  /** The entry script to run (default dist/gateway/index.js): another build of the gateway, to compare. */
+  script?: string;
 }
 
 /** Starts the built gateway as its own process (as in production), on an ephemeral port. */
-export async function startGatewayProcess(env: Record<string, string>): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'gateway', 'index.js')], {
+export async function startGatewayProcess(env: Record<string, string>, options: GatewayProcessOptions = {}): Promise<RunningGateway> {
+  const child = spawn(process.execPath, [options.script ?? join(ROOT, 'dist', 'gateway', 'index.js')], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SANDBOX: 'false', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   let log = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      const match = /at (http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(log);
-      if (match) resolve(match[1]);
+  let serving = false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const origin = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (serving) {
+          options.onLog?.(chunk.toString());
+          return;
+        }
+        log += chunk.toString();
+        const match = /at (http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(log);
+        if (match) {
+          serving = true;
+          options.onLog?.(log);
+          resolve(match[1]);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before serving:\n${log}`)));
+      child.once('error', reject);
+      if (options.startTimeoutMs !== undefined) {
+        timer = setTimeout(
+          () => reject(new Error(`gateway not serving after ${options.startTimeoutMs} ms:\n${log}`)),
+          options.startTimeoutMs,
+        );
+      }
     });
-    child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before serving:\n${log}`)));
-  });
-  return {
-    origin,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
+    return {
+      origin,
+      child,
+      stop: (graceMs = 15_000) =>
+        new Promise<void>((resolve) => {
+          // Already gone: 'exit' will not fire again.
+          if (exited()) return resolve();
+          const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          child.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    };
+  } catch (error) {
+    if (!exited()) child.kill('SIGKILL');
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface LoadResult {
@@ -130,6 +178,28 @@ export function processCpuMs(pid: number): number {
   // Fields after the command name (which may hold spaces, inside parentheses): utime is the 12th, stime the 13th.
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
+
+/** Resident memory now and at its peak (VmRSS, VmHWM, bytes) and the thread count of a process, from /proc/<pid>/status (Linux). */
+export function processMemory(pid: number): { rssBytes: number; peakRssBytes: number; threads: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssBytes: field('VmRSS') * 1024, peakRssBytes: field('VmHWM') * 1024, threads: field('Threads') };
+}
+
+/** Open file descriptors of a process, how many of them are sockets, and those sockets' inodes (to look up in /proc/net/*), from /proc/<pid>/fd (Linux). */
+export function openFds(pid: number): { fds: number; sockets: number; socketInodes: string[] } {
+  const socketInodes: string[] = [];
+  const entries = readdirSync(`/proc/${pid}/fd`);
+  for (const fd of entries) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target.startsWith('socket:[')) socketInodes.push(target.slice('socket:['.length, -1));
+    } catch {
+      // Closed between the listing and the read: no longer open.
+    }
+  }
+  return { fds: entries.length, sockets: socketInodes.length, socketInodes };
 }
 
 /**
