@@ -83,9 +83,16 @@ export interface GatewayConfig extends RequestLimits {
   requestTimeoutMs: number;
   /**
    * Bounds on the work let in (env ADMISSION_MAX_IMAGES, ADMISSION_MAX_TEXTS, ADMISSION_MAX_IMAGE_BYTES):
-   * requests over them are refused at once with OVERLOADED (HTTP 503, Retry-After). Default 64 images, 1024 texts, 256 MiB.
+   * requests over them are refused at once with OVERLOADED (HTTP 503, Retry-After). Default 32 images, 256 texts, 256 MiB.
    */
   admission: AdmissionLimits;
+  /**
+   * Most requests to /graphql being handled at once (env MAX_REQUESTS_IN_FLIGHT); more are refused
+   * with OVERLOADED (503, Retry-After) before their body is read. A backstop for when the HTTP and
+   * GraphQL work itself is what saturates the cores (a fast model, cached answers), where
+   * admission's count of inputs comes too late. Default 256.
+   */
+  maxRequestsInFlight: number;
   /**
    * Limits on an operation's shape (env QUERY_MAX_DEPTH, QUERY_MAX_ALIASES, QUERY_MAX_DIRECTIVES,
    * QUERY_MAX_TOKENS, QUERY_MAX_COST), refused with QUERY_TOO_COMPLEX before it runs. Default 10, 15, 20, 4000, 50000.
@@ -179,6 +186,7 @@ export function defaultConfig(): GatewayConfig {
     introspection: true,
     requestTimeoutMs: 30_000,
     admission: { ...DEFAULT_ADMISSION_LIMITS },
+    maxRequestsInFlight: 256,
     queryLimits: { ...DEFAULT_QUERY_LIMITS },
     rateLimits: { ...DEFAULT_RATE_LIMITS },
     trustProxyHops: 0,
@@ -317,6 +325,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       maxTexts: read.get('ADMISSION_MAX_TEXTS', positiveInt, admission.maxTexts),
       maxImageBytes: read.get('ADMISSION_MAX_IMAGE_BYTES', positiveInt, admission.maxImageBytes),
     },
+    maxRequestsInFlight: read.get('MAX_REQUESTS_IN_FLIGHT', positiveInt, base.maxRequestsInFlight),
     queryLimits: {
       maxDepth: read.get('QUERY_MAX_DEPTH', positiveInt, queryLimits.maxDepth),
       maxAliases: read.get('QUERY_MAX_ALIASES', positiveInt, queryLimits.maxAliases),

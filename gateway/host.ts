@@ -8,7 +8,7 @@ import cors from 'cors';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
 import { bearerToken, isLoopbackAddress } from './common/auth';
-import { ErrorCode } from './common/errors';
+import { ErrorCode, GatewayError } from './common/errors';
 import { CONSOLE_ROUTE, webConsole } from './console';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
@@ -88,6 +88,8 @@ export class GatewayHost {
   readonly app = express();
   readonly httpServer: Server = createServer(this.app);
   private state: 'serving' | 'stopping' | 'stopped' = 'serving';
+  /** Requests to /graphql not yet answered (see GatewayConfig.maxRequestsInFlight). */
+  private inFlight = 0;
 
   constructor(
     readonly gateway: Gateway,
@@ -137,11 +139,12 @@ export class GatewayHost {
     app.get('/readyz', async (_req, res) => {
       const ready = this.state === 'serving' && (await gateway.ready());
       // Overloaded is not ready: a load balancer steers new requests to a gateway with room.
-      const overloaded = gateway.admission.overloaded;
+      const overloaded = gateway.admission.overloaded || this.inFlight >= config.maxRequestsInFlight;
       res.status(ready && !overloaded ? 200 : 503).json({
         status: !ready ? 'not ready' : overloaded ? 'overloaded' : 'ready',
         state: this.state,
         admitted: gateway.admission.load,
+        requestsInFlight: this.inFlight,
         model: gateway.model.info.name,
         backend: gateway.backend.kind,
       });
@@ -151,6 +154,7 @@ export class GatewayHost {
     });
     app.use(
       '/graphql',
+      this.inFlightLimit(),
       cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
       this.csrfHint(),
       this.timeoutHeader(),
@@ -162,7 +166,8 @@ export class GatewayHost {
           // A client that hangs up stops the image fetches still running for it. (The request's own
           // 'close' fires once its body has been read, so the response's is the one that tells.)
           res.once('close', () => {
-            if (!res.writableFinished) abort.abort();
+            if (!res.writableFinished)
+              abort.abort(new GatewayError(ErrorCode.CLIENT_CLOSED_REQUEST, 'The client closed the request before it was answered.'));
           });
           // timeoutHeader() has refused a bad header already.
           const timeout = requestTimeoutMs(req.headers[TIMEOUT_HEADER], config.requestTimeoutMs);
@@ -217,6 +222,27 @@ export class GatewayHost {
       // With Sandbox on, Apollo answers a browser with it before checking anything.
       if ((sandbox && browser) || !failsCsrfCheck(req)) return next();
       graphqlError(res, 400, ApolloServerErrorCode.BAD_REQUEST, browser ? SANDBOX_OFF : SEND_JSON);
+    };
+  }
+
+  /** Refuses a request at once, before reading its body, while maxRequestsInFlight are being handled. */
+  private inFlightLimit(): RequestHandler {
+    const { config, metrics } = this.gateway;
+    return (_req, res, next) => {
+      if (this.inFlight >= config.maxRequestsInFlight) {
+        metrics.shed.inc({ reason: 'overloaded' });
+        res.set('retry-after', '1');
+        graphqlError(
+          res,
+          503,
+          ErrorCode.OVERLOADED,
+          `The gateway is overloaded: it is handling ${this.inFlight} requests, its most (MAX_REQUESTS_IN_FLIGHT). Retry after the time in the Retry-After header.`,
+        );
+        return;
+      }
+      this.inFlight++;
+      res.once('close', () => this.inFlight--);
+      next();
     };
   }
 

@@ -28,6 +28,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** The request's deadline (REQUEST_TIMEOUT_MS, or the client's x-request-timeout-ms) passed before this part was done. */
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  /** The client closed the connection before its answer: nobody sees it, but metrics and logs count it apart from failures. */
+  CLIENT_CLOSED_REQUEST: 'CLIENT_CLOSED_REQUEST',
   /** The operation is deeper, wider or costlier than the gateway's query limits allow; refused before anything ran (HTTP 400). */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
 } as const;

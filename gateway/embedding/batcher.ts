@@ -18,13 +18,6 @@ export interface BatcherOptions {
    * and under load, when a batch is always running, batches form exactly as before. Default true.
    */
   dispatchWhenIdle: boolean;
-  /**
-   * Most items waiting at once: an item submitted to a full queue is refused at once with the
-   * error `queueFull` makes, instead of waiting behind more than the model can serve in time.
-   * Default unbounded (admission control usually bounds what arrives).
-   */
-  maxQueued: number;
-  queueFull?: (queued: number) => Error;
 }
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
@@ -32,7 +25,6 @@ export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
   maxDelayMs: 5,
   maxConcurrentBatches: 1,
   dispatchWhenIdle: true,
-  maxQueued: Number.POSITIVE_INFINITY,
 };
 
 export interface BatchEvents {
@@ -56,7 +48,6 @@ export function checkBatcherOptions(options: BatcherOptions): void {
   check('maxDelayMs', options.maxDelayMs, nonNegativeNumber);
   check('maxConcurrentBatches', options.maxConcurrentBatches, positiveInt);
   check('dispatchWhenIdle', options.dispatchWhenIdle, bool);
-  if (!(options.maxQueued >= 1)) throw new TypeError(`maxQueued must be at least 1, got ${String(options.maxQueued)}`);
 }
 
 /**
@@ -96,10 +87,6 @@ export class Batcher<I, R> {
    */
   submit(item: I, signal?: AbortSignal): Promise<R> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.queue.length >= this.options.maxQueued) {
-      const { queueFull } = this.options;
-      return Promise.reject(queueFull ? queueFull(this.queue.length) : new Error(`the queue holds ${this.queue.length} items, its most`));
-    }
     return new Promise<R>((resolve, reject) => {
       const pending: Pending<I, R> = { item, enqueuedAt: this.clock.now(), resolve, reject };
       if (signal) {

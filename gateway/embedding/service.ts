@@ -58,27 +58,9 @@ export class EmbeddingService {
     this.images = new SharedCache(check('imageCacheSize', options.imageCacheSize, positiveInt));
     this.modelKey = `${model.info.name}|${model.info.dtype}`;
     const batching = { ...options.batching, maxConcurrentBatches: backend.concurrency };
-    // Texts get a live bound on their queue besides admission's, which does not reserve label
-    // prompts (usually cached): a flood of new labels is refused at the queue instead.
-    const maxTexts = options.admission?.limits.maxTexts;
-    const textBatching = {
-      ...batching,
-      ...(maxTexts === undefined
-        ? {}
-        : {
-            maxQueued: maxTexts,
-            queueFull: (queued: number) => {
-              this.metrics.inputsDropped.inc({ kind: 'text', reason: 'overloaded' });
-              return new GatewayError(
-                ErrorCode.OVERLOADED,
-                `The gateway is overloaded: ${queued} texts are waiting for the model, its bound (ADMISSION_MAX_TEXTS). Retry shortly.`,
-              );
-            },
-          }),
-    };
     this.textBatcher = new Batcher(
       (queued) => this.runBatch({ kind: 'text', items: queued.map((q) => q.input) }, latest(queued)),
-      textBatching,
+      batching,
       this.batchEvents('text'),
     );
     const imageBatching = { ...batching, maxBatchSize: options.imageMaxBatchSize ?? batching.maxBatchSize };

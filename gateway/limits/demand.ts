@@ -16,7 +16,8 @@ export interface OperationDemand extends Demand {
   /**
    * Label prompts (labels × templates of a classify or a facet): inputs for the cost and the rate
    * limits, but not reserved by admission, since a shop's labels are nearly always in the text
-   * cache; the text queue's own bound catches a flood of new ones (EmbeddingService).
+   * cache. New ones are bounded all the same: a classify needs images, which admission bounds,
+   * and carries at most MAX_LABELS × MAX_TEMPLATES prompts; a taxonomy is a rate-limited write.
    */
   prompts: number;
   /** Products (or other records) written: an upsert's products, a delete's ids, 1 for any other mutation. */

@@ -176,29 +176,34 @@ describe('rate limits per client', () => {
 describe('admission control and deadlines', () => {
   let lambda: LocalLambda;
   let gateway: RunningGateway;
+  let narrow: RunningGateway;
   let red: string;
   let blue: string;
 
   beforeAll(async () => {
     lambda = new LocalLambda(handler);
     const endpoint = await lambda.listen();
-    const transport = new LambdaTransport({
-      functionName: 'clip',
-      client: { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } },
-      log: () => {},
-    });
-    // One call at a time, so that whatever arrives while it runs has to queue.
-    const backend = new RemoteBackend(transport, { maxInFlight: 1, readyCacheMs: 0 });
+    const backend = () =>
+      // One call at a time, so that whatever arrives while it runs has to queue.
+      new RemoteBackend(
+        new LambdaTransport({
+          functionName: 'clip',
+          client: { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } },
+          log: () => {},
+        }),
+        { maxInFlight: 1, readyCacheMs: 0 },
+      );
     gateway = await startGateway(
       { admission: { maxImages: 2, maxTexts: 100, maxImageBytes: 1 << 24 }, imageCacheSize: 1, textCacheSize: 1 },
-      { backend },
+      { backend: backend() },
     );
+    narrow = await startGateway({ maxRequestsInFlight: 1, textCacheSize: 1 }, { backend: backend() });
     const random = seededRandom(11);
     red = (await drawShape(loadReference(), 'red circle', random)).toString('base64');
     blue = (await drawShape(loadReference(), 'blue star', random)).toString('base64');
   });
   afterAll(async () => {
-    await gateway.stop();
+    await Promise.all([gateway.stop(), narrow.stop()]);
     await lambda.close();
     await (await warm()).release();
   });
@@ -264,6 +269,40 @@ describe('admission control and deadlines', () => {
     expect(lambda.stats.invocations).toBe(invocationsBefore);
     const dropped = (await gateway.gateway.metrics.inputsDropped.get()).values.find((v) => v.labels.reason === 'deadline');
     expect(dropped?.value).toBe(1);
+  });
+
+  it('refuses requests over MAX_REQUESTS_IN_FLIGHT before reading them, with 503 and Retry-After', async () => {
+    lambda.inject({ kind: 'delay', ms: 1000 });
+    const first = post(narrow.origin, texts('holds the only place'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await post(narrow.origin, { query: '{ model { name } }' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(refused.body.errors).toEqual([
+      { message: expect.stringMatching(/handling 1 requests, its most \(MAX_REQUESTS_IN_FLIGHT\)/), extensions: { code: 'OVERLOADED' } },
+    ]);
+    expect((await fetch(`${narrow.origin}/readyz`)).status).toBe(503);
+    expect(codes(await first)).toEqual([]);
+    expect(codes(await post(narrow.origin, { query: '{ model { name } }' }))).toEqual([]);
+  });
+
+  it('counts a client that hangs up as CLIENT_CLOSED_REQUEST, not as an internal error, and logs nothing', async () => {
+    lambda.inject({ kind: 'delay', ms: 800 });
+    const hangUp = new AbortController();
+    const gone = fetch(`${narrow.origin}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(texts('nobody reads this answer')),
+      signal: hangUp.signal,
+    }).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    hangUp.abort();
+    await gone;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const errors = (await narrow.gateway.metrics.errors.get()).values;
+    expect(errors.find((v) => v.labels.code === 'CLIENT_CLOSED_REQUEST')?.value).toBe(1);
+    expect(errors.find((v) => v.labels.code === 'INTERNAL_SERVER_ERROR')).toBeUndefined();
+    expect(narrow.logs.filter((line) => /error while resolving/.test(line))).toEqual([]);
   });
 
   it('refuses a bad x-request-timeout-ms, naming the header', async () => {
