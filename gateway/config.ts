@@ -83,7 +83,7 @@ export interface GatewayConfig extends RequestLimits {
   requestTimeoutMs: number;
   /**
    * Bounds on the work let in (env ADMISSION_MAX_IMAGES, ADMISSION_MAX_TEXTS, ADMISSION_MAX_IMAGE_BYTES):
-   * requests over them are refused at once with OVERLOADED (HTTP 503, Retry-After). Default 32 images, 256 texts, 256 MiB.
+   * requests over them are refused at once with OVERLOADED (HTTP 503, Retry-After). Default 32 images, 64 texts, 256 MiB.
    */
   admission: AdmissionLimits;
   /**

@@ -143,6 +143,8 @@ async function sendBatch(
   const payload = body?.data?.productsUpsert;
   if (!payload) {
     const why = body?.errors?.map((e) => e.message).join(' ') ?? `HTTP ${response.status}`;
+    const retryAfter = Number(response.headers.get('retry-after'));
+    if ((response.status === 503 || response.status === 429) && retryAfter > 0) throw new ComeBackLater(why, retryAfter);
     throw new (response.status === 401 || response.status === 403 ? RefusedError : Error)(`the gateway refused the batch: ${why}`);
   }
   return products.map((_, i) => {
@@ -152,13 +154,34 @@ async function sendBatch(
   });
 }
 
+/** The gateway is overloaded (503) or this client over its rate (429): it says when to come back. */
+class ComeBackLater extends Error {
+  constructor(
+    why: string,
+    readonly seconds: number,
+  ) {
+    super(`the gateway refused the batch: ${why}`);
+  }
+}
+
+/** Most waits on a gateway's Retry-After for one batch: a busy gateway is waited for, a stuck one is not (about 10 minutes at most). */
+const MAX_COME_BACK_LATER = 20;
+
 async function sendWithRetries(url: string, key: string | undefined, products: ProductInput[]) {
-  for (let attempt = 1; ; attempt++) {
+  let failures = 0;
+  let waits = 0;
+  for (;;) {
     try {
       return await sendBatch(url, key, products);
     } catch (error) {
-      if (attempt === 3 || error instanceof RefusedError) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+      if (error instanceof RefusedError) throw error;
+      // Shed load is not a failure of the batch: wait as long as the gateway asks, then send it again.
+      if (error instanceof ComeBackLater && ++waits <= MAX_COME_BACK_LATER) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(error.seconds, 30) * 1000));
+        continue;
+      }
+      if (++failures === 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** failures));
     }
   }
 }

@@ -22,15 +22,16 @@ export interface AdmissionLimits {
  * Defaults for the local backend on the benchmark's machine (BENCHMARKS.md, RELIABILITY.md). 32
  * images are two batches of 16: one running, one forming, which keeps the model busy, and an
  * admitted image waits at most for the batch ahead before its own, about 2.3 s of ViT-B/32 at
- * 14 images/s. 256 texts are 8 batches of 32; texts share the workers with images, and under a
- * mixed load a text batch waits for the image batch ahead of it, so the soak served only about ten
- * texts a second while images ran: 256 is then what is served within the default deadline.
- * (Label prompts are not reserved: see OperationDemand.prompts.) 256 MiB of
- * encoded images is well above what 32 photographs take and below what a small container holds.
+ * 14 images/s. Texts share the workers with images: under a mixed load a text batch waits for
+ * the image batch ahead of it, and the soak served about 20 texts a second while images ran, so
+ * with 256 admitted texts waited 9 s at p50; 64 is two text batches, about 3 s behind images and
+ * next to nothing on texts alone. (Label prompts are not reserved: see OperationDemand.prompts.)
+ * 256 MiB of encoded images is well above what 32 photographs take and below what a small
+ * container holds.
  */
 export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
   maxImages: 32,
-  maxTexts: 256,
+  maxTexts: 64,
   maxImageBytes: 256 * 1024 * 1024,
 };
 

@@ -110,7 +110,7 @@ describe('configFromEnv', () => {
   it('reads the protection settings: deadlines, admission, query and rate limits, introspection and proxies', () => {
     expect(configFromEnv({})).toMatchObject({
       requestTimeoutMs: 30_000,
-      admission: { maxImages: 32, maxTexts: 256, maxImageBytes: 256 * 1024 * 1024 },
+      admission: { maxImages: 32, maxTexts: 64, maxImageBytes: 256 * 1024 * 1024 },
       maxRequestsInFlight: 256,
       queryLimits: { maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 4000, maxCost: 50_000 },
       rateLimits: { inputsPerSecond: 20, inputsBurst: 512, writesPerSecond: 10, writesBurst: 256, loopback: false },

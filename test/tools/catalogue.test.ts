@@ -88,6 +88,25 @@ describe('tools/catalogue.ts import', () => {
     expect(ids).not.toContain('resume-0');
   });
 
+  it("waits as long as a gateway's Retry-After asks when it sheds a batch, and imports everything", async () => {
+    // Writes limited to 1 a second in bursts of 2: the second batch of two is refused (429) once.
+    const limited = await startGateway({
+      rateLimits: { ...configFromEnv({}).rateLimits, writesPerSecond: 1, writesBurst: 2, loopback: true },
+    });
+    try {
+      const file = await writeProducts('limited', 5);
+      const started = Date.now();
+      const { code, stdout } = await run(['import', file, '--url', `${limited.origin}/graphql`, '--batch', '2']);
+      expect(code).toBe(0);
+      expect(stdout).toContain('5 imported, 0 failed, of 5 products');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+      const shed = (await limited.gateway.metrics.shed.get()).values.find((v) => v.labels.reason === 'rate_limited');
+      expect(shed?.value).toBeGreaterThanOrEqual(1);
+    } finally {
+      await limited.stop();
+    }
+  }, 30_000);
+
   it('says what is wrong with its arguments', async () => {
     expect(await run(['export', 'x'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "export"') });
     expect(await run(['import', join(dir, 'missing.jsonl')])).toMatchObject({ code: 2, stderr: expect.stringContaining('does not exist') });
