@@ -84,35 +84,75 @@ export interface GatewayProcessOptions {
 }
 
 /** Starts the built gateway as its own process (as in production), on an ephemeral port. */
-export async function startGatewayProcess(env: Record<string, string>, options: GatewayProcessOptions = {}): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [options.script ?? join(ROOT, 'dist', 'gateway', 'index.js')], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SANDBOX: 'false', ...env },
+export function startGatewayProcess(env: Record<string, string>, options: GatewayProcessOptions = {}): Promise<RunningGateway> {
+  return startServingProcess(
+    'gateway',
+    options.script ?? join(ROOT, 'dist', 'gateway', 'index.js'),
+    { PORT: '0', HOST: '127.0.0.1', SANDBOX: 'false', ...env },
+    /at (http:\/\/127\.0\.0\.1:\d+)\/graphql/,
+    options,
+  );
+}
+
+/**
+ * Starts the local stand-in for the Lambda Invoke API (dist/functions/lambda-local/main.js) as its
+ * own process, on an ephemeral port: the CLIP function (the model CLIP_MODEL_DIR / CLIP_MODEL
+ * names, the bundled tiny CLIP when both are blank) behind the real protocol, with its fault
+ * injection (`POST /_local/faults`). `origin` is what AWS_ENDPOINT_URL_LAMBDA takes.
+ */
+export function startLambdaLocalProcess(
+  env: Record<string, string>,
+  options: Omit<GatewayProcessOptions, 'script'> = {},
+): Promise<RunningGateway> {
+  return startServingProcess(
+    'local Lambda endpoint',
+    join(ROOT, 'dist', 'functions', 'lambda-local', 'main.js'),
+    { LAMBDA_LOCAL_PORT: '0', LAMBDA_LOCAL_HOST: '127.0.0.1', ...env },
+    /Local Lambda endpoint at (http:\/\/127\.0\.0\.1:\d+)/,
+    options,
+  );
+}
+
+/**
+ * Runs `script` under this Node with `env` over this process's environment, and resolves once a
+ * line of its stderr matches `serving` (whose first group is the origin). stdout is ignored (the
+ * model loader writes its progress there).
+ */
+async function startServingProcess(
+  what: string,
+  script: string,
+  env: Record<string, string>,
+  serving: RegExp,
+  options: Omit<GatewayProcessOptions, 'script'>,
+): Promise<RunningGateway> {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   let log = '';
-  let serving = false;
+  let started = false;
   let timer: NodeJS.Timeout | undefined;
   try {
     const origin = await new Promise<string>((resolve, reject) => {
       child.stderr!.on('data', (chunk: Buffer) => {
-        if (serving) {
+        if (started) {
           options.onLog?.(chunk.toString());
           return;
         }
         log += chunk.toString();
-        const match = /at (http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(log);
+        const match = serving.exec(log);
         if (match) {
-          serving = true;
+          started = true;
           options.onLog?.(log);
           resolve(match[1]);
         }
       });
-      child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before serving:\n${log}`)));
+      child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before serving:\n${log}`)));
       child.once('error', reject);
       if (options.startTimeoutMs !== undefined) {
         timer = setTimeout(
-          () => reject(new Error(`gateway not serving after ${options.startTimeoutMs} ms:\n${log}`)),
+          () => reject(new Error(`${what} not serving after ${options.startTimeoutMs} ms:\n${log}`)),
           options.startTimeoutMs,
         );
       }

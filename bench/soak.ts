@@ -6,6 +6,13 @@
 // of `npm test` (it takes minutes and both cores). Writes test-artifacts/soak/report.md and
 // report.json; exits 1 when a check fails, 2 when the soak could not run.
 //
+// Then, unless --no-faults, a fault phase of its own (2–3 minutes): a second gateway on its Lambda
+// backend in front of the local stand-in for the Lambda Invoke API, under a moderate open-loop load
+// while the function hangs, is throttled, answers garbage and fails with 5xx, and then recovers;
+// each sort of failure must reach clients as its documented error code, in bounded time, with
+// /readyz saying so while the circuit is open, and every request must succeed again soon after the
+// faults stop (see "The fault phase" below).
+//
 // Open loop is the point: a closed-loop client (N in flight, the next sent when one returns) slows
 // down with the gateway and can never send more than it serves, so it cannot overload it. Here
 // requests leave at a fixed arrival rate whatever happens to the earlier ones, as from many
@@ -23,7 +30,18 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { fmt, makeJpegs, openFds, processCpuMs, processMemory, ROOT, seeded, startGatewayProcess, type RunningGateway } from './lib';
+import {
+  fmt,
+  makeJpegs,
+  openFds,
+  processCpuMs,
+  processMemory,
+  ROOT,
+  seeded,
+  startGatewayProcess,
+  startLambdaLocalProcess,
+  type RunningGateway,
+} from './lib';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -56,7 +74,14 @@ const USAGE = `Usage: npm run soak -- [options]
   --gateway FILE           the gateway entry to run (default dist/gateway/index.js), e.g. an older
                            build to compare
   --env KEY=VALUE          an extra variable for the gateway process (repeatable), e.g.
-                           --env ADMISSION_MAX_IMAGES=64
+                           --env ADMISSION_MAX_IMAGES=64; the fault phase's gateway gets it too
+                           (REMOTE_* and CIRCUIT_* included: the bounds follow them)
+  --no-faults              skip the fault phase (by default it runs after the soak: the gateway on
+                           its Lambda backend while the local function hangs, is throttled, answers
+                           garbage, fails with 5xx, and recovers)
+  --fault-seconds N        length of each fault sub-phase (default 20; 6 of them, plus the
+                           recoveries between, about 2.5 minutes in all)
+  --fault-rate R           the fault phase's open-loop arrival rate, requests/s (default 5)
   --help
 `;
 
@@ -96,6 +121,9 @@ interface Settings {
   memoryTolerance: number;
   mix: Record<MixKind, number>;
   env: Record<string, string>;
+  faults: boolean;
+  faultSeconds: number;
+  faultRate: number;
 }
 
 class UsageError extends Error {}
@@ -104,6 +132,8 @@ function parseSettings(argv: string[]): Settings | 'help' {
   const { values } = parseArgs({
     args: argv,
     strict: true,
+    // --no-faults: the negation of the boolean --faults (Node ≥ 20.16).
+    allowNegative: true,
     options: {
       minutes: { type: 'string', default: '10' },
       'rate-multiplier': { type: 'string', default: '2' },
@@ -125,6 +155,9 @@ function parseSettings(argv: string[]): Settings | 'help' {
       'memory-tolerance': { type: 'string', default: '0.10' },
       mix: { type: 'string' },
       env: { type: 'string', multiple: true, default: [] },
+      faults: { type: 'boolean', default: true },
+      'fault-seconds': { type: 'string', default: '20' },
+      'fault-rate': { type: 'string', default: '5' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -201,6 +234,9 @@ function parseSettings(argv: string[]): Settings | 'help' {
     memoryTolerance: number('memory-tolerance', { min: 0 }),
     mix,
     env,
+    faults: values.faults!,
+    faultSeconds: number('fault-seconds', { min: 1 }),
+    faultRate: number('fault-rate', { min: 0, above: true }),
   };
 }
 
@@ -237,7 +273,7 @@ class Client {
   }
 
   request(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body?: string,
     headers: Record<string, string> = {},
@@ -1021,9 +1057,42 @@ interface Run {
     unconfirmed: { total: number; checked: number; present: number };
     seconds: number;
   };
-  log: { lines: number; notable: [string, number][]; tail: string[] };
+  log: LogSummary;
+  /** The fault phase (absent with --no-faults, or when the soak itself could not run). */
+  faults?: FaultPhaseReport;
   checks: CheckResult[];
   error?: string;
+}
+
+interface LogSummary {
+  lines: number;
+  /** Lines mentioning errors, failures, timeouts..., by sort (numbers replaced by #), most frequent first. */
+  notable: [string, number][];
+  tail: string[];
+}
+
+/** Reads a process's stderr as it comes: counts its lines and their sorts, keeps the last 30; never the whole log. */
+function logCollector(): { onLog: (text: string) => void; summary: () => LogSummary } {
+  const state = { lines: 0, notable: new Map<string, number>(), tail: [] as string[], partial: '' };
+  const onLog = (text: string) => {
+    const lines = (state.partial + text).split('\n');
+    state.partial = lines.pop()!;
+    for (const line of lines) {
+      state.lines++;
+      state.tail.push(line);
+      if (state.tail.length > 30) state.tail.shift();
+      if (/error|fail|warn|exception|EMFILE|ECONN|refus|overload|timeout|deadline/i.test(line)) {
+        // Timestamps, ids and numbers vary; the sort of line is what is counted.
+        const signature = line
+          .replace(/^\S*\d{4}-\d\d-\d\dT\S+\s*/, '')
+          .replace(/\d+(\.\d+)?/g, '#')
+          .slice(0, 200);
+        state.notable.set(signature, (state.notable.get(signature) ?? 0) + 1);
+      }
+    }
+  };
+  const summary = () => ({ lines: state.lines, notable: [...state.notable].sort((a, b) => b[1] - a[1]).slice(0, 15), tail: state.tail });
+  return { onLog, summary };
 }
 
 /** Variables the gateway reads (the README's and the work under way: admission, deadlines, rate and query limits). */
@@ -1034,19 +1103,39 @@ let gateway: RunningGateway | undefined;
 let gatewayChild: ChildProcess | undefined;
 let dataDir: string | undefined;
 let imageServer: Server | undefined;
+/** The fault phase's processes and catalogue: its gateway (Lambda backend) and the local Lambda endpoint. */
+let faultGateway: RunningGateway | undefined;
+let lambdaLocal: RunningGateway | undefined;
+let faultDataDir: string | undefined;
 const clients = new Set<Client>();
 const timers = new Set<NodeJS.Timeout>();
 
-/** Always: the gateway stopped (killed if it will not stop), clients and the image server closed, the temp DATA_DIR removed. */
+/** The soak's gateway stopped (killed if it will not stop) and its temporary DATA_DIR removed. */
+async function stopSoakGateway(): Promise<void> {
+  if (gateway) await gateway.stop(10_000);
+  gateway = undefined;
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
+}
+
+/** The fault phase's gateway, then the function it calls, stopped; its DATA_DIR removed. */
+async function stopFaultProcesses(): Promise<void> {
+  if (faultGateway) await faultGateway.stop(10_000);
+  faultGateway = undefined;
+  if (lambdaLocal) await lambdaLocal.stop(5_000);
+  lambdaLocal = undefined;
+  if (faultDataDir) rmSync(faultDataDir, { recursive: true, force: true });
+  faultDataDir = undefined;
+}
+
+/** Always: every process stopped (killed if it will not stop), clients and the image server closed, the temp DATA_DIRs removed. */
 async function cleanUp(): Promise<void> {
   for (const timer of timers) clearInterval(timer);
   for (const client of clients) client.close();
   imageServer?.close();
   imageServer?.closeAllConnections();
-  if (gateway) await gateway.stop(10_000);
-  gateway = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  dataDir = undefined;
+  await stopSoakGateway();
+  await stopFaultProcesses();
 }
 
 function newClient(origin: string, timeoutMs: number, keepAlive = true): Client {
@@ -1062,26 +1151,10 @@ function closeClient(client: Client): void {
 
 async function main(run: Run): Promise<void> {
   const { settings } = run;
-  const logState = { lines: 0, notable: new Map<string, number>(), tail: [] as string[], partial: '' };
-  const onLog = (text: string) => {
-    const lines = (logState.partial + text).split('\n');
-    logState.partial = lines.pop()!;
-    for (const line of lines) {
-      logState.lines++;
-      logState.tail.push(line);
-      if (logState.tail.length > 30) logState.tail.shift();
-      if (/error|fail|warn|exception|EMFILE|ECONN|refus|overload|timeout|deadline/i.test(line)) {
-        // Timestamps, ids and numbers vary; the sort of line is what is counted.
-        const signature = line
-          .replace(/^\S*\d{4}-\d\d-\d\dT\S+\s*/, '')
-          .replace(/\d+(\.\d+)?/g, '#')
-          .slice(0, 200);
-        logState.notable.set(signature, (logState.notable.get(signature) ?? 0) + 1);
-      }
-    }
-  };
+  const gatewayLog = logCollector();
+  const onLog = gatewayLog.onLog;
   const flushLog = () => {
-    run.log = { lines: logState.lines, notable: [...logState.notable].sort((a, b) => b[1] - a[1]).slice(0, 15), tail: logState.tail };
+    run.log = gatewayLog.summary();
   };
 
   // 1. Images: a few photo-sized JPEGs (made once; variants are copies), and a server for the
@@ -1541,6 +1614,747 @@ async function main(run: Run): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The fault phase: the gateway on its Lambda backend while the function misbehaves
+//
+// A second gateway (INFERENCE_BACKEND=lambda: the real AWS SDK, retries, circuit breaker) in front
+// of the local stand-in for the Lambda Invoke API (dist/functions/lambda-local/main.js, the bundled
+// tiny CLIP: what is tested is how failures are handled, not the model's speed), on a fresh
+// DATA_DIR, with short REMOTE_TIMEOUT_MS and CIRCUIT_COOLDOWN_MS so that each sort of failure
+// shows within seconds. A moderate open-loop load (embed texts, embed an image, classify) runs
+// through sub-phases; in each fault sub-phase every invocation meets the fault (the stand-in's
+// queue is kept topped up: retries and readiness probes included), and after each the faults are
+// cleared and the gateway must serve again within a bound. The expectations are the README's
+// "The Lambda backend under failure" table.
+
+/** A fault for one invocation, as functions/lambda-local/server.ts takes it (not imported: see the top of this file). */
+type LambdaFault =
+  { kind: 'delay'; ms: number } | { kind: 'throttle' } | { kind: 'status'; status: number; errorType?: string } | { kind: 'malformed' };
+
+interface SubPhaseSpec {
+  name: string;
+  /** What is done to every invocation, cycling through the list; none: the function behaves. */
+  faults?: LambdaFault[];
+  /** For the reader. */
+  what: string;
+  /** The codes a failed answer may carry here (the documented ones for the fault). */
+  allowed: string[];
+  /** At least one answer must carry one of these: the fault reached clients as it should. */
+  expectAny?: string[];
+  /** What /readyz must do: answer 200 every time; 503 at least once (the circuit opened); be 200 again by the end. */
+  readyz: 'always 200' | 'sees 503' | 'back to 200' | 'not judged';
+  /**
+   * The faults were cleared as it began: every request must succeed again within the recovery
+   * bound, and every later one too. `settle` ends as soon as it has (5 successes in a row and
+   * /readyz 200, or the bound and 5 s more), so that the next fault starts from a closed circuit;
+   * `full` runs the sub-phase's length.
+   */
+  recovery?: 'settle' | 'full';
+  /** The circuit opens here: its refusals (BACKEND_UNAVAILABLE) must come at once, not after a timeout. */
+  failFast?: boolean;
+}
+
+/** The remote-call settings the fault phase's gateway runs with (as its environment sets them). */
+interface RemoteSettings {
+  timeoutMs: number;
+  maxAttempts: number;
+  failureThreshold: number;
+  cooldownMs: number;
+}
+
+interface FaultBounds {
+  /** Longest an answer may take: REMOTE_TIMEOUT_MS × REMOTE_MAX_ATTEMPTS + the margin. */
+  answerMs: number;
+  /** After the faults are cleared, every request succeeds from this long on: 2 × CIRCUIT_COOLDOWN_MS + REMOTE_TIMEOUT_MS + 2 s. */
+  recoveryMs: number;
+  /** Median latency of BACKEND_UNAVAILABLE answers where the circuit opens. */
+  fastFailP50Ms: number;
+}
+
+/**
+ * The sub-phases, in order. A hang is a delay longer than REMOTE_TIMEOUT_MS (the stand-in then
+ * runs the handler, as a slow function would, long after the gateway gave up). Throttling is
+ * retried and is no sign of ill health (it must not open the circuit, so /readyz is shown, not
+ * judged); a malformed answer and a 5xx count against the function, so the circuit opens.
+ */
+function subPhaseSpecs(remote: RemoteSettings): SubPhaseSpec[] {
+  const hangMs = remote.timeoutMs + 3000;
+  const hangCodes = ['BACKEND_TIMEOUT', 'DEADLINE_EXCEEDED', 'BACKEND_UNAVAILABLE'];
+  // After a fault, a request may still meet it (one the function took before the clear), or the
+  // open circuit (BACKEND_UNAVAILABLE): the fault's codes, until the recovery bound.
+  const after = (fault: string, allowed: string[]): SubPhaseSpec => ({
+    name: `after ${fault}`,
+    what: 'faults cleared; until every request succeeds again',
+    allowed,
+    readyz: 'back to 200',
+    recovery: 'settle',
+  });
+  return [
+    { name: 'baseline', what: 'no fault', allowed: [], readyz: 'always 200' },
+    {
+      name: 'hang',
+      faults: [{ kind: 'delay', ms: hangMs }],
+      what: `every invocation delayed ${hangMs} ms (> REMOTE_TIMEOUT_MS ${remote.timeoutMs})`,
+      allowed: hangCodes,
+      expectAny: ['BACKEND_TIMEOUT', 'DEADLINE_EXCEEDED'],
+      readyz: 'sees 503',
+      failFast: true,
+    },
+    after('hang', hangCodes),
+    {
+      name: 'throttle',
+      faults: [{ kind: 'throttle' }],
+      what: 'every invocation 429 TooManyRequestsException',
+      allowed: ['BACKEND_UNAVAILABLE'],
+      expectAny: ['BACKEND_UNAVAILABLE'],
+      readyz: 'not judged',
+    },
+    after('throttle', ['BACKEND_UNAVAILABLE']),
+    {
+      name: 'malformed',
+      faults: [{ kind: 'malformed' }],
+      what: 'every invocation 200 with a body that is not JSON',
+      allowed: ['INFERENCE_FAILED', 'BACKEND_UNAVAILABLE'],
+      expectAny: ['INFERENCE_FAILED'],
+      readyz: 'sees 503',
+      failFast: true,
+    },
+    after('malformed', ['INFERENCE_FAILED', 'BACKEND_UNAVAILABLE']),
+    {
+      name: '5xx',
+      faults: [
+        { kind: 'status', status: 500, errorType: 'ServiceException' },
+        { kind: 'status', status: 502, errorType: 'EC2UnexpectedException' },
+      ],
+      what: 'every invocation 500 ServiceException or 502 EC2UnexpectedException, alternately',
+      allowed: ['BACKEND_UNAVAILABLE'],
+      expectAny: ['BACKEND_UNAVAILABLE'],
+      readyz: 'sees 503',
+      failFast: true,
+    },
+    { name: 'recovery', what: 'faults cleared', allowed: ['BACKEND_UNAVAILABLE'], readyz: 'back to 200', recovery: 'full' },
+  ];
+}
+
+/** The stand-in's counters (GET /_local/stats). */
+interface LambdaStats {
+  invocations: number;
+  handled: number;
+  throttled: number;
+  functionErrors: number;
+  peakConcurrency: number;
+}
+
+/** One request of the fault phase: the sub-phase it was sent in, when (ms since the fault phase began), how long its answer took. */
+interface FaultRecord {
+  sub: number;
+  sentMs: number;
+  latencyMs: number;
+  o: Outcome;
+}
+
+interface ReadyzPoll {
+  sub: number;
+  tMs: number;
+  /** HTTP status, or timeout / connection. */
+  status: string;
+  latencyMs: number;
+}
+
+/** One check of one sub-phase; the Checks table shows one row per criterion over all sub-phases. */
+interface FaultCheck {
+  subPhase: string;
+  criterion: FaultCriterion;
+  measured: string;
+  bound: string;
+  passed: boolean;
+}
+
+const FAULT_CRITERIA = {
+  '5xx': 'no 5xx other than 503 OVERLOADED',
+  codes: 'failures carry the documented error codes, and each fault shows as its code',
+  time: 'every answer in time: no client timeout or connection error, none slower than the bound',
+  readyz: '/readyz: 200 in the baseline, 503 while the circuit is open (hang, malformed, 5xx), 200 again after each fault',
+  recovery: 'after the faults are cleared, every request succeeds from within the bound on',
+  fastFail: 'an open circuit refuses at once: BACKEND_UNAVAILABLE median latency',
+} as const;
+type FaultCriterion = keyof typeof FAULT_CRITERIA;
+
+interface FaultSubPhaseReport {
+  name: string;
+  what: string;
+  /** Since the fault phase began (its processes' start included). */
+  startS: number;
+  seconds: number;
+  sent: number;
+  ok: number;
+  statuses: Record<string, number>;
+  /** Answers having each code at least once. */
+  codes: Record<string, number>;
+  /** Answers refused by the open (or half-open) circuit, by their message. */
+  circuitRefusals: number;
+  /** 5xx answers other than 503 OVERLOADED. */
+  bad5xx: number;
+  /** Failed answers (timeouts and connection errors aside) with no code, or a code not allowed here. */
+  unexpected: number;
+  /** Every answer, failed ones included. */
+  latencyMs: { p50: number; p99: number; max: number } | null;
+  okLatencyMs: { p50: number; p99: number } | null;
+  /** BACKEND_UNAVAILABLE-only answers: median and count. */
+  unavailableP50Ms: number | null;
+  unavailable: number;
+  readyz: Record<string, number>;
+  /** First /readyz 503, since the sub-phase began. */
+  readyzFirst503S: number | null;
+  /** /readyz 200 for good (every later poll in the sub-phase 200), since the sub-phase began. */
+  readyzBackS: number | null;
+  /** Sent-time of the first request from which every one succeeded, since the sub-phase began (null: never). */
+  recoveredAfterS: number | null;
+  /** The stand-in's counters over the sub-phase. */
+  lambda: Partial<LambdaStats>;
+  /** The gateway at the end of the sub-phase. */
+  rssMb?: number;
+  fds?: number;
+  sockets?: number;
+  /** The first few unexpected answers. */
+  examples: string[];
+}
+
+interface FaultPhaseReport {
+  rate: number;
+  subPhaseSeconds: number;
+  remote?: RemoteSettings;
+  bounds?: FaultBounds;
+  env: Record<string, string>;
+  gatewayOrigin?: string;
+  lambdaOrigin?: string;
+  model?: Record<string, unknown>;
+  seconds?: number;
+  subPhases: FaultSubPhaseReport[];
+  /** /readyz answers where they changed. */
+  readyzChanges: { t: number; subPhase: string; status: string }[];
+  samples: Pick<Sample, 't' | 'phase' | 'rssMb' | 'peakRssMb' | 'fds' | 'sockets' | 'threads' | 'gatewayCpuPct'>[];
+  /** The gateway at the end of the baseline and at the end of the recovery, both under the same load. */
+  memory?: { baseline: { rssMb: number; fds: number; sockets: number }; end: { rssMb: number; fds: number; sockets: number } };
+  lambdaStats?: LambdaStats;
+  /** Fault injections the stand-in did not take. */
+  injectionErrors: number;
+  /** A process that exited during the phase (before being stopped). */
+  exits: { process: string; code: number | null; signal: string | null; atS: number }[];
+  log: { gateway?: LogSummary; lambda?: LogSummary };
+  checks: FaultCheck[];
+  error?: string;
+}
+
+/** Below this many faults queued, another batch goes in (5 ticks a second; at most ~20 invocations a second here). */
+const FAULT_QUEUE_LOW = 64;
+const FAULT_QUEUE_BATCH = 128;
+
+/**
+ * Keeps the stand-in's fault queue topped up, so that every invocation meets a fault however many
+ * there are (the stand-in takes one fault per invocation, in order). `POST /_local/faults []`
+ * adds nothing and answers the queue's length.
+ */
+class FaultInjector {
+  private timer?: NodeJS.Timeout;
+  private tick?: Promise<void>;
+  private queued = 0;
+  private next = 0;
+  errors = 0;
+
+  constructor(private readonly lambda: Client) {}
+
+  async start(cycle: LambdaFault[]): Promise<void> {
+    this.queued = 0;
+    await this.topUp(cycle);
+    this.timer = setInterval(() => {
+      this.tick ??= this.topUp(cycle).finally(() => (this.tick = undefined));
+    }, 200);
+    timers.add(this.timer);
+  }
+
+  /** No more faults queued, and those left cleared (DELETE), before it resolves. */
+  async stop(): Promise<void> {
+    if (this.timer) {
+      clearInterval(this.timer);
+      timers.delete(this.timer);
+      this.timer = undefined;
+    }
+    await this.tick;
+    const answer = await this.lambda.request('DELETE', '/_local/faults');
+    if (answer.kind !== 'response' || answer.status !== 200) this.errors++;
+  }
+
+  private async topUp(cycle: LambdaFault[]): Promise<void> {
+    const add = this.queued < FAULT_QUEUE_LOW ? Array.from({ length: FAULT_QUEUE_BATCH }, () => cycle[this.next++ % cycle.length]) : [];
+    const answer = await this.lambda.request('POST', '/_local/faults', JSON.stringify(add));
+    if (answer.kind === 'response' && answer.status === 200) this.queued = (JSON.parse(answer.text) as { queued: number }).queued;
+    else this.errors++;
+  }
+}
+
+/** An open or half-open circuit's refusal, by the gateway's message (gateway/backends/remote.ts). */
+const circuitRefusal = (o: Outcome) => has(o, 'BACKEND_UNAVAILABLE') && /calls are paused|one call is testing/i.test(o.problem ?? '');
+
+async function faultPhase(run: Run): Promise<void> {
+  const { settings } = run;
+  const report: FaultPhaseReport = {
+    rate: settings.faultRate,
+    subPhaseSeconds: settings.faultSeconds,
+    env: {},
+    subPhases: [],
+    readyzChanges: [],
+    samples: [],
+    injectionErrors: 0,
+    exits: [],
+    log: {},
+    checks: [],
+  };
+  run.faults = report;
+  const phaseStart = performance.now();
+  const nowMs = () => performance.now() - phaseStart;
+  // A process gone before it is stopped is a failure of its own; `stopping` tells the two apart.
+  let stopping = false;
+  const watchExit = (name: string, child: ChildProcess) =>
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        report.exits.push({ process: name, code, signal, atS: nowMs() / 1000 });
+        progress(`fault phase: the ${name} exited (${code ?? signal})`);
+      }
+    });
+  const lambdaLog = logCollector();
+  const gatewayLog = logCollector();
+  const opened: Client[] = [];
+  const open = (origin: string, timeoutMs: number, keepAlive = true) => {
+    const client = newClient(origin, timeoutMs, keepAlive);
+    opened.push(client);
+    return client;
+  };
+  let injector: FaultInjector | undefined;
+  // The load and the /readyz polls run while this is set; false in `finally` whatever happened.
+  let running = false;
+  try {
+    // 1. The function: the local Lambda endpoint, bundled tiny CLIP (blank CLIP_MODEL_DIR and CLIP_MODEL).
+    progress('fault phase: starting the local Lambda endpoint (bundled tiny CLIP)');
+    lambdaLocal = await startLambdaLocalProcess(
+      { CLIP_MODEL_DIR: '', CLIP_MODEL: '', LAMBDA_FUNCTION_NAME: 'clip' },
+      { onLog: lambdaLog.onLog, startTimeoutMs: 120_000 },
+    );
+    report.lambdaOrigin = lambdaLocal.origin;
+    watchExit('local Lambda endpoint', lambdaLocal.child);
+
+    // 2. Its gateway. Short remote timeouts and cooldown so that each failure shows within seconds;
+    // --env may change them (the bounds are computed from what the gateway gets); the backend
+    // variables themselves are not to be changed.
+    faultDataDir = mkdtempSync(join(tmpdir(), 'clip-soak-faults-'));
+    const env: Record<string, string> = {
+      DATA_DIR: faultDataDir,
+      DATABASE_URL: '',
+      DATABASE_PASSWORD: '',
+      API_KEYS: '',
+      REMOTE_TIMEOUT_MS: '2000',
+      REMOTE_MAX_ATTEMPTS: '3',
+      CIRCUIT_FAILURE_THRESHOLD: '5',
+      CIRCUIT_COOLDOWN_MS: '3000',
+      ...settings.env,
+      INFERENCE_BACKEND: 'lambda',
+      LAMBDA_FUNCTION_NAME: 'clip',
+      AWS_ENDPOINT_URL_LAMBDA: lambdaLocal.origin,
+      // The SDK signs every request; the local endpoint ignores the signature, so any values do.
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    };
+    report.env = env;
+    const setting = (name: string, fallback: number) => {
+      const raw = env[name] ?? process.env[name];
+      return raw === undefined || raw.trim() === '' ? fallback : Number(raw);
+    };
+    // Fallbacks: the gateway's defaults (DEFAULT_REMOTE_CALL_OPTIONS), for a --env that blanks one.
+    const remote: RemoteSettings = {
+      timeoutMs: setting('REMOTE_TIMEOUT_MS', 30_000),
+      maxAttempts: setting('REMOTE_MAX_ATTEMPTS', 3),
+      failureThreshold: setting('CIRCUIT_FAILURE_THRESHOLD', 5),
+      cooldownMs: setting('CIRCUIT_COOLDOWN_MS', 10_000),
+    };
+    // The answer bound's 5 s margin: the backoff between attempts (≤ 0.3 s over 3 attempts with the
+    // gateway's 100 ms base), a wait for the bulkhead, decoding and batching. The recovery bound: the
+    // circuit may have opened just before the clear (a cooldown), and its probe may have met a fault
+    // taken just before it (a timeout and another cooldown), then 2 s to answer.
+    const bounds: FaultBounds = {
+      answerMs: remote.timeoutMs * remote.maxAttempts + 5000,
+      recoveryMs: 2 * remote.cooldownMs + remote.timeoutMs + 2000,
+      fastFailP50Ms: 1000,
+    };
+    report.remote = remote;
+    report.bounds = bounds;
+    progress(`fault phase: starting a gateway on the Lambda backend at ${lambdaLocal.origin}`);
+    faultGateway = await startGatewayProcess(env, { onLog: gatewayLog.onLog, startTimeoutMs: 120_000, script: settings.gatewayScript });
+    report.gatewayOrigin = faultGateway.origin;
+    watchExit('gateway', faultGateway.child);
+    const pid = faultGateway.child.pid!;
+
+    // Every client here has a timeout past the answer bound: an answer slower than the bound is
+    // measured (and fails the check) rather than cut off, and nothing can hang the script.
+    const load = open(faultGateway.origin, bounds.answerMs + 10_000);
+    const control = open(faultGateway.origin, 10_000, false);
+    const ready = open(faultGateway.origin, 5_000, false);
+    const lambdaControl = open(lambdaLocal.origin, 5_000, false);
+    injector = new FaultInjector(lambdaControl);
+    const sampler = new Sampler(pid, Number(new URL(faultGateway.origin).port), control);
+    const modelAnswer = judge(
+      await control.request('POST', '/graphql', JSON.stringify({ query: '{ model { name dim imageSize backend } }' })),
+    );
+    if (!modelAnswer.ok)
+      throw new Error(`the fault phase's gateway did not describe its model: ${modelAnswer.status} ${modelAnswer.problem ?? ''}`);
+    const model = modelAnswer.data!.model as { dim: number } & Record<string, unknown>;
+    report.model = model;
+    const lambdaStats = async (): Promise<LambdaStats | undefined> => {
+      const answer = await lambdaControl.request('GET', '/_local/stats');
+      return answer.kind === 'response' && answer.status === 200 ? (JSON.parse(answer.text) as LambdaStats) : undefined;
+    };
+
+    // 3. The load: open loop at faultRate, an equal mix of embedText (4 texts), embedImage and
+    // classify (labels cached after the first): every input distinct, so every one is a call.
+    const jpegs = await makeJpegs(16, 11);
+    const mix = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<MixKind, number>;
+    Object.assign(mix, { embedText: 1, embedImage: 1, classify: 1 });
+    const workload = new Workload(jpegs, model.dim, mix);
+    const specs = subPhaseSpecs(remote);
+    const records: FaultRecord[] = [];
+    const states = specs.map(() => ({ startMs: 0, endMs: 0, streak: 0, pending: 0, lambdaBefore: undefined as LambdaStats | undefined }));
+    const polls: ReadyzPoll[] = [];
+    let current = 0;
+    running = true;
+    const pending = new Set<Promise<void>>();
+    const send = async () => {
+      const sub = current;
+      const state = states[sub];
+      state.pending++;
+      const built = workload.build(workload.pick());
+      const sentMs = nowMs();
+      const o = judge(await load.request('POST', '/graphql', built.body), built.check);
+      records.push({ sub, sentMs, latencyMs: nowMs() - sentMs, o });
+      state.streak = o.ok ? state.streak + 1 : 0;
+      state.pending--;
+    };
+    const interval = 1000 / settings.faultRate;
+    const loadStart = nowMs();
+    const loadLoop = (async () => {
+      for (let i = 0; running;) {
+        while (running && loadStart + i * interval <= nowMs()) {
+          i++;
+          const promise = send();
+          pending.add(promise);
+          void promise.finally(() => pending.delete(promise));
+        }
+        await sleep(Math.max(1, Math.min(20, loadStart + i * interval - nowMs())));
+      }
+    })();
+    // /readyz twice a second, one poll at a time (each within the client's 5 s).
+    const pollLoop = (async () => {
+      while (running) {
+        const sub = current;
+        const tMs = nowMs();
+        const answer = await ready.request('GET', '/readyz');
+        polls.push({ sub, tMs, status: answer.kind === 'response' ? String(answer.status) : answer.kind, latencyMs: nowMs() - tMs });
+        await sleep(500);
+      }
+    })();
+    // Samples every 5 s and at the two moments compared, one at a time (the sampler is not reentrant).
+    let sampling: Promise<unknown> = Promise.resolve();
+    const sample = (phase: string) => {
+      const taken = sampling.then(() => sampler.take(nowMs() / 1000, phase, load));
+      sampling = taken.catch(() => undefined);
+      return taken;
+    };
+    const sampleTimer = setInterval(() => void sample(`fault: ${specs[current].name}`).catch(() => undefined), 5000);
+    timers.add(sampleTimer);
+
+    // 4. The sub-phases. At a boundary the faults are cleared first and the next sub-phase begins
+    // at once (its recovery is timed from the clear); before new faults go in, the previous
+    // sub-phase's requests are let finish, so that none of them is judged by a fault of the next.
+    let baselineEnd: Sample | undefined;
+    let recoveryEnd: Sample | undefined;
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i];
+      const state = states[i];
+      current = i;
+      state.startMs = nowMs();
+      state.lambdaBefore = await lambdaStats();
+      if (spec.faults) {
+        const waitUntil = nowMs() + bounds.answerMs + 10_000;
+        while (i > 0 && states[i - 1].pending > 0 && nowMs() < waitUntil) await sleep(20);
+        await injector.start(spec.faults);
+      }
+      progress(`fault phase: ${spec.name}: ${spec.what}`);
+      if (spec.recovery === 'settle') {
+        const limit = state.startMs + bounds.recoveryMs + 5000;
+        const lastReady = () => [...polls].reverse().find((p) => p.sub === i)?.status;
+        while (nowMs() < limit && !(state.streak >= 5 && lastReady() === '200')) await sleep(100);
+      } else {
+        await sleep(settings.faultSeconds * 1000);
+      }
+      if (spec.faults) await injector.stop();
+      state.endMs = nowMs();
+      if (spec.name === 'baseline') baselineEnd = await sample(`fault: ${spec.name} (end)`);
+      if (spec.name === 'recovery') recoveryEnd = await sample(`fault: ${spec.name} (end)`);
+    }
+    const endStats = await lambdaStats();
+    running = false;
+    clearInterval(sampleTimer);
+    timers.delete(sampleTimer);
+    await loadLoop;
+    await pollLoop;
+    await Promise.all(pending);
+    await sampling;
+    report.seconds = nowMs() / 1000;
+    report.lambdaStats = endStats;
+    report.injectionErrors = injector.errors;
+    report.samples = sampler.samples.map(({ t, phase, rssMb, peakRssMb, fds, sockets, threads, gatewayCpuPct }) => ({
+      t,
+      phase,
+      rssMb,
+      peakRssMb,
+      fds,
+      sockets,
+      threads,
+      gatewayCpuPct,
+    }));
+    if (baselineEnd && recoveryEnd) {
+      const pick = (s: Sample) => ({ rssMb: s.rssMb, fds: s.fds, sockets: s.sockets });
+      report.memory = { baseline: pick(baselineEnd), end: pick(recoveryEnd) };
+    }
+
+    // 5. What each sub-phase saw, and its checks.
+    let previousPoll = '';
+    for (const p of polls) {
+      if (p.status !== previousPoll) report.readyzChanges.push({ t: p.tMs / 1000, subPhase: specs[p.sub].name, status: p.status });
+      previousPoll = p.status;
+    }
+    specs.forEach((spec, i) => {
+      const state = states[i];
+      const next = states[i + 1]?.lambdaBefore ?? endStats;
+      const sub = summariseSubPhase(
+        spec,
+        state,
+        records.filter((r) => r.sub === i),
+        polls.filter((p) => p.sub === i),
+      );
+      if (state.lambdaBefore && next) {
+        sub.lambda = Object.fromEntries(
+          (['invocations', 'handled', 'throttled', 'functionErrors'] as const).map((k) => [k, next[k] - state.lambdaBefore![k]]),
+        );
+      }
+      const end = [...sampler.samples].reverse().find((s) => s.t * 1000 <= state.endMs + 1000 && s.t * 1000 >= state.startMs);
+      if (end) Object.assign(sub, { rssMb: end.rssMb, fds: end.fds, sockets: end.sockets });
+      report.subPhases.push(sub);
+      report.checks.push(...subPhaseChecks(spec, sub, bounds));
+    });
+    progress(`fault phase: done in ${fmt(report.seconds, 0)} s`);
+  } finally {
+    // Whatever happened: the processes stopped (their exits are expected from here on), the clients closed.
+    stopping = true;
+    running = false;
+    await injector?.stop().catch(() => undefined);
+    for (const client of opened) closeClient(client);
+    await stopFaultProcesses();
+    report.log = { gateway: gatewayLog.summary(), lambda: lambdaLog.summary() };
+  }
+}
+
+/** The codes a failed answer may carry in a sub-phase: the fault's, and an explicit OVERLOADED refusal where there is a fault. */
+const allowedCodes = (spec: SubPhaseSpec) => new Set(spec.faults ? [...spec.allowed, 'OVERLOADED'] : spec.allowed);
+
+function summariseSubPhase(
+  spec: SubPhaseSpec,
+  state: { startMs: number; endMs: number },
+  records: FaultRecord[],
+  polls: ReadyzPoll[],
+): FaultSubPhaseReport {
+  const statuses: Record<string, number> = {};
+  const codes: Record<string, number> = {};
+  const examples: string[] = [];
+  const allowed = allowedCodes(spec);
+  let bad = 0;
+  let unexpected = 0;
+  for (const r of records) {
+    increment(statuses, r.o.status);
+    for (const code of new Set(r.o.codes)) increment(codes, code);
+    if (bad5xx(r.o)) bad++;
+    const lost = r.o.status === 'timeout' || r.o.status === 'connection';
+    const odd = !r.o.ok && !lost && (r.o.codes.length === 0 || r.o.codes.some((c) => !allowed.has(c.replace(/^userErrors:/, ''))));
+    if (odd) unexpected++;
+    if ((odd || lost || bad5xx(r.o)) && examples.length < 3) {
+      examples.push(`${r.o.status} ${r.o.codes.join(',') || '-'}: ${(r.o.problem ?? '').slice(0, 200)}`);
+    }
+  }
+  const latencies = records.map((r) => r.latencyMs);
+  const okLatencies = records.filter((r) => r.o.ok).map((r) => r.latencyMs);
+  const unavailable = records.filter((r) => !r.o.ok && r.o.codes.length > 0 && r.o.codes.every((c) => c === 'BACKEND_UNAVAILABLE'));
+  const readyz: Record<string, number> = {};
+  for (const p of polls) increment(readyz, p.status);
+  const first503 = polls.find((p) => p.status === '503');
+  const lastNot200 = polls.map((p) => p.status !== '200').lastIndexOf(true);
+  const back = lastNot200 < polls.length - 1 ? polls[lastNot200 + 1] : undefined;
+  // The first request from which every later one (by sent time) succeeded.
+  const sorted = [...records].sort((a, b) => a.sentMs - b.sentMs);
+  const lastFailure = sorted.map((r) => !r.o.ok).lastIndexOf(true);
+  const recoveredFrom = sorted[lastFailure + 1];
+  const sinceStart = (ms: number) => Math.max(0, ms - state.startMs) / 1000;
+  return {
+    name: spec.name,
+    what: spec.what,
+    startS: state.startMs / 1000,
+    seconds: (state.endMs - state.startMs) / 1000,
+    sent: records.length,
+    ok: okLatencies.length,
+    statuses,
+    codes,
+    circuitRefusals: records.filter((r) => circuitRefusal(r.o)).length,
+    bad5xx: bad,
+    unexpected,
+    latencyMs: latencies.length ? { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: Math.max(...latencies) } : null,
+    okLatencyMs: okLatencies.length ? { p50: percentile(okLatencies, 0.5), p99: percentile(okLatencies, 0.99) } : null,
+    unavailableP50Ms: unavailable.length
+      ? percentile(
+          unavailable.map((r) => r.latencyMs),
+          0.5,
+        )
+      : null,
+    unavailable: unavailable.length,
+    readyz,
+    readyzFirst503S: first503 ? sinceStart(first503.tMs) : null,
+    readyzBackS: back ? sinceStart(lastNot200 < 0 ? state.startMs : back.tMs) : null,
+    recoveredAfterS: recoveredFrom ? sinceStart(lastFailure < 0 ? state.startMs : recoveredFrom.sentMs) : null,
+    lambda: {},
+    examples,
+  };
+}
+
+function subPhaseChecks(spec: SubPhaseSpec, s: FaultSubPhaseReport, bounds: FaultBounds): FaultCheck[] {
+  const out: FaultCheck[] = [];
+  const add = (criterion: FaultCriterion, measured: string, bound: string, passed: boolean) =>
+    out.push({ subPhase: s.name, criterion, measured, bound, passed });
+  const list = (map: Record<string, number>) =>
+    Object.entries(map)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+
+  add('5xx', `${s.bad5xx} (statuses: ${list(s.statuses)})`, '0', s.bad5xx === 0);
+
+  // Codes: every failed answer's codes among those allowed, and the fault seen as its code.
+  // Timeouts and connection errors are the `time` criterion's.
+  const allowed = allowedCodes(spec);
+  const others = Object.fromEntries(Object.entries(s.codes).filter(([k]) => !allowed.has(k.replace(/^userErrors:/, ''))));
+  const seen = spec.expectAny ? spec.expectAny.some((c) => (s.codes[c] ?? 0) > 0) : true;
+  add(
+    'codes',
+    `${s.sent - s.ok} of ${s.sent} failed: ${list(s.codes)}${s.unexpected ? `; ${s.unexpected} unexpected (${list(others)})` : ''}${seen ? '' : `; none of ${spec.expectAny!.join(' / ')}`}`,
+    `${spec.allowed.length ? `only ${spec.allowed.join(', ')}` : 'none fail'}${spec.expectAny ? `; ${spec.expectAny.join(' or ')} seen` : ''}`,
+    s.unexpected === 0 && seen,
+  );
+
+  const timeouts = s.statuses.timeout ?? 0;
+  const connection = s.statuses.connection ?? 0;
+  add(
+    'time',
+    `${timeouts} client timeouts, ${connection} connection errors; slowest ${s.latencyMs ? fmt(s.latencyMs.max, 0) : '—'} ms`,
+    `0, 0; ≤ ${bounds.answerMs} ms`,
+    timeouts === 0 && connection === 0 && (s.latencyMs?.max ?? 0) <= bounds.answerMs,
+  );
+
+  const polls = Object.values(s.readyz).reduce((a, b) => a + b, 0);
+  const unanswered = polls - (s.readyz['200'] ?? 0) - (s.readyz['503'] ?? 0);
+  const readyzText = `${list(s.readyz)}${s.readyzFirst503S !== null ? `; first 503 after ${fmt(s.readyzFirst503S)} s` : ''}${spec.readyz === 'back to 200' ? `; 200 for good after ${s.readyzBackS === null ? 'never' : `${fmt(s.readyzBackS)} s`}` : ''}`;
+  if (spec.readyz === 'always 200') add('readyz', readyzText, 'every poll 200', polls > 0 && s.readyz['200'] === polls);
+  if (spec.readyz === 'sees 503')
+    add('readyz', readyzText, 'a 503 (circuit open); every poll 200 or 503', (s.readyz['503'] ?? 0) > 0 && unanswered === 0);
+  if (spec.readyz === 'back to 200') {
+    add(
+      'readyz',
+      readyzText,
+      `200 for good within ${fmt(bounds.recoveryMs / 1000)} s; every poll 200 or 503`,
+      s.readyzBackS !== null && s.readyzBackS * 1000 <= bounds.recoveryMs && unanswered === 0,
+    );
+  }
+
+  if (spec.recovery) {
+    add(
+      'recovery',
+      s.recoveredAfterS === null
+        ? `never (${s.sent - s.ok} of ${s.sent} failed, the last one too)`
+        : `after ${fmt(s.recoveredAfterS)} s (${s.sent - s.ok} of ${s.sent} failed before)`,
+      `≤ ${fmt(bounds.recoveryMs / 1000)} s (2 × CIRCUIT_COOLDOWN_MS + REMOTE_TIMEOUT_MS + 2 s)`,
+      s.recoveredAfterS !== null && s.recoveredAfterS * 1000 <= bounds.recoveryMs,
+    );
+  }
+
+  if (spec.failFast) {
+    add(
+      'fastFail',
+      s.unavailableP50Ms === null
+        ? 'no BACKEND_UNAVAILABLE answer'
+        : `${fmt(s.unavailableP50Ms, 0)} ms over ${s.unavailable} answers (${s.circuitRefusals} said the circuit was open)`,
+      `≤ ${bounds.fastFailP50Ms} ms`,
+      s.unavailableP50Ms !== null && s.unavailableP50Ms <= bounds.fastFailP50Ms,
+    );
+  }
+  return out;
+}
+
+/** The Checks table's rows for the fault phase: one per criterion over every sub-phase, and the process's own. */
+function faultChecks(report: FaultPhaseReport): CheckResult[] {
+  const results: CheckResult[] = [];
+  if (report.error) {
+    results.push({ name: 'fault phase ran to the end', measured: report.error.slice(0, 300), bound: 'it did', passed: false });
+  }
+  for (const [criterion, title] of Object.entries(FAULT_CRITERIA) as [FaultCriterion, string][]) {
+    const rows = report.checks.filter((c) => c.criterion === criterion);
+    if (rows.length === 0) continue;
+    const failed = rows.filter((c) => !c.passed);
+    results.push({
+      name: `fault phase: ${title}`,
+      measured: failed.length
+        ? failed.map((c) => `${c.subPhase}: ${c.measured}`).join('; ')
+        : `held in ${rows.length === 1 ? rows[0].subPhase : `all ${rows.length} sub-phases`}`,
+      bound: rows.length === 1 || new Set(rows.map((c) => c.bound)).size === 1 ? rows[0].bound : 'per sub-phase (see the fault phase)',
+      passed: failed.length === 0,
+    });
+  }
+  if (report.memory) {
+    const { baseline: b, end: e } = report.memory;
+    const tolerance = 0.1;
+    const rssBound = b.rssMb * (1 + tolerance);
+    results.push({
+      name: 'fault phase: gateway resident memory, end of the recovery vs end of the baseline (same load)',
+      measured: `${fmt(e.rssMb, 0)} MB (baseline ${fmt(b.rssMb, 0)} MB)`,
+      bound: `≤ ${fmt(rssBound, 0)} MB (+${tolerance * 100}%)`,
+      passed: e.rssMb <= rssBound,
+    });
+    for (const key of ['fds', 'sockets'] as const) {
+      const limit = b[key] + loadAllowance(b[key]);
+      results.push({
+        name: `fault phase: gateway ${key === 'fds' ? 'open file descriptors' : 'open sockets'}, end of the recovery vs end of the baseline`,
+        measured: `${e[key]} (baseline ${b[key]})`,
+        bound: `≤ ${limit}`,
+        passed: e[key] <= limit,
+      });
+    }
+  } else if (!report.error) {
+    results.push({ name: 'fault phase: gateway memory and descriptors sampled', measured: 'no samples', bound: 'two', passed: false });
+  }
+  results.push({
+    name: 'fault phase: neither the gateway nor the local Lambda endpoint exited',
+    measured: report.exits.length
+      ? report.exits.map((x) => `${x.process} at ${fmt(x.atS, 0)} s (${x.code ?? x.signal})`).join(', ')
+      : 'none exited',
+    bound: 'none',
+    passed: report.exits.length === 0,
+  });
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Checks
 
 /** fd and socket allowance under load: 8, or 10% of the warm-up value when that is more. */
@@ -1927,9 +2741,108 @@ function markdown(run: Run): string {
     say('```');
     say();
   }
+  faultMarkdown(say, run);
   say(`Settings: \`${JSON.stringify({ ...settings, out: relative(ROOT, settings.out) || '.' })}\``);
   say();
   return `${out.join('\n')}\n`;
+}
+
+function faultMarkdown(say: (line?: string) => void, run: Run): void {
+  const f = run.faults;
+  if (!f) {
+    if (!run.settings.faults) {
+      say(`## The remote function under faults`);
+      say();
+      say(`Skipped (\`--no-faults\`).`);
+      say();
+    }
+    return;
+  }
+  const ms = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '—' : fmt(v, 0));
+  const list = (map: Record<string, number>) =>
+    Object.entries(map)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ') || '—';
+  say(`## The remote function under faults`);
+  say();
+  if (f.error) {
+    say(`**Did not complete: ${f.error.split('\n')[0]}**`);
+    say();
+  }
+  const r = f.remote;
+  const b = f.bounds;
+  say(
+    `A second gateway (\`INFERENCE_BACKEND=lambda\`, the real AWS SDK) in front of the local Lambda endpoint (\`dist/functions/lambda-local/main.js\`${f.lambdaOrigin ? ` on ${f.lambdaOrigin}` : ''}) serving ${f.model ? `\`${String(f.model.name)}\` (${String(f.model.dim)} dims)` : 'the bundled tiny CLIP'}, on a fresh \`DATA_DIR\`${r ? `; \`REMOTE_TIMEOUT_MS=${r.timeoutMs}\`, \`REMOTE_MAX_ATTEMPTS=${r.maxAttempts}\`, \`CIRCUIT_FAILURE_THRESHOLD=${r.failureThreshold}\`, \`CIRCUIT_COOLDOWN_MS=${r.cooldownMs}\`` : ''}. Open loop at ${fmt(f.rate)} requests/s, embedText (4 texts), embedImage and classify in equal shares, every input distinct, no deadline header. Each fault sub-phase lasts ${f.subPhaseSeconds} s, with every invocation (retries and the gateway's readiness probes included) meeting the fault: the stand-in's fault queue is topped up 5 times a second. At its end the faults are cleared (\`DELETE /_local/faults\`) and an "after" sub-phase runs until 5 answers in a row succeed and /readyz answers 200 (at most the recovery bound + 5 s), so that the next fault starts from a closed circuit; requests are counted in the sub-phase they were sent in, and new faults go in only once the previous sub-phase's requests are answered. /readyz is polled twice a second.${b ? ` Bounds: every answer within ${b.answerMs} ms (REMOTE_TIMEOUT_MS × REMOTE_MAX_ATTEMPTS + 5 s); after a clear, every request succeeds from ${fmt(b.recoveryMs / 1000)} s on (2 × CIRCUIT_COOLDOWN_MS + REMOTE_TIMEOUT_MS + 2 s: the circuit may have opened just before the clear, and its probe may meet a fault taken just before it); BACKEND_UNAVAILABLE answers where the circuit opens: median ≤ ${b.fastFailP50Ms} ms.` : ''}${f.seconds !== undefined ? ` ${fmt(f.seconds, 0)} s in all, ${f.injectionErrors} fault injections refused.` : ''}`,
+  );
+  say();
+  if (f.subPhases.length) {
+    say(
+      `| sub-phase | fault | s | sent | ok | HTTP statuses | error codes (answers with each) | all answers p50 / p99 / max ms | BACKEND_UNAVAILABLE p50 ms (circuit refusals) | /readyz | recovered after s | Lambda invocations (handled, throttled) | RSS MB / fds | checks |`,
+    );
+    say(`| --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |`);
+    for (const s of f.subPhases) {
+      const failed = f.checks.filter((c) => c.subPhase === s.name && !c.passed).map((c) => c.criterion);
+      const l = s.latencyMs;
+      say(
+        `| ${s.name} | ${s.what} | ${fmt(s.seconds)} | ${s.sent} | ${s.ok} | ${list(s.statuses)} | ${list(s.codes)} | ${l ? `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}` : '—'} | ${s.unavailable ? `${ms(s.unavailableP50Ms)} (${s.circuitRefusals})` : '—'} | ${list(s.readyz)} | ${s.recoveredAfterS === null ? (s.name.startsWith('after') || s.name === 'recovery' ? '**never**' : '—') : fmt(s.recoveredAfterS)} | ${s.lambda.invocations ?? '—'} (${s.lambda.handled ?? '—'}, ${s.lambda.throttled ?? '—'}) | ${s.rssMb === undefined ? '—' : `${fmt(s.rssMb, 0)} / ${s.fds}`} | ${failed.length ? `**FAIL: ${failed.join(', ')}**` : 'pass'} |`,
+      );
+    }
+    say();
+    say(
+      `"recovered after": the sent time (since the sub-phase began) of the first request from which every later one succeeded; "circuit refusals": answers whose message says the circuit is open or half-open. Lambda invocations are the stand-in's, over the sub-phase (throttled: 429s, injected or at its concurrency).`,
+    );
+    say();
+    say(`| sub-phase | check | measured | bound | result |`);
+    say(`| --- | --- | --- | --- | :---: |`);
+    for (const c of f.checks)
+      say(`| ${c.subPhase} | ${c.criterion} | ${c.measured.replace(/\|/g, '/')} | ${c.bound} | ${c.passed ? 'pass' : '**FAIL**'} |`);
+    say();
+    const examples = f.subPhases.filter((s) => s.examples.length);
+    if (examples.length) {
+      say(`Unexpected answers (the first few of each sub-phase):`);
+      say();
+      for (const s of examples) for (const e of s.examples) say(`- ${s.name}: \`${e.replace(/`/g, "'").replace(/\n/g, ' ')}\``);
+      say();
+    }
+  }
+  if (f.readyzChanges.length) {
+    say(
+      `/readyz where it changed (s since the fault phase began): ${f.readyzChanges.map((c) => `${fmt(c.t)} (${c.subPhase}) ${c.status}`).join('; ')}.`,
+    );
+    say();
+  }
+  if (f.memory) {
+    say(
+      `The gateway at the end of the baseline: ${fmt(f.memory.baseline.rssMb, 0)} MB resident, ${f.memory.baseline.fds} fds, ${f.memory.baseline.sockets} sockets; at the end of the recovery (the same load): ${fmt(f.memory.end.rssMb, 0)} MB, ${f.memory.end.fds} fds, ${f.memory.end.sockets} sockets. Over the phase (every 5 s):`,
+    );
+    say();
+    say(`| t s | phase | RSS MB | fds | sockets | threads | gateway CPU % |`);
+    say(`| ---: | --- | ---: | ---: | ---: | ---: | ---: |`);
+    for (const s of f.samples) {
+      say(
+        `| ${fmt(s.t, 0)} | ${s.phase.replace(/^fault: /, '')} | ${fmt(s.rssMb, 0)} | ${s.fds} | ${s.sockets} | ${s.threads} | ${fmt(s.gatewayCpuPct, 0)} |`,
+      );
+    }
+    say();
+  }
+  if (f.lambdaStats) say(`The local Lambda endpoint over the phase: ${list(f.lambdaStats as unknown as Record<string, number>)}.`);
+  say();
+  for (const [name, log] of [
+    ["The fault phase's gateway", f.log.gateway],
+    ['The local Lambda endpoint', f.log.lambda],
+  ] as const) {
+    if (!log) continue;
+    say(
+      `${name}: ${log.lines} lines on stderr after the start.${log.notable.length ? ' Lines mentioning errors, failures, timeouts (numbers replaced by #), by count:' : ''}`,
+    );
+    say();
+    if (log.notable.length) {
+      say('```');
+      for (const [line, count] of log.notable.slice(0, 12)) say(`${String(count).padStart(6)}  ${line}`);
+      say('```');
+      say();
+    }
+  }
 }
 
 const states = (counts: Record<string, number>) =>
@@ -2080,6 +2993,18 @@ async function entry(): Promise<number> {
   }
   if (interrupted) return 130;
   if (run.checks.length === 0 && run.soak) run.checks = checks(run);
+  if (settings.faults && !run.error) {
+    // The soak's gateway has done its part: stopped, it takes neither memory nor CPU from the fault phase.
+    await stopSoakGateway();
+    try {
+      await faultPhase(run);
+    } catch (error) {
+      if (run.faults) run.faults.error = error instanceof Error ? error.message : String(error);
+      progress(`fault phase failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    if (interrupted) return 130;
+    if (run.faults) run.checks.push(...faultChecks(run.faults));
+  }
   await cleanUp();
   writeReport(run);
   if (run.error) return 2;
@@ -2089,8 +3014,10 @@ async function entry(): Promise<number> {
 // Whatever happens (an exception past every handler included), the gateway does not outlive this
 // process and the temporary catalogue does not stay behind.
 process.on('exit', () => {
-  if (gatewayChild && gatewayChild.exitCode === null && gatewayChild.signalCode === null) gatewayChild.kill('SIGKILL');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  for (const child of [gatewayChild, faultGateway?.child, lambdaLocal?.child]) {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  for (const dir of [dataDir, faultDataDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 void entry().then(
