@@ -6,7 +6,7 @@
 // of `npm test` (it takes minutes and both cores). Writes test-artifacts/soak/report.md and
 // report.json; exits 1 when a check fails, 2 when the soak could not run.
 //
-// Then, unless --no-faults, a fault phase of its own (2–3 minutes): a second gateway on its Lambda
+// Then, unless --no-faults, a fault phase of its own (4–5 minutes): a second gateway on its Lambda
 // backend in front of the local stand-in for the Lambda Invoke API, under a moderate open-loop load
 // while the function hangs, is throttled, answers garbage and fails with 5xx, and then recovers;
 // each sort of failure must reach clients as its documented error code, in bounded time, with
@@ -79,9 +79,13 @@ const USAGE = `Usage: npm run soak -- [options]
   --no-faults              skip the fault phase (by default it runs after the soak: the gateway on
                            its Lambda backend while the local function hangs, is throttled, answers
                            garbage, fails with 5xx, and recovers)
-  --fault-seconds N        length of each fault sub-phase (default 20; 6 of them, plus the
-                           recoveries between, about 2.5 minutes in all)
+  --fault-seconds N        length of each fault sub-phase (default 20; a baseline, then 5 a round
+                           and the recoveries between: about 4.5 minutes in all with 2 rounds)
   --fault-rate R           the fault phase's open-loop arrival rate, requests/s (default 5)
+  --fault-rounds N         how many times the faults are played (default 2); the gateway's memory
+                           and descriptors at the end of the last round's recovery are compared
+                           with the first round's, so that a young process's growth does not count
+                           and a leak per fault does
   --help
 `;
 
@@ -124,6 +128,7 @@ interface Settings {
   faults: boolean;
   faultSeconds: number;
   faultRate: number;
+  faultRounds: number;
 }
 
 class UsageError extends Error {}
@@ -158,6 +163,7 @@ function parseSettings(argv: string[]): Settings | 'help' {
       faults: { type: 'boolean', default: true },
       'fault-seconds': { type: 'string', default: '20' },
       'fault-rate': { type: 'string', default: '5' },
+      'fault-rounds': { type: 'string', default: '2' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -237,6 +243,7 @@ function parseSettings(argv: string[]): Settings | 'help' {
     faults: values.faults!,
     faultSeconds: number('fault-seconds', { min: 1 }),
     faultRate: number('fault-rate', { min: 0, above: true }),
+    faultRounds: number('fault-rounds', { min: 1, integer: true }),
   };
 }
 
@@ -1632,6 +1639,8 @@ type LambdaFault =
 
 interface SubPhaseSpec {
   name: string;
+  /** 0 for the baseline; the faults' round from 1 (see --fault-rounds). */
+  round: number;
   /** What is done to every invocation, cycling through the list; none: the function behaves. */
   faults?: LambdaFault[];
   /** For the reader. */
@@ -1676,12 +1685,24 @@ interface FaultBounds {
  * retried and is no sign of ill health (it must not open the circuit, so /readyz is shown, not
  * judged); a malformed answer and a 5xx count against the function, so the circuit opens.
  */
-function subPhaseSpecs(remote: RemoteSettings): SubPhaseSpec[] {
+function subPhaseSpecs(remote: RemoteSettings, rounds: number): SubPhaseSpec[] {
+  const baseline: SubPhaseSpec = { name: 'baseline', round: 0, what: 'no fault', allowed: [], readyz: 'always 200' };
+  const all = [baseline];
+  for (let round = 1; round <= rounds; round++) {
+    // The first round's names are plain; later rounds' carry their number.
+    const suffix = round === 1 ? '' : ` #${round}`;
+    all.push(...faultRound(remote).map((spec) => ({ ...spec, name: `${spec.name}${suffix}`, round })));
+  }
+  return all;
+}
+
+/** One round of faults, each followed by its recovery. */
+function faultRound(remote: RemoteSettings): Omit<SubPhaseSpec, 'round'>[] {
   const hangMs = remote.timeoutMs + 3000;
   const hangCodes = ['BACKEND_TIMEOUT', 'DEADLINE_EXCEEDED', 'BACKEND_UNAVAILABLE'];
   // After a fault, a request may still meet it (one the function took before the clear), or the
   // open circuit (BACKEND_UNAVAILABLE): the fault's codes, until the recovery bound.
-  const after = (fault: string, allowed: string[]): SubPhaseSpec => ({
+  const after = (fault: string, allowed: string[]): Omit<SubPhaseSpec, 'round'> => ({
     name: `after ${fault}`,
     what: 'faults cleared; until every request succeeds again',
     allowed,
@@ -1689,7 +1710,6 @@ function subPhaseSpecs(remote: RemoteSettings): SubPhaseSpec[] {
     recovery: 'settle',
   });
   return [
-    { name: 'baseline', what: 'no fault', allowed: [], readyz: 'always 200' },
     {
       name: 'hang',
       faults: [{ kind: 'delay', ms: hangMs }],
@@ -1822,6 +1842,8 @@ interface FaultSubPhaseReport {
 interface FaultPhaseReport {
   rate: number;
   subPhaseSeconds: number;
+  /** Times the faults were played (--fault-rounds). */
+  rounds: number;
   remote?: RemoteSettings;
   bounds?: FaultBounds;
   env: Record<string, string>;
@@ -1833,8 +1855,16 @@ interface FaultPhaseReport {
   /** /readyz answers where they changed. */
   readyzChanges: { t: number; subPhase: string; status: string }[];
   samples: Pick<Sample, 't' | 'phase' | 'rssMb' | 'peakRssMb' | 'fds' | 'sockets' | 'threads' | 'gatewayCpuPct'>[];
-  /** The gateway at the end of the baseline and at the end of the recovery, both under the same load. */
-  memory?: { baseline: { rssMb: number; fds: number; sockets: number }; end: { rssMb: number; fds: number; sockets: number } };
+  /**
+   * The gateway at the end of the first round's recovery and at the end of the last round's, both
+   * under the same load: what the later rounds' faults left behind, once the process had grown
+   * into its working size in the first.
+   */
+  memory?: {
+    baseline: { rssMb: number; fds: number; sockets: number };
+    end: { rssMb: number; fds: number; sockets: number };
+    rounds: number;
+  };
   lambdaStats?: LambdaStats;
   /** Fault injections the stand-in did not take. */
   injectionErrors: number;
@@ -1900,6 +1930,7 @@ async function faultPhase(run: Run): Promise<void> {
   const report: FaultPhaseReport = {
     rate: settings.faultRate,
     subPhaseSeconds: settings.faultSeconds,
+    rounds: settings.faultRounds,
     env: {},
     subPhases: [],
     readyzChanges: [],
@@ -2019,7 +2050,7 @@ async function faultPhase(run: Run): Promise<void> {
     const mix = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<MixKind, number>;
     Object.assign(mix, { embedText: 1, embedImage: 1, classify: 1 });
     const workload = new Workload(jpegs, model.dim, mix);
-    const specs = subPhaseSpecs(remote);
+    const specs = subPhaseSpecs(remote, settings.faultRounds);
     const records: FaultRecord[] = [];
     const states = specs.map(() => ({ startMs: 0, endMs: 0, streak: 0, pending: 0, lambdaBefore: undefined as LambdaStats | undefined }));
     const polls: ReadyzPoll[] = [];
@@ -2073,8 +2104,8 @@ async function faultPhase(run: Run): Promise<void> {
     // 4. The sub-phases. At a boundary the faults are cleared first and the next sub-phase begins
     // at once (its recovery is timed from the clear); before new faults go in, the previous
     // sub-phase's requests are let finish, so that none of them is judged by a fault of the next.
-    let baselineEnd: Sample | undefined;
-    let recoveryEnd: Sample | undefined;
+    // Memory and descriptors at the end of each round's recovery (the same load as the baseline).
+    const roundEnds: Sample[] = [];
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i];
       const state = states[i];
@@ -2096,8 +2127,7 @@ async function faultPhase(run: Run): Promise<void> {
       }
       if (spec.faults) await injector.stop();
       state.endMs = nowMs();
-      if (spec.name === 'baseline') baselineEnd = await sample(`fault: ${spec.name} (end)`);
-      if (spec.name === 'recovery') recoveryEnd = await sample(`fault: ${spec.name} (end)`);
+      if (spec.recovery === 'full') roundEnds.push(await sample(`fault: ${spec.name} (end)`));
     }
     const endStats = await lambdaStats();
     running = false;
@@ -2120,9 +2150,9 @@ async function faultPhase(run: Run): Promise<void> {
       threads,
       gatewayCpuPct,
     }));
-    if (baselineEnd && recoveryEnd) {
+    if (roundEnds.length >= 2) {
       const pick = (s: Sample) => ({ rssMb: s.rssMb, fds: s.fds, sockets: s.sockets });
-      report.memory = { baseline: pick(baselineEnd), end: pick(recoveryEnd) };
+      report.memory = { baseline: pick(roundEnds[0]), end: pick(roundEnds[roundEnds.length - 1]), rounds: roundEnds.length };
     }
 
     // 5. What each sub-phase saw, and its checks.
@@ -2325,23 +2355,31 @@ function faultChecks(report: FaultPhaseReport): CheckResult[] {
     const { baseline: b, end: e } = report.memory;
     const tolerance = 0.1;
     const rssBound = b.rssMb * (1 + tolerance);
+    const last = `round ${report.memory.rounds}`;
     results.push({
-      name: 'fault phase: gateway resident memory, end of the recovery vs end of the baseline (same load)',
-      measured: `${fmt(e.rssMb, 0)} MB (baseline ${fmt(b.rssMb, 0)} MB)`,
+      name: `fault phase: gateway resident memory, end of ${last}'s recovery vs end of round 1's (same load)`,
+      measured: `${fmt(e.rssMb, 0)} MB (round 1 ${fmt(b.rssMb, 0)} MB)`,
       bound: `≤ ${fmt(rssBound, 0)} MB (+${tolerance * 100}%)`,
       passed: e.rssMb <= rssBound,
     });
     for (const key of ['fds', 'sockets'] as const) {
       const limit = b[key] + loadAllowance(b[key]);
       results.push({
-        name: `fault phase: gateway ${key === 'fds' ? 'open file descriptors' : 'open sockets'}, end of the recovery vs end of the baseline`,
-        measured: `${e[key]} (baseline ${b[key]})`,
+        name: `fault phase: gateway ${key === 'fds' ? 'open file descriptors' : 'open sockets'}, end of ${last}'s recovery vs end of round 1's`,
+        measured: `${e[key]} (round 1 ${b[key]})`,
         bound: `≤ ${limit}`,
         passed: e[key] <= limit,
       });
     }
   } else if (!report.error) {
-    results.push({ name: 'fault phase: gateway memory and descriptors sampled', measured: 'no samples', bound: 'two', passed: false });
+    const one = report.rounds === 1;
+    results.push({
+      name: 'fault phase: gateway memory and descriptors compared between rounds',
+      measured: one ? 'one round (--fault-rounds 1)' : 'fewer than two rounds ended',
+      bound: 'two rounds',
+      passed: false,
+      info: one,
+    });
   }
   results.push({
     name: 'fault phase: neither the gateway nor the local Lambda endpoint exited',
@@ -2772,7 +2810,7 @@ function faultMarkdown(say: (line?: string) => void, run: Run): void {
   const r = f.remote;
   const b = f.bounds;
   say(
-    `A second gateway (\`INFERENCE_BACKEND=lambda\`, the real AWS SDK) in front of the local Lambda endpoint (\`dist/functions/lambda-local/main.js\`${f.lambdaOrigin ? ` on ${f.lambdaOrigin}` : ''}) serving ${f.model ? `\`${String(f.model.name)}\` (${String(f.model.dim)} dims)` : 'the bundled tiny CLIP'}, on a fresh \`DATA_DIR\`${r ? `; \`REMOTE_TIMEOUT_MS=${r.timeoutMs}\`, \`REMOTE_MAX_ATTEMPTS=${r.maxAttempts}\`, \`CIRCUIT_FAILURE_THRESHOLD=${r.failureThreshold}\`, \`CIRCUIT_COOLDOWN_MS=${r.cooldownMs}\`` : ''}. Open loop at ${fmt(f.rate)} requests/s, embedText (4 texts), embedImage and classify in equal shares, every input distinct, no deadline header. Each fault sub-phase lasts ${f.subPhaseSeconds} s, with every invocation (retries and the gateway's readiness probes included) meeting the fault: the stand-in's fault queue is topped up 5 times a second. At its end the faults are cleared (\`DELETE /_local/faults\`) and an "after" sub-phase runs until 5 answers in a row succeed and /readyz answers 200 (at most the recovery bound + 5 s), so that the next fault starts from a closed circuit; requests are counted in the sub-phase they were sent in, and new faults go in only once the previous sub-phase's requests are answered. /readyz is polled twice a second.${b ? ` Bounds: every answer within ${b.answerMs} ms (REMOTE_TIMEOUT_MS × REMOTE_MAX_ATTEMPTS + 5 s); after a clear, every request succeeds from ${fmt(b.recoveryMs / 1000)} s on (2 × CIRCUIT_COOLDOWN_MS + REMOTE_TIMEOUT_MS + 2 s: the circuit may have opened just before the clear, and its probe may meet a fault taken just before it); BACKEND_UNAVAILABLE answers where the circuit opens: median ≤ ${b.fastFailP50Ms} ms.` : ''}${f.seconds !== undefined ? ` ${fmt(f.seconds, 0)} s in all, ${f.injectionErrors} fault injections refused.` : ''}`,
+    `A second gateway (\`INFERENCE_BACKEND=lambda\`, the real AWS SDK) in front of the local Lambda endpoint (\`dist/functions/lambda-local/main.js\`${f.lambdaOrigin ? ` on ${f.lambdaOrigin}` : ''}) serving ${f.model ? `\`${String(f.model.name)}\` (${String(f.model.dim)} dims)` : 'the bundled tiny CLIP'}, on a fresh \`DATA_DIR\`${r ? `; \`REMOTE_TIMEOUT_MS=${r.timeoutMs}\`, \`REMOTE_MAX_ATTEMPTS=${r.maxAttempts}\`, \`CIRCUIT_FAILURE_THRESHOLD=${r.failureThreshold}\`, \`CIRCUIT_COOLDOWN_MS=${r.cooldownMs}\`` : ''}. Open loop at ${fmt(f.rate)} requests/s, embedText (4 texts), embedImage and classify in equal shares, every input distinct, no deadline header. The faults are played ${f.rounds === 1 ? 'once' : `${f.rounds} times over`} after a baseline; each fault sub-phase lasts ${f.subPhaseSeconds} s, with every invocation (retries and the gateway's readiness probes included) meeting the fault: the stand-in's fault queue is topped up 5 times a second. At its end the faults are cleared (\`DELETE /_local/faults\`) and an "after" sub-phase runs until 5 answers in a row succeed and /readyz answers 200 (at most the recovery bound + 5 s), so that the next fault starts from a closed circuit; requests are counted in the sub-phase they were sent in, and new faults go in only once the previous sub-phase's requests are answered. /readyz is polled twice a second.${b ? ` Bounds: every answer within ${b.answerMs} ms (REMOTE_TIMEOUT_MS × REMOTE_MAX_ATTEMPTS + 5 s); after a clear, every request succeeds from ${fmt(b.recoveryMs / 1000)} s on (2 × CIRCUIT_COOLDOWN_MS + REMOTE_TIMEOUT_MS + 2 s: the circuit may have opened just before the clear, and its probe may meet a fault taken just before it); BACKEND_UNAVAILABLE answers where the circuit opens: median ≤ ${b.fastFailP50Ms} ms.` : ''}${f.seconds !== undefined ? ` ${fmt(f.seconds, 0)} s in all, ${f.injectionErrors} fault injections refused.` : ''}`,
   );
   say();
   if (f.subPhases.length) {
@@ -2784,7 +2822,7 @@ function faultMarkdown(say: (line?: string) => void, run: Run): void {
       const failed = f.checks.filter((c) => c.subPhase === s.name && !c.passed).map((c) => c.criterion);
       const l = s.latencyMs;
       say(
-        `| ${s.name} | ${s.what} | ${fmt(s.seconds)} | ${s.sent} | ${s.ok} | ${list(s.statuses)} | ${list(s.codes)} | ${l ? `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}` : '—'} | ${s.unavailable ? `${ms(s.unavailableP50Ms)} (${s.circuitRefusals})` : '—'} | ${list(s.readyz)} | ${s.recoveredAfterS === null ? (s.name.startsWith('after') || s.name === 'recovery' ? '**never**' : '—') : fmt(s.recoveredAfterS)} | ${s.lambda.invocations ?? '—'} (${s.lambda.handled ?? '—'}, ${s.lambda.throttled ?? '—'}) | ${s.rssMb === undefined ? '—' : `${fmt(s.rssMb, 0)} / ${s.fds}`} | ${failed.length ? `**FAIL: ${failed.join(', ')}**` : 'pass'} |`,
+        `| ${s.name} | ${s.what} | ${fmt(s.seconds)} | ${s.sent} | ${s.ok} | ${list(s.statuses)} | ${list(s.codes)} | ${l ? `${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.max)}` : '—'} | ${s.unavailable ? `${ms(s.unavailableP50Ms)} (${s.circuitRefusals})` : '—'} | ${list(s.readyz)} | ${s.recoveredAfterS === null ? (s.name.startsWith('after') || s.name.startsWith('recovery') ? '**never**' : '—') : fmt(s.recoveredAfterS)} | ${s.lambda.invocations ?? '—'} (${s.lambda.handled ?? '—'}, ${s.lambda.throttled ?? '—'}) | ${s.rssMb === undefined ? '—' : `${fmt(s.rssMb, 0)} / ${s.fds}`} | ${failed.length ? `**FAIL: ${failed.join(', ')}**` : 'pass'} |`,
       );
     }
     say();
@@ -2813,7 +2851,7 @@ function faultMarkdown(say: (line?: string) => void, run: Run): void {
   }
   if (f.memory) {
     say(
-      `The gateway at the end of the baseline: ${fmt(f.memory.baseline.rssMb, 0)} MB resident, ${f.memory.baseline.fds} fds, ${f.memory.baseline.sockets} sockets; at the end of the recovery (the same load): ${fmt(f.memory.end.rssMb, 0)} MB, ${f.memory.end.fds} fds, ${f.memory.end.sockets} sockets. Over the phase (every 5 s):`,
+      `The gateway at the end of round 1's recovery: ${fmt(f.memory.baseline.rssMb, 0)} MB resident, ${f.memory.baseline.fds} fds, ${f.memory.baseline.sockets} sockets; at the end of round ${f.memory.rounds}'s (the same load, after the same faults again): ${fmt(f.memory.end.rssMb, 0)} MB, ${f.memory.end.fds} fds, ${f.memory.end.sockets} sockets. Over the phase (every 5 s):`,
     );
     say();
     say(`| t s | phase | RSS MB | fds | sockets | threads | gateway CPU % |`);
