@@ -76,6 +76,11 @@ export interface GatewayConfig extends RequestLimits {
    */
   introspection: boolean;
   /**
+   * Also serve the schema as an Apollo Federation 2 subgraph at /subgraph (env FEDERATION), for a
+   * router composing it with the shop's own subgraphs; /graphql keeps the standalone schema. Default false.
+   */
+  federation: boolean;
+  /**
    * A request's deadline, in ms (env REQUEST_TIMEOUT_MS); a client may ask for less with the
    * x-request-timeout-ms header. Inputs whose requests have all passed it leave the queue before
    * inference, and what is not done by then answers DEADLINE_EXCEEDED. Default 30000.
@@ -184,6 +189,7 @@ export function defaultConfig(): GatewayConfig {
     corsOrigins: '*',
     sandbox: true,
     introspection: true,
+    federation: false,
     requestTimeoutMs: 30_000,
     admission: { ...DEFAULT_ADMISSION_LIMITS },
     maxRequestsInFlight: 256,
@@ -319,6 +325,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     // Sandbox cannot work without introspection: it follows INTROSPECTION unless set on its own.
     sandbox: read.get('SANDBOX', bool, introspection),
     introspection,
+    federation: read.get('FEDERATION', bool, base.federation),
     requestTimeoutMs: read.get('REQUEST_TIMEOUT_MS', timeoutMs, base.requestTimeoutMs),
     admission: {
       maxImages: read.get('ADMISSION_MAX_IMAGES', positiveInt, admission.maxImages),

@@ -1,8 +1,9 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import DataLoader from 'dataloader';
-import { GraphQLError, Kind } from 'graphql';
+import { GraphQLError, Kind, type GraphQLSchema } from 'graphql';
 
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -20,8 +21,8 @@ import { EmbeddingService } from './embedding/service';
 import { createImageIntake, type ImageIntake } from './intake';
 import { Admission, guardPlugin, queryLimitRules, RateLimiter, tokenLimitError } from './limits';
 import { createMediaLoader } from './loaders/media-loader';
-import { buildGatewaySchema, type GatewayContext, type GatewayServices } from './schema';
-import { openPostgresStore, openSqliteStore, type CatalogueStore, type TagRow } from './store';
+import { buildGatewaySchema, subgraphSchemaOf, type GatewayContext, type GatewayServices } from './schema';
+import { openPostgresStore, openSqliteStore, type CatalogueStore, type ProductRow, type TagRow } from './store';
 
 export interface GatewayDeps {
   /** Where CLIP runs. Default: the backend the config names. */
@@ -36,6 +37,8 @@ export interface GatewayDeps {
 export interface Gateway {
   readonly config: GatewayConfig;
   readonly apollo: ApolloServer<GatewayContext>;
+  /** The same API as an Apollo Federation 2 subgraph, when config.federation is on (host.ts serves it at /subgraph). */
+  readonly subgraph?: ApolloServer<GatewayContext>;
   readonly backend: InferenceBackend;
   readonly model: ModelDescription;
   readonly metrics: GatewayMetrics;
@@ -121,34 +124,52 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   // A store outage fails every request the same way: its cause is logged once every 10 s, not once per request.
   const logCause = throttledLog(log, 'error while resolving', 10_000);
   const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind, catalogue };
-  const apollo = new ApolloServer<GatewayContext>({
-    schema: await buildGatewaySchema(),
-    introspection: config.introspection,
-    includeStacktraceInErrorResponses: false,
-    // Query limits before anything runs: tokens while parsing, depth, aliases and directives in
-    // validation, cost with the rest in guardPlugin. Batched HTTP operations stay off (Apollo's
-    // default; host.ts answers an array of operations with a sentence of its own).
-    parseOptions: { maxTokens: config.queryLimits.maxTokens },
-    validationRules: queryLimitRules(config.queryLimits),
-    // index.ts owns the signals: Apollo's own handlers would re-raise SIGTERM once Apollo alone
-    // had stopped, killing the process before batches drained and the backend closed.
-    stopOnTerminationSignals: false,
-    formatError: (formatted, error) => formatError(formatted, tokenLimitError(unwrap(error), config.queryLimits) ?? error, logCause),
-    plugins: [
-      config.sandbox
-        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
-        : ApolloServerPluginLandingPageDisabled(),
-      guardPlugin({ keys: apiKeys, queryLimits: config.queryLimits, rateLimiter: new RateLimiter(config.rateLimits), admission, metrics }),
-      metricsPlugin(metrics),
-    ],
+  // The guard's state (rate buckets, admission) is the gateway's, whichever schema a request comes through.
+  const guard = guardPlugin({
+    keys: apiKeys,
+    queryLimits: config.queryLimits,
+    rateLimiter: new RateLimiter(config.rateLimits),
+    admission,
+    metrics,
   });
+  const apolloServing = (schema: GraphQLSchema, landingPage: boolean, federated = false) =>
+    new ApolloServer<GatewayContext>({
+      schema,
+      introspection: config.introspection,
+      includeStacktraceInErrorResponses: false,
+      // Query limits before anything runs: tokens while parsing, depth, aliases and directives in
+      // validation, cost with the rest in guardPlugin. Batched HTTP operations stay off (Apollo's
+      // default; host.ts answers an array of operations with a sentence of its own).
+      parseOptions: { maxTokens: config.queryLimits.maxTokens },
+      validationRules: queryLimitRules(config.queryLimits),
+      // index.ts owns the signals: Apollo's own handlers would re-raise SIGTERM once Apollo alone
+      // had stopped, killing the process before batches drained and the backend closed.
+      stopOnTerminationSignals: false,
+      formatError: (formatted, error) => formatError(formatted, tokenLimitError(unwrap(error), config.queryLimits) ?? error, logCause),
+      plugins: [
+        landingPage
+          ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+          : ApolloServerPluginLandingPageDisabled(),
+        guard,
+        metricsPlugin(metrics),
+        // What Apollo would install on its own for a subgraph, said here: traces for a router that
+        // asks for them (GraphOS field usage), with error messages masked.
+        ...(federated ? [ApolloServerPluginInlineTrace({ includeErrors: { masked: true } })] : []),
+      ],
+    });
+  const standalone = await buildGatewaySchema();
+  const apollo = apolloServing(standalone, config.sandbox);
+  // A router, not a person, talks to the subgraph: no landing page there.
+  const subgraph = config.federation ? apolloServing(subgraphSchemaOf(standalone), false, true) : undefined;
   await apollo.start();
+  await subgraph?.start();
   jobs.start();
 
   let state: 'serving' | 'stopping' | 'stopped' = 'serving';
   return {
     config,
     apollo,
+    subgraph,
     backend,
     model,
     metrics,
@@ -165,6 +186,10 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
         const tags = await catalogue.getTags(ids);
         return ids.map((id) => tags.get(id) ?? []);
       }),
+      products: new DataLoader<string, ProductRow | null>(async (ids) => {
+        const rows = new Map((await catalogue.getProducts(ids)).map((row) => [row.id, row]));
+        return ids.map((id) => rows.get(id) ?? null);
+      }),
       signal,
       credentials,
     }),
@@ -173,6 +198,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       if (state !== 'serving') return;
       state = 'stopping';
       await apollo.stop();
+      await subgraph?.stop();
       await jobs.stop();
       await embeddings.drain();
       await backend.close();

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import type { ApolloServer } from '@apollo/server';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
@@ -13,7 +14,11 @@ import { CONSOLE_ROUTE, webConsole } from './console';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
 import { requestTimeoutMs, TIMEOUT_HEADER, withDeadline } from './limits';
-import type { RequestLimits } from './schema';
+import type { GatewayContext, RequestLimits } from './schema';
+
+/** Where the standalone schema is served, and the Federation subgraph when FEDERATION is on. */
+export const GRAPHQL_ROUTE = '/graphql';
+export const SUBGRAPH_ROUTE = '/subgraph';
 
 /** The most distinct inputs one request may hold, by the request limits. */
 function maxDistinctInputs(limits: RequestLimits): number {
@@ -152,15 +157,27 @@ export class GatewayHost {
     app.get('/metrics', async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
-    app.use(
-      '/graphql',
+    app.use(GRAPHQL_ROUTE, ...this.graphqlHandlers(gateway.apollo, config.sandbox));
+    if (gateway.subgraph) app.use(SUBGRAPH_ROUTE, ...this.graphqlHandlers(gateway.subgraph, false));
+    app.use(this.bodyErrors());
+  }
+
+  /**
+   * What every GraphQL request goes through, in order: the in-flight bound (before the body is
+   * read), CORS, the CSRF hint, the deadline header, the body limit, one operation per request,
+   * then Apollo with the operation's context.
+   */
+  private graphqlHandlers(apollo: ApolloServer<GatewayContext>, landingPage: boolean): RequestHandler[] {
+    const { gateway } = this;
+    const { config } = gateway;
+    return [
       this.inFlightLimit(),
       cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
-      this.csrfHint(),
+      this.csrfHint(landingPage),
       this.timeoutHeader(),
       express.json({ limit: config.bodyLimitBytes }),
       this.singleOperation(),
-      expressMiddleware(gateway.apollo, {
+      expressMiddleware(apollo, {
         context: async ({ req, res }) => {
           const abort = new AbortController();
           // A client that hangs up stops the image fetches still running for it. (The request's own
@@ -184,15 +201,14 @@ export class GatewayHost {
           });
         },
       }),
-    );
-    app.use(this.bodyErrors());
+    ];
   }
 
   /** `GET /`: browsers go to the web console; anything else gets the list of endpoints. */
   private index(): RequestHandler {
     const { sandbox, introspection } = this.gateway.config;
     const endpoints: Record<string, string> = {
-      '/graphql': `the GraphQL API: POST JSON${sandbox ? "; Apollo Sandbox in a browser (loads from Apollo's CDN)" : ''}`,
+      [GRAPHQL_ROUTE]: `the GraphQL API: POST JSON${sandbox ? "; Apollo Sandbox in a browser (loads from Apollo's CDN)" : ''}`,
       [CONSOLE_ROUTE]: 'the web console: classify, similarity, the catalogue, the model, with charts (works offline)',
       [EXPLORER_ROUTE]: 'GraphiQL, the schema explorer, served by the gateway (works offline)',
       '/healthz': 'liveness',
@@ -200,6 +216,10 @@ export class GatewayHost {
       '/metrics': 'Prometheus metrics',
     };
     if (!introspection) delete endpoints[EXPLORER_ROUTE];
+    if (this.gateway.subgraph) {
+      endpoints[SUBGRAPH_ROUTE] =
+        'the same API as an Apollo Federation 2 subgraph, for a router (FEDERATION=true): Product is an entity keyed by id';
+    }
     return (req, res) => {
       res.vary('accept');
       if (req.accepts(['json', 'html']) === 'html') {
@@ -215,8 +235,7 @@ export class GatewayHost {
    * would refuse (a form-like POST; a GET without a preflight header); for a browser opening
    * /graphql with Sandbox off, a pointer to the explorer.
    */
-  private csrfHint(): RequestHandler {
-    const { sandbox } = this.gateway.config;
+  private csrfHint(sandbox: boolean): RequestHandler {
     return (req, res, next) => {
       const browser = prefersHtml(req);
       // With Sandbox on, Apollo answers a browser with it before checking anything.

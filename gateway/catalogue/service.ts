@@ -811,6 +811,20 @@ export class CatalogueService {
     return this.withProducts(kept);
   }
 
+  /**
+   * The products nearest one product (itself excluded), best first; none when the catalogue has
+   * no vector for it under the active model (not stored, or not yet embedded by it).
+   */
+  async similarProducts(productId: string, first: number): Promise<ProductHit[]> {
+    this.checkFirst(first);
+    const { state } = await this.role();
+    const searched = state.active ?? this.model;
+    const vector = await this.storeCall(() => this.store.getProductVector(searched, productId));
+    if (!vector) return [];
+    const hits = await this.storeCall(() => this.store.searchProducts(searched, vector, first + 1, {}));
+    return this.withProducts(hits.filter((h) => h.productId !== productId).slice(0, first));
+  }
+
   /** The products with the highest score for one label, best first. */
   async labelTopProducts(facet: string, label: string, first: number): Promise<ProductHit[]> {
     this.checkFirst(first);

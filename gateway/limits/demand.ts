@@ -109,7 +109,13 @@ export function operationDemand(
   const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
     // Introspection costs nothing: its size is the schema's, fixed, and tools need all of it.
     if (field.name.startsWith('__') || type.name.startsWith('__')) return 0;
-    const page = typeof args.first === 'number' && args.first > 0 ? args.first : 1;
+    // A router's _entities resolves every representation it carries, as a page does `first` items.
+    const page =
+      typeof args.first === 'number' && args.first > 0
+        ? args.first
+        : field.name === '_entities' && Array.isArray(args.representations)
+          ? Math.max(1, args.representations.length)
+          : 1;
     let cost = COST.field + page * childComplexity;
     if (roots.has(type as never)) {
       const inputs = argumentInputs(field.args, args);

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
@@ -13,8 +13,10 @@ import { ClassifyResolver } from './classify.resolver';
 import { EmbedResolver } from './embed.resolver';
 import { ModelResolver } from './model.resolver';
 import { SimilarityResolver } from './similarity.resolver';
+import { printSubgraph, subgraphSchemaOf } from './subgraph';
 
-export type { GatewayContext, GatewayServices, RequestLimits, TagLoader } from './context';
+export type { GatewayContext, GatewayServices, ProductLoader, RequestLimits, TagLoader } from './context';
+export { SUBGRAPH_RENAMED_QUERIES, subgraphSchemaOf } from './subgraph';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -32,13 +34,37 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
   });
 }
 
-/** The committed schema file: what clients code against. A test fails when it drifts from the code. */
-export const SCHEMA_FILE = join(__dirname, '..', '..', 'schema', 'schema.graphql');
-
-export async function printGatewaySchema(): Promise<string> {
-  return `# Emitted from the type-graphql classes in gateway/schema by \`npm run schema\`; do not edit.\n\n${printSchema(await buildGatewaySchema())}\n`;
+/**
+ * The same schema as an Apollo Federation 2 subgraph (FEDERATION=true serves it at /subgraph):
+ * Product an entity keyed by id, `_service` and `_entities` added, `product` and `products`
+ * renamed (SUBGRAPH_RENAMED_QUERIES) so that they compose beside a shop's own.
+ */
+export async function buildGatewaySubgraphSchema(): Promise<GraphQLSchema> {
+  return subgraphSchemaOf(await buildGatewaySchema());
 }
 
+const SCHEMA_DIR = join(__dirname, '..', '..', 'schema');
+/** The committed schema files: what clients and routers code against. A test fails when either drifts from the code. */
+export const SCHEMA_FILE = join(SCHEMA_DIR, 'schema.graphql');
+export const SUBGRAPH_SCHEMA_FILE = join(SCHEMA_DIR, 'subgraph.graphql');
+
+const EMITTED = '# Emitted from the type-graphql classes in gateway/schema by `npm run schema`; do not edit.';
+
+export async function printGatewaySchema(): Promise<string> {
+  return `${EMITTED}\n\n${printSchema(await buildGatewaySchema())}\n`;
+}
+
+/** The subgraph's SDL as a router composes it: what `_service { sdl }` answers, directives included. */
+export async function printGatewaySubgraphSchema(): Promise<string> {
+  return `${EMITTED}\n# The Apollo Federation 2 subgraph (FEDERATION=true, served at /subgraph).\n\n${(await printSubgraph(await buildGatewaySubgraphSchema())).trim()}\n`;
+}
+
+// `node dist/gateway/schema/index.js schema` (npm run schema): both files into the folder named,
+// which from dist/ is not the SCHEMA_DIR this file computes.
 if (require.main === module) {
-  void printGatewaySchema().then((text) => writeFileSync(process.argv[2] ?? SCHEMA_FILE, text));
+  const dir = process.argv[2] ?? SCHEMA_DIR;
+  void (async () => {
+    writeFileSync(join(dir, basename(SCHEMA_FILE)), await printGatewaySchema());
+    writeFileSync(join(dir, basename(SUBGRAPH_SCHEMA_FILE)), await printGatewaySubgraphSchema());
+  })();
 }

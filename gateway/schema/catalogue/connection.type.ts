@@ -1,8 +1,10 @@
-import { Field, ObjectType } from 'type-graphql';
+import { Directive, Field, ObjectType } from 'type-graphql';
 
 import { Product, Tag } from './product.type';
 
 @ObjectType()
+// In the supergraph, a shop's subgraph may have a PageInfo of its own: value types shared by subgraphs must be @shareable in each.
+@Directive('@shareable')
 export class PageInfo {
   @Field()
   hasNextPage!: boolean;

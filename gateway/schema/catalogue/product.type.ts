@@ -1,6 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { Directive, Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
+import { ErrorCode, GatewayError } from '../../common/errors';
 import type { ProductRow, TagRow } from '../../store/port';
 import { TagSource } from './enums';
 
@@ -38,7 +39,12 @@ export class Tag {
   }
 }
 
-@ObjectType({ description: 'A product of the catalogue.' })
+@ObjectType({
+  description:
+    "A product of the catalogue. In the supergraph (FEDERATION) an entity keyed by id, which the shop's own subgraph owns: this one adds its images, tags and look-alikes.",
+})
+// Federation's entity key; only the subgraph schema prints it (gateway/schema/subgraph.ts).
+@Directive('@key(fields: "id")')
 export class Product {
   @Field(() => ID)
   id!: string;
@@ -79,6 +85,26 @@ export class Product {
       imageCount: imageHashes.length,
       imageUrls,
     });
+  }
+
+  /**
+   * A product the shop's graph knows and this catalogue has not stored (a federation reference):
+   * no images, tags or look-alikes, which is true of it here; the catalogue's own record
+   * (createdAt, updatedAt) does not exist, so asking for it is an error naming the product.
+   */
+  static notStored(id: string): Product {
+    const product = Object.assign(new Product(), { id, title: null, description: null, attributes: null, imageCount: 0, imageUrls: [] });
+    for (const field of ['createdAt', 'updatedAt'] as const) {
+      Object.defineProperty(product, field, {
+        get: () => {
+          throw new GatewayError(
+            ErrorCode.NOT_FOUND,
+            `Product ${JSON.stringify(id)} is not in the CLIP catalogue, so it has no ${field} there; upsert it (productsUpsert) to tag it.`,
+          );
+        },
+      });
+    }
+    return product;
   }
 }
 

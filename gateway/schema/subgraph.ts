@@ -1,0 +1,69 @@
+// The gateway as an Apollo Federation 2 subgraph: the same type-graphql classes and resolvers as the
+// standalone schema, printed with their directives (Product's @key) and rebuilt by @apollo/subgraph,
+// which adds _service and _entities. Only what composition with a shop's graph needs differs.
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import { graphql, Kind, parse, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { createResolversMap } from 'type-graphql';
+
+import { Product } from './catalogue/product.type';
+import type { GatewayContext } from './context';
+
+/** The Federation version the subgraph links, and the directives it uses from it. */
+const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])';
+
+/**
+ * Root fields renamed in the subgraph. A shop's own subgraph nearly always has `product(id:)` and
+ * `products`, and two subgraphs may not both define a root field unless both mark it @shareable,
+ * which would ask the shop to change its schema. Under these names they compose with any graph;
+ * the shop's `product(id:)` reaches this catalogue's fields through the Product entity anyway.
+ */
+export const SUBGRAPH_RENAMED_QUERIES: Readonly<Record<string, string>> = {
+  product: 'catalogueProduct',
+  products: 'catalogueProducts',
+};
+
+/** @apollo/subgraph's resolver map (its type is not exported); type-graphql's has the same shape, typed more loosely. */
+type SubgraphResolvers = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: unknown }>['resolvers']>;
+
+/** Product references resolved in one store read per operation (the context's product loader). */
+async function resolveProductReference(reference: { id: string }, context: GatewayContext): Promise<Product> {
+  const row = await context.products.load(reference.id);
+  return row ? Product.from(row) : Product.notStored(reference.id);
+}
+
+function renameQueries(document: DocumentNode): DocumentNode {
+  return visit(document, {
+    ObjectTypeDefinition(node) {
+      if (node.name.value !== 'Query') return undefined;
+      return {
+        ...node,
+        fields: node.fields?.map((field) => {
+          const renamed = SUBGRAPH_RENAMED_QUERIES[field.name.value];
+          return renamed ? { ...field, name: { kind: Kind.NAME, value: renamed } } : field;
+        }),
+      };
+    },
+  });
+}
+
+/** The federated schema of `standalone` (the schema buildGatewaySchema made): its types and resolvers, with entity resolution. */
+export function subgraphSchemaOf(standalone: GraphQLSchema): GraphQLSchema {
+  const typeDefs = renameQueries(parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(standalone)}`));
+  const resolvers = createResolversMap(standalone) as SubgraphResolvers;
+  const query = resolvers.Query as Record<string, unknown>;
+  for (const [from, to] of Object.entries(SUBGRAPH_RENAMED_QUERIES)) {
+    query[to] = query[from];
+    delete query[from];
+  }
+  resolvers.Product = { ...resolvers.Product, __resolveReference: resolveProductReference } as SubgraphResolvers[string];
+  return buildSubgraphSchema({ typeDefs, resolvers });
+}
+
+/** The subgraph's SDL as a router composes it: exactly what `_service { sdl }` answers. */
+export async function printSubgraph(schema: GraphQLSchema): Promise<string> {
+  const result = await graphql({ schema, source: '{ _service { sdl } }' });
+  const sdl = (result.data?._service as { sdl?: unknown } | undefined)?.sdl;
+  if (typeof sdl !== 'string') throw new Error(`the subgraph did not print its SDL: ${JSON.stringify(result.errors)}`);
+  return sdl;
+}
