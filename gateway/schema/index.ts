@@ -16,7 +16,7 @@ import { SimilarityResolver } from './similarity.resolver';
 import { printSubgraph, subgraphSchemaOf } from './subgraph';
 
 export type { GatewayContext, GatewayServices, ProductLoader, RequestLimits, TagLoader } from './context';
-export { SUBGRAPH_RENAMED_QUERIES, subgraphSchemaOf } from './subgraph';
+export { SUBGRAPH_OMITTED_PRODUCT_FIELDS, SUBGRAPH_RENAMED_QUERIES, subgraphSchemaOf } from './subgraph';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -37,7 +37,8 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
 /**
  * The same schema as an Apollo Federation 2 subgraph (FEDERATION=true serves it at /subgraph):
  * Product an entity keyed by id, `_service` and `_entities` added, `product` and `products`
- * renamed (SUBGRAPH_RENAMED_QUERIES) so that they compose beside a shop's own.
+ * renamed (SUBGRAPH_RENAMED_QUERIES) and Product's copies of the shop's own fields left out
+ * (SUBGRAPH_OMITTED_PRODUCT_FIELDS), so that it composes beside a shop's own subgraph.
  */
 export async function buildGatewaySubgraphSchema(): Promise<GraphQLSchema> {
   return subgraphSchemaOf(await buildGatewaySchema());

@@ -1,6 +1,7 @@
 // The gateway as an Apollo Federation 2 subgraph: the same type-graphql classes and resolvers as the
 // standalone schema, printed with their directives (Product's @key) and rebuilt by @apollo/subgraph,
-// which adds _service and _entities. Only what composition with a shop's graph needs differs.
+// which adds _service and _entities. Only what composition with a shop's graph needs differs:
+// two root fields renamed and Product's copies of the shop's own fields left out.
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { graphql, Kind, parse, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
@@ -23,6 +24,14 @@ export const SUBGRAPH_RENAMED_QUERIES: Readonly<Record<string, string>> = {
   products: 'catalogueProducts',
 };
 
+/**
+ * Product fields left out of the subgraph: the catalogue's copies of what the shop's own subgraph
+ * owns (a shop's Product nearly always has a title, and two subgraphs may not both resolve a
+ * field unless both mark it @shareable, which a copy that can lag the original must not claim).
+ * The subgraph contributes what CLIP knows of a product: its images, tags and look-alikes.
+ */
+export const SUBGRAPH_OMITTED_PRODUCT_FIELDS: readonly string[] = ['title', 'description', 'attributes', 'createdAt', 'updatedAt'];
+
 /** @apollo/subgraph's resolver map (its type is not exported); type-graphql's has the same shape, typed more loosely. */
 type SubgraphResolvers = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: unknown }>['resolvers']>;
 
@@ -32,24 +41,30 @@ async function resolveProductReference(reference: { id: string }, context: Gatew
   return row ? Product.from(row) : Product.notStored(reference.id);
 }
 
-function renameQueries(document: DocumentNode): DocumentNode {
+/** The standalone SDL made into the subgraph's: root fields renamed, Product's copied fields left out. */
+function subgraphTypeDefs(document: DocumentNode): DocumentNode {
   return visit(document, {
     ObjectTypeDefinition(node) {
-      if (node.name.value !== 'Query') return undefined;
-      return {
-        ...node,
-        fields: node.fields?.map((field) => {
-          const renamed = SUBGRAPH_RENAMED_QUERIES[field.name.value];
-          return renamed ? { ...field, name: { kind: Kind.NAME, value: renamed } } : field;
-        }),
-      };
+      if (node.name.value === 'Query') {
+        return {
+          ...node,
+          fields: node.fields?.map((field) => {
+            const renamed = SUBGRAPH_RENAMED_QUERIES[field.name.value];
+            return renamed ? { ...field, name: { kind: Kind.NAME, value: renamed } } : field;
+          }),
+        };
+      }
+      if (node.name.value === 'Product') {
+        return { ...node, fields: node.fields?.filter((field) => !SUBGRAPH_OMITTED_PRODUCT_FIELDS.includes(field.name.value)) };
+      }
+      return undefined;
     },
   });
 }
 
 /** The federated schema of `standalone` (the schema buildGatewaySchema made): its types and resolvers, with entity resolution. */
 export function subgraphSchemaOf(standalone: GraphQLSchema): GraphQLSchema {
-  const typeDefs = renameQueries(parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(standalone)}`));
+  const typeDefs = subgraphTypeDefs(parse(`${FEDERATION_LINK}\n\n${printSchemaWithDirectives(standalone)}`));
   const resolvers = createResolversMap(standalone) as SubgraphResolvers;
   const query = resolvers.Query as Record<string, unknown>;
   for (const [from, to] of Object.entries(SUBGRAPH_RENAMED_QUERIES)) {

@@ -1,7 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Directive, Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
-import { ErrorCode, GatewayError } from '../../common/errors';
 import type { ProductRow, TagRow } from '../../store/port';
 import { TagSource } from './enums';
 
@@ -41,7 +40,7 @@ export class Tag {
 
 @ObjectType({
   description:
-    "A product of the catalogue. In the supergraph (FEDERATION) an entity keyed by id, which the shop's own subgraph owns: this one adds its images, tags and look-alikes.",
+    "A product of the catalogue. In a supergraph (FEDERATION) an entity keyed by id that the shop's own subgraph owns; this one adds its images, tags and look-alikes.",
 })
 // Federation's entity key; only the subgraph schema prints it (gateway/schema/subgraph.ts).
 @Directive('@key(fields: "id")')
@@ -89,22 +88,10 @@ export class Product {
 
   /**
    * A product the shop's graph knows and this catalogue has not stored (a federation reference):
-   * no images, tags or look-alikes, which is true of it here; the catalogue's own record
-   * (createdAt, updatedAt) does not exist, so asking for it is an error naming the product.
+   * no images, tags or look-alikes, which is what this catalogue knows of it.
    */
   static notStored(id: string): Product {
-    const product = Object.assign(new Product(), { id, title: null, description: null, attributes: null, imageCount: 0, imageUrls: [] });
-    for (const field of ['createdAt', 'updatedAt'] as const) {
-      Object.defineProperty(product, field, {
-        get: () => {
-          throw new GatewayError(
-            ErrorCode.NOT_FOUND,
-            `Product ${JSON.stringify(id)} is not in the CLIP catalogue, so it has no ${field} there; upsert it (productsUpsert) to tag it.`,
-          );
-        },
-      });
-    }
-    return product;
+    return Object.assign(new Product(), { id, title: null, description: null, attributes: null, imageCount: 0, imageUrls: [] });
   }
 }
 

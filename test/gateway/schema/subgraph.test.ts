@@ -7,6 +7,7 @@ import {
   buildGatewaySubgraphSchema,
   printGatewaySchema,
   printGatewaySubgraphSchema,
+  SUBGRAPH_OMITTED_PRODUCT_FIELDS,
   SUBGRAPH_RENAMED_QUERIES,
   SUBGRAPH_SCHEMA_FILE,
 } from '../../../gateway/schema';
@@ -32,9 +33,12 @@ describe('schema/subgraph.graphql', () => {
   it('links Federation 2, keys Product by id, shares PageInfo, and renames the root fields a shop graph has too', async () => {
     const sdl = flat(await printGatewaySubgraphSchema());
     expect(sdl).toContain('extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])');
-    expect(sdl).toMatch(/type Product @key\(fields: "id"\) \{ id: ID!/);
+    // Product: the key, and what CLIP knows of it; the shop's own fields are the shop's subgraph's.
+    expect(sdl).toContain(
+      'type Product @key(fields: "id") { id: ID! imageCount: Int! imageUrls: [String]! tags: [Tag!]! similar(first: Int! = 10): [Product!]! }',
+    );
+    expect(SUBGRAPH_OMITTED_PRODUCT_FIELDS).toEqual(['title', 'description', 'attributes', 'createdAt', 'updatedAt']);
     expect(sdl).toContain('type PageInfo @shareable {');
-    expect(sdl).toContain('similar(first: Int! = 10): [Product!]!');
     expect(sdl).toContain('catalogueProduct(id: ID!): Product');
     expect(sdl).toContain('catalogueProducts(');
     expect(sdl).not.toMatch(/[{ ]product\(id:/);
@@ -62,7 +66,6 @@ describe('schema/subgraph.graphql', () => {
 
 interface EntityProduct {
   id: string;
-  title: string | null;
   imageCount: number;
   imageUrls: (string | null)[];
   tags: { facet: string; label: string }[];
@@ -115,7 +118,7 @@ describe('the subgraph schema, executed', () => {
     const getTags = jest.spyOn(t.gateway.store, 'getTags');
     const ids = ['p05', 'p00', 'nope', 'p17'];
     const response = await subgraph<{ _entities: EntityProduct[] }>(
-      `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id title imageCount imageUrls tags { facet label } } } }`,
+      `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id imageCount imageUrls tags { facet label } } } }`,
       { r: ids.map((id) => ({ __typename: 'Product', id })) },
     );
     try {
@@ -129,10 +132,10 @@ describe('the subgraph schema, executed', () => {
     }
     const entities = response.data!._entities;
     expect(entities.map((e) => e.id)).toEqual(ids);
-    expect(entities[0]).toMatchObject({ title: products[5].title, imageCount: 1, imageUrls: [null] });
-    expect(entities[0].tags.map((tag) => tag.facet)).toEqual(['kind']);
+    expect(entities[0]).toMatchObject({ imageCount: 1, imageUrls: [null] });
+    expect(entities[0].tags).toEqual([{ facet: 'kind', label: products[5].title }]);
     // A product only the shop knows: nothing stored here, which is what this subgraph says of it.
-    expect(entities[2]).toEqual({ id: 'nope', title: null, imageCount: 0, imageUrls: [], tags: [] });
+    expect(entities[2]).toEqual({ id: 'nope', imageCount: 0, imageUrls: [], tags: [] });
   });
 
   it("gives a product's look-alikes as productSearch by product does, and none for a product it has not stored", async () => {
@@ -150,27 +153,12 @@ describe('the subgraph schema, executed', () => {
     expect(unknown.similar).toEqual([]);
   });
 
-  it("refuses the catalogue's own record of a product it has not stored, naming it, and keeps the stored one", async () => {
-    const response = await subgraph<{ _entities: ({ id: string; createdAt: string } | null)[] }>(
-      `{ _entities(representations: [{ __typename: "Product", id: "p01" }, { __typename: "Product", id: "nope" }]) { ... on Product { id createdAt } } }`,
-    );
-    expect(response.data!._entities[0]).toMatchObject({ id: 'p01', createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
-    expect(response.data!._entities[1]).toBeNull();
-    expect(response.errors).toEqual([
-      expect.objectContaining({
-        path: ['_entities', 1, 'createdAt'],
-        message: expect.stringContaining('Product "nope" is not in the CLIP catalogue'),
-        extensions: { code: 'NOT_FOUND' },
-      }),
-    ]);
-  });
-
   it("serves the renamed root fields with the standalone ones' resolvers", async () => {
-    const response = await subgraph<{ catalogueProduct: { id: string; title: string }; catalogueProducts: { edges: unknown[] } }>(
-      '{ catalogueProduct(id: "p02") { id title } catalogueProducts(first: 5) { edges { cursor } } }',
+    const response = await subgraph<{ catalogueProduct: { id: string; imageCount: number }; catalogueProducts: { edges: unknown[] } }>(
+      '{ catalogueProduct(id: "p02") { id imageCount } catalogueProducts(first: 5) { edges { cursor } } }',
     );
     expect(response.errors).toBeUndefined();
-    expect(response.data!.catalogueProduct).toEqual({ id: 'p02', title: products[2].title });
+    expect(response.data!.catalogueProduct).toEqual({ id: 'p02', imageCount: 1 });
     expect(response.data!.catalogueProducts.edges).toHaveLength(5);
   });
 });
