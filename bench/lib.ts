@@ -220,11 +220,28 @@ export function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
-/** Resident memory now and at its peak (VmRSS, VmHWM, bytes) and the thread count of a process, from /proc/<pid>/status (Linux). */
-export function processMemory(pid: number): { rssBytes: number; peakRssBytes: number; threads: number } {
+/**
+ * Resident memory of a process now and at its peak (VmRSS, VmHWM), the anonymous part of it
+ * (RssAnon: what it allocated) and the file-backed part (RssFile: mapped files' pages, such as a
+ * memory-mapped database, which the kernel may drop), in bytes, and its thread count, from
+ * /proc/<pid>/status (Linux).
+ */
+export function processMemory(pid: number): {
+  rssBytes: number;
+  peakRssBytes: number;
+  anonBytes: number;
+  fileBytes: number;
+  threads: number;
+} {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { rssBytes: field('VmRSS') * 1024, peakRssBytes: field('VmHWM') * 1024, threads: field('Threads') };
+  return {
+    rssBytes: field('VmRSS') * 1024,
+    peakRssBytes: field('VmHWM') * 1024,
+    anonBytes: field('RssAnon') * 1024,
+    fileBytes: field('RssFile') * 1024,
+    threads: field('Threads'),
+  };
 }
 
 /** Open file descriptors of a process, how many of them are sockets, and those sockets' inodes (to look up in /proc/net/*), from /proc/<pid>/fd (Linux). */

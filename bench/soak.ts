@@ -38,6 +38,7 @@ import {
   processMemory,
   ROOT,
   seeded,
+  spread,
   startGatewayProcess,
   startLambdaLocalProcess,
   type RunningGateway,
@@ -808,6 +809,10 @@ interface Sample {
   phase: string;
   rssMb: number;
   peakRssMb: number;
+  /** RssAnon: memory the gateway allocated (heap, buffers, ONNX Runtime's arenas, the model's weights). */
+  anonMb: number;
+  /** RssFile: mapped files' resident pages; mostly the catalogue's SQLite file (mmap), which grows with the catalogue. */
+  fileMb: number;
   threads: number;
   fds: number;
   sockets: number;
@@ -980,6 +985,8 @@ class Sampler {
       phase,
       rssMb: memory.rssBytes / 2 ** 20,
       peakRssMb: memory.peakRssBytes / 2 ** 20,
+      anonMb: memory.anonBytes / 2 ** 20,
+      fileMb: memory.fileBytes / 2 ** 20,
       threads: memory.threads,
       fds: fds.fds,
       sockets: fds.sockets,
@@ -1453,7 +1460,7 @@ async function main(run: Run): Promise<void> {
       .then((s) =>
         progress(
           `t=${fmt(s.t, 0)} s: ${w.sent} sent, ${w.ok} ok, ${w.refused} refused, ${w.deadline} deadline, ${w.failed} failed, ${w.timeouts} timeouts; ` +
-            `RSS ${fmt(s.rssMb, 0)} MB, ${s.fds} fds (${s.sockets} sockets), ${s.clientInFlight} in flight`,
+            `RSS ${fmt(s.rssMb, 0)} MB (${fmt(s.anonMb, 0)} allocated), ${s.fds} fds (${s.sockets} sockets), ${s.clientInFlight} in flight`,
         ),
       )
       .catch((error: unknown) => progress(`sample failed: ${String(error)}`))
@@ -1895,15 +1902,15 @@ interface FaultPhaseReport {
   subPhases: FaultSubPhaseReport[];
   /** /readyz answers where they changed. */
   readyzChanges: { t: number; subPhase: string; status: string }[];
-  samples: Pick<Sample, 't' | 'phase' | 'rssMb' | 'peakRssMb' | 'fds' | 'sockets' | 'threads' | 'gatewayCpuPct'>[];
+  samples: Pick<Sample, 't' | 'phase' | 'rssMb' | 'anonMb' | 'peakRssMb' | 'fds' | 'sockets' | 'threads' | 'gatewayCpuPct'>[];
   /**
    * The gateway at the end of the first round's recovery and at the end of the last round's, both
    * under the same load: what the later rounds' faults left behind, once the process had grown
    * into its working size in the first.
    */
   memory?: {
-    baseline: { rssMb: number; fds: number; sockets: number };
-    end: { rssMb: number; fds: number; sockets: number };
+    baseline: { rssMb: number; anonMb: number; fds: number; sockets: number };
+    end: { rssMb: number; anonMb: number; fds: number; sockets: number };
     rounds: number;
   };
   lambdaStats?: LambdaStats;
@@ -2182,10 +2189,11 @@ async function faultPhase(run: Run): Promise<void> {
     report.seconds = nowMs() / 1000;
     report.lambdaStats = endStats;
     report.injectionErrors = injector.errors;
-    report.samples = sampler.samples.map(({ t, phase, rssMb, peakRssMb, fds, sockets, threads, gatewayCpuPct }) => ({
+    report.samples = sampler.samples.map(({ t, phase, rssMb, anonMb, peakRssMb, fds, sockets, threads, gatewayCpuPct }) => ({
       t,
       phase,
       rssMb,
+      anonMb,
       peakRssMb,
       fds,
       sockets,
@@ -2193,7 +2201,7 @@ async function faultPhase(run: Run): Promise<void> {
       gatewayCpuPct,
     }));
     if (roundEnds.length >= 2) {
-      const pick = (s: Sample) => ({ rssMb: s.rssMb, fds: s.fds, sockets: s.sockets });
+      const pick = (s: Sample) => ({ rssMb: s.rssMb, anonMb: s.anonMb, fds: s.fds, sockets: s.sockets });
       report.memory = { baseline: pick(roundEnds[0]), end: pick(roundEnds[roundEnds.length - 1]), rounds: roundEnds.length };
     }
 
@@ -2396,13 +2404,13 @@ function faultChecks(report: FaultPhaseReport): CheckResult[] {
   if (report.memory) {
     const { baseline: b, end: e } = report.memory;
     const tolerance = 0.1;
-    const rssBound = b.rssMb * (1 + tolerance);
+    const anonBound = b.anonMb * (1 + tolerance);
     const last = `round ${report.memory.rounds}`;
     results.push({
-      name: `fault phase: gateway resident memory, end of ${last}'s recovery vs end of round 1's (same load)`,
-      measured: `${fmt(e.rssMb, 0)} MB (round 1 ${fmt(b.rssMb, 0)} MB)`,
-      bound: `≤ ${fmt(rssBound, 0)} MB (+${tolerance * 100}%)`,
-      passed: e.rssMb <= rssBound,
+      name: `fault phase: gateway allocated memory (RssAnon), end of ${last}'s recovery vs end of round 1's (same load)`,
+      measured: `${fmt(e.anonMb, 0)} MB (round 1 ${fmt(b.anonMb, 0)} MB; VmRSS ${fmt(e.rssMb, 0)} and ${fmt(b.rssMb, 0)} MB)`,
+      bound: `≤ ${fmt(anonBound, 0)} MB (+${tolerance * 100}%)`,
+      passed: e.anonMb <= anonBound,
     });
     for (const key of ['fds', 'sockets'] as const) {
       const limit = b[key] + loadAllowance(b[key]);
@@ -2470,32 +2478,50 @@ function checks(run: Run): CheckResult[] {
     });
   }
 
-  // Memory: the baseline is the first sample at or after the warm-up W of the soak's D seconds;
-  // the check is on the largest RSS over the second half (t ≥ D/2). W = min(60 s, max(D/4, client
-  // timeout + one sample period)): under overload the requests in flight (and the sockets and
-  // buffers they hold) only stop growing once the oldest begin to time out, so a baseline taken
-  // before that measures the ramp, not a leak. For the default 10 minutes, W is the first minute.
+  // Memory and descriptors: the baseline is the median of the samples over the minute after the
+  // warm-up W of the soak's D seconds. W = min(60 s, max(D/4, client timeout + one sample period)):
+  // under overload the requests in flight (and the sockets and buffers they hold) only stop growing
+  // once the oldest begin to time out, so a baseline taken before that measures the ramp, not a
+  // leak. For the default 10 minutes, W is the first minute. Memory is the anonymous part of the
+  // resident set (RssAnon, what the gateway allocated): its file-backed part is mostly the
+  // memory-mapped SQLite catalogue, which grows with every product upserted by design and which the
+  // kernel drops under pressure, so it is shown beside it and not judged. Its check is on the
+  // largest sample over the second half (t ≥ D/2); descriptors and sockets, which follow the
+  // requests in flight at the instant of a sample, on the median of the last minute.
   const samples = run.samples.filter((s) => s.phase === 'soak');
   const warmUp = Math.min(60, Math.max(soak.seconds / 4, settings.timeoutMs / 1000 + settings.sampleSeconds), soak.seconds);
-  const baseline = samples.find((s) => s.t >= warmUp);
+  const baselineSamples = samples.filter((s) => s.t >= warmUp && s.t < warmUp + 60);
   const secondHalf = samples.filter((s) => s.t >= soak.seconds / 2);
-  if (baseline && secondHalf.length > 0) {
-    const peak = Math.max(...secondHalf.map((s) => s.rssMb));
-    const bound = baseline.rssMb * (1 + settings.memoryTolerance);
+  const lastMinute = samples.filter((s) => s.t > soak.seconds - 60);
+  if (baselineSamples.length > 0 && secondHalf.length > 0 && lastMinute.length > 0) {
+    const base = (key: 'anonMb' | 'rssMb' | 'fds' | 'sockets') => spread(baselineSamples.map((x) => x[key])).median;
+    const window = `t = ${fmt(baselineSamples[0].t, 0)}–${fmt(baselineSamples[baselineSamples.length - 1].t, 0)} s`;
+    const peak = Math.max(...secondHalf.map((x) => x.anonMb));
+    const bound = base('anonMb') * (1 + settings.memoryTolerance);
+    const change = (now: number, then: number) => `${now >= then ? '+' : ''}${fmt(((now - then) / then) * 100)}%`;
     results.push({
-      name: `resident memory flat: max VmRSS over the second half (t ≥ ${fmt(soak.seconds / 2, 0)} s) ≤ ${fmt(1 + settings.memoryTolerance, 2)} × VmRSS at the end of the warm-up (t = ${fmt(baseline.t, 0)} s)`,
-      measured: `${fmt(peak, 0)} MB (warm-up ${fmt(baseline.rssMb, 0)} MB, ${peak >= baseline.rssMb ? '+' : ''}${fmt(((peak - baseline.rssMb) / baseline.rssMb) * 100)}%)`,
+      name: `allocated memory flat: max RssAnon over the second half (t ≥ ${fmt(soak.seconds / 2, 0)} s) ≤ ${fmt(1 + settings.memoryTolerance, 2)} × its median after the warm-up (${window})`,
+      measured: `${fmt(peak, 0)} MB (after the warm-up ${fmt(base('anonMb'), 0)} MB, ${change(peak, base('anonMb'))})`,
       bound: `${fmt(bound, 0)} MB`,
       passed: peak <= bound,
     });
-    const last = samples[samples.length - 1];
+    const rssPeak = Math.max(...secondHalf.map((x) => x.rssMb));
+    const filePeak = Math.max(...secondHalf.map((x) => x.fileMb));
+    results.push({
+      name: 'whole resident set (VmRSS), the same way: allocated memory plus mapped files, the SQLite catalogue growing with its products',
+      measured: `${fmt(rssPeak, 0)} MB (after the warm-up ${fmt(base('rssMb'), 0)} MB, ${change(rssPeak, base('rssMb'))}); file-backed at most ${fmt(filePeak, 0)} MB`,
+      bound: 'shown, not judged',
+      passed: false,
+      info: true,
+    });
     for (const key of ['fds', 'sockets'] as const) {
-      const limit = baseline[key] + loadAllowance(baseline[key]);
+      const limit = base(key) + loadAllowance(base(key));
+      const now = spread(lastMinute.map((x) => x[key])).median;
       results.push({
-        name: `${key === 'fds' ? 'open file descriptors' : 'open sockets'} under load: at the end (t = ${fmt(last.t, 0)} s) vs the end of the warm-up`,
-        measured: `${last[key]} (warm-up ${baseline[key]})`,
-        bound: `≤ ${limit}`,
-        passed: last[key] <= limit,
+        name: `${key === 'fds' ? 'open file descriptors' : 'open sockets'} under load: median of the last minute vs after the warm-up (${window})`,
+        measured: `${fmt(now, 0)} (after the warm-up ${fmt(base(key), 0)})`,
+        bound: `≤ ${fmt(limit, 0)}`,
+        passed: now <= limit,
       });
     }
   } else {
@@ -2709,15 +2735,15 @@ function markdown(run: Run): string {
     say(`## The gateway process over time`);
     say();
     say(
-      `Every ${settings.sampleSeconds} s: VmRSS from /proc/<pid>/status, descriptors and sockets from /proc/<pid>/fd, CPU from /proc/<pid>/stat (100% = one core); counts are of the period since the previous sample; accept queue and established connections on the gateway's port from /proc/net/tcp (connections the kernel holds that the gateway has not accepted yet: they have no fd in the gateway); listen overflows: connection attempts the kernel dropped in the period because an accept queue was full (TcpExt ListenOverflows, machine-wide); other CPU: the machine's busy time (/proc/stat) less the gateway's and the load generator's, i.e. other work on a shared machine; images and texts inferred and batch time % (the summed durations of inference batches as the gateway times them, over the period: over 100% when batches overlap or wait for the worker) from the gateway's batch_size and inference_seconds histograms, since the previous sample that had /metrics; event-loop p99 from /metrics (reset by each read, so over the period; \`timeout\`: /metrics did not answer in ${METRICS_TIMEOUT_MS / 1000} s).${queueSeries.length ? '' : ' /metrics has no queue-size gauge yet (none named like queue, in flight, pending, admission).'}`,
+      `Every ${settings.sampleSeconds} s: VmRSS and its anonymous (RssAnon: allocated) and file-backed (RssFile: mapped files, mostly the memory-mapped SQLite catalogue) parts from /proc/<pid>/status, descriptors and sockets from /proc/<pid>/fd, CPU from /proc/<pid>/stat (100% = one core); counts are of the period since the previous sample; accept queue and established connections on the gateway's port from /proc/net/tcp (connections the kernel holds that the gateway has not accepted yet: they have no fd in the gateway); listen overflows: connection attempts the kernel dropped in the period because an accept queue was full (TcpExt ListenOverflows, machine-wide); other CPU: the machine's busy time (/proc/stat) less the gateway's and the load generator's, i.e. other work on a shared machine; images and texts inferred and batch time % (the summed durations of inference batches as the gateway times them, over the period: over 100% when batches overlap or wait for the worker) from the gateway's batch_size and inference_seconds histograms, since the previous sample that had /metrics; event-loop p99 from /metrics (reset by each read, so over the period; \`timeout\`: /metrics did not answer in ${METRICS_TIMEOUT_MS / 1000} s).${queueSeries.length ? '' : ' /metrics has no queue-size gauge yet (none named like queue, in flight, pending, admission).'}`,
     );
     say();
     const shown = queueSeries.slice(0, 4);
     say(
-      `| t s | phase | RSS MB | fds | sockets | threads | gateway CPU % | load gen CPU % | other CPU % | client in flight | accept queue | established | listen overflows | sent | ok | refused | deadline | failed (connection, other) | timeouts | ok p99 ms | images inferred | texts inferred | batch time % | loop p99 ms |${shown.map((q) => ` ${q} |`).join('')}`,
+      `| t s | phase | RSS MB | anon MB | file MB | fds | sockets | threads | gateway CPU % | load gen CPU % | other CPU % | client in flight | accept queue | established | listen overflows | sent | ok | refused | deadline | failed (connection, other) | timeouts | ok p99 ms | images inferred | texts inferred | batch time % | loop p99 ms |${shown.map((q) => ` ${q} |`).join('')}`,
     );
     say(
-      `| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${shown.map(() => ' ---: |').join('')}`,
+      `| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${shown.map(() => ' ---: |').join('')}`,
     );
     const soakSamples = run.samples.filter((s) => s.phase === 'soak');
     // At most ~40 rows: every n-th of the soak, and every sample of the other phases.
@@ -2744,7 +2770,7 @@ function markdown(run: Run): string {
       const p = s.period;
       const lag = s.metrics?.gauges.nodejs_eventloop_lag_p99_seconds;
       say(
-        `| ${fmt(s.t, 0)} | ${s.phase} | ${fmt(s.rssMb, 0)} | ${s.fds} | ${s.sockets} | ${s.threads} | ${fmt(s.gatewayCpuPct, 0)} | ${fmt(s.loadGeneratorCpuPct, 0)} | ${fmt(s.otherCpuPct, 0)} | ${s.clientInFlight} | ${s.tcp?.acceptQueue ?? '—'} | ${s.tcp?.established ?? '—'} | ${s.kernel?.ListenOverflows ?? '—'} | ${p?.sent ?? ''} | ${p?.ok ?? ''} | ${p?.refused ?? ''} | ${p?.deadline ?? ''} | ${p?.failed ?? ''} | ${p?.timeouts ?? ''} | ${p ? ms(p.okP99Ms) : ''} | ${work.get(s) ?? '— | — | —'} | ${lag === undefined ? (s.metricsError ?? '—') : fmt(lag * 1000, 1)} |${shown.map((q) => ` ${s.metrics?.gauges[q] ?? '—'} |`).join('')}`,
+        `| ${fmt(s.t, 0)} | ${s.phase} | ${fmt(s.rssMb, 0)} | ${fmt(s.anonMb, 0)} | ${fmt(s.fileMb, 0)} | ${s.fds} | ${s.sockets} | ${s.threads} | ${fmt(s.gatewayCpuPct, 0)} | ${fmt(s.loadGeneratorCpuPct, 0)} | ${fmt(s.otherCpuPct, 0)} | ${s.clientInFlight} | ${s.tcp?.acceptQueue ?? '—'} | ${s.tcp?.established ?? '—'} | ${s.kernel?.ListenOverflows ?? '—'} | ${p?.sent ?? ''} | ${p?.ok ?? ''} | ${p?.refused ?? ''} | ${p?.deadline ?? ''} | ${p?.failed ?? ''} | ${p?.timeouts ?? ''} | ${p ? ms(p.okP99Ms) : ''} | ${work.get(s) ?? '— | — | —'} | ${lag === undefined ? (s.metricsError ?? '—') : fmt(lag * 1000, 1)} |${shown.map((q) => ` ${s.metrics?.gauges[q] ?? '—'} |`).join('')}`,
       );
     });
     say();
@@ -2896,11 +2922,11 @@ function faultMarkdown(say: (line?: string) => void, run: Run): void {
       `The gateway at the end of round 1's recovery: ${fmt(f.memory.baseline.rssMb, 0)} MB resident, ${f.memory.baseline.fds} fds, ${f.memory.baseline.sockets} sockets; at the end of round ${f.memory.rounds}'s (the same load, after the same faults again): ${fmt(f.memory.end.rssMb, 0)} MB, ${f.memory.end.fds} fds, ${f.memory.end.sockets} sockets. Over the phase (every 5 s):`,
     );
     say();
-    say(`| t s | phase | RSS MB | fds | sockets | threads | gateway CPU % |`);
-    say(`| ---: | --- | ---: | ---: | ---: | ---: | ---: |`);
+    say(`| t s | phase | RSS MB | anon MB | fds | sockets | threads | gateway CPU % |`);
+    say(`| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |`);
     for (const s of f.samples) {
       say(
-        `| ${fmt(s.t, 0)} | ${s.phase.replace(/^fault: /, '')} | ${fmt(s.rssMb, 0)} | ${s.fds} | ${s.sockets} | ${s.threads} | ${fmt(s.gatewayCpuPct, 0)} |`,
+        `| ${fmt(s.t, 0)} | ${s.phase.replace(/^fault: /, '')} | ${fmt(s.rssMb, 0)} | ${fmt(s.anonMb, 0)} | ${s.fds} | ${s.sockets} | ${s.threads} | ${fmt(s.gatewayCpuPct, 0)} |`,
       );
     }
     say();
