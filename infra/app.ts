@@ -14,6 +14,7 @@
 //   catalogue                                 sqlite (each task its own, ephemeral) or aurora (one shared
 //                                             Aurora Serverless v2 PostgreSQL cluster) (sqlite)
 //   auroraMinAcu, auroraMaxAcu                with aurora: its capacity range in ACUs (0.5, 4)
+//   federation                                true: also serve the Apollo Federation subgraph at /subgraph (false)
 import { App, Duration, Tags } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
@@ -54,6 +55,13 @@ function dtypeSetting(): ModelDtype | undefined {
   if (!(MODEL_DTYPES as readonly string[]).includes(raw))
     throw new Error(`Setting dtype must be one of ${MODEL_DTYPES.join(', ')}, got ${JSON.stringify(raw)}.`);
   return raw as ModelDtype;
+}
+
+function boolSetting(name: string): boolean | undefined {
+  const raw = setting(name);
+  if (raw === undefined) return undefined;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new Error(`Setting ${name} must be true or false, got ${JSON.stringify(raw)}.`);
 }
 
 function catalogueSetting(): CatalogueKind | undefined {
@@ -98,6 +106,7 @@ new GatewayStack(app, setting('gatewayStackName') ?? 'ClipGateway', {
   catalogue: catalogueSetting(),
   auroraMinAcu: acuSetting('auroraMinAcu'),
   auroraMaxAcu: acuSetting('auroraMaxAcu'),
+  federation: boolSetting('federation'),
   // The gateway gives up on an invocation after the function's timeout plus the init phase a cold
   // start adds before it (Lambda allows up to 10 s), so the function's own timeout error arrives first.
   remoteTimeout: clip.timeout.plus(Duration.seconds(10)),

@@ -41,6 +41,11 @@ export interface GatewayStackProps extends StackProps {
   readonly auroraMinAcu?: number;
   /** With `aurora`: the cluster's most capacity in ACUs. Default 4. */
   readonly auroraMaxAcu?: number;
+  /**
+   * Also serve the API as an Apollo Federation 2 subgraph at /subgraph (env FEDERATION), for the
+   * shop's router; its URL is the stack output SubgraphUrl. Default false.
+   */
+  readonly federation?: boolean;
 }
 
 /**
@@ -56,6 +61,8 @@ export class GatewayStack extends Stack {
   readonly database?: CatalogueDatabase;
   /** The GraphQL endpoint (stack output Url). */
   readonly url: CfnOutput;
+  /** The subgraph's routing URL for a router (stack output SubgraphUrl), with `federation`. */
+  readonly subgraphUrl?: CfnOutput;
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
@@ -133,6 +140,7 @@ export class GatewayStack extends Stack {
           SANDBOX: 'true',
           ...(props.remoteTimeout ? { REMOTE_TIMEOUT_MS: String(props.remoteTimeout.toMilliseconds()) } : {}),
           ...(database ? { DATABASE_URL: database.url } : {}),
+          ...(props.federation ? { FEDERATION: 'true' } : {}),
         },
         // ECS reads the password from Secrets Manager when it starts a task (with the execution
         // role, which this grants): the task definition holds only the secret's ARN.
@@ -184,6 +192,12 @@ export class GatewayStack extends Stack {
       value: `http://${this.service.loadBalancer.loadBalancerDnsName}/graphql`,
       description: 'The GraphQL endpoint (Apollo Sandbox in a browser).',
     });
+    if (props.federation) {
+      this.subgraphUrl = new CfnOutput(this, 'SubgraphUrl', {
+        value: `http://${this.service.loadBalancer.loadBalancerDnsName}/subgraph`,
+        description: "The Apollo Federation subgraph's routing URL, for the shop's router (rover subgraph publish --routing-url).",
+      });
+    }
   }
 }
 

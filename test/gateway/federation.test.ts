@@ -10,11 +10,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 
 import { openSqliteStore } from '../../gateway/store';
-import { shapeProducts } from '../helpers/catalogue';
+import { seedShapeCatalogue, shapeProducts } from '../helpers/catalogue';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
-import { loadReference } from '../helpers/tiny-clip';
-
-const reference = loadReference();
 
 interface ShopProduct {
   id: string;
@@ -79,14 +76,7 @@ describe('the gateway as a subgraph of a supergraph', () => {
       { id: 'p99', name: 'Gift card', price: 25 },
     ];
     shop = await startShopSubgraph(shopCatalogue);
-    const taxonomy = await clip.graphql(`mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }`, {
-      f: [{ name: 'kind', labels: reference.classes }],
-    });
-    expect(taxonomy.errors).toBeUndefined();
-    const upsert = await clip.graphql(`mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }`, {
-      p: products,
-    });
-    expect(upsert.errors).toBeUndefined();
+    await seedShapeCatalogue(clip.graphql, products);
 
     router = new ApolloServer({
       gateway: new ApolloGateway({

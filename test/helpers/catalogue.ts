@@ -1,3 +1,4 @@
+import type { TestGateway } from './gateway';
 import { drawShape, loadReference, seededRandom } from './tiny-clip';
 
 /**
@@ -15,4 +16,26 @@ export async function shapeProducts(seed: number) {
       attributes: { colour: label.split(' ')[0], shape: label.split(' ')[1] },
     })),
   );
+}
+
+/**
+ * The catalogue of `shapeProducts`, tagged: a taxonomy of one facet, `kind`, over the tiny CLIP's
+ * classes, then the products upserted, through `graphql` (a test gateway's). Throws on any error.
+ */
+export async function seedShapeCatalogue(
+  graphql: TestGateway['graphql'],
+  products: Awaited<ReturnType<typeof shapeProducts>>,
+): Promise<void> {
+  const steps: [string, Record<string, unknown>][] = [
+    [
+      'mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }',
+      { f: [{ name: 'kind', labels: loadReference().classes }] },
+    ],
+    ['mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }', { p: products }],
+  ];
+  for (const [mutation, variables] of steps) {
+    const answer = await graphql<Record<string, { userErrors: unknown[] }>>(mutation, variables);
+    const userErrors = Object.values(answer.data ?? {}).flatMap((payload) => payload.userErrors);
+    if (answer.errors || userErrors.length > 0) throw new Error(`${mutation}: ${JSON.stringify(answer.errors ?? userErrors)}`);
+  }
 }

@@ -199,3 +199,20 @@ describe('GatewayStack with props and a provisioned alias', () => {
     expect(resources.map(s.imported)).toEqual([{ Ref: aliasId }]);
   });
 });
+
+describe('GatewayStack with federation', () => {
+  test('serves the subgraph beside /graphql and outputs its routing URL', () => {
+    const s = synth({}, { federation: true });
+    expect(s.env('FEDERATION')).toBe('true');
+    expect(s.env('INFERENCE_BACKEND')).toBe('lambda');
+    const output = s.template.findOutputs('SubgraphUrl');
+    expect(JSON.stringify(output.SubgraphUrl.Value)).toMatch(/\/subgraph"/);
+    expect(s.gateway.subgraphUrl).toBeDefined();
+  });
+
+  test('is off by default: no FEDERATION variable and no subgraph output', () => {
+    const s = synth();
+    expect(s.env('FEDERATION')).toBeUndefined();
+    expect(s.template.findOutputs('SubgraphUrl')).toEqual({});
+  });
+});

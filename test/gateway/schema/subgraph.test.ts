@@ -12,11 +12,8 @@ import {
   SUBGRAPH_SCHEMA_FILE,
 } from '../../../gateway/schema';
 import { openSqliteStore } from '../../../gateway/store';
-import { shapeProducts } from '../../helpers/catalogue';
+import { seedShapeCatalogue, shapeProducts } from '../../helpers/catalogue';
 import { createTestGateway, type GraphQLResponse, type TestGateway } from '../../helpers/gateway';
-import { loadReference } from '../../helpers/tiny-clip';
-
-const reference = loadReference();
 
 /** The SDL without descriptions, on one line, for substring checks. */
 const flat = (sdl: string) =>
@@ -86,14 +83,7 @@ describe('the subgraph schema, executed', () => {
   beforeAll(async () => {
     t = await createTestGateway({ federation: true }, { store: await openSqliteStore({ path: ':memory:' }) });
     products = await shapeProducts(33);
-    const taxonomy = await t.graphql(`mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }`, {
-      f: [{ name: 'kind', labels: reference.classes }],
-    });
-    expect(taxonomy.errors).toBeUndefined();
-    const upserted = await t.graphql(`mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }`, {
-      p: products,
-    });
-    expect(upserted.errors).toBeUndefined();
+    await seedShapeCatalogue(t.graphql, products);
   });
 
   afterAll(() => t.stop());
