@@ -30,3 +30,12 @@ export class ClipInputError extends Error {
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';
 }
+
+/**
+ * The execution device failed in a way this process cannot recover from (a CUDA illegal address,
+ * a lost device): every later run would fail too. The function answers /ping with 503 and exits,
+ * so that the platform replaces the worker; a host embedding the model decides for itself.
+ */
+export class DeviceError extends Error {
+  override readonly name = 'DeviceError';
+}
