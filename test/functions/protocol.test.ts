@@ -1,4 +1,15 @@
-import { decodeResults, decodeRequest, encodeResults, encodeRequest, ProtocolError, wireSizeOf } from '../../functions/protocol';
+import type { ModelDescription } from '../../functions/clip';
+import {
+  decodeDescribeAnswer,
+  decodeDescription,
+  decodeResults,
+  decodeRequest,
+  encodeDescribeAnswer,
+  encodeResults,
+  encodeRequest,
+  ProtocolError,
+  wireSizeOf,
+} from '../../functions/protocol';
 
 describe('the wire protocol', () => {
   it('round-trips requests, bytes as base64', () => {
@@ -59,5 +70,21 @@ describe('the wire protocol', () => {
   it('budgets inputs by their encoded size', () => {
     expect(wireSizeOf('crops', new Uint8Array(150_528))).toBe(200_707);
     expect(wireSizeOf('text', 'a "quoted" text')).toBe(JSON.stringify('a "quoted" text').length + 1);
+  });
+
+  it('says in the describe answer which versions the function speaks; an older function speaks 1', () => {
+    const description = { info: { name: 'tiny-clip', dim: 64 }, preprocess: { cropWidth: 64 } } as unknown as ModelDescription;
+    const answer = JSON.parse(JSON.stringify(encodeDescribeAnswer(description, [1, 2])));
+    expect(answer).toEqual({ v: 1, description, protocols: [1, 2] });
+    expect(decodeDescribeAnswer(answer)).toEqual({ description, protocols: [1, 2] });
+    expect(decodeDescription(answer)).toEqual(description);
+    // What a function released before version 2 answers.
+    expect(decodeDescribeAnswer({ v: 1, description })).toEqual({ description, protocols: [1] });
+    expect(() => decodeDescribeAnswer({ v: 1, description, protocols: [] })).toThrow(
+      "the response's protocols must be a non-empty list of positive integers, got []",
+    );
+    expect(() => decodeDescribeAnswer({ v: 1, description, protocols: ['2'] })).toThrow(ProtocolError);
+    expect(() => decodeDescribeAnswer({ v: 1 })).toThrow('the response has no model description');
+    expect(() => decodeDescribeAnswer({ v: 2, description })).toThrow('the response is not a version 1 model description');
   });
 });
