@@ -15,6 +15,12 @@
 //                                             Aurora Serverless v2 PostgreSQL cluster) (sqlite)
 //   auroraMinAcu, auroraMaxAcu                with aurora: its capacity range in ACUs (0.5, 4)
 //   federation                                true: also serve the Apollo Federation subgraph at /subgraph (false)
+//   gpu                                       sagemaker: add the GPU tier, a SageMaker endpoint that scales to zero,
+//                                             as the gateway's primary backend with the function as spillover (none)
+//   gpuStackName                              its stack name (ClipGpu)
+//   gpuInstanceType, gpuAmiVersion            its instances (ml.g6.xlarge, al2-ami-sagemaker-inference-gpu-3-1)
+//   gpuMaxInstances, gpuMaxCopies             how far it scales out (1, gpuMaxInstances)
+//   gpuInitialCopies, gpuTargetConcurrency    copies a deploy starts, concurrent requests per copy aimed at (1, 4)
 import { App, Duration, Tags } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
@@ -22,6 +28,8 @@ import { MODEL_DTYPES, type ModelDtype } from '../functions/clip';
 import { CATALOGUE_KINDS, type CatalogueKind } from './stacks/catalogue-database';
 import { ClipFunctionStack } from './stacks/clip-function-stack';
 import { GatewayStack } from './stacks/gateway-stack';
+import { resolveSageMakerGpuOptions, type ResolvedSageMakerGpuOptions, type SageMakerGpuOptions } from './stacks/sagemaker-gpu-options';
+import { SageMakerGpuStack } from './stacks/sagemaker-gpu-stack';
 
 const app = new App();
 
@@ -82,7 +90,40 @@ function acuSetting(name: string): number | undefined {
   return value;
 }
 
+/** Each option of the GPU tier and the setting it comes from. */
+const GPU_SETTINGS = {
+  instanceType: 'gpuInstanceType',
+  amiVersion: 'gpuAmiVersion',
+  maxInstances: 'gpuMaxInstances',
+  maxCopies: 'gpuMaxCopies',
+  initialCopies: 'gpuInitialCopies',
+  targetConcurrency: 'gpuTargetConcurrency',
+} as const satisfies Record<keyof SageMakerGpuOptions, string>;
+
+/** The GPU tier's options when `gpu` asks for one, checked under their setting names; refused without it. */
+function gpuSettings(): ResolvedSageMakerGpuOptions | undefined {
+  const gpu = setting('gpu');
+  if (gpu === undefined) {
+    for (const name of [...Object.values(GPU_SETTINGS), 'gpuStackName']) {
+      const value = setting(name);
+      if (value !== undefined) throw new Error(`Setting ${name} is set (${JSON.stringify(value)}) but gpu is not: it needs gpu=sagemaker.`);
+    }
+    return undefined;
+  }
+  if (gpu !== 'sagemaker') throw new Error(`Setting gpu must be sagemaker (or unset for no GPU tier), got ${JSON.stringify(gpu)}.`);
+  const options: SageMakerGpuOptions = {
+    instanceType: setting(GPU_SETTINGS.instanceType),
+    amiVersion: setting(GPU_SETTINGS.amiVersion),
+    maxInstances: intSetting(GPU_SETTINGS.maxInstances, 1),
+    maxCopies: intSetting(GPU_SETTINGS.maxCopies, 1),
+    initialCopies: intSetting(GPU_SETTINGS.initialCopies),
+    targetConcurrency: intSetting(GPU_SETTINGS.targetConcurrency, 1),
+  };
+  return resolveSageMakerGpuOptions(options, (option) => `Setting ${GPU_SETTINGS[option]}`);
+}
+
 const timeoutSeconds = intSetting('timeoutSeconds', 1);
+const gpuOptions = gpuSettings();
 
 const clip = new ClipFunctionStack(app, setting('functionStackName') ?? 'ClipFunction', {
   description: 'clip-gateway: the CLIP function (container image on AWS Lambda) and its alarms.',
@@ -95,9 +136,19 @@ const clip = new ClipFunctionStack(app, setting('functionStackName') ?? 'ClipFun
   provisionedConcurrency: intSetting('provisionedConcurrency'),
 });
 
+const gpu =
+  gpuOptions &&
+  new SageMakerGpuStack(app, setting('gpuStackName') ?? 'ClipGpu', {
+    description: 'clip-gateway: the GPU tier, the CLIP CUDA image on a SageMaker endpoint that scales to zero.',
+    modelDir: setting('modelDir'),
+    dtype: dtypeSetting(),
+    ...gpuOptions,
+  });
+
 new GatewayStack(app, setting('gatewayStackName') ?? 'ClipGateway', {
   description: 'clip-gateway: the GraphQL gateway on ECS Fargate behind an Application Load Balancer.',
   invokeTarget: clip.invokeTarget,
+  gpuTarget: gpu?.target,
   cpu: intSetting('cpu', 256),
   memoryLimitMiB: intSetting('memoryLimitMiB', 512),
   desiredCount: intSetting('desiredCount'),
@@ -112,5 +163,5 @@ new GatewayStack(app, setting('gatewayStackName') ?? 'ClipGateway', {
   remoteTimeout: clip.timeout.plus(Duration.seconds(10)),
 });
 
-// For the cost explorer: every resource of both stacks carries project=clip-gateway.
+// For the cost explorer: every resource of every stack carries project=clip-gateway.
 Tags.of(app).add('project', 'clip-gateway');

@@ -14,3 +14,7 @@ export { ClipFunctionStack, MODEL_PATH_IN_IMAGE } from './stacks/clip-function-s
 export type { ClipFunctionAlarms, ClipFunctionStackProps } from './stacks/clip-function-stack';
 export { GATEWAY_PORT, GatewayStack } from './stacks/gateway-stack';
 export type { GatewayStackProps } from './stacks/gateway-stack';
+export { DEFAULT_GPU_AMI_VERSION, DEFAULT_GPU_INSTANCE_TYPE, resolveSageMakerGpuOptions } from './stacks/sagemaker-gpu-options';
+export type { ResolvedSageMakerGpuOptions, SageMakerGpuOptions } from './stacks/sagemaker-gpu-options';
+export { GPU_VARIANT_NAME, SageMakerGpuStack } from './stacks/sagemaker-gpu-stack';
+export type { SageMakerGpuStackProps, SageMakerGpuTarget } from './stacks/sagemaker-gpu-stack';

@@ -3,12 +3,14 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as ecsPatterns from 'aws-cdk-lib/aws-ecs-patterns';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
 import { gatewayImageExcludes, REPO_ROOT } from '../assets';
 import { CATALOGUE_KINDS, CatalogueDatabase, DATABASE_SUBNET_GROUP, type CatalogueKind } from './catalogue-database';
+import type { SageMakerGpuTarget } from './sagemaker-gpu-stack';
 
 /** The port the gateway listens on (its PORT default). */
 export const GATEWAY_PORT = 4000;
@@ -16,6 +18,11 @@ export const GATEWAY_PORT = 4000;
 export interface GatewayStackProps extends StackProps {
   /** The CLIP function (or its alias) the gateway invokes; the task role may invoke exactly this. Required. */
   readonly invokeTarget: lambda.IFunction;
+  /**
+   * The SageMaker GPU tier, when there is one: the gateway's primary backend, with the CLIP function
+   * as its spillover while the GPU sleeps or wakes. Default: none, the function is the only backend.
+   */
+  readonly gpuTarget?: SageMakerGpuTarget;
   /** Fargate task CPU units (1024 = 1 vCPU); the gateway decodes and crops images with it. Default 1024. */
   readonly cpu?: number;
   /** Fargate task memory in MiB; must suit `cpu` (Fargate's table). Default 2048. */
@@ -66,7 +73,7 @@ export class GatewayStack extends Stack {
 
   constructor(scope: Construct, id: string, props: GatewayStackProps) {
     super(scope, id, props);
-    const { invokeTarget } = props;
+    const { invokeTarget, gpuTarget } = props;
     const catalogue = props.catalogue ?? 'sqlite';
     if (!(CATALOGUE_KINDS as readonly string[]).includes(catalogue)) {
       throw new Error(`catalogue must be ${CATALOGUE_KINDS.join(' or ')}, got ${JSON.stringify(catalogue)}.`);
@@ -132,7 +139,14 @@ export class GatewayStack extends Stack {
         containerPort: GATEWAY_PORT,
         // AWS_REGION is set by ECS in every Fargate task; the AWS SDK reads it.
         environment: {
-          INFERENCE_BACKEND: 'lambda',
+          ...(gpuTarget
+            ? {
+                INFERENCE_BACKEND: 'sagemaker',
+                SAGEMAKER_ENDPOINT: gpuTarget.endpointName,
+                SAGEMAKER_INFERENCE_COMPONENT: gpuTarget.inferenceComponentName,
+                SPILLOVER_BACKEND: 'lambda',
+              }
+            : { INFERENCE_BACKEND: 'lambda' }),
           LAMBDA_FUNCTION_NAME: lambdaFunctionName,
           BATCH_MAX_SIZE: String(props.maxBatchSize ?? 32),
           IMAGE_BATCH_MAX_SIZE: String(props.maxBatchSize ?? 32),
@@ -167,8 +181,14 @@ export class GatewayStack extends Stack {
     // The gateway finishes in-flight requests on SIGTERM within seconds; 300 s of draining is not needed.
     this.service.targetGroup.setAttribute('deregistration_delay.timeout_seconds', '30');
 
-    // Only the task role (the gateway's own AWS identity) may invoke, and only this function or alias.
+    // Only the task role (the gateway's own AWS identity) may invoke, and only this function or alias,
+    // and with a GPU tier, only its endpoint.
     invokeTarget.grantInvoke(this.service.taskDefinition.taskRole);
+    if (gpuTarget) {
+      this.service.taskDefinition.taskRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: [gpuTarget.endpointArn] }),
+      );
+    }
 
     if (database) {
       database.allowFrom(this.service.service);
