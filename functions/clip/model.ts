@@ -2,12 +2,16 @@ import { availableParallelism } from 'node:os';
 
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 
-import { check, nonNegativeInt, positiveInt, setOnly } from '../options';
-import { ClipErrorCode, ClipInputError, ModelLoadError } from './errors';
+import { bool, check, nonEmpty, nonNegativeInt, positiveInt, setOnly } from '../options';
+import { runInBatches } from './batch-runner';
+import { onnxRuntimeVersion } from './cuda-provider';
+import { startupLine, type DeviceReport } from './device-report';
+import { ClipErrorCode, ClipInputError, DeviceError, ModelLoadError } from './errors';
+import { probeGpu } from './gpu-info';
 import { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, type ImageCrop, type ImageLimits } from './image-crop';
 import { readModelDirectory, type ClipModelSpec, type ModelDtype } from './model-dir';
 import { cropByteLength, toPixelValues } from './pixels';
-import { createSession, type LoadedSession } from './sessions';
+import { confirmPlacement, createSession, discardSession, type LoadedSession } from './sessions';
 import { ClipTokenizer, type Padding } from './tokenizer';
 import {
   EXECUTION_DEVICE,
@@ -22,8 +26,16 @@ import {
 export interface ClipModelOptions {
   /** Which weights to load (`fp32`, `q8`, ...; see MODEL_DTYPES). Default `fp32`. */
   dtype: ModelDtype;
-  /** Requested device; `cuda` falls back to the CPU with a log line. Default `cpu`. */
+  /** Requested device; `cuda` falls back to the CPU with a log line unless requireGpu. Default `cpu`. */
   device: ExecutionDevice;
+  /**
+   * With device `cuda`: fail the load, naming why, unless the CUDA execution provider really runs
+   * the model's compute-heavy nodes (see placement.ts), instead of falling back to the CPU.
+   * Needs device `cuda`. Default false.
+   */
+  requireGpu: boolean;
+  /** The nvidia-smi command asked for the GPU's name, driver and CUDA version for the startup line. Default `nvidia-smi`. */
+  nvidiaSmi: string;
   /**
    * ONNX Runtime intra-op threads per session; 0 lets it choose, which on small VMs is one thread
    * whatever their cores. Default: every core this process may use (availableParallelism).
@@ -37,13 +49,15 @@ export interface ClipModelOptions {
   maxTextChars: number;
   /** Most inputs in one ONNX Runtime run; larger calls are split. Bounds peak memory. Default 64. */
   maxRunBatch: number;
-  /** Where load-time lines go (which execution provider runs). Default: stderr. */
+  /** Where load-time lines go (which execution provider runs, the startup line, batches halved for memory). Default: stderr. */
   log: (line: string) => void;
 }
 
 export const DEFAULT_CLIP_MODEL_OPTIONS: ClipModelOptions = {
   dtype: 'fp32',
   device: 'cpu',
+  requireGpu: false,
+  nvidiaSmi: 'nvidia-smi',
   intraOpThreads: availableParallelism(),
   spinning: true,
   imageLimits: DEFAULT_IMAGE_LIMITS,
@@ -57,7 +71,21 @@ function checkOptions(options: ClipModelOptions): void {
   check('maxRunBatch', options.maxRunBatch, positiveInt);
   check('intraOpThreads', options.intraOpThreads, nonNegativeInt);
   check('device', options.device, EXECUTION_DEVICE);
+  check('requireGpu', options.requireGpu, bool);
+  check('nvidiaSmi', options.nvidiaSmi, nonEmpty);
+  if (options.requireGpu && options.device !== 'cuda') {
+    throw new TypeError(`requireGpu needs device cuda, got device ${JSON.stringify(options.device)}`);
+  }
   checkImageLimits(options.imageLimits);
+}
+
+/**
+ * For tests: a stand-in for failures that only a GPU produces (out of memory, a lost device),
+ * which a host without one cannot. Not for production use.
+ */
+export interface ClipModelSeams {
+  /** Called before each ONNX Runtime run with the tower and the batch's inputs; what it throws fails that run. */
+  beforeRun?: (tower: 'text' | 'vision', batch: readonly (string | Uint8Array)[]) => void;
 }
 
 /** The input a text session needs that we know how to fill, by name. */
@@ -81,12 +109,16 @@ export class ClipModel {
   /** The model's tokenizer, for callers that budget or inspect tokens. */
   readonly tokenizer: ClipTokenizer;
   private readonly textIdType: 'int64' | 'int32';
+  private report?: DeviceReport;
+  /** Set by the first unrecoverable device failure: every later call fails with it at once. */
+  private broken?: DeviceError;
 
   private constructor(
     readonly spec: ClipModelSpec,
     private readonly options: ClipModelOptions,
     private readonly text: LoadedSession,
     private readonly vision: LoadedSession,
+    private readonly seams: ClipModelSeams,
   ) {
     this.tokenizer = new ClipTokenizer(spec.text);
     this.textIdType = tensorMetadata(text.session, 'input_ids', 'input')?.type === 'int32' ? 'int32' : 'int64';
@@ -103,22 +135,55 @@ export class ClipModel {
     };
   }
 
-  /** Loads a model directory (see DESIGN.md for the layout), creates both sessions and checks them with one run each. */
-  static async load(directory: string, options: Partial<ClipModelOptions> = {}): Promise<ClipModel> {
+  /**
+   * Loads a model directory (see DESIGN.md for the layout), creates both sessions, checks them with
+   * one run each (which also shows where a CUDA session ran its nodes) and logs one startup line.
+   */
+  static async load(directory: string, options: Partial<ClipModelOptions> = {}, seams: ClipModelSeams = {}): Promise<ClipModel> {
+    const started = performance.now();
     const merged: ClipModelOptions = {
       ...DEFAULT_CLIP_MODEL_OPTIONS,
       ...setOnly(options),
       imageLimits: { ...DEFAULT_CLIP_MODEL_OPTIONS.imageLimits, ...options.imageLimits },
     };
     checkOptions(merged);
+    // Asked while the sessions load; it never rejects (a host without nvidia-smi is an answer).
+    const gpu = probeGpu(merged.nvidiaSmi);
     const spec = readModelDirectory(directory, merged.dtype);
-    const sessionOptions = { device: merged.device, intraOpThreads: merged.intraOpThreads, spinning: merged.spinning, log: merged.log };
-    const text = await createSession(spec.textModelPath, 'text model', sessionOptions);
-    const vision = await createSession(spec.visionModelPath, 'vision model', sessionOptions);
-    checkSessions(spec, text.session, vision.session);
-    const model = new ClipModel(spec, merged, text, vision);
-    await model.selfCheck();
-    return model;
+    const sessionOptions = {
+      device: merged.device,
+      requireGpu: merged.requireGpu,
+      intraOpThreads: merged.intraOpThreads,
+      spinning: merged.spinning,
+      log: merged.log,
+    };
+    const loaded: LoadedSession[] = [];
+    try {
+      const text = await createSession(spec.textModelPath, 'text model', sessionOptions);
+      loaded.push(text);
+      const vision = await createSession(spec.visionModelPath, 'vision model', sessionOptions);
+      loaded.push(vision);
+      checkSessions(spec, text.session, vision.session);
+      const model = new ClipModel(spec, merged, text, vision, seams);
+      await model.selfCheck();
+      const placement = {
+        text: confirmPlacement(text, 'text model', sessionOptions),
+        vision: confirmPlacement(vision, 'vision model', sessionOptions),
+      };
+      const warmupMs = performance.now() - started;
+      model.info.device = vision.provider;
+      model.report = { provider: vision.provider, placement, gpu: await gpu, onnxRuntime: onnxRuntimeVersion(), warmupMs };
+      merged.log(startupLine(model.info, model.report));
+      return model;
+    } catch (error) {
+      await Promise.all(loaded.map(discardSession)).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** What the model runs on: provider, node placement on CUDA, GPU, ONNX Runtime release, warm-up time. */
+  get device(): DeviceReport {
+    return this.report!;
   }
 
   /** What clients need to prepare inputs for this model and to interpret its vectors. */
@@ -155,7 +220,7 @@ export class ClipModel {
       }
       return undefined;
     });
-    await this.runPending(results, texts, (chunk) => this.runText(chunk, padding));
+    await this.runPending(results, texts, (chunk) => this.runText(chunk, padding), 'text model');
     return results as EmbedResult[];
   }
 
@@ -170,7 +235,7 @@ export class ClipModel {
             `The image crop is ${crop instanceof Uint8Array ? crop.length : 'not a byte array of'} bytes; this model takes ${this.spec.image.cropWidth}×${this.spec.image.cropHeight}×3 = ${expected} bytes.`,
           ),
     );
-    await this.runPending(results, crops, (chunk) => this.runVision(chunk));
+    await this.runPending(results, crops, (chunk) => this.runVision(chunk), 'vision model');
     return results as EmbedResult[];
   }
 
@@ -185,7 +250,7 @@ export class ClipModel {
       ),
     );
     const results: (EmbedResult | undefined)[] = crops.map((c) => (c instanceof ClipInputError ? failure(c.code, c.message) : undefined));
-    await this.runPending(results, crops as Uint8Array[], (chunk) => this.runVision(chunk));
+    await this.runPending(results, crops as Uint8Array[], (chunk) => this.runVision(chunk), 'vision model');
     return results as EmbedResult[];
   }
 
@@ -193,19 +258,23 @@ export class ClipModel {
     await Promise.all([this.text.session.release(), this.vision.session.release()]);
   }
 
-  /** Runs every input whose slot is still empty, in chunks of maxRunBatch, filling the slots in order. */
+  /**
+   * Runs every input whose slot is still empty (see runInBatches: batches halved on out of
+   * memory). A DeviceError marks the model broken: it is thrown again by every later call,
+   * without touching the device.
+   */
   private async runPending<T>(
     results: (EmbedResult | undefined)[],
     inputs: readonly T[],
     run: (chunk: T[]) => Promise<Float32Array[]>,
+    what: string,
   ): Promise<void> {
-    const pending = results.flatMap((r, i) => (r === undefined ? [i] : []));
-    for (let start = 0; start < pending.length; start += this.options.maxRunBatch) {
-      const indices = pending.slice(start, start + this.options.maxRunBatch);
-      const vectors = await run(indices.map((i) => inputs[i]));
-      indices.forEach((inputIndex, k) => {
-        results[inputIndex] = normalised(vectors[k]);
-      });
+    if (this.broken) throw this.broken;
+    try {
+      await runInBatches(results, inputs, run, normalised, { maxBatch: this.options.maxRunBatch, what, log: this.options.log });
+    } catch (error) {
+      if (error instanceof DeviceError) this.broken = error;
+      throw error;
     }
   }
 
@@ -223,6 +292,7 @@ export class ClipModel {
         feeds[name] = ids(positions);
       }
     }
+    this.seams.beforeRun?.('text', texts);
     const output = await this.text.session.run(feeds);
     return this.rows(output.text_embeds, texts.length, 'text_embeds');
   }
@@ -230,6 +300,7 @@ export class ClipModel {
   private async runVision(crops: Uint8Array[]): Promise<Float32Array[]> {
     const { cropWidth, cropHeight } = this.spec.image;
     const pixels = new Tensor('float32', toPixelValues(crops, this.spec.image), [crops.length, 3, cropHeight, cropWidth]);
+    this.seams.beforeRun?.('vision', crops);
     const output = await this.vision.session.run({ pixel_values: pixels });
     return this.rows(output.image_embeds, crops.length, 'image_embeds');
   }

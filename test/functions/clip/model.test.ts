@@ -46,7 +46,11 @@ describe('ClipModel.load', () => {
     const onCuda = await ClipModel.load(TINY_CLIP_DIR, { device: 'cuda', log: (line) => lines.push(line) });
     try {
       expect(onCuda.info.device).toBe('cpu');
-      expect(lines.some((l) => /vision model: the CUDA execution provider is not installed .*; running on the CPU/.test(l))).toBe(true);
+      expect(
+        lines.some((l) =>
+          /^vision model: the CUDA execution provider library is not installed: .* is missing .*; running on the CPU$/.test(l),
+        ),
+      ).toBe(true);
     } finally {
       await onCuda.release();
     }

@@ -80,3 +80,30 @@ describe('loadModelFromEnv image options', () => {
     }
   });
 });
+
+describe('loadModelFromEnv and the GPU', () => {
+  it('refuses CLIP_REQUIRE_GPU without CLIP_DEVICE=cuda, naming both', async () => {
+    await expect(loadModelFromEnv({ CLIP_REQUIRE_GPU: 'true' }, () => undefined)).rejects.toThrow(
+      'CLIP_REQUIRE_GPU=true needs CLIP_DEVICE=cuda, got CLIP_DEVICE unset (cpu)',
+    );
+    await expect(loadModelFromEnv({ CLIP_REQUIRE_GPU: '1', CLIP_DEVICE: 'cpu' }, () => undefined)).rejects.toThrow(
+      'CLIP_REQUIRE_GPU=true needs CLIP_DEVICE=cuda, got CLIP_DEVICE="cpu"',
+    );
+    await expect(loadModelFromEnv({ CLIP_REQUIRE_GPU: 'sure' }, () => undefined)).rejects.toThrow(
+      'CLIP_REQUIRE_GPU must be true or false, got "sure"',
+    );
+  });
+
+  it('fails the load on this CPU host with CLIP_REQUIRE_GPU=true, naming why; without it, runs on the CPU', async () => {
+    const lines: string[] = [];
+    await expect(loadModelFromEnv({ CLIP_DEVICE: 'cuda', CLIP_REQUIRE_GPU: 'true' }, (line) => lines.push(line))).rejects.toThrow(
+      /^text model: a GPU is required \(requireGpu, CLIP_REQUIRE_GPU=true\) but the CUDA execution provider library is not installed/,
+    );
+    expect(lines.filter((line) => line.startsWith('CLIP ready'))).toEqual([]);
+
+    const model = await loadModelFromEnv({ CLIP_DEVICE: 'cuda', CLIP_REQUIRE_GPU: 'false' }, (line) => lines.push(line));
+    expect(model.info.device).toBe('cpu');
+    expect(lines.at(-1)).toMatch(/^CLIP ready: model tiny-clip \(fp32\); execution provider CPU; GPU /);
+    await model.release();
+  });
+});
