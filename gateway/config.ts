@@ -17,7 +17,16 @@ import {
   timeoutMs,
   type Env,
 } from '../functions/options';
-import { BACKEND_KINDS, DEFAULT_REMOTE_CALL_OPTIONS, type BackendOptions, type RemoteCallOptions } from './backends';
+import {
+  BACKEND_KINDS,
+  DEFAULT_REMOTE_CALL_OPTIONS,
+  DEFAULT_TIERED_OPTIONS,
+  SPILLOVER_KINDS,
+  type BackendOptions,
+  type PrimaryOptions,
+  type RemoteCallOptions,
+  type SpilloverOptions,
+} from './backends';
 import { DEFAULT_JOB_RUNNER_OPTIONS, type JobRunnerOptions } from './catalogue/jobs';
 import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './catalogue/service';
 import { apiKeyList, type ApiKey } from './common/auth';
@@ -219,8 +228,51 @@ function remoteFromEnv(read: EnvReader, base: RemoteCallOptions): RemoteCallOpti
   };
 }
 
+/**
+ * INFERENCE_BACKEND's backend, and with SPILLOVER_BACKEND the two tiers: a remote GPU primary
+ * (sagemaker or http) and the spillover that serves while it is cold (see TieredBackend).
+ */
 function backendFromEnv(env: Env, read: EnvReader, base: BackendOptions & { kind: 'local' }): BackendOptions {
   const kind = read.get('INFERENCE_BACKEND', oneOf(BACKEND_KINDS), 'local');
+  const spillover = read.optional('SPILLOVER_BACKEND', oneOf(SPILLOVER_KINDS));
+  if (spillover === undefined) {
+    for (const name of ['SPILL_AFTER_MS', 'GPU_WAKE_INTERVAL_MS']) {
+      if (env[name] !== undefined)
+        throw new TypeError(`${name} is set but SPILLOVER_BACKEND is not: it only applies to a primary with a spillover`);
+    }
+    return singleBackendFromEnv(kind, 'INFERENCE_BACKEND', env, read, base);
+  }
+  if (kind !== 'sagemaker' && kind !== 'http') {
+    throw new TypeError(
+      `SPILLOVER_BACKEND is ${spillover} but INFERENCE_BACKEND is ${kind}: a spillover stands in for a remote GPU primary, so INFERENCE_BACKEND must be sagemaker or http`,
+    );
+  }
+  return {
+    kind: 'tiered',
+    primary: singleBackendFromEnv(kind, 'INFERENCE_BACKEND', env, read, base) as PrimaryOptions,
+    spillover:
+      spillover === 'http'
+        ? {
+            kind: 'http',
+            url: read.required('SPILLOVER_FUNCTION_URL', httpUrl, 'when SPILLOVER_BACKEND is http'),
+            remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
+          }
+        : (singleBackendFromEnv(spillover, 'SPILLOVER_BACKEND', env, read, base) as SpilloverOptions),
+    tiering: {
+      spillAfterMs: read.get('SPILL_AFTER_MS', nonNegativeInt, DEFAULT_TIERED_OPTIONS.spillAfterMs),
+      wakeIntervalMs: read.get('GPU_WAKE_INTERVAL_MS', timeoutMs, DEFAULT_TIERED_OPTIONS.wakeIntervalMs),
+    },
+  };
+}
+
+function singleBackendFromEnv(
+  kind: (typeof BACKEND_KINDS)[number],
+  /** The variable that chose it, for messages. */
+  chosenBy: 'INFERENCE_BACKEND' | 'SPILLOVER_BACKEND',
+  env: Env,
+  read: EnvReader,
+  base: BackendOptions & { kind: 'local' },
+): Exclude<BackendOptions, { kind: 'tiered' }> {
   switch (kind) {
     case 'local': {
       // Read here, resolved (looked up in the cache, downloaded) when the gateway starts: the
@@ -242,7 +294,7 @@ function backendFromEnv(env: Env, read: EnvReader, base: BackendOptions & { kind
     case 'lambda':
       return {
         kind,
-        functionName: read.required('LAMBDA_FUNCTION_NAME', nonEmpty, 'when INFERENCE_BACKEND is lambda'),
+        functionName: read.required('LAMBDA_FUNCTION_NAME', nonEmpty, `when ${chosenBy} is lambda`),
         remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
       };
     case 'http':
@@ -251,6 +303,15 @@ function backendFromEnv(env: Env, read: EnvReader, base: BackendOptions & { kind
         url: read.required('CLIP_FUNCTION_URL', httpUrl, 'when INFERENCE_BACKEND is http'),
         remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
       };
+    case 'sagemaker': {
+      const inferenceComponent = read.optional('SAGEMAKER_INFERENCE_COMPONENT', nonEmpty);
+      return {
+        kind,
+        endpointName: read.required('SAGEMAKER_ENDPOINT', nonEmpty, 'when INFERENCE_BACKEND is sagemaker'),
+        ...(inferenceComponent ? { inferenceComponent } : {}),
+        remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
+      };
+    }
   }
 }
 

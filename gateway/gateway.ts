@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 
 import type { ModelDescription } from '../functions/clip';
 import { check, positiveInt } from '../functions/options';
-import { createBackend, resolveBackendModel, type InferenceBackend } from './backends';
+import { createBackend, registerTierMetrics, resolveBackendModel, type BackendStatus, type InferenceBackend } from './backends';
 import { CatalogueService, TaggingJobRunner } from './catalogue';
 import { ApiKeys, type Credentials } from './common/auth';
 import { formatError } from './common/errors';
@@ -58,6 +58,8 @@ export interface Gateway {
   context(signal?: AbortSignal, credentials?: Credentials): GatewayContext;
   /** Whether a request sent now is expected to succeed. */
   ready(): Promise<boolean>;
+  /** Which backend tier serves now, and each tier's state (a single backend is one tier). */
+  backendStatus(): BackendStatus;
   /** Stops Apollo, lets queued batches finish, then stops the backend and closes the store. */
   stop(): Promise<void>;
 }
@@ -86,6 +88,12 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     log(`Neither CLIP_MODEL nor CLIP_MODEL_DIR is set: serving the bundled tiny CLIP (colours and shapes only), not a real CLIP model.`);
   }
   const metrics = new GatewayMetrics();
+  const backendStatus = (): BackendStatus =>
+    backend.status?.() ?? {
+      serving: 'primary',
+      tiers: [{ role: 'primary', kind: backend.kind, state: 'warm', device: model.info.device }],
+    };
+  registerTierMetrics(metrics.registry, backendStatus);
   const admission = new Admission(config.admission, backend.concurrency);
   const embeddings = new EmbeddingService(
     backend,
@@ -123,7 +131,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   catalogue.onJobStarted(() => jobs.wake());
   // A store outage fails every request the same way: its cause is logged once every 10 s, not once per request.
   const logCause = throttledLog(log, 'error while resolving', 10_000);
-  const services: GatewayServices = { limits: config, embeddings, model, backendKind: backend.kind, catalogue };
+  const services: GatewayServices = { limits: config, embeddings, model, backendStatus, catalogue };
   // The guard's state (rate buckets, admission) is the gateway's, whichever schema a request comes through.
   const guard = guardPlugin({
     keys: apiKeys,
@@ -194,6 +202,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       credentials,
     }),
     ready: async () => state === 'serving' && (await backend.ready().catch(() => false)),
+    backendStatus,
     async stop() {
       if (state !== 'serving') return;
       state = 'stopping';

@@ -152,6 +152,7 @@ export class GatewayHost {
         requestsInFlight: this.inFlight,
         model: gateway.model.info.name,
         backend: gateway.backend.kind,
+        tiers: gateway.backendStatus().tiers,
       });
     });
     app.get('/metrics', async (_req, res) => {

@@ -1,6 +1,7 @@
-import type { EmbedRequest, EmbedResult, ModelDescription } from '../../functions/clip';
+import type { EmbedRequest, EmbedResult, ExecutionDevice, ModelDescription } from '../../functions/clip';
+import type { TierCountersSnapshot } from './tier-counters';
 
-export type BackendKind = 'local' | 'lambda' | 'http';
+export type BackendKind = 'local' | 'lambda' | 'http' | 'sagemaker';
 
 export interface EmbedOptions {
   /**
@@ -8,6 +9,36 @@ export interface EmbedOptions {
    * waiting for the batch's inputs. Remote backends give their calls no more than the time left.
    */
   deadline?: number;
+  /**
+   * Aborted when the caller no longer wants the answer (another tier answered first). Remote
+   * backends abandon the call; a withdrawn call says nothing about the function's health.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * What a tier's function is doing, as the gateway last saw it: `warm` answered the last call,
+ * `cold` has no capacity (scaled to zero, starting), `unknown` has not answered yet or failed
+ * since, `failing` refuses calls (its circuit is open, or it serves another model).
+ */
+export type TierState = 'warm' | 'cold' | 'unknown' | 'failing';
+
+export interface TierStatus {
+  role: 'primary' | 'spillover';
+  kind: BackendKind;
+  state: TierState;
+  /** The execution provider the tier's function reported, once it has described its model. */
+  device?: ExecutionDevice;
+}
+
+/** Which tier serves now, and each tier's state: for /readyz, /metrics and the `model` query. */
+export interface BackendStatus {
+  /** The tier new batches go to now. */
+  serving: TierStatus['role'];
+  /** One entry per tier, primary first; a single backend has one. */
+  tiers: TierStatus[];
+  /** A tiered backend's totals since start. */
+  counters?: TierCountersSnapshot;
 }
 
 /**
@@ -23,6 +54,8 @@ export interface InferenceBackend {
   ready(): Promise<boolean>;
   /** Most batches worth sending at once: more would only queue inside the backend. */
   readonly concurrency: number;
+  /** Which tier serves; backends of one tier may leave it out (the gateway then reports their kind alone). */
+  status?(): BackendStatus;
   /** Stops after in-flight work ends. */
   close(): Promise<void>;
 }

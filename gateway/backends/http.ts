@@ -1,5 +1,6 @@
 import { check, httpUrl } from '../../functions/options';
-import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
+import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure } from './call-failure';
+import type { Transport } from './remote';
 
 /** Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on a GPU host. */
 export class HttpTransport implements Transport {

@@ -1,4 +1,5 @@
-// Where CLIP runs: one interface, three implementations, chosen by the backend's own options.
+// Where CLIP runs: one interface, implementations chosen by the backend's own options: in this
+// process, or a remote function (Lambda, HTTP, SageMaker), alone or as the primary of two tiers.
 import { consoleProgress, resolveModel, type HubModel } from '../../functions/hub';
 import { bundledModelDir } from '../../functions/models';
 import type { Logger } from '../common/log';
@@ -6,15 +7,23 @@ import type { InferenceBackend } from './backend';
 import { HttpTransport } from './http';
 import { LambdaTransport } from './lambda';
 import { LocalBackend, type LocalModelOptions } from './local';
-import { RemoteBackend, type RemoteCallOptions } from './remote';
+import { RemoteBackend, type CallOutcome, type RemoteCallOptions } from './remote';
+import { SageMakerTransport } from './sagemaker';
+import { TieredBackend, type TieredBackendOptions } from './tiered';
 
-export type { BackendKind, EmbedOptions, InferenceBackend } from './backend';
+export type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, TierState, TierStatus } from './backend';
+export type { TierCountersSnapshot } from './tier-counters';
 export { defaultWorkerCount, LocalBackend, type LocalModelOptions } from './local';
 export { DEFAULT_REMOTE_CALL_OPTIONS, RemoteBackend, type RemoteBackendOptions, type RemoteCallOptions } from './remote';
 export { LambdaTransport } from './lambda';
 export { HttpTransport } from './http';
+export { SageMakerTransport, SAGEMAKER_PAYLOAD_LIMIT_BYTES } from './sagemaker';
+export { DEFAULT_TIERED_OPTIONS, TieredBackend, type TieredBackendOptions } from './tiered';
+export { registerTierMetrics } from './tier-metrics';
 
-export const BACKEND_KINDS = ['local', 'lambda', 'http'] as const;
+export const BACKEND_KINDS = ['local', 'lambda', 'http', 'sagemaker'] as const;
+/** What can stand in for a primary that scales to zero. */
+export const SPILLOVER_KINDS = ['local', 'lambda', 'http'] as const;
 
 /** Which backend, with its own settings. */
 export type BackendOptions =
@@ -31,7 +40,20 @@ export type BackendOptions =
   /** AWS Lambda through the SDK; region, credentials and AWS_ENDPOINT_URL_LAMBDA as the SDK reads them. */
   | { kind: 'lambda'; functionName: string; remote: RemoteCallOptions }
   /** The HTTP adapter (functions/handlers/http.ts) at this base URL. */
-  | { kind: 'http'; url: string; remote: RemoteCallOptions };
+  | { kind: 'http'; url: string; remote: RemoteCallOptions }
+  /** A SageMaker endpoint (and inference component) through the SDK; region, credentials and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME as the SDK reads them. */
+  | { kind: 'sagemaker'; endpointName: string; inferenceComponent?: string; remote: RemoteCallOptions }
+  /** A remote primary that may scale to zero, with a spillover that serves while it is cold (see TieredBackend). */
+  | {
+      kind: 'tiered';
+      primary: PrimaryOptions;
+      spillover: SpilloverOptions;
+      tiering: TieredBackendOptions;
+    };
+
+/** What can be a primary: a remote GPU function, whose calls say when it is cold. */
+export type PrimaryOptions = Extract<BackendOptions, { kind: 'http' | 'sagemaker' }>;
+export type SpilloverOptions = Extract<BackendOptions, { kind: (typeof SPILLOVER_KINDS)[number] }>;
 
 /**
  * The options with a hub model made a local directory: found in the Hugging Face cache, or
@@ -40,6 +62,7 @@ export type BackendOptions =
  * options are returned as they are: a remote backend's CLIP is the function's business.
  */
 export async function resolveBackendModel(options: BackendOptions, log: Logger): Promise<BackendOptions> {
+  if (options.kind === 'tiered') return { ...options, spillover: (await resolveBackendModel(options.spillover, log)) as SpilloverOptions };
   if (options.kind !== 'local' || !options.hub || options.modelDir) return options;
   const lines = (line: string) => log(line);
   const resolved = await resolveModel({
@@ -72,12 +95,37 @@ export function createBackend(options: BackendOptions, log: Logger): InferenceBa
       return new LocalBackend({ modelDir, workers: options.workers, model: options.model });
     }
     case 'lambda':
-      return new RemoteBackend(new LambdaTransport({ functionName: options.functionName, log }), { ...options.remote, log });
     case 'http':
-      return new RemoteBackend(new HttpTransport(options.url), { ...options.remote, log });
+    case 'sagemaker':
+      return createRemoteBackend(options, log);
+    case 'tiered':
+      return new TieredBackend(
+        (observe) => createRemoteBackend(options.primary, log, observe),
+        createBackend(options.spillover, log),
+        options.tiering,
+        log,
+      );
     default: {
       const unreachable: never = options;
       throw new TypeError(`unknown backend kind: ${JSON.stringify((unreachable as { kind: unknown }).kind)}`);
     }
   }
+}
+
+function createRemoteBackend(
+  options: Extract<BackendOptions, { kind: 'lambda' | 'http' | 'sagemaker' }>,
+  log: Logger,
+  observe?: (outcome: CallOutcome) => void,
+): RemoteBackend {
+  const transport = (() => {
+    switch (options.kind) {
+      case 'lambda':
+        return new LambdaTransport({ functionName: options.functionName, log });
+      case 'http':
+        return new HttpTransport(options.url);
+      case 'sagemaker':
+        return new SageMakerTransport({ endpointName: options.endpointName, inferenceComponent: options.inferenceComponent, log });
+    }
+  })();
+  return new RemoteBackend(transport, { ...options.remote, log, ...(observe ? { observe } : {}) });
 }

@@ -3,7 +3,8 @@ import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/c
 import { check, nonEmpty } from '../../functions/options';
 import { ErrorCode } from '../common/errors';
 import type { Logger } from '../common/log';
-import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure, type Transport } from './remote';
+import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure } from './call-failure';
+import type { Transport } from './remote';
 
 export interface LambdaTransportOptions {
   functionName: string;

@@ -19,33 +19,22 @@ import {
 import { sleep, systemClock, type Clock } from '../common/clock';
 import { ErrorCode } from '../common/errors';
 import type { Logger } from '../common/log';
-import type { BackendKind, EmbedOptions, InferenceBackend } from './backend';
+import type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, TierState } from './backend';
+import { CallError, deadlineFailure, describeError, withdrawnFailure, type CallFailure } from './call-failure';
 import { backoffMs, CircuitBreaker, Semaphore, type CircuitBreakerOptions } from './resilience';
-
-/** How one failed call is treated: whether to retry it, and whether it says the function is unwell. */
-export interface CallFailure {
-  code: ErrorCode;
-  /** For clients: a full sentence, no internals. */
-  message: string;
-  /** Worth another attempt (throttling, 5xx, connection trouble), never for a timeout or bad input. */
-  retry: boolean;
-  /** Counts towards opening the circuit (the function or the service is failing). */
-  unhealthy: boolean;
-  /** For the log only. */
-  detail?: string;
-}
-
-export class CallError extends Error {
-  constructor(readonly failure: CallFailure) {
-    super(failure.message);
-  }
-}
 
 /** One way of sending a JSON request to a CLIP function and getting its JSON answer. */
 export interface Transport {
   readonly kind: Exclude<BackendKind, 'local'>;
   /** Where calls go, for logs. */
   readonly target: string;
+  /**
+   * Whether readiness may be asked of the function with a `describe` call. Default true. False
+   * where every call counts as the function's traffic and keeps it from scaling to zero (a
+   * SageMaker inference component scales in only after a quiet spell): ready() then goes by the
+   * circuit, which the calls that do happen keep up to date.
+   */
+  readonly probes?: boolean;
   /** One call; rejects with CallError. The signal carries the deadline; `timeoutMs` is for messages. */
   call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown>;
   close(): void;
@@ -77,10 +66,19 @@ export interface RemoteBackendOptions {
   log: Logger;
   /** Deadlines, backoff waits and the circuit's cooldown run on this clock. Default: the system's. */
   clock: Clock;
+  /** Told how each call ended (its last attempt): what a tiered backend reads the function's state from. Default: nobody. */
+  observe?: (outcome: CallOutcome) => void;
 }
 
+/**
+ * How a call ended: `ok` answered; `cold` found no capacity (see CallFailure.cold); `unhealthy`
+ * failed in a way that counts against the function; `neutral` ended saying nothing of it (the
+ * requests' deadline passed, the caller withdrew it, the input was refused).
+ */
+export type CallOutcome = 'ok' | 'cold' | 'unhealthy' | 'neutral';
+
 /** What configuration sets; the rest (log, clock) is the host's. */
-export type RemoteCallOptions = Omit<RemoteBackendOptions, 'log' | 'clock'>;
+export type RemoteCallOptions = Omit<RemoteBackendOptions, 'log' | 'clock' | 'observe'>;
 
 export const DEFAULT_REMOTE_CALL_OPTIONS: RemoteCallOptions = {
   timeoutMs: 30_000,
@@ -127,6 +125,8 @@ export class RemoteBackend implements InferenceBackend {
   private readiness?: { ready: boolean; why: string; at: number };
   /** The probe under way, shared by every ready() asked meanwhile. */
   private probing?: Promise<boolean>;
+  /** What the last call said of the function (see TierState). */
+  private state: TierState = 'unknown';
 
   constructor(
     private readonly transport: Transport,
@@ -146,7 +146,7 @@ export class RemoteBackend implements InferenceBackend {
 
   async start(): Promise<ModelDescription> {
     try {
-      this.description = await this.call(JSON.stringify(encodeRequest({ kind: 'describe' })), decodeDescription);
+      this.description = await this.observed(() => this.call(JSON.stringify(encodeRequest({ kind: 'describe' })), decodeDescription));
     } catch (error) {
       const reason =
         error instanceof CallError ? `${error.failure.message}${error.failure.detail ? ` (${error.failure.detail})` : ''}` : String(error);
@@ -160,9 +160,26 @@ export class RemoteBackend implements InferenceBackend {
     const dim = this.description?.info.dim;
     if (dim === undefined) throw new Error('embed() before start()');
     const answers = await Promise.all(
-      this.split(request).map((call) => (call.ok ? this.embedCall(call.request, dim, options.deadline) : [call.result])),
+      this.split(request).map((call) => (call.ok ? this.embedCall(call.request, dim, options) : [call.result])),
     );
     return answers.flat();
+  }
+
+  /**
+   * One `describe` call, once, outside the circuit and the bulkhead like a readiness probe: what
+   * a tiered backend sends a cold function now and then, both to learn when it has capacity again
+   * and to count as the failed invocation that makes the platform scale it out from zero. The
+   * first description it gets is kept (a backend started cold has none). Rejects with CallError.
+   */
+  async wake(): Promise<ModelDescription> {
+    const description = await this.observed(async () =>
+      decodeAnswer(
+        await this.callWithDeadline(JSON.stringify(encodeRequest({ kind: 'describe' })), this.options.readyTimeoutMs),
+        decodeDescription,
+      ),
+    );
+    this.description ??= description;
+    return description;
   }
 
   /**
@@ -182,11 +199,21 @@ export class RemoteBackend implements InferenceBackend {
   async ready(): Promise<boolean> {
     if (this.description === undefined || this.closing.signal.aborted) return false;
     if (this.breaker.state === 'open' && this.breaker.retryInMs > 0) return false;
+    if (this.transport.probes === false) return true;
     if (this.probing) return this.probing;
     const { clock, readyCacheMs } = this.options;
     if (this.readiness && clock.now() - this.readiness.at < readyCacheMs) return this.readiness.ready;
     this.probing = this.probe().finally(() => (this.probing = undefined));
     return this.probing;
+  }
+
+  /** One tier: its state as the last call left it, `failing` while the circuit is open. */
+  status(): BackendStatus {
+    const state = this.breaker.state === 'open' ? 'failing' : this.state;
+    return {
+      serving: 'primary',
+      tiers: [{ role: 'primary', kind: this.kind, state, ...(this.description ? { device: this.description.info.device } : {}) }],
+    };
   }
 
   async close(): Promise<void> {
@@ -224,16 +251,33 @@ export class RemoteBackend implements InferenceBackend {
   }
 
   /** One call's results: its items' vectors and errors, or the call's failure for each of its items. */
-  private async embedCall(request: EmbedRequest, dim: number, deadline?: number): Promise<EmbedResult[]> {
+  private async embedCall(request: EmbedRequest, dim: number, options: EmbedOptions): Promise<EmbedResult[]> {
     const count = request.items.length;
     try {
-      return await this.call(JSON.stringify(encodeRequest(request)), (answer) => decodeResults(answer, count, dim), deadline);
+      return await this.observed(() =>
+        this.call(JSON.stringify(encodeRequest(request)), (answer) => decodeResults(answer, count, dim), options.deadline, options.signal),
+      );
     } catch (error) {
       const { code, message } =
         error instanceof CallError
           ? error.failure
           : { code: ErrorCode.BACKEND_UNAVAILABLE, message: 'The CLIP function could not be called.' };
       return Array.from({ length: count }, () => failure(code, message));
+    }
+  }
+
+  /** Runs one logical call, keeps what it said of the function's state, and tells `observe`. */
+  private async observed<T>(run: () => Promise<T>): Promise<T> {
+    let outcome: CallOutcome = 'ok';
+    try {
+      return await run();
+    } catch (error) {
+      const failure = error instanceof CallError ? error.failure : undefined;
+      outcome = failure?.cold ? 'cold' : failure && !failure.unhealthy ? 'neutral' : 'unhealthy';
+      throw error;
+    } finally {
+      if (outcome !== 'neutral') this.state = outcome === 'ok' ? 'warm' : outcome === 'cold' ? 'cold' : 'unknown';
+      this.options.observe?.(outcome);
     }
   }
 
@@ -279,8 +323,14 @@ export class RemoteBackend implements InferenceBackend {
    * `deadline` (ms since the epoch): each attempt gets at most the time left before it, and none
    * starts after it; a call cut short by it says nothing about the function's health.
    */
-  private async call<T>(payload: string, decode: (answer: unknown) => T, deadline = Number.POSITIVE_INFINITY): Promise<T> {
+  private async call<T>(
+    payload: string,
+    decode: (answer: unknown) => T,
+    deadline = Number.POSITIVE_INFINITY,
+    signal?: AbortSignal,
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted) throw new CallError(withdrawnFailure());
       const left = deadline - Date.now();
       if (left <= 0) throw new CallError(deadlineFailure(attempt));
       if (!this.breaker.tryAcquire()) {
@@ -304,6 +354,7 @@ export class RemoteBackend implements InferenceBackend {
               payload,
               Math.min(this.options.timeoutMs, Math.ceil(remaining)),
               remaining < this.options.timeoutMs,
+              signal,
             );
           }),
           decode,
@@ -323,6 +374,8 @@ export class RemoteBackend implements InferenceBackend {
               };
         if (failure.unhealthy) this.breaker.failure();
         else this.breaker.neutral();
+        // Withdrawn by the caller: nobody waits for it, and nothing went wrong.
+        if (signal?.aborted) throw new CallError(withdrawnFailure());
         const last = !failure.retry || attempt + 1 >= this.options.maxAttempts || this.closing.signal.aborted;
         this.options.log(
           `${this.kind} call to ${this.transport.target} failed (attempt ${attempt + 1}/${this.options.maxAttempts}, ${last ? 'giving up' : 'retrying'}): ${failure.code}: ${failure.detail ?? failure.message}`,
@@ -338,13 +391,20 @@ export class RemoteBackend implements InferenceBackend {
    * is what the waiting requests have left, shorter than the function's own timeout, so running
    * out of it is their deadline passing, not the function failing to answer.
    */
-  private async callWithDeadline(payload: string, timeoutMs = this.options.timeoutMs, forRequests = false): Promise<unknown> {
+  private async callWithDeadline(
+    payload: string,
+    timeoutMs = this.options.timeoutMs,
+    forRequests = false,
+    withdrawn?: AbortSignal,
+  ): Promise<unknown> {
     const { clock } = this.options;
     const deadline = new AbortController();
     const timer = clock.setTimeout(() => deadline.abort(new Error(`deadline of ${timeoutMs} ms passed`)), timeoutMs);
+    const signals = [deadline.signal, this.closing.signal, ...(withdrawn ? [withdrawn] : [])];
     try {
-      return await this.transport.call(payload, AbortSignal.any([deadline.signal, this.closing.signal]), timeoutMs);
+      return await this.transport.call(payload, AbortSignal.any(signals), timeoutMs);
     } catch (error) {
+      if (withdrawn?.aborted) throw new CallError(withdrawnFailure());
       if (forRequests && deadline.signal.aborted && error instanceof CallError && error.failure.code === ErrorCode.BACKEND_TIMEOUT) {
         throw new CallError(deadlineFailure(1));
       }
@@ -367,122 +427,6 @@ function decodeAnswer<T>(answer: unknown, decode: (answer: unknown) => T): T {
       retry: false,
       unhealthy: true,
       detail: String(error),
-    });
-  }
-}
-
-/** Classifies a failed call by HTTP status, the same way for Lambda's API and the HTTP adapter. */
-export function failureForStatus(status: number | undefined, what: string, detail?: string): CallFailure {
-  const failure = (code: ErrorCode, message: string, retry: boolean, unhealthy: boolean): CallFailure => ({
-    code,
-    message,
-    retry,
-    unhealthy,
-    detail,
-  });
-  if (status === 429) {
-    return failure(ErrorCode.BACKEND_UNAVAILABLE, 'The CLIP function is throttled (too many requests); try again shortly.', true, false);
-  }
-  if (status === 413) return failure(ErrorCode.INPUT_TOO_LARGE, "The batch exceeds the CLIP function's payload limit.", false, false);
-  if (status !== undefined && status >= 500) {
-    return failure(ErrorCode.BACKEND_UNAVAILABLE, 'The CLIP function is unavailable; try again later.', true, true);
-  }
-  if (status !== undefined && status >= 400) {
-    // The gateway's own configuration or protocol is wrong (no such function, no permission): retrying cannot help.
-    return failure(ErrorCode.BACKEND_UNAVAILABLE, 'The CLIP function cannot be called; the gateway is misconfigured.', false, true);
-  }
-  return failure(ErrorCode.BACKEND_UNAVAILABLE, `The CLIP function could not be reached${what ? ` (${what})` : ''}.`, true, true);
-}
-
-/**
- * What went wrong with a connection, in words a user can act on ("connection refused"), from the
- * error a transport got: the AWS SDK's node HTTP handler rejects with Node's own socket error
- * (`code` ECONNREFUSED, ENOTFOUND, ...; ECONNRESET renamed TimeoutError), fetch (undici) with a
- * TypeError whose `cause` has the code, and a failed happy-eyeballs connect with an AggregateError
- * of one error per address. Undefined when no known code is found.
- */
-export function connectionProblem(error: unknown): string | undefined {
-  for (const code of errorCodes(error)) {
-    if (code === 'ECONNREFUSED') return 'connection refused';
-    if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(code)) return 'host not found';
-    if (['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'].includes(code)) return 'connection reset';
-    if (/^(ERR_SSL_|ERR_TLS_|EPROTO$)|CERT|UNABLE_TO_(GET|VERIFY)/.test(code)) return 'TLS failure';
-    if (['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'].includes(code))
-      return 'connection timed out';
-    if (['EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN'].includes(code)) return 'network unreachable';
-  }
-  return undefined;
-}
-
-/**
- * The codes on an error, its causes and its aggregated errors, outermost first; then those in
- * their messages, as Node writes them ("connect ECONNREFUSED 127.0.0.1:9"), for wrappers that keep
- * only the text (the SDK's retry middleware wraps a thrown value that is not `instanceof Error`
- * in "AWS SDK error wrapper for Error: connect ECONNREFUSED ...", as happens across V8 realms).
- */
-function errorCodes(error: unknown): string[] {
-  const codes: string[] = [];
-  const texts: string[] = [];
-  const visit = (e: unknown, depth: number) => {
-    if (typeof e !== 'object' || e === null || depth > 4) return;
-    const { code, message, cause, errors } = e as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
-    if (typeof code === 'string') codes.push(code);
-    if (typeof message === 'string') texts.push(message);
-    visit(cause, depth + 1);
-    if (Array.isArray(errors)) for (const inner of errors) visit(inner, depth + 1);
-  };
-  visit(error, 0);
-  return [...codes, ...texts.flatMap((text) => text.match(/\b(E[A-Z]{3,}|EAI_[A-Z]+|(UND_)?ERR_[A-Z_]+)\b/g) ?? [])];
-}
-
-/** An error in one line for the log, with its code and its causes ("TypeError: fetch failed; cause: Error: connect ..."). */
-export function describeError(error: unknown, depth = 0): string {
-  // Duck-typed, not instanceof Error: errors from another V8 realm are errors too.
-  if (typeof error !== 'object' || error === null || typeof (error as Error).message !== 'string') return String(error);
-  const { name, message, code, cause, errors } = error as {
-    name?: unknown;
-    message: string;
-    code?: unknown;
-    cause?: unknown;
-    errors?: unknown;
-  };
-  let line = `${typeof name === 'string' ? name : 'Error'}${typeof code === 'string' && !message.includes(code) ? ` [${code}]` : ''}: ${message}`;
-  if (depth < 4 && Array.isArray(errors) && errors.length > 0)
-    line += ` (${errors.map((e: unknown) => describeError(e, depth + 1)).join('; ')})`;
-  if (depth < 4 && cause !== undefined) line += `; cause: ${describeError(cause, depth + 1)}`;
-  return line;
-}
-
-/** The requests' deadline passed before (or while) the call ran: neither retried nor held against the function. */
-function deadlineFailure(attempts: number): CallFailure {
-  return {
-    code: ErrorCode.DEADLINE_EXCEEDED,
-    message: `The request's deadline passed before the CLIP function answered${attempts > 0 ? ` (after ${attempts} attempt${attempts > 1 ? 's' : ''})` : ''}.`,
-    retry: false,
-    unhealthy: false,
-  };
-}
-
-export function timeoutFailure(timeoutMs: number): CallFailure {
-  return {
-    code: ErrorCode.BACKEND_TIMEOUT,
-    message: `The CLIP function did not answer within ${timeoutMs} ms.`,
-    retry: false,
-    unhealthy: true,
-  };
-}
-
-/** A function's answer as JSON; anything else is a malformed answer (not retried: it would repeat). */
-export function parseAnswer(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    throw new CallError({
-      code: ErrorCode.INFERENCE_FAILED,
-      message: 'The CLIP function returned a malformed answer.',
-      retry: false,
-      unhealthy: true,
-      detail: body.slice(0, 200),
     });
   }
 }

@@ -1,6 +1,7 @@
 import type DataLoader from 'dataloader';
 
 import type { ModelDescription } from '../../functions/clip';
+import type { BackendStatus } from '../backends';
 import type { Credentials } from '../common/auth';
 import type { CatalogueService } from '../catalogue';
 import type { EmbeddingService } from '../embedding/service';
@@ -22,7 +23,8 @@ export interface GatewayServices {
   limits: RequestLimits;
   embeddings: EmbeddingService;
   model: ModelDescription;
-  backendKind: string;
+  /** Where inference runs now: which tier serves, and each tier's state. */
+  backendStatus(): BackendStatus;
   /** The product catalogue. */
   catalogue: CatalogueService;
 }

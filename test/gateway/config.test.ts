@@ -256,6 +256,44 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('reads a SageMaker primary with a spillover as two tiers', () => {
+    expect(
+      configFromEnv({
+        INFERENCE_BACKEND: 'sagemaker',
+        SAGEMAKER_ENDPOINT: 'clip-gpu',
+        SAGEMAKER_INFERENCE_COMPONENT: 'clip-gpu-component',
+        SPILLOVER_BACKEND: 'lambda',
+        LAMBDA_FUNCTION_NAME: 'clip-cpu',
+        REMOTE_TIMEOUT_MS: '5000',
+        SPILL_AFTER_MS: '250',
+        GPU_WAKE_INTERVAL_MS: '60000',
+      }).backend,
+    ).toMatchObject({
+      kind: 'tiered',
+      primary: { kind: 'sagemaker', endpointName: 'clip-gpu', inferenceComponent: 'clip-gpu-component', remote: { timeoutMs: 5000 } },
+      spillover: { kind: 'lambda', functionName: 'clip-cpu', remote: { timeoutMs: 5000 } },
+      tiering: { spillAfterMs: 250, wakeIntervalMs: 60_000 },
+    });
+    const local = configFromEnv({
+      INFERENCE_BACKEND: 'http',
+      CLIP_FUNCTION_URL: 'http://gpu:8080',
+      SPILLOVER_BACKEND: 'local',
+      CLIP_MODEL_DIR: '/models/clip',
+      LOCAL_WORKERS: '1',
+    }).backend;
+    expect(local).toMatchObject({
+      kind: 'tiered',
+      primary: { kind: 'http', url: 'http://gpu:8080' },
+      spillover: { kind: 'local', modelDir: '/models/clip', workers: 1 },
+      tiering: { spillAfterMs: 1000, wakeIntervalMs: 20_000 },
+    });
+    expect(configFromEnv({ INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip' }).backend).toEqual({
+      kind: 'sagemaker',
+      endpointName: 'clip',
+      remote: expect.any(Object),
+    });
+  });
+
   it.each([
     [{ LOCAL_WORKERS: '1.5' }, 'LOCAL_WORKERS must be a non-negative integer, got "1.5"'],
     [{ LOCAL_WORKERS: 'x' }, 'LOCAL_WORKERS must be a non-negative integer, got "x"'],
@@ -265,7 +303,37 @@ describe('configFromEnv', () => {
     [{ CLIP_DEVICE: 'tpu' }, 'CLIP_DEVICE must be one of cpu, cuda, got "tpu"'],
     [{ SANDBOX: 'maybe' }, 'SANDBOX must be true or false, got "maybe"'],
     [{ IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.1' }, 'IMAGE_FETCH_ALLOW_NETWORKS must be CIDR ranges such as "127.0.0.0/8", got "127.0.0.1"'],
-    [{ INFERENCE_BACKEND: 'gpu' }, 'INFERENCE_BACKEND must be one of local, lambda, http, got "gpu"'],
+    [{ INFERENCE_BACKEND: 'gpu' }, 'INFERENCE_BACKEND must be one of local, lambda, http, sagemaker, got "gpu"'],
+    [{ INFERENCE_BACKEND: 'sagemaker' }, 'SAGEMAKER_ENDPOINT must be set when INFERENCE_BACKEND is sagemaker'],
+    ['SAGEMAKER_INFERENCE_COMPONENT must be'],
+    [
+      { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILLOVER_BACKEND: 'sagemaker' },
+      'SPILLOVER_BACKEND must be one of local, lambda, http, got "sagemaker"',
+    ],
+    [
+      { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILLOVER_BACKEND: 'lambda' },
+      'LAMBDA_FUNCTION_NAME must be set when SPILLOVER_BACKEND is lambda',
+    ],
+    [
+      { INFERENCE_BACKEND: 'http', CLIP_FUNCTION_URL: 'http://gpu:8080', SPILLOVER_BACKEND: 'http' },
+      'SPILLOVER_FUNCTION_URL must be set when SPILLOVER_BACKEND is http',
+    ],
+    [
+      { SPILLOVER_BACKEND: 'lambda', LAMBDA_FUNCTION_NAME: 'clip' },
+      'SPILLOVER_BACKEND is lambda but INFERENCE_BACKEND is local: a spillover stands in for a remote GPU primary, so INFERENCE_BACKEND must be sagemaker or http',
+    ],
+    [
+      { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILL_AFTER_MS: '500' },
+      'SPILL_AFTER_MS is set but SPILLOVER_BACKEND is not: it only applies to a primary with a spillover',
+    ],
+    [
+      { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILLOVER_BACKEND: 'local', GPU_WAKE_INTERVAL_MS: '0' },
+      'GPU_WAKE_INTERVAL_MS must be an integer from 1',
+    ],
+    [
+      { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILLOVER_BACKEND: 'local', SPILL_AFTER_MS: 'soon' },
+      'SPILL_AFTER_MS must be a non-negative integer, got "soon"',
+    ],
     [{ INFERENCE_BACKEND: 'lambda' }, 'LAMBDA_FUNCTION_NAME must be set when INFERENCE_BACKEND is lambda'],
     [{ INFERENCE_BACKEND: 'http', CLIP_FUNCTION_URL: 'ftp://x' }, 'CLIP_FUNCTION_URL must be an http(s) URL, got "ftp://x"'],
     [{ INFERENCE_BACKEND: 'lambda', LAMBDA_FUNCTION_NAME: 'clip', REMOTE_TIMEOUT_MS: '0' }, 'REMOTE_TIMEOUT_MS must be an integer from 1'],

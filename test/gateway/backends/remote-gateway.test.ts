@@ -18,7 +18,7 @@ type Embed = { embed: { vector: number[] }[] };
 
 /** No cached readiness, so that /readyz follows the function at once on the real clock. */
 function probeEveryTime(backend: BackendOptions): BackendOptions {
-  return backend.kind === 'local' ? backend : { ...backend, remote: { ...backend.remote, readyCacheMs: 0 } };
+  return backend.kind === 'local' || backend.kind === 'tiered' ? backend : { ...backend, remote: { ...backend.remote, readyCacheMs: 0 } };
 }
 
 /** The whole chain on one machine: gateway -> AWS SDK -> local Lambda API -> handler -> ONNX Runtime. */

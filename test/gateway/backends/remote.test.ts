@@ -7,16 +7,8 @@ import { decodeRequest, encodeRequest, encodeResults, WIRE_REQUEST_OVERHEAD_BYTE
 import type { EmbedRequest, EmbedRequestItem, EmbedResult, ModelDescription } from '../../../functions/clip';
 import { HttpTransport } from '../../../gateway/backends/http';
 import { LambdaTransport } from '../../../gateway/backends/lambda';
-import {
-  CallError,
-  connectionProblem,
-  describeError,
-  failureForStatus,
-  RemoteBackend,
-  timeoutFailure,
-  type RemoteBackendOptions,
-  type Transport,
-} from '../../../gateway/backends/remote';
+import { CallError, connectionProblem, describeError, failureForStatus, timeoutFailure } from '../../../gateway/backends/call-failure';
+import { RemoteBackend, type RemoteBackendOptions, type Transport } from '../../../gateway/backends/remote';
 import { builtEntry } from '../../helpers/build';
 import { flushPromises, ManualClock, settled } from '../../helpers/clock';
 
