@@ -305,7 +305,6 @@ describe('configFromEnv', () => {
     [{ IMAGE_FETCH_ALLOW_NETWORKS: '127.0.0.1' }, 'IMAGE_FETCH_ALLOW_NETWORKS must be CIDR ranges such as "127.0.0.0/8", got "127.0.0.1"'],
     [{ INFERENCE_BACKEND: 'gpu' }, 'INFERENCE_BACKEND must be one of local, lambda, http, sagemaker, got "gpu"'],
     [{ INFERENCE_BACKEND: 'sagemaker' }, 'SAGEMAKER_ENDPOINT must be set when INFERENCE_BACKEND is sagemaker'],
-    ['SAGEMAKER_INFERENCE_COMPONENT must be'],
     [
       { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILLOVER_BACKEND: 'sagemaker' },
       'SPILLOVER_BACKEND must be one of local, lambda, http, got "sagemaker"',
