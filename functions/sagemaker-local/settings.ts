@@ -70,7 +70,7 @@ export function readSettings(argv: string[], env: Env): SageMakerLocalSettings |
     ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } } }));
   } catch (error) {
     // Node's own sentences: "Unknown option '--copy'...", "Option '--copies <value>' argument missing".
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(messageOf(error));
   }
   if (values.help) return 'help';
   const flags = new EnvReader(Object.fromEntries(Object.entries(values).map(([flag, value]) => [`--${flag}`, value as string])));
@@ -95,9 +95,13 @@ export function readSettings(argv: string[], env: Env): SageMakerLocalSettings |
     const idleMs = read('idle-ms', timeoutMs);
     return { ...settings, ...(functionUrl === undefined ? {} : { functionUrl }), ...(idleMs === undefined ? {} : { idleMs }) };
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(messageOf(error));
   }
 }
+
+/** An error's message, also for errors from another realm (a test runner's), which fail instanceof Error. */
+const messageOf = (error: unknown) =>
+  typeof (error as { message?: unknown })?.message === 'string' ? (error as { message: string }).message : String(error);
 
 /** The command that points the gateway at the stand-in; the secret is named, not printed, unless it is the local default. */
 export function gatewayCommand(settings: SageMakerLocalSettings, origin: string): string {
