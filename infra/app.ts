@@ -119,7 +119,12 @@ function gpuSettings(): ResolvedSageMakerGpuOptions | undefined {
     initialCopies: intSetting(GPU_SETTINGS.initialCopies),
     targetConcurrency: intSetting(GPU_SETTINGS.targetConcurrency, 1),
   };
-  return resolveSageMakerGpuOptions(options, (option) => `Setting ${GPU_SETTINGS[option]}`);
+  // The checks name the setting; the prefix makes their sentences read like the other settings' errors.
+  try {
+    return resolveSageMakerGpuOptions(options, (option) => GPU_SETTINGS[option]);
+  } catch (error) {
+    throw new Error(`Setting ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 const timeoutSeconds = intSetting('timeoutSeconds', 1);

@@ -8,6 +8,10 @@ const ROOT = join(__dirname, '..', '..');
 
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
 
+// One synth is tsx, the CDK CLI and the copy of every image's build context: 15 s on an idle
+// machine, near a minute on a busy one, past jest's default.
+jest.setTimeout(180_000);
+
 /** `npx cdk synth` as a user runs it: cdk.json, offline, no AWS account. */
 describe('cdk synth', () => {
   const outs: string[] = [];
@@ -32,6 +36,34 @@ describe('cdk synth', () => {
     // The default catalogue is per task, and the CLI says so.
     expect(output).toMatch(/own SQLite catalogue/);
     expect(Object.values(template('ClipGateway').Resources).some((r) => r.Type === 'AWS::RDS::DBCluster')).toBe(false);
+    // No GPU tier unless asked for: no stack, no SageMaker resource, and the gateway on Lambda alone.
+    expect(existsSync(join(out, 'ClipGpu.template.json'))).toBe(false);
+    for (const stack of ['ClipFunction', 'ClipGateway'])
+      expect(Object.values(template(stack).Resources).filter((r) => r.Type.startsWith('AWS::SageMaker::'))).toEqual([]);
+  });
+
+  it('synthesizes the SageMaker GPU tier offline with -c gpu=sagemaker, and points the gateway at it', async () => {
+    const { out, template } = await synth('gpu=sagemaker', 'gpuMaxInstances=2', 'gpuInitialCopies=0');
+    expect(existsSync(join(out, 'ClipGpu.template.json'))).toBe(true);
+    const gpu = Object.values(template('ClipGpu').Resources);
+    const [endpointConfig] = gpu.filter((r) => r.Type === 'AWS::SageMaker::EndpointConfig');
+    expect((endpointConfig.Properties.ProductionVariants as Record<string, unknown>[])[0]).toMatchObject({
+      InstanceType: 'ml.g6.xlarge',
+      ManagedInstanceScaling: { Status: 'ENABLED', MinInstanceCount: 0, MaxInstanceCount: 2 },
+    });
+    const [component] = gpu.filter((r) => r.Type === 'AWS::SageMaker::InferenceComponent');
+    expect(component.Properties).toMatchObject({ InferenceComponentName: 'ClipGpu-clip', RuntimeConfig: { CopyCount: 0 } });
+    const [target] = gpu.filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget');
+    expect(target.Properties).toMatchObject({ MinCapacity: 0, MaxCapacity: 2 });
+    const [taskDefinition] = Object.values(template('ClipGateway').Resources).filter((r) => r.Type === 'AWS::ECS::TaskDefinition');
+    const [container] = taskDefinition.Properties.ContainerDefinitions as { Environment: { Name: string; Value: unknown }[] }[];
+    const env = Object.fromEntries(container.Environment.map((e) => [e.Name, e.Value]));
+    expect(env).toMatchObject({
+      INFERENCE_BACKEND: 'sagemaker',
+      SAGEMAKER_INFERENCE_COMPONENT: 'ClipGpu-clip',
+      SPILLOVER_BACKEND: 'lambda',
+    });
+    expect(env.SAGEMAKER_ENDPOINT).toEqual({ 'Fn::ImportValue': expect.stringMatching(/^ClipGpu:.*EndpointName/) });
   });
 
   it('synthesizes the Aurora catalogue offline with -c catalogue=aurora', async () => {
@@ -51,5 +83,24 @@ describe('cdk synth', () => {
     await expect(run({ CLIP_INFRA_CATALOGUE: 'aurora', CLIP_INFRA_AURORA_MIN_ACU: 'half' })).rejects.toMatchObject({
       stderr: expect.stringContaining('Setting auroraMinAcu must be a number of ACUs in steps of 0.5 (0.5, 1, 1.5, ...), got "half".'),
     });
+  });
+
+  it('refuses a GPU tier or GPU settings it cannot use, naming the setting and the value', async () => {
+    const run = (vars: Record<string, string>) =>
+      promisify(execFile)('npx', ['tsx', 'infra/app.ts'], { cwd: ROOT, env: { ...env, ...vars }, timeout: 60_000 });
+    const refusals: [Record<string, string>, string][] = [
+      [{ CLIP_INFRA_GPU: 'runpod' }, 'Setting gpu must be sagemaker (or unset for no GPU tier), got "runpod".'],
+      [{ CLIP_INFRA_GPU_MAX_COPIES: '2' }, 'Setting gpuMaxCopies is set ("2") but gpu is not: it needs gpu=sagemaker.'],
+      [
+        { CLIP_INFRA_GPU: 'sagemaker', CLIP_INFRA_GPU_INSTANCE_TYPE: 'ml.m5.large' },
+        'Setting gpuInstanceType must be a SageMaker GPU instance type (ml.g* or ml.p*, e.g. ml.g6.xlarge), got "ml.m5.large".',
+      ],
+      [{ CLIP_INFRA_GPU: 'sagemaker', CLIP_INFRA_GPU_MAX_INSTANCES: '0' }, 'Setting gpuMaxInstances must be an integer >= 1, got "0".'],
+      [
+        { CLIP_INFRA_GPU: 'sagemaker', CLIP_INFRA_GPU_MAX_COPIES: '2', CLIP_INFRA_GPU_INITIAL_COPIES: '3' },
+        'Setting gpuInitialCopies (3) cannot exceed gpuMaxCopies (2).',
+      ],
+    ];
+    for (const [vars, message] of refusals) await expect(run(vars)).rejects.toMatchObject({ stderr: expect.stringContaining(message) });
   });
 });

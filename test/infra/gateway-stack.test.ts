@@ -2,7 +2,14 @@ import { Duration } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnRole } from 'aws-cdk-lib/aws-iam';
 
-import { ClipFunctionStack, GatewayStack, type ClipFunctionStackProps, type GatewayStackProps } from '../../infra';
+import {
+  ClipFunctionStack,
+  GatewayStack,
+  SageMakerGpuStack,
+  type ClipFunctionStackProps,
+  type GatewayStackProps,
+  type SageMakerGpuStackProps,
+} from '../../infra';
 import { dockerImageSources, exportedValue, removeTestOutdirs, staged, testApp } from './cdk-app';
 
 afterAll(removeTestOutdirs);
@@ -10,12 +17,18 @@ afterAll(removeTestOutdirs);
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 type Environment = { Name: string; Value: unknown }[];
 
-function synth(functionProps: ClipFunctionStackProps = {}, gatewayProps: Omit<GatewayStackProps, 'invokeTarget'> = {}) {
+function synth(
+  functionProps: ClipFunctionStackProps = {},
+  gatewayProps: Omit<GatewayStackProps, 'invokeTarget' | 'gpuTarget'> = {},
+  gpuProps?: SageMakerGpuStackProps,
+) {
   const app = testApp();
   const clip = new ClipFunctionStack(app, 'ClipFunction', functionProps);
-  const gateway = new GatewayStack(app, 'ClipGateway', { ...gatewayProps, invokeTarget: clip.invokeTarget });
+  const gpu = gpuProps && new SageMakerGpuStack(app, 'ClipGpu', gpuProps);
+  const gateway = new GatewayStack(app, 'ClipGateway', { ...gatewayProps, invokeTarget: clip.invokeTarget, gpuTarget: gpu?.target });
   const template = Template.fromStack(gateway);
   const clipTemplate = Template.fromStack(clip);
+  const gpuTemplate = gpu && Template.fromStack(gpu);
   const taskRoleId = gateway.getLogicalId(gateway.service.taskDefinition.taskRole.node.defaultChild as CfnRole);
   const environment = () => {
     const [taskDefinition] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
@@ -30,7 +43,22 @@ function synth(functionProps: ClipFunctionStackProps = {}, gatewayProps: Omit<Ga
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
   /** Follows a cross-stack import in the gateway template to what the function stack exports. */
   const imported = (value: unknown) => exportedValue(value, clipTemplate.toJSON());
-  return { app, clip, gateway, template, clipTemplate, taskRoleId, environment, env, taskRoleStatements, imported };
+  /** Follows a cross-stack import in the gateway template to what the GPU stack exports. */
+  const importedFromGpu = (value: unknown) => exportedValue(value, gpuTemplate!.toJSON());
+  return {
+    app,
+    clip,
+    gateway,
+    template,
+    clipTemplate,
+    gpuTemplate,
+    taskRoleId,
+    environment,
+    env,
+    taskRoleStatements,
+    imported,
+    importedFromGpu,
+  };
 }
 
 describe('GatewayStack with defaults', () => {
@@ -214,5 +242,72 @@ describe('GatewayStack with federation', () => {
     const s = synth();
     expect(s.env('FEDERATION')).toBeUndefined();
     expect(s.template.findOutputs('SubgraphUrl')).toEqual({});
+  });
+});
+
+describe('GatewayStack with the SageMaker GPU tier', () => {
+  const s = synth({}, {}, {});
+  const functionId = s.clipTemplate.getResourceId('AWS::Lambda::Function', {});
+  const endpointId = s.gpuTemplate!.getResourceId('AWS::SageMaker::Endpoint', {});
+
+  test('calls the endpoint and component first, with the CLIP function as the spillover, and keeps its other settings', () => {
+    expect(s.env('INFERENCE_BACKEND')).toBe('sagemaker');
+    expect(s.importedFromGpu(s.env('SAGEMAKER_ENDPOINT'))).toEqual({ 'Fn::GetAtt': [endpointId, 'EndpointName'] });
+    expect(s.env('SAGEMAKER_INFERENCE_COMPONENT')).toBe('ClipGpu-clip');
+    expect(s.env('SPILLOVER_BACKEND')).toBe('lambda');
+    expect(s.imported(s.env('LAMBDA_FUNCTION_NAME'))).toEqual({ Ref: functionId });
+    expect(s.env('BATCH_MAX_SIZE')).toBe('32');
+    expect(s.env('SANDBOX')).toBe('true');
+    expect(
+      s
+        .environment()
+        .map((e) => e.Name)
+        .sort(),
+    ).toEqual(
+      [
+        'BATCH_MAX_DELAY_MS',
+        'BATCH_MAX_SIZE',
+        'IMAGE_BATCH_MAX_SIZE',
+        'INFERENCE_BACKEND',
+        'LAMBDA_FUNCTION_NAME',
+        'SAGEMAKER_ENDPOINT',
+        'SAGEMAKER_INFERENCE_COMPONENT',
+        'SANDBOX',
+        'SPILLOVER_BACKEND',
+      ].sort(),
+    );
+  });
+
+  test('grants the task role sagemaker:InvokeEndpoint on that endpoint only, and still lambda:InvokeFunction on the function', () => {
+    const statements = s.taskRoleStatements();
+    expect(statements).toHaveLength(2);
+    const invokeEndpoint = statements.find((st) => st.Action === 'sagemaker:InvokeEndpoint');
+    expect(invokeEndpoint?.Effect).toBe('Allow');
+    expect(s.importedFromGpu(invokeEndpoint?.Resource)).toEqual({ 'Fn::GetAtt': [endpointId, 'EndpointArn'] });
+    const invokeFunction = statements.find((st) => st.Action === 'lambda:InvokeFunction');
+    const resources = ([] as unknown[]).concat(invokeFunction?.Resource);
+    expect(s.imported(resources[0])).toEqual({ 'Fn::GetAtt': [functionId, 'Arn'] });
+  });
+
+  test('grants no SageMaker action to any other role, and none on a * resource', () => {
+    for (const policy of Object.values(s.template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as Statement[]) {
+        const actions = ([] as string[]).concat(statement.Action).filter((a) => a.startsWith('sagemaker:') || a === '*');
+        if (actions.length === 0) continue;
+        expect(policy.Properties.Roles).toEqual([{ Ref: s.taskRoleId }]);
+        expect(actions).toEqual(['sagemaker:InvokeEndpoint']);
+        expect(([] as unknown[]).concat(statement.Resource)).not.toContain('*');
+      }
+    }
+  });
+});
+
+describe('GatewayStack without a GPU tier', () => {
+  test('has no SageMaker variable or permission', () => {
+    const s = synth();
+    for (const name of ['SAGEMAKER_ENDPOINT', 'SAGEMAKER_INFERENCE_COMPONENT', 'SPILLOVER_BACKEND']) expect(s.env(name)).toBeUndefined();
+    const actions = s.taskRoleStatements().flatMap((st) => ([] as string[]).concat(st.Action));
+    expect(actions.filter((a) => a.startsWith('sagemaker:'))).toEqual([]);
+    expect(JSON.stringify(s.template.toJSON())).not.toMatch(/SageMaker/i);
   });
 });
