@@ -13,10 +13,13 @@ async function main(): Promise<void> {
   const host = new GatewayHost(gateway);
   const address = await host.listen(listen.port, listen.host);
   const model = gateway.model.info;
-  stderrLogger(
-    `clip-gateway serving ${model.name} (${model.dim} dims, ${model.dtype}, ${gateway.backend.kind} backend on ${model.device}) ` +
-      `at ${openableUrl(address)}/graphql`,
-  );
+  const tiers = gateway
+    .backendStatus()
+    .tiers.map(
+      (tier) => `${tier.kind}${tier.role === 'spillover' ? ' spillover' : ''} (${tier.state}${tier.device ? `, ${tier.device}` : ''})`,
+    )
+    .join(' with ');
+  stderrLogger(`clip-gateway serving ${model.name} (${model.dim} dims, ${model.dtype}) on ${tiers} at ${openableUrl(address)}/graphql`);
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,18 +1,47 @@
-import { Field, Float, Int, ObjectType } from 'type-graphql';
+import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
+
+/** Values are the backends': the enum's names are what clients read. */
+export enum BackendTierRole {
+  PRIMARY = 'primary',
+  SPILLOVER = 'spillover',
+}
+
+export enum BackendTierState {
+  WARM = 'warm',
+  COLD = 'cold',
+  UNKNOWN = 'unknown',
+  FAILING = 'failing',
+}
+
+registerEnumType(BackendTierRole, {
+  name: 'BackendTierRole',
+  valuesConfig: {
+    PRIMARY: { description: 'Where batches go first: the only backend, or a GPU tier that may scale to zero.' },
+    SPILLOVER: { description: 'Serves while the primary is cold or failing (the CPU function, or CLIP in the gateway).' },
+  },
+});
+
+registerEnumType(BackendTierState, {
+  name: 'BackendTierState',
+  description: 'What a backend was doing when the gateway last called it.',
+  valuesConfig: {
+    WARM: { description: 'Answered its last call.' },
+    COLD: { description: 'No capacity: scaled to zero, or its copies are starting (minutes on a GPU tier).' },
+    UNKNOWN: { description: 'Has not answered yet, or failed since it last answered.' },
+    FAILING: { description: 'Refuses calls (its circuit is open), or serves another model than the gateway.' },
+  },
+});
 
 @ObjectType({ description: 'One backend inference can run on, and its state as the gateway last saw it.' })
 export class BackendTier {
-  @Field({ description: 'primary, or spillover (serves while the primary is cold).' })
-  role!: string;
+  @Field(() => BackendTierRole)
+  role!: BackendTierRole;
 
   @Field({ description: 'local, lambda, http or sagemaker.' })
   backend!: string;
 
-  @Field({
-    description:
-      'warm (answered its last call), cold (no capacity: scaled to zero or starting), unknown (not answered yet, or failed since), failing (refuses calls, or serves another model).',
-  })
-  state!: string;
+  @Field(() => BackendTierState)
+  state!: BackendTierState;
 
   @Field({ nullable: true, description: 'Execution provider it reported (cpu or cuda); null until it has described its model.' })
   device?: string;
