@@ -1,10 +1,12 @@
 import { check, httpUrl } from '../../functions/options';
-import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure } from './call-failure';
+import { CallError, connectionProblem, describeError, failureForStatus, timeoutFailure } from './call-failure';
 import type { Transport } from './remote';
+import { JSON_CONTENT_TYPE, textOf, type WireMessage } from './wire-codec';
 
 /** Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on a GPU host. */
 export class HttpTransport implements Transport {
   readonly kind = 'http' as const;
+  readonly binary = true;
   readonly target: string;
   private readonly endpoint: string;
 
@@ -14,19 +16,25 @@ export class HttpTransport implements Transport {
     this.target = parsed.origin;
   }
 
-  async call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
+  async call(request: WireMessage, signal: AbortSignal, timeoutMs: number): Promise<WireMessage> {
     let response: Response;
-    let body: string;
+    let body: Uint8Array;
     try {
-      response = await fetch(this.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload, signal });
-      body = await response.text();
+      response = await fetch(this.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': request.contentType, accept: request.contentType },
+        body: request.body,
+        signal,
+      });
+      body = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
       if (signal.aborted) throw new CallError(timeoutFailure(timeoutMs));
       // fetch rejects with TypeError('fetch failed'); the socket's error, and its code, is the cause.
       throw new CallError(failureForStatus(undefined, connectionProblem(error) ?? '', describeError(error)));
     }
-    if (!response.ok) throw new CallError(failureForStatus(response.status, '', body.slice(0, 200)));
-    return parseAnswer(body);
+    const answer = { contentType: response.headers.get('content-type') ?? JSON_CONTENT_TYPE, body };
+    if (!response.ok) throw new CallError(failureForStatus(response.status, '', textOf(answer).slice(0, 200)));
+    return answer;
   }
 
   close(): void {}

@@ -3,8 +3,9 @@ import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/c
 import { check, nonEmpty } from '../../functions/options';
 import { ErrorCode } from '../common/errors';
 import type { Logger } from '../common/log';
-import { CallError, connectionProblem, describeError, failureForStatus, parseAnswer, timeoutFailure } from './call-failure';
+import { CallError, connectionProblem, describeError, failureForStatus, timeoutFailure } from './call-failure';
 import type { Transport } from './remote';
+import { JSON_CONTENT_TYPE, type WireMessage } from './wire-codec';
 
 export interface LambdaTransportOptions {
   functionName: string;
@@ -22,6 +23,8 @@ export interface LambdaTransportOptions {
  */
 export class LambdaTransport implements Transport {
   readonly kind = 'lambda' as const;
+  /** Invoke's payload is a JSON document: the binary protocol cannot travel on it. */
+  readonly binary = false;
   readonly target: string;
   private readonly client: LambdaClient;
 
@@ -31,11 +34,11 @@ export class LambdaTransport implements Transport {
     this.target = `function ${options.functionName}`;
   }
 
-  async call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
+  async call(request: WireMessage, signal: AbortSignal, timeoutMs: number): Promise<WireMessage> {
     let output;
     try {
       output = await this.client.send(
-        new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'RequestResponse', Payload: payload }),
+        new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'RequestResponse', Payload: request.body }),
         { abortSignal: signal },
       );
     } catch (error) {
@@ -77,7 +80,7 @@ export class LambdaTransport implements Transport {
         detail: `${errorType}: ${errorMessage}`,
       });
     }
-    return parseAnswer(body);
+    return { contentType: JSON_CONTENT_TYPE, body: output.Payload ?? new Uint8Array(0) };
   }
 
   close(): void {

@@ -6,104 +6,19 @@ import {
   type EmbedResult,
   type ModelDescription,
 } from '../../functions/clip';
-import { check, integer, nonNegativeInt, nonNegativeNumber, positiveInt, timeoutMs } from '../../functions/options';
-import {
-  decodeDescription,
-  decodeResults,
-  encodeRequest,
-  LAMBDA_PAYLOAD_LIMIT_BYTES,
-  ProtocolError,
-  WIRE_REQUEST_OVERHEAD_BYTES,
-  wireSizeOf,
-} from '../../functions/protocol';
-import { sleep, systemClock, type Clock } from '../common/clock';
+import { ProtocolError, type DescribeAnswer } from '../../functions/protocol';
+import { sleep, systemClock } from '../common/clock';
 import { ErrorCode } from '../common/errors';
-import type { Logger } from '../common/log';
 import type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, TierState } from './backend';
 import { CallError, deadlineFailure, describeError, withdrawnFailure, type CallFailure } from './call-failure';
-import { backoffMs, CircuitBreaker, Semaphore, type CircuitBreakerOptions } from './resilience';
+import { checkOptions, DEFAULT_REMOTE_CALL_OPTIONS, type CallOutcome, type RemoteBackendOptions } from './remote-options';
+import { backoffMs, CircuitBreaker, Semaphore } from './resilience';
+import type { Transport } from './transport';
+import { codecFor, decodeDescribeMessage, decodeEmbedAnswer, JSON_CODEC, type WireCodec, type WireMessage } from './wire-codec';
 
-/** One way of sending a JSON request to a CLIP function and getting its JSON answer. */
-export interface Transport {
-  readonly kind: Exclude<BackendKind, 'local'>;
-  /** Where calls go, for logs. */
-  readonly target: string;
-  /**
-   * Whether readiness may be asked of the function with a `describe` call. Default true. False
-   * where every call counts as the function's traffic and keeps it from scaling to zero (a
-   * SageMaker inference component scales in only after a quiet spell): ready() then goes by the
-   * circuit, which the calls that do happen keep up to date.
-   */
-  readonly probes?: boolean;
-  /** One call; rejects with CallError. The signal carries the deadline; `timeoutMs` is for messages. */
-  call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown>;
-  close(): void;
-}
-
-export interface RemoteBackendOptions {
-  /** Deadline of one call, in ms; a call past it is abandoned and not retried. Default 30000. */
-  timeoutMs: number;
-  /** Attempts per call for retryable failures (throttling, 5xx, connection errors). Default 3. */
-  maxAttempts: number;
-  /** Base of the jittered exponential backoff between attempts, in ms. Default 100. */
-  retryBaseMs: number;
-  /** Longest wait between attempts, in ms. Default 2000. */
-  retryMaxMs: number;
-  /** Calls in flight at once (the bulkhead); also how many batches the gateway sends at once. Default 8. */
-  maxInFlight: number;
-  /** Largest request payload, in bytes; batches are split to fit. Default 6,000,000 (Lambda's limit is 6 MiB). */
-  maxRequestBytes: number;
-  /** Most inputs per call, which also bounds the response size. Default 256. */
-  maxItemsPerCall: number;
-  circuit: CircuitBreakerOptions;
-  /**
-   * How long a readiness answer is reused, in ms: ready() sends the function a `describe` (the
-   * protocol's smallest request) at most once per period, however often it is asked. Default 5000.
-   */
-  readyCacheMs: number;
-  /** Deadline of one readiness probe, in ms; a probe past it answers not ready. Default 2000. */
-  readyTimeoutMs: number;
-  log: Logger;
-  /** Deadlines, backoff waits and the circuit's cooldown run on this clock. Default: the system's. */
-  clock: Clock;
-  /** Told how each call ended (its last attempt): what a tiered backend reads the function's state from. Default: nobody. */
-  observe?: (outcome: CallOutcome) => void;
-}
-
-/**
- * How a call ended: `ok` answered; `cold` found no capacity (see CallFailure.cold); `unhealthy`
- * failed in a way that counts against the function; `neutral` ended saying nothing of it (the
- * requests' deadline passed, the caller withdrew it, the input was refused).
- */
-export type CallOutcome = 'ok' | 'cold' | 'unhealthy' | 'neutral';
-
-/** What configuration sets; the rest (log, clock) is the host's. */
-export type RemoteCallOptions = Omit<RemoteBackendOptions, 'log' | 'clock' | 'observe'>;
-
-export const DEFAULT_REMOTE_CALL_OPTIONS: RemoteCallOptions = {
-  timeoutMs: 30_000,
-  maxAttempts: 3,
-  retryBaseMs: 100,
-  retryMaxMs: 2_000,
-  maxInFlight: 8,
-  maxRequestBytes: 6_000_000,
-  maxItemsPerCall: 256,
-  circuit: { failureThreshold: 5, cooldownMs: 10_000 },
-  readyCacheMs: 5_000,
-  readyTimeoutMs: 2_000,
-};
-
-function checkOptions(o: RemoteBackendOptions): void {
-  check('timeoutMs', o.timeoutMs, timeoutMs);
-  check('maxAttempts', o.maxAttempts, positiveInt);
-  check('maxInFlight', o.maxInFlight, positiveInt);
-  check('maxItemsPerCall', o.maxItemsPerCall, positiveInt);
-  check('maxRequestBytes', o.maxRequestBytes, integer(WIRE_REQUEST_OVERHEAD_BYTES + 1, LAMBDA_PAYLOAD_LIMIT_BYTES));
-  check('retryBaseMs', o.retryBaseMs, nonNegativeNumber);
-  check('retryMaxMs', o.retryMaxMs, nonNegativeNumber);
-  check('readyCacheMs', o.readyCacheMs, nonNegativeInt);
-  check('readyTimeoutMs', o.readyTimeoutMs, timeoutMs);
-}
+export type { CallOutcome, RemoteBackendOptions, RemoteCallOptions } from './remote-options';
+export { DEFAULT_REMOTE_CALL_OPTIONS } from './remote-options';
+export type { Transport } from './transport';
 
 /**
  * CLIP in a function elsewhere (AWS Lambda, an HTTP service), called through a Transport.
@@ -121,6 +36,8 @@ export class RemoteBackend implements InferenceBackend {
   private readonly options: RemoteBackendOptions;
   private readonly closing = new AbortController();
   private description?: ModelDescription;
+  /** Version 1 until the function's describe answer says it speaks 2 (and the transport can carry it). */
+  private codec: WireCodec = JSON_CODEC;
   /** The last readiness probe's answer and when it came (on the clock). */
   private readiness?: { ready: boolean; why: string; at: number };
   /** The probe under way, shared by every ready() asked meanwhile. */
@@ -146,13 +63,18 @@ export class RemoteBackend implements InferenceBackend {
 
   async start(): Promise<ModelDescription> {
     try {
-      this.description = await this.observed(() => this.call(JSON.stringify(encodeRequest({ kind: 'describe' })), decodeDescription));
+      this.adopt(await this.observed(() => this.call(JSON_CODEC.encode({ kind: 'describe' }), decodeDescribeMessage)));
     } catch (error) {
       const reason =
         error instanceof CallError ? `${error.failure.message}${error.failure.detail ? ` (${error.failure.detail})` : ''}` : String(error);
       throw new Error(`The ${this.kind} backend at ${this.transport.target} did not describe its model: ${reason}`, { cause: error });
     }
-    return this.description;
+    return this.description!;
+  }
+
+  /** The wire protocol version calls are written in: 2 when the function and the transport both can. */
+  get protocol(): number {
+    return this.codec.version;
   }
 
   /** `options.deadline`: no call or retry outlasts it; what is not done by then fails with DEADLINE_EXCEEDED. */
@@ -172,14 +94,20 @@ export class RemoteBackend implements InferenceBackend {
    * first description it gets is kept (a backend started cold has none). Rejects with CallError.
    */
   async wake(): Promise<ModelDescription> {
-    const description = await this.observed(async () =>
+    const answer = await this.observed(async () =>
       decodeAnswer(
-        await this.callWithDeadline(JSON.stringify(encodeRequest({ kind: 'describe' })), this.options.readyTimeoutMs),
-        decodeDescription,
+        await this.callWithDeadline(JSON_CODEC.encode({ kind: 'describe' }), this.options.readyTimeoutMs),
+        decodeDescribeMessage,
       ),
     );
-    this.description ??= description;
-    return description;
+    if (!this.description) this.adopt(answer);
+    return answer.description;
+  }
+
+  /** What a describe answer says: the model, and the protocol calls are written in from now on. */
+  private adopt(answer: DescribeAnswer): void {
+    this.description = answer.description;
+    this.codec = codecFor(answer.protocols, this.transport.binary);
   }
 
   /**
@@ -231,8 +159,8 @@ export class RemoteBackend implements InferenceBackend {
     let why = '';
     try {
       decodeAnswer(
-        await this.callWithDeadline(JSON.stringify(encodeRequest({ kind: 'describe' })), this.options.readyTimeoutMs),
-        decodeDescription,
+        await this.callWithDeadline(JSON_CODEC.encode({ kind: 'describe' }), this.options.readyTimeoutMs),
+        decodeDescribeMessage,
       );
       ready = true;
     } catch (error) {
@@ -255,7 +183,7 @@ export class RemoteBackend implements InferenceBackend {
     const count = request.items.length;
     try {
       return await this.observed(() =>
-        this.call(JSON.stringify(encodeRequest(request)), (answer) => decodeResults(answer, count, dim), options.deadline, options.signal),
+        this.call(this.codec.encode(request), (answer) => decodeEmbedAnswer(answer, count, dim), options.deadline, options.signal),
       );
     } catch (error) {
       const { code, message } =
@@ -286,7 +214,8 @@ export class RemoteBackend implements InferenceBackend {
    * the one place where the budget is enforced. An input that cannot fit any call fails alone.
    */
   private split(request: EmbedRequest): ({ ok: true; request: EmbedRequest } | { ok: false; result: EmbedResult })[] {
-    const budget = this.options.maxRequestBytes - WIRE_REQUEST_OVERHEAD_BYTES;
+    const { codec } = this;
+    const budget = this.options.maxRequestBytes - codec.overheadBytes;
     const calls: ({ ok: true; request: EmbedRequest } | { ok: false; result: EmbedResult })[] = [];
     let current: EmbedRequestItem[] = [];
     let bytes = 0;
@@ -296,7 +225,7 @@ export class RemoteBackend implements InferenceBackend {
       bytes = 0;
     };
     for (const item of request.items) {
-      const size = wireSizeOf(request.kind, item);
+      const size = codec.sizeOf(request.kind, item);
       if (size > budget) {
         flush();
         calls.push({
@@ -324,8 +253,8 @@ export class RemoteBackend implements InferenceBackend {
    * starts after it; a call cut short by it says nothing about the function's health.
    */
   private async call<T>(
-    payload: string,
-    decode: (answer: unknown) => T,
+    payload: WireMessage,
+    decode: (answer: WireMessage) => T,
     deadline = Number.POSITIVE_INFINITY,
     signal?: AbortSignal,
   ): Promise<T> {
@@ -392,11 +321,11 @@ export class RemoteBackend implements InferenceBackend {
    * out of it is their deadline passing, not the function failing to answer.
    */
   private async callWithDeadline(
-    payload: string,
+    payload: WireMessage,
     timeoutMs = this.options.timeoutMs,
     forRequests = false,
     withdrawn?: AbortSignal,
-  ): Promise<unknown> {
+  ): Promise<WireMessage> {
     const { clock } = this.options;
     const deadline = new AbortController();
     const timer = clock.setTimeout(() => deadline.abort(new Error(`deadline of ${timeoutMs} ms passed`)), timeoutMs);
@@ -416,7 +345,7 @@ export class RemoteBackend implements InferenceBackend {
 }
 
 /** A function's answer decoded; one outside the protocol is a malformed answer (not retried: it would repeat). */
-function decodeAnswer<T>(answer: unknown, decode: (answer: unknown) => T): T {
+function decodeAnswer<T>(answer: WireMessage, decode: (answer: WireMessage) => T): T {
   try {
     return decode(answer);
   } catch (error) {

@@ -9,11 +9,11 @@ import {
   connectionProblem,
   describeError,
   failureForStatus,
-  parseAnswer,
   timeoutFailure,
   type CallFailure,
 } from './call-failure';
 import type { Transport } from './remote';
+import { JSON_CONTENT_TYPE, type WireMessage } from './wire-codec';
 
 /** SageMaker's synchronous InvokeEndpoint limit on a request body, in bytes (6 MiB). */
 export const SAGEMAKER_PAYLOAD_LIMIT_BYTES = 6_291_456;
@@ -52,6 +52,7 @@ export class SageMakerTransport implements Transport {
   readonly kind = 'sagemaker' as const;
   /** Probes are invocations: they would keep an idle endpoint from scaling in (see Transport.probes). */
   readonly probes = false;
+  readonly binary = true;
   readonly target: string;
   private readonly client: SageMakerRuntimeClient;
 
@@ -62,25 +63,23 @@ export class SageMakerTransport implements Transport {
     this.target = `endpoint ${options.endpointName}${options.inferenceComponent ? ` (component ${options.inferenceComponent})` : ''}`;
   }
 
-  async call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
-    let body: Uint8Array | undefined;
+  async call(request: WireMessage, signal: AbortSignal, timeoutMs: number): Promise<WireMessage> {
     try {
       const output = await this.client.send(
         new InvokeEndpointCommand({
           EndpointName: this.options.endpointName,
           ...(this.options.inferenceComponent ? { InferenceComponentName: this.options.inferenceComponent } : {}),
-          ContentType: 'application/json',
-          Accept: 'application/json',
-          Body: Buffer.from(payload, 'utf8'),
+          ContentType: request.contentType,
+          Accept: request.contentType,
+          Body: request.body,
         }),
         { abortSignal: signal },
       );
-      body = output.Body;
+      return { contentType: output.ContentType ?? JSON_CONTENT_TYPE, body: output.Body ?? new Uint8Array(0) };
     } catch (error) {
       if (signal.aborted) throw new CallError(timeoutFailure(timeoutMs));
       throw new CallError(this.failureOf(error));
     }
-    return parseAnswer(body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8') : '');
   }
 
   close(): void {

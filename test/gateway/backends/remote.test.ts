@@ -3,12 +3,13 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 
-import { decodeRequest, encodeRequest, encodeResults, WIRE_REQUEST_OVERHEAD_BYTES, wireSizeOf } from '../../../functions/protocol';
+import { decodeRequest, encodeResults, WIRE_REQUEST_OVERHEAD_BYTES, wireSizeOf } from '../../../functions/protocol';
 import type { EmbedRequest, EmbedRequestItem, EmbedResult, ModelDescription } from '../../../functions/clip';
 import { HttpTransport } from '../../../gateway/backends/http';
 import { LambdaTransport } from '../../../gateway/backends/lambda';
 import { CallError, connectionProblem, describeError, failureForStatus, timeoutFailure } from '../../../gateway/backends/call-failure';
 import { RemoteBackend, type RemoteBackendOptions, type Transport } from '../../../gateway/backends/remote';
+import { JSON_CODEC, textOf as messageText, type WireMessage } from '../../../gateway/backends/wire-codec';
 import { builtEntry } from '../../helpers/build';
 import { flushPromises, ManualClock, settled } from '../../helpers/clock';
 
@@ -53,12 +54,17 @@ const cropOf = (tag: number, wireBytes: number): Uint8Array => {
 };
 const tagOf = (item: EmbedRequestItem): number => (typeof item === 'string' ? Number(item.split(':')[0]) : item[0]);
 
+/** An answer as the function would send it: JSON. */
+const jsonMessage = (answer: unknown): WireMessage => ({ contentType: 'application/json', body: Buffer.from(JSON.stringify(answer)) });
+
 /** What came back, readably: the tag its vector carries, or its error code. */
 const outcome = (result: EmbedResult): number | string => (result.ok ? result.vector[0] : result.code);
 
 /** The function as this test's Transport: it records each embed call and answers with vectors [tag, 0]. */
 class RecordingTransport implements Transport {
   readonly kind = 'http' as const;
+  /** JSON only: these tests are about calls and their failures, the same in either protocol. */
+  readonly binary = false;
   readonly target = 'http://clip.test';
   /** Embed calls in the order they were made, decoded. */
   readonly calls: EmbedRequest[] = [];
@@ -79,13 +85,13 @@ class RecordingTransport implements Transport {
     return encodeResults(request.items.map((item) => ({ ok: true, vector: Float32Array.of(tagOf(item), 0) })));
   }
 
-  async call(payload: string, signal: AbortSignal, timeoutMs: number): Promise<unknown> {
-    const request = decodeRequest(JSON.parse(payload));
+  async call(message: WireMessage, signal: AbortSignal, timeoutMs: number): Promise<WireMessage> {
+    const request = decodeRequest(JSON.parse(messageText(message)));
     if (request.kind === 'describe')
-      return this.describes++ === 0 ? { v: 1, description: DESCRIPTION } : this.probeAnswer(signal, timeoutMs);
+      return jsonMessage(this.describes++ === 0 ? { v: 1, description: DESCRIPTION } : await this.probeAnswer(signal, timeoutMs));
     this.calls.push(request);
-    this.payloadBytes.push(Buffer.byteLength(payload));
-    return this.answer(request, signal, timeoutMs);
+    this.payloadBytes.push(message.body.byteLength);
+    return jsonMessage(await this.answer(request, signal, timeoutMs));
   }
 
   /** The tags of each call's inputs. */
@@ -628,7 +634,7 @@ describe('the transports say why the function could not be reached', () => {
     async (kind, what, origin, detail) => {
       const transport = transports[kind](origin());
       try {
-        const error = await transport.call(JSON.stringify(encodeRequest({ kind: 'describe' })), new AbortController().signal, 5_000).then(
+        const error = await transport.call(JSON_CODEC.encode({ kind: 'describe' }), new AbortController().signal, 5_000).then(
           () => new Error('expected the call to fail'),
           (e: unknown) => e,
         );
@@ -659,7 +665,7 @@ describe('the transports say why the function could not be reached', () => {
         const out = [];
         for (const origin of JSON.parse(process.argv[1])) {
           for (const transport of [new HttpTransport(origin), new LambdaTransport({ functionName: 'clip', client: client(origin), log: () => {} })]) {
-            await transport.call('{"v":1,"kind":"describe"}', new AbortController().signal, 5000).catch((e) => out.push([transport.kind, e.failure.message, e.failure.detail]));
+            await transport.call({ contentType: 'application/json', body: Buffer.from('{"v":1,"kind":"describe"}') }, new AbortController().signal, 5000).catch((e) => out.push([transport.kind, e.failure.message, e.failure.detail]));
             transport.close();
           }
         }

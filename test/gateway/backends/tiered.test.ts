@@ -3,6 +3,7 @@ import { decodeRequest, encodeResults } from '../../../functions/protocol';
 import { CallError, coldFailure, failureForStatus } from '../../../gateway/backends/call-failure';
 import { RemoteBackend, type Transport } from '../../../gateway/backends/remote';
 import { TieredBackend } from '../../../gateway/backends/tiered';
+import { textOf, type WireMessage } from '../../../gateway/backends/wire-codec';
 import { flushPromises, ManualClock } from '../../helpers/clock';
 
 const DESCRIPTION: ModelDescription = {
@@ -43,6 +44,7 @@ type Answer = 'ok' | 'cold' | 'fail' | 'hold' | 'bad-input';
  */
 class ScriptedFunction implements Transport {
   readonly target: string;
+  readonly binary = false;
   describeAnswer: Answer = 'ok';
   embedAnswer: Answer = 'ok';
   description: ModelDescription;
@@ -62,20 +64,21 @@ class ScriptedFunction implements Transport {
     this.description = description;
   }
 
-  async call(payload: string, signal: AbortSignal): Promise<unknown> {
-    const request = decodeRequest(JSON.parse(payload));
+  async call(message: WireMessage, signal: AbortSignal): Promise<WireMessage> {
+    const request = decodeRequest(JSON.parse(textOf(message)));
+    const answer = (value: unknown): WireMessage => ({ contentType: 'application/json', body: Buffer.from(JSON.stringify(value)) });
     if (request.kind === 'describe') {
       this.describes++;
       await this.behave(this.describeAnswer, signal);
-      return { v: 1, description: this.description };
+      return answer({ v: 1, description: this.description });
     }
     const items = request.items as string[];
     this.embedCalls.push(items);
     await this.behave(this.embedAnswer, signal);
     if (this.embedAnswer === 'bad-input') {
-      return encodeResults(items.map(() => ({ ok: false, code: 'IMAGE_DECODE_FAILED', message: 'Not an image.' })));
+      return answer(encodeResults(items.map(() => ({ ok: false, code: 'IMAGE_DECODE_FAILED', message: 'Not an image.' }))));
     }
-    return encodeResults(items.map((item) => ({ ok: true, vector: Float32Array.of(Number(item), this.marker) })));
+    return answer(encodeResults(items.map((item) => ({ ok: true, vector: Float32Array.of(Number(item), this.marker) }))));
   }
 
   private async behave(answer: Answer, signal: AbortSignal): Promise<void> {
