@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { decodeAndCrop } from '../../../functions/clip';
 import { ClipModel } from '../../../functions/clip/model';
 import { handler, warm } from '../../../functions/handlers/lambda';
-import { decodeDescription, decodeResults, encodeRequest } from '../../../functions/protocol';
+import { decodeDescribeAnswer, decodeResults, encodeRequest } from '../../../functions/protocol';
 import { cosine, loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
@@ -22,9 +22,10 @@ describe('the Lambda handler', () => {
     await (await warm()).release();
   });
 
-  it('loads the model once, during init, and describes it', async () => {
+  it('loads the model once, during init, and describes it, speaking version 1 alone (Invoke carries JSON)', async () => {
     expect(await warm()).toBe(await warm());
-    const description = decodeDescription(await invoke(encodeRequest({ kind: 'describe' })));
+    const { description, protocols } = decodeDescribeAnswer(await invoke(encodeRequest({ kind: 'describe' })));
+    expect(protocols).toEqual([1]);
     expect(description.info).toMatchObject({ name: 'tiny-clip', dim: 64, imageSize: 64 });
     expect(description.preprocess).toMatchObject({ cropWidth: 64, cropHeight: 64, shortestEdge: 64 });
   });
