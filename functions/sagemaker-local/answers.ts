@@ -88,11 +88,18 @@ export const internalDependency = () =>
 export const throttled = () => serviceError(400, 'ThrottlingException', { message: null });
 
 /**
- * An oversize body is refused before the service looks at it: 413 without an error type, which
- * SDKs report by the status alone ("An error occurred (413) when calling the InvokeEndpoint
- * operation: HTTP content length exceeded 5246976 bytes." when the limit was 5 MB).
+ * An oversize body is refused by the front end before the service looks at it: 413 with the
+ * HTTP codec's plain-text sentence and no error type. SDK users have reported it as "An error
+ * occurred (413) when calling the InvokeEndpoint operation: HTTP content length exceeded 5246976
+ * bytes." (when the limit was 5 MB), and API Gateway's front end sends the same sentence as plain
+ * text. The JavaScript SDK cannot parse it as JSON: it throws a SyntaxError whose
+ * `$metadata.httpStatusCode` is 413, so callers must judge such answers by status.
  */
-export const payloadTooLarge = (limit: number) => json(413, { message: `HTTP content length exceeded ${limit} bytes.` });
+export const payloadTooLarge = (limit: number): Answer => ({
+  status: 413,
+  headers: { 'Content-Type': 'text/plain', ...requestId() },
+  body: Buffer.from(`HTTP content length exceeded ${limit} bytes.`),
+});
 
 /** The log group the container's output goes to, and the ARN ModelError names it by. */
 export function logGroup(id: EndpointIdentity): { name: string; arn: string } {
