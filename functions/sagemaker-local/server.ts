@@ -7,7 +7,8 @@ import * as answers from './answers';
 import type { Answer, EndpointIdentity } from './answers';
 import { systemClock, type Clock } from './clock';
 import { CopyScaler, type CapacityState, type CopyScalerOptions } from './copies';
-import { FAULT_KINDS, parseFaults, type SageMakerFault, type SageMakerFaultKind } from './faults';
+import { controlRoute } from './control';
+import { FAULT_KINDS, type SageMakerFault, type SageMakerFaultKind } from './faults';
 import { callContainer } from './forward';
 import { checkSignature, type SigningCredentials } from './sigv4';
 
@@ -207,29 +208,8 @@ export class LocalSageMaker {
     const path = (req.url ?? '/').split('?', 1)[0];
     const invoke = INVOKE_PATH.exec(path);
     if (req.method === 'POST' && invoke) return write(res, await this.invoke(decodeURIComponent(invoke[1]), req));
-    if (path === '/_local/faults' && req.method === 'POST') {
-      const { body } = await readBody(req, 1 << 20);
-      try {
-        for (const fault of parseFaults(JSON.parse(body.toString('utf8')))) this.inject(fault);
-      } catch (error) {
-        return write(res, answers.localJson(400, { message: error instanceof Error ? error.message : String(error) }));
-      }
-      return write(res, answers.localJson(200, { queued: this.faultQueue.length }));
-    }
-    if (path === '/_local/faults' && req.method === 'DELETE') {
-      this.clearFaults();
-      return write(res, answers.localJson(200, { queued: 0 }));
-    }
-    if (path === '/_local/copies' && req.method === 'POST') {
-      const { body } = await readBody(req, 1 << 10);
-      try {
-        this.setCopies((JSON.parse(body.toString('utf8')) as { copies?: unknown }).copies as number);
-      } catch (error) {
-        return write(res, answers.localJson(400, { message: error instanceof Error ? error.message : String(error) }));
-      }
-      return write(res, answers.localJson(200, this.stats));
-    }
-    if (path === '/_local/stats' && req.method === 'GET') return write(res, answers.localJson(200, this.stats));
+    const control = await controlRoute(this, req.method, path, req);
+    if (control) return write(res, control);
     write(res, answers.serviceError(404, 'UnknownOperationException', { message: `No such operation: ${req.method} ${path}` }));
   }
 
