@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { ModelDtype } from '../functions/clip';
 import { describeGpu, probeGpu } from '../functions/clip/gpu-info';
 import type { ClipModel } from '../functions/clip/model';
+import { describePlacement, placementProblem } from '../functions/clip/placement';
 import { consoleProgress, resolveModel } from '../functions/hub';
 import { parseCheckArgs, USAGE, UsageError, type CheckModel, type CheckOptions } from './gpu-check/args';
 import { bundledImages, CHECK_TEXTS, compareWithCpu, MIN_COSINE, summarise } from './gpu-check/compare';
@@ -78,8 +79,7 @@ async function check(options: CheckOptions): Promise<void> {
   const cpu = await ClipModel.load(directory, { device: 'cpu', dtype: options.dtype, log: () => {} });
   try {
     field('Model', `${checked.info.name} (${checked.info.dtype}) from ${directory}`);
-    const report = checked.device;
-    const { placementProblem, describePlacement } = require('../functions/clip/placement') as typeof import('../functions/clip/placement');
+    const report = checked.deviceReport;
     const towers = (['text', 'vision'] as const).map((tower) => [tower, report.placement[tower]] as const);
     const onGpu =
       report.provider === 'cuda' && towers.every(([, placement]) => placement !== undefined && placementProblem(placement) === undefined);

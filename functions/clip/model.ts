@@ -182,7 +182,7 @@ export class ClipModel {
   }
 
   /** What the model runs on: provider, node placement on CUDA, GPU, ONNX Runtime release, warm-up time. */
-  get device(): DeviceReport {
+  get deviceReport(): DeviceReport {
     return this.report!;
   }
 

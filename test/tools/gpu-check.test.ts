@@ -3,8 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 
-import { builtEntry } from '../helpers/build';
+import { summarise } from '../../tools/gpu-check/compare';
 import { nvidiaSmiStandIn } from '../functions/clip/nvidia-smi-stand-in';
+import { FAKE_COMMIT, FakeHub, tinyClipRepo } from '../functions/hub/fake-hub';
+import { builtEntry } from '../helpers/build';
+import { TINY_CLIP_DIR } from '../helpers/tiny-clip';
 
 /**
  * The built command as `npm run gpu:check` runs it. This host has no GPU, so every run here
@@ -61,14 +64,14 @@ describe('npm run gpu:check on a host without a GPU', () => {
   });
 
   it('with --allow-cpu, runs the comparison and the sweep on the CPU and says it is no GPU result', async () => {
-    const { code, stdout, stderr } = await run(['--allow-cpu', ...QUICK], withL4);
+    const { code, stdout, stderr } = await run(['--allow-cpu', '--model-dir', TINY_CLIP_DIR, ...QUICK], withL4);
     expect(stderr).toMatch(
       /gpu-check: CLIP ready: model tiny-clip \(fp32\); execution provider CPU; GPU NVIDIA L4, driver 550\.90\.07, CUDA 12\.4;/,
     );
     expect(code).toBe(0);
     const lines = stdout.split('\n');
     expect(lines).toContain('  Execution provider  CPU (--allow-cpu: CUDA does not run this model here, so this is no GPU result)');
-    expect(lines).toContainEqual(expect.stringMatching(/^ {2}Model {15}tiny-clip \(fp32\) from .*models[/\\]tiny-clip$/));
+    expect(lines).toContain(`  Model               tiny-clip (fp32) from ${TINY_CLIP_DIR}`);
     expect(lines).toContainEqual(expect.stringMatching(/^ {2}Warm-up {13}\d+ ms \(load and self-check\)$/));
 
     // Every bundled image and every text, each at or above 0.9999 against the CPU.
@@ -86,6 +89,22 @@ describe('npm run gpu:check on a host without a GPU', () => {
     expect(lastLine(stdout)).toBe(
       'Result: PASSED on the CPU only (--allow-cpu): the check itself works here, but it says nothing about a GPU.',
     );
+  });
+
+  it('checks a model from the hub (--model REPO), fetched into the cache as npm run clip does', async () => {
+    const hub = await new FakeHub({ 'test/tiny-clip': tinyClipRepo() }).start();
+    try {
+      const cache = join(scratch, 'hf-cache');
+      const env = { ...withL4, HF_ENDPOINT: hub.origin, HF_HUB_CACHE: cache, HF_TOKEN_PATH: join(scratch, 'no-token') };
+      const { code, stdout } = await run(['--model', 'test/tiny-clip', '--allow-cpu', '--batch-sizes', '2', '--rounds', '1'], env);
+      expect(stdout).toContain(
+        `  Model               test/tiny-clip (fp32) from ${join(cache, 'models--test--tiny-clip', 'snapshots', FAKE_COMMIT)}\n`,
+      );
+      expect(stdout).toMatch(/^ {2}images: 24 of 24 at or above 0\.9999/m);
+      expect(code).toBe(0);
+    } finally {
+      await hub.stop();
+    }
   });
 
   it('refuses bad options before loading anything', async () => {
@@ -191,5 +210,17 @@ describe('npm run gpu:check -- --cuda-libs npm', () => {
     );
     expect(readFileSync(env.NPM_STAND_IN_LOG, 'utf8').trim().split('\n')).toHaveLength(1);
     expect(second.code).toBe(1);
+  });
+});
+
+describe('the comparison’s verdict', () => {
+  it('counts what falls below 0.9999 or failed, and names each', () => {
+    const { line, failures } = summarise('images', [
+      { label: 'a.jpg', cosine: 0.99995 },
+      { label: 'b.png', cosine: 0.9998 },
+      { label: 'c.webp', cosine: NaN, error: 'CPU: INFERENCE_FAILED: no vector' },
+    ]);
+    expect(line).toBe('images: 1 of 3 at or above 0.9999; lowest 0.999800 (b.png)');
+    expect(failures).toEqual(['b.png: cosine 0.999800', 'c.webp: CPU: INFERENCE_FAILED: no vector']);
   });
 });

@@ -28,6 +28,7 @@ Options:
                        (its install script fetches them from NuGet with --onnxruntime-node-install=cuda12;
                        default), or npm: onnxruntime-node@1.29.0 and the npm package
                        com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, installed apart from the project
+                       (about 1.1 GB; its CUDA provider links CUDA 13: libcublasLt.so.13, libcudart.so.13)
   --cuda-libs-dir DIR  where --cuda-libs npm installs them (default ~/.cache/clip-gateway/cuda-libs-npm)
   --allow-cpu          when CUDA is not active, run the comparison and the measurements on the CPU
                        instead of failing (to try the check on a machine without a GPU; no GPU result)

@@ -132,7 +132,7 @@ describe('requireGpu and the startup line', () => {
     expect(ready[0]).toMatch(
       /^CLIP ready: model tiny-clip \(fp32\); execution provider CPU; GPU NVIDIA L4, driver 550\.90\.07, CUDA 12\.4; ONNX Runtime 1\.30\.0; warm-up \d+ ms \(load and self-check\)$/,
     );
-    expect(model.device).toMatchObject({ provider: 'cpu', onnxRuntime: '1.30.0', gpu: { found: true, name: 'NVIDIA L4' } });
+    expect(model.deviceReport).toMatchObject({ provider: 'cpu', onnxRuntime: '1.30.0', gpu: { found: true, name: 'NVIDIA L4' } });
     await model.release();
 
     const withoutGpu: string[] = [];
