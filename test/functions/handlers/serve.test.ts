@@ -193,6 +193,13 @@ describe('functions/handlers/http.js (the process)', () => {
     expect(fn.log()).toMatch(/stopped: 0 invocations finished; exit 1\n$/);
   });
 
+  it('exits non-zero naming why when a GPU is required and this host has none', async () => {
+    // The machines these tests run on have no CUDA: the real refusal, not a stand-in.
+    const fn = await start(process.execPath, [HTTP_ENTRY()], { PORT: '0', CLIP_DEVICE: 'cuda', CLIP_REQUIRE_GPU: 'true' });
+    expect(await fn.exited).toBe(1);
+    expect(fn.log()).toMatch(/\nThe CLIP function could not start: .*CLIP_REQUIRE_GPU=true.*\n/);
+  });
+
   it('names a bad port setting', async () => {
     for (const [name, value] of [
       ['PORT', 'eighty'],
