@@ -66,7 +66,7 @@ export function createFunctionServer(model: ServedModel | FunctionLifecycle, opt
   };
 
   return createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://function').pathname;
+    const path = pathOf(req);
     if (path === '/invocations') {
       if (req.method !== 'POST') return void methodNotAllowed(req, res, lifecycle, 'POST');
       if (lifecycle.state !== 'ready') return void refuse(req, res, lifecycle, retryAfter);
@@ -86,7 +86,7 @@ export function createFunctionServer(model: ServedModel | FunctionLifecycle, opt
 
 /** A server for the health routes alone, on a port of their own (RunPod's PORT_HEALTH). */
 export function createHealthServer(lifecycle: FunctionLifecycle): Server {
-  return createServer((req, res) => void answerHealth(req, res, lifecycle, new URL(req.url ?? '/', 'http://function').pathname));
+  return createServer((req, res) => void answerHealth(req, res, lifecycle, pathOf(req)));
 }
 
 /**
@@ -138,6 +138,9 @@ function send(res: ServerResponse, lifecycle: FunctionLifecycle, status: number,
     res.end(bytes, resolve);
   });
 }
+
+/** The request's path without its query (SageMaker and RunPod call the bare paths; a query changes nothing). */
+const pathOf = (req: IncomingMessage) => (req.url ?? '/').split('?')[0];
 
 /** DeviceError, or one from another copy of the module (the name is the contract). */
 function isDeviceError(error: unknown): error is Error {
