@@ -17,7 +17,7 @@ export { defaultWorkerCount, LocalBackend, type LocalModelOptions } from './loca
 export { DEFAULT_REMOTE_CALL_OPTIONS, RemoteBackend, type RemoteBackendOptions, type RemoteCallOptions } from './remote';
 export { LambdaTransport } from './lambda';
 export { HttpTransport } from './http';
-export { SageMakerTransport, SAGEMAKER_PAYLOAD_LIMIT_BYTES } from './sagemaker';
+export { SageMakerTransport } from './sagemaker';
 export { DEFAULT_TIERED_OPTIONS, TieredBackend, type TieredBackendOptions } from './tiered';
 export { registerTierMetrics } from './tier-metrics';
 

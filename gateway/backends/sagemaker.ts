@@ -15,9 +15,6 @@ import {
 import type { Transport } from './remote';
 import { JSON_CONTENT_TYPE, type WireMessage } from './wire-codec';
 
-/** SageMaker's synchronous InvokeEndpoint limit on a request body, in bytes (6 MiB). */
-export const SAGEMAKER_PAYLOAD_LIMIT_BYTES = 6_291_456;
-
 export interface SageMakerTransportOptions {
   /** The endpoint (SAGEMAKER_ENDPOINT). Required. */
   endpointName: string;
