@@ -1,5 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
-
 import type { ModelDescription } from '../../functions/clip';
 
 /**
@@ -16,7 +14,9 @@ export function modelDifference(a: ModelDescription, b: ModelDescription): strin
   for (const field of [...preprocess].sort()) {
     const left = (a.preprocess as unknown as Record<string, unknown>)[field];
     const right = (b.preprocess as unknown as Record<string, unknown>)[field];
-    if (!isDeepStrictEqual(left, right))
+    // Compared as JSON, the form descriptions travel in: a worker's structured clone and a
+    // function's JSON answer make equal values whose prototypes may come from different realms.
+    if (JSON.stringify(left) !== JSON.stringify(right))
       differences.push(`preprocessing ${field}: ${JSON.stringify(left)} against ${JSON.stringify(right)}`);
   }
   return differences.length > 0 ? differences.join('; ') : undefined;

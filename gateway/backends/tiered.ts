@@ -202,6 +202,7 @@ export class TieredBackend implements InferenceBackend {
         },
         (error: unknown) => this.counters.wake(isColdError(error) ? 'cold' : 'failed'),
       )
+      .catch((error: unknown) => this.log('A wake call to the primary tier could not be handled', error))
       .finally(() => (this.waking = undefined));
   }
 
