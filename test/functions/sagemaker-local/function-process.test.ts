@@ -1,5 +1,5 @@
 import { FunctionProcess } from '../../../functions/sagemaker-local/function-process';
-import { startFunction } from './fixture';
+import { startFunction } from '../../helpers/sagemaker-local';
 
 /**
  * A stand-in container: a Node.js one-liner on env PORT whose health routes answer as told

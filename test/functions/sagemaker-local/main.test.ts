@@ -4,7 +4,7 @@ import { InvokeEndpointCommand } from '@aws-sdk/client-sagemaker-runtime';
 
 import { builtEntry } from '../../helpers/build';
 import { until } from '../../helpers/clock';
-import { DESCRIBE, sageMakerClient } from './fixture';
+import { DESCRIBE, sageMakerClient } from '../../helpers/sagemaker-local';
 
 const alive = (pid: number) => {
   try {

@@ -16,7 +16,7 @@ import type { SageMakerFault } from '../../../functions/sagemaker-local/faults';
 import type { FunctionProcess } from '../../../functions/sagemaker-local/function-process';
 import { LocalSageMaker } from '../../../functions/sagemaker-local/server';
 import { ManualClock, settled, until } from '../../helpers/clock';
-import { COMPONENT, ENDPOINT, invokeInput, rejection, sageMakerClient, startFunction } from './fixture';
+import { COMPONENT, ENDPOINT, invokeInput, rejection, sageMakerClient, startFunction } from '../../helpers/sagemaker-local';
 
 const LOG_STREAM_ARN = `arn:aws:logs:us-east-1:000000000000:log-group:/aws/sagemaker/InferenceComponents/${COMPONENT}`;
 

@@ -4,7 +4,7 @@ import { NO_CAPACITY_MESSAGE } from '../../../functions/sagemaker-local/answers'
 import type { FunctionProcess } from '../../../functions/sagemaker-local/function-process';
 import { LocalSageMaker, type LocalSageMakerOptions } from '../../../functions/sagemaker-local/server';
 import { ManualClock } from '../../helpers/clock';
-import { COMPONENT, ENDPOINT, invokeInput, rejection, sageMakerClient, startFunction } from './fixture';
+import { COMPONENT, ENDPOINT, invokeInput, rejection, sageMakerClient, startFunction } from '../../helpers/sagemaker-local';
 
 /**
  * Scale to zero as the gateway meets it through the SDK: at zero copies the exact no-capacity

@@ -17,7 +17,7 @@ import {
   rejection,
   sageMakerClient,
   startFunction,
-} from './fixture';
+} from '../../helpers/sagemaker-local';
 
 const MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing ' +

@@ -5,7 +5,7 @@ import { configFromEnv } from '../../../gateway/config';
 import { ManualClock, until } from '../../helpers/clock';
 import { startGateway, type RunningGateway } from '../../helpers/gateway';
 import { cosine, loadReference, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
-import { startFunction } from '../../functions/sagemaker-local/fixture';
+import { startFunction } from '../../helpers/sagemaker-local';
 
 const reference = loadReference();
 const WAKE_INTERVAL_MS = 300;

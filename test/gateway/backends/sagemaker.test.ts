@@ -3,7 +3,7 @@ import type { FunctionProcess } from '../../../functions/sagemaker-local/functio
 import { LocalSageMaker } from '../../../functions/sagemaker-local/server';
 import { RemoteBackend, SageMakerTransport, type RemoteBackendOptions } from '../../../gateway/backends';
 import { cosine, loadReference } from '../../helpers/tiny-clip';
-import { credentials, RecordingContainer, startFunction } from '../../functions/sagemaker-local/fixture';
+import { credentials, RecordingContainer, startFunction } from '../../helpers/sagemaker-local';
 
 const ENDPOINT = 'clip-gpu';
 const COMPONENT = 'clip-gpu-ic';

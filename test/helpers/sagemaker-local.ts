@@ -1,4 +1,4 @@
-// What the stand-in's tests share: the real function's HTTP adapter in a child process (run from
+// What the SageMaker stand-in's tests and the gateway's SageMaker tests share: the real function's HTTP adapter in a child process (run from
 // source with tsx, so no build is needed), and the real SageMaker Runtime client pointed at a
 // local origin with retries off (a retry would use up the next queued fault).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -7,14 +7,14 @@ import { join } from 'node:path';
 
 import { InvokeEndpointCommand, SageMakerRuntimeClient, type InvokeEndpointCommandInput } from '@aws-sdk/client-sagemaker-runtime';
 
-import { FunctionProcess } from '../../../functions/sagemaker-local/function-process';
+import { FunctionProcess } from '../../functions/sagemaker-local/function-process';
 
 export const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const ENDPOINT = 'clip-gpu';
 export const COMPONENT = 'clip-ic';
 export const DESCRIBE = JSON.stringify({ v: 1, kind: 'describe' });
 
-const ROOT = join(__dirname, '..', '..', '..');
+const ROOT = join(__dirname, '..', '..');
 
 /** The function's HTTP adapter with the bundled tiny CLIP, as SageMaker would run the container. */
 export function startFunction(): Promise<FunctionProcess> {
