@@ -36,8 +36,9 @@ const CALL_FAILURES: ReadonlySet<string> = new Set([ErrorCode.BACKEND_UNAVAILABL
  *   moves back.
  * - Inputs whose primary call failed as a call (unavailable, timed out; never an input's own
  *   error) are sent to the spillover while their deadline allows.
- * - A call to a primary whose state is unknown (failed lately) that has not answered within
- *   `spillAfterMs` is also sent to the spillover. Every call is an idempotent read, so both may
+ * - A call to a primary in doubt (it failed since it last answered, or has been quiet for a wake
+ *   interval and may have scaled in) that has not answered within `spillAfterMs` is also sent
+ *   to the spillover. Every call is an idempotent read, so both may
  *   run: the first useful answer is the batch's, the other call is withdrawn, and the batch's
  *   promise settles once, so no result arrives twice. A local spillover runs a batch it was sent
  *   to its end (see LocalBackend.embed) and its answer is dropped.
@@ -57,6 +58,8 @@ export class TieredBackend implements InferenceBackend {
   private primaryMismatch?: string;
   private primaryState: TierState = 'unknown';
   private lastWakeAt = Number.NEGATIVE_INFINITY;
+  /** When the primary last answered a call (on the clock). */
+  private lastAnswerAt = Number.NEGATIVE_INFINITY;
   private waking?: Promise<void>;
   private closed = false;
 
@@ -125,7 +128,7 @@ export class TieredBackend implements InferenceBackend {
       this.wakeIfDue();
       return this.onSpillover(request, options, this.primaryState === 'cold' ? 'cold' : 'unavailable');
     }
-    if (this.primaryState === 'unknown' && this.spilloverModel) return this.hedged(request, options);
+    if (this.primaryInDoubt() && this.spilloverModel) return this.hedged(request, options);
     return this.completed(request, await this.onPrimary(request, options), options);
   }
 
@@ -170,10 +173,21 @@ export class TieredBackend implements InferenceBackend {
     );
   }
 
+  /**
+   * Whether the primary's next call may hang: it failed since it last answered, or it has not
+   * answered for a wake interval, long enough for a platform that scales to zero to have taken
+   * its copy away (the next call would then wait for a cold start: Cloud Run and Modal hold it).
+   */
+  private primaryInDoubt(): boolean {
+    return this.primaryState === 'unknown' || this.clock.now() - this.lastAnswerAt >= this.options.wakeIntervalMs;
+  }
+
   private observe(outcome: CallOutcome): void {
     const before = this.primaryState;
-    if (outcome === 'ok') this.primaryState = 'warm';
-    else if (outcome === 'cold') this.primaryState = 'cold';
+    if (outcome === 'ok') {
+      this.primaryState = 'warm';
+      this.lastAnswerAt = this.clock.now();
+    } else if (outcome === 'cold') this.primaryState = 'cold';
     else if (outcome === 'unhealthy') this.primaryState = 'unknown';
     if (before === this.primaryState) return;
     this.counters.primaryState(this.primaryState);

@@ -257,6 +257,29 @@ describe('TieredBackend: a primary that scales to zero, and a spillover', () => 
     await backend.close();
   });
 
+  it('hedges the first call to a primary that has been quiet for a wake interval: it may have scaled in', async () => {
+    const { backend, gpu, cpu, clock } = tiers({ spillAfterMs: 10, wakeIntervalMs: 60_000 });
+    await backend.start();
+    await clock.advance(60_000);
+    gpu.embedAnswer = 'hold';
+    const batch = backend.embed(texts(1));
+    await flushPromises();
+    await clock.advance(10);
+    expect(answeredBy(await batch)).toEqual([SPILLOVER]);
+    expect(gpu.held[0].signal.aborted).toBe(true);
+    // Its answer puts it beyond doubt again: the next call is not hedged.
+    gpu.embedAnswer = 'ok';
+    expect(answeredBy(await backend.embed(texts(2)))).toEqual([PRIMARY]);
+    gpu.embedAnswer = 'hold';
+    const next = backend.embed(texts(3));
+    await flushPromises();
+    await clock.advance(1_000);
+    expect(cpu.embedCalls).toEqual([['1']]);
+    gpu.held[1].release();
+    expect(answeredBy(await next)).toEqual([PRIMARY]);
+    await backend.close();
+  });
+
   it('refuses to start when the tiers serve different models, naming the difference', async () => {
     const { backend } = tiers({ gpu: { ...ON_GPU, info: { ...ON_GPU.info, dtype: 'fp16', dim: 3 } } });
     await expect(backend.start()).rejects.toThrow(
