@@ -1,5 +1,5 @@
 import { check, httpUrl } from '../../functions/options';
-import { CallError, connectionProblem, describeError, failureForStatus, timeoutFailure } from './call-failure';
+import { CallError, coldFailure, connectionProblem, describeError, failureForStatus, timeoutFailure } from './call-failure';
 import type { Transport } from './remote';
 import { JSON_CONTENT_TYPE, textOf, type WireMessage } from './wire-codec';
 
@@ -33,6 +33,11 @@ export class HttpTransport implements Transport {
       throw new CallError(failureForStatus(undefined, connectionProblem(error) ?? '', describeError(error)));
     }
     const answer = { contentType: response.headers.get('content-type') ?? JSON_CONTENT_TYPE, body };
+    if (response.status === 503 && response.headers.has('retry-after')) {
+      // The function's own "not yet": its model is still loading (or it is draining to stop), as
+      // the container answers /invocations before it is ready. A state, like SageMaker's no capacity.
+      throw new CallError(coldFailure(`503 with Retry-After ${response.headers.get('retry-after')}: ${textOf(answer).slice(0, 200)}`));
+    }
     if (!response.ok) throw new CallError(failureForStatus(response.status, '', textOf(answer).slice(0, 200)));
     return answer;
   }
