@@ -297,12 +297,15 @@ function singleBackendFromEnv(
         functionName: read.required('LAMBDA_FUNCTION_NAME', nonEmpty, `when ${chosenBy} is lambda`),
         remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
       };
-    case 'http':
+    case 'http': {
+      const headers = read.optional('CLIP_FUNCTION_HEADERS', headerObject);
       return {
         kind,
         url: read.required('CLIP_FUNCTION_URL', httpUrl, 'when INFERENCE_BACKEND is http'),
+        ...(headers ? { headers } : {}),
         remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
       };
+    }
     case 'sagemaker': {
       const inferenceComponent = read.optional('SAGEMAKER_INFERENCE_COMPONENT', nonEmpty);
       return {
@@ -346,6 +349,48 @@ function storeFromEnv(read: EnvReader): StoreConfig {
 }
 
 const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');
+
+/** An HTTP header's name, as RFC 9110 spells a token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers the transport sets itself, or that would break the call. */
+const RESERVED_HEADERS = new Set(['content-type', 'accept', 'content-length', 'host', 'connection', 'transfer-encoding']);
+
+/**
+ * A JSON object of header names to values (CLIP_FUNCTION_HEADERS), for a platform that wants its
+ * own auth on every call. Its values are secrets: a refusal names the header, never its value.
+ */
+const headerObject: Rule<Record<string, string>> = {
+  expected: 'a JSON object of header names to string values, such as {"Authorization": "Bearer ..."}',
+  accepts: (value): value is Record<string, string> =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.entries(value).every(
+      ([name, v]) => HEADER_NAME.test(name) && !RESERVED_HEADERS.has(name.toLowerCase()) && typeof v === 'string' && !/[\r\n]/.test(v),
+    ),
+  parse: (raw) => {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      return raw;
+    }
+  },
+  problem: (raw) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return 'is not JSON (its value is not shown)';
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not a JSON object (its value is not shown)';
+    for (const [name, v] of Object.entries(value)) {
+      if (!HEADER_NAME.test(name)) return `has ${JSON.stringify(name)}, which is not a header name`;
+      if (RESERVED_HEADERS.has(name.toLowerCase())) return `sets ${name}, which the gateway sets itself`;
+      if (typeof v !== 'string' || /[\r\n]/.test(v)) return `gives ${name} a value that is not a one-line string (its value is not shown)`;
+    }
+    return 'is not usable (its value is not shown)';
+  },
+};
 
 /**
  * The configuration from environment variables (see README). Every value is checked as it is

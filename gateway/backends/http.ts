@@ -3,14 +3,21 @@ import { CallError, coldFailure, connectionProblem, describeError, failureForSta
 import type { Transport } from './remote';
 import { JSON_CONTENT_TYPE, textOf, type WireMessage } from './wire-codec';
 
-/** Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on a GPU host. */
+/**
+ * Calls a CLIP function served by functions/handlers/http.ts (`POST {url}/invocations`), e.g. on
+ * a serverless GPU platform. `headers` go with every call: what the platform's proxy wants
+ * (RunPod's `Authorization: Bearer`, Modal's proxy auth `Modal-Key` and `Modal-Secret`).
+ */
 export class HttpTransport implements Transport {
   readonly kind = 'http' as const;
   readonly binary = true;
   readonly target: string;
   private readonly endpoint: string;
 
-  constructor(url: string) {
+  constructor(
+    url: string,
+    private readonly headers: Readonly<Record<string, string>> = {},
+  ) {
     const parsed = new URL(check('url', url, httpUrl));
     this.endpoint = new URL('invocations', parsed.href.endsWith('/') ? parsed.href : `${parsed.href}/`).href;
     this.target = parsed.origin;
@@ -22,7 +29,7 @@ export class HttpTransport implements Transport {
     try {
       response = await fetch(this.endpoint, {
         method: 'POST',
-        headers: { 'content-type': request.contentType, accept: request.contentType },
+        headers: { ...this.headers, 'content-type': request.contentType, accept: request.contentType },
         body: request.body,
         signal,
       });

@@ -39,8 +39,8 @@ export type BackendOptions =
     }
   /** AWS Lambda through the SDK; region, credentials and AWS_ENDPOINT_URL_LAMBDA as the SDK reads them. */
   | { kind: 'lambda'; functionName: string; remote: RemoteCallOptions }
-  /** The HTTP adapter (functions/handlers/http.ts) at this base URL. */
-  | { kind: 'http'; url: string; remote: RemoteCallOptions }
+  /** The HTTP adapter (functions/handlers/http.ts) at this base URL, with these headers on every call (a platform's auth; never logged). */
+  | { kind: 'http'; url: string; headers?: Record<string, string>; remote: RemoteCallOptions }
   /** A SageMaker endpoint (and inference component) through the SDK; region, credentials and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME as the SDK reads them. */
   | { kind: 'sagemaker'; endpointName: string; inferenceComponent?: string; remote: RemoteCallOptions }
   /** A remote primary that may scale to zero, with a spillover that serves while it is cold (see TieredBackend). */
@@ -122,7 +122,7 @@ function createRemoteBackend(
       case 'lambda':
         return new LambdaTransport({ functionName: options.functionName, log });
       case 'http':
-        return new HttpTransport(options.url);
+        return new HttpTransport(options.url, options.headers);
       case 'sagemaker':
         return new SageMakerTransport({ endpointName: options.endpointName, inferenceComponent: options.inferenceComponent, log });
     }

@@ -256,6 +256,27 @@ describe('configFromEnv', () => {
     });
   });
 
+  it('reads headers for an HTTP function behind a platform that wants its own auth, and never quotes their values', () => {
+    const env = { INFERENCE_BACKEND: 'http', CLIP_FUNCTION_URL: 'https://abc.api.runpod.ai' };
+    expect(configFromEnv({ ...env, CLIP_FUNCTION_HEADERS: '{"Authorization":"Bearer rpa_secret"}' }).backend).toMatchObject({
+      kind: 'http',
+      headers: { Authorization: 'Bearer rpa_secret' },
+    });
+    for (const [headers, message] of [
+      ['Bearer rpa_secret', 'CLIP_FUNCTION_HEADERS is not JSON (its value is not shown)'],
+      ['["rpa_secret"]', 'CLIP_FUNCTION_HEADERS is not a JSON object (its value is not shown)'],
+      ['{"Content-Type":"text/plain"}', 'CLIP_FUNCTION_HEADERS sets Content-Type, which the gateway sets itself'],
+      ['{"Bad Name":"rpa_secret"}', 'CLIP_FUNCTION_HEADERS has "Bad Name", which is not a header name'],
+      [
+        '{"Authorization":"Bearer rpa_secret\\r\\nX-Injected: 1"}',
+        'CLIP_FUNCTION_HEADERS gives Authorization a value that is not a one-line string',
+      ],
+    ]) {
+      expect(() => configFromEnv({ ...env, CLIP_FUNCTION_HEADERS: headers })).toThrow(message);
+      expect(() => configFromEnv({ ...env, CLIP_FUNCTION_HEADERS: headers })).not.toThrow(/rpa_secret/);
+    }
+  });
+
   it('reads a SageMaker primary with a spillover as two tiers', () => {
     expect(
       configFromEnv({

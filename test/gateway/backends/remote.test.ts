@@ -700,6 +700,20 @@ describe('the transports say why the function could not be reached', () => {
     transport.close();
   });
 
+  it('sends the headers it was given with every call, beside its own content type', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const fn = createHttpServer((req, res) => {
+      seen.push(req.headers);
+      req
+        .resume()
+        .on('end', () => res.setHeader('content-type', 'application/json').end(JSON.stringify({ v: 1, description: DESCRIPTION })));
+    });
+    const transport = new HttpTransport(`http://127.0.0.1:${await listen(fn)}`, { Authorization: 'Bearer rpa_key', 'Modal-Key': 'wk-1' });
+    await transport.call(JSON_CODEC.encode({ kind: 'describe' }), new AbortController().signal, 5_000);
+    expect(seen[0]).toMatchObject({ authorization: 'Bearer rpa_key', 'modal-key': 'wk-1', 'content-type': 'application/json' });
+    transport.close();
+  });
+
   it('fails the inputs with the cause, and logs the original error', async () => {
     // An HTTP function that describes itself, then dies.
     const fn = createHttpServer((req, res) => {
