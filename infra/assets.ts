@@ -54,6 +54,15 @@ export function functionImageExcludes(modelDir: string): string[] {
 }
 
 /**
+ * Excludes for the CUDA image (functions/Dockerfile.cuda): the function image's, plus the GPU
+ * check and the bundled tiny CLIP it compares the GPU with the CPU on, so that a GPU host can run
+ * the check on the very image it serves.
+ */
+export function cudaImageExcludes(modelDir: string): string[] {
+  return allowOnly([...BUILD_FILES, 'functions', 'tools/model.ts', 'tools/gpu-check.ts', 'tools/gpu-check', DEFAULT_MODEL_DIR, modelDir]);
+}
+
+/**
  * Checks a model directory given relative to the repository root and returns it in the form
  * Docker's COPY wants (POSIX separators, no trailing slash). It must be inside the build context,
  * and it must hold a CLIP export with the weights for `dtype`: the same check the function makes

@@ -1,5 +1,13 @@
 // The CDK app's building blocks, for use from other CDK apps or tests.
-export { checkModelDir, DEFAULT_MODEL_DIR, findRepoRoot, functionImageExcludes, gatewayImageExcludes, REPO_ROOT } from './assets';
+export {
+  checkModelDir,
+  cudaImageExcludes,
+  DEFAULT_MODEL_DIR,
+  findRepoRoot,
+  functionImageExcludes,
+  gatewayImageExcludes,
+  REPO_ROOT,
+} from './assets';
 export {
   CATALOGUE_KINDS,
   CatalogueDatabase,

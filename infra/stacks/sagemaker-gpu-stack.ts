@@ -9,7 +9,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import type { Construct } from 'constructs';
 
 import type { ModelDtype } from '../../functions/clip/model-dir';
-import { checkModelDir, DEFAULT_MODEL_DIR, functionImageExcludes, REPO_ROOT } from '../assets';
+import { checkModelDir, cudaImageExcludes, DEFAULT_MODEL_DIR, REPO_ROOT } from '../assets';
 import { MODEL_PATH_IN_IMAGE } from './clip-function-stack';
 import { resolveSageMakerGpuOptions, type ResolvedSageMakerGpuOptions, type SageMakerGpuOptions } from './sagemaker-gpu-options';
 
@@ -98,7 +98,7 @@ export class SageMakerGpuStack extends Stack {
       directory: REPO_ROOT,
       file: 'functions/Dockerfile.cuda',
       buildArgs: { MODEL_DIR: modelDir },
-      exclude: functionImageExcludes(modelDir),
+      exclude: cudaImageExcludes(modelDir),
       platform: Platform.LINUX_AMD64,
     });
 

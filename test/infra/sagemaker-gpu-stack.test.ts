@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 import { Duration } from 'aws-cdk-lib';
@@ -49,13 +49,39 @@ describe('SageMakerGpuStack with defaults', () => {
     expect(source.dockerFile).toBe('functions/Dockerfile.cuda');
     expect(source.platform).toBe('linux/amd64');
     expect(source.dockerBuildArgs).toEqual({ MODEL_DIR: DEFAULT_MODEL_DIR });
-    for (const path of ['package.json', 'package-lock.json', '.npmrc', 'functions/Dockerfile.cuda', 'tools/model.ts']) {
+    for (const path of [
+      'package.json',
+      'package-lock.json',
+      '.npmrc',
+      'functions/Dockerfile.cuda',
+      'functions/entrypoint.sh',
+      'tools/model.ts',
+      'tools/gpu-check.ts',
+      'tools/gpu-check/compare.ts',
+      'models/tiny-clip/images/skimage-rocket.jpg',
+    ]) {
       expect([path, staged(source, path)]).toEqual([path, true]);
     }
     expect(staged(source, 'models/tiny-clip/onnx/vision_model.onnx')).toBe(true);
-    for (const path of ['node_modules', 'dist', '.git', 'cdk.out', 'gateway', 'infra', 'test/infra']) {
+    for (const path of ['node_modules', 'dist', '.git', 'cdk.out', 'gateway', 'infra', 'test/infra', 'tools/catalogue.ts']) {
       expect([path, staged(source, path)]).toEqual([path, false]);
     }
+  });
+
+  test('stages every file the CUDA Dockerfile copies from its context', () => {
+    const [source] = dockerImageSources(s.app, s.stack);
+    const dockerfile = readFileSync(join(REPO_ROOT, 'functions', 'Dockerfile.cuda'), 'utf8');
+    // COPY lines without --from, their sources (the last word is the destination); the model's is a build argument.
+    const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+)$/gm)]
+      .flatMap(([, args]) =>
+        args
+          .split(/\s+/)
+          .filter((word) => !word.startsWith('--'))
+          .slice(0, -1),
+      )
+      .filter((path) => path !== '${MODEL_DIR}');
+    expect(copied).toEqual(expect.arrayContaining(['functions', 'tools/gpu-check', 'models/tiny-clip']));
+    for (const path of copied) expect([path, staged(source, path)]).toEqual([path, true]);
   });
 
   test('runs the image as a model that requires CUDA, with the model settings, under the execution role', () => {
@@ -281,7 +307,8 @@ describe('SageMakerGpuStack with props', () => {
     const [source] = dockerImageSources(s.app, s.stack);
     expect(source.dockerBuildArgs).toEqual({ MODEL_DIR: modelDir });
     expect(staged(source, join(modelDir, 'onnx', 'vision_model_quantized.onnx'))).toBe(true);
-    expect(staged(source, DEFAULT_MODEL_DIR)).toBe(false);
+    // The tiny CLIP is staged whatever the model: it is the GPU check's reference images.
+    expect(staged(source, DEFAULT_MODEL_DIR)).toBe(true);
   });
 });
 
