@@ -1,11 +1,9 @@
 import { join } from 'node:path';
 
-import { DEFAULT_IMAGE_LIMITS, EXECUTION_DEVICE, ICC_PROFILE_HANDLING, MODEL_DTYPE, RESAMPLING, type ImageLimits } from '../functions/clip';
-import { modelSourceFromEnv } from '../functions/hub';
+import { DEFAULT_IMAGE_LIMITS, ICC_PROFILE_HANDLING, RESAMPLING, type ImageLimits } from '../functions/clip';
 import {
   bool,
   EnvReader,
-  httpUrl,
   integer,
   listOf,
   nonEmpty,
@@ -17,16 +15,7 @@ import {
   timeoutMs,
   type Env,
 } from '../functions/options';
-import {
-  BACKEND_KINDS,
-  DEFAULT_REMOTE_CALL_OPTIONS,
-  DEFAULT_TIERED_OPTIONS,
-  SPILLOVER_KINDS,
-  type BackendOptions,
-  type PrimaryOptions,
-  type RemoteCallOptions,
-  type SpilloverOptions,
-} from './backends';
+import { backendFromEnv, type BackendOptions } from './backends';
 import { DEFAULT_JOB_RUNNER_OPTIONS, type JobRunnerOptions } from './catalogue/jobs';
 import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './catalogue/service';
 import { apiKeyList, type ApiKey } from './common/auth';
@@ -212,112 +201,6 @@ export function defaultConfig(): GatewayConfig {
   };
 }
 
-function remoteFromEnv(read: EnvReader, base: RemoteCallOptions): RemoteCallOptions {
-  return {
-    ...base,
-    timeoutMs: read.get('REMOTE_TIMEOUT_MS', timeoutMs, base.timeoutMs),
-    maxAttempts: read.get('REMOTE_MAX_ATTEMPTS', positiveInt, base.maxAttempts),
-    maxInFlight: read.get('REMOTE_MAX_IN_FLIGHT', positiveInt, base.maxInFlight),
-    maxRequestBytes: read.get('REMOTE_MAX_REQUEST_BYTES', positiveInt, base.maxRequestBytes),
-    readyCacheMs: read.get('REMOTE_READY_CACHE_MS', nonNegativeInt, base.readyCacheMs),
-    readyTimeoutMs: read.get('REMOTE_READY_TIMEOUT_MS', timeoutMs, base.readyTimeoutMs),
-    circuit: {
-      failureThreshold: read.get('CIRCUIT_FAILURE_THRESHOLD', positiveInt, base.circuit.failureThreshold),
-      cooldownMs: read.get('CIRCUIT_COOLDOWN_MS', nonNegativeInt, base.circuit.cooldownMs),
-    },
-  };
-}
-
-/**
- * INFERENCE_BACKEND's backend, and with SPILLOVER_BACKEND the two tiers: a remote GPU primary
- * (sagemaker or http) and the spillover that serves while it is cold (see TieredBackend).
- */
-function backendFromEnv(env: Env, read: EnvReader, base: BackendOptions & { kind: 'local' }): BackendOptions {
-  const kind = read.get('INFERENCE_BACKEND', oneOf(BACKEND_KINDS), 'local');
-  const spillover = read.optional('SPILLOVER_BACKEND', oneOf(SPILLOVER_KINDS));
-  if (spillover === undefined) {
-    for (const name of ['SPILL_AFTER_MS', 'GPU_WAKE_INTERVAL_MS']) {
-      if (env[name] !== undefined)
-        throw new TypeError(`${name} is set but SPILLOVER_BACKEND is not: it only applies to a primary with a spillover`);
-    }
-    return singleBackendFromEnv(kind, 'INFERENCE_BACKEND', env, read, base);
-  }
-  if (kind !== 'sagemaker' && kind !== 'http') {
-    throw new TypeError(
-      `SPILLOVER_BACKEND is ${spillover} but INFERENCE_BACKEND is ${kind}: a spillover stands in for a remote GPU primary, so INFERENCE_BACKEND must be sagemaker or http`,
-    );
-  }
-  return {
-    kind: 'tiered',
-    primary: singleBackendFromEnv(kind, 'INFERENCE_BACKEND', env, read, base) as PrimaryOptions,
-    spillover:
-      spillover === 'http'
-        ? {
-            kind: 'http',
-            url: read.required('SPILLOVER_FUNCTION_URL', httpUrl, 'when SPILLOVER_BACKEND is http'),
-            remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
-          }
-        : (singleBackendFromEnv(spillover, 'SPILLOVER_BACKEND', env, read, base) as SpilloverOptions),
-    tiering: {
-      spillAfterMs: read.get('SPILL_AFTER_MS', nonNegativeInt, DEFAULT_TIERED_OPTIONS.spillAfterMs),
-      wakeIntervalMs: read.get('GPU_WAKE_INTERVAL_MS', timeoutMs, DEFAULT_TIERED_OPTIONS.wakeIntervalMs),
-    },
-  };
-}
-
-function singleBackendFromEnv(
-  kind: (typeof BACKEND_KINDS)[number],
-  /** The variable that chose it, for messages. */
-  chosenBy: 'INFERENCE_BACKEND' | 'SPILLOVER_BACKEND',
-  env: Env,
-  read: EnvReader,
-  base: BackendOptions & { kind: 'local' },
-): Exclude<BackendOptions, { kind: 'tiered' }> {
-  switch (kind) {
-    case 'local': {
-      // Read here, resolved (looked up in the cache, downloaded) when the gateway starts: the
-      // configuration stays a pure function of the environment.
-      const source = modelSourceFromEnv(env);
-      return {
-        kind,
-        modelDir: source.kind === 'directory' ? source.directory : undefined,
-        ...(source.kind === 'hub' ? { hub: source.hub } : {}),
-        workers: read.optional('LOCAL_WORKERS', nonNegativeInt),
-        model: {
-          dtype: read.optional('CLIP_DTYPE', MODEL_DTYPE),
-          device: read.optional('CLIP_DEVICE', EXECUTION_DEVICE),
-          spinning: read.get('CLIP_SPINNING', bool, base.model.spinning ?? LOCAL_SPINNING),
-        },
-      };
-    }
-    // CLIP runs in the function, which reads CLIP_MODEL itself: the gateway downloads nothing.
-    case 'lambda':
-      return {
-        kind,
-        functionName: read.required('LAMBDA_FUNCTION_NAME', nonEmpty, `when ${chosenBy} is lambda`),
-        remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
-      };
-    case 'http': {
-      const headers = read.optional('CLIP_FUNCTION_HEADERS', headerObject);
-      return {
-        kind,
-        url: read.required('CLIP_FUNCTION_URL', httpUrl, 'when INFERENCE_BACKEND is http'),
-        ...(headers ? { headers } : {}),
-        remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
-      };
-    }
-    case 'sagemaker': {
-      const inferenceComponent = read.optional('SAGEMAKER_INFERENCE_COMPONENT', nonEmpty);
-      return {
-        kind,
-        endpointName: read.required('SAGEMAKER_ENDPOINT', nonEmpty, 'when INFERENCE_BACKEND is sagemaker'),
-        ...(inferenceComponent ? { inferenceComponent } : {}),
-        remote: remoteFromEnv(read, DEFAULT_REMOTE_CALL_OPTIONS),
-      };
-    }
-  }
-}
-
 function storeFromEnv(read: EnvReader): StoreConfig {
   const dataDir = read.optional('DATA_DIR', nonEmpty);
   const url = read.optional('DATABASE_URL', postgresUrl);
@@ -350,48 +233,6 @@ function storeFromEnv(read: EnvReader): StoreConfig {
 
 const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');
 
-/** An HTTP header's name, as RFC 9110 spells a token. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** Headers the transport sets itself, or that would break the call. */
-const RESERVED_HEADERS = new Set(['content-type', 'accept', 'content-length', 'host', 'connection', 'transfer-encoding']);
-
-/**
- * A JSON object of header names to values (CLIP_FUNCTION_HEADERS), for a platform that wants its
- * own auth on every call. Its values are secrets: a refusal names the header, never its value.
- */
-const headerObject: Rule<Record<string, string>> = {
-  expected: 'a JSON object of header names to string values, such as {"Authorization": "Bearer ..."}',
-  accepts: (value): value is Record<string, string> =>
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.entries(value).every(
-      ([name, v]) => HEADER_NAME.test(name) && !RESERVED_HEADERS.has(name.toLowerCase()) && typeof v === 'string' && !/[\r\n]/.test(v),
-    ),
-  parse: (raw) => {
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      return raw;
-    }
-  },
-  problem: (raw) => {
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      return 'is not JSON (its value is not shown)';
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not a JSON object (its value is not shown)';
-    for (const [name, v] of Object.entries(value)) {
-      if (!HEADER_NAME.test(name)) return `has ${JSON.stringify(name)}, which is not a header name`;
-      if (RESERVED_HEADERS.has(name.toLowerCase())) return `sets ${name}, which the gateway sets itself`;
-      if (typeof v !== 'string' || /[\r\n]/.test(v)) return `gives ${name} a value that is not a one-line string (its value is not shown)`;
-    }
-    return 'is not usable (its value is not shown)';
-  },
-};
-
 /**
  * The configuration from environment variables (see README). Every value is checked as it is
  * read, and an error names the variable and quotes what it was set to.
@@ -399,7 +240,7 @@ const headerObject: Rule<Record<string, string>> = {
 export function configFromEnv(env: Env = process.env): GatewayConfig {
   const read = new EnvReader(env);
   const base = defaultConfig();
-  const backend = backendFromEnv(env, read, base.backend as BackendOptions & { kind: 'local' });
+  const backend = backendFromEnv(env, read, { spinning: LOCAL_SPINNING });
   const imageLimits = { ...base.imageLimits };
   imageLimits.maxBytes = read.get('IMAGE_MAX_BYTES', positiveInt, imageLimits.maxBytes);
   imageLimits.maxPixels = read.get('IMAGE_MAX_PIXELS', positiveInt, imageLimits.maxPixels);

@@ -1,15 +1,16 @@
 // Where CLIP runs: one interface, implementations chosen by the backend's own options: in this
 // process, or a remote function (Lambda, HTTP, SageMaker), alone or as the primary of two tiers.
-import { consoleProgress, resolveModel, type HubModel } from '../../functions/hub';
+import { consoleProgress, resolveModel } from '../../functions/hub';
 import { bundledModelDir } from '../../functions/models';
 import type { Logger } from '../common/log';
 import type { InferenceBackend } from './backend';
+import type { BackendOptions, SpilloverOptions } from './options';
 import { HttpTransport } from './http';
 import { LambdaTransport } from './lambda';
-import { LocalBackend, type LocalModelOptions } from './local';
-import { RemoteBackend, type CallOutcome, type RemoteCallOptions } from './remote';
+import { LocalBackend } from './local';
+import { RemoteBackend, type CallOutcome } from './remote';
 import { SageMakerTransport } from './sagemaker';
-import { TieredBackend, type TieredBackendOptions } from './tiered';
+import { TieredBackend } from './tiered';
 
 export type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, TierState, TierStatus } from './backend';
 export type { TierCountersSnapshot } from './tier-counters';
@@ -20,40 +21,8 @@ export { HttpTransport } from './http';
 export { SageMakerTransport } from './sagemaker';
 export { DEFAULT_TIERED_OPTIONS, TieredBackend, type TieredBackendOptions } from './tiered';
 export { registerTierMetrics } from './tier-metrics';
-
-export const BACKEND_KINDS = ['local', 'lambda', 'http', 'sagemaker'] as const;
-/** What can stand in for a primary that scales to zero. */
-export const SPILLOVER_KINDS = ['local', 'lambda', 'http'] as const;
-
-/** Which backend, with its own settings. */
-export type BackendOptions =
-  | {
-      kind: 'local';
-      /** Model directory. Default: the one `hub` resolves to, else the bundled tiny CLIP. */
-      modelDir?: string;
-      /** A Hugging Face repo (CLIP_MODEL), made a `modelDir` in the cache by resolveBackendModel when the gateway starts. Default: none. */
-      hub?: HubModel;
-      /** Worker threads. Default: defaultWorkerCount(). 0 runs inference on the event loop, for comparison only. */
-      workers?: number;
-      model: LocalModelOptions;
-    }
-  /** AWS Lambda through the SDK; region, credentials and AWS_ENDPOINT_URL_LAMBDA as the SDK reads them. */
-  | { kind: 'lambda'; functionName: string; remote: RemoteCallOptions }
-  /** The HTTP adapter (functions/handlers/http.ts) at this base URL, with these headers on every call (a platform's auth; never logged). */
-  | { kind: 'http'; url: string; headers?: Record<string, string>; remote: RemoteCallOptions }
-  /** A SageMaker endpoint (and inference component) through the SDK; region, credentials and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME as the SDK reads them. */
-  | { kind: 'sagemaker'; endpointName: string; inferenceComponent?: string; remote: RemoteCallOptions }
-  /** A remote primary that may scale to zero, with a spillover that serves while it is cold (see TieredBackend). */
-  | {
-      kind: 'tiered';
-      primary: PrimaryOptions;
-      spillover: SpilloverOptions;
-      tiering: TieredBackendOptions;
-    };
-
-/** What can be a primary: a remote GPU function, whose calls say when it is cold. */
-export type PrimaryOptions = Extract<BackendOptions, { kind: 'http' | 'sagemaker' }>;
-export type SpilloverOptions = Extract<BackendOptions, { kind: (typeof SPILLOVER_KINDS)[number] }>;
+export { BACKEND_KINDS, SPILLOVER_KINDS, type BackendOptions, type PrimaryOptions, type SpilloverOptions } from './options';
+export { backendFromEnv } from './from-env';
 
 /**
  * The options with a hub model made a local directory: found in the Hugging Face cache, or

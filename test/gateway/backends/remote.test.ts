@@ -681,39 +681,6 @@ describe('the transports say why the function could not be reached', () => {
     for (const [kind, , detail] of results) if (kind === 'lambda') expect(detail).not.toContain('wrapper');
   });
 
-  it("reads an HTTP function's 503 with Retry-After as cold (still loading), and one without as a failure", async () => {
-    let retryAfter: string | undefined = '5';
-    const fn = createHttpServer((req, res) => {
-      req.resume().on('end', () => {
-        res.writeHead(503, { 'content-type': 'application/json', ...(retryAfter ? { 'retry-after': retryAfter } : {}) });
-        res.end(JSON.stringify({ message: 'The model is loading.' }));
-      });
-    });
-    const transport = new HttpTransport(`http://127.0.0.1:${await listen(fn)}`);
-    const failureOf = (e: unknown) => (e as CallError).failure;
-    const call = () =>
-      transport.call(JSON_CODEC.encode({ kind: 'describe' }), new AbortController().signal, 5_000).then(() => undefined, failureOf);
-    expect(await call()).toMatchObject({ code: 'BACKEND_UNAVAILABLE', cold: true, retry: false, unhealthy: false });
-    retryAfter = undefined;
-    expect(await call()).toMatchObject({ code: 'BACKEND_UNAVAILABLE', retry: true, unhealthy: true });
-    expect((await call())?.cold).toBeUndefined();
-    transport.close();
-  });
-
-  it('sends the headers it was given with every call, beside its own content type', async () => {
-    const seen: Record<string, string | string[] | undefined>[] = [];
-    const fn = createHttpServer((req, res) => {
-      seen.push(req.headers);
-      req
-        .resume()
-        .on('end', () => res.setHeader('content-type', 'application/json').end(JSON.stringify({ v: 1, description: DESCRIPTION })));
-    });
-    const transport = new HttpTransport(`http://127.0.0.1:${await listen(fn)}`, { Authorization: 'Bearer rpa_key', 'Modal-Key': 'wk-1' });
-    await transport.call(JSON_CODEC.encode({ kind: 'describe' }), new AbortController().signal, 5_000);
-    expect(seen[0]).toMatchObject({ authorization: 'Bearer rpa_key', 'modal-key': 'wk-1', 'content-type': 'application/json' });
-    transport.close();
-  });
-
   it('fails the inputs with the cause, and logs the original error', async () => {
     // An HTTP function that describes itself, then dies.
     const fn = createHttpServer((req, res) => {
