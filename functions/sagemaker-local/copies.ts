@@ -2,7 +2,7 @@
 // on SageMaker: a CloudWatch alarm on NoCapacityInvocationFailures firing a step scaling policy
 // (+1 copy), since target tracking cannot scale out from zero; and scale-in once the component
 // has been idle. Time comes from an injected clock, so tests move it by hand.
-import type { Clock } from './clock';
+import type { Clock } from '../clock';
 import { check, nonNegativeInt, timeoutMs } from '../options';
 
 /**

@@ -5,7 +5,7 @@ import { readBody } from '../handlers/read-body';
 import { check, httpUrl, nonEmpty, positiveInt, timeoutMs } from '../options';
 import * as answers from './answers';
 import type { Answer, EndpointIdentity } from './answers';
-import { systemClock, type Clock } from './clock';
+import { systemClock, type Clock } from '../clock';
 import { CopyScaler, type CapacityState, type CopyScalerOptions } from './copies';
 import { controlRoute } from './control';
 import { FAULT_KINDS, type SageMakerFault, type SageMakerFaultKind } from './faults';

@@ -4,7 +4,7 @@ import net, { type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 
 import { decodeRequest, encodeResults, WIRE_REQUEST_OVERHEAD_BYTES, wireSizeOf } from '../../../functions/protocol';
-import type { EmbedRequest, EmbedRequestItem, EmbedResult, ModelDescription } from '../../../functions/clip';
+import type { EmbedRequest, EmbedRequestItem, EmbedResult } from '../../../functions/clip';
 import { HttpTransport } from '../../../gateway/backends/http';
 import { LambdaTransport } from '../../../gateway/backends/lambda';
 import { CallError, connectionProblem, describeError, failureForStatus, timeoutFailure } from '../../../gateway/backends/call-failure';
@@ -12,35 +12,11 @@ import { RemoteBackend, type RemoteBackendOptions, type Transport } from '../../
 import { JSON_CODEC, textOf as messageText, type WireMessage } from '../../../gateway/backends/wire-codec';
 import { builtEntry } from '../../helpers/build';
 import { flushPromises, ManualClock, settled } from '../../helpers/clock';
+import { SMALL_MODEL } from '../../helpers/remote-function';
 
 const execFileAsync = promisify(execFile);
 
-const DIM = 2;
-const DESCRIPTION: ModelDescription = {
-  info: {
-    name: 'test-clip',
-    dim: DIM,
-    imageSize: 4,
-    cropWidth: 4,
-    cropHeight: 4,
-    contextLength: 8,
-    logitScale: 100,
-    dtype: 'fp32',
-    device: 'cpu',
-  },
-  preprocess: {
-    doResize: false,
-    kernel: 'cubic',
-    doCenterCrop: false,
-    cropWidth: 4,
-    cropHeight: 4,
-    doRescale: false,
-    rescaleFactor: 1,
-    doNormalize: false,
-    mean: [0, 0, 0],
-    std: [1, 1, 1],
-  },
-};
+const DESCRIPTION = SMALL_MODEL;
 
 /**
  * Inputs that carry a tag (a small number) and have an exact wire size, so that a test can see

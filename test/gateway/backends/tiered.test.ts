@@ -5,32 +5,9 @@ import { RemoteBackend, type Transport } from '../../../gateway/backends/remote'
 import { TieredBackend } from '../../../gateway/backends/tiered';
 import { textOf, type WireMessage } from '../../../gateway/backends/wire-codec';
 import { flushPromises, ManualClock } from '../../helpers/clock';
+import { SMALL_MODEL } from '../../helpers/remote-function';
 
-const DESCRIPTION: ModelDescription = {
-  info: {
-    name: 'test-clip',
-    dim: 2,
-    imageSize: 4,
-    cropWidth: 4,
-    cropHeight: 4,
-    contextLength: 8,
-    logitScale: 100,
-    dtype: 'fp32',
-    device: 'cpu',
-  },
-  preprocess: {
-    doResize: false,
-    kernel: 'cubic',
-    doCenterCrop: false,
-    cropWidth: 4,
-    cropHeight: 4,
-    doRescale: false,
-    rescaleFactor: 1,
-    doNormalize: false,
-    mean: [0, 0, 0],
-    std: [1, 1, 1],
-  },
-};
+const DESCRIPTION = SMALL_MODEL;
 const ON_GPU: ModelDescription = { ...DESCRIPTION, info: { ...DESCRIPTION.info, device: 'cuda' } };
 
 /** What a tier answers a call with, for the next calls of one kind. */

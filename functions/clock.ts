@@ -1,6 +1,6 @@
 /**
- * Time for the stand-in's scaling, delays and deadlines, injected so that tests move it by hand.
- * The same shape as the gateway's Clock (functions/ may not import gateway/), so one ManualClock
+ * Time, injected so that tests drive it by hand instead of waiting on the real clock: the
+ * functions' stand-ins and the gateway (gateway/common/clock.ts) share it, so one ManualClock
  * drives both.
  */
 export interface Clock {
