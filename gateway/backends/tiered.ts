@@ -153,7 +153,8 @@ export class TieredBackend implements InferenceBackend {
         {
           role: 'spillover',
           kind: this.spillover.kind,
-          state: this.spilloverModel ? 'warm' : 'failing',
+          // A remote spillover knows its own state (its circuit, its last call); CLIP in the gateway is warm once started.
+          state: this.spilloverModel ? (this.spillover.status?.().tiers[0].state ?? 'warm') : 'failing',
           ...(this.spilloverModel ? { device: this.spilloverModel.info.device } : {}),
         },
       ],
