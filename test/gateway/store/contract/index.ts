@@ -1,0 +1,42 @@
+/**
+ * The contract of `CatalogueStore` (gateway/store/port.ts), shared by every adapter: each adapter's
+ * test file calls `describeStoreContract` with a way to open a fresh, migrated, empty store. One
+ * file per concern of the port; this one runs them all, in the port's order.
+ */
+import { activeModelContract } from './models';
+import { imageVectorsContract } from './image-vectors';
+import { jobsContract } from './jobs';
+import { productsContract } from './products';
+import { savingContract } from './saving';
+import { schemaContract } from './schema';
+import { searchContract } from './search';
+import { tagsContract } from './tags';
+import type { OpenedStore, Subject } from './fixtures';
+
+// The shared fixtures of the store tests, for the adapter-specific files.
+export { cosine, seededRandom } from '../../../helpers/tiny-clip';
+export { gaussian, hash, MODEL_A, MODEL_A_Q8, MODEL_B, normalise, product, SEARCH_MODEL, type OpenedStore } from './fixtures';
+
+export function describeStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`CatalogueStore contract: ${name}`, () => {
+    const subject = {} as Subject;
+
+    beforeEach(async () => {
+      subject.opened = await open();
+      subject.store = subject.opened.store;
+    });
+
+    afterEach(async () => {
+      await subject.opened.cleanup();
+    });
+
+    productsContract(subject);
+    savingContract(subject);
+    activeModelContract(subject);
+    imageVectorsContract(subject);
+    searchContract(subject);
+    tagsContract(subject);
+    jobsContract(subject);
+    schemaContract(subject);
+  });
+}
