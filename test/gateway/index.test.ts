@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { builtEntry } from '../helpers/build';
+import { startBuiltGateway } from '../helpers/gateway-process';
 import { loadReference } from '../helpers/tiny-clip';
-
-const ENTRY = builtEntry('gateway', 'index.js');
 
 /**
  * The real process entry (built by `npm run build`): it starts from the environment alone and,
@@ -35,10 +33,9 @@ describe('gateway/index.ts (the process)', () => {
     await new Promise<void>((resolve) => slow!.listen(0, '127.0.0.1', resolve));
     const slowPort = (slow.address() as AddressInfo).port;
 
-    const child: ChildProcess = spawn(process.execPath, [ENTRY], {
-      env: {
-        ...process.env,
-        PORT: '0',
+    let log = '';
+    const gateway = await startBuiltGateway(
+      {
         // HOST unset: all interfaces, and the log must still print a URL a person can open.
         HOST: '',
         LOCAL_WORKERS: '1',
@@ -46,19 +43,10 @@ describe('gateway/index.ts (the process)', () => {
         CLIP_MODEL_DIR: '',
         DATA_DIR: dataDir,
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    running = child;
-    let log = '';
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const origin = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-        const match = /at (http:\/\/localhost:\d+)\/graphql/.exec(log);
-        if (match) resolve(match[1]);
-      });
-      void exited.then(() => reject(new Error(`gateway exited early:\n${log}`)));
-    });
+      { onSpawn: (child) => (running = child), onLog: (text) => (log += text) },
+    );
+    const origin = gateway.origin;
+    expect(origin).toMatch(/^http:\/\/localhost:\d+$/);
     expect(log).toMatch(/Neither CLIP_MODEL nor CLIP_MODEL_DIR is set: serving the bundled tiny CLIP/);
 
     // The most labels a classify may have: every prompt listens for the client hanging up, and
@@ -83,11 +71,11 @@ describe('gateway/index.ts (the process)', () => {
       }),
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    child.kill('SIGTERM');
+    gateway.child.kill('SIGTERM');
 
     const response = await inFlight;
     expect(await response.json()).toEqual({ data: { classify: [{ labels: [{ label: 'red circle' }, { label: 'blue star' }] }] } });
-    expect(await exited).toBe(0);
+    expect((await gateway.exited).code).toBe(0);
     expect(log).toMatch(/SIGTERM: no longer accepting requests/);
     expect(log).toMatch(/stopped/);
     expect(log).not.toMatch(/MaxListenersExceeded|Warning/);

@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { builtEntry } from '../helpers/build';
+import { startBuiltGateway, type TestGateway } from '../helpers/gateway-process';
 import { loadReference } from '../helpers/tiny-clip';
 
-const ENTRY = builtEntry('gateway', 'index.js');
 const PRODUCTS = 150;
 
 interface Job {
@@ -35,14 +34,9 @@ describe('a tagging job across SIGKILL (the process)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function start(
-    env: Record<string, string>,
-  ): Promise<{ child: ChildProcess; graphql<T>(query: string, variables?: object): Promise<T> }> {
-    const child = spawn(process.execPath, [ENTRY], {
-      env: {
-        ...process.env,
-        PORT: '0',
-        HOST: '127.0.0.1',
+  function start(env: Record<string, string>): Promise<TestGateway> {
+    return startBuiltGateway(
+      {
         LOCAL_WORKERS: '1',
         CLIP_MODEL_DIR: '',
         DATA_DIR: dataDir,
@@ -51,31 +45,8 @@ describe('a tagging job across SIGKILL (the process)', () => {
         JOB_LEASE_MS: '1000',
         ...env,
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    running.push(child);
-    let log = '';
-    const origin = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-        const match = /at (http:\/\/[\d.]+:\d+)\/graphql/.exec(log);
-        if (match) resolve(match[1]);
-      });
-      child.on('exit', () => reject(new Error(`gateway exited early:\n${log}`)));
-    });
-    return {
-      child,
-      async graphql<T>(query: string, variables?: object): Promise<T> {
-        const response = await fetch(`${origin}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query, variables }),
-        });
-        const body = (await response.json()) as { data: T; errors?: unknown };
-        if (body.errors) throw new Error(JSON.stringify(body.errors));
-        return body.data;
-      },
-    };
+      { onSpawn: (child) => running.push(child) },
+    );
   }
 
   const JOB = 'query ($id: ID!) { taggingJob(id: $id) { status total processed failed } }';
@@ -107,8 +78,7 @@ describe('a tagging job across SIGKILL (the process)', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       job = (await first.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
     } while (job.processed < PRODUCTS / 4);
-    first.child.kill('SIGKILL');
-    await new Promise((resolve) => first.child.once('exit', resolve));
+    await first.kill();
     expect(job.status).toBe('RUNNING');
     expect(job.processed).toBeLessThan(PRODUCTS);
 
@@ -125,7 +95,7 @@ describe('a tagging job across SIGKILL (the process)', () => {
     } while (job.status === 'RUNNING' && Date.now() < deadline);
     expect(job).toEqual({ status: 'SUCCEEDED', total: PRODUCTS, processed: PRODUCTS, failed: 0 });
     second.child.kill('SIGTERM');
-    await new Promise((resolve) => second.child.once('exit', resolve));
+    await second.exited;
 
     const after = new Database(join(dataDir, 'catalogue.sqlite'), { readonly: true });
     try {

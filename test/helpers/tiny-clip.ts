@@ -120,17 +120,8 @@ function referenceImage(i: RawImage): ReferenceImage {
   };
 }
 
-/** A small deterministic PRNG (mulberry32), so generated images are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (mulberry32), so generated images are the same on every run: the benches' one. */
+export { seeded as seededRandom } from '../../bench/lib/random';
 
 const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +7,9 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import * as sqliteVec from 'sqlite-vec';
 
-import { builtEntry } from '../../helpers/build';
+import { startBuiltGateway, type TestGateway } from '../../helpers/gateway-process';
 import { loadReference, seededRandom } from '../../helpers/tiny-clip';
 
-const ENTRY = builtEntry('gateway', 'index.js');
 const BATCHES = 4;
 const PER_BATCH = 30;
 const LABELS = loadReference().classes;
@@ -24,11 +23,6 @@ interface ProductInput {
   id: string;
   title: string;
   images: { base64: string }[];
-}
-
-interface Gateway {
-  child: ChildProcess;
-  graphql<T>(query: string, variables?: object): Promise<T>;
 }
 
 /** A product as the file holds it, every table of it. */
@@ -160,45 +154,13 @@ describe('kill -9 during product upserts (the process)', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(dataDir: string): Promise<Gateway> {
-    const child = spawn(process.execPath, [ENTRY], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOCAL_WORKERS: '1', CLIP_MODEL_DIR: '', DATA_DIR: dataDir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    running.push(child);
-    let log = '';
-    const origin = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-        const match = /at (http:\/\/[\d.]+:\d+)\/graphql/.exec(log);
-        if (match) resolve(match[1]);
-      });
-      child.on('exit', () => reject(new Error(`gateway exited early:\n${log}`)));
-    });
-    return {
-      child,
-      async graphql<T>(query: string, variables?: object): Promise<T> {
-        const response = await fetch(`${origin}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ query, variables }),
-        });
-        const body = (await response.json()) as { data: T; errors?: unknown };
-        if (body.errors) throw new Error(JSON.stringify(body.errors));
-        return body.data;
-      },
-    };
+  function start(dataDir: string): Promise<TestGateway> {
+    return startBuiltGateway({ LOCAL_WORKERS: '1', CLIP_MODEL_DIR: '', DATA_DIR: dataDir }, { onSpawn: (child) => running.push(child) });
   }
 
-  async function upsert(gateway: Gateway, batch: ProductInput[]): Promise<void> {
+  async function upsert(gateway: TestGateway, batch: ProductInput[]): Promise<void> {
     const { productsUpsert } = await gateway.graphql<{ productsUpsert: { userErrors: unknown[] } }>(UPSERT, { p: batch });
     expect(productsUpsert.userErrors).toEqual([]);
-  }
-
-  async function kill(child: ChildProcess): Promise<void> {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
   }
 
   /**
@@ -220,7 +182,7 @@ describe('kill -9 during product upserts (the process)', () => {
       for (const batch of batches.slice(1)) await upsert(first, batch);
     })().catch(() => undefined); // the connection is cut by the kill
     await when(() => walSize() > walAfterFirst);
-    await kill(first.child);
+    await first.kill();
     const walAtKill = walSize();
     await rest;
 
@@ -252,9 +214,8 @@ describe('kill -9 during product upserts (the process)', () => {
 
     // Sending every call again completes the catalogue; what had landed is unchanged.
     for (const batch of batches) await upsert(second, batch);
-    const exited = new Promise((resolve) => second.child.once('exit', resolve));
     second.child.kill('SIGTERM');
-    await exited;
+    await second.exited;
     const complete = readCatalogue(path);
     expect(complete.integrity).toBe('ok');
     expect(complete.orphans).toEqual({ productVectors: 0, productCount: 0, imageVectors: 0, keptImages: 0 });

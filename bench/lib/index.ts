@@ -1,0 +1,10 @@
+// What the benches share: the repository's root, statistics and formatting, a seeded random
+// generator, generated photos, the gateway as a process of its own, what a process uses (/proc),
+// and HTTP load with the gateway's /metrics.
+export { startGatewayProcess, startLambdaLocalProcess, type GatewayProcessOptions, type RunningGateway } from './gateway-process';
+export { makeJpegs } from './images';
+export { load, metric, metrics, waitIdle, type LoadOptions, type LoadResult } from './load';
+export { openFds, processCpuMs, processMemory } from './proc';
+export { seeded } from './random';
+export { ROOT } from './root';
+export { fmt, fmtSpread, spread, type Spread } from './stats';
