@@ -124,24 +124,61 @@ export function setOnly<T extends object>(options: T): Partial<T> {
 
 export type Env = Record<string, string | undefined>;
 
+/** One variable as an EnvReader reads it: its rule, and its default or why it must be set. */
+export type VariableRead = { name: string; expected: string } & (
+  { how: 'get'; fallback: unknown } | { how: 'optional' } | { how: 'required'; when: string }
+);
+
+const recorders = new WeakMap<Env, (read: VariableRead) => void>();
+
+/**
+ * Has every EnvReader over this very object report each variable it reads to `record`, with the
+ * rule and the default the code gives it. The configuration reference is made this way, so that
+ * the defaults it shows are the code's own and never copied by hand.
+ */
+export function recordReads(env: Env, record: (read: VariableRead) => void): Env {
+  recorders.set(env, record);
+  return env;
+}
+
+/**
+ * What a variable is for, as the configuration reference shows it: a sentence, or with `unset`,
+ * also what the code does when it is not set, for a variable read without a default value.
+ */
+export type VariableMeaning = string | { meaning: string; unset: string };
+
+/** Variables by heading, in the order the configuration reference lists them. */
+export type VariableMeanings = Record<string, Record<string, VariableMeaning>>;
+
 /** Reads settings from environment variables; every error names the variable and quotes its text. */
 export class EnvReader {
-  constructor(private readonly env: Env = process.env) {}
+  private readonly record?: (read: VariableRead) => void;
+
+  constructor(private readonly env: Env = process.env) {
+    this.record = recorders.get(env);
+  }
 
   /** The variable's value by `rule`, or `fallback` when it is unset or blank. */
   get<T>(name: string, rule: Rule<T>, fallback: T): T {
-    return this.optional(name, rule) ?? fallback;
+    this.record?.({ name, expected: rule.expected, how: 'get', fallback });
+    return this.value(name, rule) ?? fallback;
   }
 
   /** The variable's value by `rule`; `when` says why it must be set ("when INFERENCE_BACKEND is lambda"). */
   required<T>(name: string, rule: Rule<T>, when: string): T {
-    const value = this.optional(name, rule);
+    this.record?.({ name, expected: rule.expected, how: 'required', when });
+    const value = this.value(name, rule);
     if (value === undefined) throw new TypeError(`${name} must be set ${when}`);
     return value;
   }
 
   /** The variable's value by `rule`, or undefined when it is unset or blank. */
   optional<T>(name: string, rule: Rule<T>): T | undefined {
+    this.record?.({ name, expected: rule.expected, how: 'optional' });
+    return this.value(name, rule);
+  }
+
+  private value<T>(name: string, rule: Rule<T>): T | undefined {
     const raw = this.env[name];
     if (raw === undefined || raw.trim() === '') return undefined;
     const value = rule.parse(raw);

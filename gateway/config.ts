@@ -14,8 +14,10 @@ import {
   positiveInt,
   timeoutMs,
   type Env,
+  type VariableMeanings,
 } from '../functions/options';
 import { backendFromEnv, type BackendOptions } from './backends';
+import { BACKEND_VARIABLES } from './backends/from-env';
 import { DEFAULT_JOB_RUNNER_OPTIONS, type JobRunnerOptions } from './catalogue/jobs';
 import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './catalogue/service';
 import { apiKeyList, type ApiKey } from './common/auth';
@@ -40,10 +42,8 @@ export interface GatewayConfig extends RequestLimits {
   /** Most texts in one backend batch, and images unless imageMaxBatchSize says otherwise (env BATCH_MAX_SIZE). Default 32. */
   maxBatchSize: number;
   /**
-   * Most images in one backend batch (env IMAGE_BATCH_MAX_SIZE). Default 16: on the local
-   * backend's CPU workers ViT-B/32 runs no faster per image at 32 than at 16 in raw ONNX Runtime,
-   * and in the gateway, with decoding sharing the cores, batches of 32 ran at 0.7 of the
-   * throughput of 16 (BENCHMARKS.md, section 3). Texts gain up to 32 and keep BATCH_MAX_SIZE.
+   * Most images in one backend batch (env IMAGE_BATCH_MAX_SIZE). Default 16: on CPU workers, with
+   * decoding sharing the cores, batches of 32 ran at 0.7 of the throughput of 16 (BENCHMARKS.md, section 3).
    */
   imageMaxBatchSize: number;
   /** Longest an input waits for others to join its batch, in ms (env BATCH_MAX_DELAY_MS). Default 5. */
@@ -234,7 +234,83 @@ function storeFromEnv(read: EnvReader): StoreConfig {
 const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');
 
 /**
- * The configuration from environment variables (see README). Every value is checked as it is
+ * Every variable the gateway reads, with its meaning: docs/configuration.md is made from this by
+ * `npm run docs:config`, with the defaults configFromEnv and listenFromEnv read each one with.
+ */
+export const CONFIGURATION_VARIABLES: VariableMeanings = {
+  Listening: {
+    PORT: 'the port the gateway listens on',
+    HOST: { meaning: 'the interface it listens on', unset: 'all interfaces' },
+  },
+  ...BACKEND_VARIABLES,
+  'Batching and caches': {
+    BATCH_MAX_SIZE: 'most texts per model run',
+    IMAGE_BATCH_MAX_SIZE: 'most images per model run (on CPU workers 32 ran slower than 16: `BENCHMARKS.md`)',
+    BATCH_MAX_DELAY_MS: 'longest an input waits for others before its batch leaves, while a batch is running',
+    BATCH_DISPATCH_WHEN_IDLE: "with no batch running, inputs leave at the end of the event loop's turn, not after the delay",
+    TEXT_CACHE_SIZE: 'text embeddings kept (LRU entries): label prompts cost nothing after their first use',
+    IMAGE_CACHE_SIZE: "image embeddings kept (LRU entries), by the SHA-256 of the image's bytes",
+  },
+  'Requests and images': {
+    MAX_INPUTS_PER_REQUEST: 'inputs in one list argument',
+    MAX_LABELS: 'labels of one `classify`',
+    MAX_TEMPLATES: 'templates of one `classify`',
+    BODY_LIMIT_BYTES: 'largest request body (a 20 MiB image in base64 fits)',
+    IMAGE_MAX_BYTES: 'largest image, checked before decoding',
+    IMAGE_MAX_PIXELS: 'most pixels of an image, read from its header before decoding',
+    IMAGE_ICC_PROFILES: 'colour profiles: `ignore` them as PIL does, or `convert` to sRGB ([more](preprocessing.md#colour-profiles))',
+    IMAGE_RESAMPLING: 'who resizes: `libvips` (fast, near PIL) or `pillow` (PIL bit for bit, slower; [more](preprocessing.md#resizing))',
+    IMAGE_FETCH_TIMEOUT_MS: "deadline of one image URL's fetch",
+    IMAGE_FETCH_MAX_REDIRECTS: 'redirects followed for one image URL, each checked again',
+    IMAGE_FETCH_ALLOW_NETWORKS: 'CIDR ranges image URLs may reach despite the [SSRF rules](protection.md#image-urls), e.g. `127.0.0.0/8`',
+  },
+  'The API': {
+    CORS_ORIGINS: 'comma-separated origins browsers may call from, `*` for any ([in production](protection.md#cors-and-csrf))',
+    INTROSPECTION: 'answer schema introspection; `false` (for production) also turns Apollo Sandbox and `/graphiql` off',
+    SANDBOX: 'Apollo Sandbox at `/graphql` for browsers; unset, it follows `INTROSPECTION`',
+    FEDERATION: 'also serve the API as an Apollo Federation 2 subgraph at `/subgraph` (see [federation](federation.md))',
+  },
+  Protection: {
+    REQUEST_TIMEOUT_MS: "a request's deadline; a client may ask for less with `x-request-timeout-ms`",
+    MAX_REQUESTS_IN_FLIGHT: 'requests handled at once; more are refused with `OVERLOADED` (503) before their body is read',
+    ADMISSION_MAX_IMAGES: 'image inputs admitted and not yet answered, over all requests; more is refused with `OVERLOADED`',
+    ADMISSION_MAX_TEXTS: 'text inputs admitted and not yet answered, the same way',
+    ADMISSION_MAX_IMAGE_BYTES: 'bytes of encoded images held for embedding at once; an image over it fails alone with `OVERLOADED`',
+    QUERY_MAX_DEPTH: "an operation's depth; over it, `QUERY_TOO_COMPLEX` (400) before it runs",
+    QUERY_MAX_ALIASES: "an operation's aliases, the same way",
+    QUERY_MAX_DIRECTIVES: "an operation's directives, the same way",
+    QUERY_MAX_TOKENS: "an operation's tokens, counted while parsing",
+    QUERY_MAX_COST: "an operation's cost: 1 a field (times `first` under a page), 1 a text or label prompt, 10 an image",
+    RATE_LIMIT_INPUTS_PER_SECOND: 'per client (its API key, else its address): inference inputs a second; 0 turns the limit off',
+    RATE_LIMIT_INPUTS_BURST: "per client: the inputs bucket's size",
+    RATE_LIMIT_WRITES_PER_SECOND: 'per client: products written a second (upserted or deleted; 1 for any other mutation); 0 turns it off',
+    RATE_LIMIT_WRITES_BURST: "per client: the writes bucket's size",
+    RATE_LIMIT_LOOPBACK: 'rate-limit clients on this machine too',
+    TRUST_PROXY_HOPS: 'proxies in front whose `X-Forwarded-For` gives the address rate limits go by (1 behind a load balancer)',
+    API_KEYS: '[keys](protection.md#api-keys), as comma-separated `<sha256 hex>:<read|write>`; none: mutations from loopback only',
+  },
+  'The catalogue': {
+    DATA_DIR: {
+      meaning: "directory of the catalogue's SQLite file, `catalogue.sqlite` (made if missing)",
+      unset: `\`${DEFAULT_DATA_DIR}\``,
+    },
+    DATABASE_URL: '`postgres://...`: keep the catalogue in PostgreSQL with pgvector instead (set this or `DATA_DIR`, not both)',
+    DATABASE_PASSWORD: "`DATABASE_URL`'s password, put into it percent-encoded (for one injected from a secret store)",
+    CATALOGUE_MAX_PRODUCTS: 'products of one upsert or delete, and ids of one filter; unset, it follows `MAX_INPUTS_PER_REQUEST`',
+    CATALOGUE_MAX_IMAGES_PER_PRODUCT: 'images of one product',
+    CATALOGUE_MAX_FACETS: 'facets of the taxonomy',
+    CATALOGUE_MAX_LABELS: 'labels of one facet',
+    CATALOGUE_MAX_TEMPLATES: 'templates of one facet',
+    CATALOGUE_MAX_PAGE: 'largest `first` of a catalogue list or search',
+    JOB_CHUNK_SIZE: 'tagging jobs: products per chunk',
+    JOB_LEASE_MS: "how long a gateway's claim on a chunk holds before another gateway may take the chunk over",
+    JOB_POLL_MS: 'how often an idle gateway looks for job work',
+    JOB_PAUSE_MS: 'pause between chunks, leaving the database to requests',
+  },
+};
+
+/**
+ * The configuration from environment variables (see CONFIGURATION_VARIABLES). Every value is checked as it is
  * read, and an error names the variable and quotes what it was set to.
  */
 export function configFromEnv(env: Env = process.env): GatewayConfig {
@@ -246,7 +322,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
   imageLimits.maxPixels = read.get('IMAGE_MAX_PIXELS', positiveInt, imageLimits.maxPixels);
   imageLimits.iccProfiles = read.get('IMAGE_ICC_PROFILES', oneOf(ICC_PROFILE_HANDLING), imageLimits.iccProfiles);
   imageLimits.resampling = read.get('IMAGE_RESAMPLING', oneOf(RESAMPLING), imageLimits.resampling);
-  const origins = read.get('CORS_ORIGINS', ORIGINS, []);
+  const origins = read.get('CORS_ORIGINS', ORIGINS, ['*']);
   const maxInputsPerRequest = read.get('MAX_INPUTS_PER_REQUEST', positiveInt, base.maxInputsPerRequest);
   const introspection = read.get('INTROSPECTION', bool, base.introspection);
   const { admission, queryLimits, rateLimits } = base;

@@ -2,7 +2,7 @@
 // it names, and SPILLOVER_BACKEND's second tier. Read here, beside the backends they configure;
 // gateway/config.ts reads the rest and asks this file for the backend.
 import { EXECUTION_DEVICE, MODEL_DTYPE } from '../../functions/clip';
-import { modelSourceFromEnv } from '../../functions/hub';
+import { DEFAULT_REVISION, modelSourceFromEnv } from '../../functions/hub';
 import {
   bool,
   EnvReader,
@@ -14,10 +14,77 @@ import {
   timeoutMs,
   type Env,
   type Rule,
+  type VariableMeanings,
 } from '../../functions/options';
 import { BACKEND_KINDS, SPILLOVER_KINDS, type BackendOptions, type PrimaryOptions, type SpilloverOptions } from './options';
 import { DEFAULT_REMOTE_CALL_OPTIONS, type RemoteCallOptions } from './remote-options';
 import { DEFAULT_TIERED_OPTIONS } from './tiered';
+
+/**
+ * What each variable read here means, for the configuration reference (docs/configuration.md,
+ * made by `npm run docs:config`); the defaults it shows are the ones this file reads them with.
+ */
+export const BACKEND_VARIABLES: VariableMeanings = {
+  'Where CLIP runs': {
+    INFERENCE_BACKEND:
+      '`local` (worker threads in the gateway), `lambda` (AWS Lambda), `http` (the function behind HTTP) or `sagemaker` (a SageMaker endpoint); see [serverless functions](serverless-functions.md)',
+    LAMBDA_FUNCTION_NAME:
+      "the function's name, ARN or alias ARN; region, credentials and `AWS_ENDPOINT_URL_LAMBDA` as the AWS SDK reads them",
+    CLIP_FUNCTION_URL: "base URL of the function's HTTP adapter",
+    CLIP_FUNCTION_HEADERS:
+      'a JSON object of headers sent on every call to the HTTP function, for a platform\'s own auth (`{"Authorization":"Bearer ..."}` on RunPod); never logged',
+    SAGEMAKER_ENDPOINT: 'the endpoint; region, credentials and `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` as the AWS SDK reads them',
+    SAGEMAKER_INFERENCE_COMPONENT: { meaning: "the endpoint's inference component", unset: 'none: the endpoint itself' },
+  },
+  'Calls to a remote function (lambda, http, sagemaker)': {
+    REMOTE_TIMEOUT_MS: 'deadline of one call; a call that runs out is not retried (`BACKEND_TIMEOUT`)',
+    REMOTE_MAX_ATTEMPTS:
+      'attempts for a call that failed in a way worth retrying (throttled, 5xx, connection errors), with jittered backoff',
+    REMOTE_MAX_IN_FLIGHT: 'calls in flight at once (a bulkhead)',
+    REMOTE_MAX_REQUEST_BYTES:
+      'payload budget of one call: a batch is cut into calls that fit, and an input too large for any call fails alone',
+    REMOTE_READY_CACHE_MS: 'how long the answer of a `/readyz` probe of the function is reused',
+    REMOTE_READY_TIMEOUT_MS: "that probe's deadline",
+    CIRCUIT_FAILURE_THRESHOLD: 'failures in a row that open the circuit breaker in front of the function',
+    CIRCUIT_COOLDOWN_MS: 'how long an open circuit fails calls at once before it lets one through',
+  },
+  'A GPU tier and its spillover': {
+    SPILLOVER_BACKEND: {
+      meaning:
+        'beside a `sagemaker` or `http` primary that may scale to zero: `local`, `lambda` or `http`, which serves while the primary is cold (see [serverless functions](serverless-functions.md#a-gpu-tier-that-scales-to-zero))',
+      unset: 'none: one tier',
+    },
+    SPILLOVER_FUNCTION_URL: "with `SPILLOVER_BACKEND=http`: the spillover function's base URL",
+    SPILL_AFTER_MS: 'how long a call to a primary in doubt may go unanswered before the spillover gets it too (the first answer wins)',
+    GPU_WAKE_INTERVAL_MS: 'least time between wake calls to a cold primary, sent only while traffic lasts',
+  },
+  'The model (INFERENCE_BACKEND=local)': {
+    CLIP_MODEL: {
+      meaning:
+        'a Hugging Face repo id with the ONNX layout, e.g. `Xenova/clip-vit-base-patch32`, downloaded into the cache on the first start (see [models](models.md)); not with `CLIP_MODEL_DIR`',
+      unset: 'the bundled tiny CLIP',
+    },
+    CLIP_MODEL_REVISION: { meaning: 'branch, tag or commit of `CLIP_MODEL`', unset: `\`${DEFAULT_REVISION}\`` },
+    CLIP_MODEL_DIR: { meaning: 'a model directory on disk instead (see [models](models.md#model-files))', unset: 'the bundled tiny CLIP' },
+    CLIP_DTYPE: 'weights: `fp32`, `q8` (`*_quantized.onnx`), `fp16`, `int8`, `uint8`, `q4`, ...',
+    CLIP_DEVICE: "`cuda` tries ONNX Runtime's CUDA execution provider and falls back to the CPU with a log line",
+    CLIP_SPINNING: "ONNX Runtime's threads busy-wait between operators; off, since the gateway's own work shares the cores",
+    LOCAL_WORKERS: {
+      meaning: 'worker threads running CLIP, each with its own ONNX Runtime sessions; 0 runs it on the event loop (for comparison only)',
+      unset: 'half the cores, at least 1',
+    },
+  },
+  'The Hugging Face hub (with CLIP_MODEL)': {
+    HF_HUB_CACHE: { meaning: "the model cache, in `huggingface_hub`'s layout (shared with Python)", unset: '`$HF_HOME/hub`' },
+    HUGGINGFACE_HUB_CACHE: 'the older name of `HF_HUB_CACHE`, read when that is unset',
+    HF_HOME: { meaning: 'where the cache and the token file are', unset: '`$XDG_CACHE_HOME/huggingface`' },
+    XDG_CACHE_HOME: 'where `HF_HOME` is when it is unset',
+    HF_ENDPOINT: 'the hub, or a mirror of it',
+    HF_TOKEN: { meaning: 'an access token for gated or private repos; never logged', unset: 'the token in `HF_TOKEN_PATH`, if any' },
+    HF_TOKEN_PATH: 'the file `hf auth login` writes its token to; read only when `HF_TOKEN` is unset',
+    HF_HUB_OFFLINE: '`1`: the cache only, no network at all',
+  },
+};
 
 function remoteFromEnv(read: EnvReader, base: RemoteCallOptions): RemoteCallOptions {
   return {
