@@ -41,7 +41,10 @@ interface Job {
 const firstError = (errors: GraphQLErrorEntry[] | undefined, userErrors: { message: string }[] = []) =>
   errors?.[0]?.message ?? userErrors[0]?.message;
 
-/** A product as a grid cell: its first fetched picture (uploaded bytes are not kept), title, score. */
+/**
+ * A product as a grid cell: its first picture that has a URL, title, score. Images sent as bytes are
+ * kept by the catalogue for re-embedding but not served, so they have no URL to show: the initial stands in.
+ */
 function productCard(hit: Hit, open: (id: string) => void): HTMLElement {
   const { product } = hit;
   const picture = product.imageUrls.find((url): url is string => url !== null);
@@ -120,7 +123,7 @@ export function catalogueView(): { element: HTMLElement; stop(): void } {
   };
 
   // --- search ---
-  const query = h('input', { id: 'search-text', type: 'search', placeholder: 'a red sneaker' });
+  const query = h('input', { id: 'search-text', type: 'search', placeholder: 'a red circle' });
   const picture = imagePicker('…or a picture');
   const searchStatus = statusLine();
   const searchResults = h('div', { class: 'search-results' });
@@ -361,7 +364,8 @@ export function catalogueView(): { element: HTMLElement; stop(): void } {
       `);
       facets = data?.taxonomy?.facets ?? [];
       facetSelect.replaceChildren(...facets.map((f) => h('option', { value: f.name }, f.name)));
-      if (facets.length === 0) topStatus.error('No taxonomy yet: set one with taxonomySet (or npm run catalogue).');
+      if (facets.length === 0)
+        topStatus.error('No taxonomy yet: set one with the taxonomySet mutation, in GraphiQL at /graphiql or from any GraphQL client.');
       else void showTop();
       void loadReview();
     } catch (error) {

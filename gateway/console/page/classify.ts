@@ -42,7 +42,7 @@ function card(image: PickedImage, result: Classification | null, error: string |
 
 export function classifyView(): HTMLElement {
   const picker = imagePicker('Images');
-  const labels = h('textarea', { id: 'classify-labels', rows: 5, placeholder: 'red sneaker\nblue handbag\ngreen lamp', required: true });
+  const labels = h('textarea', { id: 'classify-labels', rows: 5, placeholder: 'red circle\nblue star\ngreen square', required: true });
   const templates = h('textarea', { id: 'classify-templates', rows: 2, placeholder: 'a photo of a {}.' });
   const status = statusLine();
   const results = h('section', { class: 'cards', 'aria-label': 'Results' });
