@@ -2,7 +2,6 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import DataLoader from 'dataloader';
 import { GraphQLError, Kind, type GraphQLSchema } from 'graphql';
 
 import { mkdir } from 'node:fs/promises';
@@ -17,12 +16,14 @@ import { formatError } from './common/errors';
 import { stderrLogger, type Logger } from './common/log';
 import { GatewayMetrics } from './common/metrics';
 import type { GatewayConfig, StoreConfig } from './config';
+import type { GatewayContext, GatewayServices } from './context';
 import { EmbeddingService } from './embedding/service';
 import { createImageIntake, type ImageIntake } from './intake';
 import { Admission, guardPlugin, queryLimitRules, RateLimiter, tokenLimitError } from './limits';
+import { createProductLoader, createTagLoader } from './loaders/catalogue-loaders';
 import { createMediaLoader } from './loaders/media-loader';
-import { buildGatewaySchema, subgraphSchemaOf, type GatewayContext, type GatewayServices } from './schema';
-import { openPostgresStore, openSqliteStore, type CatalogueStore, type ProductRow, type TagRow } from './store';
+import { buildGatewaySchema, subgraphSchemaOf } from './schema';
+import { openPostgresStore, openSqliteStore, type CatalogueStore } from './store';
 
 export interface GatewayDeps {
   /** Where CLIP runs. Default: the backend the config names. */
@@ -105,7 +106,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       imageCacheSize: config.imageCacheSize,
       imageLimits: config.imageLimits,
       log,
-      admission,
+      budget: admission,
     },
     metrics,
   );
@@ -190,14 +191,8 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     context: (signal, credentials = { loopback: true }) => ({
       services,
       media: createMediaLoader(embeddings, intake, signal),
-      tags: new DataLoader<string, TagRow[]>(async (ids) => {
-        const tags = await catalogue.getTags(ids);
-        return ids.map((id) => tags.get(id) ?? []);
-      }),
-      products: new DataLoader<string, ProductRow | null>(async (ids) => {
-        const rows = new Map((await catalogue.getProducts(ids)).map((row) => [row.id, row]));
-        return ids.map((id) => rows.get(id) ?? null);
-      }),
+      tags: createTagLoader(catalogue),
+      products: createProductLoader(catalogue),
       signal,
       credentials,
     }),

@@ -11,10 +11,10 @@ import express, { type ErrorRequestHandler, type Request, type RequestHandler, t
 import { bearerToken, isLoopbackAddress } from './common/auth';
 import { ErrorCode, GatewayError } from './common/errors';
 import { CONSOLE_ROUTE, webConsole } from './console';
+import type { GatewayContext, RequestLimits } from './context';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
-import { requestTimeoutMs, TIMEOUT_HEADER, withDeadline } from './limits';
-import type { GatewayContext, RequestLimits } from './schema';
+import { requestDeadline, requestTimeoutMs, TIMEOUT_HEADER } from './limits';
 
 /** Where the standalone schema is served, and the Federation subgraph when FEDERATION is on. */
 export const GRAPHQL_ROUTE = '/graphql';
@@ -189,7 +189,7 @@ export class GatewayHost {
           });
           // timeoutHeader() has refused a bad header already.
           const timeout = requestTimeoutMs(req.headers[TIMEOUT_HEADER], config.requestTimeoutMs);
-          const deadline = withDeadline(abort.signal, timeout.ok ? timeout.ms : config.requestTimeoutMs);
+          const deadline = requestDeadline(abort.signal, timeout.ok ? timeout.ms : config.requestTimeoutMs);
           res.once('close', () => deadline.dispose());
           // Each distinct input of the request listens on this signal until it settles: at most
           // the inputs of three lists, or a classify's labels × templates prompts and its images.

@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { decodeAndCrop, type EmbedRequest, type EmbedResult, type ImageLimits, type ModelDescription } from '../../functions/clip';
 import { check, positiveInt } from '../../functions/options';
 import type { InferenceBackend } from '../backends';
+import { deadlineOf } from '../common/deadline';
 import { ErrorCode, errorFromCode, GatewayError } from '../common/errors';
 import type { Logger } from '../common/log';
 import type { GatewayMetrics } from '../common/metrics';
-import { deadlineOf, type Admission } from '../limits';
 import { Batcher, type BatcherOptions } from './batcher';
 import { SharedCache, type Compute } from './shared-cache';
 
@@ -21,10 +21,24 @@ export interface EmbeddingServiceOptions {
   imageLimits: ImageLimits;
   log: Logger;
   /**
-   * Admission control, for the bound on image bytes held (an image over it fails alone with
-   * OVERLOADED) and to learn how long inputs take (its Retry-After). Default: no bound.
+   * The bound on image bytes held (an image over it fails alone with OVERLOADED), told how long
+   * batches take (for its Retry-After). The gateway's admission control. Default: no bound.
    */
-  admission?: Admission;
+  budget?: InferenceBudget;
+}
+
+/**
+ * What the embedding service needs of admission control (limits/admission.ts satisfies it; the
+ * gateway wires one to the other), declared here so that embedding depends on no layer above it.
+ */
+export interface InferenceBudget {
+  /** Holds `bytes` of one encoded image until the returned release is called; undefined when that would go over the bound. */
+  holdImageBytes(bytes: number): (() => void) | undefined;
+  /** Bytes of images held now. */
+  readonly imageBytesHeld: number;
+  readonly limits: { readonly maxImageBytes: number };
+  /** A batch of `size` inputs took `seconds` of inference. */
+  observeBatch(kind: 'texts' | 'images', size: number, seconds: number): void;
 }
 
 type Kind = 'text' | 'image';
@@ -73,7 +87,7 @@ export class EmbeddingService {
 
   /**
    * `signal`: the caller has gone (its client hung up, or its deadline passed); see SharedCache.
-   * The deadline it carries (limits/deadline.ts) goes with the input to the backend.
+   * The deadline it carries (common/deadline.ts) goes with the input to the backend.
    */
   embedText(text: string, signal?: AbortSignal): Promise<Float32Array> {
     return this.shared(
@@ -91,12 +105,13 @@ export class EmbeddingService {
       'image',
       `i|${this.modelKey}|${digest}`,
       async (abandoned, deadline) => {
-        const release = this.options.admission ? this.options.admission.holdImageBytes(bytes.byteLength) : () => {};
+        const { budget } = this.options;
+        const release = budget ? budget.holdImageBytes(bytes.byteLength) : () => {};
         if (!release) {
           this.metrics.inputsDropped.inc({ kind: 'image', reason: 'overloaded' });
           throw new GatewayError(
             ErrorCode.OVERLOADED,
-            `The gateway is overloaded: it holds ${this.options.admission?.imageBytesHeld} bytes of images waiting for the model, and this one's ${bytes.byteLength} would go over its bound of ${this.options.admission?.limits.maxImageBytes}. Retry shortly.`,
+            `The gateway is overloaded: it holds ${budget?.imageBytesHeld} bytes of images waiting for the model, and this one's ${bytes.byteLength} would go over its bound of ${budget?.limits.maxImageBytes}. Retry shortly.`,
           );
         }
         try {
@@ -135,7 +150,7 @@ export class EmbeddingService {
       const results = await this.backend.embed(request, Number.isFinite(deadline) ? { deadline } : {});
       const seconds = (performance.now() - started) / 1000;
       this.metrics.inference.observe({ kind, outcome: 'ok' }, seconds);
-      this.options.admission?.observeBatch(kind === 'text' ? 'texts' : 'images', request.items.length, seconds);
+      this.options.budget?.observeBatch(kind === 'text' ? 'texts' : 'images', request.items.length, seconds);
       return results;
     } catch (error) {
       this.metrics.inference.observe({ kind, outcome: 'failed' }, (performance.now() - started) / 1000);

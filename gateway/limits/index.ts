@@ -1,9 +1,10 @@
 // Protection for the gateway and its model: what a request may ask (query limits), how often a
 // client may ask (rate limits), how much work is let in at once (admission) and for how long
-// (deadlines). All of it is decided before inference starts.
+// (a request's deadline, from the gateway's own and the client's header). All of it is decided
+// before inference starts.
 export { Admission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type Demand } from './admission';
-export { deadlineExceeded, deadlineOf, requestTimeoutMs, TIMEOUT_HEADER, withDeadline, type RequestDeadline } from './deadline';
 export { COST, operationDemand, type OperationDemand } from './demand';
 export { guardPlugin } from './plugin';
 export { DEFAULT_QUERY_LIMITS, queryLimitRules, tokenLimitError, type QueryLimits } from './query-limits';
 export { DEFAULT_RATE_LIMITS, RateLimiter, type RateLimits } from './rate-limit';
+export { deadlineExceeded, requestDeadline, requestTimeoutMs, TIMEOUT_HEADER } from './timeout-header';

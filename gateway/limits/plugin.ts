@@ -3,11 +3,15 @@ import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { hashKey, type ApiKeys, type Credentials, type OperationType } from '../common/auth';
 import { ErrorCode, GatewayError } from '../common/errors';
 import type { GatewayMetrics } from '../common/metrics';
-import type { GatewayContext } from '../schema';
 import type { Admission } from './admission';
 import { operationDemand } from './demand';
 import { costTooHigh, type QueryLimits } from './query-limits';
 import type { RateLimiter } from './rate-limit';
+
+/** The one thing the guard reads of an operation's context: what its client presented. */
+export interface GuardedContext {
+  credentials: Credentials;
+}
 
 export interface GuardOptions {
   keys: ApiKeys;
@@ -39,7 +43,7 @@ function clientOf(credentials: Credentials, keys: ApiKeys): string {
  * the queue. Apollo runs every plugin's didResolveOperation at once, so these live in one.
  * The admitted demand is released when the response is sent.
  */
-export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GatewayContext> {
+export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedContext> {
   const { keys, queryLimits, rateLimiter, admission, metrics } = options;
   const publishLoad = () => {
     const load = admission.load;

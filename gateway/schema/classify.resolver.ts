@@ -4,7 +4,7 @@ import { classifierInputProblem, DEFAULT_TEMPLATES, LabelEmbeddingError, ZeroSho
 import { ErrorCode, GatewayError, toInputError } from '../common/errors';
 import { checkListSize, imageKey } from './arguments';
 import { Classification } from './classification.type';
-import type { GatewayContext } from './context';
+import type { GatewayContext } from '../context';
 import { ImageInput } from './media.input';
 
 @ArgsType()

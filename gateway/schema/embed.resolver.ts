@@ -2,7 +2,7 @@ import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 
 import { toInputError } from '../common/errors';
 import { checkListSize, mediaKey } from './arguments';
-import type { GatewayContext } from './context';
+import type { GatewayContext } from '../context';
 import { Embedding } from './embedding.type';
 import { MediaInput } from './media.input';
 

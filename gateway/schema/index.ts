@@ -15,7 +15,8 @@ import { ModelResolver } from './model.resolver';
 import { SimilarityResolver } from './similarity.resolver';
 import { printSubgraph, subgraphSchemaOf } from './subgraph';
 
-export type { GatewayContext, GatewayServices, ProductLoader, RequestLimits, TagLoader } from './context';
+// The context is a layer below (gateway/context.ts); RequestLimits is re-exported for config.ts, which reads it from here.
+export type { RequestLimits } from '../context';
 export { SUBGRAPH_OMITTED_PRODUCT_FIELDS, SUBGRAPH_RENAMED_QUERIES, subgraphSchemaOf } from './subgraph';
 
 export function buildGatewaySchema(): Promise<GraphQLSchema> {

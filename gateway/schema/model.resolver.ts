@@ -1,6 +1,6 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
 
-import type { GatewayContext } from './context';
+import type { GatewayContext } from '../context';
 import { BackendTier, BackendTierRole, BackendTierState, ModelInfo } from './model-info.type';
 
 @Resolver()

@@ -3,7 +3,7 @@ import { Args, ArgsType, Ctx, Field, Float, Query, Resolver } from 'type-graphql
 import { dot } from '../../functions/clip';
 import { GatewayError, toInputError } from '../common/errors';
 import { checkListSize, mediaKey } from './arguments';
-import type { GatewayContext } from './context';
+import type { GatewayContext } from '../context';
 import { MediaInput } from './media.input';
 
 @ArgsType()

@@ -8,7 +8,7 @@ import { graphql, Kind, parse, visit, type DocumentNode, type GraphQLSchema } fr
 import { createResolversMap } from 'type-graphql';
 
 import { Product } from './catalogue/product.type';
-import type { GatewayContext } from './context';
+import type { GatewayContext } from '../context';
 
 /** The Federation version the subgraph links, and the directives it uses from it. */
 const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@shareable"])';

@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 
 import { modelKey } from '../../store/port';
-import type { GatewayContext } from '../context';
+import type { GatewayContext } from '../../context';
 import { pageInfo, storeFilter } from './arguments';
 import { ProductConnection, ProductEdge, TagConnection, TagEdge } from './connection.type';
 import { CatalogueModels, TaggingJob } from './job.type';

@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 
 import { FieldError, taxonomyProblems } from '../../catalogue';
-import type { GatewayContext } from '../context';
+import type { GatewayContext } from '../../context';
 import { storeFilter } from './arguments';
 import { FacetInput } from './facet.input';
 import { TaggingJob, TaggingJobPayload } from './job.type';

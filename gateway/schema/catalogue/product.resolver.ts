@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 
-import type { GatewayContext } from '../context';
+import type { GatewayContext } from '../../context';
 import { Product, Tag } from './product.type';
 
 @Resolver(() => Product)

@@ -357,9 +357,9 @@ describe('the resolvers over a failing backend (injected)', () => {
     const probe = await createTestGateway();
     backend = new BrokenBackend(probe.gateway.model);
     await probe.stop();
-    // One batch for the three images below, which decode at different moments: idle dispatch
-    // would send the first alone.
-    gw = await createTestGateway({ dispatchWhenIdle: false }, { backend });
+    // One batch for the three images below, which decode at different moments: each batch leaves
+    // when full (two texts, three images), never on a timer, so a busy machine cannot split it.
+    gw = await createTestGateway({ dispatchWhenIdle: false, maxDelayMs: 60_000, maxBatchSize: 2, imageMaxBatchSize: 3 }, { backend });
   });
   afterAll(() => gw.stop());
 

@@ -1,12 +1,10 @@
-import type DataLoader from 'dataloader';
-
-import type { ModelDescription } from '../../functions/clip';
-import type { BackendStatus } from '../backends';
-import type { Credentials } from '../common/auth';
-import type { CatalogueService } from '../catalogue';
-import type { EmbeddingService } from '../embedding/service';
-import type { MediaLoader } from '../loaders/media-loader';
-import type { ProductRow, TagRow } from '../store/port';
+import type { ModelDescription } from '../functions/clip';
+import type { BackendStatus } from './backends';
+import type { CatalogueService } from './catalogue';
+import type { Credentials } from './common/auth';
+import type { EmbeddingService } from './embedding/service';
+import type { ProductLoader, TagLoader } from './loaders/catalogue-loaders';
+import type { MediaLoader } from './loaders/media-loader';
 
 /** Limits on one request's arguments, checked before any work starts. */
 export interface RequestLimits {
@@ -28,12 +26,6 @@ export interface GatewayServices {
   /** The product catalogue. */
   catalogue: CatalogueService;
 }
-
-/** Per-operation loader of products' tags: one store call for all products an operation resolves. */
-export type TagLoader = DataLoader<string, TagRow[]>;
-
-/** Per-operation loader of stored products by id (null: none stored): one store call for every reference an operation resolves. */
-export type ProductLoader = DataLoader<string, ProductRow | null>;
 
 /** What one GraphQL operation sees. */
 export interface GatewayContext {
