@@ -1,5 +1,3 @@
-import { check, integer, nonEmpty } from '../../functions/options';
-
 /**
  * The catalogue's one port to persistent state: products, their vectors (per model), the taxonomy
  * and tags. Two adapters implement it (SQLite + sqlite-vec embedded, PostgreSQL + pgvector to
@@ -351,18 +349,6 @@ export interface CatalogueStore {
   reclaimStaleJobChunks(claimedBefore: string): Promise<number>;
 }
 
-/** Checks a model's description before a store uses it; `maxDim` is the adapter's own limit. */
-export function checkVectorModel(model: VectorModel, maxDim = Number.MAX_SAFE_INTEGER): void {
-  check('model.name', model?.name, nonEmpty);
-  check('model.dtype', model.dtype, nonEmpty);
-  check('model.dim', model.dim, integer(1, maxDim));
-}
-
-/** Product ids in the stores' order: by UTF-8 bytes, i.e. by code point (SQLite's BINARY, PostgreSQL's "C"). */
-export function compareIds(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 /** How a model is named in stored rows: the same name in another dtype makes other vectors. */
 export function modelKey(model: VectorModel): string {
   return `${model.name}|${model.dtype}`;
@@ -372,23 +358,4 @@ export function modelKey(model: VectorModel): string {
 export function modelOfKey(key: string, dim: number): VectorModel {
   const cut = key.lastIndexOf('|');
   return { name: key.slice(0, cut), dtype: key.slice(cut + 1), dim };
-}
-
-/** Checks tags meant to replace the automatic tags of `productIds`: automatic ones, of those products only. */
-export function checkAutoTags(productIds: readonly string[], tags: readonly TagRow[]): void {
-  const named = new Set(productIds);
-  tags.forEach((t, i) => {
-    if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
-    if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
-  });
-}
-
-/** Checks what every adapter checks of a write before its transaction (each checks vector lengths its own way). */
-export function checkProductsWrite(write: ProductsWrite, maxDim?: number): void {
-  checkVectorModel(write.model, maxDim);
-  write.products.forEach((p, i) => {
-    if (p.imageUrls.length !== p.imageHashes.length)
-      throw new TypeError(`products[${i}] has ${p.imageHashes.length} image hashes but ${p.imageUrls.length} image URLs`);
-  });
-  if (write.tags) checkAutoTags(write.tags.productIds, write.tags.tags);
 }

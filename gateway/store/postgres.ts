@@ -3,11 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { Pool, type PoolClient } from 'pg';
 
 import { check, integer, nonNegativeInt, positiveInt, setOnly, timeoutMs, type Rule } from '../../functions/options';
+import { checkAutoTags, checkProductsWrite, checkVectorModel } from './checks';
+import { compareIds } from './order';
 import {
-  checkAutoTags,
-  checkProductsWrite,
-  checkVectorModel,
-  compareIds,
   JOB_CHUNK_MAX_ATTEMPTS,
   JOB_MAX_ERRORS,
   MODEL_CHANGE_INCOMPLETE,

@@ -375,11 +375,11 @@ describe('SqliteStore', () => {
     await expect(store.searchProducts(MODEL_A, new Float32Array(4), 1.5)).rejects.toThrow('k must be a non-negative integer, got 1.5');
     await expect(store.putImageVectors({ ...MODEL_A, dim: 0 }, [])).rejects.toThrow('model.dim must be a positive integer, got 0');
     await expect(store.searchProducts(MODEL_A, new Float32Array(4), 1)).rejects.toThrow(
-      'query[0] must have finite values and a length above zero',
+      'query is the zero vector: cosine similarity is undefined for it, so it cannot be searched',
     );
     await store.upsertProducts([product('a')]);
     await expect(store.putProductVectors(MODEL_A, [{ productId: 'a', vector: new Float32Array([0, NaN, 0, 0]) }])).rejects.toThrow(
-      'rows[0] must have finite values',
+      'rows[0].vector must hold finite numbers, got NaN at index 1',
     );
     await expect(
       store.replaceAutoTags(

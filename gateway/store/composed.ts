@@ -1,0 +1,151 @@
+import type {
+  CatalogueStore,
+  ChunkOutcome,
+  FacetRow,
+  FetchedUrl,
+  Hit,
+  JobChunk,
+  JobRow,
+  ModelState,
+  NewJob,
+  Page,
+  ProductFilter,
+  ProductRow,
+  ProductsWrite,
+  TagRow,
+  TaxonomyRow,
+  VectorModel,
+} from './port';
+
+type Methods<K extends keyof CatalogueStore> = Pick<CatalogueStore, K>;
+
+/**
+ * What an engine provides, one concern a part (each adapter's folder has a file of the same name
+ * for each): the port is their sum. Parts share the engine's connection, and call each other's
+ * writes inside one transaction where a method writes several concerns at once.
+ */
+export interface StoreParts {
+  schema: Methods<'migrate' | 'close'>;
+  products: Methods<'upsertProducts' | 'saveProducts' | 'getProducts' | 'deleteProducts' | 'listProducts'>;
+  vectors: Methods<
+    | 'putImageVectors'
+    | 'getImageVectors'
+    | 'getImageBytes'
+    | 'getFetchedUrls'
+    | 'putProductVectors'
+    | 'getProductVector'
+    | 'getProductVectors'
+  >;
+  models: Methods<'getModelState' | 'claimActiveModel'>;
+  search: Methods<'searchProducts'>;
+  tags: Methods<'getTaxonomy' | 'setTaxonomy' | 'replaceAutoTags' | 'setManualTags' | 'getTags' | 'labelTopProducts' | 'tagsForReview'>;
+  jobs: Methods<'createJob' | 'getJob' | 'listJobs' | 'cancelJob' | 'claimJobChunk' | 'completeJobChunk' | 'reclaimStaleJobChunks'>;
+}
+
+/** The port over an engine's parts: each method is its part's (see CatalogueStore for what each does). */
+export class ComposedStore implements CatalogueStore {
+  constructor(
+    readonly kind: CatalogueStore['kind'],
+    private readonly parts: StoreParts,
+  ) {}
+
+  migrate(): Promise<void> {
+    return this.parts.schema.migrate();
+  }
+  close(): Promise<void> {
+    return this.parts.schema.close();
+  }
+
+  upsertProducts(products: ProductRow[]): Promise<void> {
+    return this.parts.products.upsertProducts(products);
+  }
+  saveProducts(write: ProductsWrite): Promise<void> {
+    return this.parts.products.saveProducts(write);
+  }
+  getProducts(ids: string[]): Promise<ProductRow[]> {
+    return this.parts.products.getProducts(ids);
+  }
+  deleteProducts(ids: string[]): Promise<string[]> {
+    return this.parts.products.deleteProducts(ids);
+  }
+  listProducts(filter: ProductFilter, first: number, after?: string): Promise<Page<ProductRow>> {
+    return this.parts.products.listProducts(filter, first, after);
+  }
+
+  putImageVectors(model: VectorModel, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
+    return this.parts.vectors.putImageVectors(model, vectors);
+  }
+  getImageVectors(model: VectorModel, hashes: string[]): Promise<Map<string, Float32Array>> {
+    return this.parts.vectors.getImageVectors(model, hashes);
+  }
+  getImageBytes(hashes: string[]): Promise<Map<string, Uint8Array>> {
+    return this.parts.vectors.getImageBytes(hashes);
+  }
+  getFetchedUrls(urls: string[]): Promise<Map<string, FetchedUrl>> {
+    return this.parts.vectors.getFetchedUrls(urls);
+  }
+  putProductVectors(model: VectorModel, rows: { productId: string; vector: Float32Array }[]): Promise<void> {
+    return this.parts.vectors.putProductVectors(model, rows);
+  }
+  getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined> {
+    return this.parts.vectors.getProductVector(model, productId);
+  }
+  getProductVectors(model: VectorModel, productIds: string[]): Promise<Map<string, Float32Array>> {
+    return this.parts.vectors.getProductVectors(model, productIds);
+  }
+
+  getModelState(): Promise<ModelState> {
+    return this.parts.models.getModelState();
+  }
+  claimActiveModel(model: VectorModel): Promise<ModelState> {
+    return this.parts.models.claimActiveModel(model);
+  }
+
+  searchProducts(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]> {
+    return this.parts.search.searchProducts(model, query, k, filter);
+  }
+
+  getTaxonomy(): Promise<TaxonomyRow | undefined> {
+    return this.parts.tags.getTaxonomy();
+  }
+  setTaxonomy(facets: FacetRow[]): Promise<TaxonomyRow> {
+    return this.parts.tags.setTaxonomy(facets);
+  }
+  replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
+    return this.parts.tags.replaceAutoTags(productIds, tags);
+  }
+  setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+    return this.parts.tags.setManualTags(productId, facet, tags);
+  }
+  getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {
+    return this.parts.tags.getTags(productIds);
+  }
+  labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]> {
+    return this.parts.tags.labelTopProducts(facet, label, k);
+  }
+  tagsForReview(first: number, after?: string): Promise<Page<TagRow>> {
+    return this.parts.tags.tagsForReview(first, after);
+  }
+
+  createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    return this.parts.jobs.createJob(job);
+  }
+  getJob(id: string): Promise<JobRow | undefined> {
+    return this.parts.jobs.getJob(id);
+  }
+  listJobs(first: number): Promise<JobRow[]> {
+    return this.parts.jobs.listJobs(first);
+  }
+  cancelJob(id: string): Promise<JobRow | undefined> {
+    return this.parts.jobs.cancelJob(id);
+  }
+  claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined> {
+    return this.parts.jobs.claimJobChunk(worker, chunkSize, model);
+  }
+  completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean> {
+    return this.parts.jobs.completeJobChunk(chunk, outcome);
+  }
+  reclaimStaleJobChunks(claimedBefore: string): Promise<number> {
+    return this.parts.jobs.reclaimStaleJobChunks(claimedBefore);
+  }
+}

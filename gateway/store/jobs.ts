@@ -1,0 +1,41 @@
+import { modelKey, type JobChunk, type JobError, type ModelState, type VectorModel } from './port';
+import type { JobColumns } from './rows';
+
+/** The rules of jobs that do not depend on the engine: which jobs a worker takes, chunks, and how a stuck one ends. */
+
+/** The statuses of a job still to be worked on, as an SQL condition (the same in both dialects). */
+export const ACTIVE = `status IN ('QUEUED', 'RUNNING')`;
+
+/**
+ * A re-embedding job is worked on by gateways of its own model; a tagging job, by gateways of the
+ * active model (the one whose vectors tags come from).
+ */
+export function takesJob(job: Pick<JobColumns, 'reembed' | 'model'>, active: VectorModel | null, worker: VectorModel): boolean {
+  const mine = modelKey(worker);
+  return job.reembed ? job.model === mine : active !== null && modelKey(active) === mine;
+}
+
+/** Whether a new job with these arguments is a model change: re-embedding with a model that is not the active one. */
+export function changesModel(reembed: boolean, model: VectorModel, { active }: ModelState): boolean {
+  return reembed && active !== null && modelKey(active) !== modelKey(model);
+}
+
+/** A claimed chunk of `job`: the ids cut for it, under this claim's token. */
+export function chunkOf(job: JobColumns, claim: string, seq: number, productIds: string[], attempts: number): JobChunk {
+  return {
+    jobId: job.id,
+    seq,
+    productIds,
+    claim,
+    filter: job.filter,
+    reembed: job.reembed,
+    model: job.model,
+    changesModel: job.changes_model,
+    attempts,
+  };
+}
+
+/** The error a job fails with when one of its chunks was claimed JOB_CHUNK_MAX_ATTEMPTS times and never completed. */
+export function abandonedChunk(seq: number, attempts: number): JobError {
+  return { field: null, message: `chunk ${seq} was claimed ${attempts} times without completing; the job stopped.`, code: 'JOB_FAILED' };
+}

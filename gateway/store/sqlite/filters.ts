@@ -1,0 +1,78 @@
+import { attributeEntries } from '../filter';
+import type { ProductFilter } from '../port';
+
+/** Product filters as SQLite conditions. */
+
+/** SQL conditions on `products p`, ANDed, with their parameters in order. */
+export interface Conditions {
+  sql: string[];
+  params: unknown[];
+}
+
+/**
+ * The filter as conditions on `products p`. Attributes (stored as JSONB) compare as JSON: the value
+ * at the key, rendered as JSON text, must equal the filter's value rendered the same way, so 42
+ * matches the number 42, not the string "42", and true matches true, not 1. Objects compare with
+ * their keys sorted on both sides.
+ */
+export function filterConditions(filter: ProductFilter | undefined): Conditions {
+  const sql: string[] = [];
+  const params: unknown[] = [];
+  if (!filter) return { sql, params };
+  if (filter.ids !== undefined) {
+    if (filter.ids.length === 0) sql.push('0');
+    else {
+      sql.push('p.id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(filter.ids));
+    }
+  }
+  for (const { facet, label } of filter.tags ?? []) {
+    sql.push('EXISTS (SELECT 1 FROM tags t WHERE t.product_id = p.id AND t.facet = ? AND t.label = ?)');
+    params.push(facet, label);
+  }
+  for (const [key, value] of attributeEntries(filter)) {
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new TypeError(`filter.attributes[${JSON.stringify(key)}] must be a JSON value, got ${value}`);
+    if (typeof value === 'function' || typeof value === 'bigint' || typeof value === 'symbol') {
+      throw new TypeError(`filter.attributes[${JSON.stringify(key)}] must be a JSON value, got a ${typeof value}`);
+    }
+    if (/["\\]/.test(key)) {
+      // A JSON path cannot name a key holding a quote or a backslash: find it among the object's entries.
+      const [test, ...values] = jsonEachTest(value);
+      sql.push(`EXISTS (SELECT 1 FROM json_each(p.attributes) a WHERE a.key = ? AND ${test})`);
+      params.push(key, ...values);
+    } else {
+      // The fast path (one JSONB lookup per row); json(?) is constant, computed once per query.
+      sql.push('p.attributes -> ? = json(?)');
+      params.push(`$."${key}"`, canonicalJson(value));
+    }
+  }
+  return { sql, params };
+}
+
+/** A test on `json_each`'s row `a` that its value equals `value` as JSON, and its parameters. */
+function jsonEachTest(value: unknown): [string, ...unknown[]] {
+  if (value === null) return ["a.type = 'null'"];
+  if (value === true) return ["a.type = 'true'"];
+  if (value === false) return ["a.type = 'false'"];
+  if (typeof value === 'string') return ["a.type = 'text' AND a.atom = ?", value];
+  if (typeof value === 'number') return ["a.type IN ('integer', 'real') AND a.atom = ?", value];
+  return ['a.type = ? AND json(a.value) = json(?)', Array.isArray(value) ? 'array' : 'object', canonicalJson(value)];
+}
+
+/** JSON with every object's keys sorted, so equal objects have equal text whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v as object)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]]),
+        )
+      : v,
+  );
+}
+
+export function where(conditions: string[]): string {
+  return conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+}

@@ -1,0 +1,128 @@
+import { check, nonNegativeInt } from '../../../functions/options';
+import { checkAutoTags } from '../checks';
+import { decodeKeyCursor, pageOf } from '../cursor';
+import type { FacetRow, Hit, Page, TagRow, TaxonomyRow } from '../port';
+import { TAG_COLUMNS } from '../rows';
+import type { Connection } from './connection';
+import { tagOfSql, type TagSqlRow } from './rows';
+
+/** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
+export class Tags {
+  constructor(private readonly c: Connection) {}
+
+  async getTaxonomy(): Promise<TaxonomyRow | undefined> {
+    return this.c.run('getTaxonomy', 'read', () => {
+      const row = this.c.sql('SELECT version, facets, created_at FROM taxonomies ORDER BY version DESC LIMIT 1').get() as
+        { version: number; facets: string; created_at: string } | undefined;
+      return row && { version: row.version, facets: JSON.parse(row.facets) as FacetRow[], createdAt: row.created_at };
+    });
+  }
+
+  async setTaxonomy(facets: FacetRow[]): Promise<TaxonomyRow> {
+    const text = JSON.stringify(facets);
+    return this.c.run('setTaxonomy', 'write', () => {
+      const version = this.c.sql('SELECT coalesce(max(version), 0) + 1 FROM taxonomies').pluck().get() as number;
+      const createdAt = this.c.now().toISOString();
+      this.c.sql('INSERT INTO taxonomies (version, facets, created_at) VALUES (?, ?, ?)').run(version, text, createdAt);
+      return { version, facets: JSON.parse(text) as FacetRow[], createdAt };
+    });
+  }
+
+  /** Tags of products that do not exist are skipped, as are tags for a (product, facet) with manual tags. */
+  async replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
+    checkAutoTags(productIds, tags);
+    return this.c.run('replaceAutoTags', 'write', () => this.writeAutoTags(new Set(productIds), tags));
+  }
+
+  /** replaceAutoTags' writes, inside the caller's transaction. */
+  writeAutoTags(named: Set<string>, tags: TagRow[]): void {
+    const ids = JSON.stringify([...named]);
+    this.c.sql("DELETE FROM tags WHERE source = 'auto' AND product_id IN (SELECT value FROM json_each(?))").run(ids);
+    if (tags.length === 0) return;
+    // Which products exist and which of their facets have manual tags, looked up once for the whole
+    // write (inside its transaction, so nothing changes meanwhile) instead of twice a row.
+    const present = new Set(this.c.sql('SELECT id FROM products WHERE id IN (SELECT value FROM json_each(?))').pluck().all(ids));
+    const manual = new Set(
+      this.c
+        .sql(
+          "SELECT DISTINCT product_id || char(0) || facet FROM tags WHERE source = 'manual' AND product_id IN (SELECT value FROM json_each(?))",
+        )
+        .pluck()
+        .all(ids),
+    );
+    const insert = this.c.sql(
+      `INSERT INTO tags (${TAG_COLUMNS}) VALUES (?, ?, ?, 'auto', ?, ?, ?, ?, ?)
+       ON CONFLICT (product_id, facet, label) DO UPDATE SET score = excluded.score, similarity = excluded.similarity,
+         needs_review = excluded.needs_review, model = excluded.model, taxonomy_version = excluded.taxonomy_version`,
+    );
+    for (const t of tags) {
+      if (!present.has(t.productId) || manual.has(`${t.productId}\0${t.facet}`)) continue;
+      insert.run(t.productId, t.facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion);
+    }
+  }
+
+  /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */
+  async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+    return this.c.run('setManualTags', 'write', () => {
+      const sources = tags.length > 0 ? "('auto', 'manual')" : "('manual')";
+      this.c.sql(`DELETE FROM tags WHERE product_id = ? AND facet = ? AND source IN ${sources}`).run(productId, facet);
+      const insert = this.c.sql(
+        `INSERT INTO tags (${TAG_COLUMNS})
+         SELECT ?, ?, ?, 'manual', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM products WHERE id = ?)
+         ON CONFLICT (product_id, facet, label) DO UPDATE SET score = excluded.score, similarity = excluded.similarity,
+           needs_review = excluded.needs_review, model = excluded.model, taxonomy_version = excluded.taxonomy_version`,
+      );
+      for (const t of tags) {
+        insert.run(productId, facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion, productId);
+      }
+    });
+  }
+
+  async getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {
+    return this.c.run('getTags', 'read', () => {
+      const rows = this.c
+        .sql(`SELECT ${TAG_COLUMNS} FROM tags WHERE product_id IN (SELECT value FROM json_each(?)) ORDER BY product_id, facet, label`)
+        .all(JSON.stringify(productIds)) as TagSqlRow[];
+      const byProduct = new Map<string, TagRow[]>();
+      for (const row of rows) {
+        const list = byProduct.get(row.product_id) ?? [];
+        list.push(tagOfSql(row));
+        byProduct.set(row.product_id, list);
+      }
+      return byProduct;
+    });
+  }
+
+  async labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]> {
+    check('k', k, nonNegativeInt);
+    return this.c.run(
+      'labelTopProducts',
+      'read',
+      () =>
+        this.c
+          .sql(
+            'SELECT product_id AS productId, score FROM tags INDEXED BY tags_by_label WHERE facet = ? AND label = ? ORDER BY score DESC, product_id LIMIT ?',
+          )
+          .all(facet, label, k) as Hit[],
+    );
+  }
+
+  async tagsForReview(first: number, after?: string): Promise<Page<TagRow>> {
+    check('first', first, nonNegativeInt);
+    return this.c.run('tagsForReview', 'read', () => {
+      const params: unknown[] = [];
+      let keyset = '';
+      if (after !== undefined) {
+        keyset = 'AND (product_id, facet, label) > (?, ?, ?)';
+        params.push(...decodeKeyCursor(after, 3));
+      }
+      const rows = this.c
+        .sql(
+          `SELECT ${TAG_COLUMNS} FROM tags INDEXED BY tags_for_review WHERE source = 'auto' AND needs_review = 1 ${keyset}
+         ORDER BY product_id, facet, label LIMIT ?`,
+        )
+        .all(...params, first + 1) as TagSqlRow[];
+      return pageOf(rows.map(tagOfSql), first, (t) => [t.productId, t.facet, t.label]);
+    });
+  }
+}
