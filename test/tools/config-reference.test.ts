@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join, relative } from 'node:path';
 
 import { EnvReader, positiveInt, recordReads, type VariableMeanings, type VariableRead } from '../../functions/options';
@@ -25,14 +25,38 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Variable names a file reads, as written in it: through an EnvReader, or from an environment object. */
-function variablesIn(file: string): string[] {
+/**
+ * Variable names a file reads, as written in it: through an EnvReader, or from an environment
+ * object; with `valuesToo`, also names given as an object's values (a flag's variable).
+ */
+function variablesIn(file: string, valuesToo = false): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
   const names = [
     ...text.matchAll(/\.(?:get|optional|required)(?:<[^>()]*>)?\(\s*'([A-Z][A-Z0-9_]*)'/g),
     ...text.matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]*)/g),
+    ...(valuesToo ? text.matchAll(/:\s*'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)'/g) : []),
   ].map((match) => match[1]!);
   return [...new Set(names)];
+}
+
+/** The rows of the first table under a page's heading: the variables each names, and its default cell. */
+function tableUnder(page: string, heading: string): { names: string[]; shownDefault: string }[] {
+  const text = readFileSync(join(ROOT, page), 'utf8');
+  const start = text.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`${page} has no heading ${heading}`);
+  const section = text.slice(start + heading.length + 2).split(/\n## /)[0]!;
+  return section
+    .split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .map((line) => {
+      const [names, shownDefault] = line.split(' | ');
+      return { names: [...names!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((match) => match[1]!), shownDefault: shownDefault! };
+    });
+}
+
+/** Whether a page names the variable in code (`NAME`, or inside a longer span such as `TERM=dumb`). */
+function named(page: string, name: string): boolean {
+  return new RegExp(`\`[^\`\\n]*\\b${name}\\b[^\`\\n]*\``).test(readFileSync(join(ROOT, page), 'utf8'));
 }
 
 const described = new Set(Object.values(CONFIGURATION_VARIABLES).flatMap((section) => Object.keys(section)));
@@ -79,6 +103,44 @@ describe('the configuration reference', () => {
       'none; required when INFERENCE_BACKEND is lambda or when SPILLOVER_BACKEND is lambda',
     );
     expect(rows.get('HF_TOKEN_PATH')!.shownDefault).toBe('`$HF_HOME/token`');
+  });
+});
+
+describe("the other guides' variables", () => {
+  const FUNCTION_GUIDE = 'docs/serverless-functions.md';
+
+  it("lists every variable the function reads in the serverless guide's table, with the code's defaults", async () => {
+    const rows = tableUnder(FUNCTION_GUIDE, "## The function's variables");
+    const rowOf = (name: string) => rows.find((row) => row.names.includes(name));
+    const reads = await functionReads();
+    const files = [...sources('functions/handlers'), 'functions/hub/env.ts'];
+    const names = new Set([...reads.map((read) => read.name), ...files.flatMap((file) => variablesIn(file))]);
+    expect(names.size).toBeGreaterThan(15);
+    expect([...names].filter((name) => !rowOf(name))).toEqual([]);
+
+    const gatewayDefaults = new Map(gatewayReads().flatMap((read) => (read.how === 'get' ? [[read.name, read.fallback]] : [])));
+    for (const read of reads) {
+      if (read.how !== 'get') continue;
+      const cell = rowOf(read.name)!.shownDefault;
+      if (cell === 'as for the gateway') expect([read.name, gatewayDefaults.get(read.name)]).toEqual([read.name, read.fallback]);
+      // As many threads as the machine has cores: a number no page can hold.
+      else if (read.name === 'CLIP_INTRA_OP_THREADS') expect([cell, read.fallback]).toEqual(['every core', availableParallelism()]);
+      else expect([read.name, cell]).toEqual([read.name, expect.stringContaining(shownValue(read.name, read.fallback))]);
+    }
+  });
+
+  it('names the variables of lambda:local and sagemaker:local in the serverless guide', () => {
+    const files = [...sources('functions/lambda-local'), ...sources('functions/sagemaker-local')];
+    const names = [...new Set(files.flatMap((file) => variablesIn(file, true)))];
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((name) => !named(FUNCTION_GUIDE, name))).toEqual([]);
+  });
+
+  it('names the variables of the commands in the command-line guide or the reference', () => {
+    const files = ['functions/cli.ts', 'functions/terminal-charts.ts', ...sources('tools')];
+    const names = [...new Set(files.flatMap((file) => variablesIn(file)))];
+    expect(names).toEqual(expect.arrayContaining(['NO_COLOR', 'CLIP_GATEWAY_KEY']));
+    expect(names.filter((name) => !named('docs/command-line.md', name) && !named('docs/configuration.md', name))).toEqual([]);
   });
 });
 
