@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import { decodeAndCrop, type EmbedRequest, type EmbedResult, type ImageLimits, type ModelDescription } from '../../functions/clip';
+import { decodeAndCrop, failure, type EmbedRequest, type EmbedResult, type ImageLimits, type ModelDescription } from '../../functions/clip';
 import { check, positiveInt } from '../../functions/options';
 import type { InferenceBackend } from '../backends';
 import { deadlineOf } from '../common/deadline';
@@ -41,6 +41,17 @@ export interface InferenceBudget {
   observeBatch(kind: 'texts' | 'images', size: number, seconds: number): void;
 }
 
+/**
+ * One input's embedding, or why it could not be made: a GatewayError, the CLIP core's
+ * ClipInputError (an image it cannot decode), the reason its request's signal aborted with, or
+ * (a bug) anything else. Failures stay values from the backend's answer to the resolver, which
+ * names the input (toInputError); only callers that want an exception get one (embedText).
+ */
+export type Embedded = { ok: true; vector: Float32Array } | { ok: false; error: unknown };
+
+/** A text, or encoded image bytes with their SHA-256 (hex) when the caller has it already. */
+export type EmbeddingInput = { kind: 'text'; text: string } | { kind: 'image'; bytes: Uint8Array; sha256?: string };
+
 type Kind = 'text' | 'image';
 
 /** One input waiting for a batch, with the latest deadline of the requests that want it. */
@@ -53,11 +64,11 @@ interface Queued<T> {
  * The shared, cross-request half of embedding: caches and in-flight work (SharedCache), image
  * crops, and the batchers that coalesce inputs from concurrent requests into backend batches.
  * Per-request deduplication happens before this, in the DataLoaders. What comes back from the
- * backend becomes a vector or a GatewayError here, and only here.
+ * backend becomes an Embedded value here, and only here: a vector, or the failure a client sees.
  */
 export class EmbeddingService {
-  private readonly texts: SharedCache<Float32Array>;
-  private readonly images: SharedCache<Float32Array>;
+  private readonly texts: SharedCache<EmbedResult>;
+  private readonly images: SharedCache<EmbedResult>;
   private readonly textBatcher: Batcher<Queued<string>, EmbedResult>;
   private readonly cropBatcher: Batcher<Queued<Uint8Array>, EmbedResult>;
   private readonly modelKey: string;
@@ -68,8 +79,9 @@ export class EmbeddingService {
     private readonly options: EmbeddingServiceOptions,
     private readonly metrics: GatewayMetrics,
   ) {
-    this.texts = new SharedCache(check('textCacheSize', options.textCacheSize, positiveInt));
-    this.images = new SharedCache(check('imageCacheSize', options.imageCacheSize, positiveInt));
+    // Only vectors are kept: a failed input is tried again by the next request that wants it.
+    this.texts = new SharedCache(check('textCacheSize', options.textCacheSize, positiveInt), succeeded);
+    this.images = new SharedCache(check('imageCacheSize', options.imageCacheSize, positiveInt), succeeded);
     this.modelKey = `${model.info.name}|${model.info.dtype}`;
     const batching = { ...options.batching, maxConcurrentBatches: backend.concurrency };
     this.textBatcher = new Batcher(
@@ -86,45 +98,34 @@ export class EmbeddingService {
   }
 
   /**
-   * `signal`: the caller has gone (its client hung up, or its deadline passed); see SharedCache.
-   * The deadline it carries (common/deadline.ts) goes with the input to the backend.
+   * The embedding of one input, failures included: never rejects. `signal`: the caller has gone
+   * (its client hung up, or its deadline passed); see SharedCache. The deadline it carries
+   * (common/deadline.ts) goes with the input to the backend. Images are decoded and cropped here,
+   * so only the compact crop goes to the backend.
    */
-  embedText(text: string, signal?: AbortSignal): Promise<Float32Array> {
-    return this.shared(
-      'text',
-      `t|${this.modelKey}|${text}`,
-      (abandoned, deadline) => this.textBatcher.submit({ input: text, deadline }, abandoned),
-      signal,
-    );
+  embed(input: EmbeddingInput, signal?: AbortSignal): Promise<Embedded> {
+    if (input.kind === 'text') {
+      const { text } = input;
+      return this.shared(
+        'text',
+        `t|${this.modelKey}|${text}`,
+        (abandoned, deadline) => this.textBatcher.submit({ input: text, deadline }, abandoned),
+        signal,
+      );
+    }
+    const { bytes } = input;
+    const digest = input.sha256 ?? createHash('sha256').update(bytes).digest('hex');
+    return this.shared('image', `i|${this.modelKey}|${digest}`, (abandoned, deadline) => this.cropped(bytes, abandoned, deadline), signal);
   }
 
-  /** Encoded image bytes in; decoded and cropped here, so only the compact crop goes to the backend. */
-  embedImage(bytes: Uint8Array, signal?: AbortSignal): Promise<Float32Array> {
-    const digest = createHash('sha256').update(bytes).digest('hex');
-    return this.shared(
-      'image',
-      `i|${this.modelKey}|${digest}`,
-      async (abandoned, deadline) => {
-        const { budget } = this.options;
-        const release = budget ? budget.holdImageBytes(bytes.byteLength) : () => {};
-        if (!release) {
-          this.metrics.inputsDropped.inc({ kind: 'image', reason: 'overloaded' });
-          throw new GatewayError(
-            ErrorCode.OVERLOADED,
-            `The gateway is overloaded: it holds ${budget?.imageBytesHeld} bytes of images waiting for the model, and this one's ${bytes.byteLength} would go over its bound of ${budget?.limits.maxImageBytes}. Retry shortly.`,
-          );
-        }
-        try {
-          const started = performance.now();
-          const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
-          this.metrics.imagePreprocess.observe((performance.now() - started) / 1000);
-          return await this.cropBatcher.submit({ input: crop.data, deadline }, abandoned);
-        } finally {
-          release();
-        }
-      },
-      signal,
-    );
+  /** A text's vector; rejects with the failure (see Embedded) for callers whose own flow throws. */
+  embedText(text: string, signal?: AbortSignal): Promise<Float32Array> {
+    return this.embed({ kind: 'text', text }, signal).then(vectorOrThrow);
+  }
+
+  /** An encoded image's vector (`sha256`: its hash, when known); rejects with the failure (see Embedded). */
+  embedImage(bytes: Uint8Array, signal?: AbortSignal, sha256?: string): Promise<Float32Array> {
+    return this.embed({ kind: 'image', bytes, sha256 }, signal).then(vectorOrThrow);
   }
 
   /** Sends whatever is queued and waits for every batch to come back (graceful shutdown). */
@@ -132,15 +133,33 @@ export class EmbeddingService {
     await Promise.all([this.textBatcher.drain(), this.cropBatcher.drain()]);
   }
 
-  private shared(kind: Kind, key: string, compute: Compute<EmbedResult>, signal?: AbortSignal): Promise<Float32Array> {
-    const { hit, value } = (kind === 'text' ? this.texts : this.images).get(
-      key,
-      (abandoned, deadline) => compute(abandoned, deadline).then(vectorOf),
-      signal,
-      deadlineOf(signal),
-    );
+  private shared(kind: Kind, key: string, compute: Compute<EmbedResult>, signal?: AbortSignal): Promise<Embedded> {
+    const { hit, value } = (kind === 'text' ? this.texts : this.images).get(key, compute, signal, deadlineOf(signal));
     this.metrics.cacheLookups.inc({ cache: kind, result: hit ? 'hit' : 'miss' });
-    return value;
+    // What rejects up to here fails for a reason that is not this input's own answer: its batch
+    // failed as a whole, its request went or ran out of time, or it could not be decoded.
+    return value.then(embedded, (error: unknown): Embedded => ({ ok: false, error }));
+  }
+
+  /** Decodes and crops one image within the budget for image bytes, then queues the crop. */
+  private async cropped(bytes: Uint8Array, abandoned: AbortSignal, deadline: () => number): Promise<EmbedResult> {
+    const { budget } = this.options;
+    const release = budget ? budget.holdImageBytes(bytes.byteLength) : () => {};
+    if (!release) {
+      this.metrics.inputsDropped.inc({ kind: 'image', reason: 'overloaded' });
+      return failure(
+        ErrorCode.OVERLOADED,
+        `The gateway is overloaded: it holds ${budget?.imageBytesHeld} bytes of images waiting for the model, and this one's ${bytes.byteLength} would go over its bound of ${budget?.limits.maxImageBytes}. Retry shortly.`,
+      );
+    }
+    try {
+      const started = performance.now();
+      const crop = await decodeAndCrop(bytes, this.model.preprocess, this.options.imageLimits);
+      this.metrics.imagePreprocess.observe((performance.now() - started) / 1000);
+      return await this.cropBatcher.submit({ input: crop.data, deadline }, abandoned);
+    } finally {
+      release();
+    }
   }
 
   private async runBatch(request: EmbedRequest, deadline: number): Promise<EmbedResult[]> {
@@ -181,8 +200,16 @@ function latest(queued: readonly Queued<unknown>[]): number {
   return Math.max(...queued.map((q) => q.deadline()));
 }
 
-/** A backend's answer for one input, as a vector or the error a client sees. */
-function vectorOf(result: EmbedResult): Float32Array {
+/** A backend's answer for one input, its failure as the error a client sees. */
+function embedded(result: EmbedResult): Embedded {
+  return result.ok ? { ok: true, vector: result.vector } : { ok: false, error: errorFromCode(result.code, result.message) };
+}
+
+function succeeded(result: EmbedResult): boolean {
+  return result.ok;
+}
+
+function vectorOrThrow(result: Embedded): Float32Array {
   if (result.ok) return result.vector;
-  throw errorFromCode(result.code, result.message);
+  throw result.error;
 }

@@ -22,7 +22,15 @@ export class SharedCache<V extends object> {
   private readonly done: LRUCache<string, V>;
   private readonly running = new Map<string, Running<V>>();
 
-  constructor(maxEntries: number) {
+  /**
+   * `keep`: whether a finished value is kept for later gets (default: all). A value that says the
+   * work failed is answered to every waiter and then forgotten, like a rejection, so that the
+   * next get tries again.
+   */
+  constructor(
+    maxEntries: number,
+    private readonly keep: (value: V) => boolean = () => true,
+  ) {
     this.done = new LRUCache({ max: maxEntries });
   }
 
@@ -45,7 +53,7 @@ export class SharedCache<V extends object> {
     const abandon = new AbortController();
     const entry: Running<V> = { key, promise: Promise.resolve(undefined as never), waiters: 0, abandon, deadline };
     entry.promise = compute(abandon.signal, () => entry.deadline).then((value) => {
-      this.done.set(key, value);
+      if (this.keep(value)) this.done.set(key, value);
       return value;
     });
     this.running.set(key, entry);

@@ -1,6 +1,7 @@
 // Arguments as clients write them, checked and turned into what the loaders take.
 import { ErrorCode, GatewayError } from '../common/errors';
-import type { MediaKey } from '../loaders/media-loader';
+import type { Embedded } from '../embedding/service';
+import type { MediaKey, MediaLoader } from '../loaders/media-loader';
 import type { ImageInput, MediaInput } from './media.input';
 
 /** Refuses oversized list arguments before any work starts. */
@@ -10,31 +11,40 @@ export function checkListSize(name: string, length: number, limit: number): void
   }
 }
 
-export function mediaKey(input: MediaInput): MediaKey {
+/** An input's loader key, or why it has none (it sets no field, or more than one): a failure of that input alone. */
+export type Keyed = { ok: true; key: MediaKey } | { ok: false; error: GatewayError };
+
+export function mediaKey(input: MediaInput): Keyed {
   return keyOf(
     { text: input.text, url: input.imageUrl, base64: input.imageBase64 },
     { text: 'text', url: 'imageUrl', base64: 'imageBase64' },
   );
 }
 
-export function imageKey(input: ImageInput): MediaKey {
+export function imageKey(input: ImageInput): Keyed {
   return keyOf({ url: input.url, base64: input.base64 }, { url: 'url', base64: 'base64' });
+}
+
+/** The embedding of one input of an argument, its failure a value like the loader's own. */
+export function embedInput(media: MediaLoader, keyed: Keyed): Promise<Embedded> {
+  return keyed.ok ? media.load(keyed.key) : Promise.resolve(keyed);
 }
 
 /** The loader key of an input that must set exactly one of its fields. */
 function keyOf(
   fields: { text?: string | null; url?: string | null; base64?: string | null },
   names: { text?: string; url: string; base64: string },
-): MediaKey {
+): Keyed {
   const set = (Object.keys(fields) as (keyof typeof fields)[]).filter((k) => fields[k] !== undefined && fields[k] !== null);
   const fieldNames = [names.text, names.url, names.base64].filter(Boolean).join(', ');
   if (set.length !== 1) {
-    throw new GatewayError(
+    const error = new GatewayError(
       ErrorCode.BAD_USER_INPUT,
       `Set exactly one of ${fieldNames}; ${set.length === 0 ? 'none is set' : `${set.map((k) => names[k]).join(' and ')} are set`}.`,
     );
+    return { ok: false, error };
   }
-  if (fields.text !== undefined && fields.text !== null) return { kind: 'text', text: fields.text };
-  if (fields.url !== undefined && fields.url !== null) return { kind: 'url', url: fields.url };
-  return { kind: 'base64', data: fields.base64! };
+  if (fields.text !== undefined && fields.text !== null) return { ok: true, key: { kind: 'text', text: fields.text } };
+  if (fields.url !== undefined && fields.url !== null) return { ok: true, key: { kind: 'url', url: fields.url } };
+  return { ok: true, key: { kind: 'base64', data: fields.base64! } };
 }

@@ -2,7 +2,7 @@ import { Args, ArgsType, Ctx, Field, Int, Query, Resolver } from 'type-graphql';
 
 import { classifierInputProblem, DEFAULT_TEMPLATES, LabelEmbeddingError, ZeroShotClassifier } from '../../functions/clip';
 import { ErrorCode, GatewayError, toInputError } from '../common/errors';
-import { checkListSize, imageKey } from './arguments';
+import { checkListSize, embedInput, imageKey } from './arguments';
 import { Classification } from './classification.type';
 import type { GatewayContext } from '../context';
 import { ImageInput } from './media.input';
@@ -52,24 +52,24 @@ export class ClassifyResolver {
       throw new GatewayError(ErrorCode.BAD_USER_INPUT, `topK must be at least 1: ${topK}.`);
 
     // Labels first: without them no image can be scored, so their failure fails the field.
+    const embedPrompt = async (text: string): Promise<Float32Array> => {
+      const prompt = await ctx.media.load({ kind: 'text', text });
+      // The classifier's contract: a prompt's failure rejects, and fails its label (LabelEmbeddingError).
+      if (!prompt.ok) throw prompt.error;
+      return prompt.vector;
+    };
     let classifier: ZeroShotClassifier;
     try {
-      classifier = await ZeroShotClassifier.create(labels, (text) => ctx.media.load({ kind: 'text', text }), {
-        templates: prompts,
-        logitScale: model.info.logitScale,
-      });
+      classifier = await ZeroShotClassifier.create(labels, embedPrompt, { templates: prompts, logitScale: model.info.logitScale });
     } catch (error) {
       if (error instanceof LabelEmbeddingError) throw toInputError(`labels[${error.index}]`, error.cause);
       throw error;
     }
     return Promise.all(
       images.map(async (image, i) => {
-        try {
-          const vector = await ctx.media.load(imageKey(image));
-          return Object.assign(new Classification(), { labels: classifier.classify(vector, topK ?? labels.length) });
-        } catch (error) {
-          return toInputError(`images[${i}]`, error);
-        }
+        const embedded = await embedInput(ctx.media, imageKey(image));
+        if (!embedded.ok) return toInputError(`images[${i}]`, embedded.error);
+        return Object.assign(new Classification(), { labels: classifier.classify(embedded.vector, topK ?? labels.length) });
       }),
     );
   }

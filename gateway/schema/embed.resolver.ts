@@ -1,7 +1,7 @@
 import { Arg, Ctx, Query, Resolver } from 'type-graphql';
 
 import { toInputError } from '../common/errors';
-import { checkListSize, mediaKey } from './arguments';
+import { checkListSize, embedInput, mediaKey } from './arguments';
 import type { GatewayContext } from '../context';
 import { Embedding } from './embedding.type';
 import { MediaInput } from './media.input';
@@ -18,12 +18,9 @@ export class EmbedResolver {
     const model = ctx.services.model.info.name;
     return Promise.all(
       inputs.map(async (input, i) => {
-        try {
-          return Embedding.of(await ctx.media.load(mediaKey(input)), model);
-        } catch (error) {
-          // Returned, not thrown: graphql-js nulls this item alone and reports the error at its path.
-          return toInputError(`inputs[${i}]`, error);
-        }
+        const embedded = await embedInput(ctx.media, mediaKey(input));
+        // A failure is returned, not thrown: graphql-js nulls this item alone and reports the error at its path.
+        return embedded.ok ? Embedding.of(embedded.vector, model) : toInputError(`inputs[${i}]`, embedded.error);
       }),
     );
   }

@@ -2,7 +2,7 @@ import { Args, ArgsType, Ctx, Field, Float, Query, Resolver } from 'type-graphql
 
 import { dot } from '../../functions/clip';
 import { GatewayError, toInputError } from '../common/errors';
-import { checkListSize, mediaKey } from './arguments';
+import { checkListSize, embedInput, mediaKey } from './arguments';
 import type { GatewayContext } from '../context';
 import { MediaInput } from './media.input';
 
@@ -29,11 +29,10 @@ export class SimilarityResolver {
     checkListSize('b', b.length, limit);
     const embed = (inputs: MediaInput[], name: string) =>
       Promise.all(
-        inputs.map((input, i) =>
-          Promise.resolve()
-            .then(() => ctx.media.load(mediaKey(input)))
-            .catch((error: unknown) => toInputError(`${name}[${i}]`, error)),
-        ),
+        inputs.map(async (input, i) => {
+          const embedded = await embedInput(ctx.media, mediaKey(input));
+          return embedded.ok ? embedded.vector : toInputError(`${name}[${i}]`, embedded.error);
+        }),
       );
     const [rows, columns] = await Promise.all([embed(a, 'a'), embed(b, 'b')]);
     const failed = [...rows, ...columns].filter((v): v is GatewayError => v instanceof GatewayError);

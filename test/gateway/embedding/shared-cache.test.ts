@@ -87,6 +87,24 @@ describe('SharedCache', () => {
     expect(cache.get('k', compute).hit).toBe(true);
   });
 
+  it('answers a value its keep refuses to every joiner, then forgets it like a failure', async () => {
+    const cache = new SharedCache<Value>(10, (value) => value.n >= 0);
+    const { starts, compute } = controlled();
+    const a = cache.get('k', compute);
+    const b = cache.get('k', compute);
+    const refused = { n: -1 };
+    starts[0].resolve(refused);
+    await expect(a.value).resolves.toBe(refused);
+    await expect(b.value).resolves.toBe(refused);
+
+    const again = cache.get('k', compute);
+    expect(again.hit).toBe(false);
+    expect(compute).toHaveBeenCalledTimes(2);
+    starts[1].resolve({ n: 4 });
+    await expect(again.value).resolves.toEqual({ n: 4 });
+    expect(cache.get('k', compute).hit).toBe(true);
+  });
+
   describe('abandonment', () => {
     it('aborts the computation only when every waiter’s signal has aborted', async () => {
       const cache = new SharedCache<Value>(10);

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ErrorCode, GatewayError, InputError } from '../../../gateway/common/errors';
-import type { EmbeddingService } from '../../../gateway/embedding/service';
+import type { Embedded, EmbeddingService } from '../../../gateway/embedding/service';
 import { createImageIntake } from '../../../gateway/intake';
 import { createMediaLoader, type MediaKey } from '../../../gateway/loaders/media-loader';
 
@@ -43,27 +43,43 @@ const intake = createImageIntake({
   fetch: { timeoutMs: 5000, maxRedirects: 1, allowNetworks: ['127.0.0.1/32'] },
 });
 
-/** The two EmbeddingService methods the loader uses: texts become [length], images their bytes. */
-function fakeService(fail: Record<string, unknown> = {}) {
+/**
+ * The EmbeddingService method the loader uses: texts become [length], images their bytes. A text
+ * in `fail` fails with its value as the failure; one in `reject` makes embed reject (which the
+ * real service never does) with its value.
+ */
+function fakeService(fail: Record<string, unknown> = {}, reject: Record<string, unknown> = {}) {
   const calls: { method: 'embedText' | 'embedImage'; input: string | number[]; signal?: AbortSignal }[] = [];
-  const service: Pick<EmbeddingService, 'embedText' | 'embedImage'> = {
-    async embedText(text, signal) {
-      calls.push({ method: 'embedText', input: text, signal });
-      if (text in fail) throw fail[text];
-      return Float32Array.of(text.length);
-    },
-    async embedImage(bytes, signal) {
-      calls.push({ method: 'embedImage', input: Array.from(bytes), signal });
-      return Float32Array.from(bytes);
+  const service: Pick<EmbeddingService, 'embed'> = {
+    async embed(input, signal): Promise<Embedded> {
+      if (input.kind === 'image') {
+        calls.push({ method: 'embedImage', input: Array.from(input.bytes), signal });
+        return { ok: true, vector: Float32Array.from(input.bytes) };
+      }
+      calls.push({ method: 'embedText', input: input.text, signal });
+      if (input.text in reject) throw reject[input.text];
+      if (input.text in fail) return { ok: false, error: fail[input.text] };
+      return { ok: true, vector: Float32Array.of(input.text.length) };
     },
   };
-  return { calls, service: service as EmbeddingService };
+  return { calls, service };
 }
 
 const text = (t: string): MediaKey => ({ kind: 'text', text: t });
 const url = (path: string): MediaKey => ({ kind: 'url', url: `${origin}${path}` });
 const base64 = (data: string): MediaKey => ({ kind: 'base64', data });
-const values = (results: (Float32Array | Error)[]) => results.map((r) => (r instanceof Error ? r : Array.from(r)));
+/** Each result's vector as an array, or its failure as it is. */
+const values = (results: (Embedded | Error)[]) => results.map((r) => (r instanceof Error ? r : r.ok ? Array.from(r.vector) : r.error));
+/** The failure of a result that must have failed. */
+const failureOf = (result: Embedded | Error | undefined): unknown => {
+  if (!result || result instanceof Error || result.ok) throw new Error(`expected a failed Embedded: ${String(result)}`);
+  return result.error;
+};
+/** The vector of a result that must have succeeded, as an array. */
+const vectorOf = (result: Embedded | Error): number[] => {
+  if (result instanceof Error || !result.ok) throw new Error(`expected a vector: ${String(result)}`);
+  return Array.from(result.vector);
+};
 
 describe('createMediaLoader', () => {
   it('embeds the same text once within a loader', async () => {
@@ -82,8 +98,8 @@ describe('createMediaLoader', () => {
     const { calls, service } = fakeService();
     const loader = createMediaLoader(service, intake);
     const [a, b, c] = await Promise.all([loader.load(url('/a.png')), loader.load(url('/b.png')), loader.load(url('/a.png'))]);
-    expect(Array.from(a)).toEqual([9, 8, 7]);
-    expect(Array.from(b)).toEqual([6, 5]);
+    expect(vectorOf(a)).toEqual([9, 8, 7]);
+    expect(vectorOf(b)).toEqual([6, 5]);
     expect(c).toBe(a);
     expect(hits.sort()).toEqual(['/a.png', '/b.png']);
     expect(calls.map((call) => [call.method, call.input])).toEqual(
@@ -132,12 +148,12 @@ describe('createMediaLoader', () => {
     const results = await loader.loadMany([text('ok'), base64('!!!'), url('/missing'), url('/a.png'), base64('AQID')]);
     expect(values([results[0], results[3], results[4]])).toEqual([[2], [9, 8, 7], [1, 2, 3]]);
 
-    const badBase64 = results[1] as GatewayError;
+    const badBase64 = failureOf(results[1]) as GatewayError;
     expect(badBase64).toBeInstanceOf(GatewayError);
     expect(badBase64.code).toBe(ErrorCode.BAD_USER_INPUT);
     expect(badBase64.message).toBe('The base64 data contains characters outside the base64 alphabet or has a wrong length.');
 
-    const notFound = results[2] as InputError;
+    const notFound = failureOf(results[2]) as InputError;
     expect(notFound).toBeInstanceOf(InputError);
     expect(notFound.code).toBe(ErrorCode.IMAGE_FETCH_FAILED);
     expect(notFound.reason).toBe(`The server at ${origin.slice('http://'.length)} answered HTTP status 404.`);
@@ -145,21 +161,25 @@ describe('createMediaLoader', () => {
     // Nothing was embedded for the two that failed.
     expect(calls.map((c) => c.input)).toEqual(expect.arrayContaining(['ok', [9, 8, 7], [1, 2, 3]]));
     expect(calls).toHaveLength(3);
-    // load() rejects for the bad one alone, too (and the failure is not fetched again).
-    await expect(loader.load(url('/missing'))).rejects.toBe(notFound);
+    // load() answers the bad one's failure alone, too (and the failure is not fetched again).
+    await expect(loader.load(url('/missing'))).resolves.toBe(results[2]);
     await expect(loader.load(text('ok'))).resolves.toBe(results[0]);
     expect(hits.filter((h) => h === '/missing')).toHaveLength(1);
   });
 
-  it('fails an input alone when the service rejects it, making a non-Error into an Error', async () => {
+  it("fails an input alone with the service's failure, and keeps whatever is thrown as that input's failure, as it came", async () => {
     const backendError = new GatewayError(ErrorCode.BACKEND_UNAVAILABLE, 'The inference backend could not run this input.');
-    const { service } = fakeService({ broken: backendError, odd: 'a string, not an Error' });
+    const thrown = new Error('thrown, not answered');
+    const { service } = fakeService({ broken: backendError, odd: 'a string, not an Error' }, { throws: thrown });
     const loader = createMediaLoader(service, intake);
-    const results = await loader.loadMany([text('broken'), text('fine'), text('odd')]);
-    expect(results[0]).toBe(backendError);
-    expect(Array.from(results[1] as Float32Array)).toEqual([4]);
-    expect(results[2]).toBeInstanceOf(Error);
-    expect((results[2] as Error).message).toBe('a string, not an Error');
+    const results = await loader.loadMany([text('broken'), text('fine'), text('odd'), text('throws')]);
+    expect(failureOf(results[0])).toBe(backendError);
+    expect(vectorOf(results[1])).toEqual([4]);
+    // The resolver names the input and makes a non-Error an internal error (toInputError): nothing to convert here.
+    expect(failureOf(results[2])).toBe('a string, not an Error');
+    expect(failureOf(results[3])).toBe(thrown);
+    // None of them is an Error in DataLoader's slot, which load() would reject with.
+    await expect(loader.load(text('throws'))).resolves.toBe(results[3]);
   });
 
   it('passes the signal to the service', async () => {
@@ -180,12 +200,7 @@ describe('createMediaLoader', () => {
     const pending = loader.load(url('/hang'));
     await arrived;
     controller.abort(new Error('client hung up'));
-    const error = (await pending.then(
-      () => {
-        throw new Error('expected a rejection');
-      },
-      (e: unknown) => e,
-    )) as InputError;
+    const error = failureOf(await pending) as InputError;
     expect(error).toBeInstanceOf(InputError);
     expect(error.code).toBe(ErrorCode.IMAGE_FETCH_FAILED);
     expect(error.message).toBe('url: The image fetch was cancelled.');
@@ -198,7 +213,9 @@ describe('createMediaLoader', () => {
   it('does not fetch at all when the signal has already aborted', async () => {
     const { calls, service } = fakeService();
     const loader = createMediaLoader(service, intake, AbortSignal.abort());
-    await expect(loader.load(url('/a.png'))).rejects.toThrow('url: The image fetch was cancelled.');
+    const failed = failureOf(await loader.load(url('/a.png'))) as InputError;
+    expect(failed).toBeInstanceOf(InputError);
+    expect(failed.message).toBe('url: The image fetch was cancelled.');
     expect(hits).toEqual([]);
     expect(calls).toEqual([]);
   });
