@@ -140,6 +140,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     rateLimiter: new RateLimiter(config.rateLimits),
     admission,
     metrics,
+    maxPage: config.catalogue.maxFirst,
   });
   const apolloServing = (schema: GraphQLSchema, landingPage: boolean, federated = false) =>
     new ApolloServer<GatewayContext>({

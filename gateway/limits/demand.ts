@@ -24,6 +24,15 @@ export interface OperationDemand extends Demand {
   writes: number;
   /** Fields resolved, with pages counted by their `first`, plus inference inputs by weight (see COST). */
   cost: number;
+  /** The page that asks for the most items (the largest `first`), if any: checked against the page bound before the cost. */
+  largestPage?: Page;
+}
+
+/** A field that returns a page: its name, its `first`, and whether it pages on with `after`. */
+export interface Page {
+  field: string;
+  first: number;
+  cursor: boolean;
 }
 
 /**
@@ -105,7 +114,7 @@ export function operationDemand(
 ): OperationDemand {
   const roots = new Set([schema.getQueryType(), schema.getMutationType()].filter((t) => t !== null && t !== undefined));
   const mutation = schema.getMutationType();
-  const demand = { ...NONE };
+  const demand: OperationDemand = { ...NONE };
   const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
     // Introspection costs nothing: its size is the schema's, fixed, and tools need all of it.
     if (field.name.startsWith('__') || type.name.startsWith('__')) return 0;
@@ -116,6 +125,9 @@ export function operationDemand(
         : field.name === '_entities' && Array.isArray(args.representations)
           ? Math.max(1, args.representations.length)
           : 1;
+    if (typeof args.first === 'number' && args.first > (demand.largestPage?.first ?? 0)) {
+      demand.largestPage = { field: field.name, first: args.first, cursor: field.args.some((arg) => arg.name === 'after') };
+    }
     let cost = COST.field + page * childComplexity;
     if (roots.has(type as never)) {
       const inputs = argumentInputs(field.args, args);

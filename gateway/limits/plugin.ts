@@ -4,7 +4,7 @@ import { hashKey, type ApiKeys, type Credentials, type OperationType } from '../
 import { ErrorCode, GatewayError } from '../common/errors';
 import type { GatewayMetrics } from '../common/metrics';
 import type { Admission } from './admission';
-import { operationDemand } from './demand';
+import { operationDemand, type Page } from './demand';
 import { costTooHigh, type QueryLimits } from './query-limits';
 import type { RateLimiter } from './rate-limit';
 
@@ -19,6 +19,8 @@ export interface GuardOptions {
   rateLimiter: RateLimiter;
   admission: Admission;
   metrics: GatewayMetrics;
+  /** Most items one page may ask for with `first` (the catalogue's CATALOGUE_MAX_PAGE). */
+  maxPage: number;
 }
 
 /** A refusal of the whole request: its HTTP status and headers ride along for Apollo (formatError drops them for clients). */
@@ -26,6 +28,12 @@ function refusal(code: ErrorCode, message: string, status: number, headers: Reco
   const http = new HeaderMap();
   for (const [name, value] of Object.entries(headers)) http.set(name, value);
   return new GatewayError(code, message, { extensions: { http: { status, headers: http } } });
+}
+
+/** The refusal of a page larger than the bound: the field, the bound and the variable that sets it, and how to get the rest. */
+export function pageTooLarge(page: Page, maxPage: number): string {
+  const rest = page.cursor ? ` and follow pageInfo.endCursor with after for the rest` : '';
+  return `${page.field} asks for first: ${page.first}, over the most one page holds, ${maxPage} (CATALOGUE_MAX_PAGE): ask for at most ${maxPage}${rest}.`;
 }
 
 /** Who a client is for its rate limits: its API key when it sent one the gateway knows, else its address. */
@@ -36,15 +44,16 @@ function clientOf(credentials: Credentials, keys: ApiKeys): string {
 
 /**
  * Everything decided about a request once its operation is known and before anything runs, in
- * order, each refusal answering the whole request: API keys (401/403), the cost limit (400
- * QUERY_TOO_COMPLEX; depth, aliases, directives and tokens were refused earlier, in parsing and
- * validation), the client's rate limits (429 RATE_LIMITED), and admission (503 OVERLOADED). The
- * order matters: a refused key spends no tokens, and a request over its rate spends no place in
- * the queue. Apollo runs every plugin's didResolveOperation at once, so these live in one.
- * The admitted demand is released when the response is sent.
+ * order, each refusal answering the whole request: API keys (401/403), a page over its bound
+ * (400 BAD_USER_INPUT), the cost limit (400 QUERY_TOO_COMPLEX; depth, aliases, directives and
+ * tokens were refused earlier, in parsing and validation), the client's rate limits (429
+ * RATE_LIMITED), and admission (503 OVERLOADED). The order matters: a refused key spends no
+ * tokens, and a request over its rate spends no place in the queue. Apollo runs every plugin's
+ * didResolveOperation at once, so these live in one. The admitted demand is released when the
+ * response is sent.
  */
 export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedContext> {
-  const { keys, queryLimits, rateLimiter, admission, metrics } = options;
+  const { keys, queryLimits, rateLimiter, admission, metrics, maxPage } = options;
   const publishLoad = () => {
     const load = admission.load;
     metrics.admittedInputs.set({ kind: 'image' }, load.images);
@@ -67,6 +76,11 @@ export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedCo
             );
           }
           const demand = operationDemand(schema, document, request.operationName ?? undefined, request.variables);
+          // A page over its bound is refused for what it is, not as a cost to split: the cost of a huge `first` is its symptom.
+          if (demand.largestPage && demand.largestPage.first > maxPage) {
+            metrics.shed.inc({ reason: 'query_limit' });
+            throw refusal(ErrorCode.BAD_USER_INPUT, pageTooLarge(demand.largestPage, maxPage), 400);
+          }
           if (demand.cost > queryLimits.maxCost) {
             metrics.shed.inc({ reason: 'query_limit' });
             throw refusal(ErrorCode.QUERY_TOO_COMPLEX, costTooHigh(demand.cost, queryLimits).message, 400);

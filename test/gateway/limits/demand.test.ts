@@ -84,6 +84,20 @@ describe('operationDemand', () => {
     expect(page(500)).toBe(3001);
   });
 
+  it('notes the page that asks for the most, and whether it pages on with after', () => {
+    expect(demand(`{ products(first: 20) { edges { node { similar(first: 30) { id } } } } }`).largestPage).toEqual({
+      field: 'similar',
+      first: 30,
+      cursor: false,
+    });
+    expect(demand(`query($n: Int!) { products(first: $n) { edges { cursor } } }`, { n: 70 }).largestPage).toEqual({
+      field: 'products',
+      first: 70,
+      cursor: true,
+    });
+    expect(demand(`{ model { name } }`).largestPage).toBeUndefined();
+  });
+
   it('counts nothing when the variables cannot be coerced (execution refuses them itself)', () => {
     expect(demand(`query($inputs: [MediaInput!]!) { embed(inputs: $inputs) { dim } }`, { inputs: 'not a list of inputs' })).toEqual({
       texts: 0,

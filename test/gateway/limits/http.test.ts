@@ -99,6 +99,36 @@ describe('query limits, over HTTP, before anything runs', () => {
     expect(await batchesRun(gateway)).toBeGreaterThan(before);
   });
 
+  it('refuses a page over CATALOGUE_MAX_PAGE for what it is, naming the bound and its variable, before the cost', async () => {
+    const before = await batchesRun(gateway);
+    // Its cost (over 300,000) is over the limit of 100 too; what the client must change is first.
+    const products = await post(gateway.origin, { query: '{ products(first: 100000) { edges { node { id } } } }' });
+    expect(products.status).toBe(400);
+    expect(products.body.errors).toEqual([
+      {
+        message:
+          'products asks for first: 100000, over the most one page holds, 500 (CATALOGUE_MAX_PAGE): ask for at most 500 and follow pageInfo.endCursor with after for the rest.',
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    ]);
+    // In a variable, on a list without a cursor, and nested under a page within the bound.
+    const search = await post(gateway.origin, {
+      query: 'query($n: Int!) { productSearch(query: { text: "a red circle" }, first: $n) { score } }',
+      variables: { n: 501 },
+    });
+    expect(search.status).toBe(400);
+    expect(search.body.errors![0].message).toBe(
+      'productSearch asks for first: 501, over the most one page holds, 500 (CATALOGUE_MAX_PAGE): ask for at most 500.',
+    );
+    const nested = await post(gateway.origin, { query: '{ products(first: 2) { edges { node { similar(first: 1000) { id } } } } }' });
+    expect(nested.body.errors![0].message).toMatch(/^similar asks for first: 1000, .* \(CATALOGUE_MAX_PAGE\)/);
+    expect(await batchesRun(gateway)).toBe(before);
+    // A page within the bound is judged by its cost as before.
+    const page = await post(gateway.origin, { query: '{ products(first: 5) { edges { node { id } } } }' });
+    expect(page.status).toBe(200);
+    expect(page.body.errors).toBeUndefined();
+  });
+
   it('refuses batched operations (a JSON array) in one sentence', async () => {
     const batched = await post(gateway.origin, [{ query: '{ model { name } }' }, { query: '{ model { dim } }' }]);
     expect(batched.status).toBe(400);
