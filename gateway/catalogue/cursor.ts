@@ -1,5 +1,5 @@
 import { ErrorCode } from '../common/errors';
-import type { Page } from '../store/port';
+import type { Page } from '../store';
 import { FieldError } from './errors';
 
 /** One item of a page with the cursor that resumes right after it. */

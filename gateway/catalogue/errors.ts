@@ -1,5 +1,5 @@
-import { ErrorCode, GatewayError } from '../common/errors';
-import { StoreError } from '../store/port';
+import { ErrorCode, GatewayError, InputError } from '../common/errors';
+import { StoreError } from '../store';
 
 /**
  * A problem with one field of the caller's input, named by its path (`["products", "3", "images",
@@ -29,4 +29,24 @@ export function fromStoreError(error: unknown, cursorField = 'after'): unknown {
   if (error.code === 'STORE_UNAVAILABLE')
     return new GatewayError(ErrorCode.STORE_UNAVAILABLE, 'The catalogue database is unavailable; try again later.', { cause: error });
   return new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, 'The catalogue could not complete this request.', { cause: error });
+}
+
+/** Runs a store call, turning its failures into errors a client can read. */
+export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw fromStoreError(error);
+  }
+}
+
+/** Any failure of one field's work as a FieldError naming that field (a more precise one is kept). */
+export function failure(field: string[], error: unknown): FieldError {
+  if (error instanceof FieldError) return error;
+  const name = fieldName(field);
+  if (error instanceof InputError) return new FieldError(field, error.code, `${name}: ${error.reason}`, { cause: error.cause });
+  if (error instanceof GatewayError) return new FieldError(field, error.code, `${name}: ${error.message}`, { cause: error.cause ?? error });
+  return new FieldError(field, ErrorCode.INTERNAL_SERVER_ERROR, `${name} could not be processed because of an internal error.`, {
+    cause: error,
+  });
 }

@@ -1,6 +1,11 @@
 /** The product catalogue's domain: the service, taxonomy checks, tagging and paging. */
-export { CatalogueService, DEFAULT_CATALOGUE_LIMITS } from './service';
-export type { CatalogueLimits, ImageSource, ProductHit, ProductInput, SearchQuery, UpsertResult } from './service';
+export { CatalogueService } from './service';
+export { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './limits';
+export type { Embedder } from './embedder';
+export type { ImageSource } from './images';
+export type { ProductInput, UpsertResult } from './ingest';
+export type { ProductHit } from './products';
+export type { SearchQuery } from './search';
 export type { Connection, Edge } from './cursor';
 export { FieldError } from './errors';
 export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';

@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 
 import { check, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
 import type { Logger } from '../common/log';
-import type { CatalogueStore, JobRow } from '../store/port';
+import type { CatalogueStore, JobRow } from '../store';
 import type { CatalogueService } from './service';
 
 export interface JobRunnerOptions {

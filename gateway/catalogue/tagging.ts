@@ -1,4 +1,4 @@
-import type { FacetRow, TagRow } from '../store/port';
+import type { FacetRow, TagRow } from '../store';
 import { matrixProduct } from './matrix';
 
 /** A facet with one text vector per label (prompt-ensembled, unit length), in the facet's label order. */

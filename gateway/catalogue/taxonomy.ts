@@ -1,5 +1,5 @@
 import { ErrorCode } from '../common/errors';
-import type { FacetMode, FacetRow } from '../store/port';
+import type { FacetMode, FacetRow } from '../store';
 import { FieldError } from './errors';
 
 /** A facet as a caller gives it: optional fields take the defaults below. */

@@ -1,0 +1,11 @@
+/**
+ * What the catalogue asks of the embedding service (gateway/embedding's EmbeddingService is one),
+ * and nothing more: vectors for label prompts, queries and product images, and which model makes
+ * them.
+ */
+export interface Embedder {
+  readonly model: { readonly info: { name: string; dim: number; dtype: string; logitScale: number } };
+  embedText(text: string, signal?: AbortSignal): Promise<Float32Array>;
+  /** Encoded image bytes in. */
+  embedImage(bytes: Uint8Array, signal?: AbortSignal): Promise<Float32Array>;
+}

@@ -1,0 +1,99 @@
+import { ErrorCode } from '../common/errors';
+import type { CatalogueStore, JobRow, NewJob, ProductFilter } from '../store';
+import { FieldError, storeCall } from './errors';
+import { checkFilter, checkFirst, type CatalogueLimits } from './limits';
+import type { ModelRoles } from './models';
+
+/** Longest idempotency key. */
+const MAX_KEY_LENGTH = 200;
+
+/**
+ * What callers ask of tagging jobs: to make one (a model change included), to read them, and to
+ * cancel one. The work itself is the runner's (jobs.ts) and the chunks' (chunks.ts).
+ */
+export class JobRequests {
+  /** Called when a tagging job is made, so that a runner starts on it at once. */
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(
+    private readonly store: CatalogueStore,
+    private readonly models: ModelRoles,
+    private readonly limits: CatalogueLimits,
+  ) {}
+
+  /** Calls `listener` whenever a tagging job is made. */
+  onJobStarted(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Makes a job that works through the products matching `filter` in the background (see jobs.ts):
+   * without `reembed`, re-tags them from their stored vectors; with it, embeds their images again
+   * (URLs fetched again, so images changed at the same URL are picked up) and re-tags them. On a
+   * gateway whose model is not the catalogue's, `reembed` is a model change instead, over the
+   * whole catalogue (see ModelRoles.init). The same idempotency key returns the job it made first.
+   */
+  async start(filter: ProductFilter, reembed: boolean, idempotencyKey?: string | null): Promise<JobRow> {
+    checkFilter(filter, this.limits);
+    if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.trim() === '' || idempotencyKey.length > MAX_KEY_LENGTH))
+      throw new FieldError(
+        ['idempotencyKey'],
+        ErrorCode.BAD_USER_INPUT,
+        `idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters, not blank.`,
+      );
+    const { role, state } = await this.models.role();
+    if (reembed && role !== 'active') {
+      if (Object.values(filter).some((v) => v !== undefined))
+        throw new FieldError(
+          ['filter'],
+          ErrorCode.BAD_USER_INPUT,
+          `filter: this gateway's model ${this.models.key} is not the catalogue's, so reembed is a model change, which covers the whole catalogue; leave filter out.`,
+        );
+      return this.startModelChange(idempotencyKey);
+    }
+    // A tagging job is the active model's: gateways serving it take its chunks.
+    const model = reembed ? this.models.model : (state.active ?? this.models.model);
+    return (await this.create({ filter, reembed, model, idempotencyKey: idempotencyKey ?? null })).job;
+  }
+
+  /** Starts a model change to this gateway's model (see ModelRoles.init); refused while a change to another model is under way. */
+  async startModelChange(idempotencyKey?: string | null): Promise<JobRow> {
+    const { job, created } = await this.create({
+      filter: {},
+      reembed: true,
+      model: this.models.model,
+      idempotencyKey: idempotencyKey ?? null,
+    });
+    if (!created && job.model !== this.models.key && (job.status === 'QUEUED' || job.status === 'RUNNING'))
+      throw new FieldError(
+        ['reembed'],
+        ErrorCode.BAD_USER_INPUT,
+        `reembed: a model change to ${job.model} is under way (job ${job.id}); cancel it before changing to ${this.models.key}.`,
+      );
+    return job;
+  }
+
+  get(id: string): Promise<JobRow | undefined> {
+    return storeCall(() => this.store.getJob(id));
+  }
+
+  /** The newest tagging jobs, newest first. */
+  list(first: number): Promise<JobRow[]> {
+    checkFirst(first, this.limits);
+    return storeCall(() => this.store.listJobs(first));
+  }
+
+  /** Cancels a QUEUED or RUNNING job; a finished one is returned as it is. */
+  async cancel(id: string): Promise<JobRow> {
+    const job = await storeCall(() => this.store.cancelJob(id));
+    if (!job) throw new FieldError(['id'], ErrorCode.NOT_FOUND, `id: no tagging job has the id ${JSON.stringify(id)}.`);
+    return job;
+  }
+
+  /** The store's createJob; listeners hear of a new job. */
+  private async create(request: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    const made = await storeCall(() => this.store.createJob(request));
+    if (made.created) for (const listener of this.listeners) listener();
+    return made;
+  }
+}
