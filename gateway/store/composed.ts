@@ -149,3 +149,14 @@ export class ComposedStore implements CatalogueStore {
     return this.parts.jobs.reclaimStaleJobChunks(claimedBefore);
   }
 }
+
+/**
+ * A part of an engine: its connection `c`, and what it `uses` (the other parts it writes through
+ * inside one transaction, its settings). Each adapter's index.ts wires its parts together.
+ */
+export abstract class Part<Connection, Uses extends object = object> {
+  constructor(
+    protected readonly c: Connection,
+    protected readonly uses: Uses = {} as Uses,
+  ) {}
+}

@@ -12,3 +12,8 @@ export function hasConditions(filter: ProductFilter | undefined): filter is Prod
 export function attributeEntries(filter: ProductFilter): [string, unknown][] {
   return Object.entries(filter.attributes ?? {}).filter(([, value]) => value !== undefined);
 }
+
+/** SQL conditions ANDed as a WHERE clause (nothing for none): the same in both dialects. */
+export function where(conditions: readonly string[]): string {
+  return conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+}

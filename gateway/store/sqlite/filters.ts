@@ -72,7 +72,3 @@ export function canonicalJson(value: unknown): string {
       : v,
   );
 }
-
-export function where(conditions: string[]): string {
-  return conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-}

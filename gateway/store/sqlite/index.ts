@@ -71,14 +71,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
   const vectors = new Vectors(c);
   const models = new Models(c);
   const tags = new Tags(c);
-  const products = new Products(c, vectors, tags);
+  const products = new Products(c, { vectors, tags });
   return new ComposedStore('sqlite', {
     schema: new Schema(c),
     products,
     vectors,
     models,
-    search: new Search(c, vectors, { approximateAbove, approximateCandidates }),
+    search: new Search(c, { vectors, tuning: { approximateAbove, approximateCandidates } }),
     tags,
-    jobs: new Jobs(c, models, products, tags),
+    jobs: new Jobs(c, { models, products, tags }),
   });
 }

@@ -4,20 +4,13 @@ import { check, positiveInt } from '../../../functions/options';
 import { checkAutoTags, checkProductsWrite, checkVectorModel } from '../checks';
 import { abandonedChunk, ACTIVE, changesModel, chunkOf, takesJob } from '../jobs';
 import { checkModelChangeFilter, modelChangeFailure } from '../model-change';
-import {
-  JOB_CHUNK_MAX_ATTEMPTS,
-  JOB_MAX_ERRORS,
-  modelKey,
-  type ChunkOutcome,
-  type JobChunk,
-  type JobError,
-  type JobRow,
-  type NewJob,
-  type VectorModel,
-} from '../port';
+import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, modelKey } from '../port';
+import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, VectorModel } from '../port';
 import type { JobColumns } from '../rows';
+import { where } from '../filter';
+import { Part } from '../composed';
 import type { Connection } from './connection';
-import { filterConditions, where } from './filters';
+import { filterConditions } from './filters';
 import type { Models } from './models';
 import type { Products } from './products';
 import { jobColumns, jobOfSql, productParams, type JobSqlRow } from './rows';
@@ -28,14 +21,7 @@ import type { Tags } from './tags';
  * claim is BEGIN IMMEDIATE, so the write lock is held from its first read and two claimers take
  * turns.
  */
-export class Jobs {
-  constructor(
-    private readonly c: Connection,
-    private readonly models: Models,
-    private readonly products: Products,
-    private readonly tags: Tags,
-  ) {}
-
+export class Jobs extends Part<Connection, { models: Models; products: Products; tags: Tags }> {
   async createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
     checkVectorModel(job.model);
     const key = job.idempotencyKey ?? null;
@@ -45,13 +31,13 @@ export class Jobs {
         const existing = this.c.sql('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as JobSqlRow | undefined;
         if (existing) return { job: jobOfSql(existing), created: false };
       }
-      const change = changesModel(job.reembed, job.model, this.models.modelState());
+      const change = changesModel(job.reembed, job.model, this.uses.models.modelState());
       const { sql, params } = filterConditions(job.filter);
       if (change) {
         checkModelChangeFilter(job.filter);
         const open = this.c.sql(`SELECT * FROM jobs WHERE changes_model = 1 AND ${ACTIVE}`).get() as JobSqlRow | undefined;
         if (open) return { job: jobOfSql(open), created: false };
-        const lacking = this.models.lacksVector(model);
+        const lacking = this.uses.models.lacksVector(model);
         if (lacking) sql.push(lacking);
       }
       const total = this.c
@@ -65,7 +51,7 @@ export class Jobs {
          VALUES (?, 'QUEUED', ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(id, total, JSON.stringify(job.filter), job.reembed ? 1 : 0, model, change ? 1 : 0, key, this.c.now().toISOString());
-      if (change) this.models.setTarget(job.model);
+      if (change) this.uses.models.setTarget(job.model);
       return { job: jobOfSql(this.row(id)!), created: true };
     });
   }
@@ -94,7 +80,7 @@ export class Jobs {
         .pluck()
         .get(this.c.now().toISOString(), id) as number | undefined;
       // A model change given up: no model is being built any more.
-      if (cancelled === 1) this.models.setTarget(null);
+      if (cancelled === 1) this.uses.models.setTarget(null);
       const row = this.row(id);
       return row && jobOfSql(row);
     });
@@ -106,7 +92,7 @@ export class Jobs {
     return this.c.run('claimJobChunk', 'write', () => {
       const now = this.c.now().toISOString();
       const jobs = this.c.sql(`SELECT * FROM jobs INDEXED BY jobs_active WHERE ${ACTIVE} ORDER BY created_at, id`).all() as JobSqlRow[];
-      const { active } = this.models.modelState();
+      const { active } = this.uses.models.modelState();
       // The oldest job with work for this model; one that ends while looking (succeeded, failed) or whose last chunks are claimed by others is passed.
       for (const row of jobs) {
         const job = jobColumns(row);
@@ -144,7 +130,7 @@ export class Jobs {
         sql.push('p.id > ?');
         params.push(job.cursor);
       }
-      const lacking = job.changes_model ? this.models.lacksVector(job.model) : undefined;
+      const lacking = job.changes_model ? this.uses.models.lacksVector(job.model) : undefined;
       if (lacking) sql.push(lacking);
       const ids = this.c
         .sql(`SELECT p.id FROM products p ${where(sql)} ORDER BY p.id LIMIT ?`)
@@ -192,12 +178,12 @@ export class Jobs {
       succeed();
       return 'done';
     }
-    const failure = modelChangeFailure(job, this.models.modelState());
+    const failure = modelChangeFailure(job, this.uses.models.modelState());
     if (failure) {
       this.failJob(job, failure, now);
       return 'done';
     }
-    const lacking = this.models.lacksVector(job.model);
+    const lacking = this.uses.models.lacksVector(job.model);
     const all = this.c.sql('SELECT count(*) FROM products').pluck().get() as number;
     const left = lacking ? (this.c.sql(`SELECT count(*) FROM products p WHERE ${lacking}`).pluck().get() as number) : all;
     if (left > 0) {
@@ -230,8 +216,8 @@ export class Jobs {
         { status: string; claim_token: string | null } | undefined;
       if (!row || row.status !== 'RUNNING' || current?.status !== 'claimed' || current.claim_token !== chunk.claim) return false;
       const job = jobColumns(row);
-      if (write) this.products.writeWithVectors(write, rows);
-      this.tags.writeAutoTags(new Set(outcome.productIds), outcome.tags);
+      if (write) this.uses.products.writeWithVectors(write, rows);
+      this.uses.tags.writeAutoTags(new Set(outcome.productIds), outcome.tags);
       this.c.sql("UPDATE job_chunks SET status = 'done', claim_token = NULL WHERE job_id = ? AND seq = ?").run(chunk.jobId, chunk.seq);
       this.c
         .sql('UPDATE jobs SET processed = processed + ?, failed = failed + ?, errors = ? WHERE id = ?')

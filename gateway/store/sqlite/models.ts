@@ -1,13 +1,12 @@
 import { checkVectorModel } from '../checks';
 import { modelOfKey, type ModelState, type VectorModel } from '../port';
 import { stateModel } from '../rows';
+import { Part } from '../composed';
 import type { Connection } from './connection';
 import { stateModelOfSql } from './rows';
 
 /** Which model's vectors the catalogue uses (and which one a model change is building), in the one row of catalogue_state. */
-export class Models {
-  constructor(private readonly c: Connection) {}
-
+export class Models extends Part<Connection> {
   async getModelState(): Promise<ModelState> {
     return this.c.run('getModelState', 'read', () => this.modelState());
   }

@@ -2,20 +2,16 @@ import { checkProductsWrite } from '../checks';
 import { decodeIdCursor, pageOf } from '../cursor';
 import { check, nonNegativeInt } from '../../../functions/options';
 import type { Page, ProductFilter, ProductRow, ProductsWrite } from '../port';
+import { where } from '../filter';
+import { Part } from '../composed';
 import type { Connection } from './connection';
-import { filterConditions, where } from './filters';
+import { filterConditions } from './filters';
 import { PRODUCT_COLUMNS, productOfSql, productParams, type ProductParams, type ProductSqlRow } from './rows';
 import type { Tags } from './tags';
 import type { Vectors } from './vectors';
 
 /** Products: rows keyed by the shop's id, with an integer key (pk) that their vector rows use. */
-export class Products {
-  constructor(
-    private readonly c: Connection,
-    private readonly vectors: Vectors,
-    private readonly tags: Tags,
-  ) {}
-
+export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }> {
   async upsertProducts(products: ProductRow[]): Promise<void> {
     const rows = productParams(products);
     return this.c.run('upsertProducts', 'write', () => this.writeProducts(rows));
@@ -33,7 +29,7 @@ export class Products {
     for (const row of rows) {
       const before = stored.get(row[0]) as { pk: number; image_hashes: string } | undefined;
       // Both sides are JSON.stringify of an array of hex strings: equal images, equal text.
-      if (before && before.image_hashes !== row[4]) this.vectors.dropProductVectors([before.pk]);
+      if (before && before.image_hashes !== row[4]) this.uses.vectors.dropProductVectors([before.pk]);
       upsert.run(row);
     }
   }
@@ -43,14 +39,14 @@ export class Products {
     const rows = productParams(write.products);
     return this.c.run('saveProducts', 'write', () => {
       this.writeWithVectors(write, rows);
-      if (write.tags) this.tags.writeAutoTags(new Set(write.tags.productIds), write.tags.tags);
+      if (write.tags) this.uses.tags.writeAutoTags(new Set(write.tags.productIds), write.tags.tags);
     });
   }
 
   /** A write's products, vectors and kept bytes (not its tags), inside the caller's transaction; `rows` are its products' parameters. */
   writeWithVectors(write: Omit<ProductsWrite, 'tags'>, rows: ProductParams[]): void {
     this.writeProducts(rows);
-    this.vectors.writeVectors(write);
+    this.uses.vectors.writeVectors(write);
   }
 
   async getProducts(ids: string[]): Promise<ProductRow[]> {
@@ -70,7 +66,7 @@ export class Products {
         pk: number;
       }[];
       if (found.length === 0) return [];
-      this.vectors.dropProductVectors(found.map((f) => f.pk));
+      this.uses.vectors.dropProductVectors(found.map((f) => f.pk));
       // Tags go with the product (ON DELETE CASCADE); image vectors and kept bytes stay, keyed by content and shareable.
       this.c.sql('DELETE FROM products WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(found.map((f) => f.id)));
       const existed = new Set(found.map((f) => f.id));

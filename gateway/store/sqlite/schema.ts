@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 
 import { StoreError } from '../port';
+import { Part } from '../composed';
 import type { Connection } from './connection';
 
 /**
@@ -172,9 +173,7 @@ export function createBinaryTable(name: string): string {
 }
 
 /** Creates or brings the schema up to date, and closes the connection: as the store's migrate() and close(). */
-export class Schema {
-  constructor(private readonly c: Connection) {}
-
+export class Schema extends Part<Connection> {
   async migrate(): Promise<void> {
     const db = this.c.db;
     await this.c.run('migrate', 'write', () => {

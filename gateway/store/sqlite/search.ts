@@ -1,10 +1,11 @@
 import { check, nonNegativeInt } from '../../../functions/options';
 import { checkVector, checkVectorModel } from '../checks';
-import { hasConditions } from '../filter';
+import { hasConditions, where } from '../filter';
 import { byDistanceThenId, hitsOf, type Neighbour } from '../order';
 import type { Hit, ProductFilter, VectorModel } from '../port';
+import { Part } from '../composed';
 import type { Connection } from './connection';
-import { filterConditions, where } from './filters';
+import { filterConditions } from './filters';
 import { toBlob, type ModelTables, type Vectors } from './vectors';
 
 /**
@@ -27,13 +28,7 @@ export interface SearchTuning {
   approximateCandidates: number;
 }
 
-export class Search {
-  constructor(
-    private readonly c: Connection,
-    private readonly vectors: Vectors,
-    private readonly tuning: SearchTuning,
-  ) {}
-
+export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchTuning }> {
   /**
    * Exact search up to `approximateSearchAbove` product vectors of the model; above it, see
    * "Approximate" below. Either way the filter is applied before the k best are chosen, never
@@ -61,7 +56,7 @@ export class Search {
     check('k', k, nonNegativeInt);
     checkVector(model, query, 'query', true);
     return this.c.run('searchProducts', 'read', () => {
-      const tables = this.vectors.tablesOf(model);
+      const tables = this.uses.vectors.tablesOf(model);
       if (!tables || k === 0) return [];
       const q = toBlob(query);
       const filtered = hasConditions(filter);
@@ -79,8 +74,8 @@ export class Search {
       }
       // Under a filter the k nearest matching products lie farther out, where the sign bits rank
       // less well: twice the candidates (recall@20 0.945 → 0.98 at 100k with a 10% filter).
-      const candidates = Math.max(this.tuning.approximateCandidates * (filtered ? 2 : 1), k * APPROXIMATE_CANDIDATES_PER_HIT);
-      if (tables.binary && tables.count > this.tuning.approximateAbove && candidates <= KNN_MAX_K) {
+      const candidates = Math.max(this.uses.tuning.approximateCandidates * (filtered ? 2 : 1), k * APPROXIMATE_CANDIDATES_PER_HIT);
+      if (tables.binary && tables.count > this.uses.tuning.approximateAbove && candidates <= KNN_MAX_K) {
         const pks = this.c
           .sql(
             filtered

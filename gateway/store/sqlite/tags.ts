@@ -3,13 +3,12 @@ import { checkAutoTags } from '../checks';
 import { decodeKeyCursor, pageOf } from '../cursor';
 import type { FacetRow, Hit, Page, TagRow, TaxonomyRow } from '../port';
 import { TAG_COLUMNS } from '../rows';
+import { Part } from '../composed';
 import type { Connection } from './connection';
 import { tagOfSql, type TagSqlRow } from './rows';
 
 /** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
-export class Tags {
-  constructor(private readonly c: Connection) {}
-
+export class Tags extends Part<Connection> {
   async getTaxonomy(): Promise<TaxonomyRow | undefined> {
     return this.c.run('getTaxonomy', 'read', () => {
       const row = this.c.sql('SELECT version, facets, created_at FROM taxonomies ORDER BY version DESC LIMIT 1').get() as

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { checkVectorModel, checkVectors } from '../checks';
 import { modelKey, StoreError, type FetchedUrl, type ProductsWrite, type VectorModel } from '../port';
+import { Part } from '../composed';
 import type { Connection } from './connection';
 import { binaryTableOf, createBinaryTable } from './schema';
 
@@ -37,9 +38,7 @@ function tableNames(key: string): { image: string; product: string } {
   return { image: `vec_image_${digest}`, product: `vec_product_${digest}` };
 }
 
-export class Vectors {
-  constructor(private readonly c: Connection) {}
-
+export class Vectors extends Part<Connection> {
   /** The model's tables, or undefined when it has none yet; DIMENSION_MISMATCH if its key was stored with another dim. */
   tablesOf(model: VectorModel): ModelTables | undefined {
     const key = modelKey(model);

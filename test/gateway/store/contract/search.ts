@@ -1,7 +1,7 @@
 /** The contract's product vectors and search: exact answers, checked against brute force. */
 import type { CatalogueStore } from '../../../../gateway/store/port';
 import { cosine, seededRandom } from '../../../helpers/tiny-clip';
-import { codeOf, gaussian, MODEL_A, MODEL_A_Q8, normalise, product, SEARCH_MODEL, tag, vec, type Subject } from './fixtures';
+import { codeOf, gaussian, hash, MODEL_A, MODEL_A_Q8, normalise, product, SEARCH_MODEL, tag, vec, type Subject } from './fixtures';
 
 export function searchContract(subject: Subject): void {
   describe('product vectors and search', () => {
@@ -187,6 +187,30 @@ export function searchContract(subject: Subject): void {
       ).toBe('DIMENSION_MISMATCH');
       expect(await store.getProductVector(SEARCH_MODEL, 'p001')).toEqual(before);
       expect(await codeOf(store.searchProducts(SEARCH_MODEL, vec(1, 2, 3), 10))).toBe('DIMENSION_MISMATCH');
+    });
+
+    it('refuses the zero vector as a product vector or a query, in the same words, writing nothing', async () => {
+      // Cosine similarity is undefined for it: stored, it would sort first (or nowhere) in a search.
+      const zero = new Float32Array(SEARCH_MODEL.dim);
+      const undefinedFor = (what: string) => `${what} is the zero vector: cosine similarity is undefined for it, so it cannot be searched`;
+      const before = await store.getProductVector(SEARCH_MODEL, 'p001');
+      const rows = [
+        { productId: 'p001', vector: normalise(query) },
+        { productId: 'p002', vector: zero },
+      ];
+      await expect(store.putProductVectors(SEARCH_MODEL, rows)).rejects.toThrow(new TypeError(undefinedFor('rows[1].vector')));
+      expect(await store.getProductVector(SEARCH_MODEL, 'p001')).toEqual(before);
+      expect(await store.getProductVector(SEARCH_MODEL, 'p002')).toEqual(vectors.get('p002'));
+      await expect(store.searchProducts(SEARCH_MODEL, zero, 10)).rejects.toThrow(new TypeError(undefinedFor('query')));
+      const write = {
+        model: SEARCH_MODEL,
+        products: [product('zero')],
+        imageVectors: [],
+        imageBytes: [],
+        productVectors: [{ productId: 'zero', imageHashes: [hash('zero')], vector: zero }],
+      };
+      await expect(store.saveProducts(write)).rejects.toThrow(new TypeError(undefinedFor('productVectors[0].vector')));
+      expect(await store.getProducts(['zero'])).toEqual([]);
     });
   });
 }

@@ -1,0 +1,143 @@
+import type { PoolClient } from 'pg';
+
+import { check, nonNegativeInt } from '../../../functions/options';
+import { decodeKeyCursor, pageOf } from '../cursor';
+import { lastById } from '../order';
+import type { FacetRow, Hit, Page, TagRow, TaxonomyRow } from '../port';
+import { TAG_COLUMNS, tagOf, type TagColumns } from '../rows';
+import { Part } from '../composed';
+import type { Connection } from './connection';
+import { Params } from './filters';
+
+interface TaxonomyColumns {
+  version: number;
+  facets: FacetRow[];
+  created_at: string;
+}
+
+/** A tag's columns past its product and facet, as jsonb_to_recordset reads them. */
+function labelColumns(t: Omit<TagRow, 'productId' | 'facet' | 'source'>) {
+  return {
+    label: t.label,
+    score: t.score,
+    similarity: t.similarity,
+    needs_review: t.needsReview,
+    model: t.model,
+    taxonomy_version: t.taxonomyVersion,
+  };
+}
+
+/** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
+export class Tags extends Part<Connection> {
+  async getTaxonomy(): Promise<TaxonomyRow | undefined> {
+    const [row] = await this.c.rows<TaxonomyColumns>(
+      `SELECT version, facets, created_at FROM ${this.c.names.taxonomies} ORDER BY version DESC LIMIT 1`,
+    );
+    return row ? { version: row.version, facets: row.facets, createdAt: row.created_at } : undefined;
+  }
+
+  async setTaxonomy(facets: FacetRow[]): Promise<TaxonomyRow> {
+    const createdAt = new Date().toISOString();
+    const taxonomies = this.c.names.taxonomies;
+    const row = await this.c.transaction(async (client) => {
+      // Two gateways setting a taxonomy at once get versions n and n + 1, not the same n twice.
+      await client.query(`LOCK TABLE ${taxonomies} IN EXCLUSIVE MODE`);
+      return (
+        await client.query<TaxonomyColumns>(
+          `INSERT INTO ${taxonomies} (version, facets, created_at)
+           SELECT coalesce(max(version), 0) + 1, $1::jsonb, $2 FROM ${taxonomies}
+           RETURNING version, facets, created_at`,
+          [JSON.stringify(facets), createdAt],
+        )
+      ).rows[0];
+    });
+    return { version: row.version, facets: row.facets, createdAt: row.created_at };
+  }
+
+  /** Tags of products not named are dropped, not refused (unlike SQLite's adapter, which checks them with checkAutoTags). */
+  async replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
+    if (productIds.length === 0) return;
+    await this.c.transaction((client) => this.writeAutoTags(client, productIds, tags));
+  }
+
+  /** replaceAutoTags' writes, inside the caller's transaction. */
+  async writeAutoTags(client: PoolClient, productIds: string[], tags: TagRow[]): Promise<void> {
+    if (productIds.length === 0) return;
+    const named = new Set(productIds);
+    const rows = lastById(
+      tags.filter((t) => named.has(t.productId)),
+      (t) => JSON.stringify([t.productId, t.facet, t.label]),
+    ).map((t) => ({ product_id: t.productId, facet: t.facet, ...labelColumns(t) }));
+    const n = this.c.names;
+    // Locks the products, in one order, so that setManualTags cannot slip a manual tag in between
+    // the check below and the insert (and two calls cannot deadlock).
+    await client.query(`SELECT id FROM ${n.products} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [productIds]);
+    await client.query(`DELETE FROM ${n.tags} WHERE product_id = ANY($1::text[]) AND source = 'auto'`, [productIds]);
+    if (rows.length === 0) return;
+    await client.query(
+      `INSERT INTO ${n.tags} (${TAG_COLUMNS})
+       SELECT r.product_id, r.facet, r.label, 'auto', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
+       FROM jsonb_to_recordset($1::jsonb) AS r(product_id text, facet text, label text, score float8, similarity float8,
+                                               needs_review boolean, model text, taxonomy_version integer)
+       WHERE EXISTS (SELECT 1 FROM ${n.products} p WHERE p.id = r.product_id)
+         AND NOT EXISTS (SELECT 1 FROM ${n.tags} m WHERE m.product_id = r.product_id AND m.facet = r.facet AND m.source = 'manual')`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+    const rows = lastById(tags, (t) => t.label).map(labelColumns);
+    const n = this.c.names;
+    await this.c.transaction(async (client) => {
+      const exists = await client.query(`SELECT 1 FROM ${n.products} WHERE id = $1 FOR UPDATE`, [productId]);
+      if (exists.rowCount === 0) return; // no product, nothing to tag
+      // Manual tags replace the facet's automatic ones too: a (product, facet) has one kind or the other.
+      await client.query(`DELETE FROM ${n.tags} WHERE product_id = $1 AND facet = $2 AND (source = 'manual' OR $3::boolean)`, [
+        productId,
+        facet,
+        rows.length > 0,
+      ]);
+      if (rows.length === 0) return;
+      await client.query(
+        `INSERT INTO ${n.tags} (${TAG_COLUMNS})
+         SELECT $1, $2, r.label, 'manual', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
+         FROM jsonb_to_recordset($3::jsonb) AS r(label text, score float8, similarity float8, needs_review boolean, model text, taxonomy_version integer)`,
+        [productId, facet, JSON.stringify(rows)],
+      );
+    });
+  }
+
+  async getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {
+    const result = new Map<string, TagRow[]>(productIds.map((id) => [id, []]));
+    if (productIds.length === 0) return result;
+    const rows = await this.c.rows<TagColumns>(
+      `SELECT ${TAG_COLUMNS} FROM ${this.c.names.tags} WHERE product_id = ANY($1::text[]) ORDER BY product_id, facet, label`,
+      [productIds],
+    );
+    for (const row of rows) result.get(row.product_id)?.push(tagOf(row));
+    return result;
+  }
+
+  async labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]> {
+    check('k', k, nonNegativeInt);
+    if (k === 0) return [];
+    return this.c.rows<Hit>(
+      `SELECT product_id AS "productId", score FROM ${this.c.names.tags} WHERE facet = $1 AND label = $2
+       ORDER BY score DESC, product_id LIMIT $3`,
+      [facet, label, k],
+    );
+  }
+
+  async tagsForReview(first: number, after?: string): Promise<Page<TagRow>> {
+    check('first', first, nonNegativeInt);
+    const key = after === undefined ? undefined : decodeKeyCursor(after, 3);
+    const params = new Params();
+    const from = key ? `AND (product_id, facet, label) > (${params.add(key[0])}, ${params.add(key[1])}, ${params.add(key[2])})` : '';
+    const rows = await this.c.rows<TagColumns>(
+      `SELECT ${TAG_COLUMNS} FROM ${this.c.names.tags} WHERE needs_review AND source = 'auto' ${from}
+       ORDER BY product_id, facet, label LIMIT ${params.add(first + 1)}`,
+      params.values,
+    );
+    return pageOf(rows.map(tagOf), first, (t) => [t.productId, t.facet, t.label]);
+  }
+}
