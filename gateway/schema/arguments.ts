@@ -4,10 +4,13 @@ import type { Embedded } from '../embedding/service';
 import type { MediaKey, MediaLoader } from '../loaders/media-loader';
 import type { ImageInput, MediaInput } from './media.input';
 
-/** Refuses oversized list arguments before any work starts. */
-export function checkListSize(name: string, length: number, limit: number): void {
+/** The variables that set the request limits (RequestLimits), named in their refusals. */
+export type ListLimitVariable = 'MAX_INPUTS_PER_REQUEST' | 'MAX_LABELS' | 'MAX_TEMPLATES';
+
+/** Refuses oversized list arguments before any work starts, naming the limit's variable. */
+export function checkListSize(name: string, length: number, limit: number, variable: ListLimitVariable): void {
   if (length > limit) {
-    throw new GatewayError(ErrorCode.INPUT_TOO_LARGE, `${name} has ${length} items; the limit is ${limit} per request.`);
+    throw new GatewayError(ErrorCode.INPUT_TOO_LARGE, `${name} has ${length} items; the limit is ${limit} per request (${variable}).`);
   }
 }
 

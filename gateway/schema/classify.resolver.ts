@@ -43,9 +43,9 @@ export class ClassifyResolver {
   ): Promise<(Classification | Error)[]> {
     const { limits, model } = ctx.services;
     const prompts = templates ?? DEFAULT_TEMPLATES;
-    checkListSize('images', images.length, limits.maxInputsPerRequest);
-    checkListSize('labels', labels.length, limits.maxLabels);
-    checkListSize('templates', prompts.length, limits.maxTemplates);
+    checkListSize('images', images.length, limits.maxInputsPerRequest, 'MAX_INPUTS_PER_REQUEST');
+    checkListSize('labels', labels.length, limits.maxLabels, 'MAX_LABELS');
+    checkListSize('templates', prompts.length, limits.maxTemplates, 'MAX_TEMPLATES');
     const problem = classifierInputProblem(labels, prompts);
     if (problem) throw new GatewayError(ErrorCode.BAD_USER_INPUT, problem);
     if (topK !== null && topK !== undefined && topK < 1)

@@ -14,7 +14,7 @@ export class EmbedResolver {
       'Embeds texts and images into the shared space, one per input in order. An input that fails is null, with an error at its path.',
   })
   async embed(@Arg('inputs', () => [MediaInput]) inputs: MediaInput[], @Ctx() ctx: GatewayContext): Promise<(Embedding | Error)[]> {
-    checkListSize('inputs', inputs.length, ctx.services.limits.maxInputsPerRequest);
+    checkListSize('inputs', inputs.length, ctx.services.limits.maxInputsPerRequest, 'MAX_INPUTS_PER_REQUEST');
     const model = ctx.services.model.info.name;
     return Promise.all(
       inputs.map(async (input, i) => {

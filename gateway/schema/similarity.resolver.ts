@@ -25,8 +25,8 @@ export class SimilarityResolver {
   })
   async similarity(@Args() { a, b }: SimilarityArgs, @Ctx() ctx: GatewayContext): Promise<number[][]> {
     const limit = ctx.services.limits.maxInputsPerRequest;
-    checkListSize('a', a.length, limit);
-    checkListSize('b', b.length, limit);
+    checkListSize('a', a.length, limit, 'MAX_INPUTS_PER_REQUEST');
+    checkListSize('b', b.length, limit, 'MAX_INPUTS_PER_REQUEST');
     const embed = (inputs: MediaInput[], name: string) =>
       Promise.all(
         inputs.map(async (input, i) => {

@@ -59,7 +59,9 @@ export class Product {
 
   @Field(() => [String], {
     nullable: 'items',
-    description: 'Where its images were fetched from, in order; null for an image sent as bytes (which the catalogue does not keep).',
+    description:
+      'Where its images were fetched from, in order; null for an image sent inline as bytes, which has no URL to show ' +
+      '(the catalogue keeps its bytes, to embed it again when the model changes, but does not serve them).',
   })
   imageUrls!: (string | null)[];
 

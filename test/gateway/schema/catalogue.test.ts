@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { openSqliteStore } from '../../../gateway/store';
 import { createTestGateway, histogram, type TestGateway } from '../../helpers/gateway';
 import { shapeProducts } from '../../helpers/catalogue';
@@ -183,6 +185,20 @@ describe('the catalogue over GraphQL', () => {
       { field: ['facets'], code: 'BAD_USER_INPUT', message: expect.stringContaining('empty') },
     ]);
     expect((await t.graphql<{ taxonomy: { version: number } }>(`{ taxonomy { version } }`)).data!.taxonomy.version).toBe(before);
+  });
+
+  it('says of an image sent as bytes what is true: no URL to show, its bytes kept (for a model change) and not served', async () => {
+    const described = await t.graphql<{ __type: { fields: { name: string; description: string | null }[] } }>(
+      `{ __type(name: "Product") { fields { name description } } }`,
+    );
+    const imageUrls = described.data!.__type.fields.find((f) => f.name === 'imageUrls')!.description!;
+    expect(imageUrls).toMatch(/null for an image sent inline as bytes, which has no URL to show/);
+    expect(imageUrls).toMatch(/keeps its bytes, to embed it again when the model changes, but does not serve them/);
+    expect(imageUrls).not.toMatch(/does not keep/);
+    const bytes = Buffer.from(products[0].images[0].base64, 'base64');
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const kept = await t.gateway.store.getImageBytes([hash]);
+    expect(Buffer.from(kept.get(hash)!).equals(bytes)).toBe(true);
   });
 
   it('fails one bad product alone, and does not embed a re-upserted image again', async () => {

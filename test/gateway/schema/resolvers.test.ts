@@ -276,7 +276,22 @@ describe('the resolvers (through Apollo, without HTTP)', () => {
     const many = await gw.graphql(EMBED, { inputs: Array.from({ length: 10_000 }, () => ({ text: 'x' })) });
     expect(many.data).toBeNull();
     expect(many.errors![0]).toMatchObject({
-      message: 'inputs has 10000 items; the limit is 256 per request.',
+      message: 'inputs has 10000 items; the limit is 256 per request (MAX_INPUTS_PER_REQUEST).',
+      extensions: { code: 'INPUT_TOO_LARGE' },
+    });
+  });
+
+  it("refuses more labels or templates than a classify takes, naming each limit's variable", async () => {
+    const image = [{ base64: reference.images[0].bytes.toString('base64') }];
+    const labels = await gw.graphql(CLASSIFY, { images: image, labels: Array.from({ length: 1001 }, (_, i) => `label ${i}`) });
+    expect(labels.data).toBeNull();
+    expect(labels.errors![0]).toMatchObject({
+      message: 'labels has 1001 items; the limit is 1000 per request (MAX_LABELS).',
+      extensions: { code: 'INPUT_TOO_LARGE' },
+    });
+    const templates = await gw.graphql(CLASSIFY, { images: image, labels: ['cat'], templates: Array.from({ length: 33 }, () => 'a {}') });
+    expect(templates.errors![0]).toMatchObject({
+      message: 'templates has 33 items; the limit is 32 per request (MAX_TEMPLATES).',
       extensions: { code: 'INPUT_TOO_LARGE' },
     });
   });
