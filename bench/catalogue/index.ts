@@ -1,0 +1,26 @@
+// The catalogue's section of `npm run bench`: ingest through the gateway against its own embed
+// throughput, re-tagging from stored vectors, and search and label queries on both stores at
+// sizes a shop reaches. Every figure is measured in this run; synthetic vectors stand in for
+// product images wherever no inference is being measured.
+import { ingest } from './ingest';
+import type { CatalogueBenchOptions } from './options';
+import { postgresStore } from './postgres';
+import type { Truth } from './search';
+import { embeddedStore } from './sqlite';
+import { ClusteredVectors } from './vectors';
+
+export type { CatalogueBenchOptions, Target } from './options';
+
+export async function benchCatalogue(options: CatalogueBenchOptions): Promise<void> {
+  const { say, quick } = options;
+  say(`## 6. The catalogue`);
+  say();
+  await ingest(options);
+  const sqliteSizes = quick ? [10_000, 50_000] : [10_000, 100_000, 1_000_000];
+  const pgSizes = quick ? [10_000] : [10_000, 100_000];
+  const tagSize = quick ? 50_000 : 100_000;
+  const data = new ClusteredVectors(Math.max(...sqliteSizes), 7);
+  const truths = new Map<number, Truth>();
+  const model = await embeddedStore(options, data, sqliteSizes, tagSize, truths);
+  await postgresStore(options, model, data, pgSizes, truths);
+}

@@ -1,0 +1,18 @@
+// What the catalogue's section of the bench is given, what it adds to the targets, and its progress.
+import { fmt } from '../lib';
+
+export type Target = [what: string, value: string, met: boolean | undefined];
+
+export interface CatalogueBenchOptions {
+  modelDir: string;
+  quick: boolean;
+  /** Interleaved rounds of the HTTP comparison. */
+  rounds: number;
+  say: (line?: string) => void;
+  targets: Target[];
+}
+
+export const started = performance.now();
+/** Progress goes to stderr, never into the report. */
+export const progress = (message: string) =>
+  process.stderr.write(`[catalogue ${fmt((performance.now() - started) / 1000, 0)} s] ${message}\n`);

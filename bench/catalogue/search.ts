@@ -1,0 +1,89 @@
+// Search and label queries: one at a time, each timed from call to answer, with recall against
+// the exact answers.
+import { fmt, seeded } from '../lib';
+import type { CatalogueStore, ProductFilter, VectorModel } from '../../gateway/store';
+import { progress } from './options';
+import { indexOf } from './products';
+import { FILTER, inFilter, K, TAG_FACET, TAG_LABELS, type ClusteredVectors } from './vectors';
+
+export interface Truth {
+  queries: Float32Array[];
+  all: number[][];
+  filtered: number[][];
+}
+
+export interface SearchFigures {
+  size: number;
+  latency: { p50: number; p90: number };
+  recall: number;
+  filtered: { p50: number; p90: number; recall: number; minHits: number };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+export function truthFor(data: ClusteredVectors, size: number, queryCount: number, truths: Map<number, Truth>): Truth {
+  let truth = truths.get(size);
+  if (!truth) {
+    const t0 = performance.now();
+    const queries = data.queries(queryCount, 100 + size);
+    truth = { queries, all: data.exact(queries, size, K), filtered: data.exact(queries, size, K, inFilter) };
+    truths.set(size, truth);
+    progress(`  exact answers for ${queryCount} queries at ${size} (brute force): ${fmt((performance.now() - t0) / 1000)} s`);
+  }
+  return truth;
+}
+
+export async function measureSearch(store: CatalogueStore, model: VectorModel, size: number, truth: Truth): Promise<SearchFigures> {
+  const run = async (filter: ProductFilter | undefined, expected: number[][]) => {
+    for (const q of truth.queries.slice(0, 3)) await store.searchProducts(model, q, K, filter); // warm-up
+    const times: number[] = [];
+    let found = 0;
+    let wanted = 0;
+    let minHits = Infinity;
+    for (const [n, q] of truth.queries.entries()) {
+      const t0 = performance.now();
+      const hits = await store.searchProducts(model, q, K, filter);
+      times.push(performance.now() - t0);
+      minHits = Math.min(minHits, hits.length);
+      const want = new Set(expected[n]);
+      found += hits.filter((h) => want.has(indexOf(h.productId))).length;
+      wanted += want.size;
+    }
+    times.sort((a, b) => a - b);
+    return { p50: percentile(times, 0.5), p90: percentile(times, 0.9), recall: found / wanted, minHits };
+  };
+  const all = await run(undefined, truth.all);
+  const filtered = await run(FILTER, truth.filtered);
+  return { size, latency: all, recall: all.recall, filtered };
+}
+
+export async function measureLabelTop(store: CatalogueStore, calls: number): Promise<{ p50: number; p90: number; minHits: number }> {
+  const random = seeded(13);
+  const labels = Array.from({ length: calls }, () => `c${(random() * TAG_LABELS) | 0}`);
+  for (const label of labels.slice(0, 3)) await store.labelTopProducts(TAG_FACET, label, K);
+  const times: number[] = [];
+  let minHits = Infinity;
+  for (const label of labels) {
+    const t0 = performance.now();
+    const hits = await store.labelTopProducts(TAG_FACET, label, K);
+    times.push(performance.now() - t0);
+    minHits = Math.min(minHits, hits.length);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 0.5), p90: percentile(times, 0.9), minHits };
+}
+
+export function searchTable(say: (line?: string) => void, rows: (SearchFigures & { mode: string })[]): void {
+  say(
+    `| products | search | p50 ms | p90 ms | recall@${K} | filtered p50 ms | filtered p90 ms | filtered hits, fewest | filtered recall@${K} |`,
+  );
+  say(`| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const r of rows) {
+    say(
+      `| ${r.size.toLocaleString('en')} | ${r.mode} | ${fmt(r.latency.p50)} | ${fmt(r.latency.p90)} | ${fmt(r.recall, 3)} | ${fmt(r.filtered.p50)} | ${fmt(r.filtered.p90)} | ${r.filtered.minHits} | ${fmt(r.filtered.recall, 3)} |`,
+    );
+  }
+  say();
+}
