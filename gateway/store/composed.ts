@@ -25,7 +25,7 @@ type Methods<K extends keyof CatalogueStore> = Pick<CatalogueStore, K>;
  * writes inside one transaction where a method writes several concerns at once.
  */
 export interface StoreParts {
-  schema: Methods<'migrate' | 'close'>;
+  lifecycle: Methods<'migrate' | 'close'>;
   products: Methods<'upsertProducts' | 'saveProducts' | 'getProducts' | 'deleteProducts' | 'listProducts'>;
   vectors: Methods<
     | 'putImageVectors'
@@ -50,10 +50,10 @@ export class ComposedStore implements CatalogueStore {
   ) {}
 
   migrate(): Promise<void> {
-    return this.parts.schema.migrate();
+    return this.parts.lifecycle.migrate();
   }
   close(): Promise<void> {
-    return this.parts.schema.close();
+    return this.parts.lifecycle.close();
   }
 
   upsertProducts(products: ProductRow[]): Promise<void> {

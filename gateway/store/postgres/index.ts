@@ -5,7 +5,7 @@ import { checkOptions, Connection, DEFAULT_POSTGRES_STORE_OPTIONS, type Postgres
 import { Jobs } from './jobs';
 import { Models } from './models';
 import { Products } from './products';
-import { Schema } from './schema';
+import { Lifecycle } from './lifecycle';
 import { Search } from './search';
 import { Tags } from './tags';
 import { Vectors } from './vectors';
@@ -14,7 +14,7 @@ export { DEFAULT_POSTGRES_STORE_OPTIONS, schemaName, type PostgresStoreOptions }
 
 /**
  * The catalogue in PostgreSQL with pgvector: for several gateways sharing one catalogue. One file
- * per concern, the same names as the SQLite adapter's: connection, schema (migrations), rows,
+ * per concern, the same names as the SQLite adapter's: connection, schema (tables and migrations), lifecycle (migrate, close), rows,
  * filters, errors, products, vectors, models, search, tags, jobs.
  *
  * Layout (see schema.ts): fixed tables for products, tags, taxonomies and image vectors, and one
@@ -37,7 +37,7 @@ export class PostgresStore extends ComposedStore {
     const products = new Products(c, { vectors, tags });
     const search = new Search(c, { vectors, settings: checked });
     super('postgres', {
-      schema: new Schema(c, { onPgvector: (version) => search.learnPgvector(version) }),
+      lifecycle: new Lifecycle(c, { onPgvector: (version) => search.learnPgvector(version) }),
       products,
       vectors,
       models,

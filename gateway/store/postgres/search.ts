@@ -27,7 +27,7 @@ export class Search extends Part<Connection, { vectors: Vectors; settings: Searc
   /** Whether the server's pgvector has iterative index scans; learnt at migrate() or on first use. */
   private iterativeScan?: boolean;
 
-  /** Takes note of the server's pgvector version (see Schema). */
+  /** Takes note of the server's pgvector version (see Lifecycle.migrate). */
   learnPgvector(version: string): void {
     this.iterativeScan = versionAtLeast(version, ITERATIVE_SCAN_PGVECTOR);
   }

@@ -5,7 +5,7 @@ import { Connection, openDatabase } from './connection';
 import { Jobs } from './jobs';
 import { Models } from './models';
 import { Products } from './products';
-import { Schema } from './schema';
+import { Lifecycle } from './lifecycle';
 import { KNN_MAX_K, Search } from './search';
 import { Tags } from './tags';
 import { Vectors } from './vectors';
@@ -73,7 +73,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
   const tags = new Tags(c);
   const products = new Products(c, { vectors, tags });
   return new ComposedStore('sqlite', {
-    schema: new Schema(c),
+    lifecycle: new Lifecycle(c),
     products,
     vectors,
     models,

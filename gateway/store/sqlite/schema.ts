@@ -1,9 +1,5 @@
 import type Database from 'better-sqlite3';
 
-import { StoreError } from '../port';
-import { Part } from '../composed';
-import type { Connection } from './connection';
-
 /**
  * The SQLite schema, as numbered migrations: SQL text, or a function for a migration that must
  * visit each model's vector tables (whose names are data, in `models`). Each is written to be idempotent on its own
@@ -170,32 +166,4 @@ export function binaryTableOf(productTable: string, dim: number): string | null 
  */
 export function createBinaryTable(name: string): string {
   return `CREATE TABLE IF NOT EXISTS ${name} (pk INTEGER PRIMARY KEY, bits BLOB NOT NULL)`;
-}
-
-/** Creates or brings the schema up to date, and closes the connection: as the store's migrate() and close(). */
-export class Schema extends Part<Connection> {
-  async migrate(): Promise<void> {
-    const db = this.c.db;
-    await this.c.run('migrate', 'write', () => {
-      db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)');
-      const current = (db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as { v: number }).v;
-      if (current > MIGRATIONS.length) {
-        throw new StoreError(
-          'STORE_UNAVAILABLE',
-          `the catalogue database has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}: upgrade the gateway`,
-        );
-      }
-      for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-        const migration = MIGRATIONS[version - 1];
-        if (typeof migration === 'string') db.exec(migration);
-        else migration(db);
-        db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version);
-      }
-    });
-    this.c.forgetStatements();
-  }
-
-  close(): Promise<void> {
-    return this.c.close();
-  }
 }
