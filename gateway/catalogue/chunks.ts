@@ -2,7 +2,7 @@ import { meanUnitVector } from '../../functions/clip';
 import { ErrorCode } from '../common/errors';
 import type { CatalogueStore, ChunkOutcome, FetchedUrl, JobChunk, JobError, ProductRow, ProductsWrite } from '../store';
 import { failure, FieldError, storeCall } from './errors';
-import { sha256, type Images } from './images';
+import type { Images } from './images';
 import type { Labels } from './labels';
 import type { ModelRoles } from './models';
 import type { Products } from './products';
@@ -88,12 +88,13 @@ export class Chunks {
               const name = `products[${JSON.stringify(product.id)}].images[${i}]`;
               const known = stored.get(hash);
               if (known && (chunk.changesModel || url === null)) return { hash, vector: known };
-              let bytes: Uint8Array;
+              // The bytes, and the hash they have: a fetch hashes what it got; kept bytes are stored by their hash.
+              let read: { hash: string; bytes: Uint8Array };
               if (url !== null) {
                 const got = await images.fetchUrl(url, [...field, 'images', String(i), 'url'], revalidate, signal);
                 if (got.fetched) fetchedUrls.push(got.fetched);
                 if (!got.bytes) return { hash: got.hash, vector: stored.get(got.hash)! };
-                bytes = got.bytes;
+                read = { hash: got.hash, bytes: got.bytes };
               } else {
                 const found = kept.get(hash);
                 if (!found)
@@ -102,11 +103,10 @@ export class Chunks {
                     ErrorCode.NOT_FOUND,
                     `${name} was given inline before the catalogue kept image bytes, so it cannot be embedded again; upsert the product again.`,
                   );
-                bytes = found;
+                read = { hash, bytes: found };
               }
-              const fresh = sha256(bytes);
               try {
-                return { hash: fresh, vector: await embed(fresh, bytes) };
+                return { hash: read.hash, vector: await embed(read.hash, read.bytes) };
               } catch (error) {
                 throw failure([...field, 'images', String(i)], error);
               }

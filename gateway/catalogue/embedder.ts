@@ -6,6 +6,9 @@
 export interface Embedder {
   readonly model: { readonly info: { name: string; dim: number; dtype: string; logitScale: number } };
   embedText(text: string, signal?: AbortSignal): Promise<Float32Array>;
-  /** Encoded image bytes in. */
-  embedImage(bytes: Uint8Array, signal?: AbortSignal): Promise<Float32Array>;
+  /**
+   * Encoded image bytes in. `sha256` is their SHA-256 (hex) when the caller has it already: the
+   * catalogue hashes every image it stores, so the bytes need not be hashed again for the cache.
+   */
+  embedImage(bytes: Uint8Array, signal?: AbortSignal, sha256?: string): Promise<Float32Array>;
 }

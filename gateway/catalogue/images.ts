@@ -24,7 +24,7 @@ export interface ReadImage {
 }
 
 /** The content hash of an image: computed once per image read, then passed along with its bytes. */
-export function sha256(bytes: Uint8Array): string {
+function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
@@ -55,7 +55,7 @@ export class Images {
         // Image vectors are never deleted, so a hash found with a vector a moment ago still has it.
         if (!bytes)
           return Promise.reject(new GatewayError(ErrorCode.INTERNAL_SERVER_ERROR, `the vector of image ${hash} is no longer stored.`));
-        pending = this.embeddings.embedImage(bytes, signal);
+        pending = this.embeddings.embedImage(bytes, signal, hash);
         pending.catch(() => undefined);
         embedded.set(hash, pending);
       }

@@ -1,0 +1,109 @@
+import crypto from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { createTestGateway, type TestGateway } from '../../helpers/gateway';
+import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
+
+const reference = loadReference();
+
+/**
+ * What was hashed outside the embedding service (the catalogue's own hashes), and what the
+ * embedding service was asked to embed, with the hash it was handed.
+ */
+function watchHashes(t: TestGateway) {
+  const hashedByCatalogue: Buffer[] = [];
+  const embedCalls: { bytes: Buffer; sha256: string | undefined }[] = [];
+  let insideEmbedImage = false;
+  const createHash = crypto.createHash;
+  const hashSpy = jest.spyOn(crypto, 'createHash').mockImplementation((algorithm, options) => {
+    const hash = createHash(algorithm, options);
+    if (insideEmbedImage || algorithm !== 'sha256') return hash;
+    const update = hash.update.bind(hash) as (data: crypto.BinaryLike) => crypto.Hash;
+    hash.update = ((data: crypto.BinaryLike) => {
+      hashedByCatalogue.push(Buffer.from(data as Uint8Array));
+      return update(data);
+    }) as typeof hash.update;
+    return hash;
+  });
+  const embeddings = t.gateway.embeddings;
+  const embedImage = embeddings.embedImage.bind(embeddings) as (...args: unknown[]) => Promise<Float32Array>;
+  const embedSpy = jest.spyOn(embeddings, 'embedImage').mockImplementation((...args: unknown[]) => {
+    embedCalls.push({ bytes: Buffer.from(args[0] as Uint8Array), sha256: args[2] as string | undefined });
+    // The embedding service hashes synchronously, before its first await: those hashes are its own.
+    insideEmbedImage = true;
+    try {
+      return embedImage(...args);
+    } finally {
+      insideEmbedImage = false;
+    }
+  });
+  return {
+    /** How many times the catalogue hashed these bytes. */
+    hashesOf: (bytes: Buffer) => hashedByCatalogue.filter((data) => data.equals(bytes)).length,
+    embedCalls,
+    restore() {
+      hashSpy.mockRestore();
+      embedSpy.mockRestore();
+    },
+  };
+}
+
+const sha256 = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex');
+
+describe('images in the catalogue', () => {
+  let t: TestGateway;
+  let picture: Buffer;
+  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(picture));
+  let url: string;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/picture.png`;
+    t = await createTestGateway({ fetch: { timeoutMs: 5_000, maxRedirects: 0, allowNetworks: ['127.0.0.0/8'] } });
+  });
+
+  afterAll(async () => {
+    await t.stop();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('hashes each image of an upsert once, and hands that hash to the embedding service with the bytes', async () => {
+    const random = seededRandom(41);
+    const [circle, square] = await Promise.all([drawShape(reference, 'red circle', random), drawShape(reference, 'blue square', random)]);
+    picture = await drawShape(reference, 'green star', random);
+    const watch = watchHashes(t);
+    try {
+      const results = await t.gateway.catalogue.upsertProducts([
+        { id: 'a', images: [{ base64: circle.toString('base64') }, { url }] },
+        // The same bytes again, in another product: read (and hashed) as given, embedded once.
+        { id: 'b', images: [{ base64: circle.toString('base64') }, { base64: square.toString('base64') }] },
+      ]);
+      expect(results.map((r) => r.ok)).toEqual([true, true]);
+      expect([watch.hashesOf(circle), watch.hashesOf(square), watch.hashesOf(picture)]).toEqual([2, 1, 1]);
+      const embedded = watch.embedCalls.map((c) => c.sha256).sort();
+      expect(embedded).toEqual([sha256(circle), sha256(square), sha256(picture)].sort());
+      for (const call of watch.embedCalls) expect(call.sha256).toBe(sha256(call.bytes));
+      const [a] = await t.gateway.catalogue.getProducts(['a']);
+      expect(a.imageHashes).toEqual([sha256(circle), sha256(picture)]);
+    } finally {
+      watch.restore();
+    }
+  });
+
+  it("hashes a URL image fetched again for a re-embedding job's chunk once, and hands that hash on", async () => {
+    picture = await drawShape(reference, 'yellow triangle', seededRandom(42));
+    await t.gateway.catalogue.upsertProducts([{ id: 'u', images: [{ url }] }]);
+    picture = await drawShape(reference, 'purple star', seededRandom(43));
+    const watch = watchHashes(t);
+    try {
+      const outcome = await t.gateway.catalogue.embedChunk({ productIds: ['u'], changesModel: false });
+      expect(outcome).toMatchObject({ processed: 1, failed: 0 });
+      expect(watch.hashesOf(picture)).toBe(1);
+      expect(watch.embedCalls.map((c) => c.sha256)).toEqual([sha256(picture)]);
+      expect(outcome.write?.products.map((p) => p.imageHashes)).toEqual([[sha256(picture)]]);
+    } finally {
+      watch.restore();
+    }
+  });
+});
