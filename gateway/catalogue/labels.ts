@@ -15,6 +15,9 @@ import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } fro
  */
 const RETAG_PAGE = 2000;
 
+/** Names listed in full in a message before the rest is counted. */
+const LISTED_NAMES = 10;
+
 /** The current taxonomy with its label vectors. */
 export type CurrentTaxonomy = { taxonomy: TaxonomyRow; facets: ScoredFacet[] };
 
@@ -130,6 +133,37 @@ export class Labels {
     return product;
   }
 
+  /**
+   * Throws BAD_USER_INPUT unless the current taxonomy has this facet with this label, naming the
+   * one that is unknown and the known ones: asking for a label that does not exist is a mistake to
+   * show, not an empty answer.
+   */
+  async requireLabel(facetName: string, label: string): Promise<void> {
+    const taxonomy = await this.getTaxonomy();
+    if (!taxonomy)
+      throw new FieldError(
+        ['facet'],
+        ErrorCode.BAD_USER_INPUT,
+        `facet: the catalogue has no taxonomy yet, so it has no facet named ${quote(facetName)}; set a taxonomy first.`,
+      );
+    const facet = taxonomy.facets.find((f) => f.name === facetName);
+    if (!facet)
+      throw new FieldError(
+        ['facet'],
+        ErrorCode.BAD_USER_INPUT,
+        `facet: the taxonomy has no facet named ${quote(facetName)}; ${known(
+          'facet',
+          taxonomy.facets.map((f) => f.name),
+        )}.`,
+      );
+    if (!facet.labels.includes(label))
+      throw new FieldError(
+        ['label'],
+        ErrorCode.BAD_USER_INPUT,
+        `label: facet ${quote(facet.name)} has no label ${quote(label)}; ${known('label', facet.labels)}.`,
+      );
+  }
+
   private async scoreFacets(facets: readonly FacetRow[]): Promise<ScoredFacet[]> {
     return Promise.all(
       facets.map(async (facet, f) => ({
@@ -168,4 +202,18 @@ export class Labels {
       after = page.endCursor;
     }
   }
+}
+
+/** A name as messages quote it: JSON, cut to 100 characters. */
+function quote(name: string): string {
+  return JSON.stringify(name.slice(0, 100));
+}
+
+/** `its labels are "a", "b" and "c"` (`its only label is "a"`); past LISTED_NAMES, the first ones and how many more. */
+function known(noun: string, names: readonly string[]): string {
+  if (names.length === 1) return `its only ${noun} is ${quote(names[0])}`;
+  const quoted = names.slice(0, LISTED_NAMES).map(quote);
+  const rest = names.length - quoted.length;
+  const list = rest > 0 ? `${quoted.join(', ')} and ${rest} more` : `${quoted.slice(0, -1).join(', ')} and ${quoted[quoted.length - 1]}`;
+  return `its ${noun}s are ${list}`;
 }

@@ -94,10 +94,11 @@ export class Search {
     return products.withProducts(hits.filter((h) => h.productId !== productId).slice(0, first));
   }
 
-  /** The products with the highest score for one label, best first. */
+  /** The products with the highest score for one label of the taxonomy, best first; a facet or label it does not have is BAD_USER_INPUT. */
   async labelTopProducts(facet: string, label: string, first: number): Promise<ProductHit[]> {
-    const { store, products, limits } = this.parts;
+    const { store, labels, products, limits } = this.parts;
     checkFirst(first, limits);
+    await labels.requireLabel(facet, label);
     return products.withProducts(await storeCall(() => store.labelTopProducts(facet, label, first)));
   }
 

@@ -173,7 +173,7 @@ export class CatalogueService {
     return this.finder.similarProducts(productId, first);
   }
 
-  /** The products with the highest score for one label, best first. */
+  /** The products with the highest score for one label, best first; an unknown facet or label is a FieldError naming the known ones. */
   labelTopProducts(facet: string, label: string, first: number): Promise<ProductHit[]> {
     return this.finder.labelTopProducts(facet, label, first);
   }

@@ -1,0 +1,44 @@
+import { createTestGateway, type TestGateway } from '../../helpers/gateway';
+import { loadReference } from '../../helpers/tiny-clip';
+
+const reference = loadReference();
+
+/** What a client sees of the catalogue's user errors: the message, the code, and where. */
+describe('catalogue user errors over GraphQL', () => {
+  let t: TestGateway;
+
+  beforeAll(async () => {
+    t = await createTestGateway();
+    const set = await t.graphql<{ taxonomySet: { userErrors: unknown[] } }>(
+      'mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }',
+      { f: [{ name: 'kind', labels: reference.classes.slice(0, 3) }] },
+    );
+    expect(set.data!.taxonomySet.userErrors).toEqual([]);
+  });
+
+  afterAll(() => t.stop());
+
+  it('labelTopProducts with an unknown facet or label is BAD_USER_INPUT naming it and the known ones, not an empty list', async () => {
+    const top = `query ($facet: String!, $label: String!) { labelTopProducts(facet: $facet, label: $label) { score } }`;
+    const facet = await t.graphql(top, { facet: 'colour', label: 'red' });
+    expect(facet.data).toBeNull();
+    expect(facet.errors).toEqual([
+      {
+        message: 'facet: the taxonomy has no facet named "colour"; its only facet is "kind".',
+        path: ['labelTopProducts'],
+        locations: expect.any(Array),
+        extensions: { code: 'BAD_USER_INPUT' },
+      },
+    ]);
+    const label = await t.graphql(top, { facet: 'kind', label: 'pink star' });
+    expect(label.errors).toEqual([
+      expect.objectContaining({
+        message: `label: facet "kind" has no label "pink star"; its labels are "${reference.classes[0]}", "${reference.classes[1]}" and "${reference.classes[2]}".`,
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
+    const known = await t.graphql(top, { facet: 'kind', label: reference.classes[0] });
+    expect(known).toMatchObject({ data: { labelTopProducts: [] } });
+    expect(known.errors).toBeUndefined();
+  });
+});
