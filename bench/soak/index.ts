@@ -11,7 +11,7 @@
 // while the function hangs, is throttled, answers garbage and fails with 5xx, and then recovers;
 // each sort of failure must reach clients as its documented error code, in bounded time, with
 // /readyz saying so while the circuit is open, and every request must succeed again soon after the
-// faults stop (see "The fault phase" below).
+// faults stop (see faults/phase.ts).
 //
 // Open loop is the point: a closed-loop client (N in flight, the next sent when one returns) slows
 // down with the gateway and can never send more than it serves, so it cannot overload it. Here
