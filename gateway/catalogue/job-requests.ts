@@ -6,6 +6,8 @@ import type { ModelRoles } from './models';
 
 /** Longest idempotency key. */
 const MAX_KEY_LENGTH = 200;
+/** Longest filter quoted in a message (its JSON). */
+const QUOTED_FILTER_LENGTH = 200;
 
 /**
  * What callers ask of tagging jobs: to make one (a model change included), to read them, and to
@@ -31,7 +33,8 @@ export class JobRequests {
    * without `reembed`, re-tags them from their stored vectors; with it, embeds their images again
    * (URLs fetched again, so images changed at the same URL are picked up) and re-tags them. On a
    * gateway whose model is not the catalogue's, `reembed` is a model change instead, over the
-   * whole catalogue (see ModelRoles.init). The same idempotency key returns the job it made first.
+   * whole catalogue (see ModelRoles.init). The same idempotency key with the same filter and
+   * reembed returns the job it made first; with another filter or reembed it is refused.
    */
   async start(filter: ProductFilter, reembed: boolean, idempotencyKey?: string | null): Promise<JobRow> {
     checkFilter(filter, this.limits);
@@ -90,10 +93,45 @@ export class JobRequests {
     return job;
   }
 
-  /** The store's createJob; listeners hear of a new job. */
+  /** The store's createJob; a key used before must come with the same request, and listeners hear of a new job. */
   private async create(request: NewJob): Promise<{ job: JobRow; created: boolean }> {
     const made = await storeCall(() => this.store.createJob(request));
+    if (!made.created && request.idempotencyKey && made.job.idempotencyKey === request.idempotencyKey) sameRequest(made.job, request);
     if (made.created) for (const listener of this.listeners) listener();
     return made;
   }
+}
+
+/** Throws BAD_USER_INPUT naming the key and what differs unless `request` asks for what made `job`. */
+function sameRequest(job: JobRow, request: NewJob): void {
+  const then: string[] = [];
+  const now: string[] = [];
+  const [before, after] = [canonical(job.filter), canonical(request.filter)];
+  if (before !== after) {
+    then.push(`filter ${cut(before)}`);
+    now.push(`filter ${cut(after)}`);
+  }
+  if (job.reembed !== request.reembed) {
+    then.push(`reembed ${job.reembed}`);
+    now.push(`reembed ${request.reembed}`);
+  }
+  if (then.length === 0) return;
+  throw new FieldError(
+    ['idempotencyKey'],
+    ErrorCode.BAD_USER_INPUT,
+    `idempotencyKey: ${JSON.stringify(request.idempotencyKey)} already started tagging job ${job.id} with ${then.join(' and ')}; this request has ${now.join(' and ')}. A key repeats only the request it was first sent with; use a new key for a new job.`,
+  );
+}
+
+/** A filter as JSON with its keys sorted: PostgreSQL's jsonb gives a stored filter back with its keys in its own order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+function cut(json: string): string {
+  return json.length > QUOTED_FILTER_LENGTH ? `${json.slice(0, QUOTED_FILTER_LENGTH)}…` : json;
 }

@@ -41,4 +41,29 @@ describe('catalogue user errors over GraphQL', () => {
     expect(known).toMatchObject({ data: { labelTopProducts: [] } });
     expect(known.errors).toBeUndefined();
   });
+
+  it('taggingJobStart with a used idempotencyKey and another filter answers a userError naming the key, and no job', async () => {
+    const start = `mutation ($filter: ProductFilter, $key: String) {
+      taggingJobStart(filter: $filter, idempotencyKey: $key) { job { id } userErrors { field message code } }
+    }`;
+    const first = await t.graphql<{ taggingJobStart: { job: { id: string } } }>(start, { filter: { ids: ['p00'] }, key: 'weekly' });
+    const id = first.data!.taggingJobStart.job.id;
+    expect(await t.graphql(start, { filter: { ids: ['p00'] }, key: 'weekly' })).toMatchObject({
+      data: { taggingJobStart: { job: { id }, userErrors: [] } },
+    });
+    const other = await t.graphql(start, { filter: { ids: ['p01'] }, key: 'weekly' });
+    expect(other.errors).toBeUndefined();
+    expect(other.data).toEqual({
+      taggingJobStart: {
+        job: null,
+        userErrors: [
+          {
+            field: ['idempotencyKey'],
+            code: 'BAD_USER_INPUT',
+            message: `idempotencyKey: "weekly" already started tagging job ${id} with filter {"ids":["p00"]}; this request has filter {"ids":["p01"]}. A key repeats only the request it was first sent with; use a new key for a new job.`,
+          },
+        ],
+      },
+    });
+  });
 });
