@@ -1,5 +1,5 @@
 import { ErrorCode } from '../common/errors';
-import type { CatalogueStore, JobRow, NewJob, ProductFilter } from '../store';
+import type { CatalogueStore, JobRow, JobStatus, NewJob, ProductFilter } from '../store';
 import { FieldError, storeCall } from './errors';
 import { checkFilter, checkFirst, type CatalogueLimits } from './limits';
 import type { ModelRoles } from './models';
@@ -8,6 +8,7 @@ import type { ModelRoles } from './models';
 const MAX_KEY_LENGTH = 200;
 /** Longest filter quoted in a message (its JSON). */
 const QUOTED_FILTER_LENGTH = 200;
+const ENDED: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /**
  * What callers ask of tagging jobs: to make one (a model change included), to read them, and to
@@ -86,10 +87,16 @@ export class JobRequests {
     return storeCall(() => this.store.listJobs(first));
   }
 
-  /** Cancels a QUEUED or RUNNING job; a finished one is returned as it is. */
+  /** Cancels a QUEUED or RUNNING job; one that has ended (or ends meanwhile) is BAD_USER_INPUT naming its final status. */
   async cancel(id: string): Promise<JobRow> {
+    const notFound = () => new FieldError(['id'], ErrorCode.NOT_FOUND, `id: no tagging job has the id ${JSON.stringify(id)}.`);
+    const before = await this.get(id);
+    if (!before) throw notFound();
+    if (ENDED.includes(before.status)) throw ended(before);
     const job = await storeCall(() => this.store.cancelJob(id));
-    if (!job) throw new FieldError(['id'], ErrorCode.NOT_FOUND, `id: no tagging job has the id ${JSON.stringify(id)}.`);
+    if (!job) throw notFound();
+    // SUCCEEDED or FAILED between the two reads: the job ended on its own before the cancel reached it.
+    if (job.status !== 'CANCELLED') throw ended(job);
     return job;
   }
 
@@ -134,4 +141,12 @@ function canonical(value: unknown): string {
 
 function cut(json: string): string {
   return json.length > QUOTED_FILTER_LENGTH ? `${json.slice(0, QUOTED_FILTER_LENGTH)}…` : json;
+}
+
+function ended(job: JobRow): FieldError {
+  return new FieldError(
+    ['id'],
+    ErrorCode.BAD_USER_INPUT,
+    `id: tagging job ${job.id} has already ended (${job.status}); only a QUEUED or RUNNING job can be cancelled.`,
+  );
 }

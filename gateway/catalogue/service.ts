@@ -146,7 +146,7 @@ export class CatalogueService {
     return this.jobs.list(first);
   }
 
-  /** Cancels a QUEUED or RUNNING job; a finished one is returned as it is. */
+  /** Cancels a QUEUED or RUNNING job; one that has ended is a FieldError naming its final status. */
   cancelTaggingJob(id: string): Promise<JobRow> {
     return this.jobs.cancel(id);
   }

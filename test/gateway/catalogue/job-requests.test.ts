@@ -70,4 +70,37 @@ describe.each(['SQLite', 'PostgreSQL'])('tagging job requests on %s', (engine) =
       message: `idempotencyKey: "long" already started tagging job ${job.id} with filter ${json.slice(0, 200)}…; this request has filter ${JSON.stringify({ ids: ids.slice(1) }).slice(0, 200)}…. ${AGAIN}`,
     });
   });
+
+  it('cancels a QUEUED job; cancelling a job that has ended is BAD_USER_INPUT naming the job and its final status', async () => {
+    const job = await catalogue.startTaggingJob({ ids: ['p10'] }, false);
+    expect(await catalogue.cancelTaggingJob(job.id)).toMatchObject({ id: job.id, status: 'CANCELLED' });
+    await expect(catalogue.cancelTaggingJob(job.id)).rejects.toMatchObject({
+      field: ['id'],
+      code: 'BAD_USER_INPUT',
+      message: `id: tagging job ${job.id} has already ended (CANCELLED); only a QUEUED or RUNNING job can be cancelled.`,
+    });
+    await expect(catalogue.cancelTaggingJob('nope')).rejects.toMatchObject({
+      field: ['id'],
+      code: 'NOT_FOUND',
+      message: 'id: no tagging job has the id "nope".',
+    });
+  });
+
+  it('refuses to cancel a SUCCEEDED job, also one that ends between its read and the cancel', async () => {
+    // No product matches: the runner's claim finds nothing to cut, and the job succeeds.
+    const job = await catalogue.startTaggingJob({ ids: ['nothing'] }, false, 'to-succeed');
+    for (let i = 0; i < 20 && (await catalogue.getTaggingJob(job.id))!.status !== 'SUCCEEDED'; i++) await t.gateway.jobs.once();
+    const succeeded = (await catalogue.getTaggingJob(job.id))!;
+    expect(succeeded.status).toBe('SUCCEEDED');
+    const message = `id: tagging job ${job.id} has already ended (SUCCEEDED); only a QUEUED or RUNNING job can be cancelled.`;
+    await expect(catalogue.cancelTaggingJob(job.id)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message });
+    // As a cancel would see it had it read the job just before its last chunk completed.
+    const getJob = jest.spyOn(t.gateway.store, 'getJob').mockResolvedValueOnce({ ...succeeded, status: 'RUNNING', finishedAt: null });
+    try {
+      await expect(catalogue.cancelTaggingJob(job.id)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', message });
+    } finally {
+      getJob.mockRestore();
+    }
+    expect((await catalogue.getTaggingJob(job.id))!.status).toBe('SUCCEEDED');
+  });
 });

@@ -66,4 +66,32 @@ describe('catalogue user errors over GraphQL', () => {
       },
     });
   });
+
+  it('taggingJobCancel of a job that has ended answers a userError naming the job and its final status', async () => {
+    await t.gateway.jobs.stop(); // the job stays QUEUED until the first cancel
+    try {
+      const start = await t.graphql<{ taggingJobStart: { job: { id: string } } }>(
+        'mutation { taggingJobStart(filter: { ids: ["p02"] }) { job { id } } }',
+      );
+      const id = start.data!.taggingJobStart.job.id;
+      const cancel = 'mutation ($id: ID!) { taggingJobCancel(id: $id) { job { id status } userErrors { field message code } } }';
+      expect((await t.graphql(cancel, { id })).data).toEqual({ taggingJobCancel: { job: { id, status: 'CANCELLED' }, userErrors: [] } });
+      const again = await t.graphql(cancel, { id });
+      expect(again.errors).toBeUndefined();
+      expect(again.data).toEqual({
+        taggingJobCancel: {
+          job: null,
+          userErrors: [
+            {
+              field: ['id'],
+              code: 'BAD_USER_INPUT',
+              message: `id: tagging job ${id} has already ended (CANCELLED); only a QUEUED or RUNNING job can be cancelled.`,
+            },
+          ],
+        },
+      });
+    } finally {
+      t.gateway.jobs.start();
+    }
+  });
 });
