@@ -44,7 +44,7 @@ interface ProductInput {
   attributes?: Record<string, unknown> | null;
 }
 
-/** One product of the file, or why its line could not be read. */
+/** One product of the file, or why its line could not be read (`message` names no line: the report puts `line N:` before it). */
 type Entry = { line: number } & ({ ok: true; product: ProductInput } | { ok: false; id?: string; message: string });
 
 interface Progress {
@@ -60,24 +60,24 @@ class UsageError extends Error {}
 /** The gateway refused the key (HTTP 401 or 403): sending again cannot help. */
 class RefusedError extends Error {}
 
-function toImages(value: unknown, line: number): ProductInput['images'] {
+function toImages(value: unknown): ProductInput['images'] {
   const list = typeof value === 'string' ? value.split(/[\s|]+/).filter(Boolean) : value;
-  if (!Array.isArray(list) || list.length === 0) throw new Error(`line ${line}: images must be a non-empty list`);
+  if (!Array.isArray(list) || list.length === 0) throw new Error('images must be a non-empty list');
   return list.map((image) => {
     if (typeof image === 'string') return /^data:/i.test(image) ? { base64: image } : { url: image };
     if (image && typeof image === 'object' && ('url' in image || 'base64' in image)) return image as { url?: string; base64?: string };
-    throw new Error(`line ${line}: each image must be a URL, a data: URI, or {"url"} / {"base64"}`);
+    throw new Error('each image must be a URL, a data: URI, or {"url"} / {"base64"}');
   });
 }
 
 function toProduct(record: Record<string, unknown>, line: number): Entry {
   const id = typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id).trim() : '';
-  if (!id) return { line, ok: false, message: `line ${line}: id is missing` };
+  if (!id) return { line, ok: false, message: 'id is missing' };
   try {
     let attributes = record.attributes;
     if (typeof attributes === 'string') attributes = attributes.trim() === '' ? null : JSON.parse(attributes);
     if (attributes !== undefined && attributes !== null && (typeof attributes !== 'object' || Array.isArray(attributes))) {
-      throw new Error(`line ${line}: attributes must be a JSON object`);
+      throw new Error('attributes must be a JSON object');
     }
     const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
     return {
@@ -87,7 +87,7 @@ function toProduct(record: Record<string, unknown>, line: number): Entry {
         id,
         title: text(record.title),
         description: text(record.description),
-        images: toImages(record.images, line),
+        images: toImages(record.images),
         attributes: (attributes as Record<string, unknown> | null | undefined) ?? null,
       },
     };
@@ -114,11 +114,10 @@ async function* readProducts(file: string): AsyncGenerator<Entry> {
     try {
       record = JSON.parse(text);
     } catch {
-      yield { line, ok: false, message: `line ${line}: not valid JSON` };
+      yield { line, ok: false, message: 'not valid JSON' };
       continue;
     }
-    if (!record || typeof record !== 'object' || Array.isArray(record))
-      yield { line, ok: false, message: `line ${line}: not a JSON object` };
+    if (!record || typeof record !== 'object' || Array.isArray(record)) yield { line, ok: false, message: 'not a JSON object' };
     else yield toProduct(record as Record<string, unknown>, line);
   }
 }

@@ -67,11 +67,42 @@ describe('tools/catalogue.ts import', () => {
     const { code, stdout } = await run(['import', file, '--url', `${gw.origin}/graphql`, '--batch', '2']);
     expect(code).toBe(1);
     expect(stdout).toContain('3 imported, 2 failed, of 5 products');
-    expect(stdout).toMatch(/line 4: line 4: not valid JSON/);
+    expect(stdout).toContain('\n  line 4: not valid JSON\n');
     expect(stdout).toMatch(/line 5 \(bad-image\): /);
     expect(readFileSync(`${file}.failures.jsonl`, 'utf8').trim().split('\n')).toHaveLength(2);
     expect(await productIds()).toEqual(expect.arrayContaining(['good-0', 'good-1', 'good-2']));
     expect(existsSync(`${file}.progress.json`)).toBe(false);
+  });
+
+  it('names each line it cannot read once, with what is wrong with it, on screen and in the failures file', async () => {
+    const file = join(dir, 'unreadable.jsonl');
+    const lines = [
+      '{"id": "broken",',
+      '[1, 2]',
+      '{"title": "no id", "images": ["https://example.com/a.png"]}',
+      '{"id": "no-images", "images": []}',
+      '{"id": "odd-image", "images": [42]}',
+      '{"id": "listed-attributes", "images": ["https://example.com/a.png"], "attributes": [1]}',
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const { code, stdout } = await run(['import', file, '--url', `${gw.origin}/graphql`]);
+    expect(code).toBe(1);
+    expect(stdout).toContain('0 imported, 6 failed, of 6 products');
+    const expected = [
+      { line: 1, message: 'not valid JSON' },
+      { line: 2, message: 'not a JSON object' },
+      { line: 3, message: 'id is missing' },
+      { line: 4, id: 'no-images', message: 'images must be a non-empty list' },
+      { line: 5, id: 'odd-image', message: 'each image must be a URL, a data: URI, or {"url"} / {"base64"}' },
+      { line: 6, id: 'listed-attributes', message: 'attributes must be a JSON object' },
+    ];
+    for (const { line, id, message } of expected) expect(stdout).toContain(`\n  line ${line}${id ? ` (${id})` : ''}: ${message}\n`);
+    expect(stdout).not.toMatch(/line \d+(?: \([^)]*\))?: line \d+/);
+    const failures = readFileSync(`${file}.failures.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
+    expect(failures).toEqual(expected);
   });
 
   it('resumes after the products a previous run already sent', async () => {
