@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { parse as parseCsv } from 'csv-parse';
 
-import { newApiKey, SCOPES, type Scope } from '../gateway/common/auth';
+import { newApiKey, SCOPES, type Scope } from '../gateway/common';
 
 const USAGE = `Usage:
   npm run catalogue -- import FILE [--url URL] [--key KEY] [--batch N] [--restart]
