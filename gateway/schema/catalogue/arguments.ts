@@ -1,6 +1,5 @@
 // Catalogue arguments as clients write them, turned into what the CatalogueService takes.
-import type { Connection } from '../../catalogue';
-import type { ProductFilter as StoreFilter } from '../../store/port';
+import type { Connection, ProductFilter as StoreFilter } from '../../catalogue';
 import { PageInfo } from './connection.type';
 import type { ProductFilter } from './product.input';
 

@@ -1,6 +1,6 @@
 import { Arg, Ctx, ID, Int, Query, Resolver } from 'type-graphql';
 
-import { modelKey } from '../../store/port';
+import { modelKey } from '../../catalogue';
 import type { GatewayContext } from '../../context';
 import { pageInfo, storeFilter } from './arguments';
 import { ProductConnection, ProductEdge, TagConnection, TagEdge } from './connection.type';

@@ -1,7 +1,6 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
-import { etaSeconds } from '../../catalogue';
-import type { JobRow } from '../../store/port';
+import { etaSeconds, type JobRow } from '../../catalogue';
 import { JobStatus } from './enums';
 import { UserError } from './payload.type';
 

@@ -1,7 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Directive, Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
-import type { ProductRow, TagRow } from '../../store/port';
+import type { ProductRow, TagRow } from '../../catalogue';
 import { TagSource } from './enums';
 
 @ObjectType({ description: 'A label of one facet on one product.' })

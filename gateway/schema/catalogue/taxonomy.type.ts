@@ -1,6 +1,6 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 
-import type { TaxonomyRow } from '../../store/port';
+import type { TaxonomyRow } from '../../catalogue';
 import { FacetMode } from './enums';
 
 @ObjectType()
