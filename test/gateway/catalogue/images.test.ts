@@ -7,40 +7,36 @@ import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip'
 
 const reference = loadReference();
 
+/** The real createHash, for the test's own hashes, which are not counted. */
+const createHash = crypto.createHash;
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
 /**
- * What was hashed outside the embedding service (the catalogue's own hashes), and what the
- * embedding service was asked to embed, with the hash it was handed.
+ * Every SHA-256 computed meanwhile in this process (the catalogue's and the embedding service's
+ * alike), and what the embedding service was asked to embed, with the hash it was handed.
  */
 function watchHashes(t: TestGateway) {
-  const hashedByCatalogue: Buffer[] = [];
+  const hashed: Buffer[] = [];
   const embedCalls: { bytes: Buffer; sha256: string | undefined }[] = [];
-  let insideEmbedImage = false;
-  const createHash = crypto.createHash;
   const hashSpy = jest.spyOn(crypto, 'createHash').mockImplementation((algorithm, options) => {
     const hash = createHash(algorithm, options);
-    if (insideEmbedImage || algorithm !== 'sha256') return hash;
+    if (algorithm !== 'sha256') return hash;
     const update = hash.update.bind(hash) as (data: crypto.BinaryLike) => crypto.Hash;
     hash.update = ((data: crypto.BinaryLike) => {
-      hashedByCatalogue.push(Buffer.from(data as Uint8Array));
+      hashed.push(Buffer.from(data as Uint8Array));
       return update(data);
     }) as typeof hash.update;
     return hash;
   });
   const embeddings = t.gateway.embeddings;
-  const embedImage = embeddings.embedImage.bind(embeddings) as (...args: unknown[]) => Promise<Float32Array>;
-  const embedSpy = jest.spyOn(embeddings, 'embedImage').mockImplementation((...args: unknown[]) => {
-    embedCalls.push({ bytes: Buffer.from(args[0] as Uint8Array), sha256: args[2] as string | undefined });
-    // The embedding service hashes synchronously, before its first await: those hashes are its own.
-    insideEmbedImage = true;
-    try {
-      return embedImage(...args);
-    } finally {
-      insideEmbedImage = false;
-    }
+  const embedImage = embeddings.embedImage.bind(embeddings);
+  const embedSpy = jest.spyOn(embeddings, 'embedImage').mockImplementation((bytes, signal, hash) => {
+    embedCalls.push({ bytes: Buffer.from(bytes), sha256: hash });
+    return embedImage(bytes, signal, hash);
   });
   return {
-    /** How many times the catalogue hashed these bytes. */
-    hashesOf: (bytes: Buffer) => hashedByCatalogue.filter((data) => data.equals(bytes)).length,
+    /** How many times these bytes were hashed. */
+    hashesOf: (bytes: Buffer) => hashed.filter((data) => data.equals(bytes)).length,
     embedCalls,
     restore() {
       hashSpy.mockRestore();
@@ -48,8 +44,6 @@ function watchHashes(t: TestGateway) {
     },
   };
 }
-
-const sha256 = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex');
 
 describe('images in the catalogue', () => {
   let t: TestGateway;
@@ -68,7 +62,7 @@ describe('images in the catalogue', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('hashes each image of an upsert once, and hands that hash to the embedding service with the bytes', async () => {
+  it('hashes each image of an upsert once: the embedding service takes the hash the catalogue made', async () => {
     const random = seededRandom(41);
     const [circle, square] = await Promise.all([drawShape(reference, 'red circle', random), drawShape(reference, 'blue square', random)]);
     picture = await drawShape(reference, 'green star', random);
@@ -91,7 +85,7 @@ describe('images in the catalogue', () => {
     }
   });
 
-  it("hashes a URL image fetched again for a re-embedding job's chunk once, and hands that hash on", async () => {
+  it("hashes a URL image fetched again for a re-embedding job's chunk once, the embedding service included", async () => {
     picture = await drawShape(reference, 'yellow triangle', seededRandom(42));
     await t.gateway.catalogue.upsertProducts([{ id: 'u', images: [{ url }] }]);
     picture = await drawShape(reference, 'purple star', seededRandom(43));
