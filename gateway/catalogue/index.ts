@@ -10,6 +10,7 @@ export type { Connection, Edge } from './cursor';
 export { FieldError } from './errors';
 export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
 export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
+export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, TaggingJobRunner, type JobRunnerOptions } from './jobs';
 // The rows the service hands out, for the schema to type them without reaching the store itself.
 export { modelKey, type JobRow, type ModelState, type ProductFilter, type ProductRow, type TagRow, type TaxonomyRow } from '../store';
