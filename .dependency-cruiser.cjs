@@ -1,9 +1,6 @@
 // The layers of the code, as rules that run in `npm test` (depcruise gateway functions bench tools
-// --config .dependency-cruiser.cjs --ignore-known): a circle or an import pointing up fails the
-// build the day it appears. docs/architecture.md draws the same picture.
-// .dependency-cruiser-known-violations.json lists the violations left when the rules came in, each
-// in a file being reshaped at the time; once they are fixed, delete it and --ignore-known (the
-// list is made by `npx depcruise-baseline gateway functions bench tools`).
+// --config .dependency-cruiser.cjs): a circle or an import pointing up fails the build the day it
+// appears. docs/architecture.md draws the same picture.
 //
 // Imports only point down, lowest first:
 //

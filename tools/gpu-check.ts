@@ -37,7 +37,7 @@ async function check(options: CheckOptions): Promise<void> {
   // Loaded only now, so that the npm path's onnxruntime-node is the one they get.
   const provider = require('../functions/clip/cuda-provider') as typeof import('../functions/clip/cuda-provider');
   const { ClipModel } = require('../functions/clip/model') as typeof import('../functions/clip/model');
-  const { ModelLoadError } = require('../functions/clip/errors') as typeof import('../functions/clip/errors');
+  const { ModelLoadError } = require('../functions/clip') as typeof import('../functions/clip');
 
   say('GPU check');
   field('ONNX Runtime', `${provider.onnxRuntimeVersion()} (onnxruntime-node in ${dirname(dirname(require.resolve('onnxruntime-node')))})`);

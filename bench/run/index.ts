@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 
 import { ClipModel } from '../../functions/clip/model';
 import { defaultWorkerCount } from '../../gateway/backends';
-import { matrixProduct } from '../../gateway/catalogue/matrix';
+import { matrixProduct } from '../../gateway/catalogue';
 import { benchCatalogue, type Target } from '../catalogue';
 import { fmt, makeJpegs, ROOT } from '../lib';
 import { ablationsSection } from './ablations';

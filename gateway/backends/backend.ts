@@ -1,5 +1,4 @@
 import type { EmbedRequest, EmbedResult, ExecutionDevice, ModelDescription } from '../../functions/clip';
-import type { TierCountersSnapshot } from './tier-counters';
 
 export type BackendKind = 'local' | 'lambda' | 'http' | 'sagemaker';
 
@@ -29,6 +28,26 @@ export interface TierStatus {
   state: TierState;
   /** The execution provider the tier's function reported, once it has described its model. */
   device?: ExecutionDevice;
+}
+
+/**
+ * Why inputs went to the spillover: the primary was `cold` (no capacity), `unavailable` (not
+ * described, another model, circuit open), its call failed (`failover`), or it was slow to
+ * answer while its state was unknown (`hedge`: sent to both).
+ */
+export type SpillReason = 'cold' | 'unavailable' | 'failover' | 'hedge';
+export type WakeOutcome = 'ok' | 'cold' | 'failed';
+
+/** Totals since start, for /metrics. */
+export interface TierCountersSnapshot {
+  batches: { primary: number; spillover: number };
+  inputs: { primary: number; spillover: number };
+  spilledInputs: Record<SpillReason, number>;
+  /** Hedged batches the spillover answered first. */
+  hedgesWon: number;
+  wakeCalls: Record<WakeOutcome, number>;
+  /** Seconds the primary has spent cold, the current spell included. */
+  coldSeconds: number;
 }
 
 /** Which tier serves now, and each tier's state: for /readyz, /metrics and the `model` query. */

@@ -12,8 +12,7 @@ import { RemoteBackend, type CallOutcome } from './remote';
 import { SageMakerTransport } from './sagemaker';
 import { TieredBackend } from './tiered';
 
-export type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, TierState, TierStatus } from './backend';
-export type { TierCountersSnapshot } from './tier-counters';
+export type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, TierCountersSnapshot, TierState, TierStatus } from './backend';
 export { defaultWorkerCount, LocalBackend, type LocalModelOptions } from './local';
 export { DEFAULT_REMOTE_CALL_OPTIONS, RemoteBackend, type RemoteBackendOptions, type RemoteCallOptions } from './remote';
 export { LambdaTransport } from './lambda';

@@ -1,24 +1,4 @@
-import type { TierState } from './backend';
-
-/**
- * Why inputs went to the spillover: the primary was `cold` (no capacity), `unavailable` (not
- * described, another model, circuit open), its call failed (`failover`), or it was slow to
- * answer while its state was unknown (`hedge`: sent to both).
- */
-export type SpillReason = 'cold' | 'unavailable' | 'failover' | 'hedge';
-export type WakeOutcome = 'ok' | 'cold' | 'failed';
-
-/** Totals since start, for /metrics. */
-export interface TierCountersSnapshot {
-  batches: { primary: number; spillover: number };
-  inputs: { primary: number; spillover: number };
-  spilledInputs: Record<SpillReason, number>;
-  /** Hedged batches the spillover answered first. */
-  hedgesWon: number;
-  wakeCalls: Record<WakeOutcome, number>;
-  /** Seconds the primary has spent cold, the current spell included. */
-  coldSeconds: number;
-}
+import type { SpillReason, TierCountersSnapshot, TierState, WakeOutcome } from './backend';
 
 /** What a tiered backend counts: plain numbers, read by the gateway's metrics when scraped. */
 export class TierCounters {

@@ -3,11 +3,11 @@ import { check, nonNegativeInt, timeoutMs } from '../../functions/options';
 import { systemClock, type Clock } from '../common/clock';
 import { ErrorCode } from '../common/errors';
 import type { Logger } from '../common/log';
-import type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, TierState } from './backend';
+import type { BackendKind, BackendStatus, EmbedOptions, InferenceBackend, SpillReason, TierState } from './backend';
 import { describeError, isColdError } from './call-failure';
 import { modelDifference } from './model-match';
 import type { CallOutcome, RemoteBackend } from './remote';
-import { TierCounters, type SpillReason } from './tier-counters';
+import { TierCounters } from './tier-counters';
 
 export interface TieredBackendOptions {
   /**
