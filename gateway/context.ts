@@ -25,6 +25,11 @@ export interface GatewayServices {
   backendStatus(): BackendStatus;
   /** The product catalogue. */
   catalogue: CatalogueService;
+  /**
+   * Logs an internal failure that reaches the client only as an INTERNAL_SERVER_ERROR userError
+   * (GraphQL errors are logged when they are formatted; userErrors are data and would pass unseen).
+   */
+  logInternal(error: unknown): void;
 }
 
 /** What one GraphQL operation sees. */

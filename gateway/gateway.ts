@@ -132,7 +132,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   catalogue.onJobStarted(() => jobs.wake());
   // A store outage fails every request the same way: its cause is logged once every 10 s, not once per request.
   const logCause = throttledLog(log, 'error while resolving', 10_000);
-  const services: GatewayServices = { limits: config, embeddings, model, backendStatus, catalogue };
+  const services: GatewayServices = { limits: config, embeddings, model, backendStatus, catalogue, logInternal: logCause };
   // The guard's state (rate buckets, admission) is the gateway's, whichever schema a request comes through.
   const guard = guardPlugin({
     keys: apiKeys,

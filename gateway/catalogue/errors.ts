@@ -1,3 +1,4 @@
+import { ClipInputError } from '../../functions/clip';
 import { ErrorCode, GatewayError, InputError } from '../common/errors';
 import { StoreError } from '../store';
 
@@ -46,6 +47,8 @@ export function failure(field: string[], error: unknown): FieldError {
   const name = fieldName(field);
   if (error instanceof InputError) return new FieldError(field, error.code, `${name}: ${error.reason}`, { cause: error.cause });
   if (error instanceof GatewayError) return new FieldError(field, error.code, `${name}: ${error.message}`, { cause: error.cause ?? error });
+  // An image the decoder refused (not an image, a format it does not read) is the caller's, as in classify.
+  if (error instanceof ClipInputError) return new FieldError(field, error.code, `${name}: ${error.message}`, { cause: error });
   return new FieldError(field, ErrorCode.INTERNAL_SERVER_ERROR, `${name} could not be processed because of an internal error.`, {
     cause: error,
   });

@@ -48,7 +48,11 @@ export class CatalogueResolver {
     return hits(await ctx.services.catalogue.search(query, storeFilter(filter), first, ctx.signal));
   }
 
-  @Query(() => [ProductHit], { description: "The products with the highest score for one facet's label, best first." })
+  @Query(() => [ProductHit], {
+    description:
+      "The products with the highest score for one facet's label, best first. A facet or label the taxonomy does not have " +
+      'is an error (BAD_USER_INPUT) naming the known ones, not an empty list.',
+  })
   async labelTopProducts(
     @Arg('facet') facet: string,
     @Arg('label') label: string,

@@ -1,6 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 
 import { FieldError, taxonomyProblems } from '../../catalogue';
+import { ErrorCode } from '../../common/errors';
 import type { GatewayContext } from '../../context';
 import { storeFilter } from './arguments';
 import { FacetInput } from './facet.input';
@@ -10,12 +11,18 @@ import { ProductFilter, ProductInput } from './product.input';
 import { Product } from './product.type';
 import { Taxonomy } from './taxonomy.type';
 
+/** A failure of one field as a userError; an internal one is logged with its cause, which the client does not see. */
+function userErrorOf(error: FieldError, ctx: GatewayContext): UserError {
+  if (error.code === ErrorCode.INTERNAL_SERVER_ERROR) ctx.services.logInternal(error.cause ?? error);
+  return UserError.from(error);
+}
+
 /** Runs a mutation; a problem with the caller's input becomes userErrors, anything else a GraphQL error. */
-async function userErrorsOf<T>(run: () => Promise<T>): Promise<{ value?: T; userErrors: UserError[] }> {
+async function userErrorsOf<T>(ctx: GatewayContext, run: () => Promise<T>): Promise<{ value?: T; userErrors: UserError[] }> {
   try {
     return { value: await run(), userErrors: [] };
   } catch (error) {
-    if (error instanceof FieldError) return { userErrors: [UserError.from(error)] };
+    if (error instanceof FieldError) return { userErrors: [userErrorOf(error, ctx)] };
     throw error;
   }
 }
@@ -31,7 +38,7 @@ export class CatalogueMutationResolver {
     const { catalogue } = ctx.services;
     const problems = taxonomyProblems(facets, catalogue.limits);
     if (problems.length > 0) return Object.assign(new TaxonomySetPayload(), { taxonomy: null, userErrors: problems.map(UserError.from) });
-    const { value, userErrors } = await userErrorsOf(() => catalogue.setTaxonomy(facets));
+    const { value, userErrors } = await userErrorsOf(ctx, () => catalogue.setTaxonomy(facets));
     ctx.tags.clearAll();
     return Object.assign(new TaxonomySetPayload(), { taxonomy: value ? Taxonomy.from(value) : null, userErrors });
   }
@@ -44,20 +51,20 @@ export class CatalogueMutationResolver {
     @Arg('products', () => [ProductInput]) products: ProductInput[],
     @Ctx() ctx: GatewayContext,
   ): Promise<ProductsUpsertPayload> {
-    const { value: results, userErrors } = await userErrorsOf(() => ctx.services.catalogue.upsertProducts(products, ctx.signal));
+    const { value: results, userErrors } = await userErrorsOf(ctx, () => ctx.services.catalogue.upsertProducts(products, ctx.signal));
     const payload = new ProductsUpsertPayload();
     payload.products = (results ?? products.map(() => ({ ok: false as const }))).map((r) => {
       if (!r.ok) return null;
       ctx.tags.clear(r.product.id);
       return Product.from(r.product);
     });
-    payload.userErrors = [...userErrors, ...(results ?? []).flatMap((r) => (r.ok ? [] : [UserError.from(r.error)]))];
+    payload.userErrors = [...userErrors, ...(results ?? []).flatMap((r) => (r.ok ? [] : [userErrorOf(r.error, ctx)]))];
     return payload;
   }
 
   @Mutation(() => ProductsDeletePayload, { description: 'Deletes products with their tags and vectors.' })
   async productsDelete(@Arg('ids', () => [ID]) ids: string[], @Ctx() ctx: GatewayContext): Promise<ProductsDeletePayload> {
-    const { value, userErrors } = await userErrorsOf(() => ctx.services.catalogue.deleteProducts(ids));
+    const { value, userErrors } = await userErrorsOf(ctx, () => ctx.services.catalogue.deleteProducts(ids));
     for (const id of value ?? []) ctx.tags.clear(id);
     return Object.assign(new ProductsDeletePayload(), { deletedIds: value ?? [], userErrors });
   }
@@ -72,7 +79,7 @@ export class CatalogueMutationResolver {
     @Arg('labels', () => [String]) labels: string[],
     @Ctx() ctx: GatewayContext,
   ): Promise<ProductTagsSetPayload> {
-    const { value, userErrors } = await userErrorsOf(() => ctx.services.catalogue.setManualTags(productId, facet, labels));
+    const { value, userErrors } = await userErrorsOf(ctx, () => ctx.services.catalogue.setManualTags(productId, facet, labels));
     ctx.tags.clear(productId);
     return Object.assign(new ProductTagsSetPayload(), { product: value ? Product.from(value) : null, userErrors });
   }
@@ -80,7 +87,8 @@ export class CatalogueMutationResolver {
   @Mutation(() => TaggingJobPayload, {
     description:
       'Starts a background job re-tagging the products matching the filter from their stored vectors with the current taxonomy ' +
-      '(no image is embedded again). The same idempotencyKey returns the job it started first. Poll taggingJob for progress.',
+      '(no image is embedded again). The same idempotencyKey with the same filter and reembed returns the job it started first; ' +
+      'with another filter or reembed it is a user error naming the job. Poll taggingJob for progress.',
   })
   async taggingJobStart(
     @Arg('filter', () => ProductFilter, { nullable: true }) filter: ProductFilter | null,
@@ -95,17 +103,19 @@ export class CatalogueMutationResolver {
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TaggingJobPayload> {
-    const { value, userErrors } = await userErrorsOf(() =>
+    const { value, userErrors } = await userErrorsOf(ctx, () =>
       ctx.services.catalogue.startTaggingJob(storeFilter(filter), reembed === true, idempotencyKey),
     );
     return Object.assign(new TaggingJobPayload(), { job: value ? TaggingJob.from(value) : null, userErrors });
   }
 
   @Mutation(() => TaggingJobPayload, {
-    description: 'Cancels a queued or running tagging job; products of chunks already done keep their new tags.',
+    description:
+      'Cancels a queued or running tagging job; products of chunks already done keep their new tags. ' +
+      'A job that has already ended (SUCCEEDED, FAILED, CANCELLED) is a user error naming its final status.',
   })
   async taggingJobCancel(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<TaggingJobPayload> {
-    const { value, userErrors } = await userErrorsOf(() => ctx.services.catalogue.cancelTaggingJob(id));
+    const { value, userErrors } = await userErrorsOf(ctx, () => ctx.services.catalogue.cancelTaggingJob(id));
     return Object.assign(new TaggingJobPayload(), { job: value ? TaggingJob.from(value) : null, userErrors });
   }
 }

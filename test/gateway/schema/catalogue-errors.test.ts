@@ -94,4 +94,29 @@ describe('catalogue user errors over GraphQL', () => {
       t.gateway.jobs.start();
     }
   });
+  it('productsUpsert with base64 that is not an image answers a userError naming the image and why, and its neighbour is stored', async () => {
+    const upsert = `mutation ($products: [ProductInput!]!) {
+      productsUpsert(products: $products) { products { id imageCount } userErrors { field message code } }
+    }`;
+    const text = Buffer.from('not an image, only words').toString('base64');
+    const answer = await t.graphql(upsert, {
+      products: [
+        { id: 'bad-bytes', title: 'Words', images: [{ base64: text }] },
+        { id: 'good-bytes', title: 'Circle', images: [{ base64: reference.images[0]!.bytes.toString('base64') }] },
+      ],
+    });
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data).toEqual({
+      productsUpsert: {
+        products: [null, { id: 'good-bytes', imageCount: 1 }],
+        userErrors: [
+          {
+            field: ['products', '0', 'images', '0', 'base64'],
+            code: 'UNSUPPORTED_IMAGE_FORMAT',
+            message: 'products[0].images[0].base64: The data is not in a recognised image format; only JPEG, PNG and WebP are accepted.',
+          },
+        ],
+      },
+    });
+  });
 });
