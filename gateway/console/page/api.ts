@@ -72,3 +72,8 @@ export async function graphql<T>(query: string, variables: Record<string, unknow
 export function errorAt(errors: GraphQLErrorEntry[] | undefined, ...path: (string | number)[]): string | undefined {
   return errors?.find((e) => e.path && path.every((p, i) => e.path![i] === p))?.message;
 }
+
+/** The first problem an answer reports: a GraphQL error, else the first of the mutation's userErrors. */
+export function firstError(errors: GraphQLErrorEntry[] | undefined, userErrors: { message: string }[] = []): string | undefined {
+  return errors?.[0]?.message ?? userErrors[0]?.message;
+}

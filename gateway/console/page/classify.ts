@@ -1,7 +1,7 @@
 // Classify: images against labels (and optional templates), one card per image with its bar chart.
 import { errorAt, graphql } from './api';
 import { labelBars } from './charts';
-import { h, lines, messageOf, percent, statusLine } from './dom';
+import { h, inputsForm, lines, messageOf, percent, statusLine, view } from './dom';
 import { imagePicker, type PickedImage } from './images';
 
 const CLASSIFY = `query Classify($images: [ImageInput!]!, $labels: [String!]!, $templates: [String!]) {
@@ -67,19 +67,16 @@ export function classifyView(): HTMLElement {
       status.error(messageOf(error));
     }
   };
-  return h(
-    'section',
-    { class: 'view' },
-    h('h2', {}, 'Classify'),
-    h(
-      'form',
-      { class: 'inputs', onsubmit: run },
+  return view(
+    'Classify',
+    inputsForm(
+      run,
+      'Classify',
       picker.element,
       h('label', { for: 'classify-labels' }, 'Labels, one per line'),
       labels,
       h('label', { for: 'classify-templates' }, 'Templates, one per line, {} for the label (optional)'),
       templates,
-      h('button', { type: 'submit' }, 'Classify'),
     ),
     status.element,
     results,

@@ -1,6 +1,6 @@
 // Small DOM helpers: elements from tags, attributes and children, and a status line per view.
 
-type Child = Node | string | number | null | undefined | false;
+export type Child = Node | string | number | null | undefined | false;
 type Attributes = Record<string, string | number | boolean | undefined | null | EventListener>;
 
 /** An element: `on*` attributes become listeners, `true` an empty attribute, false/null/undefined none. */
@@ -21,6 +21,21 @@ export function h<K extends keyof HTMLElementTagNameMap>(
       .map((c) => (typeof c === 'number' ? String(c) : c)),
   );
   return element;
+}
+
+/** A view of the console: its title above what it shows. */
+export function view(title: string, ...children: Child[]): HTMLElement {
+  return h('section', { class: 'view' }, h('h2', {}, title), ...children);
+}
+
+/** The form a view asks with: its fields, then the button that sends them. */
+export function inputsForm(onsubmit: (event: Event) => void, submit: string, ...fields: Child[]): HTMLFormElement {
+  return h('form', { class: 'inputs', onsubmit }, ...fields, h('button', { type: 'submit' }, submit));
+}
+
+/** A part of a view, named by its heading (for screen readers' landmarks as much as for eyes). */
+export function titledSection(id: string, title: string, ...children: Child[]): HTMLElement {
+  return h('section', { 'aria-labelledby': id }, h('h3', { id }, title), ...children);
 }
 
 /** A live region that says what is happening or what went wrong, for eyes and screen readers. */

@@ -1,6 +1,6 @@
 // Model: what this gateway serves and whether it is ready.
 import { graphql } from './api';
-import { h, messageOf, statusLine } from './dom';
+import { h, messageOf, statusLine, view } from './dom';
 
 const MODEL = `{ model { name dim dtype device backend imageSize contextLength logitScale } }`;
 
@@ -42,10 +42,8 @@ export function modelView(): HTMLElement {
     }
   };
   void load();
-  return h(
-    'section',
-    { class: 'view' },
-    h('h2', {}, 'Model'),
+  return view(
+    'Model',
     status.element,
     facts,
     h('h3', {}, 'Health'),

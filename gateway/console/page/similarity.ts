@@ -1,7 +1,7 @@
 // Similarity: texts against images as a heatmap of cosine similarities, with the values as a table.
 import { graphql } from './api';
 import { heatmap } from './charts';
-import { h, lines, messageOf, statusLine } from './dom';
+import { h, inputsForm, lines, messageOf, statusLine, view } from './dom';
 import { imagePicker } from './images';
 
 const SIMILARITY = `query Similarity($a: [MediaInput!]!, $b: [MediaInput!]!) { similarity(a: $a, b: $b) }`;
@@ -61,18 +61,9 @@ export function similarityView(): HTMLElement {
       status.error(messageOf(error));
     }
   };
-  return h(
-    'section',
-    { class: 'view' },
-    h('h2', {}, 'Similarity'),
-    h(
-      'form',
-      { class: 'inputs', onsubmit: run },
-      h('label', { for: 'similarity-texts' }, 'Texts, one per line (the rows)'),
-      texts,
-      picker.element,
-      h('button', { type: 'submit' }, 'Compare'),
-    ),
+  return view(
+    'Similarity',
+    inputsForm(run, 'Compare', h('label', { for: 'similarity-texts' }, 'Texts, one per line (the rows)'), texts, picker.element),
     status.element,
     result,
   );

@@ -1,0 +1,114 @@
+// Tagging jobs: start a re-tagging of every product, follow each job's progress, cancel one.
+import { firstError, graphql } from '../api';
+import { h, messageOf, statusLine, titledSection } from '../dom';
+import type { Job } from './types';
+
+const TAGGING_JOBS = `
+  {
+    taggingJobs(first: 10) {
+      id
+      status
+      total
+      processed
+      failed
+      etaSeconds
+      startedAt
+    }
+  }
+`;
+
+const CANCEL = `
+  mutation Cancel($id: ID!) {
+    taggingJobCancel(id: $id) {
+      userErrors {
+        message
+      }
+    }
+  }
+`;
+
+const START = `
+  mutation {
+    taggingJobStart {
+      job {
+        id
+      }
+      userErrors {
+        message
+      }
+    }
+  }
+`;
+
+const isActive = (job: Job) => job.status === 'QUEUED' || job.status === 'RUNNING';
+
+/** The list reads itself again every second while a job is queued or running, until `stop`. */
+export function jobsPart(): { element: HTMLElement; load(): Promise<void>; stop(): void } {
+  const status = statusLine();
+  const list = h('ul', { class: 'jobs', 'aria-label': 'Tagging jobs' });
+  let poll: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const load = async () => {
+    clearTimeout(poll);
+    try {
+      const { data, errors } = await graphql<{ taggingJobs: Job[] }>(TAGGING_JOBS);
+      if (!data) return status.error(firstError(errors) ?? 'No result.');
+      list.replaceChildren(...data.taggingJobs.map(jobItem));
+      if (data.taggingJobs.length === 0) list.append(h('li', { class: 'empty' }, 'No jobs yet.'));
+      // Live while something runs; quiet otherwise.
+      if (!stopped && data.taggingJobs.some(isActive)) poll = setTimeout(() => void load(), 1000);
+    } catch (error) {
+      status.error(messageOf(error));
+    }
+  };
+  const jobItem = (job: Job) => {
+    const done = job.processed + job.failed;
+    const cancel = async () => {
+      const { data, errors } = await graphql<{ taggingJobCancel: { userErrors: { message: string }[] } }>(CANCEL, { id: job.id });
+      const problem = firstError(errors, data?.taggingJobCancel.userErrors);
+      if (problem) status.error(problem);
+      await load();
+    };
+    return h(
+      'li',
+      { class: `job ${job.status.toLowerCase()}` },
+      h('progress', { max: Math.max(1, job.total), value: done, 'aria-label': `Job ${job.id}: ${done} of ${job.total}` }),
+      h(
+        'span',
+        {},
+        `${job.status.toLowerCase()} · ${done} / ${job.total}`,
+        job.failed > 0 ? ` · ${job.failed} failed` : '',
+        job.etaSeconds !== null ? ` · about ${Math.ceil(job.etaSeconds)} s left` : '',
+      ),
+      h('span', { class: 'id' }, job.id),
+      isActive(job) ? h('button', { type: 'button', onclick: () => void cancel() }, 'Cancel') : null,
+    );
+  };
+  const start = async () => {
+    status.busy('Starting a re-tagging job…');
+    try {
+      const { data, errors } = await graphql<{ taggingJobStart: { userErrors: { message: string }[] } }>(START);
+      const problem = firstError(errors, data?.taggingJobStart.userErrors);
+      if (problem) return status.error(problem);
+      status.clear();
+      await load();
+    } catch (error) {
+      status.error(messageOf(error));
+    }
+  };
+  const element = titledSection(
+    'jobs-title',
+    'Tagging jobs',
+    h('button', { type: 'button', onclick: () => void start() }, 'Re-tag every product'),
+    status.element,
+    list,
+  );
+  return {
+    element,
+    load,
+    stop() {
+      stopped = true;
+      clearTimeout(poll);
+    },
+  };
+}
