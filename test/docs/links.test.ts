@@ -1,16 +1,16 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 import { anchorOf } from '../../tools/config-reference';
 
 const ROOT = join(__dirname, '..', '..');
 const DOCS = join(ROOT, 'docs');
-const PAGES = [
-  join(ROOT, 'README.md'),
-  ...readdirSync(DOCS)
-    .filter((name) => name.endsWith('.md'))
-    .map((name) => join(DOCS, name)),
-];
+/** Every Markdown page in the repository: the README, docs/, RELIABILITY.md, BENCHMARKS.md, infra/README.md, ... */
+const PAGES = execFileSync('git', ['ls-files', '--', '*.md'], { cwd: ROOT, encoding: 'utf8' })
+  .trim()
+  .split('\n')
+  .map((path) => join(ROOT, path));
 
 /** The page without its fenced code blocks, whose lines are shell comments and JSON, not Markdown. */
 function prose(text: string): string {
@@ -49,7 +49,7 @@ function problemWith(page: string, target: string): string | undefined {
 
 const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
 
-describe('the README and docs/', () => {
+describe('the Markdown pages git tracks', () => {
   it.each(PAGES.map((page) => [relative(ROOT, page), page]))('%s: every relative link resolves, anchors included', (_, page) => {
     const links = linksOf(readFileSync(page, 'utf8')).filter((target) => !ABSOLUTE.test(target));
     const problems = links.map((target) => problemWith(page, target)).filter(Boolean);
@@ -66,8 +66,8 @@ describe('the README and docs/', () => {
   it('name only repository paths that exist, where they name one in backticks', () => {
     // Under a top-level folder, or a file at the top (a bare config.json is a model's, not the repository's).
     const TOP =
-      /^(?:gateway|functions|tools|test|scripts|infra|schema|models|docs|\.ci)\/[\w./-]*$|^(?:[A-Z]+\.md|package\.json|cdk\.json)$/;
-    const GENERATED = /^(?:bench\/model|dist|test-artifacts|data)\//;
+      /^(?:gateway|functions|bench|tools|test|scripts|infra|schema|models|docs|\.ci)\/[\w./-]*$|^(?:[A-Z]+\.md|package\.json|cdk\.json)$/;
+    const GENERATED = /^(?:bench\/model|dist|test-artifacts|data)(?:\/|$)/;
     const named = PAGES.flatMap((page) =>
       [...prose(readFileSync(page, 'utf8')).matchAll(/`([^`\s]+)`/g)]
         .map((match) => match[1]!.replace(/[.,:;]$/, ''))
