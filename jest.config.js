@@ -1,6 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: '<rootDir>/test/helpers/node-environment.js',
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Type errors are caught once by `npm run typecheck`; jest only transpiles.

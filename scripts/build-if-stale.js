@@ -10,7 +10,8 @@ const { delimiter, join } = require('node:path');
 
 const root = join(__dirname, '..');
 const stamp = join(root, 'dist', '.build-stamp');
-const SOURCES = ['gateway', 'functions', 'infra', 'bench', 'tools'];
+// The build type-checks the tests too (tsconfig.json), so a changed test makes it due as well.
+const SOURCES = ['gateway', 'functions', 'infra', 'bench', 'tools', 'test'];
 const SETTINGS = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build-pages.js'];
 
 function newest(path) {

@@ -27,12 +27,17 @@ function cli(...args: string[]): Promise<Run> {
 
 /** The same, with these variables set too. */
 function cliWith(variables: Record<string, string>, ...args: string[]): Promise<Run> {
+  return cliAs(undefined, variables, ...args);
+}
+
+/** The same, run as another user (`uid`) when given. */
+function cliAs(uid: number | undefined, variables: Record<string, string>, ...args: string[]): Promise<Run> {
   const env = { ...process.env, ...variables };
   if (!variables.CLIP_MODEL_DIR) delete env.CLIP_MODEL_DIR;
   if (!variables.CLIP_MODEL) delete env.CLIP_MODEL;
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000 }, (_error, stdout, stderr) =>
+    const child = execFile(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 30_000, uid }, (_error, stdout, stderr) =>
       resolve({ code: child.exitCode, stdout, stderr, ms: performance.now() - started }),
     );
   });
@@ -201,12 +206,17 @@ describe('clip-cli refuses a bad command line at once, before loading the model'
     expect(run.stderr).not.toMatch(MODEL_LOADED);
   });
 
-  // root reads whatever the mode bits say.
-  (process.getuid?.() === 0 ? it.skip : it)('an image file that cannot be read', async () => {
-    const locked = join(dir, 'locked.png');
+  it('an image file that cannot be read', async () => {
+    // root reads whatever the mode bits say: run as root, the command runs as nobody (uid 65534),
+    // from a folder anyone may enter, so that only the file's own mode refuses it.
+    const asRoot = process.getuid?.() === 0;
+    const open = mkdtempSync(join(tmpdir(), 'clip-cli-locked-'));
+    chmodSync(open, 0o755);
+    const locked = join(open, 'locked.png');
     writeFileSync(locked, 'x');
     chmodSync(locked, 0o000);
-    const run = await cli('classify', locked, '--label', 'red circle');
+    const run = await cliAs(asRoot ? 65534 : undefined, {}, 'classify', locked, '--label', 'red circle');
+    rmSync(open, { recursive: true, force: true });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(`clip-cli: ${locked} cannot be read (permission denied).\n`);
   });

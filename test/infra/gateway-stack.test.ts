@@ -17,6 +17,26 @@ afterAll(removeTestOutdirs);
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 type Environment = { Name: string; Value: unknown }[];
 
+/**
+ * What `make` returns, and the warnings CDK prints meanwhile when it synthesizes a stack (its
+ * validation report: what `cdk synth` shows the user). Those are kept for the tests to check, not
+ * printed among the test results; anything else CDK prints goes through.
+ */
+function capturingWarnings<T>(make: () => T): { value: T; printed: string[] } {
+  const printed: string[] = [];
+  const print = console.error.bind(console);
+  const spy = jest.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+    const text = args.join(' ');
+    if (text.includes('(Annotation)')) printed.push(text);
+    else print(...args);
+  });
+  try {
+    return { value: make(), printed };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 function synth(
   functionProps: ClipFunctionStackProps = {},
   gatewayProps: Omit<GatewayStackProps, 'invokeTarget' | 'gpuTarget'> = {},
@@ -26,7 +46,7 @@ function synth(
   const clip = new ClipFunctionStack(app, 'ClipFunction', functionProps);
   const gpu = gpuProps && new SageMakerGpuStack(app, 'ClipGpu', gpuProps);
   const gateway = new GatewayStack(app, 'ClipGateway', { ...gatewayProps, invokeTarget: clip.invokeTarget, gpuTarget: gpu?.target });
-  const template = Template.fromStack(gateway);
+  const { value: template, printed } = capturingWarnings(() => Template.fromStack(gateway));
   const clipTemplate = Template.fromStack(clip);
   const gpuTemplate = gpu && Template.fromStack(gpu);
   const taskRoleId = gateway.getLogicalId(gateway.service.taskDefinition.taskRole.node.defaultChild as CfnRole);
@@ -50,6 +70,7 @@ function synth(
     clip,
     gateway,
     template,
+    printed,
     clipTemplate,
     gpuTemplate,
     taskRoleId,
@@ -143,9 +164,12 @@ describe('GatewayStack with defaults', () => {
     s.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
     s.template.hasResourceProperties('AWS::ECS::TaskDefinition', { ContainerDefinitions: [Match.objectLike({ Secrets: Match.absent() })] });
     expect(Object.keys(s.template.toJSON().Outputs)).not.toContain('DatabaseEndpoint');
-    const warnings = Annotations.fromStack(s.gateway).findWarning('/ClipGateway', Match.stringLikeRegexp('own SQLite catalogue'));
+    const { value: annotations } = capturingWarnings(() => Annotations.fromStack(s.gateway));
+    const warnings = annotations.findWarning('/ClipGateway', Match.stringLikeRegexp('own SQLite catalogue'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0].entry.data).toMatch(/lost when the task is replaced.*-c catalogue=aurora/);
+    // and synthesis shows it, with how to acknowledge it
+    expect(s.printed).toEqual([expect.stringMatching(/own SQLite catalogue[\s\S]*Annotation::clip-gateway:catalogue-sqlite/)]);
   });
 
   test('builds a two-AZ VPC with public subnets only and no NAT gateway', () => {
