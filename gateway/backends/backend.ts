@@ -20,10 +20,15 @@ export interface EmbedOptions {
  * `cold` has no capacity (scaled to zero, starting), `unknown` has not answered yet or failed
  * since, `failing` refuses calls (its circuit is open, or it serves another model).
  */
-export type TierState = 'warm' | 'cold' | 'unknown' | 'failing';
+export const TIER_STATES = ['warm', 'cold', 'unknown', 'failing'] as const;
+export type TierState = (typeof TIER_STATES)[number];
+
+/** `primary` gets batches first; `spillover` serves while the primary is cold or failing. */
+export const TIER_ROLES = ['primary', 'spillover'] as const;
+export type TierRole = (typeof TIER_ROLES)[number];
 
 export interface TierStatus {
-  role: 'primary' | 'spillover';
+  role: TierRole;
   kind: BackendKind;
   state: TierState;
   /** The execution provider the tier's function reported, once it has described its model. */

@@ -12,5 +12,17 @@ export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, 
 export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, TaggingJobRunner, type JobRunnerOptions } from './jobs';
-// The rows the service hands out, for the schema to type them without reaching the store itself.
-export { modelKey, type JobRow, type ModelState, type ProductFilter, type ProductRow, type TagRow, type TaxonomyRow } from '../store';
+// The rows the service hands out and the values their modes, sources and statuses take, for the schema to
+// type them and build its enums without reaching the store itself.
+export {
+  FACET_MODES,
+  JOB_STATUSES,
+  modelKey,
+  TAG_SOURCES,
+  type JobRow,
+  type ModelState,
+  type ProductFilter,
+  type ProductRow,
+  type TagRow,
+  type TaxonomyRow,
+} from '../store';

@@ -1,28 +1,17 @@
-import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+
+import { TIER_ROLES, TIER_STATES, type TierRole, type TierState } from '../backends/backend';
+import { graphqlEnum } from './enum';
 
 /** Values are the backends': the enum's names are what clients read. */
-export enum BackendTierRole {
-  PRIMARY = 'primary',
-  SPILLOVER = 'spillover',
-}
-
-export enum BackendTierState {
-  WARM = 'warm',
-  COLD = 'cold',
-  UNKNOWN = 'unknown',
-  FAILING = 'failing',
-}
-
-registerEnumType(BackendTierRole, {
-  name: 'BackendTierRole',
+export const BackendTierRole = graphqlEnum('BackendTierRole', TIER_ROLES, {
   valuesConfig: {
     PRIMARY: { description: 'Where batches go first: the only backend, or a GPU tier that may scale to zero.' },
     SPILLOVER: { description: 'Serves while the primary is cold or failing (the CPU function, or CLIP in the gateway).' },
   },
 });
 
-registerEnumType(BackendTierState, {
-  name: 'BackendTierState',
+export const BackendTierState = graphqlEnum('BackendTierState', TIER_STATES, {
   description: 'What a backend was doing when the gateway last called it.',
   valuesConfig: {
     WARM: { description: 'Answered its last call.' },
@@ -35,13 +24,13 @@ registerEnumType(BackendTierState, {
 @ObjectType({ description: 'One backend inference can run on, and its state as the gateway last saw it.' })
 export class BackendTier {
   @Field(() => BackendTierRole)
-  role!: BackendTierRole;
+  role!: TierRole;
 
   @Field({ description: 'local, lambda, http or sagemaker.' })
   backend!: string;
 
   @Field(() => BackendTierState)
-  state!: BackendTierState;
+  state!: TierState;
 
   @Field({ nullable: true, description: 'Execution provider it reported (cpu or cuda); null until it has described its model.' })
   device?: string;

@@ -1,7 +1,7 @@
 import { Ctx, Query, Resolver } from 'type-graphql';
 
 import type { GatewayContext } from '../context';
-import { BackendTier, BackendTierRole, BackendTierState, ModelInfo } from './model-info.type';
+import { BackendTier, ModelInfo } from './model-info.type';
 
 @Resolver()
 export class ModelResolver {
@@ -21,9 +21,9 @@ export class ModelResolver {
       device: serving?.device ?? info.device,
       tiers: status.tiers.map((tier) =>
         Object.assign(new BackendTier(), {
-          role: tier.role as BackendTierRole,
+          role: tier.role,
           backend: tier.kind,
-          state: tier.state as BackendTierState,
+          state: tier.state,
           device: tier.device,
           serving: tier === serving,
         }),

@@ -33,7 +33,8 @@ export interface ProductRow {
   updatedAt: string;
 }
 
-export type FacetMode = 'single' | 'multi';
+export const FACET_MODES = ['single', 'multi'] as const;
+export type FacetMode = (typeof FACET_MODES)[number];
 
 export interface FacetRow {
   name: string;
@@ -53,7 +54,8 @@ export interface TaxonomyRow {
   createdAt: string;
 }
 
-export type TagSource = 'auto' | 'manual';
+export const TAG_SOURCES = ['auto', 'manual'] as const;
+export type TagSource = (typeof TAG_SOURCES)[number];
 
 export interface TagRow {
   productId: string;
@@ -132,7 +134,8 @@ export interface Page<T> {
   endCursor?: string;
 }
 
-export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** A problem a job met: with one product (`field` names it) or with the job itself. */
 export interface JobError {

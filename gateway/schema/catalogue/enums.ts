@@ -1,43 +1,25 @@
-import { registerEnumType } from 'type-graphql';
+import { FACET_MODES, JOB_STATUSES, TAG_SOURCES } from '../../catalogue';
+import { graphqlEnum } from '../enum';
 
 /** Values are the store's: the enum's names are what clients write. */
-export enum FacetMode {
-  SINGLE = 'single',
-  MULTI = 'multi',
-}
-
-export enum TagSource {
-  AUTO = 'auto',
-  MANUAL = 'manual',
-}
-
-registerEnumType(FacetMode, {
-  name: 'FacetMode',
+export const FacetMode = graphqlEnum('FacetMode', FACET_MODES, {
   description: 'How a facet tags a product.',
   valuesConfig: {
     SINGLE: { description: "The facet's best label (softmax over its labels)." },
     MULTI: { description: "Every label whose score reaches the facet's threshold." },
   },
 });
+export type FacetMode = (typeof FACET_MODES)[number];
 
-registerEnumType(TagSource, {
-  name: 'TagSource',
+export const TagSource = graphqlEnum('TagSource', TAG_SOURCES, {
   valuesConfig: {
     AUTO: { description: "Made by the gateway from the product's vector; replaced at every taxonomy change." },
     MANUAL: { description: 'Set by a person with productTagsSet; never replaced by automatic tagging.' },
   },
 });
+export type TagSource = (typeof TAG_SOURCES)[number];
 
-export enum JobStatus {
-  QUEUED = 'QUEUED',
-  RUNNING = 'RUNNING',
-  SUCCEEDED = 'SUCCEEDED',
-  FAILED = 'FAILED',
-  CANCELLED = 'CANCELLED',
-}
-
-registerEnumType(JobStatus, {
-  name: 'JobStatus',
+export const JobStatus = graphqlEnum('JobStatus', JOB_STATUSES, {
   valuesConfig: {
     QUEUED: { description: 'Made; no chunk of it has been claimed yet.' },
     RUNNING: { description: 'Gateways are working through its chunks.' },
@@ -46,3 +28,4 @@ registerEnumType(JobStatus, {
     CANCELLED: { description: 'Stopped by taggingJobCancel; chunks done before it keep their tags.' },
   },
 });
+export type JobStatus = (typeof JOB_STATUSES)[number];

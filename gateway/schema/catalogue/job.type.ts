@@ -59,7 +59,7 @@ export class TaggingJob {
   static from(row: JobRow, now: Date = new Date()): TaggingJob {
     return Object.assign(new TaggingJob(), {
       id: row.id,
-      status: row.status as JobStatus,
+      status: row.status,
       reembed: row.reembed,
       model: row.model,
       changesModel: row.changesModel,

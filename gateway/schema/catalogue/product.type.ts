@@ -34,7 +34,7 @@ export class Tag {
   taxonomyVersion!: number;
 
   static from(row: TagRow): Tag {
-    return Object.assign(new Tag(), { ...row, source: row.source as TagSource });
+    return Object.assign(new Tag(), row);
   }
 }
 

@@ -39,7 +39,7 @@ export class Taxonomy {
     return Object.assign(new Taxonomy(), {
       version: row.version,
       createdAt: row.createdAt,
-      facets: row.facets.map((f) => Object.assign(new Facet(), { ...f, mode: f.mode as FacetMode })),
+      facets: row.facets.map((f) => Object.assign(new Facet(), f)),
     });
   }
 }
