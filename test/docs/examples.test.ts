@@ -2,7 +2,9 @@
 // answers the pages show below them. One substitution: `localhost:4000` in an example's text
 // becomes the test gateway's address (and CLIP_GATEWAY_URL, the address `npm run catalogue`
 // takes instead of its default http://localhost:4000/graphql, is set to it). Nothing else of an
-// example is changed. Which examples and pages are not run, and why: examples/pages.ts.
+// example is changed. They run where the project's files are (a directory linking them, so that
+// what they write stays out of the checkout: examples/shell.ts). Which examples and pages are not
+// run, and why: examples/pages.ts.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +40,7 @@ function freshStart(dataDir: string): Record<string, string> {
   return { ...Object.fromEntries(unset), DATA_DIR: dataDir };
 }
 
-/** What the examples print differs from what the page shows: the differences, by the example's line. */
+/** Runs a page's examples and says where what they print differs from the page, by the example's line. */
 async function runPage(page: string, gateway: TestGateway, cwd: string, ids: Map<string, string>): Promise<string[]> {
   const examples = examplesToRun(page);
   const address = new URL(gateway.origin).host;
