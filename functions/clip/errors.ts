@@ -11,19 +11,28 @@ export enum ClipErrorCode {
 }
 
 /**
- * A problem with one input: it fails that input alone. The message is a full sentence meant for
- * the caller and never contains paths or internals; `cause` keeps the underlying error for logs.
+ * An error its catcher tells apart by `code`, not by parsing the message: the CLIP core's input
+ * errors, the catalogue store's failures. Each kind gives its own `name`, so that a log line says
+ * which it is; `cause` keeps the underlying error for logs.
  */
-export class ClipInputError extends Error {
-  override readonly name = 'ClipInputError';
+export abstract class CodedError<Code extends string> extends Error {
+  abstract override readonly name: string;
 
   constructor(
-    readonly code: ClipErrorCode,
+    readonly code: Code,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
   }
+}
+
+/**
+ * A problem with one input: it fails that input alone. The message is a full sentence meant for
+ * the caller and never contains paths or internals.
+ */
+export class ClipInputError extends CodedError<ClipErrorCode> {
+  override readonly name = 'ClipInputError';
 }
 
 /** A model directory that cannot be used: names the file and what was expected of it. */

@@ -2,7 +2,7 @@
 // loading ONNX Runtime. ClipModel, which runs the model, is the heavy entry: `./model`.
 export { classifierInputProblem, DEFAULT_TEMPLATES, LabelEmbeddingError, ZeroShotClassifier } from './classify';
 export type { LabelScore } from './classify';
-export { ClipErrorCode, ClipInputError, DeviceError, ModelLoadError } from './errors';
+export { ClipErrorCode, ClipInputError, CodedError, DeviceError, ModelLoadError } from './errors';
 export { checkImageLimits, DEFAULT_IMAGE_LIMITS, decodeAndCrop, ICC_PROFILE_HANDLING, RESAMPLING, sniffImageFormat } from './image-crop';
 export type { ImageCrop, ImageFormat, ImageLimits } from './image-crop';
 export { MODEL_DTYPE, MODEL_DTYPES, modelFiles, OPENAI_LOGIT_SCALE, readModelDirectory } from './model-dir';

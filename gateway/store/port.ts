@@ -1,3 +1,5 @@
+import { CodedError } from '../../functions/clip';
+
 /**
  * The catalogue's one port to persistent state: products, their vectors (per model), the taxonomy
  * and tags. Two adapters implement it (SQLite + sqlite-vec embedded, PostgreSQL + pgvector to
@@ -228,16 +230,8 @@ export type StoreErrorCode = 'DIMENSION_MISMATCH' | 'BAD_CURSOR' | 'STORE_UNAVAI
 export const MODEL_CHANGE_INCOMPLETE = 'MODEL_CHANGE_INCOMPLETE';
 
 /** A store failure a caller can name: a vector of the wrong size, a bad cursor, a database gone or locked. */
-export class StoreError extends Error {
+export class StoreError extends CodedError<StoreErrorCode> {
   override readonly name = 'StoreError';
-
-  constructor(
-    readonly code: StoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export interface CatalogueStore {
