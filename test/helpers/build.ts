@@ -25,7 +25,7 @@ export function builtEntry(...path: string[]): string {
   const entry = join(ROOT, 'dist', ...path);
   if (!existsSync(entry)) throw new Error(`${relative(ROOT, entry)} is not built; run \`npm run build\` (npm test does).`);
   const built = statSync(entry).mtimeMs;
-  for (const folder of ['gateway', 'functions']) {
+  for (const folder of ['gateway', 'functions', 'infra']) {
     const newest = newestSource(join(ROOT, folder));
     if (newest.mtimeMs > built) {
       throw new Error(`dist/ is older than ${relative(ROOT, newest.path)}; run \`npm run build\` (npm test does) before this test.`);
