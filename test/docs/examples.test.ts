@@ -48,7 +48,7 @@ async function runPage(page: string, gateway: TestGateway, cwd: string, ids: Map
     cwd,
     address,
     env: { CLIP_GATEWAY_URL: `${gateway.origin}/graphql` },
-    timeoutMs: 60_000,
+    timeoutMs: 45_000, // under jest's 60 s, so that its message (what was printed so far) is the one seen
   });
   const problems = examples.flatMap((example, i) => {
     const { stdout, status } = printed[i]!;

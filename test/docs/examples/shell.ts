@@ -2,7 +2,7 @@
 // use the `gql` function and `I=...` an earlier one defines), with real curl, npm and node.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,19 +15,25 @@ export interface Printed {
 }
 
 /**
- * What the session's examples may reach of the project, by their paths relative to it
- * (`models/tiny-clip/images/...`, `npm run catalogue`, which builds from `scripts/` into `dist/`).
+ * What the session's examples reach of the project, by their paths relative to it
+ * (`models/tiny-clip/images/...`; `npm run catalogue`, which runs `dist/tools/catalogue.js`).
  */
-const PROJECT_ENTRIES = ['package.json', '.npmrc', 'node_modules', 'scripts', 'dist', 'models'];
+const PROJECT_ENTRIES = ['package.json', '.npmrc', 'node_modules', 'dist', 'models'];
 
 /**
  * A directory standing for the project root: its entries link to the project's, so the examples'
  * relative paths and npm scripts work as they do in the checkout, while the files an example
  * writes (`shapes.jsonl`) land here and not in the checkout, where two runs at once would share them.
+ * `scripts/build-if-stale.js` (which npm scripts run first) is a copy, not a link, so that its
+ * root is this directory (Node runs a linked script from its real path): it finds no sources here
+ * and never rebuilds dist/ under the running gateway when a source changes meanwhile. The test
+ * checks that dist/ is up to date before it starts.
  */
 export function projectLookalike(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'docs-examples-'));
   for (const entry of PROJECT_ENTRIES) symlinkSync(join(ROOT, entry), join(dir, entry));
+  mkdirSync(join(dir, 'scripts'));
+  copyFileSync(join(ROOT, 'scripts', 'build-if-stale.js'), join(dir, 'scripts', 'build-if-stale.js'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
