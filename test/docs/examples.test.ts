@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { builtEntry } from '../helpers/build';
 import { startBuiltGateway, type TestGateway } from '../helpers/gateway-process';
 import { differences, itemsOf } from './examples/answers';
 import {
@@ -72,13 +73,9 @@ describe.each(SESSIONS)('the shell examples of $pages, on one gateway ($why)', (
   const ids = new Map<string, string>();
 
   beforeAll(async () => {
-    // `npm run catalogue` builds first when dist/ is stale; stale, it would rebuild dist/ under the
-    // running gateway and take a minute. npm test builds before jest.
-    try {
-      execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-if-stale.js'), '--check'], { stdio: 'pipe' });
-    } catch {
-      throw new Error('dist/ is older than its sources; run `npm run build` (npm test does) before this test.');
-    }
+    // The examples' `npm run catalogue` runs the build without building it first (see
+    // projectLookalike): it must be there, and as new as the gateway's sources, as the gateway's is.
+    builtEntry('tools', 'catalogue.js');
     dataDir = mkdtempSync(join(tmpdir(), 'docs-examples-data-'));
     lookalike = projectLookalike();
     gateway = await startBuiltGateway(freshStart(dataDir));

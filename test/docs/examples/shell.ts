@@ -26,8 +26,8 @@ const PROJECT_ENTRIES = ['package.json', '.npmrc', 'node_modules', 'dist', 'mode
  * writes (`shapes.jsonl`) land here and not in the checkout, where two runs at once would share them.
  * `scripts/build-if-stale.js` (which npm scripts run first) is a copy, not a link, so that its
  * root is this directory (Node runs a linked script from its real path): it finds no sources here
- * and never rebuilds dist/ under the running gateway when a source changes meanwhile. The test
- * checks that dist/ is up to date before it starts.
+ * and never rebuilds dist/ under the running gateway when a source changes meanwhile (the test
+ * checks the build before it starts, as the other tests of the built gateway do).
  */
 export function projectLookalike(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'docs-examples-'));
