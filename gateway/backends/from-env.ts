@@ -111,8 +111,12 @@ export function backendFromEnv(env: Env, read: EnvReader, localDefaults: { spinn
   const spillover = read.optional('SPILLOVER_BACKEND', oneOf(SPILLOVER_KINDS));
   if (spillover === undefined) {
     for (const name of ['SPILL_AFTER_MS', 'GPU_WAKE_INTERVAL_MS']) {
-      if (env[name] !== undefined)
-        throw new TypeError(`${name} is set but SPILLOVER_BACKEND is not: it only applies to a primary with a spillover`);
+      // Blank counts as unset, as for every other variable.
+      const raw = env[name];
+      if (raw !== undefined && raw.trim() !== '')
+        throw new TypeError(
+          `${name} is set (${JSON.stringify(raw)}) but SPILLOVER_BACKEND is not: it only applies to a primary with a spillover`,
+        );
     }
     return singleBackendFromEnv(kind, 'INFERENCE_BACKEND', env, read, localDefaults);
   }

@@ -107,6 +107,13 @@ describe('configFromEnv', () => {
     expect(configFromEnv({ DATABASE_PASSWORD: '' }).store).toEqual({ kind: 'sqlite', path: 'data/catalogue.sqlite' });
   });
 
+  it('treats a blank SPILL_AFTER_MS or GPU_WAKE_INTERVAL_MS as unset without a spillover, as it treats every variable', () => {
+    for (const name of ['SPILL_AFTER_MS', 'GPU_WAKE_INTERVAL_MS']) {
+      expect(configFromEnv({ [name]: '' }).backend).toMatchObject({ kind: 'local' });
+      expect(configFromEnv({ [name]: '  ' }).backend).toMatchObject({ kind: 'local' });
+    }
+  });
+
   it('reads the protection settings: deadlines, admission, query and rate limits, introspection and proxies', () => {
     expect(configFromEnv({})).toMatchObject({
       requestTimeoutMs: 30_000,
@@ -344,7 +351,7 @@ describe('configFromEnv', () => {
     ],
     [
       { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILL_AFTER_MS: '500' },
-      'SPILL_AFTER_MS is set but SPILLOVER_BACKEND is not: it only applies to a primary with a spillover',
+      'SPILL_AFTER_MS is set ("500") but SPILLOVER_BACKEND is not: it only applies to a primary with a spillover',
     ],
     [
       { INFERENCE_BACKEND: 'sagemaker', SAGEMAKER_ENDPOINT: 'clip', SPILLOVER_BACKEND: 'local', GPU_WAKE_INTERVAL_MS: '0' },

@@ -1,0 +1,28 @@
+// The unit tier, for the edit-test loop (`npm run test:fast`, no build needed): every test but
+// those that start the real processes from dist/, drive Chromium, run PostgreSQL (PGlite), have
+// the CDK synthesize stacks, or inject faults into running gateways. `npm test` runs them all.
+const base = require('./jest.config');
+
+module.exports = {
+  ...base,
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    // real processes, built
+    '/test/functions/(cli|container)\\.test\\.ts$',
+    '/test/functions/(handlers/serve|lambda-local/main|sagemaker-local/(main|function-process))\\.test\\.ts$',
+    '/test/gateway/(index|gateway|jobs-process)\\.test\\.ts$',
+    '/test/gateway/backends/remote-transports\\.test\\.ts$',
+    '/test/tools/',
+    '/test/scripts/',
+    '/test/docs/examples',
+    // browsers and the pages they load (built by npm run build)
+    '/test/gateway/(console|explorer)/',
+    // PostgreSQL, faults, the CDK
+    '/test/gateway/store/postgres\\.test\\.ts$',
+    '/test/gateway/catalogue/job-requests\\.test\\.ts$',
+    '/test/gateway/faults/',
+    '/test/infra/',
+    // the layer rules cruise the whole tree (npm test runs them before jest as well)
+    '/test/layers\\.test\\.ts$',
+  ],
+};
