@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-import type { BackendStatus } from './backend';
+import { TIER_STATES, type BackendStatus } from './backend';
 
 /**
  * The backend's tiers on the gateway's /metrics: which serves, each one's state, and a tiered
@@ -27,7 +27,7 @@ export function registerTierMetrics(registry: Registry, status: () => BackendSta
     collect() {
       this.reset();
       for (const tier of status().tiers) {
-        for (const state of ['warm', 'cold', 'unknown', 'failing'] as const)
+        for (const state of TIER_STATES)
           this.set({ role: tier.role, state }, tier.state === state ? 1 : 0);
       }
     },
