@@ -52,9 +52,13 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** A new random key (32 bytes, base64url) and its API_KEYS entry. */
+/**
+ * A new random key (`clip_` and 32 bytes in base64url) and its API_KEYS entry. The prefix says
+ * what the key is for wherever it is pasted, and keeps a key from starting with "-", which a
+ * command line would read as an option (`--key -Xf...`).
+ */
 export function newApiKey(scope: Scope): { key: string; entry: string } {
-  const key = randomBytes(32).toString('base64url');
+  const key = `clip_${randomBytes(32).toString('base64url')}`;
   return { key, entry: `${hashKey(key)}:${scope}` };
 }
 

@@ -59,7 +59,7 @@ describe('API_KEYS', () => {
   it('parses to the same keys as the gateway compares', () => {
     expect(parseApiKeys(entry(WRITE_KEY, 'write'))).toEqual({ keys: [KEYS[1]] });
     const made = newApiKey('write');
-    expect(made.key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(made.key).toMatch(/^clip_[A-Za-z0-9_-]{43}$/);
     expect(made.entry).toBe(`${hashKey(made.key)}:write`);
     expect(new ApiKeys((parseApiKeys(made.entry) as { keys: ApiKey[] }).keys).scopeOf(made.key)).toBe('write');
   });
