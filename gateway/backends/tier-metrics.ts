@@ -27,8 +27,7 @@ export function registerTierMetrics(registry: Registry, status: () => BackendSta
     collect() {
       this.reset();
       for (const tier of status().tiers) {
-        for (const state of TIER_STATES)
-          this.set({ role: tier.role, state }, tier.state === state ? 1 : 0);
+        for (const state of TIER_STATES) this.set({ role: tier.role, state }, tier.state === state ? 1 : 0);
       }
     },
   });
