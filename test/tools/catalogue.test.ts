@@ -158,10 +158,10 @@ describe('tools/catalogue.ts key', () => {
     return { key, entry, stdout };
   }
 
-  it('prints a new random key (32 bytes, base64url) and its API_KEYS entry, read by default', async () => {
+  it('prints a new random key (clip_ and 32 bytes in base64url) and its API_KEYS entry, read by default', async () => {
     const first = await newKey();
-    expect(first.key).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(Buffer.from(first.key, 'base64url')).toHaveLength(32);
+    expect(first.key).toMatch(/^clip_[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(first.key.slice('clip_'.length), 'base64url')).toHaveLength(32);
     expect(first.entry).toBe(`${createHash('sha256').update(first.key).digest('hex')}:read`);
     expect(first.stdout).toContain('Authorization: Bearer');
     expect(configFromEnv({ API_KEYS: first.entry }).apiKeys).toEqual([{ sha256: first.entry.split(':')[0], scope: 'read' }]);
