@@ -58,9 +58,9 @@ export function createBackend(options: BackendOptions, log: Logger): InferenceBa
       if (options.workers === 0) {
         // require, not import(): the package is CommonJS, and import() would load an ES module.
         const { InlineBackend } = require('./inline') as typeof import('./inline');
-        return new InlineBackend(modelDir, options.model);
+        return new InlineBackend(modelDir, { ...options.model, log: (line) => log(line) });
       }
-      return new LocalBackend({ modelDir, workers: options.workers, model: options.model });
+      return new LocalBackend({ modelDir, workers: options.workers, model: options.model, log: (line) => log(line) });
     }
     case 'lambda':
     case 'http':

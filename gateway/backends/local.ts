@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 
 import { Piscina } from 'piscina';
 
@@ -17,6 +18,8 @@ export interface LocalBackendOptions {
   /** ONNX Runtime threads per worker. Default: the cores shared out among the workers. */
   intraOpThreads?: number;
   model?: LocalModelOptions;
+  /** Where the workers' log lines go (model loaded, execution provider). Default: stderr. */
+  log?: (line: string) => void;
 }
 
 /** The model settings a local backend passes to ClipModel. */
@@ -40,11 +43,16 @@ function workerEntry(): { filename: string; execArgv: string[] } {
   throw new Error(`The local backend's worker is missing: neither ${compiled} nor ${source} exists.`);
 }
 
+/** Backends made in this process, for a log channel name of each one's own. */
+let backends = 0;
+
 /** CLIP in this process, on a pool of worker threads. */
 export class LocalBackend implements InferenceBackend {
   readonly kind = 'local' as const;
   readonly concurrency: number;
   private readonly pool: Piscina;
+  /** The channel the workers write their log lines to, one per backend. */
+  private readonly workerLog: BroadcastChannel;
   private started = false;
 
   constructor(options: LocalBackendOptions) {
@@ -52,7 +60,12 @@ export class LocalBackend implements InferenceBackend {
     const workers = check('workers', options.workers ?? defaultWorkerCount(), positiveInt);
     const intraOpThreads = options.intraOpThreads ?? Math.max(1, Math.floor(cores / workers));
     this.concurrency = workers;
-    const workerData: LocalWorkerData = { modelDir: options.modelDir, options: { ...options.model, intraOpThreads } };
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const logChannel = `clip-local-backend-log-${process.pid}-${++backends}`;
+    this.workerLog = new BroadcastChannel(logChannel);
+    this.workerLog.onmessage = (event) => log(String((event as MessageEvent).data));
+    this.workerLog.unref();
+    const workerData: LocalWorkerData = { modelDir: options.modelDir, options: { ...options.model, intraOpThreads }, logChannel };
     this.pool = new Piscina({
       ...workerEntry(),
       minThreads: workers,
@@ -95,5 +108,6 @@ export class LocalBackend implements InferenceBackend {
 
   async close(): Promise<void> {
     await this.pool.close();
+    this.workerLog.close();
   }
 }
