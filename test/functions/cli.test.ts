@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,12 @@ function cliAs(uid: number | undefined, variables: Record<string, string>, ...ar
       resolve({ code: child.exitCode, stdout, stderr, ms: performance.now() - started }),
     );
   });
+}
+
+/** Whether uid 65534 (nobody) can read `path`: every folder above it open to others, and the file too. */
+function readableByNobody(path: string): boolean {
+  const probe = spawnSync(process.execPath, ['-e', `require('node:fs').accessSync(${JSON.stringify(path)}, 4)`], { uid: 65534 });
+  return probe.status === 0;
 }
 
 /** What ONNX Runtime's session creation logs: its absence means no model was loaded. */
@@ -206,10 +212,12 @@ describe('clip-cli refuses a bad command line at once, before loading the model'
     expect(run.stderr).not.toMatch(MODEL_LOADED);
   });
 
-  it('an image file that cannot be read', async () => {
-    // root reads whatever the mode bits say: run as root, the command runs as nobody (uid 65534),
-    // from a folder anyone may enter, so that only the file's own mode refuses it.
-    const asRoot = process.getuid?.() === 0;
+  // root reads whatever the mode bits say: run as root, the command runs as nobody (uid 65534),
+  // from a folder anyone may enter, so that only the file's own mode refuses it. That needs the
+  // CLI itself within nobody's reach; where it is not, the test says why it is skipped.
+  const asRoot = process.getuid?.() === 0;
+  const unreachable = asRoot && !readableByNobody(CLI) ? `run as root, and uid 65534 cannot reach ${CLI} to run it as` : undefined;
+  (unreachable ? it.skip : it)(`an image file that cannot be read${unreachable ? ` (skipped: ${unreachable})` : ''}`, async () => {
     const open = mkdtempSync(join(tmpdir(), 'clip-cli-locked-'));
     chmodSync(open, 0o755);
     const locked = join(open, 'locked.png');
