@@ -56,9 +56,11 @@ export interface TaxonomyRow {
   createdAt: string;
 }
 
+/** `auto`: made from the product's vector, replaced at every taxonomy change; `manual`: set by a person, never replaced. */
 export const TAG_SOURCES = ['auto', 'manual'] as const;
 export type TagSource = (typeof TAG_SOURCES)[number];
 
+/** One facet's label on one product, with the score that made it (a manual tag's is 1) and its similarity. */
 export interface TagRow {
   productId: string;
   facet: string;
