@@ -1,4 +1,4 @@
-import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
+import type { LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda';
 
 import { check, nonEmpty } from '../../functions/options';
 import { ErrorCode } from '../common/errors';
@@ -15,6 +15,15 @@ export interface LambdaTransportOptions {
 }
 
 /**
+ * The AWS SDK's Lambda client package, required when first needed: a gateway that never calls
+ * Lambda (CLIP in-process, over HTTP) never loads it, which is about a tenth of a second of every
+ * start and of every test file that makes a gateway.
+ */
+function loadSdk(): typeof import('@aws-sdk/client-lambda') {
+  return require('@aws-sdk/client-lambda') as typeof import('@aws-sdk/client-lambda');
+}
+
+/**
  * Calls the CLIP function with Lambda's Invoke API (RequestResponse) through the AWS SDK.
  *
  * The SDK's own retries are off (maxAttempts 1): RemoteBackend decides what to retry, with
@@ -27,10 +36,12 @@ export class LambdaTransport implements Transport {
   readonly binary = false;
   readonly target: string;
   private readonly client: LambdaClient;
+  // The AWS SDK's Lambda client is loaded when a transport is made (see loadSdk).
+  private readonly sdk = loadSdk();
 
   constructor(private readonly options: LambdaTransportOptions) {
     check('functionName', options.functionName, nonEmpty);
-    this.client = new LambdaClient({ maxAttempts: 1, ...options.client });
+    this.client = new this.sdk.LambdaClient({ maxAttempts: 1, ...options.client });
     this.target = `function ${options.functionName}`;
   }
 
@@ -38,7 +49,7 @@ export class LambdaTransport implements Transport {
     let output;
     try {
       output = await this.client.send(
-        new InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'RequestResponse', Payload: request.body }),
+        new this.sdk.InvokeCommand({ FunctionName: this.options.functionName, InvocationType: 'RequestResponse', Payload: request.body }),
         { abortSignal: signal },
       );
     } catch (error) {

@@ -1,4 +1,4 @@
-import { InvokeEndpointCommand, SageMakerRuntimeClient, type SageMakerRuntimeClientConfig } from '@aws-sdk/client-sagemaker-runtime';
+import type { SageMakerRuntimeClient, SageMakerRuntimeClientConfig } from '@aws-sdk/client-sagemaker-runtime';
 
 import { check, nonEmpty } from '../../functions/options';
 import { ErrorCode } from '../common/errors';
@@ -32,6 +32,14 @@ export interface SageMakerTransportOptions {
 const NO_CAPACITY = /no capacity to process this request/i;
 
 /**
+ * The AWS SDK's SageMaker Runtime package, required when first needed: a gateway without a
+ * SageMaker tier never loads it.
+ */
+function loadSdk(): typeof import('@aws-sdk/client-sagemaker-runtime') {
+  return require('@aws-sdk/client-sagemaker-runtime') as typeof import('@aws-sdk/client-sagemaker-runtime');
+}
+
+/**
  * Calls the CLIP function in a SageMaker real-time endpoint (a GPU inference component that
  * scales to zero) with InvokeEndpoint through the AWS SDK.
  *
@@ -52,18 +60,20 @@ export class SageMakerTransport implements Transport {
   readonly binary = true;
   readonly target: string;
   private readonly client: SageMakerRuntimeClient;
+  // The AWS SDK's SageMaker Runtime client is loaded when a transport is made (see loadSdk).
+  private readonly sdk = loadSdk();
 
   constructor(private readonly options: SageMakerTransportOptions) {
     check('endpointName', options.endpointName, nonEmpty);
     if (options.inferenceComponent !== undefined) check('inferenceComponent', options.inferenceComponent, nonEmpty);
-    this.client = new SageMakerRuntimeClient({ maxAttempts: 1, ...options.client });
+    this.client = new this.sdk.SageMakerRuntimeClient({ maxAttempts: 1, ...options.client });
     this.target = `endpoint ${options.endpointName}${options.inferenceComponent ? ` (component ${options.inferenceComponent})` : ''}`;
   }
 
   async call(request: WireMessage, signal: AbortSignal, timeoutMs: number): Promise<WireMessage> {
     try {
       const output = await this.client.send(
-        new InvokeEndpointCommand({
+        new this.sdk.InvokeEndpointCommand({
           EndpointName: this.options.endpointName,
           ...(this.options.inferenceComponent ? { InferenceComponentName: this.options.inferenceComponent } : {}),
           ContentType: request.contentType,

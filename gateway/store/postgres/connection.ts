@@ -1,4 +1,4 @@
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 import { check, integer, nonNegativeInt, positiveInt, timeoutMs, type Rule } from '../../../functions/options';
 import { StoreError } from '../port';
@@ -88,7 +88,9 @@ export class Connection {
 
   constructor(options: PostgresStoreOptions) {
     this.names = new Names(options.schema);
-    this.pool = new Pool({
+    // pg is required here, when a PostgreSQL catalogue is opened: the default SQLite one never loads it.
+    const pg = require('pg') as typeof import('pg');
+    this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs,
