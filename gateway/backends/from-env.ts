@@ -2,7 +2,8 @@
 // it names, and SPILLOVER_BACKEND's second tier. Read here, beside the backends they configure;
 // gateway/config.ts reads the rest and asks this file for the backend.
 import { EXECUTION_DEVICE, MODEL_DTYPE } from '../../functions/clip';
-import { DEFAULT_REVISION, modelSourceFromEnv } from '../../functions/hub';
+// Where the model comes from is read from env.ts alone: the hub client itself loads only when a hub model is resolved.
+import { DEFAULT_REVISION, modelSourceFromEnv } from '../../functions/hub/env';
 import {
   bool,
   EnvReader,

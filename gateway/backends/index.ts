@@ -1,6 +1,5 @@
 // Where CLIP runs: one interface, implementations chosen by the backend's own options: in this
 // process, or a remote function (Lambda, HTTP, SageMaker), alone or as the primary of two tiers.
-import { consoleProgress, resolveModel } from '../../functions/hub';
 import { bundledModelDir } from '../../functions/models';
 import type { Logger } from '../common/log';
 import type { InferenceBackend } from './backend';
@@ -32,6 +31,8 @@ export { backendFromEnv } from './from-env';
 export async function resolveBackendModel(options: BackendOptions, log: Logger): Promise<BackendOptions> {
   if (options.kind === 'tiered') return { ...options, spillover: (await resolveBackendModel(options.spillover, log)) as SpilloverOptions };
   if (options.kind !== 'local' || !options.hub || options.modelDir) return options;
+  // Required only here: the Hugging Face client (and its hashing WebAssembly) is for a hub model alone.
+  const { consoleProgress, resolveModel } = require('../../functions/hub') as typeof import('../../functions/hub');
   const lines = (line: string) => log(line);
   const resolved = await resolveModel({
     ...options.hub,

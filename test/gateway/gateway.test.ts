@@ -27,9 +27,9 @@ describe('what the gateway loads', () => {
     expect(loadsOnnxRuntime('functions/clip/model.js')).toBe(true);
   });
 
-  it('loads the AWS SDK clients and pg only when a backend or a catalogue needs them', () => {
+  it('loads the AWS SDK clients, pg and the Hugging Face client only when a backend, a catalogue or a hub model needs them', () => {
     const optional = ['@aws-sdk/client-lambda', '@aws-sdk/client-sagemaker-runtime', 'pg'];
-    expect(packagesLoaded(['gateway/gateway.js', 'gateway/config.js'], optional)).toEqual([]);
+    expect(packagesLoaded(['gateway/gateway.js', 'gateway/config.js'], [...optional, '@huggingface/hub'])).toEqual([]);
     // Made, each transport and the PostgreSQL store bring their own.
     const made = `const b = require(${JSON.stringify(builtEntry('gateway', 'backends', 'index.js'))});
       new b.LambdaTransport({ functionName: 'clip' });
