@@ -82,8 +82,15 @@ function synth(
   };
 }
 
+/** The stacks with every default, synthesized once for the tests that only read them. */
+let defaultStacks: ReturnType<typeof synth> | undefined;
+function defaults(): ReturnType<typeof synth> {
+  defaultStacks ??= synth();
+  return defaultStacks;
+}
+
 describe('GatewayStack with defaults', () => {
-  const s = synth();
+  const s = defaults();
   const functionId = s.clipTemplate.getResourceId('AWS::Lambda::Function', {});
 
   test('runs two Fargate tasks of 1 vCPU and 2 GB with public IPs', () => {
@@ -263,7 +270,7 @@ describe('GatewayStack with federation', () => {
   });
 
   test('is off by default: no FEDERATION variable and no subgraph output', () => {
-    const s = synth();
+    const s = defaults();
     expect(s.env('FEDERATION')).toBeUndefined();
     expect(s.template.findOutputs('SubgraphUrl')).toEqual({});
   });
@@ -328,7 +335,7 @@ describe('GatewayStack with the SageMaker GPU tier', () => {
 
 describe('GatewayStack without a GPU tier', () => {
   test('has no SageMaker variable or permission', () => {
-    const s = synth();
+    const s = defaults();
     for (const name of ['SAGEMAKER_ENDPOINT', 'SAGEMAKER_INFERENCE_COMPONENT', 'SPILLOVER_BACKEND']) expect(s.env(name)).toBeUndefined();
     const actions = s.taskRoleStatements().flatMap((st) => ([] as string[]).concat(st.Action));
     expect(actions.filter((a) => a.startsWith('sagemaker:'))).toEqual([]);
