@@ -1,5 +1,4 @@
-import { ClipInputError } from '../../functions/clip';
-import { ErrorCode, GatewayError, InputError } from '../common/errors';
+import { ErrorCode, GatewayError, toInputError } from '../common/errors';
 import { StoreError } from '../store';
 
 /**
@@ -45,10 +44,11 @@ export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
 export function failure(field: string[], error: unknown): FieldError {
   if (error instanceof FieldError) return error;
   const name = fieldName(field);
-  if (error instanceof InputError) return new FieldError(field, error.code, `${name}: ${error.reason}`, { cause: error.cause });
-  if (error instanceof GatewayError) return new FieldError(field, error.code, `${name}: ${error.message}`, { cause: error.cause ?? error });
-  // An image the decoder refused (not an image, a format it does not read) is the caller's, as in classify.
-  if (error instanceof ClipInputError) return new FieldError(field, error.code, `${name}: ${error.message}`, { cause: error });
+  // Named as classify names a failed input: our own errors and the decoder's (an image that is not
+  // one) keep their code and reason; anything else is an internal error, worded for a field.
+  const named = toInputError(name, error);
+  if (named.code !== ErrorCode.INTERNAL_SERVER_ERROR || error instanceof GatewayError)
+    return new FieldError(field, named.code, named.message, { cause: named.cause ?? error });
   return new FieldError(field, ErrorCode.INTERNAL_SERVER_ERROR, `${name} could not be processed because of an internal error.`, {
     cause: error,
   });
