@@ -6,8 +6,8 @@ import { Client } from 'pg';
 /**
  * A real PostgreSQL engine with the real pgvector extension, on a loopback TCP port, for tests:
  * PGlite (PostgreSQL compiled to WebAssembly) behind @electric-sql/pglite-socket's server, in a
- * child process, in memory unless given a data directory. Nothing is downloaded: both come from
- * node_modules.
+ * child process (pglite-server.mjs), in memory unless given a data directory. Nothing is
+ * downloaded: both come from node_modules.
  *
  * Know its two differences from a PostgreSQL server:
  * - every connection shares PGlite's one backend session (one pid, one set of session settings,
@@ -45,10 +45,8 @@ export interface PostgresServerOptions {
   port?: number;
 }
 
-function serverScript(): string {
-  // The package's exports name only its library; its server script sits next to it.
-  return path.join(path.dirname(require.resolve('@electric-sql/pglite-socket')), 'scripts', 'server.js');
-}
+/** PGlite and pgvector behind pglite-socket's server, started from a fresh database kept aside (see the script). */
+const SERVER_SCRIPT = path.join(__dirname, 'pglite-server.mjs');
 
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -59,14 +57,8 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
   const started = Date.now();
   const child = spawn(
     process.execPath,
-    [
-      serverScript(),
-      `--db=${options.dataDir ?? 'memory://'}`,
-      '--host=127.0.0.1',
-      `--port=${options.port ?? 0}`, // 0: the system picks a free port; the server prints it
-      `--max-connections=${options.maxConnections ?? 20}`,
-      '--extensions=@electric-sql/pglite-pgvector:vector',
-    ],
+    // port 0: the system picks a free one; the server prints it
+    [SERVER_SCRIPT, options.dataDir ?? 'memory://', String(options.port ?? 0), String(options.maxConnections ?? 20)],
     { cwd: path.resolve(__dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // A test run that ends without stop() must not leave a server behind.
