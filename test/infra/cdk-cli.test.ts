@@ -46,7 +46,9 @@ describe('cdk synth', () => {
       expect(Object.values(template(stack).Resources).filter((r) => r.Type.startsWith('AWS::SageMaker::'))).toEqual([]);
   });
 
-  // One synth for both options a production deployment would set, side by side: each is a minute of a busy machine.
+  // One synth for every option a production deployment would set, side by side: each is a minute of
+  // a busy machine. With the defaults above, these are the templates CDK's own CloudFormation
+  // validation checks (the unit tests of the stacks synthesize without it: see test/infra/cdk-app.ts).
   it('synthesizes the SageMaker GPU tier (-c gpu=sagemaker) and the Aurora catalogue (-c catalogue=aurora) offline, and points the gateway at both', async () => {
     const { out, output, template } = await synth(
       'gpu=sagemaker',
@@ -54,7 +56,16 @@ describe('cdk synth', () => {
       'gpuInitialCopies=0',
       'catalogue=aurora',
       'auroraMaxAcu=8',
+      'architecture=arm64',
+      'memorySize=4096',
+      'reservedConcurrency=10',
+      'provisionedConcurrency=2',
+      'federation=true',
     );
+    const [fn] = Object.values(template('ClipFunction').Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(fn.Properties).toMatchObject({ Architectures: ['arm64'], MemorySize: 4096, ReservedConcurrentExecutions: 10 });
+    const [alias] = Object.values(template('ClipFunction').Resources).filter((r) => r.Type === 'AWS::Lambda::Alias');
+    expect(alias.Properties).toMatchObject({ ProvisionedConcurrencyConfig: { ProvisionedConcurrentExecutions: 2 } });
     expect(existsSync(join(out, 'ClipGpu.template.json'))).toBe(true);
     const gpu = Object.values(template('ClipGpu').Resources);
     const [endpointConfig] = gpu.filter((r) => r.Type === 'AWS::SageMaker::EndpointConfig');
@@ -73,6 +84,7 @@ describe('cdk synth', () => {
       INFERENCE_BACKEND: 'sagemaker',
       SAGEMAKER_INFERENCE_COMPONENT: 'ClipGpu-clip',
       SPILLOVER_BACKEND: 'lambda',
+      FEDERATION: 'true',
     });
     expect(env.SAGEMAKER_ENDPOINT).toEqual({ 'Fn::ImportValue': expect.stringMatching(/^ClipGpu:.*EndpointName/) });
     expect(output).not.toMatch(/own SQLite catalogue/);
