@@ -1,7 +1,23 @@
 // The unit tier, for the edit-test loop (`npm run test:fast`, no build needed): every test but
-// those that start the real processes from dist/, drive Chromium, run PostgreSQL (PGlite), have
-// the CDK synthesize stacks, or inject faults into running gateways. `npm test` runs them all.
+// those that start a whole gateway (in this process or built, from dist/) or any other real
+// process from dist/, drive Chromium, run PostgreSQL (PGlite), have the CDK synthesize stacks, or
+// inject faults into running gateways. `npm test` runs them all.
+const { readdirSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
 const base = require('./jest.config');
+
+/** Test files that start a gateway through the test helpers: the API tier, found by what they import. */
+function gatewaySuites(dir = join(__dirname, 'test')) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return gatewaySuites(path);
+    if (!entry.name.endsWith('.test.ts')) return [];
+    return /from '(\.\.\/)+helpers\/gateway(-process)?'/.test(readFileSync(path, 'utf8')) ? [path] : [];
+  });
+}
+
+const escape = (path) => path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 module.exports = {
   ...base,
@@ -24,5 +40,7 @@ module.exports = {
     '/test/infra/',
     // the layer rules cruise the whole tree (npm test runs them before jest as well)
     '/test/layers\\.test\\.ts$',
+    // the GraphQL API over a whole gateway
+    ...gatewaySuites().map((path) => `^${escape(path)}$`),
   ],
 };
