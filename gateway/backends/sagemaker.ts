@@ -1,18 +1,10 @@
-import type { SageMakerRuntimeClient, SageMakerRuntimeClientConfig } from '@aws-sdk/client-sagemaker-runtime';
+import type { InvokeEndpointCommandOutput, SageMakerRuntimeClient, SageMakerRuntimeClientConfig } from '@aws-sdk/client-sagemaker-runtime';
 
 import { check, nonEmpty } from '../../functions/options';
 import { ErrorCode } from '../common/errors';
 import type { Logger } from '../common/log';
-import {
-  CallError,
-  coldFailure,
-  connectionProblem,
-  describeError,
-  failureForStatus,
-  timeoutFailure,
-  type CallFailure,
-} from './call-failure';
-import type { Transport } from './remote';
+import { AwsTransport, loadSdk, type SdkError } from './aws-transport';
+import { coldFailure, connectionProblem, describeError, failureForStatus, type CallFailure } from './call-failure';
 import { JSON_CONTENT_TYPE, type WireMessage } from './wire-codec';
 
 export interface SageMakerTransportOptions {
@@ -32,19 +24,10 @@ export interface SageMakerTransportOptions {
 const NO_CAPACITY = /no capacity to process this request/i;
 
 /**
- * The AWS SDK's SageMaker Runtime package, required when first needed: a gateway without a
- * SageMaker tier never loads it.
- */
-function loadSdk(): typeof import('@aws-sdk/client-sagemaker-runtime') {
-  return require('@aws-sdk/client-sagemaker-runtime') as typeof import('@aws-sdk/client-sagemaker-runtime');
-}
-
-/**
  * Calls the CLIP function in a SageMaker real-time endpoint (a GPU inference component that
  * scales to zero) with InvokeEndpoint through the AWS SDK.
  *
- * As with Lambda, the SDK's own retries are off (maxAttempts 1) and the deadline is an abort
- * signal: RemoteBackend decides what to retry. The service's answers are read by error type
+ * See AwsTransport for retries and the deadline. The service's answers are read by error type
  * (x-amzn-errortype, which the SDK makes the exception's name):
  * - no capacity (400 ValidationError saying so) and copies starting (429 ModelNotReadyException)
  *   are cold, a state: not retried, not held against the function's health;
@@ -53,52 +36,42 @@ function loadSdk(): typeof import('@aws-sdk/client-sagemaker-runtime') {
  * - 500 InternalFailure, 503 ServiceUnavailable, 530 InternalDependencyException and throttling are
  *   transient (retried with backoff); any other 400 is the gateway's configuration (not retried).
  */
-export class SageMakerTransport implements Transport {
+export class SageMakerTransport extends AwsTransport<
+  typeof import('@aws-sdk/client-sagemaker-runtime'),
+  SageMakerRuntimeClient,
+  InvokeEndpointCommandOutput
+> {
   readonly kind = 'sagemaker' as const;
   /** Probes are invocations: they would keep an idle endpoint from scaling in (see Transport.probes). */
   readonly probes = false;
   readonly binary = true;
-  readonly target: string;
-  private readonly client: SageMakerRuntimeClient;
-  // The AWS SDK's SageMaker Runtime client is loaded when a transport is made (see loadSdk).
-  private readonly sdk = loadSdk();
 
   constructor(private readonly options: SageMakerTransportOptions) {
     check('endpointName', options.endpointName, nonEmpty);
     if (options.inferenceComponent !== undefined) check('inferenceComponent', options.inferenceComponent, nonEmpty);
-    this.client = new this.sdk.SageMakerRuntimeClient({ maxAttempts: 1, ...options.client });
-    this.target = `endpoint ${options.endpointName}${options.inferenceComponent ? ` (component ${options.inferenceComponent})` : ''}`;
+    const sdk = loadSdk('@aws-sdk/client-sagemaker-runtime');
+    const component = options.inferenceComponent ? ` (component ${options.inferenceComponent})` : '';
+    super(`endpoint ${options.endpointName}${component}`, sdk, sdk.SageMakerRuntimeClient, options.client);
   }
 
-  async call(request: WireMessage, signal: AbortSignal, timeoutMs: number): Promise<WireMessage> {
-    try {
-      const output = await this.client.send(
-        new this.sdk.InvokeEndpointCommand({
-          EndpointName: this.options.endpointName,
-          ...(this.options.inferenceComponent ? { InferenceComponentName: this.options.inferenceComponent } : {}),
-          ContentType: request.contentType,
-          Accept: request.contentType,
-          Body: request.body,
-        }),
-        { abortSignal: signal },
-      );
-      return { contentType: output.ContentType ?? JSON_CONTENT_TYPE, body: output.Body ?? new Uint8Array(0) };
-    } catch (error) {
-      if (signal.aborted) throw new CallError(timeoutFailure(timeoutMs));
-      throw new CallError(this.failureOf(error));
-    }
+  protected send(request: WireMessage, abortSignal: AbortSignal): Promise<InvokeEndpointCommandOutput> {
+    const command = new this.sdk.InvokeEndpointCommand({
+      EndpointName: this.options.endpointName,
+      ...(this.options.inferenceComponent ? { InferenceComponentName: this.options.inferenceComponent } : {}),
+      ContentType: request.contentType,
+      Accept: request.contentType,
+      Body: request.body,
+    });
+    return this.client.send(command, { abortSignal });
   }
 
-  close(): void {
-    this.client.destroy();
+  protected answerOf(output: InvokeEndpointCommandOutput): WireMessage {
+    return { contentType: output.ContentType ?? JSON_CONTENT_TYPE, body: output.Body ?? new Uint8Array(0) };
   }
 
   /** What a rejected InvokeEndpoint means for the call (see the class comment). */
-  private failureOf(error: unknown): CallFailure {
-    const e = error as {
-      name?: string;
-      message?: string;
-      $metadata?: { httpStatusCode?: number };
+  protected failureOf(error: unknown): CallFailure {
+    const e = error as SdkError & {
       OriginalStatusCode?: number;
       OriginalMessage?: string;
       LogStreamArn?: string;
