@@ -7,13 +7,17 @@ const { join } = require('node:path');
 
 const base = require('./jest.config');
 
-/** Test files that start a gateway through the test helpers: the API tier, found by what they import. */
-function gatewaySuites(dir = join(__dirname, 'test')) {
+/**
+ * Test files that start a whole gateway (the GraphQL API tier) or run built code from dist/, found
+ * by the test helpers they call for it, so that a new one joins the right tier by itself.
+ */
+const STARTS = /\b(startGateway|createTestGateway|startBuiltGateway|builtEntry|startFunction)\(/;
+
+function gatewayAndBuiltSuites(dir = join(__dirname, 'test')) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return gatewaySuites(path);
-    if (!entry.name.endsWith('.test.ts')) return [];
-    return /from '(\.\.\/)+helpers\/gateway(-process)?'/.test(readFileSync(path, 'utf8')) ? [path] : [];
+    if (entry.isDirectory()) return gatewayAndBuiltSuites(path);
+    return entry.name.endsWith('.test.ts') && STARTS.test(readFileSync(path, 'utf8')) ? [path] : [];
   });
 }
 
@@ -40,7 +44,7 @@ module.exports = {
     '/test/infra/',
     // the layer rules cruise the whole tree (npm test runs them before jest as well)
     '/test/layers\\.test\\.ts$',
-    // the GraphQL API over a whole gateway
-    ...gatewaySuites().map((path) => `^${escape(path)}$`),
+    // a whole gateway, or built code from dist/ (see STARTS)
+    ...gatewayAndBuiltSuites().map((path) => `^${escape(path)}$`),
   ],
 };

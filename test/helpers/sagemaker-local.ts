@@ -1,25 +1,24 @@
-// What the SageMaker stand-in's tests and the gateway's SageMaker tests share: the real function's HTTP adapter in a child process (run from
-// source with tsx, so no build is needed), and the real SageMaker Runtime client pointed at a
-// local origin with retries off (a retry would use up the next queued fault).
+// What the SageMaker stand-in's tests and the gateway's SageMaker tests share: the real function's
+// HTTP adapter in a child process (built, from dist/, as the container runs it), and the real
+// SageMaker Runtime client pointed at a local origin with retries off (a retry would use up the
+// next queued fault).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 
 import { InvokeEndpointCommand, SageMakerRuntimeClient, type InvokeEndpointCommandInput } from '@aws-sdk/client-sagemaker-runtime';
 
 import { FunctionProcess } from '../../functions/sagemaker-local/function-process';
+import { builtEntry } from './build';
 
 export const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const ENDPOINT = 'clip-gpu';
 export const COMPONENT = 'clip-ic';
 export const DESCRIBE = JSON.stringify({ v: 1, kind: 'describe' });
 
-const ROOT = join(__dirname, '..', '..');
-
 /** The function's HTTP adapter with the bundled tiny CLIP, as SageMaker would run the container. */
 export function startFunction(): Promise<FunctionProcess> {
   return FunctionProcess.start({
-    command: [process.execPath, '--import', 'tsx', join(ROOT, 'functions', 'handlers', 'http.ts')],
+    command: [process.execPath, builtEntry('functions', 'handlers', 'http.js')],
     env: { CLIP_MODEL_DIR: '', CLIP_MODEL: '', CLIP_INTRA_OP_THREADS: '1' },
     log: () => {},
   });
