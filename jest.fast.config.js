@@ -41,7 +41,7 @@ module.exports = {
     '/test/gateway/store/postgres\\.test\\.ts$',
     '/test/gateway/catalogue/job-requests\\.test\\.ts$',
     '/test/gateway/faults/',
-    '/test/infra/',
+    '/test/infra/(cdk-cli|catalogue-database|.*-stack)\\.test\\.ts$',
     // the layer rules cruise the whole tree (npm test runs them before jest as well)
     '/test/layers\\.test\\.ts$',
     // a whole gateway, or built code from dist/ (see STARTS)
