@@ -17,16 +17,16 @@ const outdirs: string[] = [];
 /**
  * A new App writing its cloud assembly to a fresh temporary directory (removed by `removeTestOutdirs`).
  *
- * CDK's built-in CloudFormation validation is off unless asked for (`validate`): it is the same
- * check whatever the stack's options, and loading its rules costs each test file about 8 s of CPU,
- * two thirds of what the file costs. It runs where the templates a user deploys are made: both
- * `cdk synth` runs of cdk-cli.test.ts (every option set between them), and in gateway-stack.test.ts,
- * whose tests read the report it prints.
+ * Without CDK's built-in CloudFormation validation: it is the same check whatever the stack's
+ * options, and loading its rules costs each test file about 8 s of CPU, two thirds of what the
+ * file costs. It runs where the templates a user deploys are made: both `cdk synth` runs of
+ * cdk-cli.test.ts (every option set between them). The report of the stacks' warnings is printed
+ * either way (gateway-stack.test.ts reads it).
  */
-export function testApp(options: { validate?: boolean } = {}): App {
+export function testApp(): App {
   const outdir = mkdtempSync(join(tmpdir(), 'clip-infra-test-'));
   outdirs.push(outdir);
-  return new App({ outdir, context: { ...CDK_JSON_CONTEXT }, builtinCloudFormationValidation: options.validate ?? false });
+  return new App({ outdir, context: { ...CDK_JSON_CONTEXT }, builtinCloudFormationValidation: false });
 }
 
 export function removeTestOutdirs(): void {

@@ -37,8 +37,8 @@ describe('cdk synth', () => {
     expect(output).not.toMatch(/feature flags? (are|is) not configured/i);
     for (const stack of ['ClipFunction', 'ClipGateway']) expect(existsSync(join(out, `${stack}.template.json`))).toBe(true);
     expect(Object.values(template('ClipFunction').Resources).some((r) => r.Type === 'AWS::Lambda::Function')).toBe(true);
-    // The default catalogue is per task, and the CLI says so.
-    expect(output).toMatch(/own SQLite catalogue/);
+    // The default catalogue is per task, and the CLI says so, with how to acknowledge it.
+    expect(output).toMatch(/own SQLite catalogue[\s\S]*Annotation::clip-gateway:catalogue-sqlite/);
     expect(Object.values(template('ClipGateway').Resources).some((r) => r.Type === 'AWS::RDS::DBCluster')).toBe(false);
     // No GPU tier unless asked for: no stack, no SageMaker resource, and the gateway on Lambda alone.
     expect(existsSync(join(out, 'ClipGpu.template.json'))).toBe(false);

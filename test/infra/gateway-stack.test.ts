@@ -42,8 +42,7 @@ function synth(
   gatewayProps: Omit<GatewayStackProps, 'invokeTarget' | 'gpuTarget'> = {},
   gpuProps?: SageMakerGpuStackProps,
 ) {
-  // Validated: the report it prints is what the warnings are read from (capturingWarnings).
-  const app = testApp({ validate: true });
+  const app = testApp();
   const clip = new ClipFunctionStack(app, 'ClipFunction', functionProps);
   const gpu = gpuProps && new SageMakerGpuStack(app, 'ClipGpu', gpuProps);
   const gateway = new GatewayStack(app, 'ClipGateway', { ...gatewayProps, invokeTarget: clip.invokeTarget, gpuTarget: gpu?.target });
