@@ -120,8 +120,8 @@ function referenceImage(i: RawImage): ReferenceImage {
   };
 }
 
-/** A small deterministic PRNG (mulberry32), so generated images are the same on every run: the benches' one. */
-export { seeded as seededRandom } from '../../bench/lib/random';
+/** A small deterministic PRNG (mulberry32), and seeded noise bytes, so generated images are the same on every run: the benches' ones. */
+export { seeded as seededRandom, seededBytes } from '../../bench/lib/random';
 
 const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
 

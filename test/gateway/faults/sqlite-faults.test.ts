@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { openSqliteStore } from '../../../gateway/store';
 import { shapeProducts } from '../../helpers/catalogue';
 import { startGateway, type GraphQLResponse, type RunningGateway } from '../../helpers/gateway';
-import { loadReference, seededRandom } from '../../helpers/tiny-clip';
+import { loadReference, seededBytes } from '../../helpers/tiny-clip';
 
 const ROOT = resolve(__dirname, '../../..');
 const TAXONOMY = `mutation ($labels: [String!]!) { taxonomySet(facets: [{ name: "kind", labels: $labels }]) { userErrors { message } } }`;
@@ -78,9 +78,7 @@ async function holdWriteLock(path: string): Promise<{ release(): Promise<void> }
 
 /** A PNG of random pixels: ~50 KB that no compression shrinks, so a batch of them needs real space. */
 async function noisePng(seed: number, side = 128): Promise<string> {
-  const random = seededRandom(seed);
-  const pixels = Buffer.alloc(side * side * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
+  const pixels = seededBytes(seed, side * side * 3);
   return (
     await sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
       .png()

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import * as sqliteVec from 'sqlite-vec';
 
 import { startBuiltGateway, type TestGateway } from '../../helpers/gateway-process';
-import { loadReference, seededRandom } from '../../helpers/tiny-clip';
+import { loadReference, seededBytes } from '../../helpers/tiny-clip';
 
 const BATCHES = 4;
 const PER_BATCH = 30;
@@ -41,15 +41,15 @@ interface StoredProduct {
  */
 async function noisePng(seed: number): Promise<string> {
   const side = 182;
-  const random = seededRandom(seed);
-  const pixels = Buffer.alloc(side * side * 3);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.floor(random() * 256);
+  const pixels = seededBytes(seed, side * side * 3);
   return (
     // Stored, not deflated: noise does not compress, and deflating 120 of them only costs CPU.
-    await sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
-      .png({ compressionLevel: 0 })
-      .toBuffer()
-  ).toString('base64');
+    (
+      await sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
+        .png({ compressionLevel: 0 })
+        .toBuffer()
+    ).toString('base64')
+  );
 }
 
 /**
