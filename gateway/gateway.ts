@@ -15,7 +15,7 @@ import { ApiKeys, type Credentials } from './common/auth';
 import { formatError } from './common/errors';
 import { stderrLogger, type Logger } from './common/log';
 import { GatewayMetrics } from './common/metrics';
-import type { GatewayConfig, StoreConfig } from './config';
+import type { GatewayConfig } from './config';
 import type { GatewayContext, GatewayServices } from './context';
 import { EmbeddingService } from './embedding/service';
 import { createImageIntake, type ImageIntake } from './intake';
@@ -24,6 +24,7 @@ import { createProductLoader, createTagLoader } from './loaders/catalogue-loader
 import { createMediaLoader } from './loaders/media-loader';
 import { buildGatewaySchema, subgraphSchemaOf } from './schema';
 import { openPostgresStore, openSqliteStore, type CatalogueStore } from './store';
+import type { StoreConfig } from './store/from-env';
 
 export interface GatewayDeps {
   /** Where CLIP runs. Default: the backend the config names. */
