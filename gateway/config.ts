@@ -23,9 +23,12 @@ import { apiKeyList, type ApiKey } from './common/auth';
 import { DEFAULT_BATCHER_OPTIONS } from './embedding/batcher';
 import {
   DEFAULT_ADMISSION_LIMITS,
+  DEFAULT_PERSISTED_QUERIES,
   DEFAULT_QUERY_LIMITS,
   DEFAULT_RATE_LIMITS,
+  PERSISTED_QUERY_MODES,
   type AdmissionLimits,
+  type PersistedQueriesConfig,
   type QueryLimits,
   type RateLimits,
 } from './limits';
@@ -102,6 +105,11 @@ export interface GatewayConfig extends RequestLimits {
    */
   queryLimits: QueryLimits;
   /**
+   * Operations sent by their hash (env PERSISTED_QUERIES, PERSISTED_QUERIES_MANIFEST): Apollo's automatic
+   * persisted queries (`apq`, the default), only a persisted query list's operations (`safelist`), or none (`off`).
+   */
+  persistedQueries: PersistedQueriesConfig;
+  /**
    * Per-client token buckets for inference inputs and writes (env RATE_LIMIT_INPUTS_PER_SECOND,
    * RATE_LIMIT_INPUTS_BURST, RATE_LIMIT_WRITES_PER_SECOND, RATE_LIMIT_WRITES_BURST, RATE_LIMIT_LOOPBACK),
    * refused with RATE_LIMITED (HTTP 429, Retry-After). Default 20 inputs/s in bursts of 512, 10 writes/s in
@@ -170,6 +178,7 @@ export function defaultConfig(): GatewayConfig {
     admission: { ...DEFAULT_ADMISSION_LIMITS },
     maxRequestsInFlight: 256,
     queryLimits: { ...DEFAULT_QUERY_LIMITS },
+    persistedQueries: { ...DEFAULT_PERSISTED_QUERIES },
     rateLimits: { ...DEFAULT_RATE_LIMITS },
     trustProxyHops: 0,
     store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
@@ -177,6 +186,20 @@ export function defaultConfig(): GatewayConfig {
     jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS },
     apiKeys: [],
   };
+}
+
+function persistedQueriesFromEnv(read: EnvReader): PersistedQueriesConfig {
+  const mode = read.get('PERSISTED_QUERIES', oneOf(PERSISTED_QUERY_MODES), DEFAULT_PERSISTED_QUERIES.mode);
+  const manifest = read.optional('PERSISTED_QUERIES_MANIFEST', nonEmpty);
+  if (mode === 'safelist' && manifest === undefined) {
+    throw new TypeError('PERSISTED_QUERIES=safelist needs PERSISTED_QUERIES_MANIFEST: the persisted query list whose operations alone run');
+  }
+  if (mode !== 'safelist' && manifest !== undefined) {
+    throw new TypeError(
+      `PERSISTED_QUERIES_MANIFEST is set but PERSISTED_QUERIES is ${mode}: the list is used with PERSISTED_QUERIES=safelist`,
+    );
+  }
+  return { mode, manifest };
 }
 
 const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');
@@ -229,6 +252,9 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     QUERY_MAX_DIRECTIVES: "an operation's directives, the same way",
     QUERY_MAX_TOKENS: "an operation's tokens, counted while parsing",
     QUERY_MAX_COST: "an operation's cost: 1 a field (times `first` under a page), 1 a text or label prompt, 10 an image",
+    PERSISTED_QUERIES:
+      "[operations by hash](protection.md#persisted-queries): `apq` (automatic), `safelist` (only the list's operations run), `off`",
+    PERSISTED_QUERIES_MANIFEST: "with `safelist`: the persisted query list, a JSON file in Apollo's manifest format",
     RATE_LIMIT_INPUTS_PER_SECOND: 'per client (its API key, else its address): inference inputs a second; 0 turns the limit off',
     RATE_LIMIT_INPUTS_BURST: "per client: the inputs bucket's size",
     RATE_LIMIT_WRITES_PER_SECOND: 'per client: products written a second (upserted or deleted; 1 for any other mutation); 0 turns it off',
@@ -311,6 +337,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       maxTokens: read.get('QUERY_MAX_TOKENS', positiveInt, queryLimits.maxTokens),
       maxCost: read.get('QUERY_MAX_COST', positiveInt, queryLimits.maxCost),
     },
+    persistedQueries: persistedQueriesFromEnv(read),
     rateLimits: {
       inputsPerSecond: read.get('RATE_LIMIT_INPUTS_PER_SECOND', nonNegativeNumber, rateLimits.inputsPerSecond),
       inputsBurst: read.get('RATE_LIMIT_INPUTS_BURST', positiveInt, rateLimits.inputsBurst),

@@ -19,7 +19,15 @@ import type { GatewayConfig } from './config';
 import type { GatewayContext, GatewayServices } from './context';
 import { EmbeddingService } from './embedding/service';
 import { createImageIntake, type ImageIntake } from './intake';
-import { Admission, guardPlugin, queryLimitRules, RateLimiter, tokenLimitError } from './limits';
+import {
+  Admission,
+  apolloPersistedQueries,
+  guardPlugin,
+  PersistedQueryList,
+  queryLimitRules,
+  RateLimiter,
+  tokenLimitError,
+} from './limits';
 import { createProductLoader, createTagLoader } from './loaders/catalogue-loaders';
 import { createMediaLoader } from './loaders/media-loader';
 import { buildGatewaySchema, subgraphSchemaOf } from './schema';
@@ -78,6 +86,9 @@ function checkGatewayConfig(config: GatewayConfig): void {
  */
 export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {}): Promise<Gateway> {
   checkGatewayConfig(config);
+  // Read first: a list that cannot be used stops the gateway before anything is started.
+  const { mode, manifest } = config.persistedQueries;
+  const safelist = mode === 'safelist' && manifest !== undefined ? PersistedQueryList.load(manifest) : undefined;
   const log = deps.log ?? stderrLogger;
   const apiKeys = new ApiKeys(config.apiKeys);
   if (!apiKeys.configured) {
@@ -136,6 +147,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   const services: GatewayServices = { limits: config, embeddings, model, backendStatus, catalogue, logInternal: logCause };
   // The guard's state (rate buckets, admission) is the gateway's, whichever schema a request comes through.
   const guard = guardPlugin({
+    safelist,
     keys: apiKeys,
     queryLimits: config.queryLimits,
     rateLimiter: new RateLimiter(config.rateLimits),
@@ -152,6 +164,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       // validation, cost with the rest in guardPlugin. Batched HTTP operations stay off (Apollo's
       // default; host.ts answers an array of operations with a sentence of its own).
       parseOptions: { maxTokens: config.queryLimits.maxTokens },
+      persistedQueries: apolloPersistedQueries(mode, safelist),
       validationRules: queryLimitRules(config.queryLimits),
       // index.ts owns the signals: Apollo's own handlers would re-raise SIGTERM once Apollo alone
       // had stopped, killing the process before batches drained and the backend closed.

@@ -32,6 +32,8 @@ export const ErrorCode = {
   CLIENT_CLOSED_REQUEST: 'CLIENT_CLOSED_REQUEST',
   /** The operation is deeper, wider or costlier than the gateway's query limits allow; refused before anything ran (HTTP 400). */
   QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
+  /** The gateway runs only the operations of its persisted query list, and this is not one (HTTP 400). */
+  QUERY_NOT_IN_SAFELIST: 'QUERY_NOT_IN_SAFELIST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

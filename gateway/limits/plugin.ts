@@ -5,6 +5,7 @@ import { ErrorCode, GatewayError } from '../common/errors';
 import type { GatewayMetrics } from '../common/metrics';
 import type { Admission } from './admission';
 import { operationDemand, type Page } from './demand';
+import { notInSafelist, type PersistedQueryList } from './persisted-queries';
 import { costTooHigh, type QueryLimits } from './query-limits';
 import type { RateLimiter } from './rate-limit';
 
@@ -21,6 +22,8 @@ export interface GuardOptions {
   metrics: GatewayMetrics;
   /** Most items one page may ask for with `first` (the catalogue's CATALOGUE_MAX_PAGE). */
   maxPage: number;
+  /** With PERSISTED_QUERIES=safelist: the only operations that run. */
+  safelist?: PersistedQueryList;
 }
 
 /** A refusal of the whole request: its HTTP status and headers ride along for Apollo (formatError drops them for clients). */
@@ -44,7 +47,8 @@ function clientOf(credentials: Credentials, keys: ApiKeys): string {
 
 /**
  * Everything decided about a request once its operation is known and before anything runs, in
- * order, each refusal answering the whole request: API keys (401/403), a page over its bound
+ * order, each refusal answering the whole request: an operation outside the persisted query list
+ * when the gateway safelists (400 QUERY_NOT_IN_SAFELIST), API keys (401/403), a page over its bound
  * (400 BAD_USER_INPUT), the cost limit (400 QUERY_TOO_COMPLEX; depth, aliases, directives and
  * tokens were refused earlier, in parsing and validation), the client's rate limits (429
  * RATE_LIMITED), and admission (503 OVERLOADED). The order matters: a refused key spends no
@@ -53,7 +57,7 @@ function clientOf(credentials: Credentials, keys: ApiKeys): string {
  * response is sent.
  */
 export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedContext> {
-  const { keys, queryLimits, rateLimiter, admission, metrics, maxPage } = options;
+  const { keys, queryLimits, rateLimiter, admission, metrics, maxPage, safelist } = options;
   const publishLoad = () => {
     const load = admission.load;
     metrics.admittedInputs.set({ kind: 'image' }, load.images);
@@ -63,7 +67,8 @@ export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedCo
     async requestDidStart() {
       let release: (() => void) | undefined;
       return {
-        async didResolveOperation({ operation, document, request, schema, contextValue }) {
+        async didResolveOperation({ operation, document, request, schema, contextValue, queryHash }) {
+          if (safelist && !safelist.has(queryHash)) throw refusal(ErrorCode.QUERY_NOT_IN_SAFELIST, notInSafelist(safelist), 400);
           // Apollo resolves the operation before this hook; were it missing, the strictest rule applies.
           const type = (operation?.operation ?? 'mutation') as OperationType;
           const decision = keys.authorize(type, contextValue.credentials);

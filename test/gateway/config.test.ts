@@ -159,6 +159,24 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ REQUEST_TIMEOUT_MS: '-1' })).toThrow(/^REQUEST_TIMEOUT_MS must be/);
   });
 
+  it('reads how operations sent by hash are treated: automatic persisted queries unless told, a safelist only with its list', () => {
+    expect(configFromEnv({}).persistedQueries).toEqual({ mode: 'apq', manifest: undefined });
+    expect(configFromEnv({ PERSISTED_QUERIES: 'off' }).persistedQueries).toEqual({ mode: 'off', manifest: undefined });
+    expect(configFromEnv({ PERSISTED_QUERIES: 'safelist', PERSISTED_QUERIES_MANIFEST: 'ops.json' }).persistedQueries).toEqual({
+      mode: 'safelist',
+      manifest: 'ops.json',
+    });
+    expect(() => configFromEnv({ PERSISTED_QUERIES: 'strict' })).toThrow(
+      /^PERSISTED_QUERIES must be one of apq, safelist, off, got "strict"/,
+    );
+    expect(() => configFromEnv({ PERSISTED_QUERIES: 'safelist' })).toThrow(
+      'PERSISTED_QUERIES=safelist needs PERSISTED_QUERIES_MANIFEST: the persisted query list whose operations alone run',
+    );
+    expect(() => configFromEnv({ PERSISTED_QUERIES_MANIFEST: 'ops.json' })).toThrow(
+      'PERSISTED_QUERIES_MANIFEST is set but PERSISTED_QUERIES is apq: the list is used with PERSISTED_QUERIES=safelist',
+    );
+  });
+
   it('gives the defaults for an empty environment', () => {
     expect(configFromEnv({})).toEqual(defaultConfig());
   });
