@@ -4,10 +4,12 @@
 //   its script (and the chunks it loads on demand), one stylesheet and Monaco's three web workers,
 //   served at /graphiql (gateway/explorer/index.ts);
 // - the web console (gateway/console/page/, TypeScript and Chart.js) into dist/console/: its HTML,
-//   one script and one stylesheet, served at /console (gateway/console/index.ts).
+//   one script and one stylesheet, served at /console (gateway/console/index.ts), and the list of
+//   its GraphQL operations (persisted-query-manifest.json) for a safelisting gateway.
 // Nothing in them loads from another origin. Part of `npm run build`; takes a second or two.
 'use strict';
-const { copyFileSync, mkdirSync, rmSync } = require('node:fs');
+const { createHash } = require('node:crypto');
+const { copyFileSync, mkdirSync, rmSync, writeFileSync } = require('node:fs');
 const { dirname, join, relative } = require('node:path');
 
 const esbuild = require('esbuild');
@@ -48,6 +50,34 @@ const common = {
   define: { 'process.env.NODE_ENV': '"production"' },
 };
 
+/**
+ * The console's operations (gateway/console/page/operations.ts) as a persisted query list in
+ * Apollo's manifest format, beside the page: the list a gateway run with PERSISTED_QUERIES=safelist
+ * needs to serve the console. Each id is the SHA-256 of the operation's text, the hash Apollo's
+ * clients send.
+ */
+async function writeConsoleManifest() {
+  const { outputFiles } = await esbuild.build({
+    entryPoints: [join(consoleSource, 'operations.ts')],
+    tsconfig: join(consoleSource, 'tsconfig.json'),
+    bundle: true,
+    write: false,
+    format: 'cjs',
+    platform: 'node',
+    logLevel: 'warning',
+  });
+  const module = { exports: {} };
+  new Function('module', 'exports', outputFiles[0].text)(module, module.exports);
+  const operations = Object.entries(module.exports.OPERATIONS).map(([name, body]) => ({
+    id: createHash('sha256').update(body).digest('hex'),
+    name,
+    type: /^\s*(mutation|subscription)\b/.exec(body)?.[1] ?? 'query',
+    body,
+  }));
+  const manifest = { format: 'apollo-persisted-query-manifest', version: 1, operations };
+  writeFileSync(join(consoleOut, 'persisted-query-manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
 async function main() {
   const started = performance.now();
   for (const dir of [out, consoleOut]) {
@@ -86,11 +116,14 @@ async function main() {
       // Classic workers: the page starts them with `new Worker(url)`.
       format: 'iife',
     }),
+    writeConsoleManifest(),
   ]);
   copyFileSync(join(source, 'index.html'), join(out, 'index.html'));
   copyFileSync(join(consoleSource, 'index.html'), join(consoleOut, 'index.html'));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  process.stderr.write(`Bundled the explorer and the console into ${relative(root, out)}/ and ${relative(root, consoleOut)}/ in ${seconds} s.\n`);
+  process.stderr.write(
+    `Bundled the explorer and the console into ${relative(root, out)}/ and ${relative(root, consoleOut)}/ in ${seconds} s.\n`,
+  );
 }
 
 main().catch((error) => {

@@ -1,4 +1,6 @@
-// The console is a GraphQL client like any other: every read and write is a POST to /graphql.
+// The console is a GraphQL client like any other: every read and write is a POST to /graphql, of
+// one of the operations in operations.ts.
+import type { Operation } from './operations';
 
 const KEY_STORAGE = 'clip-gateway.api-key';
 
@@ -41,7 +43,7 @@ export const apiKey = {
  * failing must not hide the others); a refusal of the whole request throws RequestFailed, after
  * asking for an API key once when the gateway wants one.
  */
-export async function graphql<T>(query: string, variables: Record<string, unknown> = {}, retried = false): Promise<GraphQLResult<T>> {
+export async function graphql<T>(query: Operation, variables: Record<string, unknown> = {}, retried = false): Promise<GraphQLResult<T>> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   const key = apiKey.get();
   if (key) headers.authorization = `Bearer ${key}`;

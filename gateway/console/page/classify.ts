@@ -3,10 +3,7 @@ import { errorAt, graphql } from './api';
 import { labelBars } from './charts';
 import { h, inputsForm, lines, messageOf, percent, statusLine, view } from './dom';
 import { imagePicker, type PickedImage } from './images';
-
-const CLASSIFY = `query Classify($images: [ImageInput!]!, $labels: [String!]!, $templates: [String!]) {
-  classify(images: $images, labels: $labels, templates: $templates) { labels { label score similarity } }
-}`;
+import { OPERATIONS } from './operations';
 
 interface Classification {
   labels: { label: string; score: number; similarity: number }[];
@@ -55,7 +52,7 @@ export function classifyView(): HTMLElement {
     if (labelList.length === 0) return status.error('Enter at least one label, one per line.');
     status.busy(`Classifying ${images.length} image${images.length === 1 ? '' : 's'}…`);
     try {
-      const { data, errors } = await graphql<{ classify: (Classification | null)[] | null }>(CLASSIFY, {
+      const { data, errors } = await graphql<{ classify: (Classification | null)[] | null }>(OPERATIONS.Classify, {
         images: images.map((image) => image.input),
         labels: labelList,
         templates: templateList.length > 0 ? templateList : null,

@@ -1,8 +1,7 @@
 // Model: what this gateway serves and whether it is ready.
 import { graphql } from './api';
 import { h, messageOf, statusLine, view } from './dom';
-
-const MODEL = `{ model { name dim dtype device backend imageSize contextLength logitScale } }`;
+import { OPERATIONS } from './operations';
 
 type ModelInfo = Record<'name' | 'dtype' | 'device' | 'backend', string> &
   Record<'dim' | 'imageSize' | 'contextLength' | 'logitScale', number>;
@@ -15,7 +14,7 @@ export function modelView(): HTMLElement {
     status.busy('Asking the gateway…');
     try {
       const [{ data }, ready] = await Promise.all([
-        graphql<{ model: ModelInfo }>(MODEL),
+        graphql<{ model: ModelInfo }>(OPERATIONS.Model),
         fetch('/readyz').then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> })),
       ]);
       const m = data!.model;

@@ -3,8 +3,7 @@ import { graphql } from './api';
 import { heatmap } from './charts';
 import { h, inputsForm, lines, messageOf, statusLine, view } from './dom';
 import { imagePicker } from './images';
-
-const SIMILARITY = `query Similarity($a: [MediaInput!]!, $b: [MediaInput!]!) { similarity(a: $a, b: $b) }`;
+import { OPERATIONS } from './operations';
 
 export function similarityView(): HTMLElement {
   const texts = h('textarea', { id: 'similarity-texts', rows: 5, placeholder: 'a red circle\na blue star' });
@@ -21,7 +20,7 @@ export function similarityView(): HTMLElement {
       `Comparing ${rows.length} text${rows.length === 1 ? '' : 's'} with ${images.length} image${images.length === 1 ? '' : 's'}…`,
     );
     try {
-      const { data, errors } = await graphql<{ similarity: number[][] | null }>(SIMILARITY, {
+      const { data, errors } = await graphql<{ similarity: number[][] | null }>(OPERATIONS.Similarity, {
         a: rows.map((text) => ({ text })),
         b: images.map((image) => ('url' in image.input ? { imageUrl: image.input.url } : { imageBase64: image.input.base64 })),
       });

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { consoleBundleDir } from '../../../gateway/console';
+import { OPERATIONS } from '../../../gateway/console/page/operations';
 import { startGateway, type RunningGateway } from '../../helpers/gateway';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -58,5 +60,52 @@ describe('the web console, served', () => {
       cwd: ROOT,
     });
     await expect(run.catch((error: { stdout?: string }) => Promise.reject(new Error(error.stdout)))).resolves.toBeDefined();
+  });
+});
+
+describe("the console's persisted query list", () => {
+  const MANIFEST = join(ROOT, 'dist', 'console', 'persisted-query-manifest.json');
+  type Manifest = { format: string; version: number; operations: { id: string; name: string; type: string; body: string }[] };
+  const manifest = () => JSON.parse(readFileSync(MANIFEST, 'utf8')) as Manifest;
+
+  it("is the page's operations, each by the SHA-256 of its text, in Apollo's manifest format", () => {
+    const built = manifest();
+    expect([built.format, built.version]).toEqual(['apollo-persisted-query-manifest', 1]);
+    expect(built.operations.map(({ name, body }) => [name, body])).toEqual(Object.entries(OPERATIONS));
+    for (const { id, body, type } of built.operations) {
+      expect(id).toBe(createHash('sha256').update(body).digest('hex'));
+      expect(body.startsWith(`${type} `)).toBe(true);
+    }
+  });
+
+  it('lets a gateway that runs only its operations (PERSISTED_QUERIES=safelist) serve the console, and nothing else', async () => {
+    const gateway = await startGateway({ sandbox: false, persistedQueries: { mode: 'safelist', manifest: MANIFEST } });
+    const post = async (body: object) => {
+      const response = await fetch(`${gateway.origin}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return (await response.json()) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
+    };
+    try {
+      for (const { id, name } of manifest().operations) {
+        // By hash alone, as a client with Apollo's persisted query link sends it (variables left out: a
+        // refusal of the operation itself would come before any complaint about them).
+        const answer = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } });
+        const codes = (answer.errors ?? []).map((e) => e.extensions?.code);
+        expect([name, codes.filter((code) => code === 'PERSISTED_QUERY_NOT_FOUND' || code === 'QUERY_NOT_IN_SAFELIST')]).toEqual([
+          name,
+          [],
+        ]);
+      }
+      expect((await post({ query: OPERATIONS.Model })).data?.model).toMatchObject({ name: 'tiny-clip' });
+      // Served beside the page, for whoever assembles a deployment's list.
+      expect(await (await fetch(`${gateway.origin}/console/persisted-query-manifest.json`)).json()).toEqual(manifest());
+      const other = await post({ query: 'mutation { taxonomySet(facets: []) { userErrors { message } } }' });
+      expect(other.errors?.map((e) => e.extensions?.code)).toEqual(['QUERY_NOT_IN_SAFELIST']);
+    } finally {
+      await gateway.stop();
+    }
   });
 });

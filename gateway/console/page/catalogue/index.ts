@@ -2,23 +2,13 @@
 // tags awaiting review, and tagging jobs with live progress.
 import { graphql } from '../api';
 import { messageOf, view } from '../dom';
+import { OPERATIONS } from '../operations';
 import { jobsPart } from './jobs';
 import { productTagsPart } from './product-tags';
 import { reviewPart } from './review';
 import { searchPart } from './search';
 import { topProductsPart } from './top-products';
 import type { Facet } from './types';
-
-const TAXONOMY = `
-  {
-    taxonomy {
-      facets {
-        name
-        labels
-      }
-    }
-  }
-`;
 
 export function catalogueView(): { element: HTMLElement; stop(): void } {
   // The taxonomy, read once: the top products' facets and the review's choice of labels.
@@ -31,7 +21,7 @@ export function catalogueView(): { element: HTMLElement; stop(): void } {
 
   const loadTaxonomy = async () => {
     try {
-      const { data } = await graphql<{ taxonomy: { facets: Facet[] } | null }>(TAXONOMY);
+      const { data } = await graphql<{ taxonomy: { facets: Facet[] } | null }>(OPERATIONS.Taxonomy);
       facets = data?.taxonomy?.facets ?? [];
       top.showFacets();
       void review.load();

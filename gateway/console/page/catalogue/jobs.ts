@@ -1,44 +1,8 @@
 // Tagging jobs: start a re-tagging of every product, follow each job's progress, cancel one.
 import { firstError, graphql } from '../api';
 import { h, messageOf, statusLine, titledSection } from '../dom';
+import { OPERATIONS } from '../operations';
 import type { Job } from './types';
-
-const TAGGING_JOBS = `
-  {
-    taggingJobs(first: 10) {
-      id
-      status
-      total
-      processed
-      failed
-      etaSeconds
-      startedAt
-    }
-  }
-`;
-
-const CANCEL = `
-  mutation Cancel($id: ID!) {
-    taggingJobCancel(id: $id) {
-      userErrors {
-        message
-      }
-    }
-  }
-`;
-
-const START = `
-  mutation {
-    taggingJobStart {
-      job {
-        id
-      }
-      userErrors {
-        message
-      }
-    }
-  }
-`;
 
 const isActive = (job: Job) => job.status === 'QUEUED' || job.status === 'RUNNING';
 
@@ -51,7 +15,7 @@ export function jobsPart(): { element: HTMLElement; load(): Promise<void>; stop(
   const load = async () => {
     clearTimeout(poll);
     try {
-      const { data, errors } = await graphql<{ taggingJobs: Job[] }>(TAGGING_JOBS);
+      const { data, errors } = await graphql<{ taggingJobs: Job[] }>(OPERATIONS.TaggingJobs);
       if (!data) return status.error(firstError(errors) ?? 'No result.');
       list.replaceChildren(...data.taggingJobs.map(jobItem));
       if (data.taggingJobs.length === 0) list.append(h('li', { class: 'empty' }, 'No jobs yet.'));
@@ -64,7 +28,9 @@ export function jobsPart(): { element: HTMLElement; load(): Promise<void>; stop(
   const jobItem = (job: Job) => {
     const done = job.processed + job.failed;
     const cancel = async () => {
-      const { data, errors } = await graphql<{ taggingJobCancel: { userErrors: { message: string }[] } }>(CANCEL, { id: job.id });
+      const { data, errors } = await graphql<{ taggingJobCancel: { userErrors: { message: string }[] } }>(OPERATIONS.TaggingJobCancel, {
+        id: job.id,
+      });
       const problem = firstError(errors, data?.taggingJobCancel.userErrors);
       if (problem) status.error(problem);
       await load();
@@ -87,7 +53,7 @@ export function jobsPart(): { element: HTMLElement; load(): Promise<void>; stop(
   const start = async () => {
     status.busy('Starting a re-tagging job…');
     try {
-      const { data, errors } = await graphql<{ taggingJobStart: { userErrors: { message: string }[] } }>(START);
+      const { data, errors } = await graphql<{ taggingJobStart: { userErrors: { message: string }[] } }>(OPERATIONS.TaggingJobStart);
       const problem = firstError(errors, data?.taggingJobStart.userErrors);
       if (problem) return status.error(problem);
       status.clear();

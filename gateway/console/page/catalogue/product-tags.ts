@@ -1,7 +1,8 @@
 // A product's tags: asked for by id, or opened from any grid or review row.
 import { firstError, graphql } from '../api';
 import { h, messageOf, percent, statusLine, titledSection } from '../dom';
-import { PRODUCT_FIELDS, type OpenProduct, type ProductSummary, type Tag } from './types';
+import { OPERATIONS } from '../operations';
+import { type OpenProduct, type ProductSummary, type Tag } from './types';
 
 function tagTable(tags: Tag[]): HTMLElement {
   if (tags.length === 0) return h('p', { class: 'empty' }, 'No tags yet.');
@@ -35,10 +36,7 @@ export function productTagsPart(): { element: HTMLElement; open: OpenProduct } {
     productId.value = id;
     status.busy(`Loading ${id}…`);
     try {
-      const { data, errors } = await graphql<{ product: (ProductSummary & { tags: Tag[] }) | null }>(
-        `query Product($id: ID!) { product(id: $id) { ${PRODUCT_FIELDS} tags { facet label score similarity source needsReview } } }`,
-        { id },
-      );
+      const { data, errors } = await graphql<{ product: (ProductSummary & { tags: Tag[] }) | null }>(OPERATIONS.Product, { id });
       if (!data?.product) return status.error(firstError(errors) ?? `No product has the id ${JSON.stringify(id)}.`);
       const p = data.product;
       panel.replaceChildren(h('h4', {}, p.title ?? p.id, ' ', h('span', { class: 'id' }, p.id)), tagTable(p.tags));

@@ -1,35 +1,8 @@
 // The tags awaiting review: automatic tags scored low, each confirmed or changed into a manual tag.
 import { firstError, graphql } from '../api';
 import { h, messageOf, percent, statusLine, titledSection } from '../dom';
+import { OPERATIONS } from '../operations';
 import type { Facet, OpenProduct, Tag } from './types';
-
-const TAGS_FOR_REVIEW = `
-  {
-    tagsForReview(first: 50) {
-      edges {
-        node {
-          productId
-          facet
-          label
-          score
-          similarity
-          source
-          needsReview
-        }
-      }
-    }
-  }
-`;
-
-const SET_TAGS = `
-  mutation Review($id: ID!, $facet: String!, $labels: [String!]!) {
-    productTagsSet(productId: $id, facet: $facet, labels: $labels) {
-      userErrors {
-        message
-      }
-    }
-  }
-`;
 
 /** A row's choice of label comes from the facet's labels in the taxonomy `facets` gives. */
 export function reviewPart(openProduct: OpenProduct, facets: () => Facet[]): { element: HTMLElement; load(): Promise<void> } {
@@ -37,7 +10,7 @@ export function reviewPart(openProduct: OpenProduct, facets: () => Facet[]): { e
   const list = h('tbody', {});
   const load = async () => {
     try {
-      const { data, errors } = await graphql<{ tagsForReview: { edges: { node: Tag }[] } }>(TAGS_FOR_REVIEW);
+      const { data, errors } = await graphql<{ tagsForReview: { edges: { node: Tag }[] } }>(OPERATIONS.TagsForReview);
       if (!data) return status.error(firstError(errors) ?? 'No result.');
       const tags = data.tagsForReview.edges.map((e) => e.node);
       list.replaceChildren(...tags.map(reviewRow));
@@ -56,7 +29,7 @@ export function reviewPart(openProduct: OpenProduct, facets: () => Facet[]): { e
     const save = async () => {
       status.busy(`Saving ${tag.productId}…`);
       try {
-        const { data, errors } = await graphql<{ productTagsSet: { userErrors: { message: string }[] } }>(SET_TAGS, {
+        const { data, errors } = await graphql<{ productTagsSet: { userErrors: { message: string }[] } }>(OPERATIONS.Review, {
           id: tag.productId,
           facet: tag.facet,
           labels: [choice.value],

@@ -1,9 +1,10 @@
 // Search the catalogue by text or by picture.
 import { firstError, graphql } from '../api';
 import { h, inputsForm, messageOf, statusLine, titledSection } from '../dom';
+import { OPERATIONS } from '../operations';
 import { imagePicker } from '../images';
 import { productGrid } from './products';
-import { PRODUCT_FIELDS, type Hit, type OpenProduct } from './types';
+import { type Hit, type OpenProduct } from './types';
 
 export function searchPart(openProduct: OpenProduct): HTMLElement {
   const query = h('input', { id: 'search-text', type: 'search', placeholder: 'a red circle' });
@@ -18,10 +19,7 @@ export function searchPart(openProduct: OpenProduct): HTMLElement {
     const searchQuery = text ? { text } : { image: image!.input };
     status.busy('Searching…');
     try {
-      const { data, errors } = await graphql<{ productSearch: Hit[] }>(
-        `query Search($q: SearchQuery!) { productSearch(query: $q, first: 24) { score product { ${PRODUCT_FIELDS} } } }`,
-        { q: searchQuery },
-      );
+      const { data, errors } = await graphql<{ productSearch: Hit[] }>(OPERATIONS.Search, { q: searchQuery });
       if (!data?.productSearch) return status.error(firstError(errors) ?? 'No result.');
       results.replaceChildren(productGrid(data.productSearch, openProduct, 'Search results'));
       status.clear();

@@ -1,23 +1,32 @@
-// The top products of each label of a facet, a grid per label.
+// The top products of each label of a facet, a grid per label (one fixed operation per label, so
+// that it is in the console's persisted query list).
 import { firstError, graphql } from '../api';
 import { h, messageOf, statusLine, titledSection } from '../dom';
+import { OPERATIONS } from '../operations';
 import { productGrid } from './products';
-import { PRODUCT_FIELDS, type Facet, type Hit, type OpenProduct } from './types';
+import type { Facet, Hit, OpenProduct } from './types';
 
-/** Labels asked for in one request: each is an alias, and the gateway's default QUERY_MAX_ALIASES is 15. */
-const ALIASES_PER_REQUEST = 10;
+/** The top products of one label: its grid's hits, or what failed. */
+async function topOf(facet: Facet, label: string): Promise<{ error?: string; hits?: Hit[] }> {
+  const answer = await graphql<{ labelTopProducts: Hit[] }>(OPERATIONS.TopProducts, { facet: facet.name, label });
+  return { error: firstError(answer.errors), hits: answer.data?.labelTopProducts };
+}
 
-/** The top products of each of `labels`, an alias per label in one request: a grid's hits per label, or what failed. */
-async function topOf(facet: Facet, labels: string[]): Promise<{ error?: string; hits?: Hit[][] }> {
-  const fields = labels.map(
-    (_, i) => `l${i}: labelTopProducts(facet: $facet, label: $l${i}, first: 6) { score product { ${PRODUCT_FIELDS} } }`,
-  );
-  const variables = Object.fromEntries([['facet', facet.name], ...labels.map((label, i) => [`l${i}`, label])]);
-  const answer = await graphql<Record<string, Hit[]>>(
-    `query Top($facet: String!, ${labels.map((_, i) => `$l${i}: String!`).join(', ')}) { ${fields.join(' ')} }`,
-    variables,
-  );
-  return { error: firstError(answer.errors), hits: answer.data ? labels.map((_, i) => answer.data![`l${i}`] ?? []) : undefined };
+/** A request per label, at most as many at once as a browser opens connections to one host (6). */
+const REQUESTS_AT_ONCE = 6;
+
+/** `task` over every item, REQUESTS_AT_ONCE at a time; the answers in the items' order. */
+async function inTurn<T, R>(items: T[], task: (item: T) => Promise<R>): Promise<R[]> {
+  const answers: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      answers[i] = await task(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REQUESTS_AT_ONCE, items.length) }, worker));
+  return answers;
 }
 
 /**
@@ -35,14 +44,11 @@ export function topProductsPart(
     const facet = facets().find((f) => f.name === facetSelect.value);
     if (!facet) return;
     status.busy(`Top products for ${facet.name}…`);
-    // Requests of ALIASES_PER_REQUEST labels (under the gateway's alias limit), side by side.
-    const chunks: string[][] = [];
-    for (let i = 0; i < facet.labels.length; i += ALIASES_PER_REQUEST) chunks.push(facet.labels.slice(i, i + ALIASES_PER_REQUEST));
     try {
-      const answers = await Promise.all(chunks.map((labels) => topOf(facet, labels)));
+      const answers = await inTurn(facet.labels, (label) => topOf(facet, label));
       const failed = answers.find((a) => !a.hits);
       if (failed) return status.error(failed.error ?? 'No result.');
-      const hits = answers.flatMap((a) => a.hits!);
+      const hits = answers.map((a) => a.hits!);
       results.replaceChildren(
         ...facet.labels.map((label, i) =>
           h('section', { class: 'label-top' }, h('h4', {}, label), productGrid(hits[i], openProduct, `Top products for ${label}`)),
