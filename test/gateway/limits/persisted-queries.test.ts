@@ -113,6 +113,18 @@ describe('automatic persisted queries (PERSISTED_QUERIES=apq, the default)', () 
     expect(byHash.body).toEqual({ data: MODEL_DATA });
   });
 
+  it('runs a registered hash over GET, as clients send hashed queries to let caches keep them, with the CSRF header', async () => {
+    const hash = sha256(MODEL);
+    await post(gateway, { hash, query: MODEL });
+    const url = `${gateway.origin}/graphql?operationName=Model&extensions=${encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: hash } }))}`;
+    const byGet = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
+    expect([byGet.status, await byGet.json()]).toEqual([200, { data: MODEL_DATA }]);
+    // Without a header a browser cannot send across origins unasked, Apollo's CSRF prevention refuses it.
+    const bare = await fetch(url);
+    expect(bare.status).toBe(400);
+    expect(await bare.text()).toMatch(/apollo-require-preflight/);
+  });
+
   it('refuses a text that does not match its hash', async () => {
     const answer = await post(gateway, { hash: sha256(SIMILARITY), query: MODEL });
     expect(answer.status).toBe(400);
