@@ -109,6 +109,8 @@ export interface GatewayConfig extends RequestLimits {
    * persisted queries (`apq`, the default), only a persisted query list's operations (`safelist`), or none (`off`).
    */
   persistedQueries: PersistedQueriesConfig;
+  /** Subscriptions one WebSocket connection may have open at once (env SUBSCRIPTIONS_MAX_PER_CONNECTION). Default 10. */
+  maxSubscriptionsPerConnection: number;
   /**
    * Per-client token buckets for inference inputs and writes (env RATE_LIMIT_INPUTS_PER_SECOND,
    * RATE_LIMIT_INPUTS_BURST, RATE_LIMIT_WRITES_PER_SECOND, RATE_LIMIT_WRITES_BURST, RATE_LIMIT_LOOPBACK),
@@ -179,6 +181,7 @@ export function defaultConfig(): GatewayConfig {
     maxRequestsInFlight: 256,
     queryLimits: { ...DEFAULT_QUERY_LIMITS },
     persistedQueries: { ...DEFAULT_PERSISTED_QUERIES },
+    maxSubscriptionsPerConnection: 10,
     rateLimits: { ...DEFAULT_RATE_LIMITS },
     trustProxyHops: 0,
     store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
@@ -255,6 +258,7 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     PERSISTED_QUERIES:
       "[operations by hash](protection.md#persisted-queries): `apq` (automatic), `safelist` (only the list's operations run), `off`",
     PERSISTED_QUERIES_MANIFEST: "with `safelist`: the persisted query list, a JSON file in Apollo's manifest format",
+    SUBSCRIPTIONS_MAX_PER_CONNECTION: 'subscriptions one WebSocket connection may have open at once; more are refused with `OVERLOADED`',
     RATE_LIMIT_INPUTS_PER_SECOND: 'per client (its API key, else its address): inference inputs a second; 0 turns the limit off',
     RATE_LIMIT_INPUTS_BURST: "per client: the inputs bucket's size",
     RATE_LIMIT_WRITES_PER_SECOND: 'per client: products written a second (upserted or deleted; 1 for any other mutation); 0 turns it off',
@@ -338,6 +342,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       maxCost: read.get('QUERY_MAX_COST', positiveInt, queryLimits.maxCost),
     },
     persistedQueries: persistedQueriesFromEnv(read),
+    maxSubscriptionsPerConnection: read.get('SUBSCRIPTIONS_MAX_PER_CONNECTION', positiveInt, base.maxSubscriptionsPerConnection),
     rateLimits: {
       inputsPerSecond: read.get('RATE_LIMIT_INPUTS_PER_SECOND', nonNegativeNumber, rateLimits.inputsPerSecond),
       inputsBurst: read.get('RATE_LIMIT_INPUTS_BURST', positiveInt, rateLimits.inputsBurst),

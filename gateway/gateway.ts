@@ -11,7 +11,7 @@ import type { ModelDescription } from '../functions/clip';
 import { check, positiveInt } from '../functions/options';
 import { createBackend, registerTierMetrics, resolveBackendModel, type BackendStatus, type InferenceBackend } from './backends';
 import { CatalogueService, TaggingJobRunner } from './catalogue';
-import { ApiKeys, type Credentials } from './common/auth';
+import { ApiKeys, type AuthDecision, type Credentials, type OperationType } from './common/auth';
 import { formatError } from './common/errors';
 import { stderrLogger, type Logger } from './common/log';
 import { GatewayMetrics } from './common/metrics';
@@ -47,6 +47,10 @@ export interface GatewayDeps {
 export interface Gateway {
   readonly config: GatewayConfig;
   readonly apollo: ApolloServer<GatewayContext>;
+  /** The schema Apollo serves at /graphql: what subscriptions over WebSocket run against too. */
+  readonly schema: GraphQLSchema;
+  /** With PERSISTED_QUERIES=safelist: the only operations that run, over HTTP or WebSocket. */
+  readonly safelist?: PersistedQueryList;
   /** The same API as an Apollo Federation 2 subgraph, when config.federation is on (host.ts serves it at /subgraph). */
   readonly subgraph?: ApolloServer<GatewayContext>;
   readonly backend: InferenceBackend;
@@ -66,6 +70,8 @@ export interface Gateway {
    * `credentials` are what its client presented (API keys). Default: an in-process caller, on this machine, without a key.
    */
   context(signal?: AbortSignal, credentials?: Credentials): GatewayContext;
+  /** Whether an operation of this type may run with these credentials (API_KEYS), and if not, the refusal. */
+  authorize(operation: OperationType, credentials: Credentials): AuthDecision;
   /** Whether a request sent now is expected to succeed. */
   ready(): Promise<boolean>;
   /** Which backend tier serves now, and each tier's state (a single backend is one tier). */
@@ -193,6 +199,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   return {
     config,
     apollo,
+    schema: standalone,
+    safelist,
+    authorize: (operation, credentials) => apiKeys.authorize(operation, credentials),
     subgraph,
     backend,
     model,

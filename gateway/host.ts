@@ -9,6 +9,7 @@ import cors from 'cors';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
 import { bearerToken, isLoopbackAddress } from './common/auth';
+import { serveSubscriptions, type SubscriptionServer } from './subscriptions';
 import { ErrorCode, GatewayError } from './common/errors';
 import { CONSOLE_ROUTE, webConsole } from './console';
 import type { GatewayContext, RequestLimits } from './context';
@@ -93,6 +94,8 @@ export class GatewayHost {
   readonly app = express();
   readonly httpServer: Server = createServer(this.app);
   private state: 'serving' | 'stopping' | 'stopped' = 'serving';
+  /** Subscriptions over WebSocket on /graphql, on the same server. */
+  private readonly subscriptions: SubscriptionServer;
   /** Requests to /graphql not yet answered (see GatewayConfig.maxRequestsInFlight). */
   private inFlight = 0;
 
@@ -101,6 +104,7 @@ export class GatewayHost {
     private readonly options: HostOptions = {},
   ) {
     this.mount();
+    this.subscriptions = serveSubscriptions(this.httpServer, GRAPHQL_ROUTE, gateway, gateway.config.maxSubscriptionsPerConnection);
   }
 
   listen(port: number, host?: string): Promise<AddressInfo> {
@@ -117,6 +121,8 @@ export class GatewayHost {
   async stop(): Promise<void> {
     if (this.state !== 'serving') return;
     this.state = 'stopping';
+    // Open subscriptions would hold the server open: they complete first.
+    await this.subscriptions.close();
     if (this.httpServer.listening) {
       const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
       this.httpServer.closeIdleConnections();

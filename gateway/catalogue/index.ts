@@ -12,6 +12,7 @@ export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, 
 export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, TaggingJobRunner, type JobRunnerOptions } from './jobs';
+export { followTaggingJob } from './job-progress';
 // The rows the service hands out and the values their modes, sources and statuses take, for the schema to
 // type them and build its enums without reaching the store itself.
 export {

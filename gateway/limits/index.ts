@@ -7,6 +7,7 @@ export { COST, operationDemand, type OperationDemand } from './demand';
 export {
   apolloPersistedQueries,
   DEFAULT_PERSISTED_QUERIES,
+  notInSafelist,
   PERSISTED_QUERY_MODES,
   PersistedQueryList,
   type PersistedQueriesConfig,

@@ -4,9 +4,10 @@ import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 import { printSchema, type GraphQLSchema } from 'graphql';
-import { buildSchema } from 'type-graphql';
+import { buildSchema, type PubSub } from 'type-graphql';
 
 import { CatalogueResolver } from './catalogue/catalogue.resolver';
+import { JobSubscriptionResolver } from './catalogue/job-subscription.resolver';
 import { CatalogueMutationResolver } from './catalogue/mutation.resolver';
 import { ProductResolver } from './catalogue/product.resolver';
 import { ClassifyResolver } from './classify.resolver';
@@ -19,6 +20,15 @@ import { printSubgraph, subgraphSchemaOf } from './subgraph';
 export type { RequestLimits } from '../context';
 export { SUBGRAPH_OMITTED_PRODUCT_FIELDS, SUBGRAPH_RENAMED_QUERIES, subgraphSchemaOf } from './subgraph';
 
+const NO_PUB_SUB: PubSub = {
+  publish: () => {
+    throw new Error('The gateway publishes no topics: its subscriptions follow the store.');
+  },
+  subscribe: () => {
+    throw new Error('The gateway publishes no topics: its subscriptions follow the store.');
+  },
+};
+
 export function buildGatewaySchema(): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: [
@@ -29,9 +39,13 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
       CatalogueResolver,
       ProductResolver,
       CatalogueMutationResolver,
+      JobSubscriptionResolver,
     ],
     // Arguments are checked by the resolvers (with messages naming the argument), not by class-validator.
     validate: false,
+    // Every subscription has its own subscribe function (the store is where progress is seen, whichever
+    // gateway makes it); type-graphql asks for a publish/subscribe system all the same.
+    pubSub: NO_PUB_SUB,
   });
 }
 

@@ -4,7 +4,7 @@
 // two root fields renamed and Product's copies of the shop's own fields left out.
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
-import { graphql, Kind, parse, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { graphql, Kind, OperationTypeNode, parse, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createResolversMap } from 'type-graphql';
 
 import { Product } from './catalogue/product.type';
@@ -44,7 +44,13 @@ async function resolveProductReference(reference: { id: string }, context: Gatew
 /** The standalone SDL made into the subgraph's: root fields renamed, Product's copied fields left out. */
 function subgraphTypeDefs(document: DocumentNode): DocumentNode {
   return visit(document, {
+    // No subscriptions: a router subscribes to a subgraph over WebSocket or HTTP callbacks, which
+    // /subgraph does not serve; clients subscribe on /graphql.
+    SchemaDefinition(node) {
+      return { ...node, operationTypes: node.operationTypes.filter((type) => type.operation !== OperationTypeNode.SUBSCRIPTION) };
+    },
     ObjectTypeDefinition(node) {
+      if (node.name.value === 'Subscription') return null;
       if (node.name.value === 'Query') {
         return {
           ...node,
@@ -72,6 +78,7 @@ export function subgraphSchemaOf(standalone: GraphQLSchema): GraphQLSchema {
     delete query[from];
   }
   resolvers.Product = { ...resolvers.Product, __resolveReference: resolveProductReference } as SubgraphResolvers[string];
+  delete resolvers.Subscription;
   return buildSubgraphSchema({ typeDefs, resolvers });
 }
 
