@@ -92,6 +92,11 @@ export function serveSubscriptions(httpServer: Server, path: string, gateway: Ga
         open.get(ctx)?.get(id)?.abort();
         open.get(ctx)?.delete(id);
       },
+      // A client gone: its subscriptions stop following their jobs at once, not when the jobs end.
+      onClose: (ctx) => {
+        for (const abort of open.get(ctx)?.values() ?? []) abort.abort();
+        open.delete(ctx);
+      },
     },
     sockets,
   );
