@@ -88,6 +88,64 @@ describe('Subscription.taggingJob over WebSocket (graphql-ws on /graphql)', () =
     }
   });
 
+  it('stops reading a job once its subscriber completes the subscription or its connection is cut, even while the job does not move', async () => {
+    // A job that stays QUEUED: no runner on this gateway takes it, so nothing is sent after the first event.
+    const idle = await startGateway();
+    await idle.gateway.jobs.stop();
+    const { catalogue } = idle.gateway;
+    let reads = 0;
+    const read = catalogue.getTaggingJob.bind(catalogue);
+    catalogue.getTaggingJob = (id) => {
+      reads++;
+      return read(id);
+    };
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    /** Whether the job is still read a while after `leave` (the server sees a client leave a moment later). */
+    const stillRead = async (leave: () => void) => {
+      await sleep(600);
+      expect(reads).toBeGreaterThan(1); // followed: read every 250 ms
+      leave();
+      await sleep(600);
+      const afterLeaving = reads;
+      await sleep(1_000);
+      return reads > afterLeaving;
+    };
+    const c = client(idle);
+    try {
+      await seedShapeCatalogue(idle.graphql, (await shapeProducts(6)).slice(0, 2));
+      const started = await idle.graphql<{ taggingJobStart: { job: { id: string } } }>(START);
+      const variables = { id: started.data!.taggingJobStart.job.id };
+
+      let unsubscribe = () => {};
+      const first = await new Promise<unknown>((resolve) => {
+        unsubscribe = c.subscribe({ query: FOLLOW, variables }, { next: resolve, error: resolve, complete: () => resolve(null) });
+      });
+      expect(first).toMatchObject({ data: { taggingJob: { status: 'QUEUED' } } });
+      expect(await stillRead(unsubscribe)).toBe(false);
+
+      // The protocol by hand, and the connection cut without a word.
+      reads = 0;
+      const socket = new WebSocket(`${idle.origin.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+      const received: string[] = [];
+      const acknowledged = new Promise<void>((resolve) =>
+        socket.on('message', (message) => {
+          received.push(JSON.parse(String(message)).type);
+          if (received.length === 1) resolve();
+        }),
+      );
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      await acknowledged;
+      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: FOLLOW, variables } }));
+      expect(await stillRead(() => socket.terminate())).toBe(false);
+      expect(received).toEqual(['connection_ack', 'next']);
+    } finally {
+      await c.dispose();
+      catalogue.getTaggingJob = read;
+      await idle.stop();
+    }
+  });
+
   it('answers an unknown job with NOT_FOUND', async () => {
     const c = client(gateway);
     try {
