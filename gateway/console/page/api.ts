@@ -1,5 +1,7 @@
 // The console is a GraphQL client like any other: every read and write is a POST to /graphql, of
 // one of the operations in operations.ts.
+import { createClient, type Client } from 'graphql-ws';
+
 import type { Operation } from './operations';
 
 const KEY_STORAGE = 'clip-gateway.api-key';
@@ -78,4 +80,43 @@ export function errorAt(errors: GraphQLErrorEntry[] | undefined, ...path: (strin
 /** The first problem an answer reports: a GraphQL error, else the first of the mutation's userErrors. */
 export function firstError(errors: GraphQLErrorEntry[] | undefined, userErrors: { message: string }[] = []): string | undefined {
   return errors?.[0]?.message ?? userErrors[0]?.message;
+}
+
+let socket: Client | undefined;
+
+/**
+ * Follows a subscription over WebSocket (graphql-ws on the gateway's /graphql, the API key in the
+ * connection's init payload): `next` gets each event's data, `done` is called once when it ends,
+ * with the reason when it failed (no WebSocket, refused, an error). Returns what stops following.
+ */
+export function subscribe<T>(
+  query: Operation,
+  variables: Record<string, unknown>,
+  sink: { next(data: T): void; done(problem?: string): void },
+): () => void {
+  socket ??= createClient({
+    url: `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/graphql`,
+    connectionParams: () => {
+      const key = apiKey.get();
+      return key ? { authorization: `Bearer ${key}` } : {};
+    },
+    retryAttempts: 2,
+  });
+  let ended = false;
+  const end = (problem?: string) => {
+    if (ended) return;
+    ended = true;
+    sink.done(problem);
+  };
+  return socket.subscribe<T>(
+    { query, variables },
+    {
+      next: (result) => {
+        if (result.data) sink.next(result.data as T);
+        if (result.errors?.length) end(result.errors[0].message);
+      },
+      error: (error) => end(error instanceof Error ? error.message : 'The subscription was refused or its connection closed.'),
+      complete: () => end(),
+    },
+  );
 }

@@ -23,7 +23,8 @@ export const OPERATIONS = {
   TaggingJobs: `query TaggingJobs { taggingJobs(first: 10) { id status total processed failed etaSeconds startedAt } }`,
   TaggingJobStart: `mutation TaggingJobStart { taggingJobStart { job { id } userErrors { message } } }`,
   TaggingJobCancel: `mutation TaggingJobCancel($id: ID!) { taggingJobCancel(id: $id) { userErrors { message } } }`,
+  FollowTaggingJob: `subscription FollowTaggingJob($id: ID!) { taggingJob(id: $id) { id status total processed failed etaSeconds startedAt } }`,
 } as const;
 
-/** The text of one of the console's operations: what api.ts's graphql() sends. */
+/** The text of one of the console's operations: what api.ts's graphql() and subscribe() send. */
 export type Operation = (typeof OPERATIONS)[keyof typeof OPERATIONS];

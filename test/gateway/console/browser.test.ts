@@ -8,6 +8,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 
 import { newApiKey } from '../../../gateway/common/auth';
 import { launchChromium } from '../../helpers/browser';
+import { DEFAULT_JOB_RUNNER_OPTIONS } from '../../../gateway/catalogue';
 import { startGateway, type RunningGateway } from '../../helpers/gateway';
 import { TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
@@ -62,7 +63,12 @@ describe('the web console in a browser', () => {
         .listen(0, '127.0.0.1', () => resolve(listening));
     });
     shopOrigin = `http://127.0.0.1:${(shop.address() as AddressInfo).port}`;
-    gw = await startGateway({ sandbox: false, fetch: { timeoutMs: 5_000, maxRedirects: 0, allowNetworks: ['127.0.0.1/32'] } });
+    gw = await startGateway({
+      sandbox: false,
+      fetch: { timeoutMs: 5_000, maxRedirects: 0, allowNetworks: ['127.0.0.1/32'] },
+      // A product per chunk and a pause between them: a re-tagging job runs long enough to be followed.
+      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 1, pauseMs: 250, pollMs: 50 },
+    });
     const taxonomy = await gw.graphql(
       `mutation { taxonomySet(facets: [{ name: "shape", labels: ["circle", "star", "square", "triangle"], templates: ["a photo of a {}."], reviewBelow: 1 }]) { userErrors { message } } }`,
     );
@@ -234,12 +240,20 @@ describe('the web console in a browser', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'catalogue-review.png'), fullPage: true });
   });
 
-  it('starts a tagging job and follows its progress to the end', async () => {
+  it('starts a tagging job and follows its progress to the end, through the subscription', async () => {
     await page.goto(`${gw.origin}/console#catalogue`);
+    const followed: string[] = [];
+    page.on('websocket', (socket) => {
+      socket.on('framesent', ({ payload }) => {
+        const message = JSON.parse(String(payload)) as { type: string; payload?: { query?: string } };
+        if (message.type === 'subscribe') followed.push(`${socket.url()} ${message.payload?.query?.split('(')[0]}`);
+      });
+    });
     await page.getByRole('button', { name: 'Re-tag every product' }).click();
     const job = page.getByRole('list', { name: 'Tagging jobs' }).locator('.job').first();
     await job.filter({ hasText: `succeeded · ${PRODUCTS.length} / ${PRODUCTS.length}` }).waitFor({ timeout: 20_000 });
     expect(await job.locator('progress').getAttribute('value')).toBe(String(PRODUCTS.length));
+    expect(followed).toEqual([`${gw.origin.replace('http', 'ws')}/graphql subscription FollowTaggingJob`]);
   });
 
   it('shows the model served and the gateway’s health', async () => {

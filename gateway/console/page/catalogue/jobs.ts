@@ -1,26 +1,60 @@
 // Tagging jobs: start a re-tagging of every product, follow each job's progress, cancel one.
-import { firstError, graphql } from '../api';
+import { firstError, graphql, subscribe } from '../api';
 import { h, messageOf, statusLine, titledSection } from '../dom';
 import { OPERATIONS } from '../operations';
 import type { Job } from './types';
 
 const isActive = (job: Job) => job.status === 'QUEUED' || job.status === 'RUNNING';
 
-/** The list reads itself again every second while a job is queued or running, until `stop`. */
+/**
+ * Each queued or running job is followed live through the taggingJob subscription, until it ends
+ * (then the list is read again) or `stop`; where the subscription cannot be had (a proxy without
+ * WebSocket), the list reads itself again every second instead.
+ */
 export function jobsPart(): { element: HTMLElement; load(): Promise<void>; stop(): void } {
   const status = statusLine();
   const list = h('ul', { class: 'jobs', 'aria-label': 'Tagging jobs' });
+  const items = new Map<string, HTMLElement>();
+  const following = new Map<string, () => void>();
   let poll: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  const follow = (job: Job) => {
+    if (stopped || following.has(job.id)) return;
+    const unsubscribe = subscribe<{ taggingJob: Job }>(
+      OPERATIONS.FollowTaggingJob,
+      { id: job.id },
+      {
+        next: ({ taggingJob }) => {
+          const item = jobItem(taggingJob);
+          items.get(taggingJob.id)?.replaceWith(item);
+          items.set(taggingJob.id, item);
+        },
+        done: (problem) => {
+          following.delete(job.id);
+          if (stopped) return;
+          // Ended: its last counts and what the list says of it. Failed: asked for again, every second.
+          if (problem === undefined) void load();
+          else poll = setTimeout(() => void load(), 1000);
+        },
+      },
+    );
+    following.set(job.id, unsubscribe);
+  };
   const load = async () => {
     clearTimeout(poll);
     try {
       const { data, errors } = await graphql<{ taggingJobs: Job[] }>(OPERATIONS.TaggingJobs);
       if (!data) return status.error(firstError(errors) ?? 'No result.');
-      list.replaceChildren(...data.taggingJobs.map(jobItem));
+      items.clear();
+      list.replaceChildren(
+        ...data.taggingJobs.map((job) => {
+          const item = jobItem(job);
+          items.set(job.id, item);
+          return item;
+        }),
+      );
       if (data.taggingJobs.length === 0) list.append(h('li', { class: 'empty' }, 'No jobs yet.'));
-      // Live while something runs; quiet otherwise.
-      if (!stopped && data.taggingJobs.some(isActive)) poll = setTimeout(() => void load(), 1000);
+      data.taggingJobs.filter(isActive).forEach(follow);
     } catch (error) {
       status.error(messageOf(error));
     }
@@ -75,6 +109,8 @@ export function jobsPart(): { element: HTMLElement; load(): Promise<void>; stop(
     stop() {
       stopped = true;
       clearTimeout(poll);
+      for (const unsubscribe of following.values()) unsubscribe();
+      following.clear();
     },
   };
 }
