@@ -38,8 +38,12 @@ const refused = (code: ErrorCode, message: string) => [new GraphQLError(message,
 
 export function serveSubscriptions(httpServer: Server, path: string, gateway: Gateway, maxPerConnection: number): SubscriptionServer {
   const sockets = new WebSocketServer({ server: httpServer, path });
-  const credentials = new WeakMap<object, Credentials>();
-  const open = new WeakMap<object, Map<string, AbortController>>();
+  /** Each acknowledged connection's credentials, and its open subscriptions by id (each aborted when it ends). */
+  const connections = new WeakMap<object, { credentials: Credentials; open: Map<string, AbortController> }>();
+  const finish = (ctx: object, id: string) => {
+    connections.get(ctx)?.open.get(id)?.abort();
+    connections.get(ctx)?.open.delete(id);
+  };
   const rules = [...specifiedRules, ...queryLimitRules(gateway.config.queryLimits)];
 
   const server = useServer<ConnectionParams | undefined, { request: IncomingMessage }>(
@@ -49,12 +53,11 @@ export function serveSubscriptions(httpServer: Server, path: string, gateway: Ga
         const presented = credentialsOf(ctx.connectionParams, ctx.extra.request);
         // Without a key a gateway with API_KEYS takes nothing: the connection closes with 4403.
         if (!gateway.authorize('subscription', presented).ok) return false;
-        credentials.set(ctx, presented);
-        open.set(ctx, new Map());
+        connections.set(ctx, { credentials: presented, open: new Map() });
         return true;
       },
       onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
-        const subscriptions = open.get(ctx)!;
+        const { credentials, open: subscriptions } = connections.get(ctx)!;
         if (subscriptions.size >= maxPerConnection) {
           return refused(
             ErrorCode.OVERLOADED,
@@ -72,7 +75,7 @@ export function serveSubscriptions(httpServer: Server, path: string, gateway: Ga
         }
         const errors = validate(gateway.schema, document, rules);
         if (errors.length > 0) return errors;
-        const decision = gateway.authorize('subscription', credentials.get(ctx)!);
+        const decision = gateway.authorize('subscription', credentials);
         if (!decision.ok) return refused(ErrorCode[decision.code], decision.message);
         const abort = new AbortController();
         subscriptions.set(id, abort);
@@ -81,21 +84,15 @@ export function serveSubscriptions(httpServer: Server, path: string, gateway: Ga
           document,
           variableValues: payload.variables,
           operationName: payload.operationName,
-          contextValue: gateway.context(abort.signal, credentials.get(ctx)),
+          contextValue: gateway.context(abort.signal, credentials),
         };
       },
-      onComplete: (ctx, id) => {
-        open.get(ctx)?.get(id)?.abort();
-        open.get(ctx)?.delete(id);
-      },
-      onError: (ctx, id) => {
-        open.get(ctx)?.get(id)?.abort();
-        open.get(ctx)?.delete(id);
-      },
+      onComplete: finish,
+      onError: finish,
       // A client gone: its subscriptions stop following their jobs at once, not when the jobs end.
       onClose: (ctx) => {
-        for (const abort of open.get(ctx)?.values() ?? []) abort.abort();
-        open.delete(ctx);
+        for (const abort of connections.get(ctx)?.open.values() ?? []) abort.abort();
+        connections.delete(ctx);
       },
     },
     sockets,

@@ -12,8 +12,10 @@ export class JobSubscriptionResolver {
       'A tagging job now, then each time its status or counts change, until it ends (the last event is SUCCEEDED, FAILED or ' +
       'CANCELLED, and the subscription completes). An unknown id is an error with the code NOT_FOUND. Over WebSocket on ' +
       '/graphql (the graphql-transport-ws protocol), with the same API keys as HTTP.',
-    subscribe: ({ args, context }) =>
-      followTaggingJob((context as GatewayContext).services.catalogue, String(args.id), (context as GatewayContext).signal),
+    subscribe: ({ args, context }) => {
+      const { services, signal } = context as GatewayContext;
+      return followTaggingJob(services.catalogue, String(args.id), signal);
+    },
   })
   taggingJob(@Root() job: JobRow, @Arg('id', () => ID) _id: string): TaggingJob {
     return TaggingJob.from(job);
