@@ -16,6 +16,7 @@ import type { GatewayContext, RequestLimits } from './context';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
 import { requestDeadline, requestTimeoutMs, TIMEOUT_HEADER } from './limits';
+import { multipartUploads } from './uploads';
 
 /** Where the standalone schema is served, and the Federation subgraph when FEDERATION is on. */
 export const GRAPHQL_ROUTE = '/graphql';
@@ -74,6 +75,8 @@ function prefersHtml(req: Request): boolean {
 
 export const SEND_JSON =
   'Send the query as JSON: POST with content-type: application/json, or GET with ?query= and the header apollo-require-preflight: true.';
+export const UPLOAD_NEEDS_PREFLIGHT =
+  'A file upload (multipart/form-data) needs the header apollo-require-preflight: true (or x-apollo-operation-name: <the operation>), which a cross-site form cannot send.';
 export const SANDBOX_OFF = `Apollo Sandbox is off on this gateway (SANDBOX=false). Open ${EXPLORER_ROUTE} for the GraphiQL explorer, or send the query as JSON: POST with content-type: application/json.`;
 export const BATCH_REFUSED =
   'This gateway takes one operation per request, and the body is a JSON array of operations: send each as its own request, or ask for several fields in one operation.';
@@ -183,6 +186,7 @@ export class GatewayHost {
       this.csrfHint(landingPage),
       this.timeoutHeader(),
       express.json({ limit: config.bodyLimitBytes }),
+      multipartUploads(config, graphqlError),
       this.singleOperation(),
       expressMiddleware(apollo, {
         context: async ({ req, res }) => {
@@ -247,7 +251,8 @@ export class GatewayHost {
       const browser = prefersHtml(req);
       // With Sandbox on, Apollo answers a browser with it before checking anything.
       if ((sandbox && browser) || !failsCsrfCheck(req)) return next();
-      graphqlError(res, 400, ApolloServerErrorCode.BAD_REQUEST, browser ? SANDBOX_OFF : SEND_JSON);
+      const sentence = browser ? SANDBOX_OFF : req.is('multipart/form-data') ? UPLOAD_NEEDS_PREFLIGHT : SEND_JSON;
+      graphqlError(res, 400, ApolloServerErrorCode.BAD_REQUEST, sentence);
     };
   }
 

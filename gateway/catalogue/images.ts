@@ -1,16 +1,22 @@
 import { createHash } from 'node:crypto';
 
 import { ErrorCode, GatewayError } from '../common/errors';
-import type { ImageIntake } from '../intake';
+import type { ImageIntake, UploadValue } from '../intake';
 import type { CatalogueStore, FetchedUrl, VectorModel } from '../store';
 import type { Embedder } from './embedder';
 import { failure, FieldError, fieldName, storeCall } from './errors';
 
-/** One image as a caller gives it: exactly one of the two. */
+/** One image as a caller gives it: exactly one of the three. */
 export interface ImageSource {
   url?: string | null;
   base64?: string | null;
+  /** A file of a GraphQL multipart request. */
+  file?: UploadValue | null;
 }
+
+/** The fields of ImageSource, in the order messages name them. */
+const SOURCE_FIELDS = ['url', 'base64', 'file'] as const;
+export type ImageSourceField = (typeof SOURCE_FIELDS)[number];
 
 /** An image of an upsert, read: its bytes and their hash, where it came from, and the fetch to record. */
 export interface ReadImage {
@@ -20,6 +26,8 @@ export interface ReadImage {
   hash: string;
   /** Null for an image given inline. */
   url: string | null;
+  /** The field it was given in: where its failures are reported. */
+  source: ImageSourceField;
   fetched?: FetchedUrl;
 }
 
@@ -30,8 +38,9 @@ function sha256(bytes: Uint8Array): string {
 
 /**
  * Image bytes in, hashes and vectors out: reads an image however the caller gave it (a URL
- * fetched, conditionally when its last fetch has a stored vector; base64 decoded), hashes it once,
- * and embeds each distinct image once, unless its vector of this gateway's model is stored.
+ * fetched, conditionally when its last fetch has a stored vector; base64 decoded; an uploaded file
+ * read as it arrives), hashes it once, and embeds each distinct image once, unless its vector of
+ * this gateway's model is stored.
  */
 export class Images {
   constructor(
@@ -68,11 +77,12 @@ export class Images {
     return this.revalidatable(await storeCall(() => this.store.getFetchedUrls(urls)));
   }
 
-  /** One image of an upsert read, from its URL (see fetchUrl) or its base64. */
+  /** One image of an upsert read, from its URL (see fetchUrl), its base64 or its file. */
   async read(image: ImageSource, field: string[], revalidate: Map<string, FetchedUrl>, signal?: AbortSignal): Promise<ReadImage> {
-    if (image.url && !image.base64) return { ...(await this.fetchUrl(image.url, [...field, 'url'], revalidate, signal)), url: image.url };
+    const source = this.sourceOf(image, field);
+    if (source === 'url') return { ...(await this.fetchUrl(image.url!, [...field, 'url'], revalidate, signal)), url: image.url!, source };
     const bytes = await this.bytesOf(image, field, signal);
-    return { bytes, hash: sha256(bytes), url: null, fetched: undefined };
+    return { bytes, hash: sha256(bytes), url: null, source, fetched: undefined };
   }
 
   /**
@@ -98,29 +108,34 @@ export class Images {
     }
   }
 
-  /** The bytes of an image given as exactly one of url and base64 (a search query's). */
+  /** The bytes of an image given as exactly one of url, base64 and file (a search query's). */
   async bytesOf(image: ImageSource, field: string[], signal?: AbortSignal): Promise<Uint8Array> {
-    const url = image.url ?? undefined;
-    const base64 = image.base64 ?? undefined;
-    if ((url === undefined) === (base64 === undefined)) {
+    const source = this.sourceOf(image, field);
+    try {
+      switch (source) {
+        case 'url':
+          return await this.intake.fromUrl(image.url!, fieldName([...field, 'url']), signal);
+        case 'base64':
+          return this.intake.fromBase64(image.base64!);
+        case 'file':
+          return await this.intake.fromUpload(image.file!, signal);
+      }
+    } catch (error) {
+      throw failure([...field, source], error);
+    }
+  }
+
+  /** Which one field of the image is set, or a FieldError naming `field` when not exactly one is. */
+  private sourceOf(image: ImageSource, field: string[]): ImageSourceField {
+    const set = SOURCE_FIELDS.filter((name) => image[name] !== undefined && image[name] !== null);
+    if (set.length !== 1) {
       throw new FieldError(
         field,
         ErrorCode.BAD_USER_INPUT,
-        `${fieldName(field)}: set exactly one of url, base64; ${url === undefined ? 'none is set' : 'url and base64 are set'}.`,
+        `${fieldName(field)}: set exactly one of ${SOURCE_FIELDS.join(', ')}; ${set.length === 0 ? 'none is set' : `${set.join(' and ')} are set`}.`,
       );
     }
-    if (url !== undefined) {
-      try {
-        return await this.intake.fromUrl(url, fieldName([...field, 'url']), signal);
-      } catch (error) {
-        throw failure([...field, 'url'], error);
-      }
-    }
-    try {
-      return this.intake.fromBase64(base64!);
-    } catch (error) {
-      throw failure([...field, 'base64'], error);
-    }
+    return set[0];
   }
 
   /** The last fetches whose content has a stored vector of this model and whose server sent validators: these may be revalidated. */

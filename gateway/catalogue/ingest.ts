@@ -137,11 +137,11 @@ export class Ingest {
         if (p instanceof FieldError) return p;
         try {
           const vectors = await Promise.all(
-            p.images.map(async ({ bytes, hash, url }, i) => {
+            p.images.map(async ({ bytes, hash, source }, i) => {
               try {
                 return await embed(hash, bytes);
               } catch (error) {
-                throw failure(['products', String(index), 'images', String(i), url === null ? 'base64' : 'url'], error);
+                throw failure(['products', String(index), 'images', String(i), source], error);
               }
             }),
           );

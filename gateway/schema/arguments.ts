@@ -1,6 +1,7 @@
 // Arguments as clients write them, checked and turned into what the loaders take.
 import { ErrorCode, GatewayError } from '../common/errors';
 import type { Embedded } from '../embedding/service';
+import type { UploadValue } from '../intake';
 import type { MediaKey, MediaLoader } from '../loaders/media-loader';
 import type { ImageInput, MediaInput } from './media.input';
 
@@ -19,13 +20,13 @@ export type Keyed = { ok: true; key: MediaKey } | { ok: false; error: GatewayErr
 
 export function mediaKey(input: MediaInput): Keyed {
   return keyOf(
-    { text: input.text, url: input.imageUrl, base64: input.imageBase64 },
-    { text: 'text', url: 'imageUrl', base64: 'imageBase64' },
+    { text: input.text, url: input.imageUrl, base64: input.imageBase64, file: input.imageFile },
+    { text: 'text', url: 'imageUrl', base64: 'imageBase64', file: 'imageFile' },
   );
 }
 
 export function imageKey(input: ImageInput): Keyed {
-  return keyOf({ url: input.url, base64: input.base64 }, { url: 'url', base64: 'base64' });
+  return keyOf({ url: input.url, base64: input.base64, file: input.file }, { url: 'url', base64: 'base64', file: 'file' });
 }
 
 /** The embedding of one input of an argument, its failure a value like the loader's own. */
@@ -33,21 +34,27 @@ export function embedInput(media: MediaLoader, keyed: Keyed): Promise<Embedded> 
   return keyed.ok ? media.load(keyed.key) : Promise.resolve(keyed);
 }
 
-/** The loader key of an input that must set exactly one of its fields. */
-function keyOf(
-  fields: { text?: string | null; url?: string | null; base64?: string | null },
-  names: { text?: string; url: string; base64: string },
-): Keyed {
-  const set = (Object.keys(fields) as (keyof typeof fields)[]).filter((k) => fields[k] !== undefined && fields[k] !== null);
-  const fieldNames = [names.text, names.url, names.base64].filter(Boolean).join(', ');
+/** An input's fields, by what they hold. */
+interface Fields {
+  text?: string | null;
+  url?: string | null;
+  base64?: string | null;
+  file?: UploadValue | null;
+}
+
+/** The loader key of an input that must set exactly one of its fields; `names` are the fields as the client writes them, in order. */
+function keyOf(fields: Fields, names: { [K in keyof Fields]?: string }): Keyed {
+  const given = Object.keys(names) as (keyof Fields)[];
+  const set = given.filter((k) => fields[k] !== undefined && fields[k] !== null);
   if (set.length !== 1) {
     const error = new GatewayError(
       ErrorCode.BAD_USER_INPUT,
-      `Set exactly one of ${fieldNames}; ${set.length === 0 ? 'none is set' : `${set.map((k) => names[k]).join(' and ')} are set`}.`,
+      `Set exactly one of ${given.map((k) => names[k]).join(', ')}; ${set.length === 0 ? 'none is set' : `${set.map((k) => names[k]).join(' and ')} are set`}.`,
     );
     return { ok: false, error };
   }
   if (fields.text !== undefined && fields.text !== null) return { ok: true, key: { kind: 'text', text: fields.text } };
   if (fields.url !== undefined && fields.url !== null) return { ok: true, key: { kind: 'url', url: fields.url } };
+  if (fields.file !== undefined && fields.file !== null) return { ok: true, key: { kind: 'upload', upload: fields.file } };
   return { ok: true, key: { kind: 'base64', data: fields.base64! } };
 }

@@ -1,8 +1,15 @@
+import GraphQLUpload from 'graphql-upload/GraphQLUpload.js';
 import { Field, InputType } from 'type-graphql';
+
+import type { UploadValue } from '../intake';
+
+const FILE =
+  'A JPEG, PNG or WebP file sent in a GraphQL multipart request (the spec apollo-upload-client, urql and Relay follow); ' +
+  'the request needs the header apollo-require-preflight: true.';
 
 @InputType({
   description:
-    'One text or one image. Set exactly one field. The image fields are ImageInput\'s url and base64, prefixed with "image" ' +
+    'One text or one image. Set exactly one field. The image fields are ImageInput\'s url, base64 and file, prefixed with "image" ' +
     'because this input also takes text.',
 })
 export class MediaInput {
@@ -14,6 +21,9 @@ export class MediaInput {
 
   @Field(() => String, { nullable: true, description: 'A JPEG, PNG or WebP image as base64 or as a data: URI.' })
   imageBase64?: string | null;
+
+  @Field(() => GraphQLUpload, { nullable: true, description: FILE })
+  imageFile?: UploadValue | null;
 }
 
 @InputType({ description: 'One image. Set exactly one field.' })
@@ -23,4 +33,7 @@ export class ImageInput {
 
   @Field(() => String, { nullable: true, description: 'A JPEG, PNG or WebP image as base64 or as a data: URI.' })
   base64?: string | null;
+
+  @Field(() => GraphQLUpload, { nullable: true, description: FILE })
+  file?: UploadValue | null;
 }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 
 import { createTestGateway, type TestGateway } from '../../helpers/gateway';
 import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
@@ -99,5 +100,50 @@ describe('images in the catalogue', () => {
     } finally {
       watch.restore();
     }
+  });
+
+  it('reads an uploaded file like base64 (the same hash, kept inline); a refused file fails its product at its file', async () => {
+    const star = await drawShape(reference, 'blue star', seededRandom(44));
+    const file = (stream: () => Readable) => Promise.resolve({ filename: 'star.png', mimetype: 'image/png', createReadStream: stream });
+    // What graphql-upload makes a file's stream fail with once it passes maxFileSize.
+    const truncated = Object.assign(new Error('File truncated as it exceeds the 20971521 byte size limit.'), { status: 413, expose: true });
+    const results = await t.gateway.catalogue.upsertProducts([
+      { id: 'f', images: [{ file: file(() => Readable.from([star.subarray(0, 100), star.subarray(100)])) }] },
+      {
+        id: 'g',
+        images: [
+          { base64: star.toString('base64') },
+          {
+            file: file(
+              () =>
+                new Readable({
+                  read() {
+                    this.destroy(truncated);
+                  },
+                }),
+            ),
+          },
+        ],
+      },
+      { id: 'h', images: [{ base64: star.toString('base64'), file: file(() => Readable.from([star])) }] },
+    ]);
+    expect(results[0]).toMatchObject({ ok: true, product: { imageHashes: [sha256(star)], imageUrls: [null] } });
+    // Kept, as inline images are: a later model change has no URL to fetch it from.
+    expect(Buffer.from((await t.gateway.store.getImageBytes([sha256(star)])).get(sha256(star))!)).toEqual(star);
+    expect(results[1]).toMatchObject({
+      ok: false,
+      error: {
+        field: ['products', '1', 'images', '1', 'file'],
+        code: 'INPUT_TOO_LARGE',
+        message: expect.stringMatching(/^products\[1\]\.images\[1\]\.file: .*IMAGE_MAX_BYTES/),
+      },
+    });
+    expect(results[2]).toMatchObject({
+      ok: false,
+      error: {
+        field: ['products', '2', 'images', '0'],
+        message: 'products[2].images[0]: set exactly one of url, base64, file; base64 and file are set.',
+      },
+    });
   });
 });

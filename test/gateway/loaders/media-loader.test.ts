@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 
 import { ErrorCode, GatewayError, InputError } from '../../../gateway/common/errors';
 import type { Embedded, EmbeddingService } from '../../../gateway/embedding/service';
@@ -132,6 +133,44 @@ describe('createMediaLoader', () => {
       ['embedText "AQID"', 'embedImage [1,2,3]', `embedText ${JSON.stringify(address)}`, 'embedImage [9,8,7]'].sort(),
     );
     expect(hits).toEqual(['/a.png']);
+  });
+
+  it('reads and embeds one uploaded file once wherever it is mapped, and two files as two, whatever their bytes', async () => {
+    const { calls, service } = fakeService();
+    const loader = createMediaLoader(service, intake);
+    const streams: string[] = [];
+    // An upload as graphql-upload gives it: one promise per file, whose file makes a stream per read.
+    const upload = (name: string, bytes: number[]): MediaKey => ({
+      kind: 'upload',
+      upload: Promise.resolve({
+        filename: name,
+        mimetype: 'image/png',
+        createReadStream: () => {
+          streams.push(name);
+          return Readable.from([Buffer.from(bytes)]);
+        },
+      }),
+    });
+    const first = upload('a.png', [1, 2]);
+    const twin = upload('a.png', [1, 2]);
+    const results = await loader.loadMany([first, twin, first, upload('c.png', [3])]);
+    expect(values(results)).toEqual([[1, 2], [1, 2], [1, 2], [3]]);
+    expect(results[2]).toBe(results[0]);
+    expect(results[1]).not.toBe(results[0]);
+    expect(streams).toEqual(['a.png', 'a.png', 'c.png']);
+    expect(calls).toHaveLength(3);
+  });
+
+  it('keeps a refused upload as a failed value in its own slot', async () => {
+    const { service } = fakeService();
+    const loader = createMediaLoader(service, intake);
+    const tooLarge: MediaKey = {
+      kind: 'upload',
+      upload: Promise.resolve({ filename: 'big.png', mimetype: 'image/png', createReadStream: () => Readable.from([Buffer.alloc(1001)]) }),
+    };
+    const [refused, fine] = await loader.loadMany([tooLarge, base64('AQID')]);
+    expect(failureOf(refused)).toMatchObject({ code: ErrorCode.INPUT_TOO_LARGE, message: expect.stringContaining('IMAGE_MAX_BYTES') });
+    expect(vectorOf(fine)).toEqual([1, 2, 3]);
   });
 
   it('starts afresh in a new loader (one per request)', async () => {

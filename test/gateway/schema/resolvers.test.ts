@@ -191,7 +191,7 @@ describe('the resolvers (through Apollo, without HTTP)', () => {
     ]);
     expect(errors![0].message).toBe('images[1]: The image is SVG; only JPEG, PNG and WebP are accepted.');
     expect(errors![2].message).toMatch(/^images\[3\]: .*404/);
-    expect(errors![3].message).toBe('images[4]: Set exactly one of url, base64; url and base64 are set.');
+    expect(errors![3].message).toBe('images[4]: Set exactly one of url, base64, file; url and base64 are set.');
     for (const e of errors!) expect(JSON.stringify(e)).not.toMatch(/stacktrace|\/work\/|node_modules|at .*\.ts/);
   });
 
@@ -200,7 +200,7 @@ describe('the resolvers (through Apollo, without HTTP)', () => {
     expect(embed.data!.embed[0]).not.toBeNull();
     expect(embed.data!.embed.slice(1)).toEqual([null, null]);
     expect(embed.errors!.map((e) => e.message)).toEqual([
-      'inputs[1]: Set exactly one of text, imageUrl, imageBase64; none is set.',
+      'inputs[1]: Set exactly one of text, imageUrl, imageBase64, imageFile; none is set.',
       'inputs[2]: The base64 data contains characters outside the base64 alphabet or has a wrong length.',
     ]);
     const sim = await gw.graphql<{ similarity: null }>('query($a:[MediaInput!]!,$b:[MediaInput!]!){ similarity(a:$a, b:$b) }', {

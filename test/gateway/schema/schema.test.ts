@@ -13,8 +13,10 @@ describe('schema/schema.graphql', () => {
     expect(sdl).toContain('classify( images: [ImageInput!]! labels: [String!]! templates: [String!] topK: Int ): [Classification]!');
     expect(sdl).toContain('similarity( a: [MediaInput!]! b: [MediaInput!]! ): [[Float!]!]');
     expect(sdl).toContain('model: ModelInfo!');
-    expect(sdl).toContain('input MediaInput { text: String imageUrl: String imageBase64: String }');
-    expect(sdl).toContain('input ImageInput { url: String base64: String }');
+    expect(sdl).toContain('input MediaInput { text: String imageUrl: String imageBase64: String imageFile: Upload }');
+    expect(sdl).toContain('input ImageInput { url: String base64: String file: Upload }');
+    // The scalar of the GraphQL multipart request spec, by the name its clients expect.
+    expect(sdl).toContain('scalar Upload');
     expect(sdl).toContain('type Embedding { vector: [Float!]! dim: Int! model: String! }');
     expect(sdl).toContain('type LabelScore { label: String! score: Float! similarity: Float! }');
   });
