@@ -88,8 +88,10 @@ export interface GatewayConfig extends RequestLimits {
    */
   requestTimeoutMs: number;
   /**
-   * Bounds on the work let in (env ADMISSION_MAX_IMAGES, ADMISSION_MAX_TEXTS, ADMISSION_MAX_IMAGE_BYTES):
-   * requests over them are refused at once with OVERLOADED (HTTP 503, Retry-After). Default 32 images, 64 texts, 256 MiB.
+   * Admission by time (env ADMISSION_MAX_WAIT_MS, ADMISSION_MAX_IMAGE_BYTES): a request whose
+   * inference cannot be done within its deadline behind the work admitted ahead of it (or within
+   * the wait, when set) is refused at once with OVERLOADED (HTTP 503, Retry-After); encoded images
+   * held are bounded in bytes. Default: no wait bound, 256 MiB.
    */
   admission: AdmissionLimits;
   /**
@@ -247,8 +249,11 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
   Protection: {
     REQUEST_TIMEOUT_MS: "a request's deadline; a client may ask for less with `x-request-timeout-ms`",
     MAX_REQUESTS_IN_FLIGHT: 'requests handled at once; more are refused with `OVERLOADED` (503) before their body is read',
-    ADMISSION_MAX_IMAGES: 'image inputs admitted and not yet answered, over all requests; more is refused with `OVERLOADED`',
-    ADMISSION_MAX_TEXTS: 'text inputs admitted and not yet answered, the same way',
+    ADMISSION_MAX_WAIT_MS: {
+      meaning:
+        'longest an admitted request may wait for the inference admitted ahead of it; requests are otherwise admitted while their inference can be done within their deadline ([admission](protection.md#admission-control))',
+      unset: 'its deadline alone',
+    },
     ADMISSION_MAX_IMAGE_BYTES: 'bytes of encoded images held for embedding at once; an image over it fails alone with `OVERLOADED`',
     QUERY_MAX_DEPTH: "an operation's depth; over it, `QUERY_TOO_COMPLEX` (400) before it runs",
     QUERY_MAX_ALIASES: "an operation's aliases, the same way",
@@ -287,11 +292,21 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
   },
 };
 
+/** Admission's counts of inputs, replaced by its estimate of time: refused rather than silently ignored. */
+const RETIRED_VARIABLES = ['ADMISSION_MAX_IMAGES', 'ADMISSION_MAX_TEXTS'];
+
 /**
  * The configuration from environment variables (see CONFIGURATION_VARIABLES). Every value is checked as it is
  * read, and an error names the variable and quotes what it was set to.
  */
 export function configFromEnv(env: Env = process.env): GatewayConfig {
+  for (const name of RETIRED_VARIABLES) {
+    if (env[name] !== undefined) {
+      throw new TypeError(
+        `${name} is no longer read: admission goes by time (the inference admitted ahead of a request, at the measured cost per input, against its deadline). Unset it; ADMISSION_MAX_WAIT_MS bounds the wait if needed.`,
+      );
+    }
+  }
   const read = new EnvReader(env);
   const base = defaultConfig();
   const backend = backendFromEnv(env, read, { spinning: LOCAL_SPINNING });
@@ -329,8 +344,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
     federation: read.get('FEDERATION', bool, base.federation),
     requestTimeoutMs: read.get('REQUEST_TIMEOUT_MS', timeoutMs, base.requestTimeoutMs),
     admission: {
-      maxImages: read.get('ADMISSION_MAX_IMAGES', positiveInt, admission.maxImages),
-      maxTexts: read.get('ADMISSION_MAX_TEXTS', positiveInt, admission.maxTexts),
+      maxWaitMs: read.optional('ADMISSION_MAX_WAIT_MS', positiveInt),
       maxImageBytes: read.get('ADMISSION_MAX_IMAGE_BYTES', positiveInt, admission.maxImageBytes),
     },
     maxRequestsInFlight: read.get('MAX_REQUESTS_IN_FLIGHT', positiveInt, base.maxRequestsInFlight),

@@ -17,7 +17,7 @@ import { stderrLogger, type Logger } from './common/log';
 import { GatewayMetrics } from './common/metrics';
 import type { GatewayConfig } from './config';
 import type { GatewayContext, GatewayServices } from './context';
-import { EmbeddingService } from './embedding/service';
+import { EmbeddingService, measureInputCost } from './embedding';
 import { createImageIntake, type ImageIntake } from './intake';
 import {
   Admission,
@@ -113,7 +113,16 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       tiers: [{ role: 'primary', kind: backend.kind, state: 'warm', device: model.info.device }],
     };
   registerTierMetrics(metrics.registry, backendStatus);
-  const admission = new Admission(config.admission, backend.concurrency);
+  const admission = new Admission(config.admission, {
+    concurrency: backend.concurrency,
+    imageBatchSize: config.imageMaxBatchSize,
+    textBatchSize: config.maxBatchSize,
+    requestTimeoutMs: config.requestTimeoutMs,
+    servingTier: () => backendStatus().serving,
+  });
+  // Where the model runs in this process a warm-up batch costs only time: admission starts from
+  // what this machine measures instead of the default prior.
+  if (backend.kind === 'local') admission.setPrior(await measureInputCost(backend, model));
   const embeddings = new EmbeddingService(
     backend,
     model,

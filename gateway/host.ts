@@ -173,15 +173,15 @@ export class GatewayHost {
   }
 
   /**
-   * What every GraphQL request goes through, in order: the in-flight bound (before the body is
-   * read), CORS, the CSRF hint, the deadline header, the body limit, one operation per request,
-   * then Apollo with the operation's context.
+   * What every GraphQL request goes through, in order: the refusals decided before the body is
+   * read (requests in flight, image bytes held), CORS, the CSRF hint, the deadline header, the
+   * body limit, one operation per request, then Apollo with the operation's context.
    */
   private graphqlHandlers(apollo: ApolloServer<GatewayContext>, landingPage: boolean): RequestHandler[] {
     const { gateway } = this;
     const { config } = gateway;
     return [
-      this.inFlightLimit(),
+      this.earlyRefusals(),
       cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
       this.csrfHint(landingPage),
       this.timeoutHeader(),
@@ -256,20 +256,34 @@ export class GatewayHost {
     };
   }
 
-  /** Refuses a request at once, before reading its body, while maxRequestsInFlight are being handled. */
-  private inFlightLimit(): RequestHandler {
-    const { config, metrics } = this.gateway;
-    return (_req, res, next) => {
+  /**
+   * What can be refused before the body is read, so that a refusal under overload costs next to
+   * nothing: a request while maxRequestsInFlight are being handled, and one whose Content-Length
+   * says its images could not be held now (ADMISSION_MAX_IMAGE_BYTES; base64 is 4 bytes for 3).
+   */
+  private earlyRefusals(): RequestHandler {
+    const { config, metrics, admission } = this.gateway;
+    const overloaded = (res: Response, retryAfterSeconds: number, message: string) => {
+      metrics.shed.inc({ reason: 'overloaded' });
+      res.set('retry-after', String(retryAfterSeconds));
+      graphqlError(
+        res,
+        503,
+        ErrorCode.OVERLOADED,
+        `The gateway is overloaded: ${message}. Retry after the time in the Retry-After header.`,
+      );
+    };
+    return (req, res, next) => {
       if (this.inFlight >= config.maxRequestsInFlight) {
-        metrics.shed.inc({ reason: 'overloaded' });
-        res.set('retry-after', '1');
-        graphqlError(
+        return overloaded(res, 1, `it is handling ${this.inFlight} requests, its most (MAX_REQUESTS_IN_FLIGHT)`);
+      }
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (length > 0 && !admission.hasRoomForImageBytes(Math.floor((length * 3) / 4))) {
+        return overloaded(
           res,
-          503,
-          ErrorCode.OVERLOADED,
-          `The gateway is overloaded: it is handling ${this.inFlight} requests, its most (MAX_REQUESTS_IN_FLIGHT). Retry after the time in the Retry-After header.`,
+          admission.retryAfterSeconds,
+          `it holds ${admission.imageBytesHeld} bytes of images waiting for the model, and this request's body of ${length} bytes could take it over its bound of ${admission.limits.maxImageBytes} (ADMISSION_MAX_IMAGE_BYTES)`,
         );
-        return;
       }
       this.inFlight++;
       res.once('close', () => this.inFlight--);

@@ -54,7 +54,10 @@ export class GatewayMetrics {
     help: 'Inputs that left the queue before inference, by kind and reason (deadline: every waiter past its deadline; gone: every client hung up; overloaded: over the bound on image bytes held).',
   });
   readonly admittedInputs = this.gauge('clip_gateway_admitted_inputs', ['kind'], {
-    help: 'Inference inputs of admitted requests not yet answered, by kind: what admission control bounds.',
+    help: 'Inference inputs of admitted requests not yet answered, by kind (image, text, prompt).',
+  });
+  readonly admittedSeconds = this.gauge('clip_gateway_admitted_seconds', [], {
+    help: 'Seconds of inference the admitted requests need, at the measured cost per input: what admission control weighs against deadlines.',
   });
 
   constructor() {

@@ -22,7 +22,8 @@ export interface EmbeddingServiceOptions {
   log: Logger;
   /**
    * The bound on image bytes held (an image over it fails alone with OVERLOADED), told how long
-   * batches take (for its Retry-After). The gateway's admission control. Default: no bound.
+   * batches take and how often texts are cached (its estimate of queued work). The gateway's
+   * admission control. Default: no bound.
    */
   budget?: InferenceBudget;
 }
@@ -39,6 +40,8 @@ export interface InferenceBudget {
   readonly limits: { readonly maxImageBytes: number };
   /** A batch of `size` inputs took `seconds` of inference. */
   observeBatch(kind: 'texts' | 'images', size: number, seconds: number): void;
+  /** A text was looked up in the cache (label prompts cost the model only when it misses). */
+  observeTextLookup(hit: boolean): void;
 }
 
 /**
@@ -136,6 +139,7 @@ export class EmbeddingService {
   private shared(kind: Kind, key: string, compute: Compute<EmbedResult>, signal?: AbortSignal): Promise<Embedded> {
     const { hit, value } = (kind === 'text' ? this.texts : this.images).get(key, compute, signal, deadlineOf(signal));
     this.metrics.cacheLookups.inc({ cache: kind, result: hit ? 'hit' : 'miss' });
+    if (kind === 'text') this.options.budget?.observeTextLookup(hit);
     // What rejects up to here fails for a reason that is not this input's own answer: its batch
     // failed as a whole, its request went or ran out of time, or it could not be decoded.
     return value.then(embedded, (error: unknown): Embedded => ({ ok: false, error }));

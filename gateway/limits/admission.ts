@@ -1,73 +1,112 @@
-import { check, positiveInt } from '../../functions/options';
+import { check, positiveInt, positiveNumber } from '../../functions/options';
+import { BatchCost, secondsFor, type BatchTime } from './batch-cost';
 
 /** The inference inputs an operation may need, counted from its arguments before it runs (see demand.ts); what admission reserves. */
 export interface Demand {
   texts: number;
   images: number;
+  /** Label prompts (labels × templates of a classify or a facet): texts, but nearly always in the text cache. */
+  prompts: number;
 }
 
 export type InputKind = keyof Demand;
-const KINDS: readonly InputKind[] = ['texts', 'images'];
+const KINDS: readonly InputKind[] = ['texts', 'images', 'prompts'];
+
+/** Seconds of inference one input takes, by the kind of batch the backend runs. */
+export interface InputCost {
+  texts: number;
+  images: number;
+}
 
 export interface AdmissionLimits {
-  /** Most image inputs admitted and not yet answered, over all requests (env ADMISSION_MAX_IMAGES). */
-  maxImages: number;
-  /** Most text inputs admitted and not yet answered (env ADMISSION_MAX_TEXTS). */
-  maxTexts: number;
-  /** Most bytes of encoded images held for embedding at once (env ADMISSION_MAX_IMAGE_BYTES). */
+  /**
+   * Longest an admitted request may wait for the work admitted ahead of it, in ms (env
+   * ADMISSION_MAX_WAIT_MS). Default: none; its deadline alone bounds the wait.
+   */
+  maxWaitMs?: number;
+  /** Most bytes of encoded images held for embedding at once (env ADMISSION_MAX_IMAGE_BYTES). Default 256 MiB. */
   maxImageBytes: number;
 }
 
 /**
- * Defaults for the local backend on the benchmark's machine (BENCHMARKS.md, RELIABILITY.md). 32
- * images are two batches of 16: one running, one forming, which keeps the model busy, and an
- * admitted image waits at most for the batch ahead before its own, about 2.3 s of ViT-B/32 at
- * 14 images/s. Texts share the workers with images: under a mixed load a text batch waits for
- * the image batch ahead of it, and the soak served about 20 texts a second while images ran, so
- * with 256 admitted texts waited 9 s at p50; 64 is two text batches, about 3 s behind images and
- * next to nothing on texts alone. (Label prompts are not reserved: see OperationDemand.prompts.)
- * 256 MiB of encoded images is well above what 32 photographs take and below what a small
- * container holds.
+ * 256 MiB of encoded images is well above what a full queue of photographs takes and below what
+ * a small container holds.
  */
-export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = {
-  maxImages: 32,
-  maxTexts: 64,
-  maxImageBytes: 256 * 1024 * 1024,
-};
-
-export function checkAdmissionLimits(limits: AdmissionLimits): void {
-  check('maxImages', limits.maxImages, positiveInt);
-  check('maxTexts', limits.maxTexts, positiveInt);
-  check('maxImageBytes', limits.maxImageBytes, positiveInt);
-}
-
-export type Admitted = { ok: true; release(): void } | { ok: false; kind: InputKind; retryAfterSeconds: number; message: string };
+export const DEFAULT_ADMISSION_LIMITS: AdmissionLimits = { maxImageBytes: 256 * 1024 * 1024 };
 
 /**
- * Admission control: a bound on the inference inputs in the gateway (admitted, not yet answered),
- * by kind, so that under overload the queue stays short and the excess is refused at once,
- * cheaply, with a time to come back, instead of every client waiting into its timeout.
+ * What the estimate starts from where nothing has been timed yet (a remote backend, before its
+ * first batch): ViT-B/32 on two CPU cores in ONNX Runtime (BENCHMARKS.md: 14.9 images/s, 173
+ * texts/s). A GPU is far faster, so the first requests are judged cautiously until batches come back.
+ */
+export const DEFAULT_INPUT_COST: InputCost = { images: 1 / 14.9, texts: 1 / 173 };
+
+/**
+ * The share of a deadline kept back from admission for what the estimate leaves out: decoding,
+ * the store, the HTTP and GraphQL work, and the estimate's own error.
+ */
+const DEADLINE_MARGIN = 0.1;
+/** Weight of the newest text-cache lookup in the share of label prompts that need the model. */
+const PROMPT_SMOOTHING = 0.02;
+
+export interface AdmissionOptions {
+  /** Batches the backend runs at once, which share out the queued work. Default 1. */
+  concurrency?: number;
+  /** Most images in one batch (IMAGE_BATCH_MAX_SIZE): an input may wait for a whole batch already running. Default 16. */
+  imageBatchSize?: number;
+  /** Most texts in one batch (BATCH_MAX_SIZE). Default 64. */
+  textBatchSize?: number;
+  /** The deadline of a request that carries none of its own (REQUEST_TIMEOUT_MS), in ms: what /readyz judges by. Default 30000. */
+  requestTimeoutMs?: number;
+  /** Cost per input before any batch has been timed: measured at warm-up where that is free. Default DEFAULT_INPUT_COST. */
+  prior?: InputCost;
+  /** The backend tier that serves new batches now: costs are learned per tier (a GPU and its CPU spillover differ). */
+  servingTier?: () => string;
+}
+
+export type Admitted = { ok: true; release(): void } | { ok: false; retryAfterSeconds: number; message: string };
+
+const seconds = (s: number) => `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+
+/**
+ * Admission control by time: a request is admitted while the inference admitted ahead of it
+ * plus its own, at the measured cost per input, can be done within its deadline less a margin
+ * (and within maxWaitMs when set); otherwise it is refused at once, cheaply, with a Retry-After
+ * from the same estimate, instead of queueing into its timeout. So a burst the model can serve
+ * in time is served whatever its size, and the queue under overload is as long as deadlines
+ * allow, not a fixed count that fits one model and not another.
  *
- * Requests reserve their demand before they run and release it when answered. A request is
- * admitted while its kinds' reservations plus its own stay within the bound, or when nothing of
- * that kind is reserved at all: a single request as large as the request limits allow is always
- * served on an idle gateway (its inputs queue behind one another: that is its own service time,
- * not overload). Demand is an upper bound (duplicates and cached inputs count), which errs on
- * the side of a shorter queue.
+ * Requests reserve their demand before they run and release it when answered. The time of the
+ * work is counted in batches, from a fit of recent batches' times to their sizes (batch-cost.ts),
+ * per backend tier and kind, starting from a prior cost per input; label prompts count as texts
+ * by the share of text lookups the cache did not answer. A request on an idle
+ * gateway is always admitted (its inputs queue behind one another: its own service time, not
+ * overload). Demand is an upper bound (duplicates and cached inputs count), which errs on the
+ * side of a shorter queue. Encoded image bytes held are bounded separately (memory).
  */
 export class Admission {
-  private readonly reserved: Demand = { texts: 0, images: 0 };
+  private readonly reserved: Demand = { texts: 0, images: 0, prompts: 0 };
   private heldImageBytes = 0;
-  /** Seconds of inference per input of each kind, smoothed over recent batches: what Retry-After is made from. */
-  private readonly secondsPerInput: Demand = { texts: 0.002, images: 0.07 };
+  private readonly learned = new Map<string, Record<keyof InputCost, BatchCost>>();
+  private prior: InputCost;
+  private promptMissShare = 1;
+  private readonly concurrency: number;
+  private readonly batchSize: InputCost;
+  private readonly requestTimeoutMs: number;
 
-  /** `concurrency`: batches the backend runs at once, which divides the wait. */
   constructor(
     readonly limits: AdmissionLimits,
-    private readonly concurrency = 1,
+    private readonly options: AdmissionOptions = {},
   ) {
-    checkAdmissionLimits(limits);
-    check('concurrency', concurrency, positiveInt);
+    check('maxImageBytes', limits.maxImageBytes, positiveInt);
+    if (limits.maxWaitMs !== undefined) check('maxWaitMs', limits.maxWaitMs, positiveInt);
+    this.concurrency = check('concurrency', options.concurrency ?? 1, positiveInt);
+    this.batchSize = {
+      images: check('imageBatchSize', options.imageBatchSize ?? 16, positiveInt),
+      texts: check('textBatchSize', options.textBatchSize ?? 64, positiveInt),
+    };
+    this.requestTimeoutMs = check('requestTimeoutMs', options.requestTimeoutMs ?? 30_000, positiveInt);
+    this.prior = { ...(options.prior ?? DEFAULT_INPUT_COST) };
   }
 
   /** Inputs reserved now, by kind. */
@@ -75,24 +114,27 @@ export class Admission {
     return { ...this.reserved };
   }
 
-  /** Whether a request needing one input of some kind would be refused now (for /readyz). */
-  get overloaded(): boolean {
-    return this.reserved.images >= this.limits.maxImages || this.reserved.texts >= this.limits.maxTexts;
+  /** Seconds of inference the admitted work needs at the current estimate, shared over the backend's concurrency. */
+  get queuedSeconds(): number {
+    return this.secondsOf(this.reserved);
   }
 
-  admit(demand: Demand): Admitted {
-    for (const kind of KINDS) {
-      const max = kind === 'images' ? this.limits.maxImages : this.limits.maxTexts;
-      const wanted = demand[kind];
-      if (wanted > 0 && this.reserved[kind] > 0 && this.reserved[kind] + wanted > max) {
-        return {
-          ok: false,
-          kind,
-          retryAfterSeconds: this.retryAfterSeconds(kind),
-          message: `The gateway is overloaded: ${this.reserved[kind]} ${kind === 'images' ? 'images' : 'texts'} are waiting for the model and this request would add ${wanted}, over its bound of ${max}. Retry after the time in the Retry-After header.`,
-        };
-      }
-    }
+  /** Seconds per input of a full batch, as the estimate stands now (the serving tier's); a label prompt's by how often the cache misses. */
+  get cost(): Readonly<InputCost> & { prompts: number } {
+    const images = secondsFor(this.batchTime('images'), this.batchSize.images, this.batchSize.images) / this.batchSize.images;
+    const texts = secondsFor(this.batchTime('texts'), this.batchSize.texts, this.batchSize.texts) / this.batchSize.texts;
+    return { images, texts, prompts: texts * this.promptMissShare };
+  }
+
+  /** Whether a one-image request with the gateway's own deadline would be refused now (for /readyz). */
+  get overloaded(): boolean {
+    return !this.decide({ texts: 0, images: 1, prompts: 0 }, this.requestTimeoutMs).ok;
+  }
+
+  /** `deadlineMs`: the time the request has left. */
+  admit(demand: Demand, deadlineMs = this.requestTimeoutMs): Admitted {
+    const decision = this.decide(demand, deadlineMs);
+    if (!decision.ok) return decision;
     for (const kind of KINDS) this.reserved[kind] += demand[kind];
     let released = false;
     return {
@@ -105,12 +147,33 @@ export class Admission {
     };
   }
 
+  /** Replaces the prior (the cost before anything has been timed), e.g. with the warm-up's measurement. */
+  setPrior(cost: InputCost): void {
+    check('prior.images', cost.images, positiveNumber);
+    check('prior.texts', cost.texts, positiveNumber);
+    this.prior = { ...cost };
+  }
+
+  /** A batch of `size` inputs took `seconds` of inference on the tier serving now: updates that tier's fit. */
+  observeBatch(kind: keyof InputCost, size: number, seconds: number): void {
+    if (size <= 0 || !(seconds >= 0)) return;
+    const tier = this.tier();
+    let costs = this.learned.get(tier);
+    if (!costs) this.learned.set(tier, (costs = { images: new BatchCost(), texts: new BatchCost() }));
+    costs[kind].observe(size, seconds);
+  }
+
+  /** A text was looked up in the cache: how often label prompts are likely to need the model. */
+  observeTextLookup(hit: boolean): void {
+    this.promptMissShare = (1 - PROMPT_SMOOTHING) * this.promptMissShare + PROMPT_SMOOTHING * (hit ? 0 : 1);
+  }
+
   /**
    * Holds `bytes` of one encoded image until the returned release is called; undefined when that
    * would go over maxImageBytes (unless nothing is held: one image within the size limit always fits).
    */
   holdImageBytes(bytes: number): (() => void) | undefined {
-    if (this.heldImageBytes > 0 && this.heldImageBytes + bytes > this.limits.maxImageBytes) return undefined;
+    if (!this.hasRoomForImageBytes(bytes)) return undefined;
     this.heldImageBytes += bytes;
     let released = false;
     return () => {
@@ -120,18 +183,69 @@ export class Admission {
     };
   }
 
+  /** Whether `bytes` more of encoded images would be held now (checked before a request's body is read, from its length). */
+  hasRoomForImageBytes(bytes: number): boolean {
+    return this.heldImageBytes === 0 || this.heldImageBytes + bytes <= this.limits.maxImageBytes;
+  }
+
+  /** About how long until the admitted work has been served, in whole seconds (1 to 60): the Retry-After of refusals made before a request's demand is known. */
+  get retryAfterSeconds(): number {
+    return Math.min(60, Math.max(1, Math.ceil(this.queuedSeconds)));
+  }
+
   get imageBytesHeld(): number {
     return this.heldImageBytes;
   }
 
-  /** A batch of `size` inputs took `seconds` of inference: updates the estimate Retry-After uses. */
-  observeBatch(kind: InputKind, size: number, seconds: number): void {
-    if (size <= 0 || !(seconds >= 0)) return;
-    this.secondsPerInput[kind] = 0.8 * this.secondsPerInput[kind] + 0.2 * (seconds / size);
+  private tier(): string {
+    return this.options.servingTier?.() ?? 'primary';
   }
 
-  /** About how long until what is reserved of `kind` has been served, in whole seconds (1 to 60). */
-  retryAfterSeconds(kind: InputKind): number {
-    return Math.min(60, Math.max(1, Math.ceil((this.reserved[kind] * this.secondsPerInput[kind]) / this.concurrency)));
+  /** The serving tier's fitted batch time, or the prior as a cost per input before it has been timed. */
+  private batchTime(kind: keyof InputCost): BatchTime {
+    return this.learned.get(this.tier())?.[kind].time ?? { fixed: 0, perInput: this.prior[kind] };
   }
+
+  /** Seconds to run `demand`'s inputs in full batches, shared over the backend's concurrency. */
+  private secondsOf(demand: Demand): number {
+    const images = secondsFor(this.batchTime('images'), demand.images, this.batchSize.images);
+    const texts = secondsFor(this.batchTime('texts'), demand.texts + demand.prompts * this.promptMissShare, this.batchSize.texts);
+    return (images + texts) / this.concurrency;
+  }
+
+  private decide(demand: Demand, deadlineMs: number): Admitted {
+    const idle = KINDS.every((kind) => this.reserved[kind] === 0);
+    if (idle || KINDS.every((kind) => demand[kind] === 0)) return { ok: true, release: () => {} };
+    const ahead = this.queuedSeconds;
+    const own = this.secondsOf(sum(this.reserved, demand)) - ahead;
+    // An input may also wait for a whole image batch that is already running.
+    const budget =
+      (deadlineMs / 1000) * (1 - DEADLINE_MARGIN) - secondsFor(this.batchTime('images'), this.batchSize.images, this.batchSize.images);
+    const { maxWaitMs } = this.limits;
+    if (ahead + own > budget) {
+      return this.refusal(
+        ahead + own - budget,
+        `the work admitted ahead of this request needs about ${seconds(ahead)} of the model and this request about ${seconds(own)}, more than the ${Math.round(deadlineMs)} ms left before its deadline allow`,
+      );
+    }
+    if (maxWaitMs !== undefined && ahead * 1000 > maxWaitMs) {
+      return this.refusal(
+        ahead - maxWaitMs / 1000,
+        `the work admitted ahead of this request needs about ${seconds(ahead)} of the model, longer than its most, ${maxWaitMs} ms (ADMISSION_MAX_WAIT_MS)`,
+      );
+    }
+    return { ok: true, release: () => {} };
+  }
+
+  private refusal(excessSeconds: number, why: string): Admitted {
+    return {
+      ok: false,
+      retryAfterSeconds: Math.min(60, Math.max(1, Math.ceil(excessSeconds))),
+      message: `The gateway is overloaded: ${why}. Retry after the time in the Retry-After header.`,
+    };
+  }
+}
+
+function sum(a: Demand, b: Demand): Demand {
+  return { texts: a.texts + b.texts, images: a.images + b.images, prompts: a.prompts + b.prompts };
 }

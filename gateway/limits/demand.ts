@@ -13,13 +13,6 @@ import type { Demand } from './admission';
 
 /** What one operation would cost, counted from its document and variables before it runs. */
 export interface OperationDemand extends Demand {
-  /**
-   * Label prompts (labels × templates of a classify or a facet): inputs for the cost and the rate
-   * limits, but not reserved by admission, since a shop's labels are nearly always in the text
-   * cache. New ones are bounded all the same: a classify needs images, which admission bounds,
-   * and carries at most MAX_LABELS × MAX_TEMPLATES prompts; a taxonomy is a rate-limited write.
-   */
-  prompts: number;
   /** Products (or other records) written: an upsert's products, a delete's ids, 1 for any other mutation. */
   writes: number;
   /** Fields resolved, with pages counted by their `first`, plus inference inputs by weight (see COST). */
@@ -52,9 +45,8 @@ const NONE: OperationDemand = { texts: 0, images: 0, prompts: 0, writes: 0, cost
  * prompt per template. Walking the types rather than naming fields keeps new fields that take
  * these inputs counted.
  */
-type Inputs = Demand & { prompts: number };
 
-function inputsOf(type: GraphQLInputType, value: unknown, into: Inputs): void {
+function inputsOf(type: GraphQLInputType, value: unknown, into: Demand): void {
   if (value === null || value === undefined) return;
   const nullable = getNullableType(type);
   if (isListType(nullable)) {
@@ -88,8 +80,8 @@ function prompts(values: Record<string, unknown>): number {
   return labels * templates;
 }
 
-function argumentInputs(args: readonly GraphQLArgument[], values: Record<string, unknown>): Inputs {
-  const demand: Inputs = { texts: 0, images: 0, prompts: 0 };
+function argumentInputs(args: readonly GraphQLArgument[], values: Record<string, unknown>): Demand {
+  const demand: Demand = { texts: 0, images: 0, prompts: 0 };
   if (args.some((a) => a.name === 'labels') && args.some((a) => a.name === 'templates')) demand.prompts += prompts(values);
   for (const arg of args) inputsOf(arg.type, values[arg.name], demand);
   return demand;

@@ -2,7 +2,7 @@
 // client may ask (rate limits), which operations run at all (persisted queries), how much work is
 // let in at once (admission) and for how long (a request's deadline, from the gateway's own and the
 // client's header). All of it is decided before inference starts.
-export { Admission, DEFAULT_ADMISSION_LIMITS, type AdmissionLimits, type Demand } from './admission';
+export { Admission, DEFAULT_ADMISSION_LIMITS, DEFAULT_INPUT_COST, type AdmissionLimits, type Demand, type InputCost } from './admission';
 export { COST, operationDemand, type OperationDemand } from './demand';
 export {
   apolloPersistedQueries,

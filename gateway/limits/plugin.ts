@@ -1,5 +1,6 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 
+import { deadlineOf } from '../common/deadline';
 import { hashKey, type ApiKeys, type Credentials, type OperationType } from '../common/auth';
 import { ErrorCode, GatewayError } from '../common/errors';
 import type { GatewayMetrics } from '../common/metrics';
@@ -12,6 +13,8 @@ import type { RateLimiter } from './rate-limit';
 /** The one thing the guard reads of an operation's context: what its client presented. */
 export interface GuardedContext {
   credentials: Credentials;
+  /** Aborts when the client goes or the request's deadline passes; carries the deadline (common/deadline.ts). */
+  signal?: AbortSignal;
 }
 
 export interface GuardOptions {
@@ -51,7 +54,7 @@ function clientOf(credentials: Credentials, keys: ApiKeys): string {
  * when the gateway safelists (400 QUERY_NOT_IN_SAFELIST), API keys (401/403), a page over its bound
  * (400 BAD_USER_INPUT), the cost limit (400 QUERY_TOO_COMPLEX; depth, aliases, directives and
  * tokens were refused earlier, in parsing and validation), the client's rate limits (429
- * RATE_LIMITED), and admission (503 OVERLOADED). The order matters: a refused key spends no
+ * RATE_LIMITED), and admission by the time the request has left (503 OVERLOADED). The order matters: a refused key spends no
  * tokens, and a request over its rate spends no place in the queue. Apollo runs every plugin's
  * didResolveOperation at once, so these live in one. The admitted demand is released when the
  * response is sent.
@@ -62,6 +65,8 @@ export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedCo
     const load = admission.load;
     metrics.admittedInputs.set({ kind: 'image' }, load.images);
     metrics.admittedInputs.set({ kind: 'text' }, load.texts);
+    metrics.admittedInputs.set({ kind: 'prompt' }, load.prompts);
+    metrics.admittedSeconds.set(admission.queuedSeconds);
   };
   return {
     async requestDidStart() {
@@ -102,7 +107,11 @@ export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedCo
               throw refusal(ErrorCode.RATE_LIMITED, rate.message, 429, { 'retry-after': String(rate.retryAfterSeconds) });
             }
           }
-          const admitted = admission.admit({ texts: demand.texts, images: demand.images });
+          const deadline = deadlineOf(contextValue.signal);
+          const admitted = admission.admit(
+            { texts: demand.texts, images: demand.images, prompts: demand.prompts },
+            deadline === undefined ? undefined : deadline - Date.now(),
+          );
           if (!admitted.ok) {
             metrics.shed.inc({ reason: 'overloaded' });
             throw refusal(ErrorCode.OVERLOADED, admitted.message, 503, { 'retry-after': String(admitted.retryAfterSeconds) });

@@ -117,7 +117,7 @@ describe('configFromEnv', () => {
   it('reads the protection settings: deadlines, admission, query and rate limits, introspection and proxies', () => {
     expect(configFromEnv({})).toMatchObject({
       requestTimeoutMs: 30_000,
-      admission: { maxImages: 32, maxTexts: 64, maxImageBytes: 256 * 1024 * 1024 },
+      admission: { maxWaitMs: undefined, maxImageBytes: 256 * 1024 * 1024 },
       maxRequestsInFlight: 256,
       queryLimits: { maxDepth: 10, maxAliases: 15, maxDirectives: 20, maxTokens: 4000, maxCost: 50_000 },
       rateLimits: { inputsPerSecond: 20, inputsBurst: 512, writesPerSecond: 10, writesBurst: 256, loopback: false },
@@ -127,8 +127,7 @@ describe('configFromEnv', () => {
     });
     const config = configFromEnv({
       REQUEST_TIMEOUT_MS: '5000',
-      ADMISSION_MAX_IMAGES: '32',
-      ADMISSION_MAX_TEXTS: '500',
+      ADMISSION_MAX_WAIT_MS: '2500',
       ADMISSION_MAX_IMAGE_BYTES: '1000000',
       QUERY_MAX_DEPTH: '6',
       QUERY_MAX_ALIASES: '3',
@@ -145,7 +144,7 @@ describe('configFromEnv', () => {
     });
     expect(config).toMatchObject({
       requestTimeoutMs: 5000,
-      admission: { maxImages: 32, maxTexts: 500, maxImageBytes: 1_000_000 },
+      admission: { maxWaitMs: 2500, maxImageBytes: 1_000_000 },
       queryLimits: { maxDepth: 6, maxAliases: 3, maxDirectives: 4, maxTokens: 500, maxCost: 900 },
       rateLimits: { inputsPerSecond: 0.5, inputsBurst: 10, writesPerSecond: 0, writesBurst: 2, loopback: true },
       introspection: false,
@@ -154,7 +153,13 @@ describe('configFromEnv', () => {
       trustProxyHops: 1,
     });
     expect(configFromEnv({ INTROSPECTION: 'false', SANDBOX: 'true' }).sandbox).toBe(true);
-    expect(() => configFromEnv({ ADMISSION_MAX_IMAGES: '0' })).toThrow(/^ADMISSION_MAX_IMAGES must be/);
+    expect(() => configFromEnv({ ADMISSION_MAX_WAIT_MS: '0' })).toThrow(/^ADMISSION_MAX_WAIT_MS must be/);
+    // The counts admission went by before it went by time are refused, not silently ignored.
+    for (const name of ['ADMISSION_MAX_IMAGES', 'ADMISSION_MAX_TEXTS']) {
+      expect(() => configFromEnv({ [name]: '32' })).toThrow(
+        new RegExp(`^${name} is no longer read: admission goes by time .* ADMISSION_MAX_WAIT_MS bounds the wait`),
+      );
+    }
     expect(() => configFromEnv({ RATE_LIMIT_INPUTS_PER_SECOND: 'fast' })).toThrow(/^RATE_LIMIT_INPUTS_PER_SECOND must be/);
     expect(() => configFromEnv({ REQUEST_TIMEOUT_MS: '-1' })).toThrow(/^REQUEST_TIMEOUT_MS must be/);
   });

@@ -169,6 +169,7 @@ describe('EmbeddingService: each input one Embedded value, failures included', (
       imageBytesHeld: 900,
       limits: { maxImageBytes: 1000 },
       observeBatch: (_kind, size) => held.push(size),
+      observeTextLookup: () => {},
     };
     const refused = await make(backend, budget).embed({ kind: 'image', bytes: image });
     expect(refused.ok).toBe(false);

@@ -52,9 +52,6 @@ describe('the resolvers (through Apollo, without HTTP)', () => {
       maxDelayMs: 20,
       fetch: { timeoutMs: 5_000, maxRedirects: 3, allowNetworks: ['127.0.0.1/32'] },
       imageLimits: { ...defaultConfig().imageLimits, maxBytes: 1 << 20 },
-      // 64 concurrent image requests are what the coalescing test sends: admission (tested in
-      // test/gateway/limits) would refuse half of them at its default bound of 32.
-      admission: { ...defaultConfig().admission, maxImages: 256 },
     });
   });
   afterAll(async () => {
