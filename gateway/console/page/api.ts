@@ -1,5 +1,6 @@
 // The console is a GraphQL client like any other: every read and write is a POST to /graphql, of
-// one of the operations in operations.ts.
+// one of the operations in operations.ts; one whose variables hold files is a GraphQL multipart
+// request (https://github.com/jaydenseric/graphql-multipart-request-spec), as apollo-upload-client sends it.
 import { createClient, type Client } from 'graphql-ws';
 
 import type { Operation } from './operations';
@@ -41,17 +42,53 @@ export const apiKey = {
 };
 
 /**
+ * The variables with each file replaced by null, and each file with the places it held, as the
+ * multipart request spec's `map` names them (`variables.images.0.file`).
+ */
+function extractFiles(value: unknown, path: string, files: Map<Blob, string[]>): unknown {
+  if (value instanceof Blob) {
+    files.set(value, [...(files.get(value) ?? []), path]);
+    return null;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => extractFiles(item, `${path}.${i}`, files));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, extractFiles(item, `${path}.${key}`, files)]));
+  }
+  return value;
+}
+
+/**
+ * The request's body: JSON, or, when the variables hold files, a multipart form (operations, map,
+ * then each file as its own part). A multipart request needs a preflight header: a browser sends
+ * forms cross-site without asking, so the gateway (Apollo's CSRF prevention) refuses one without it.
+ */
+function requestOf(query: Operation, variables: Record<string, unknown>, headers: Record<string, string>): RequestInit {
+  const files = new Map<Blob, string[]>();
+  const withoutFiles = extractFiles(variables, 'variables', files);
+  if (files.size === 0) {
+    return { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) };
+  }
+  const form = new FormData();
+  form.append('operations', JSON.stringify({ query, variables: withoutFiles }));
+  const parts = [...files];
+  form.append('map', JSON.stringify(Object.fromEntries(parts.map(([, paths], i) => [String(i), paths]))));
+  parts.forEach(([file, paths], i) => form.append(String(i), file, file instanceof File ? file.name : paths[0]));
+  // No content-type: the browser writes it, with the form's boundary.
+  return { method: 'POST', headers: { ...headers, 'apollo-require-preflight': 'true' }, body: form };
+}
+
+/**
  * Sends one operation. Errors of single fields come back in `errors` beside the data (one image
  * failing must not hide the others); a refusal of the whole request throws RequestFailed, after
  * asking for an API key once when the gateway wants one.
  */
 export async function graphql<T>(query: Operation, variables: Record<string, unknown> = {}, retried = false): Promise<GraphQLResult<T>> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = {};
   const key = apiKey.get();
   if (key) headers.authorization = `Bearer ${key}`;
   let response: Response;
   try {
-    response = await fetch('/graphql', { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+    response = await fetch('/graphql', requestOf(query, variables, headers));
   } catch (error) {
     throw new RequestFailed(`The gateway could not be reached: ${error instanceof Error ? error.message : String(error)}`);
   }

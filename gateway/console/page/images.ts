@@ -1,25 +1,17 @@
-// Picking images: drop files, paste them, choose them, or give URLs. Files travel as base64
-// (the gateway decodes them); URLs are fetched by the gateway, not by this page.
+// Picking images: drop files, paste them, choose them, or give URLs. Files travel as they are, in a
+// GraphQL multipart request (api.ts); URLs are fetched by the gateway, not by this page.
 import { h } from './dom';
 
 export interface PickedImage {
   name: string;
-  /** ImageInput: exactly one of the two. */
-  input: { base64: string } | { url: string };
+  /** ImageInput: exactly one of the two (a file is uploaded as the request's part, api.ts). */
+  input: { file: File } | { url: string };
   /** What an <img> shows: a blob: URL for a file, the URL itself otherwise. */
   preview: string;
 }
 
-async function base64Of(file: Blob): Promise<string> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  let binary = '';
-  // In slices: String.fromCharCode takes its arguments on the stack.
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-export async function pickedFromFile(file: File): Promise<PickedImage> {
-  return { name: file.name || 'pasted image', input: { base64: await base64Of(file) }, preview: URL.createObjectURL(file) };
+export function pickedFromFile(file: File): PickedImage {
+  return { name: file.name || 'pasted image', input: { file }, preview: URL.createObjectURL(file) };
 }
 
 /**
@@ -48,9 +40,9 @@ export function imagePicker(label: string, changed: () => void = () => {}): { el
     if (gone?.preview.startsWith('blob:')) URL.revokeObjectURL(gone.preview);
     render();
   };
-  const addFiles = async (files: Iterable<File>) => {
+  const addFiles = (files: Iterable<File>) => {
     const images = [...files].filter((f) => f.type.startsWith('image/') || f.type === '');
-    picked = picked.concat(await Promise.all(images.map(pickedFromFile)));
+    picked = picked.concat(images.map(pickedFromFile));
     render();
   };
   const fileInput = h('input', {
@@ -60,7 +52,7 @@ export function imagePicker(label: string, changed: () => void = () => {}): { el
     'aria-label': `${label}: choose files`,
   });
   fileInput.addEventListener('change', () => {
-    void addFiles(fileInput.files ?? []);
+    addFiles(fileInput.files ?? []);
     fileInput.value = '';
   });
   const urlInput = h('input', { type: 'url', placeholder: 'https://shop.example/image.jpg', 'aria-label': `${label}: image URL` });
@@ -91,13 +83,13 @@ export function imagePicker(label: string, changed: () => void = () => {}): { el
   zone.addEventListener('drop', (event) => {
     event.preventDefault();
     zone.classList.remove('over');
-    if (event.dataTransfer?.files.length) void addFiles(event.dataTransfer.files);
+    if (event.dataTransfer?.files.length) addFiles(event.dataTransfer.files);
   });
   zone.addEventListener('paste', (event) => {
     const files = [...(event.clipboardData?.items ?? [])].map((item) => item.getAsFile()).filter((f): f is File => f !== null);
     if (files.length > 0) {
       event.preventDefault();
-      void addFiles(files);
+      addFiles(files);
     }
   });
   return { element: h('fieldset', { class: 'picker' }, h('legend', {}, label), zone, list), images: () => picked };

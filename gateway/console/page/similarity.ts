@@ -22,7 +22,7 @@ export function similarityView(): HTMLElement {
     try {
       const { data, errors } = await graphql<{ similarity: number[][] | null }>(OPERATIONS.Similarity, {
         a: rows.map((text) => ({ text })),
-        b: images.map((image) => ('url' in image.input ? { imageUrl: image.input.url } : { imageBase64: image.input.base64 })),
+        b: images.map((image) => ('url' in image.input ? { imageUrl: image.input.url } : { imageFile: image.input.file })),
       });
       // Null with one error per failed input: say each, naming the image (b) or text (a).
       if (!data?.similarity) return status.error((errors ?? []).map((e) => e.message).join(' ') || 'No result.');

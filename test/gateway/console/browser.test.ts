@@ -108,7 +108,7 @@ describe('the web console in a browser', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('opens at / and classifies an uploaded red circle: the first bar reads "red circle" with the score the API gives', async () => {
+  it('opens at / and classifies an uploaded red circle (a multipart upload): the first bar reads "red circle" with the score the API gives', async () => {
     const opened = await page.goto(`${gw.origin}/`);
     expect(opened?.url()).toBe(`${gw.origin}/console`);
     await page.getByRole('heading', { name: 'Classify' }).waitFor();
@@ -116,9 +116,20 @@ describe('the web console in a browser', () => {
     await page.getByLabel('Images: choose files').setInputFiles(join(IMAGES, 'wide-red-circle.jpg'));
     await page.getByRole('listitem').filter({ hasText: 'wide-red-circle.jpg' }).waitFor();
     await page.getByLabel('Labels, one per line').fill(LABELS.join('\n'));
+    const sent = page.waitForRequest(
+      (request) => request.url() === `${gw.origin}/graphql` && /query Classify/.test(request.postData() ?? ''),
+    );
     await page.getByRole('button', { name: 'Classify' }).click();
     const card = page.locator('.card').first();
     await card.locator('canvas').waitFor();
+    // The file went as it is, in a GraphQL multipart request with the preflight header uploads need.
+    const upload = await sent;
+    expect(upload.headers()['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+    expect(upload.headers()['apollo-require-preflight']).toBe('true');
+    const form = upload.postDataBuffer()!.toString('latin1');
+    expect(form).toContain('{"0":["variables.images.0.file"]}');
+    expect(form).toContain('filename="wide-red-circle.jpg"');
+    // (Chromium leaves a file's bytes out of what it reports; the scores below, the API's for those bytes, show they came.)
 
     const api = await gw.graphql<{ classify: { labels: { label: string; score: number }[] }[] }>(
       `query($i: [ImageInput!]!, $l: [String!]!) { classify(images: $i, labels: $l) { labels { label score } } }`,

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { consoleBundleDir } from '../../../gateway/console';
 import { OPERATIONS } from '../../../gateway/console/page/operations';
 import { startGateway, type RunningGateway } from '../../helpers/gateway';
+import { TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -78,7 +79,7 @@ describe("the console's persisted query list", () => {
     }
   });
 
-  it('lets a gateway that runs only its operations (PERSISTED_QUERIES=safelist) serve the console, and nothing else', async () => {
+  it('lets a gateway that runs only its operations (PERSISTED_QUERIES=safelist) serve the console, uploads included, and nothing else', async () => {
     const gateway = await startGateway({ sandbox: false, persistedQueries: { mode: 'safelist', manifest: MANIFEST } });
     const post = async (body: object) => {
       const response = await fetch(`${gateway.origin}/graphql`, {
@@ -100,6 +101,21 @@ describe("the console's persisted query list", () => {
         ]);
       }
       expect((await post({ query: OPERATIONS.Model })).data?.model).toMatchObject({ name: 'tiny-clip' });
+      // An upload is the same listed operation, sent as the console sends files: a multipart request.
+      const form = new FormData();
+      form.append(
+        'operations',
+        JSON.stringify({ query: OPERATIONS.Classify, variables: { images: [{ file: null }], labels: ['a star'] } }),
+      );
+      form.append('map', JSON.stringify({ 0: ['variables.images.0.file'] }));
+      form.append('0', new Blob([readFileSync(join(TINY_CLIP_DIR, 'images', 'tall-blue-star.png'))], { type: 'image/png' }), 'star.png');
+      const upload = await fetch(`${gateway.origin}/graphql`, {
+        method: 'POST',
+        headers: { 'apollo-require-preflight': 'true' },
+        body: form,
+      });
+      const classified = (await upload.json()) as { data?: { classify: { labels: { label: string }[] }[] }; errors?: unknown };
+      expect([upload.status, classified.errors, classified.data?.classify[0].labels[0].label]).toEqual([200, undefined, 'a star']);
       // Served beside the page, for whoever assembles a deployment's list.
       expect(await (await fetch(`${gateway.origin}/console/persisted-query-manifest.json`)).json()).toEqual(manifest());
       const other = await post({ query: 'mutation { taxonomySet(facets: []) { userErrors { message } } }' });
