@@ -128,6 +128,27 @@ export function checks(run: Run): CheckResult[] {
     }
   }
 
+  if (run.burst) {
+    const b = run.burst;
+    results.push({
+      name: `${b.requests} single-image classify requests at once on the idle gateway: every one served, as when sent alone`,
+      measured: `${b.served} served (${b.sameAsAlone} as alone), ${b.refused} refused, ${b.failed} failed, in ${fmt(b.seconds, 1)} s`,
+      bound: 'all served, none refused',
+      passed: b.served === b.requests && b.sameAsAlone === b.requests && b.aloneServed === b.requests,
+    });
+  }
+
+  const slowRefusals = mixKinds.filter(([, s]) => s.refusedLatencyMs && s.refusedLatencyMs.p99 > settings.refusedP99BoundMs);
+  const worstRefusal = mixKinds.reduce((m, [, s]) => Math.max(m, s.refusedLatencyMs?.p99 ?? 0), 0);
+  results.push({
+    name: "whole-request refusals' p99 latency, every kind of the mix",
+    measured: slowRefusals.length
+      ? slowRefusals.map(([k, s]) => `${k} ${fmt(s.refusedLatencyMs!.p99, 0)} ms`).join(', ')
+      : `worst ${fmt(worstRefusal, 0)} ms`,
+    bound: `≤ ${settings.refusedP99BoundMs} ms`,
+    passed: slowRefusals.length === 0,
+  });
+
   if (settings.p99BoundMs !== undefined) {
     const over = mixKinds.filter(([, s]) => s.okLatencyMs && s.okLatencyMs.p99 > settings.p99BoundMs!);
     const worst = mixKinds.reduce((m, [, s]) => Math.max(m, s.okLatencyMs?.p99 ?? 0), 0);

@@ -50,6 +50,8 @@ export interface Run {
     model?: Record<string, unknown>;
   };
   seeding?: { products: number; urlProducts: number; seconds: number };
+  /** N single-image requests at once on the idle gateway (burst.ts). */
+  burst?: { requests: number; seconds: number; served: number; refused: number; failed: number; sameAsAlone: number; aloneServed: number };
   capacity?: {
     seconds: number;
     concurrency: number;

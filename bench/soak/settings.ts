@@ -22,6 +22,10 @@ export const USAGE = `Usage: npm run soak -- [options]
   --deadline-ms N          x-request-timeout-ms sent with every load request (default 25000; 0: none)
   --sample-seconds N       gateway sampling period (default 10)
   --idle-timeout-seconds N longest wait for the gateway to go idle after the load (default 120)
+  --burst N                single-image classify requests sent at once to the idle gateway before the
+                           capacity phase; all must be served as when sent alone (default 200; 0: none)
+  --refused-p99-bound-ms N fail when any kind's whole-request refusals take longer than N ms at p99
+                           (default 250)
   --seed-products N        products upserted (base64 images) before the load (default 64)
   --url-products N         products with image URLs on a local image server, re-embedded by the
                            tagging jobs (default 16)
@@ -84,6 +88,8 @@ export interface Settings {
   deadlineMs: number;
   sampleSeconds: number;
   idleTimeoutSeconds: number;
+  burst: number;
+  refusedP99BoundMs: number;
   seedProducts: number;
   urlProducts: number;
   jobEverySeconds: number;
@@ -119,6 +125,8 @@ export function parseSettings(argv: string[]): Settings | 'help' {
       'deadline-ms': { type: 'string', default: '25000' },
       'sample-seconds': { type: 'string', default: '10' },
       'idle-timeout-seconds': { type: 'string', default: '120' },
+      burst: { type: 'string', default: '200' },
+      'refused-p99-bound-ms': { type: 'string', default: '250' },
       'seed-products': { type: 'string', default: '64' },
       'url-products': { type: 'string', default: '16' },
       'job-every-seconds': { type: 'string', default: '60' },
@@ -215,6 +223,8 @@ export function parseSettings(argv: string[]): Settings | 'help' {
     deadlineMs: number('deadline-ms', { min: 0, integer: true }),
     sampleSeconds: number('sample-seconds', { min: 1 }),
     idleTimeoutSeconds: number('idle-timeout-seconds', { min: 1 }),
+    burst: number('burst', { integer: true }),
+    refusedP99BoundMs: number('refused-p99-bound-ms', { min: 0, above: true }),
     seedProducts: number('seed-products', { min: 1, integer: true }),
     urlProducts: number('url-products', { min: 0, integer: true }),
     jobEverySeconds: number('job-every-seconds', { min: 1 }),

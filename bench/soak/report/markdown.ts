@@ -67,6 +67,13 @@ export function markdown(run: Run): string {
     );
     say();
   }
+  if (run.burst) {
+    const b = run.burst;
+    say(
+      `Burst, on the idle gateway: ${b.requests} classify requests of one distinct image each, first one at a time (${b.aloneServed} served), then all at once: ${b.served} served, ${b.sameAsAlone} with the answer they got alone, ${b.refused} refused with \`OVERLOADED\`, ${b.failed} failed otherwise; all answered in ${fmt(b.seconds, 1)} s.`,
+    );
+    say();
+  }
 
   if (run.capacity) {
     const c = run.capacity;
