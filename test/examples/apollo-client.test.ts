@@ -199,3 +199,21 @@ describe('the demo, run as its header says, against a gateway with automatic per
     expect(done.every((count, i) => count >= (done[i - 1] ?? 0))).toBe(true);
   });
 });
+
+describe("docs/api.md's From a frontend", () => {
+  it("shows the example's own code: every line of its excerpts is a line of the example's sources", () => {
+    const page = readFileSync(join(__dirname, '..', '..', 'docs', 'api.md'), 'utf8');
+    const section = page.slice(page.indexOf('## From a frontend\n'), page.indexOf('\n## ', page.indexOf('## From a frontend\n') + 1));
+    const excerpts = [...section.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((match) => match[1]!);
+    expect(excerpts.length).toBeGreaterThanOrEqual(3);
+    const sources = new Set(
+      ['client.mjs', 'demo.mjs', 'operations.mjs'].flatMap((file) =>
+        readFileSync(join(EXAMPLE, file), 'utf8')
+          .split('\n')
+          .map((line) => line.trim()),
+      ),
+    );
+    const strange = excerpts.flatMap((excerpt) => excerpt.split('\n').filter((line) => line.trim() !== '' && !sources.has(line.trim())));
+    expect(strange).toEqual([]);
+  });
+});
