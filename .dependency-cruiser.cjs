@@ -5,8 +5,9 @@
 // Imports only point down, lowest first:
 //
 //   functions/ → gateway/common → store, intake, backends → embedding → catalogue, loaders
-//     → context.ts → schema, limits → config.ts → gateway.ts → host.ts (with subscriptions.ts,
-//     its WebSocket side, and the pages it serves: console/, explorer/) → index.ts
+//     → context.ts → schema, limits → config.ts → gateway.ts → host.ts (with subscriptions/,
+//     its WebSocket and event-stream sides, uploads.ts, its multipart requests, and the pages it serves: console/,
+//     explorer/) → index.ts
 //
 // Folders of one layer may import one another (no-circular still holds between them). Type-only
 // imports count like any other (tsPreCompilationDeps): a type from a layer above is a dependency
@@ -23,7 +24,7 @@ const LAYERS = [
   { name: 'schema-limits', path: '^gateway/(schema|limits)/' },
   { name: 'config', path: '^gateway/config\\.ts$' },
   { name: 'gateway', path: '^gateway/gateway\\.ts$' },
-  { name: 'host', path: '^gateway/(host\\.ts$|subscriptions\\.ts$|console/|explorer/)' },
+  { name: 'host', path: '^gateway/(host\\.ts$|subscriptions/|uploads\\.ts$|console/|explorer/)' },
   { name: 'index', path: '^gateway/index\\.ts$' },
 ];
 

@@ -111,8 +111,8 @@ export interface GatewayConfig extends RequestLimits {
    * persisted queries (`apq`, the default), only a persisted query list's operations (`safelist`), or none (`off`).
    */
   persistedQueries: PersistedQueriesConfig;
-  /** Subscriptions one WebSocket connection may have open at once (env SUBSCRIPTIONS_MAX_PER_CONNECTION). Default 10. */
-  maxSubscriptionsPerConnection: number;
+  /** Subscriptions one client (its API key, else its address) may have open at once, over WebSocket and event streams (env SUBSCRIPTIONS_MAX_PER_CLIENT). Default 10. */
+  maxSubscriptionsPerClient: number;
   /**
    * Per-client token buckets for inference inputs and writes (env RATE_LIMIT_INPUTS_PER_SECOND,
    * RATE_LIMIT_INPUTS_BURST, RATE_LIMIT_WRITES_PER_SECOND, RATE_LIMIT_WRITES_BURST, RATE_LIMIT_LOOPBACK),
@@ -183,7 +183,7 @@ export function defaultConfig(): GatewayConfig {
     maxRequestsInFlight: 256,
     queryLimits: { ...DEFAULT_QUERY_LIMITS },
     persistedQueries: { ...DEFAULT_PERSISTED_QUERIES },
-    maxSubscriptionsPerConnection: 10,
+    maxSubscriptionsPerClient: 10,
     rateLimits: { ...DEFAULT_RATE_LIMITS },
     trustProxyHops: 0,
     store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
@@ -232,7 +232,7 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     MAX_LABELS: 'labels of one `classify`',
     MAX_TEMPLATES: 'templates of one `classify`',
     BODY_LIMIT_BYTES: 'largest request body (a 20 MiB image in base64 fits)',
-    IMAGE_MAX_BYTES: 'largest image, checked before decoding',
+    IMAGE_MAX_BYTES: 'largest image, checked before decoding; an uploaded file is checked while it streams',
     IMAGE_MAX_PIXELS: 'most pixels of an image, read from its header before decoding',
     IMAGE_ICC_PROFILES: 'colour profiles: `ignore` them as PIL does, or `convert` to sRGB ([more](preprocessing.md#colour-profiles))',
     IMAGE_RESAMPLING: 'who resizes: `libvips` (fast, near PIL) or `pillow` (PIL bit for bit, slower; [more](preprocessing.md#resizing))',
@@ -263,7 +263,8 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     PERSISTED_QUERIES:
       "[operations by hash](protection.md#persisted-queries): `apq` (automatic), `safelist` (only the list's operations run), `off`",
     PERSISTED_QUERIES_MANIFEST: "with `safelist`: the persisted query list, a JSON file in Apollo's manifest format",
-    SUBSCRIPTIONS_MAX_PER_CONNECTION: 'subscriptions one WebSocket connection may have open at once; more are refused with `OVERLOADED`',
+    SUBSCRIPTIONS_MAX_PER_CLIENT:
+      'subscriptions one client (its API key, else its address) may have open at once, over WebSocket and event streams; more are refused with `OVERLOADED`',
     RATE_LIMIT_INPUTS_PER_SECOND: 'per client (its API key, else its address): inference inputs a second; 0 turns the limit off',
     RATE_LIMIT_INPUTS_BURST: "per client: the inputs bucket's size",
     RATE_LIMIT_WRITES_PER_SECOND: 'per client: products written a second (upserted or deleted; 1 for any other mutation); 0 turns it off',
@@ -292,20 +293,22 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
   },
 };
 
-/** Admission's counts of inputs, replaced by its estimate of time: refused rather than silently ignored. */
-const RETIRED_VARIABLES = ['ADMISSION_MAX_IMAGES', 'ADMISSION_MAX_TEXTS'];
+const BY_TIME =
+  'admission goes by time (the inference admitted ahead of a request, at the measured cost per input, against its deadline). Unset it; ADMISSION_MAX_WAIT_MS bounds the wait if needed';
+/** Variables no longer read, refused with what replaced them rather than silently ignored. */
+const RETIRED_VARIABLES: Record<string, string> = {
+  ADMISSION_MAX_IMAGES: BY_TIME,
+  ADMISSION_MAX_TEXTS: BY_TIME,
+  SUBSCRIPTIONS_MAX_PER_CONNECTION: 'subscriptions are bounded per client over every connection: set SUBSCRIPTIONS_MAX_PER_CLIENT',
+};
 
 /**
  * The configuration from environment variables (see CONFIGURATION_VARIABLES). Every value is checked as it is
  * read, and an error names the variable and quotes what it was set to.
  */
 export function configFromEnv(env: Env = process.env): GatewayConfig {
-  for (const name of RETIRED_VARIABLES) {
-    if (env[name] !== undefined) {
-      throw new TypeError(
-        `${name} is no longer read: admission goes by time (the inference admitted ahead of a request, at the measured cost per input, against its deadline). Unset it; ADMISSION_MAX_WAIT_MS bounds the wait if needed.`,
-      );
-    }
+  for (const [name, instead] of Object.entries(RETIRED_VARIABLES)) {
+    if (env[name] !== undefined) throw new TypeError(`${name} is no longer read: ${instead}.`);
   }
   const read = new EnvReader(env);
   const base = defaultConfig();
@@ -356,7 +359,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       maxCost: read.get('QUERY_MAX_COST', positiveInt, queryLimits.maxCost),
     },
     persistedQueries: persistedQueriesFromEnv(read),
-    maxSubscriptionsPerConnection: read.get('SUBSCRIPTIONS_MAX_PER_CONNECTION', positiveInt, base.maxSubscriptionsPerConnection),
+    maxSubscriptionsPerClient: read.get('SUBSCRIPTIONS_MAX_PER_CLIENT', positiveInt, base.maxSubscriptionsPerClient),
     rateLimits: {
       inputsPerSecond: read.get('RATE_LIMIT_INPUTS_PER_SECOND', nonNegativeNumber, rateLimits.inputsPerSecond),
       inputsBurst: read.get('RATE_LIMIT_INPUTS_BURST', positiveInt, rateLimits.inputsBurst),

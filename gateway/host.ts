@@ -9,7 +9,7 @@ import cors from 'cors';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
 import { bearerToken, isLoopbackAddress } from './common/auth';
-import { serveSubscriptions, type SubscriptionServer } from './subscriptions';
+import { eventStreams, serveWebSocketSubscriptions, SubscriptionBudget, type EventStreams, type SubscriptionServer } from './subscriptions';
 import { ErrorCode, GatewayError } from './common/errors';
 import { CONSOLE_ROUTE, webConsole } from './console';
 import type { GatewayContext, RequestLimits } from './context';
@@ -20,6 +20,8 @@ import { multipartUploads } from './uploads';
 
 /** Where the standalone schema is served, and the Federation subgraph when FEDERATION is on. */
 export const GRAPHQL_ROUTE = '/graphql';
+/** Subscriptions over Server-Sent Events (graphql-sse), for clients that cannot open a WebSocket. */
+export const EVENT_STREAM_ROUTE = '/graphql/stream';
 export const SUBGRAPH_ROUTE = '/subgraph';
 
 /** The most distinct inputs one request may hold, by the request limits. */
@@ -99,6 +101,10 @@ export class GatewayHost {
   private state: 'serving' | 'stopping' | 'stopped' = 'serving';
   /** Subscriptions over WebSocket on /graphql, on the same server. */
   private readonly subscriptions: SubscriptionServer;
+  /** Subscriptions over Server-Sent Events on EVENT_STREAM_ROUTE. */
+  private readonly eventStreams: EventStreams;
+  /** Every client's open subscriptions, over both transports. */
+  private readonly subscriptionBudget: SubscriptionBudget;
   /** Requests to /graphql not yet answered (see GatewayConfig.maxRequestsInFlight). */
   private inFlight = 0;
 
@@ -106,8 +112,14 @@ export class GatewayHost {
     readonly gateway: Gateway,
     private readonly options: HostOptions = {},
   ) {
+    this.subscriptionBudget = new SubscriptionBudget(gateway.config.maxSubscriptionsPerClient);
+    this.eventStreams = eventStreams(gateway, this.subscriptionBudget, graphqlError);
     this.mount();
-    this.subscriptions = serveSubscriptions(this.httpServer, GRAPHQL_ROUTE, gateway, gateway.config.maxSubscriptionsPerConnection);
+    // A body still arriving at the request's deadline cannot be answered in time: Node answers 408
+    // and closes, instead of holding the connection for its default 5 minutes (an endless upload).
+    this.httpServer.requestTimeout = gateway.config.requestTimeoutMs;
+    this.httpServer.headersTimeout = Math.min(this.httpServer.headersTimeout, gateway.config.requestTimeoutMs);
+    this.subscriptions = serveWebSocketSubscriptions(this.httpServer, GRAPHQL_ROUTE, gateway, this.subscriptionBudget);
   }
 
   listen(port: number, host?: string): Promise<AddressInfo> {
@@ -125,6 +137,7 @@ export class GatewayHost {
     if (this.state !== 'serving') return;
     this.state = 'stopping';
     // Open subscriptions would hold the server open: they complete first.
+    this.eventStreams.close();
     await this.subscriptions.close();
     if (this.httpServer.listening) {
       const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
@@ -167,6 +180,14 @@ export class GatewayHost {
     app.get('/metrics', async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
+    // Before GRAPHQL_ROUTE, which as a prefix would take its requests. Streams last as long as their
+    // subscriptions, so they do not count among the requests in flight: their bound is per client.
+    app.use(
+      EVENT_STREAM_ROUTE,
+      cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
+      express.json({ limit: config.bodyLimitBytes }),
+      ...this.eventStreams.handlers,
+    );
     app.use(GRAPHQL_ROUTE, ...this.graphqlHandlers(gateway.apollo, config.sandbox));
     if (gateway.subgraph) app.use(SUBGRAPH_ROUTE, ...this.graphqlHandlers(gateway.subgraph, false));
     app.use(this.bodyErrors());

@@ -1,10 +1,10 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
-import { newApiKey } from '../../gateway/common/auth';
-import { DEFAULT_JOB_RUNNER_OPTIONS } from '../../gateway/catalogue';
-import { seedShapeCatalogue, shapeProducts } from '../helpers/catalogue';
-import { startGateway, type RunningGateway } from '../helpers/gateway';
+import { newApiKey } from '../../../gateway/common/auth';
+import { DEFAULT_JOB_RUNNER_OPTIONS } from '../../../gateway/catalogue';
+import { seedShapeCatalogue, shapeProducts } from '../../helpers/catalogue';
+import { startGateway, type RunningGateway } from '../../helpers/gateway';
 
 const FOLLOW = 'subscription ($id: ID!) { taggingJob(id: $id) { id status total processed failed } }';
 const START = 'mutation { taggingJobStart { job { id } userErrors { message } } }';
@@ -61,7 +61,7 @@ describe('Subscription.taggingJob over WebSocket (graphql-ws on /graphql)', () =
     // Small chunks with a pause between them: a job of 32 products takes several steps to follow.
     gateway = await startGateway({
       jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 8, pauseMs: 300, pollMs: 50 },
-      maxSubscriptionsPerConnection: 1,
+      maxSubscriptionsPerClient: 1,
     });
     await seedShapeCatalogue(gateway.graphql, await shapeProducts(5));
   });
@@ -157,20 +157,27 @@ describe('Subscription.taggingJob over WebSocket (graphql-ws on /graphql)', () =
     }
   });
 
-  it('bounds the subscriptions one connection holds open (SUBSCRIPTIONS_MAX_PER_CONNECTION), and refuses what is not a valid operation', async () => {
+  it('bounds the subscriptions one client holds open over all its connections (SUBSCRIPTIONS_MAX_PER_CLIENT), and refuses what is not a valid subscription', async () => {
     const started = await gateway.graphql<{ taggingJobStart: { job: { id: string } } }>(START);
     const c = client(gateway);
+    const other = client(gateway);
     try {
       const first = follow(c, FOLLOW, { id: started.data!.taggingJobStart.job.id });
-      // The first is open until its job ends; the second on the same connection is refused.
-      const second = await follow(c, FOLLOW, { id: started.data!.taggingJobStart.job.id });
+      // The first is open until its job ends; a second, even on another connection, is refused.
+      const second = await follow(other, FOLLOW, { id: started.data!.taggingJobStart.job.id });
       expect(second.errors.map((e) => e.extensions?.code)).toEqual(['OVERLOADED']);
-      expect(second.errors[0].message).toMatch(/SUBSCRIPTIONS_MAX_PER_CONNECTION/);
+      expect(second.errors[0].message).toMatch(/has 1 subscriptions open, the most one client may \(SUBSCRIPTIONS_MAX_PER_CLIENT\)/);
       expect((await first).events.at(-1)?.status).toBe('SUCCEEDED');
+      // Its place is given back when it ends.
+      expect((await follow(other, FOLLOW, { id: started.data!.taggingJobStart.job.id })).events.at(-1)?.status).toBe('SUCCEEDED');
       const invalid = await follow(c, 'subscription { taggingJob { id } }', {});
       expect(invalid.errors[0].message).toMatch(/argument "id" of type "ID!" is required/);
+      // Queries and mutations go over HTTP, through rate limits and admission.
+      const mutation = await follow(c, START, {});
+      expect(mutation.errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+      expect(mutation.errors[0].message).toMatch(/^Only subscriptions are served here, and this operation is a mutation/);
     } finally {
-      await c.dispose();
+      await Promise.all([c.dispose(), other.dispose()]);
     }
   });
 });
