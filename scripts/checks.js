@@ -8,7 +8,7 @@ const { spawn } = require('node:child_process');
 const { delimiter, join } = require('node:path');
 
 const root = join(__dirname, '..');
-const FOLDERS = ['gateway', 'functions', 'infra', 'test', 'bench', 'tools'];
+const FOLDERS = ['gateway', 'functions', 'infra', 'test', 'bench', 'tools', 'examples'];
 const CHECKS = [
   ['formatting', 'prettier', ['--check', ...FOLDERS]],
   ['layers', 'depcruise', ['gateway', 'functions', 'bench', 'tools', '--config', '.dependency-cruiser.cjs', '--output-type', 'err-long']],

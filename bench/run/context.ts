@@ -40,7 +40,7 @@ export interface GatewayInputs {
   jpegs: Buffer[];
   /** One `embed` request per JPEG, base64. */
   imageBodies: string[];
-  /** The gateway's environment: the bench model, image cache off, admission control's bounds lifted. */
+  /** The gateway's environment: the bench model, image cache off, in-flight backstop lifted. */
   gatewayEnv: Record<string, string>;
 }
 

@@ -12,7 +12,7 @@ export async function gatewaySection(ctx: BenchContext, inputs: GatewayInputs): 
   say(`## 2. The gateway end to end over HTTP`);
   say();
   say(
-    `One 640×480 JPEG (base64, ~60 KB) per \`embed\` request, all distinct, image cache off; autocannon with N requests in flight for ${loadSeconds} s after a 1 s warm-up; the gateway in its own process with its defaults but admission control's bounds lifted (\`IMAGE_BATCH_MAX_SIZE\` ${GATEWAY_DEFAULTS.imageMaxBatchSize}, \`BATCH_MAX_DELAY_MS\` ${GATEWAY_DEFAULTS.maxDelayMs}, \`LOCAL_WORKERS\` = cores/2); the sweep ${rounds} times over, medians (min–max).`,
+    `One 640×480 JPEG (base64, ~60 KB) per \`embed\` request, all distinct, image cache off; autocannon with N requests in flight for ${loadSeconds} s after a 1 s warm-up; the gateway in its own process with its defaults but the in-flight backstop lifted (\`IMAGE_BATCH_MAX_SIZE\` ${GATEWAY_DEFAULTS.imageMaxBatchSize}, \`BATCH_MAX_DELAY_MS\` ${GATEWAY_DEFAULTS.maxDelayMs}, \`LOCAL_WORKERS\` = cores/2); the sweep ${rounds} times over, medians (min–max).`,
   );
   say();
   // Decoding alone, in this process, one image at a time: its CPU per image, and its latency.

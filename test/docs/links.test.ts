@@ -66,7 +66,7 @@ describe('the Markdown pages git tracks', () => {
   it('name only repository paths that exist, where they name one in backticks', () => {
     // Under a top-level folder, or a file at the top (a bare config.json is a model's, not the repository's).
     const TOP =
-      /^(?:gateway|functions|bench|tools|test|scripts|infra|schema|models|docs|\.ci)\/[\w./-]*$|^(?:[A-Z]+\.md|package\.json|cdk\.json)$/;
+      /^(?:gateway|functions|bench|tools|test|scripts|infra|schema|models|docs|examples|\.ci)\/[\w./-]*$|^(?:[A-Z]+\.md|package\.json|cdk\.json)$/;
     const GENERATED = /^(?:bench\/model|dist|test-artifacts|data)(?:\/|$)/;
     const named = PAGES.flatMap((page) =>
       [...prose(readFileSync(page, 'utf8')).matchAll(/`([^`\s]+)`/g)]
