@@ -54,10 +54,10 @@ function clientOf(credentials: Credentials, keys: ApiKeys): string {
  * when the gateway safelists (400 QUERY_NOT_IN_SAFELIST), API keys (401/403), a page over its bound
  * (400 BAD_USER_INPUT), the cost limit (400 QUERY_TOO_COMPLEX; depth, aliases, directives and
  * tokens were refused earlier, in parsing and validation), the client's rate limits (429
- * RATE_LIMITED), and admission by the time the request has left (503 OVERLOADED). The order matters: a refused key spends no
- * tokens, and a request over its rate spends no place in the queue. Apollo runs every plugin's
- * didResolveOperation at once, so these live in one. The admitted demand is released when the
- * response is sent.
+ * RATE_LIMITED), and admission by the time the request has left (503 OVERLOADED). The order
+ * matters: a refused key spends no tokens, and a request over its rate spends no place in the
+ * queue. Apollo runs every plugin's didResolveOperation at once, so these live in one. The
+ * admitted demand is released when the response is sent.
  */
 export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedContext> {
   const { keys, queryLimits, rateLimiter, admission, metrics, maxPage, safelist } = options;

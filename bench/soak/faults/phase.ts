@@ -14,7 +14,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { fmt, makeJpegs, startGatewayProcess, startLambdaLocalProcess } from '../../lib';
+import { fmt, makeJpegs, spread, startGatewayProcess, startLambdaLocalProcess } from '../../lib';
 import type { Client } from '../client';
 import { logCollector } from '../log';
 import { judge } from '../outcome';
@@ -181,6 +181,8 @@ export async function faultPhase(run: Run): Promise<void> {
     // sub-phase's requests are let finish, so that none of them is judged by a fault of the next.
     // Memory and descriptors at the end of each round's recovery (the same load as the baseline).
     const roundEnds: Sample[] = [];
+    /** Where each round's samples end (an index into sampler.samples). */
+    const roundSampleEnds: number[] = [];
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i];
       const state = states[i];
@@ -202,7 +204,10 @@ export async function faultPhase(run: Run): Promise<void> {
       }
       if (spec.faults) await injector.stop();
       state.endMs = nowMs();
-      if (spec.recovery === 'full') roundEnds.push(await sample(`fault: ${spec.name} (end)`));
+      if (spec.recovery === 'full') {
+        roundEnds.push(await sample(`fault: ${spec.name} (end)`));
+        roundSampleEnds.push(sampler.samples.length);
+      }
     }
     const endStats = await lambdaStats();
     running = false;
@@ -228,7 +233,14 @@ export async function faultPhase(run: Run): Promise<void> {
     }));
     if (roundEnds.length >= 2) {
       const pick = (s: Sample) => ({ rssMb: s.rssMb, anonMb: s.anonMb, fds: s.fds, sockets: s.sockets });
-      report.memory = { baseline: pick(roundEnds[0]), end: pick(roundEnds[roundEnds.length - 1]), rounds: roundEnds.length };
+      const anonOf = (from: number, to: number) => spread(sampler.samples.slice(from, to).map((s) => s.anonMb)).median;
+      const rounds = roundSampleEnds.length;
+      report.memory = {
+        baseline: pick(roundEnds[0]),
+        end: pick(roundEnds[roundEnds.length - 1]),
+        rounds: roundEnds.length,
+        medianAnonMb: { first: anonOf(0, roundSampleEnds[0]), last: anonOf(roundSampleEnds[rounds - 2], roundSampleEnds[rounds - 1]) },
+      };
     }
 
     // 5. What each sub-phase saw, and its checks.

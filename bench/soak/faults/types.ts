@@ -164,12 +164,15 @@ export interface FaultPhaseReport {
   /**
    * The gateway at the end of the first round's recovery and at the end of the last round's, both
    * under the same load: what the later rounds' faults left behind, once the process had grown
-   * into its working size in the first.
+   * into its working size in the first. Allocated memory is judged by each round's median sample
+   * (V8 returns memory to the system in steps: one sample may fall just after a step, or before).
    */
   memory?: {
     baseline: { rssMb: number; anonMb: number; fds: number; sockets: number };
     end: { rssMb: number; anonMb: number; fds: number; sockets: number };
     rounds: number;
+    /** Median allocated memory over the first round's samples and over the last round's. */
+    medianAnonMb: { first: number; last: number };
   };
   lambdaStats?: LambdaStats;
   /** Fault injections the stand-in did not take. */
