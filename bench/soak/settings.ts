@@ -38,7 +38,7 @@ export const USAGE = `Usage: npm run soak -- [options]
   --gateway FILE           the gateway entry to run (default dist/gateway/index.js), e.g. an older
                            build to compare
   --env KEY=VALUE          an extra variable for the gateway process (repeatable), e.g.
-                           --env ADMISSION_MAX_IMAGES=64; the fault phase's gateway gets it too
+                           --env ADMISSION_MAX_WAIT_MS=5000; the fault phase's gateway gets it too
                            (REMOTE_* and CIRCUIT_* included: the bounds follow them)
   --allocator glibc|jemalloc
                            the gateways' malloc: glibc's own (default, as the container image runs
