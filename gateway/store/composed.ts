@@ -12,6 +12,7 @@ import type {
   ProductFilter,
   ProductRow,
   ProductsWrite,
+  TagChangeRow,
   TagRow,
   TaxonomyRow,
   VectorModel,
@@ -38,7 +39,17 @@ export interface StoreParts {
   >;
   models: Methods<'getModelState' | 'claimActiveModel'>;
   search: Methods<'searchProducts'>;
-  tags: Methods<'getTaxonomy' | 'setTaxonomy' | 'replaceAutoTags' | 'setManualTags' | 'getTags' | 'labelTopProducts' | 'tagsForReview'>;
+  tags: Methods<
+    | 'getTaxonomy'
+    | 'setTaxonomy'
+    | 'replaceAutoTags'
+    | 'setManualTags'
+    | 'getTags'
+    | 'labelTopProducts'
+    | 'tagsForReview'
+    | 'tagChanges'
+    | 'lastTagChangeSeq'
+  >;
   jobs: Methods<'createJob' | 'getJob' | 'listJobs' | 'cancelJob' | 'claimJobChunk' | 'completeJobChunk' | 'reclaimStaleJobChunks'>;
 }
 
@@ -125,6 +136,12 @@ export class ComposedStore implements CatalogueStore {
   }
   tagsForReview(first: number, after?: string): Promise<Page<TagRow>> {
     return this.parts.tags.tagsForReview(first, after);
+  }
+  tagChanges(after: number | undefined, first: number): Promise<TagChangeRow[]> {
+    return this.parts.tags.tagChanges(after, first);
+  }
+  lastTagChangeSeq(): Promise<number> {
+    return this.parts.tags.lastTagChangeSeq();
   }
 
   createJob(job: NewJob): Promise<{ job: JobRow; created: boolean }> {

@@ -75,6 +75,29 @@ export interface TagRow {
 }
 
 /**
+ * A change of one product's labels in one facet, as the outbox records it: written in the same
+ * transaction as the tags, only when the sorted set of labels changed (a score alone changing, or
+ * the same labels written again, records nothing). Deleting a product records nothing: the shop
+ * deleted it and knows.
+ */
+export interface TagChangeRow {
+  /** 1, 2, 3, ...: the order changes were committed in, never reused. */
+  seq: number;
+  productId: string;
+  facet: string;
+  /** The labels before the write, sorted by code point; [] the first time the facet is tagged. */
+  previousLabels: string[];
+  /** The labels after it, sorted; [] when the write removed them. */
+  labels: string[];
+  /** Which write made the change: an automatic tagging (upsert, job) or manual tags. */
+  source: TagSource;
+  /** The model key of the (product, facet)'s tags written, else of any tag of the write; null when the write held no tag. */
+  model: string | null;
+  /** ISO 8601. */
+  changedAt: string;
+}
+
+/**
  * Which model's vectors the catalogue uses. Vectors of several models may be stored side by side;
  * search and tags use the active model's. A model change builds the target model's vectors beside
  * them and makes it active once every product has one.
@@ -303,6 +326,10 @@ export interface CatalogueStore {
   labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]>;
   /** Automatic tags marked for review, ordered by (productId, facet, label). */
   tagsForReview(first: number, after?: string): Promise<Page<TagRow>>;
+  /** The outbox: at most `first` tag changes with a seq greater than `after` (all when undefined), in seq order. */
+  tagChanges(after: number | undefined, first: number): Promise<TagChangeRow[]>;
+  /** The seq of the newest tag change committed, 0 when there is none: where a reader wanting only changes from now on starts. */
+  lastTagChangeSeq(): Promise<number>;
 
   // Jobs: rows of the store, so a killed process loses nothing and several gateways share one job.
 

@@ -1,4 +1,4 @@
-import type { JobRow, ProductRow, TagRow, VectorModel } from './port';
+import type { JobRow, ProductRow, TagChangeRow, TagRow, VectorModel } from './port';
 
 /**
  * The port's rows from table columns, once their engine has decoded them (JSON parsed, 0/1 as
@@ -15,6 +15,7 @@ type ColumnsOf<Row> = { [Field in keyof Row & string as Column<Field>]: Row[Fiel
 
 export type ProductColumns = ColumnsOf<ProductRow>;
 export type TagColumns = ColumnsOf<TagRow>;
+export type TagChangeColumns = ColumnsOf<TagChangeRow>;
 export type JobColumns = ColumnsOf<JobRow> & {
   /** The last product id cut into a chunk (keyset), and whether no product is left after it. */
   cursor: string | null;
@@ -48,6 +49,22 @@ export function tagOf(row: TagColumns): TagRow {
     needsReview: row.needs_review,
     model: row.model,
     taxonomyVersion: row.taxonomy_version,
+  };
+}
+
+/** The outbox's columns, in the order of TagChangeColumns. */
+export const TAG_CHANGE_COLUMNS = 'seq, product_id, facet, previous_labels, labels, source, model, changed_at';
+
+export function tagChangeOf(row: TagChangeColumns): TagChangeRow {
+  return {
+    seq: row.seq,
+    productId: row.product_id,
+    facet: row.facet,
+    previousLabels: row.previous_labels,
+    labels: row.labels,
+    source: row.source,
+    model: row.model,
+    changedAt: row.changed_at,
   };
 }
 

@@ -18,6 +18,7 @@ import { modelKey, type VectorModel } from '../port';
  *   fetched_urls    url -> the hash and HTTP validators of its last fetch, for a conditional fetch
  *   catalogue_state one row: the active model and the target of a model change, as jsonb
  *   jobs, job_chunks tagging and re-embedding jobs, and the chunks they are cut into
+ *   tag_changes     the outbox: one row per change of a (product, facet)'s labels, in commit order
  *   schema_version  the last migration applied
  *
  * Per model, one product-vector table `product_vectors_<16 hex of sha256(model key)>` with a typed
@@ -56,6 +57,7 @@ export class Names {
   readonly imageBytes: string;
   readonly fetchedUrls: string;
   readonly catalogueState: string;
+  readonly tagChanges: string;
 
   constructor(readonly schemaName: string) {
     this.schema = quoteIdent(schemaName);
@@ -71,6 +73,7 @@ export class Names {
     this.imageBytes = t('image_bytes');
     this.fetchedUrls = t('fetched_urls');
     this.catalogueState = t('catalogue_state');
+    this.tagChanges = t('tag_changes');
   }
 
   /** A table of this schema by its bare name (as stored in vector_models.table_name). */
@@ -174,6 +177,20 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
     `ALTER TABLE ${n.jobs} ADD COLUMN changes_model boolean NOT NULL DEFAULT false`,
     // At most one model change open at a time.
     `CREATE UNIQUE INDEX jobs_one_model_change ON ${n.jobs} (changes_model) WHERE changes_model AND status IN ('QUEUED', 'RUNNING')`,
+  ],
+  // 4: the outbox of tag changes, written in the transaction of the tags (see tags.ts). No foreign
+  // key: a change outlives its product.
+  (n) => [
+    `CREATE TABLE ${n.tagChanges} (
+      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      product_id text COLLATE "C" NOT NULL,
+      facet text COLLATE "C" NOT NULL,
+      previous_labels jsonb NOT NULL CHECK (jsonb_typeof(previous_labels) = 'array'),
+      labels jsonb NOT NULL CHECK (jsonb_typeof(labels) = 'array'),
+      source text NOT NULL CHECK (source IN ('auto', 'manual')),
+      model text,
+      changed_at text NOT NULL
+    )`,
   ],
 ];
 

@@ -3,8 +3,9 @@ import type { PoolClient } from 'pg';
 import { check, nonNegativeInt } from '../../../functions/options';
 import { decodeKeyCursor, pageOf } from '../cursor';
 import { lastById } from '../order';
-import type { FacetRow, Hit, Page, TagRow, TaxonomyRow } from '../port';
-import { TAG_COLUMNS, tagOf, type TagColumns } from '../rows';
+import type { FacetRow, Hit, Page, TagChangeRow, TagRow, TagSource, TaxonomyRow } from '../port';
+import { TAG_CHANGE_COLUMNS, TAG_COLUMNS, tagChangeOf, tagOf, type TagChangeColumns, type TagColumns } from '../rows';
+import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { Part } from '../composed';
 import type { Connection } from './connection';
 import { Params } from './filters';
@@ -60,28 +61,62 @@ export class Tags extends Part<Connection> {
     await this.c.transaction((client) => this.writeAutoTags(client, productIds, tags));
   }
 
-  /** replaceAutoTags' writes, inside the caller's transaction. */
+  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction. */
   async writeAutoTags(client: PoolClient, productIds: string[], tags: TagRow[]): Promise<void> {
     if (productIds.length === 0) return;
     const named = new Set(productIds);
-    const rows = lastById(
-      tags.filter((t) => named.has(t.productId)),
-      (t) => JSON.stringify([t.productId, t.facet, t.label]),
-    ).map((t) => ({ product_id: t.productId, facet: t.facet, ...labelColumns(t) }));
+    const written = tags.filter((t) => named.has(t.productId));
+    const rows = lastById(written, (t) => JSON.stringify([t.productId, t.facet, t.label])).map((t) => ({
+      product_id: t.productId,
+      facet: t.facet,
+      ...labelColumns(t),
+    }));
     const n = this.c.names;
     // Locks the products, in one order, so that setManualTags cannot slip a manual tag in between
     // the check below and the insert (and two calls cannot deadlock).
     await client.query(`SELECT id FROM ${n.products} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [productIds]);
+    const before = await this.labelsOf(client, productIds);
     await client.query(`DELETE FROM ${n.tags} WHERE product_id = ANY($1::text[]) AND source = 'auto'`, [productIds]);
-    if (rows.length === 0) return;
+    if (rows.length > 0) {
+      await client.query(
+        `INSERT INTO ${n.tags} (${TAG_COLUMNS})
+         SELECT r.product_id, r.facet, r.label, 'auto', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
+         FROM jsonb_to_recordset($1::jsonb) AS r(product_id text, facet text, label text, score float8, similarity float8,
+                                                 needs_review boolean, model text, taxonomy_version integer)
+         WHERE EXISTS (SELECT 1 FROM ${n.products} p WHERE p.id = r.product_id)
+           AND NOT EXISTS (SELECT 1 FROM ${n.tags} m WHERE m.product_id = r.product_id AND m.facet = r.facet AND m.source = 'manual')`,
+        [JSON.stringify(rows)],
+      );
+    }
+    await this.recordChanges(client, tagChangesBetween(before, await this.labelsOf(client, productIds), written), 'auto');
+  }
+
+  /** Every label of these products, in (product, facet, label) order: one read of the primary key. */
+  private async labelsOf(client: PoolClient, productIds: string[]): Promise<LabelRow[]> {
+    const result = await client.query<LabelRow>(
+      `SELECT product_id, facet, label FROM ${this.c.names.tags} WHERE product_id = ANY($1::text[]) ORDER BY product_id, facet, label`,
+      [productIds],
+    );
+    return result.rows;
+  }
+
+  /**
+   * Inserts the changes under a lock on the outbox held until commit: a seq is taken when a row is
+   * inserted, not when it commits, so without it a reader could see seq 11 committed, move its
+   * cursor past it, and never see seq 10 committed a moment later. Writers of tag changes take
+   * turns from here to their commit; readers are not blocked (EXCLUSIVE lets SELECT through).
+   */
+  private async recordChanges(client: PoolClient, changes: NewTagChange[], source: TagSource): Promise<void> {
+    if (changes.length === 0) return;
+    const n = this.c.names;
+    await client.query(`LOCK TABLE ${n.tagChanges} IN EXCLUSIVE MODE`);
     await client.query(
-      `INSERT INTO ${n.tags} (${TAG_COLUMNS})
-       SELECT r.product_id, r.facet, r.label, 'auto', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
-       FROM jsonb_to_recordset($1::jsonb) AS r(product_id text, facet text, label text, score float8, similarity float8,
-                                               needs_review boolean, model text, taxonomy_version integer)
-       WHERE EXISTS (SELECT 1 FROM ${n.products} p WHERE p.id = r.product_id)
-         AND NOT EXISTS (SELECT 1 FROM ${n.tags} m WHERE m.product_id = r.product_id AND m.facet = r.facet AND m.source = 'manual')`,
-      [JSON.stringify(rows)],
+      `INSERT INTO ${n.tagChanges} (product_id, facet, previous_labels, labels, source, model, changed_at)
+       SELECT r.product_id, r.facet, r.previous_labels, r.labels, $2, r.model, $3
+       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (product_id text, facet text, previous_labels jsonb, labels jsonb, model text))
+         WITH ORDINALITY AS r(product_id, facet, previous_labels, labels, model, i)
+       ORDER BY r.i`,
+      [JSON.stringify(changes), source, new Date().toISOString()],
     );
   }
 
@@ -91,20 +126,41 @@ export class Tags extends Part<Connection> {
     await this.c.transaction(async (client) => {
       const exists = await client.query(`SELECT 1 FROM ${n.products} WHERE id = $1 FOR UPDATE`, [productId]);
       if (exists.rowCount === 0) return; // no product, nothing to tag
+      const before = await this.labelsOf(client, [productId]);
       // Manual tags replace the facet's automatic ones too: a (product, facet) has one kind or the other.
       await client.query(`DELETE FROM ${n.tags} WHERE product_id = $1 AND facet = $2 AND (source = 'manual' OR $3::boolean)`, [
         productId,
         facet,
         rows.length > 0,
       ]);
-      if (rows.length === 0) return;
-      await client.query(
-        `INSERT INTO ${n.tags} (${TAG_COLUMNS})
-         SELECT $1, $2, r.label, 'manual', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
-         FROM jsonb_to_recordset($3::jsonb) AS r(label text, score float8, similarity float8, needs_review boolean, model text, taxonomy_version integer)`,
-        [productId, facet, JSON.stringify(rows)],
-      );
+      if (rows.length > 0) {
+        await client.query(
+          `INSERT INTO ${n.tags} (${TAG_COLUMNS})
+           SELECT $1, $2, r.label, 'manual', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
+           FROM jsonb_to_recordset($3::jsonb) AS r(label text, score float8, similarity float8, needs_review boolean, model text, taxonomy_version integer)`,
+          [productId, facet, JSON.stringify(rows)],
+        );
+      }
+      const written = tags.map((t) => ({ productId, facet, model: t.model }));
+      await this.recordChanges(client, tagChangesBetween(before, await this.labelsOf(client, [productId]), written), 'manual');
     });
+  }
+
+  async tagChanges(after: number | undefined, first: number): Promise<TagChangeRow[]> {
+    const args = checkTagChangesArgs(after, first);
+    if (args.first === 0) return [];
+    const rows = await this.c.rows<Omit<TagChangeColumns, 'seq'> & { seq: string }>(
+      `SELECT ${TAG_CHANGE_COLUMNS} FROM ${this.c.names.tagChanges} WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [args.after, args.first],
+    );
+    // bigint comes out as text; a seq stays far below 2^53.
+    return rows.map((row) => tagChangeOf({ ...row, seq: Number(row.seq) }));
+  }
+
+  async lastTagChangeSeq(): Promise<number> {
+    // Writers commit in seq order (see recordChanges), so no change below the newest committed one is still to come.
+    const [row] = await this.c.rows<{ seq: string }>(`SELECT coalesce(max(seq), 0) AS seq FROM ${this.c.names.tagChanges}`);
+    return Number(row.seq);
   }
 
   async getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {

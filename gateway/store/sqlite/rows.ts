@@ -1,6 +1,16 @@
 import { checkImageLists } from '../checks';
-import type { JobError, ProductFilter, ProductRow, TagRow, VectorModel } from '../port';
-import { jobOf, productOf, stateModel, tagOf, type JobColumns, type ProductColumns, type TagColumns } from '../rows';
+import type { JobError, ProductFilter, ProductRow, TagChangeRow, TagRow, VectorModel } from '../port';
+import {
+  jobOf,
+  productOf,
+  stateModel,
+  tagChangeOf,
+  tagOf,
+  type JobColumns,
+  type ProductColumns,
+  type TagChangeColumns,
+  type TagColumns,
+} from '../rows';
 import { canonicalJson } from './filters';
 
 /** The SQLite tables' rows as they come out (JSON as text, booleans as 0/1) and go in, and the port's rows from them. */
@@ -29,6 +39,13 @@ export type ProductParams = [
 
 /** A tags row as it comes out: needs_review as 0 or 1. */
 export type TagSqlRow = Omit<TagColumns, 'needs_review'> & { needs_review: number };
+
+/** An outbox row as it comes out: label lists as JSON text. */
+export type TagChangeSqlRow = Omit<TagChangeColumns, 'previous_labels' | 'labels'> & { previous_labels: string; labels: string };
+
+export function tagChangeOfSql(row: TagChangeSqlRow): TagChangeRow {
+  return tagChangeOf({ ...row, previous_labels: JSON.parse(row.previous_labels) as string[], labels: JSON.parse(row.labels) as string[] });
+}
 
 /** A jobs row as it comes out: errors and filter as JSON text, flags as 0 or 1. */
 export type JobSqlRow = Omit<JobColumns, 'errors' | 'filter' | 'reembed' | 'changes_model' | 'exhausted'> & {

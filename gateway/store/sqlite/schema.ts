@@ -147,6 +147,22 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       "CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_model_change ON jobs (changes_model) WHERE changes_model = 1 AND status IN ('QUEUED', 'RUNNING')",
     );
   },
+  // 5: the outbox of tag changes, written in the transaction of the tags (see tags.ts). AUTOINCREMENT:
+  // a seq is never reused, even after the newest rows are deleted, so a reader's cursor stays
+  // meaningful; SQLite has one writer at a time, so seq order is commit order. No foreign key: a
+  // change outlives its product.
+  `
+  CREATE TABLE IF NOT EXISTS tag_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    product_id TEXT NOT NULL,
+    facet TEXT NOT NULL,
+    previous_labels TEXT NOT NULL CHECK (json_type(previous_labels) = 'array'),
+    labels TEXT NOT NULL CHECK (json_type(labels) = 'array'),
+    source TEXT NOT NULL CHECK (source IN ('auto', 'manual')),
+    model TEXT,
+    changed_at TEXT NOT NULL
+  );
+  `,
 ];
 
 /**

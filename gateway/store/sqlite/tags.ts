@@ -1,11 +1,12 @@
 import { check, nonNegativeInt } from '../../../functions/options';
 import { checkAutoTags } from '../checks';
 import { decodeKeyCursor, pageOf } from '../cursor';
-import type { FacetRow, Hit, Page, TagRow, TaxonomyRow } from '../port';
-import { TAG_COLUMNS } from '../rows';
+import type { FacetRow, Hit, Page, TagChangeRow, TagRow, TagSource, TaxonomyRow } from '../port';
+import { TAG_CHANGE_COLUMNS, TAG_COLUMNS } from '../rows';
+import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { Part } from '../composed';
 import type { Connection } from './connection';
-import { tagOfSql, type TagSqlRow } from './rows';
+import { tagChangeOfSql, tagOfSql, type TagChangeSqlRow, type TagSqlRow } from './rows';
 
 /** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
 export class Tags extends Part<Connection> {
@@ -33,9 +34,15 @@ export class Tags extends Part<Connection> {
     return this.c.run('replaceAutoTags', 'write', () => this.writeAutoTags(new Set(productIds), tags));
   }
 
-  /** replaceAutoTags' writes, inside the caller's transaction. */
+  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction. */
   writeAutoTags(named: Set<string>, tags: TagRow[]): void {
     const ids = JSON.stringify([...named]);
+    const before = this.labelsOf(ids);
+    this.replaceAuto(ids, tags);
+    this.recordChanges(tagChangesBetween(before, this.labelsOf(ids), tags), 'auto');
+  }
+
+  private replaceAuto(ids: string, tags: TagRow[]): void {
     this.c.sql("DELETE FROM tags WHERE source = 'auto' AND product_id IN (SELECT value FROM json_each(?))").run(ids);
     if (tags.length === 0) return;
     // Which products exist and which of their facets have manual tags, looked up once for the whole
@@ -60,9 +67,31 @@ export class Tags extends Part<Connection> {
     }
   }
 
+  /** Every label of these products (a JSON array of ids), in (product, facet, label) order: one read of the primary key. */
+  private labelsOf(ids: string): LabelRow[] {
+    return this.c
+      .sql(
+        'SELECT product_id, facet, label FROM tags WHERE product_id IN (SELECT value FROM json_each(?)) ORDER BY product_id, facet, label',
+      )
+      .all(ids) as LabelRow[];
+  }
+
+  private recordChanges(changes: NewTagChange[], source: TagSource): void {
+    if (changes.length === 0) return;
+    const insert = this.c.sql(
+      'INSERT INTO tag_changes (product_id, facet, previous_labels, labels, source, model, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    const now = this.c.now().toISOString();
+    for (const c of changes) {
+      insert.run(c.product_id, c.facet, JSON.stringify(c.previous_labels), JSON.stringify(c.labels), source, c.model, now);
+    }
+  }
+
   /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */
   async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
     return this.c.run('setManualTags', 'write', () => {
+      const ids = JSON.stringify([productId]);
+      const before = this.labelsOf(ids);
       const sources = tags.length > 0 ? "('auto', 'manual')" : "('manual')";
       this.c.sql(`DELETE FROM tags WHERE product_id = ? AND facet = ? AND source IN ${sources}`).run(productId, facet);
       const insert = this.c.sql(
@@ -74,7 +103,28 @@ export class Tags extends Part<Connection> {
       for (const t of tags) {
         insert.run(productId, facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion, productId);
       }
+      const written = tags.map((t) => ({ productId, facet, model: t.model }));
+      this.recordChanges(tagChangesBetween(before, this.labelsOf(ids), written), 'manual');
     });
+  }
+
+  async tagChanges(after: number | undefined, first: number): Promise<TagChangeRow[]> {
+    const args = checkTagChangesArgs(after, first);
+    return this.c.run('tagChanges', 'read', () =>
+      (
+        this.c
+          .sql(`SELECT ${TAG_CHANGE_COLUMNS} FROM tag_changes WHERE seq > ? ORDER BY seq LIMIT ?`)
+          .all(args.after, args.first) as TagChangeSqlRow[]
+      ).map(tagChangeOfSql),
+    );
+  }
+
+  async lastTagChangeSeq(): Promise<number> {
+    return this.c.run(
+      'lastTagChangeSeq',
+      'read',
+      () => this.c.sql('SELECT coalesce(max(seq), 0) FROM tag_changes').pluck().get() as number,
+    );
   }
 
   async getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {

@@ -68,9 +68,9 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(4);
+      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(5);
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      expect(tables).toEqual(expect.arrayContaining(['models', 'products', 'schema_version', 'tags', 'taxonomies']));
+      expect(tables).toEqual(expect.arrayContaining(['models', 'products', 'schema_version', 'tag_changes', 'tags', 'taxonomies']));
     } finally {
       db.close();
     }
@@ -235,8 +235,8 @@ describe('SqliteStore', () => {
     await store.close();
     const db = new Database(path);
     db.exec(`DROP INDEX jobs_one_model_change; ALTER TABLE jobs DROP COLUMN model; ALTER TABLE jobs DROP COLUMN changes_model;
-      ALTER TABLE products DROP COLUMN image_urls; DROP TABLE image_bytes; DROP TABLE catalogue_state;
-      DELETE FROM schema_version WHERE version = 4;`);
+      ALTER TABLE products DROP COLUMN image_urls; DROP TABLE image_bytes; DROP TABLE catalogue_state; DROP TABLE tag_changes;
+      DELETE FROM schema_version WHERE version >= 4;`);
     db.close();
     store = await openSqliteStore({ path });
     await store.migrate();

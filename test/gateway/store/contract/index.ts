@@ -10,6 +10,7 @@ import { productsContract } from './products';
 import { savingContract } from './saving';
 import { schemaContract } from './schema';
 import { searchContract } from './search';
+import { tagChangesContract } from './tag-changes';
 import { tagsContract } from './tags';
 import type { OpenedStore, Subject } from './fixtures';
 
@@ -36,6 +37,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     imageVectorsContract(subject);
     searchContract(subject);
     tagsContract(subject);
+    tagChangesContract(subject);
     jobsContract(subject);
     schemaContract(subject);
   });
