@@ -24,6 +24,7 @@ export {
   type ModelState,
   type ProductFilter,
   type ProductRow,
+  type TagChangeRow,
   type TagRow,
   type TaxonomyRow,
 } from '../store';

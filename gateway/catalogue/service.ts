@@ -7,12 +7,13 @@ import type {
   ModelState,
   ProductFilter,
   ProductRow,
+  TagChangeRow,
   TagRow,
   TaxonomyRow,
   VectorModel,
 } from '../store';
 import { Chunks } from './chunks';
-import type { Connection } from './cursor';
+import type { Connection, Edge } from './cursor';
 import type { Embedder } from './embedder';
 import { Images } from './images';
 import { Ingest, type ProductInput, type UpsertResult } from './ingest';
@@ -22,6 +23,7 @@ import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './limits';
 import { ModelRoles } from './models';
 import { Products, type ProductHit } from './products';
 import { Search, type SearchQuery } from './search';
+import { TagChanges } from './tag-changes';
 import type { FacetInput } from './taxonomy';
 
 export { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './limits';
@@ -47,6 +49,7 @@ export class CatalogueService {
   private readonly chunks: Chunks;
   private readonly finder: Search;
   private readonly jobs: JobRequests;
+  private readonly changes: TagChanges;
 
   constructor(
     store: CatalogueStore,
@@ -68,6 +71,7 @@ export class CatalogueService {
     this.chunks = new Chunks({ store, models, labels, images, products, now });
     this.finder = new Search({ store, embeddings, models, labels, images, products, limits });
     this.jobs = new JobRequests(store, models, limits);
+    this.changes = new TagChanges(store, limits);
   }
 
   // ---- the catalogue's model (models.ts) ------------------------------------------------------
@@ -96,6 +100,18 @@ export class CatalogueService {
   /** Replaces the manual tags of one product's facet; see Labels.setManualTags. */
   setManualTags(productId: string, facetName: string, labels: readonly string[]): Promise<ProductRow> {
     return this.labels.setManualTags(productId, facetName, labels);
+  }
+
+  // ---- the feed of tag changes (tag-changes.ts) -----------------------------------------------
+
+  /** Tag changes in the order they were committed, `first` at a time after the cursor. */
+  tagChanges(first: number, after?: string): Promise<Connection<TagChangeRow>> {
+    return this.changes.page(first, after);
+  }
+
+  /** Tag changes after the cursor (without one, from now on), then each as it is committed; see TagChanges.follow. */
+  followTagChanges(after: string | undefined, signal?: AbortSignal): AsyncIterableIterator<Edge<TagChangeRow>> {
+    return this.changes.follow(after, signal);
   }
 
   // ---- products (ingest.ts, products.ts) ------------------------------------------------------

@@ -10,6 +10,7 @@ import { CatalogueResolver } from './catalogue/catalogue.resolver';
 import { JobSubscriptionResolver } from './catalogue/job-subscription.resolver';
 import { CatalogueMutationResolver } from './catalogue/mutation.resolver';
 import { ProductResolver } from './catalogue/product.resolver';
+import { TagChangesResolver } from './catalogue/tag-changes.resolver';
 import { ClassifyResolver } from './classify.resolver';
 import { EmbedResolver } from './embed.resolver';
 import { ModelResolver } from './model.resolver';
@@ -40,6 +41,7 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
       ProductResolver,
       CatalogueMutationResolver,
       JobSubscriptionResolver,
+      TagChangesResolver,
     ],
     // Arguments are checked by the resolvers (with messages naming the argument), not by class-validator.
     validate: false,
