@@ -49,6 +49,16 @@ export function checkAutoTags(productIds: readonly string[], tags: readonly TagR
   });
 }
 
+/** Checks manual tags before their transaction: a label, and a score and a similarity that are finite numbers. */
+export function checkManualTags(tags: readonly Pick<TagRow, 'label' | 'score' | 'similarity'>[]): void {
+  tags.forEach((t, i) => {
+    check(`tags[${i}].label`, t.label, nonEmpty);
+    for (const key of ['score', 'similarity'] as const) {
+      if (!Number.isFinite(t[key])) throw new TypeError(`tags[${i}].${key} must be a finite number, got ${t[key]}`);
+    }
+  });
+}
+
 /** Checks everything of a write before its transaction: its model, its products' images, its vectors and its tags. */
 export function checkProductsWrite(write: ProductsWrite, maxDim?: number): void {
   checkVectorModel(write.model, maxDim);

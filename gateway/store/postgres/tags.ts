@@ -6,6 +6,7 @@ import { lastById } from '../order';
 import type { FacetRow, Hit, Page, TagChangeRow, TagRow, TagSource, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS, tagChangeOf, tagOf, type TagChangeColumns, type TagColumns } from '../rows';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
+import { checkManualTags } from '../checks';
 import { Part } from '../composed';
 import type { Connection } from './connection';
 import { Params } from './filters';
@@ -121,6 +122,7 @@ export class Tags extends Part<Connection> {
   }
 
   async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+    checkManualTags(tags);
     const rows = lastById(tags, (t) => t.label).map(labelColumns);
     const n = this.c.names;
     await this.c.transaction(async (client) => {

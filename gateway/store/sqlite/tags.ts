@@ -1,5 +1,5 @@
 import { check, nonNegativeInt } from '../../../functions/options';
-import { checkAutoTags } from '../checks';
+import { checkAutoTags, checkManualTags } from '../checks';
 import { decodeKeyCursor, pageOf } from '../cursor';
 import type { FacetRow, Hit, Page, TagChangeRow, TagRow, TagSource, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS } from '../rows';
@@ -89,6 +89,7 @@ export class Tags extends Part<Connection> {
 
   /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */
   async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+    checkManualTags(tags);
     return this.c.run('setManualTags', 'write', () => {
       const ids = JSON.stringify([productId]);
       const before = this.labelsOf(ids);

@@ -106,11 +106,12 @@ export function tagChangesContract(subject: Subject): void {
       ]);
     });
 
-    it('records nothing of a write that fails', async () => {
+    it('refuses manual tags whose score is not a finite number before writing anything, and records nothing', async () => {
       await store.setManualTags('a', 'colour', [manual('red')]);
       const before = await all();
-      // A score of NaN is stored as NULL (SQLite) or sent as null (PostgreSQL): the tags' NOT NULL refuses it.
-      await expect(store.setManualTags('a', 'colour', [manual('green'), { ...manual('blue'), score: Number.NaN }])).rejects.toThrow();
+      await expect(store.setManualTags('a', 'colour', [manual('green'), { ...manual('blue'), score: Number.NaN }])).rejects.toThrow(
+        'tags[1].score must be a finite number, got NaN',
+      );
       expect(await all()).toEqual(before);
       expect((await tagsOf(store, 'a')).map((t) => t.label)).toEqual(['red']);
     });
