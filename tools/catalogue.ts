@@ -12,6 +12,7 @@ import { SingleBar } from 'cli-progress';
 import { parse as parseCsv } from 'csv-parse';
 
 import { newApiKey, SCOPES, type Scope } from '../gateway/common';
+import type { Entry, ProductInput } from './import/entry';
 
 const USAGE = `Usage:
   npm run catalogue -- import FILE [--url URL] [--key KEY] [--batch N] [--restart]
@@ -35,17 +36,6 @@ queries and mutations, as import needs.
 const UPSERT = `mutation Import($products: [ProductInput!]!) {
   productsUpsert(products: $products) { products { id } userErrors { field message code } }
 }`;
-
-interface ProductInput {
-  id: string;
-  title?: string | null;
-  description?: string | null;
-  images: { url?: string; base64?: string }[];
-  attributes?: Record<string, unknown> | null;
-}
-
-/** One product of the file, or why its line could not be read (`message` names no line: the report puts `line N:` before it). */
-type Entry = { line: number } & ({ ok: true; product: ProductInput } | { ok: false; id?: string; message: string });
 
 interface Progress {
   /** Which file this is about: a changed file starts over. */
