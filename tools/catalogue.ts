@@ -4,18 +4,16 @@
 // on the same file goes on where the first stopped. Failed products are listed at the end and
 // written to FILE.failures.jsonl.
 // `npm run catalogue -- key [--scope read|write]`: a new API key and its API_KEYS entry.
-import { createReadStream, existsSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { SingleBar } from 'cli-progress';
-import { parse as parseCsv } from 'csv-parse';
 
 import { newApiKey, SCOPES, type Scope } from '../gateway/common';
-import type { Entry, ProductInput } from './import/entry';
+import { FORMATS, formatOf, readProducts, type Entry, type Format, type ProductInput } from './import';
 
 const USAGE = `Usage:
-  npm run catalogue -- import FILE [--url URL] [--key KEY] [--batch N] [--restart]
+  npm run catalogue -- import FILE [--format F] [--url URL] [--key KEY] [--batch N] [--restart]
   npm run catalogue -- key [--scope read|write]
 
 FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header row).
@@ -23,6 +21,7 @@ FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header ro
   CSV columns: id, title, description, images (URLs separated by spaces or |), attributes (a JSON object)
 
 Options:
+  --format F   the file's format: ${FORMATS.join(', ')} (default: csv for a .csv file, else jsonl)
   --url URL    the gateway's GraphQL endpoint (default: $CLIP_GATEWAY_URL, else http://localhost:4000/graphql)
   --key KEY    an API key with the write scope (default: $CLIP_GATEWAY_KEY)
   --batch N    products per request (default 32)
@@ -49,68 +48,6 @@ interface Progress {
 class UsageError extends Error {}
 /** The gateway refused the key (HTTP 401 or 403): sending again cannot help. */
 class RefusedError extends Error {}
-
-function toImages(value: unknown): ProductInput['images'] {
-  const list = typeof value === 'string' ? value.split(/[\s|]+/).filter(Boolean) : value;
-  if (!Array.isArray(list) || list.length === 0) throw new Error('images must be a non-empty list');
-  return list.map((image) => {
-    if (typeof image === 'string') return /^data:/i.test(image) ? { base64: image } : { url: image };
-    if (image && typeof image === 'object' && ('url' in image || 'base64' in image)) return image as { url?: string; base64?: string };
-    throw new Error('each image must be a URL, a data: URI, or {"url"} / {"base64"}');
-  });
-}
-
-function toProduct(record: Record<string, unknown>, line: number): Entry {
-  const id = typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id).trim() : '';
-  if (!id) return { line, ok: false, message: 'id is missing' };
-  try {
-    let attributes = record.attributes;
-    if (typeof attributes === 'string') attributes = attributes.trim() === '' ? null : JSON.parse(attributes);
-    if (attributes !== undefined && attributes !== null && (typeof attributes !== 'object' || Array.isArray(attributes))) {
-      throw new Error('attributes must be a JSON object');
-    }
-    const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
-    return {
-      line,
-      ok: true,
-      product: {
-        id,
-        title: text(record.title),
-        description: text(record.description),
-        images: toImages(record.images),
-        attributes: (attributes as Record<string, unknown> | null | undefined) ?? null,
-      },
-    };
-  } catch (error) {
-    return { line, ok: false, id, message: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-/** The file's products in order, read as a stream (files larger than memory are fine). */
-async function* readProducts(file: string): AsyncGenerator<Entry> {
-  if (/\.csv$/i.test(file)) {
-    let line = 1;
-    for await (const record of createReadStream(file).pipe(parseCsv({ columns: true, trim: true, skip_empty_lines: true }))) {
-      line++;
-      yield toProduct(record as Record<string, unknown>, line);
-    }
-    return;
-  }
-  let line = 0;
-  for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-    line++;
-    if (text.trim() === '') continue;
-    let record: unknown;
-    try {
-      record = JSON.parse(text);
-    } catch {
-      yield { line, ok: false, message: 'not valid JSON' };
-      continue;
-    }
-    if (!record || typeof record !== 'object' || Array.isArray(record)) yield { line, ok: false, message: 'not a JSON object' };
-    else yield toProduct(record as Record<string, unknown>, line);
-  }
-}
 
 /** One batch to the gateway: the per-product outcome, or a thrown Error when the request as a whole failed. */
 async function sendBatch(
@@ -175,7 +112,10 @@ async function sendWithRetries(url: string, key: string | undefined, products: P
   }
 }
 
-async function importFile(file: string, options: { url: string; key?: string; batch: number; restart: boolean }): Promise<number> {
+async function importFile(
+  file: string,
+  options: { format: Format; url: string; key?: string; batch: number; restart: boolean },
+): Promise<number> {
   if (!existsSync(file)) throw new UsageError(`${file} does not exist.`);
   const stat = statSync(file);
   const progressFile = `${file}.progress.json`;
@@ -190,7 +130,7 @@ async function importFile(file: string, options: { url: string; key?: string; ba
   else process.stderr.write(`Resuming after ${progress.done} products (${progress.imported} imported, ${progress.failed} failed).\n`);
 
   let total = 0;
-  for await (const _entry of readProducts(file)) total++;
+  for await (const _entry of readProducts(file, options.format)) total++;
   const bar = new SingleBar({
     format: 'importing [{bar}] {value}/{total} products | {imported} imported, {failed} failed | eta {eta_formatted}',
     hideCursor: true,
@@ -226,7 +166,7 @@ async function importFile(file: string, options: { url: string; key?: string; ba
     bar.update(progress.done, { imported: progress.imported, failed: progress.failed });
   };
   try {
-    for await (const entry of readProducts(file)) {
+    for await (const entry of readProducts(file, options.format)) {
       if (position++ < progress.done) continue;
       batch.push(entry);
       if (batch.length === options.batch) await flush();
@@ -265,6 +205,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
+      format: { type: 'string' },
       url: { type: 'string', default: process.env.CLIP_GATEWAY_URL || 'http://localhost:4000/graphql' },
       key: { type: 'string', default: process.env.CLIP_GATEWAY_KEY || undefined },
       batch: { type: 'string', default: '32' },
@@ -286,10 +227,13 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(command ? `unknown command ${JSON.stringify(command)}; the commands are import and key.` : 'no command given.');
   if (values.scope !== undefined) throw new UsageError('--scope is for the key command.');
   if (!file || extra.length > 0) throw new UsageError('import takes one file.');
+  const format = (values.format ?? formatOf(file)) as Format;
+  if (!FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got ${JSON.stringify(values.format)}.`);
   const batch = Number(values.batch);
   if (!Number.isInteger(batch) || batch < 1 || batch > 256)
     throw new UsageError(`--batch must be an integer from 1 to 256, got ${JSON.stringify(values.batch)}.`);
-  return importFile(file, { url: values.url!, key: values.key, batch, restart: values.restart! });
+  return importFile(file, { format, url: values.url!, key: values.key, batch, restart: values.restart! });
 }
 
 main(process.argv.slice(2)).then(

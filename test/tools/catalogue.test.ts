@@ -145,6 +145,10 @@ describe('tools/catalogue.ts import', () => {
       code: 2,
       stderr: expect.stringContaining('--batch must be'),
     });
+    expect(await run(['import', join(dir, 'x.csv'), '--format', 'excel'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--format must be one of jsonl, csv.*, got "excel"/),
+    });
   });
 });
 
