@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +119,49 @@ describe('tools/catalogue.ts import', () => {
     const ids = await productIds();
     expect(ids).toContain('resume-4');
     expect(ids).not.toContain('resume-0');
+  });
+
+  it("imports Shopify's product CSV (--format shopify-csv): one product per handle, its images in position order from the shop's host", async () => {
+    // The fixture's images, served from this machine in place of Shopify's CDN: each path a drawing of its own.
+    const random = seededRandom(27);
+    const pictures = new Map<string, Buffer>();
+    const images = createServer((req, res) => {
+      const path = req.url ?? '/';
+      const picture = pictures.get(path);
+      if (!picture) return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'image/png' }).end(picture);
+    });
+    await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
+    const host = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
+    const shop = await startGateway({ fetch: { ...configFromEnv({}).fetch, allowNetworks: ['127.0.0.1/32'] } });
+    try {
+      const fixture = readFileSync(join(__dirname, 'import', 'fixtures', 'products_export_classic.csv'), 'utf8');
+      const text = fixture.replace(/https:\/\/cdn\.shopify\.com(\/[^,"\s]*)/g, (_, path: string) => `${host}${path}`);
+      for (const [, path] of text.matchAll(new RegExp(`${host.replace(/[.]/g, '\\.')}(\\/[^,"\\s]*)`, 'g'))) {
+        if (!pictures.has(path))
+          pictures.set(path, await drawShape(reference, reference.classes[pictures.size % reference.classes.length], random));
+      }
+      const file = join(dir, 'products_export.csv');
+      writeFileSync(file, text);
+      const { code, stdout } = await run(['import', file, '--format', 'shopify-csv', '--url', `${shop.origin}/graphql`]);
+      // The gift card has no image and one row has no handle: both named with their line.
+      expect(code).toBe(1);
+      expect(stdout).toContain('2 imported, 2 failed, of 4 products');
+      expect(stdout).toContain('\n  line 24: the row has no handle');
+      expect(stdout).toContain('\n  line 25 (gift-card): no image');
+      const { data } = await shop.graphql<{
+        product: { title: string; imageCount: number; imageUrls: string[]; attributes: Record<string, unknown> };
+      }>('{ product(id: "linen-shirt") { title imageCount imageUrls attributes } }');
+      expect(data!.product.title).toBe('Linen Shirt');
+      expect(data!.product.imageUrls.every((url) => url.startsWith(`${host}/`))).toBe(true);
+      expect(data!.product.imageCount).toBe(new Set(data!.product.imageUrls).size);
+      expect(data!.product.attributes).toMatchObject({ vendor: expect.any(String), options: expect.any(Object) });
+      const vase = await shop.graphql<{ product: { imageCount: number } }>('{ product(id: "gallery-vase") { imageCount } }');
+      expect(vase.data?.product?.imageCount).toBe(10);
+    } finally {
+      await shop.stop();
+      await new Promise((resolve) => images.close(resolve));
+    }
   });
 
   it("waits as long as a gateway's Retry-After asks when it sheds a batch, and imports everything", async () => {

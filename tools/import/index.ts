@@ -1,10 +1,12 @@
-// The formats `npm run catalogue -- import` reads, each a stream of products (entry.ts).
+// The formats `npm run catalogue -- import` reads, each a stream of products (entry.ts): the
+// project's own (generic.ts) and what shops export (Shopify's product CSV).
 import type { Entry } from './entry';
 import { readGenericCsv, readJsonLines } from './generic';
+import { readShopifyCsv } from './shopify-csv';
 
 export type { Entry, ProductInput } from './entry';
 
-export const FORMATS = ['jsonl', 'csv'] as const;
+export const FORMATS = ['jsonl', 'csv', 'shopify-csv'] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** The format a file's name implies when none is given: .csv is the project's CSV, anything else JSON Lines. */
@@ -19,5 +21,7 @@ export function readProducts(file: string, format: Format = formatOf(file)): Asy
       return readGenericCsv(file);
     case 'jsonl':
       return readJsonLines(file);
+    case 'shopify-csv':
+      return readShopifyCsv(file);
   }
 }
