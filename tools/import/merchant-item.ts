@@ -104,6 +104,11 @@ export function productOf(id: string, items: MerchantItem[]): ProductInput {
   };
 }
 
+/** A string of its own, sharing no memory with the one it was sliced from. */
+function copyOf(value: string): string {
+  return Buffer.from(value, 'utf8').toString('utf8');
+}
+
 /**
  * Turns items into products as they are read. An item without item_group_id is a product at once.
  * The variants of a group need not be consecutive in a feed, so a group is only complete at the end
@@ -124,13 +129,14 @@ export class MerchantGrouper {
     const groupId = first(item, 'item_group_id');
     if (groupId === undefined) return { line: item.line, ok: true, product: productOf(id, [item]) };
     const group = this.groups.get(groupId);
-    if (!group) {
-      this.groups.set(groupId, [item]);
-      return undefined;
-    }
-    for (const field of ['title', 'description'] as const)
-      if (group.some((held) => first(held, field) !== undefined)) delete item.values[field];
-    group.push(item);
+    if (group)
+      for (const field of ['title', 'description'] as const)
+        if (group.some((held) => first(held, field) !== undefined)) delete item.values[field];
+    // A parser's strings may be slices of the chunk they were read from (V8 keeps a sliced
+    // string's parent alive): held items copy theirs, or each would keep its whole chunk.
+    for (const list of Object.values(item.values)) list.forEach((value, i) => (list[i] = copyOf(value)));
+    if (group) group.push(item);
+    else this.groups.set(groupId, [item]);
     return undefined;
   }
 
