@@ -104,6 +104,14 @@ export function productOf(id: string, items: MerchantItem[]): ProductInput {
   };
 }
 
+/** Why the groups held when a file turns out unreadable are not sent: their variants may be incomplete. */
+export function heldGroupsNote(groups: number): string {
+  if (groups === 0) return '';
+  return groups === 1
+    ? ' The 1 grouped product read so far is not imported: its variants may be incomplete.'
+    : ` The ${groups} grouped products read so far are not imported: their variants may be incomplete.`;
+}
+
 /** A string of its own, sharing no memory with the one it was sliced from. */
 function copyOf(value: string): string {
   return Buffer.from(value, 'utf8').toString('utf8');

@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse';
 import type { Entry } from './entry';
-import { isMerchantField, MerchantGrouper, type MerchantField, type MerchantItem } from './merchant-item';
+import { heldGroupsNote, isMerchantField, MerchantGrouper, type MerchantField, type MerchantItem } from './merchant-item';
 
 const REQUIRED_COLUMNS = ['id', 'title', 'image_link'];
 
@@ -46,11 +46,10 @@ export async function* readMerchantTsv(file: string): AsyncGenerator<Entry> {
   // csv-parse gives each record its raw text (skipped empty lines before it included): the
   // newlines counted through them give the line each record starts on.
   let linesBefore = 0;
-  let line = 1;
   try {
     for await (const { record, raw } of parser as AsyncIterable<Row>) {
       const leading = /^[\r\n]*/.exec(raw)![0];
-      line = linesBefore + 1 + (leading.match(/\n/g)?.length ?? 0);
+      const line = linesBefore + 1 + (leading.match(/\n/g)?.length ?? 0);
       linesBefore += raw.match(/\n/g)?.length ?? 0;
       if (!columns) {
         const names = record.map(columnName);
@@ -76,9 +75,13 @@ export async function* readMerchantTsv(file: string): AsyncGenerator<Entry> {
     }
   } catch (error) {
     if (!(error instanceof Error) || !('code' in error) || typeof error.code !== 'string' || !error.code.startsWith('CSV_')) throw error;
-    // A malformed row (a quote never closed) leaves the rest of the file unreadable: say where, then stop.
-    const at = 'lines' in error && typeof error.lines === 'number' ? error.lines : line;
-    yield { line: at, ok: false, message: `The TSV cannot be read from here on: ${error.message}` };
+    // A malformed row (a quote never closed) leaves the rest of the file unreadable: it starts
+    // right after the last record read whole; csv-parse's own line is where it gave up.
+    yield {
+      line: linesBefore + 1,
+      ok: false,
+      message: `This row and the rest of the file cannot be read: ${error.message}.${heldGroupsNote(grouper.heldGroups)}`,
+    };
     return;
   }
   yield* grouper.finish();

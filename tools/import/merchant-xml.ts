@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import type { Entry } from './entry';
-import { isMerchantField, MerchantGrouper, type MerchantField, type MerchantItem } from './merchant-item';
+import { heldGroupsNote, isMerchantField, MerchantGrouper, type MerchantField, type MerchantItem } from './merchant-item';
 
 const GOOGLE_NS = 'http://base.google.com/ns/1.0';
 const ATOM_NS = 'http://www.w3.org/2005/Atom';
@@ -43,14 +43,6 @@ function itemOf(open: OpenItem): MerchantItem {
   const values: Partial<Record<MerchantField, string[]>> = { ...open.plain };
   for (const [field, list] of Object.entries(open.google) as [MerchantField, string[]][]) values[field] = list;
   return { line: open.line, values };
-}
-
-/** Why the groups held when a document turns out malformed are not sent. */
-function heldGroupsNote(groups: number): string {
-  if (groups === 0) return '';
-  return groups === 1
-    ? ' The 1 grouped product read so far is not imported: its variants may be incomplete.'
-    : ` The ${groups} grouped products read so far are not imported: their variants may be incomplete.`;
 }
 
 /**

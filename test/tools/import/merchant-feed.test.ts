@@ -82,6 +82,20 @@ describe('readMerchantTsv', () => {
     );
   });
 
+  it('fails a row with more fields than the header, and stops at a quote never closed, at the row it opens on', async () => {
+    const entries = await readAll(readMerchantTsv(fixture('merchant-unclosed-quote.tsv')));
+    expect(entries).toEqual([
+      { line: 2, ok: true, product: { id: 'a1', title: 'One', description: 'Fine', images: [img('a1.jpg')] } },
+      { line: 3, ok: false, message: 'The row has 6 fields; the header has 5.' },
+      {
+        line: 5,
+        ok: false,
+        message:
+          'This row and the rest of the file cannot be read: Quote Not Closed: the parsing is finished with an opening quote at line 6. The 1 grouped product read so far is not imported: its variants may be incomplete.',
+      },
+    ]);
+  });
+
   it('reads headers in the spreadsheet form "Name [attribute]", in any order', async () => {
     const entries = await readAll(readMerchantTsv(fixture('merchant-bracketed.tsv')));
     expect(entries).toEqual([{ line: 2, ok: true, product: { id: '1a', title: 'Red wool sweater', images: [img('sweater.jpg')] } }]);
