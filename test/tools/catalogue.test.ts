@@ -121,13 +121,15 @@ describe('tools/catalogue.ts import', () => {
     expect(ids).not.toContain('resume-0');
   });
 
-  it("imports Shopify's product CSV (--format shopify-csv): one product per handle, its images in position order from the shop's host", async () => {
-    // The fixture's images, served from this machine in place of Shopify's CDN: each path a drawing of its own.
+  /**
+   * A fixture whose image URLs on `origin` are served from this machine instead (a drawing for each
+   * path), and a gateway allowed to fetch from it: a shop's export with its CDN on loopback.
+   */
+  async function onLoopback(fixture: string, origin: RegExp, use: (file: string, shop: RunningGateway, host: string) => Promise<void>) {
     const random = seededRandom(27);
     const pictures = new Map<string, Buffer>();
     const images = createServer((req, res) => {
-      const path = req.url ?? '/';
-      const picture = pictures.get(path);
+      const picture = pictures.get(req.url ?? '/');
       if (!picture) return res.writeHead(404).end();
       res.writeHead(200, { 'content-type': 'image/png' }).end(picture);
     });
@@ -135,33 +137,63 @@ describe('tools/catalogue.ts import', () => {
     const host = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
     const shop = await startGateway({ fetch: { ...configFromEnv({}).fetch, allowNetworks: ['127.0.0.1/32'] } });
     try {
-      const fixture = readFileSync(join(__dirname, 'import', 'fixtures', 'products_export_classic.csv'), 'utf8');
-      const text = fixture.replace(/https:\/\/cdn\.shopify\.com(\/[^,"\s]*)/g, (_, path: string) => `${host}${path}`);
-      for (const [, path] of text.matchAll(new RegExp(`${host.replace(/[.]/g, '\\.')}(\\/[^,"\\s]*)`, 'g'))) {
+      const paths: string[] = [];
+      const text = readFileSync(join(__dirname, 'import', 'fixtures', fixture), 'utf8').replace(
+        new RegExp(`${origin.source}(/[^,"<\\s]*)`, 'g'),
+        (_, path: string) => {
+          paths.push(path);
+          return `${host}${path}`;
+        },
+      );
+      for (const path of paths) {
         if (!pictures.has(path))
           pictures.set(path, await drawShape(reference, reference.classes[pictures.size % reference.classes.length], random));
       }
-      const file = join(dir, 'products_export.csv');
+      const file = join(dir, fixture);
       writeFileSync(file, text);
+      await use(file, shop, host);
+    } finally {
+      await shop.stop();
+      await new Promise((resolve) => images.close(resolve));
+    }
+  }
+
+  type Imported = { title: string; imageCount: number; imageUrls: string[]; attributes: Record<string, unknown> };
+  const product = async (shop: RunningGateway, id: string) =>
+    (await shop.graphql<{ product: Imported | null }>(`{ product(id: ${JSON.stringify(id)}) { title imageCount imageUrls attributes } }`))
+      .data?.product;
+
+  it("imports Shopify's product CSV (--format shopify-csv): one product per handle, its images in position order from the shop's host", async () => {
+    await onLoopback('products_export_classic.csv', /https:\/\/cdn\.shopify\.com/, async (file, shop, host) => {
       const { code, stdout } = await run(['import', file, '--format', 'shopify-csv', '--url', `${shop.origin}/graphql`]);
       // The gift card has no image and one row has no handle: both named with their line.
       expect(code).toBe(1);
       expect(stdout).toContain('2 imported, 2 failed, of 4 products');
       expect(stdout).toContain('\n  line 24: the row has no handle');
       expect(stdout).toContain('\n  line 25 (gift-card): no image');
-      const { data } = await shop.graphql<{
-        product: { title: string; imageCount: number; imageUrls: string[]; attributes: Record<string, unknown> };
-      }>('{ product(id: "linen-shirt") { title imageCount imageUrls attributes } }');
-      expect(data!.product.title).toBe('Linen Shirt');
-      expect(data!.product.imageUrls.every((url) => url.startsWith(`${host}/`))).toBe(true);
-      expect(data!.product.imageCount).toBe(new Set(data!.product.imageUrls).size);
-      expect(data!.product.attributes).toMatchObject({ vendor: expect.any(String), options: expect.any(Object) });
-      const vase = await shop.graphql<{ product: { imageCount: number } }>('{ product(id: "gallery-vase") { imageCount } }');
-      expect(vase.data?.product?.imageCount).toBe(10);
-    } finally {
-      await shop.stop();
-      await new Promise((resolve) => images.close(resolve));
-    }
+      const shirt = await product(shop, 'linen-shirt');
+      expect(shirt?.title).toBe('Linen Shirt');
+      expect(shirt?.imageUrls.every((url) => url.startsWith(`${host}/`))).toBe(true);
+      expect(shirt?.imageCount).toBe(new Set(shirt?.imageUrls).size);
+      expect(shirt?.attributes).toMatchObject({ vendor: expect.any(String), options: expect.any(Object) });
+      expect((await product(shop, 'gallery-vase'))?.imageCount).toBe(10);
+    });
+  });
+
+  it('imports a Merchant Center XML feed (--format merchant-xml): variants grouped by item_group_id, items without an image or id named', async () => {
+    await onLoopback('merchant-catalogue.xml', /https:\/\/shop\.test/, async (file, shop, host) => {
+      const { code, stdout } = await run(['import', file, '--format', 'merchant-xml', '--url', `${shop.origin}/graphql`]);
+      expect(code).toBe(1);
+      expect(stdout).toContain('4 imported, 2 failed, of 6 products');
+      expect(stdout).toContain('\n  line 74 (lamp-9): Item "lamp-9" has no image_link');
+      expect(stdout).toContain('\n  line 97: The item has no id');
+      // Three variants, not next to one another in the feed, are one product of at most 10 images.
+      const dress = await product(shop, 'dress-7');
+      expect(dress?.imageCount).toBe(10);
+      expect(dress?.imageUrls.every((url) => url.startsWith(`${host}/`))).toBe(true);
+      expect(dress?.attributes).toMatchObject({ material: 'linen' });
+      expect(await product(shop, 'dress-7-s-red')).toBeNull();
+    });
   });
 
   it("waits as long as a gateway's Retry-After asks when it sheds a batch, and imports everything", async () => {
