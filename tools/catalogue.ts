@@ -43,18 +43,25 @@ interface Progress {
   done: number;
   imported: number;
   failed: number;
+  /** Images left out of products imported without them (the gateway could not decode them). */
+  imagesLeftOut?: number;
 }
 
 class UsageError extends Error {}
 /** The gateway refused the key (HTTP 401 or 403): sending again cannot help. */
 class RefusedError extends Error {}
 
+/** Codes of an image the gateway cannot decode (a GIF, BMP or TIFF a Merchant Center feed allows, a broken file). */
+const UNDECODABLE = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'IMAGE_DECODE_FAILED']);
+
+/**
+ * One product's outcome: stored, or why not; `undecodable` names its images the gateway could not
+ * decode when they are all that is wrong with it (the rest of the product can still be imported).
+ */
+type Outcome = { ok: true } | { ok: false; message: string; undecodable?: { index: number; message: string }[] };
+
 /** One batch to the gateway: the per-product outcome, or a thrown Error when the request as a whole failed. */
-async function sendBatch(
-  url: string,
-  key: string | undefined,
-  products: ProductInput[],
-): Promise<({ ok: true } | { ok: false; message: string })[]> {
+async function sendBatch(url: string, key: string | undefined, products: ProductInput[]): Promise<Outcome[]> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
@@ -62,7 +69,9 @@ async function sendBatch(
   });
   const body = (await response.json().catch(() => undefined)) as
     | {
-        data?: { productsUpsert?: { products: ({ id: string } | null)[]; userErrors: { field?: string[]; message: string }[] } };
+        data?: {
+          productsUpsert?: { products: ({ id: string } | null)[]; userErrors: { field?: string[]; message: string; code?: string }[] };
+        };
         errors?: { message: string }[];
       }
     | undefined;
@@ -76,7 +85,11 @@ async function sendBatch(
   return products.map((_, i) => {
     if (payload.products[i]) return { ok: true };
     const errors = payload.userErrors.filter((e) => e.field?.[0] === 'products' && e.field?.[1] === String(i));
-    return { ok: false, message: errors.map((e) => e.message).join(' ') || 'the gateway did not store it' };
+    const message = errors.map((e) => e.message).join(' ') || 'the gateway did not store it';
+    const images = errors.every((e) => e.field?.[2] === 'images' && UNDECODABLE.has(e.code ?? ''));
+    return errors.length > 0 && images
+      ? { ok: false, message, undecodable: errors.map((e) => ({ index: Number(e.field![3]), message: e.message })) }
+      : { ok: false, message };
   });
 }
 
@@ -93,7 +106,7 @@ class ComeBackLater extends Error {
 /** Most waits on a gateway's Retry-After for one batch: a busy gateway is waited for, a stuck one is not (about 10 minutes at most). */
 const MAX_COME_BACK_LATER = 20;
 
-async function sendWithRetries(url: string, key: string | undefined, products: ProductInput[]) {
+async function sendWithRetries(url: string, key: string | undefined, products: ProductInput[]): Promise<Outcome[]> {
   let failures = 0;
   let waits = 0;
   for (;;) {
@@ -144,6 +157,11 @@ async function importFile(
     progress.failed++;
     appendFileSync(failuresFile, `${JSON.stringify({ line, id, message })}\n`);
   };
+  /** An image left out of a product that was imported without it, in the same file as the failures. */
+  const leftOut = (line: number, id: string, image: ProductInput['images'][number], message: string) => {
+    progress.imagesLeftOut = (progress.imagesLeftOut ?? 0) + 1;
+    appendFileSync(failuresFile, `${JSON.stringify({ line, id, image: image.url ?? 'an inline image', message })}\n`);
+  };
   let position = 0;
   let batch: Entry[] = [];
   const flush = async () => {
@@ -155,10 +173,32 @@ async function importFile(
         options.key,
         sendable.map((e) => e.product),
       );
+      // A product whose only fault is images the gateway cannot decode goes again without them.
+      const again: { entry: (typeof sendable)[number]; product: ProductInput; left: { index: number; message: string }[] }[] = [];
       outcomes.forEach((outcome, i) => {
         if (outcome.ok) progress.imported++;
-        else fail(sendable[i].line, sendable[i].product.id, outcome.message);
+        else if (outcome.undecodable && outcome.undecodable.length < sendable[i].product.images.length) {
+          const left = new Set(outcome.undecodable.map((u) => u.index));
+          again.push({
+            entry: sendable[i],
+            product: { ...sendable[i].product, images: sendable[i].product.images.filter((_, j) => !left.has(j)) },
+            left: outcome.undecodable,
+          });
+        } else fail(sendable[i].line, sendable[i].product.id, outcome.message);
       });
+      if (again.length > 0) {
+        const retried = await sendWithRetries(
+          options.url,
+          options.key,
+          again.map((a) => a.product),
+        );
+        retried.forEach((outcome, i) => {
+          const { entry, left } = again[i];
+          if (!outcome.ok) return fail(entry.line, entry.product.id, outcome.message);
+          progress.imported++;
+          for (const { index, message } of left) leftOut(entry.line, entry.product.id, entry.product.images[index], message);
+        });
+      }
     }
     progress.done += batch.length;
     batch = [];
@@ -175,14 +215,17 @@ async function importFile(
   } finally {
     bar.stop();
   }
-  process.stdout.write(`${progress.imported} imported, ${progress.failed} failed, of ${total} products in ${file}.\n`);
-  if (progress.failed > 0) {
-    const failures = readFileSync(failuresFile, 'utf8').trim().split('\n').slice(0, 10);
-    for (const line of failures) {
-      const { line: at, id, message } = JSON.parse(line) as { line: number; id?: string; message: string };
-      process.stdout.write(`  line ${at}${id ? ` (${id})` : ''}: ${message}\n`);
+  const leftOutCount = progress.imagesLeftOut ?? 0;
+  process.stdout.write(
+    `${progress.imported} imported, ${progress.failed} failed, of ${total} products in ${file}.${leftOutCount > 0 ? ` ${leftOutCount} ${leftOutCount === 1 ? 'image' : 'images'} left out: the gateway cannot decode ${leftOutCount === 1 ? 'it' : 'them'}.` : ''}\n`,
+  );
+  if (progress.failed > 0 || leftOutCount > 0) {
+    const reported = readFileSync(failuresFile, 'utf8').trim().split('\n').slice(0, 10);
+    for (const line of reported) {
+      const { line: at, id, image, message } = JSON.parse(line) as { line: number; id?: string; image?: string; message: string };
+      process.stdout.write(`  line ${at}${id ? ` (${id})` : ''}: ${image ? `left out ${image}: ` : ''}${message}\n`);
     }
-    process.stdout.write(`All failures: ${failuresFile}\n`);
+    process.stdout.write(`All of them: ${failuresFile}\n`);
   }
   rmSync(progressFile, { force: true });
   return progress.failed > 0 ? 1 : 0;
