@@ -128,18 +128,24 @@ describe('tools/catalogue.ts import', () => {
   async function onLoopback(
     fixture: string,
     origin: RegExp,
-    use: (file: string, shop: RunningGateway, host: string) => Promise<void>,
+    use: (file: string, shop: RunningGateway, host: string, served: string[]) => Promise<void>,
     gifs: string[] = [],
   ) {
+    /** The paths answered with their bytes (200), in order. */
+    const served: string[] = [];
     const random = seededRandom(27);
     // A 1×1 GIF: Merchant Center and shops take GIFs; CLIP's decoder here does not.
     const pictures = new Map<string, Buffer>(
       gifs.map((path) => [path, Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64')]),
     );
+    // With validators, as a CDN sends them: an unchanged image is answered 304, without its bytes.
     const images = createServer((req, res) => {
       const picture = pictures.get(req.url ?? '/');
       if (!picture) return res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'image/png' }).end(picture);
+      const etag = `"${createHash('sha256').update(picture).digest('hex')}"`;
+      if (req.headers['if-none-match'] === etag) return res.writeHead(304, { etag }).end();
+      served.push(req.url ?? '/');
+      res.writeHead(200, { 'content-type': 'image/png', etag }).end(picture);
     });
     await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
     const host = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
@@ -159,7 +165,7 @@ describe('tools/catalogue.ts import', () => {
       }
       const file = join(dir, fixture);
       writeFileSync(file, text);
-      await use(file, shop, host);
+      await use(file, shop, host, served);
     } finally {
       await shop.stop();
       await new Promise((resolve) => images.close(resolve));
@@ -176,7 +182,7 @@ describe('tools/catalogue.ts import', () => {
     await onLoopback(
       'products_export_classic.csv',
       /https:\/\/cdn\.shopify\.com/,
-      async (file, shop, host) => {
+      async (file, shop, host, served) => {
         const { code, stdout } = await run(['import', file, '--format', 'shopify-csv', '--url', `${shop.origin}/graphql`]);
         // The gift card has no image and one row has no handle: both named with their line. The
         // shirt's GIF is left out and the rest of the shirt imported.
@@ -193,6 +199,15 @@ describe('tools/catalogue.ts import', () => {
         expect(shirt?.imageCount).toBe(new Set(shirt?.imageUrls).size);
         expect(shirt?.attributes).toMatchObject({ vendor: expect.any(String), options: expect.any(Object) });
         expect((await product(shop, 'gallery-vase'))?.imageCount).toBe(10);
+        // The same export again: every image the gateway keeps is revalidated, none fetched again
+        // (the GIF, never kept, is), and no product's tags change.
+        const fetchedFirst = served.length;
+        const changesFirst = await shop.graphql<{ tagChanges: { edges: unknown[] } }>('{ tagChanges(first: 100) { edges { cursor } } }');
+        const again = await run(['import', file, '--format', 'shopify-csv', '--url', `${shop.origin}/graphql`, '--restart']);
+        expect(again.stdout).toContain('2 imported, 2 failed, of 4 products in');
+        expect(served.slice(fetchedFirst)).toEqual([gif]);
+        const changesAgain = await shop.graphql<{ tagChanges: { edges: unknown[] } }>('{ tagChanges(first: 100) { edges { cursor } } }');
+        expect(changesAgain.data?.tagChanges.edges).toHaveLength(changesFirst.data!.tagChanges.edges.length);
       },
       [gif],
     );
