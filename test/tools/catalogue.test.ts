@@ -129,7 +129,7 @@ describe('tools/catalogue.ts import', () => {
     fixture: string,
     origin: RegExp,
     use: (file: string, shop: RunningGateway, host: string, served: string[]) => Promise<void>,
-    gifs: string[] = [],
+    { gifs = [], delayMs = 0 }: { gifs?: string[]; delayMs?: number } = {},
   ) {
     /** The paths answered with their bytes (200), in order. */
     const served: string[] = [];
@@ -139,7 +139,8 @@ describe('tools/catalogue.ts import', () => {
       gifs.map((path) => [path, Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64')]),
     );
     // With validators, as a CDN sends them: an unchanged image is answered 304, without its bytes.
-    const images = createServer((req, res) => {
+    const images = createServer(async (req, res) => {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       const picture = pictures.get(req.url ?? '/');
       if (!picture) return res.writeHead(404).end();
       const etag = `"${createHash('sha256').update(picture).digest('hex')}"`;
@@ -209,7 +210,7 @@ describe('tools/catalogue.ts import', () => {
         const changesAgain = await shop.graphql<{ tagChanges: { edges: unknown[] } }>('{ tagChanges(first: 100) { edges { cursor } } }');
         expect(changesAgain.data?.tagChanges.edges).toHaveLength(changesFirst.data!.tagChanges.edges.length);
       },
-      [gif],
+      { gifs: [gif] },
     );
   });
 
@@ -227,6 +228,36 @@ describe('tools/catalogue.ts import', () => {
       expect(dress?.attributes).toMatchObject({ material: 'linen' });
       expect(await product(shop, 'dress-7-s-red')).toBeNull();
     });
+  });
+
+  it('resumes a Merchant Center feed after the import is killed mid-way, grouped products included', async () => {
+    // Images answered slowly, one product a batch: the import is still running when it is killed.
+    await onLoopback(
+      'merchant-catalogue.xml',
+      /https:\/\/shop\.test/,
+      async (file, shop) => {
+        const args = ['import', file, '--format', 'merchant-xml', '--url', `${shop.origin}/graphql`, '--batch', '1'];
+        const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: 'ignore' });
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        const progressFile = `${file}.progress.json`;
+        const done = () => (existsSync(progressFile) ? (JSON.parse(readFileSync(progressFile, 'utf8')) as { done: number }).done : 0);
+        for (let waited = 0; done() < 2 && waited < 20_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+        child.kill('SIGKILL');
+        await exited;
+        const killedAfter = done();
+        expect(killedAfter).toBeGreaterThanOrEqual(2);
+        expect(killedAfter).toBeLessThan(6);
+        const { code, stdout, stderr } = await run(args);
+        expect(stderr).toContain(`Resuming after ${killedAfter} products`);
+        expect(code).toBe(1);
+        expect(stdout).toContain('4 imported, 2 failed, of 6 products');
+        for (const id of ['mug-1', 'poster-3', 'sock-2', 'dress-7'])
+          expect(await product(shop, id)).toMatchObject({ imageCount: expect.any(Number) });
+        // (A kill between a failure's line and the progress after it would write that line twice: the same line.)
+        expect(new Set(readFileSync(`${file}.failures.jsonl`, 'utf8').trim().split('\n')).size).toBe(2);
+      },
+      { delayMs: 150 },
+    );
   });
 
   it("waits as long as a gateway's Retry-After asks when it sheds a batch, and imports everything", async () => {
