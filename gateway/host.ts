@@ -8,7 +8,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
-import { bearerToken, isLoopbackAddress } from './common/auth';
+import { credentialsOf } from './common/auth';
 import { eventStreams, serveWebSocketSubscriptions, SubscriptionBudget, type EventStreams, type SubscriptionServer } from './subscriptions';
 import { ErrorCode, GatewayError } from './common/errors';
 import { CONSOLE_ROUTE, webConsole } from './console';
@@ -182,12 +182,7 @@ export class GatewayHost {
     });
     // Before GRAPHQL_ROUTE, which as a prefix would take its requests. Streams last as long as their
     // subscriptions, so they do not count among the requests in flight: their bound is per client.
-    app.use(
-      EVENT_STREAM_ROUTE,
-      cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
-      express.json({ limit: config.bodyLimitBytes }),
-      ...this.eventStreams.handlers,
-    );
+    app.use(EVENT_STREAM_ROUTE, this.cors(), express.json({ limit: config.bodyLimitBytes }), ...this.eventStreams.handlers);
     app.use(GRAPHQL_ROUTE, ...this.graphqlHandlers(gateway.apollo, config.sandbox));
     if (gateway.subgraph) app.use(SUBGRAPH_ROUTE, ...this.graphqlHandlers(gateway.subgraph, false));
     app.use(this.bodyErrors());
@@ -203,7 +198,7 @@ export class GatewayHost {
     const { config } = gateway;
     return [
       this.earlyRefusals(),
-      cors(config.corsOrigins === '*' ? {} : { origin: config.corsOrigins }),
+      this.cors(),
       this.csrfHint(landingPage),
       this.timeoutHeader(),
       express.json({ limit: config.bodyLimitBytes }),
@@ -225,15 +220,16 @@ export class GatewayHost {
           // Each distinct input of the request listens on this signal until it settles: at most
           // the inputs of three lists, or a classify's labels × templates prompts and its images.
           setMaxListeners(maxDistinctInputs(config) + 1, deadline.signal);
-          // The socket's own address: X-Forwarded-For is the client's to write, so it never makes a client local.
-          return gateway.context(deadline.signal, {
-            bearer: bearerToken(req.headers.authorization),
-            loopback: isLoopbackAddress(req.socket.remoteAddress),
-            address: req.ip ?? req.socket.remoteAddress,
-          });
+          return gateway.context(deadline.signal, credentialsOf(req));
         },
       }),
     ];
+  }
+
+  /** CORS for the GraphQL routes: any origin, or those of CORS_ORIGINS. */
+  private cors(): RequestHandler {
+    const { corsOrigins } = this.gateway.config;
+    return cors(corsOrigins === '*' ? {} : { origin: corsOrigins });
   }
 
   /** `GET /`: browsers go to the web console; anything else gets the list of endpoints. */

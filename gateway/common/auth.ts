@@ -76,6 +76,27 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** What credentialsOf reads of a request: Node's IncomingMessage, or Express's Request with its `ip`. */
+interface PresentingRequest {
+  headers: { authorization?: string };
+  socket: { remoteAddress?: string };
+  ip?: string;
+}
+
+/**
+ * What a request presents: its bearer token (from `authorization` when given, as a WebSocket's init
+ * message carries it, else the header), whether its socket is on this machine, and its address
+ * (Express's `ip`, what trusted proxies forwarded, else the socket's). The socket's own address
+ * decides loopback: X-Forwarded-For is the client's to write, so it never makes a client local.
+ */
+export function credentialsOf(request: PresentingRequest, authorization = request.headers.authorization): Credentials {
+  return {
+    bearer: bearerToken(authorization),
+    loopback: isLoopbackAddress(request.socket.remoteAddress),
+    address: request.ip ?? request.socket.remoteAddress,
+  };
+}
+
 /** The start of something that may be a secret, for an error message: never the whole of it. */
 function glimpse(text: string): string {
   return JSON.stringify(text.length > 8 ? `${text.slice(0, 4)}…` : text);

@@ -1,4 +1,5 @@
 import { check, positiveInt, positiveNumber } from '../../functions/options';
+import { releaseOnce } from '../common/release';
 import { BatchCost, secondsFor, type BatchTime } from './batch-cost';
 
 /** The inference inputs an operation may need, counted from its arguments before it runs (see demand.ts); what admission reserves. */
@@ -136,14 +137,11 @@ export class Admission {
     const decision = this.decide(demand, deadlineMs);
     if (!decision.ok) return decision;
     for (const kind of KINDS) this.reserved[kind] += demand[kind];
-    let released = false;
     return {
       ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: releaseOnce(() => {
         for (const kind of KINDS) this.reserved[kind] -= demand[kind];
-      },
+      }),
     };
   }
 
@@ -175,12 +173,9 @@ export class Admission {
   holdImageBytes(bytes: number): (() => void) | undefined {
     if (!this.hasRoomForImageBytes(bytes)) return undefined;
     this.heldImageBytes += bytes;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return releaseOnce(() => {
       this.heldImageBytes -= bytes;
-    };
+    });
   }
 
   /** Whether `bytes` more of encoded images would be held now (checked before a request's body is read, from its length). */
@@ -190,7 +185,7 @@ export class Admission {
 
   /** About how long until the admitted work has been served, in whole seconds (1 to 60): the Retry-After of refusals made before a request's demand is known. */
   get retryAfterSeconds(): number {
-    return Math.min(60, Math.max(1, Math.ceil(this.queuedSeconds)));
+    return retryAfter(this.queuedSeconds);
   }
 
   get imageBytesHeld(): number {
@@ -240,10 +235,15 @@ export class Admission {
   private refusal(excessSeconds: number, why: string): Admitted {
     return {
       ok: false,
-      retryAfterSeconds: Math.min(60, Math.max(1, Math.ceil(excessSeconds))),
+      retryAfterSeconds: retryAfter(excessSeconds),
       message: `The gateway is overloaded: ${why}. Retry after the time in the Retry-After header.`,
     };
   }
+}
+
+/** A Retry-After in whole seconds, 1 to 60. */
+function retryAfter(seconds: number): number {
+  return Math.min(60, Math.max(1, Math.ceil(seconds)));
 }
 
 function sum(a: Demand, b: Demand): Demand {

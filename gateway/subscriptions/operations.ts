@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { getOperationAST, GraphQLError, parse, specifiedRules, validate, type ExecutionArgs, type ValidationRule } from 'graphql';
 
 import { hashKey, type Credentials } from '../common/auth';
+import { releaseOnce } from '../common/release';
 import { ErrorCode } from '../common/errors';
 import type { Gateway } from '../gateway';
 import { notInSafelist, queryLimitRules } from '../limits';
@@ -87,16 +88,13 @@ export class SubscriptionBudget {
       };
     }
     this.open.set(client, held + 1);
-    let released = false;
     return {
       ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: releaseOnce(() => {
         const left = (this.open.get(client) ?? 1) - 1;
         if (left > 0) this.open.set(client, left);
         else this.open.delete(client);
-      },
+      }),
     };
   }
 }

@@ -7,7 +7,7 @@ import { createHandler } from 'graphql-sse/lib/use/express';
 
 import { GraphQLError, type ExecutionResult } from 'graphql';
 
-import { bearerToken, isLoopbackAddress, type Credentials } from '../common/auth';
+import { credentialsOf, type Credentials } from '../common/auth';
 import { ErrorCode } from '../common/errors';
 import type { Gateway } from '../gateway';
 import { subscriptionOperations, type SubscriptionBudget } from './operations';
@@ -23,7 +23,7 @@ export interface EventStreams {
 }
 
 /** What each request carries from the key's check to graphql-sse's callbacks. */
-const credentialsOf = new WeakMap<Request, Credentials>();
+const presented = new WeakMap<Request, Credentials>();
 
 export function eventStreams(gateway: Gateway, budget: SubscriptionBudget, refuse: Refuse): EventStreams {
   const operations = subscriptionOperations(gateway);
@@ -31,17 +31,13 @@ export function eventStreams(gateway: Gateway, budget: SubscriptionBudget, refus
   const open = new Set<AbortController>();
 
   const checkKey: RequestHandler = (req, res, next) => {
-    const credentials: Credentials = {
-      bearer: bearerToken(req.headers.authorization),
-      loopback: isLoopbackAddress(req.socket.remoteAddress),
-      address: req.ip ?? req.socket.remoteAddress,
-    };
+    const credentials = credentialsOf(req);
     const decision = gateway.authorize('subscription', credentials);
     if (!decision.ok) {
       if (decision.status === 401) res.set('www-authenticate', 'Bearer realm="clip-gateway"');
       return refuse(res, decision.status, ErrorCode[decision.code], decision.message);
     }
-    credentialsOf.set(req, credentials);
+    presented.set(req, credentials);
     next();
   };
 
@@ -49,7 +45,7 @@ export function eventStreams(gateway: Gateway, budget: SubscriptionBudget, refus
     // No reservation tokens: every operation is its own stream (the distinct connections mode).
     authenticate: () => null,
     onSubscribe: (req, params) => {
-      const credentials = credentialsOf.get(req.raw)!;
+      const credentials = presented.get(req.raw)!;
       const end = new AbortController();
       const prepared = operations.prepare(params, credentials, end.signal);
       // Refusals are events of the stream, as the protocol asks (a 400 would make an EventSource

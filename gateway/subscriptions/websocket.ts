@@ -8,7 +8,7 @@ import type { ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 
-import { bearerToken, isLoopbackAddress, type Credentials } from '../common/auth';
+import { credentialsOf, type Credentials } from '../common/auth';
 import type { Gateway } from '../gateway';
 import { subscriptionOperations, type SubscriptionBudget } from './operations';
 
@@ -20,14 +20,9 @@ export interface SubscriptionServer {
 /** What a client sends in ConnectionInit: its key, as the HTTP header would carry it (`Bearer <key>`). */
 type ConnectionParams = Record<string, unknown> & { authorization?: unknown };
 
-/** The credentials of a connection: the key of its ConnectionInit, the address of its socket. */
-function credentialsOf(params: ConnectionParams | undefined, request: IncomingMessage): Credentials {
-  const authorization = typeof params?.authorization === 'string' ? params.authorization : request.headers.authorization;
-  return {
-    bearer: bearerToken(authorization),
-    loopback: isLoopbackAddress(request.socket.remoteAddress),
-    address: request.socket.remoteAddress,
-  };
+/** The credentials of a connection: the key of its ConnectionInit (else of its upgrade request), the address of its socket. */
+function connectionCredentials(params: ConnectionParams | undefined, request: IncomingMessage): Credentials {
+  return credentialsOf(request, typeof params?.authorization === 'string' ? params.authorization : undefined);
 }
 
 /** One open subscription: aborting stops its work, releasing gives its place in the client's bound back. */
@@ -60,7 +55,7 @@ export function serveWebSocketSubscriptions(
     {
       schema: gateway.schema,
       onConnect: (ctx) => {
-        const presented = credentialsOf(ctx.connectionParams, ctx.extra.request);
+        const presented = connectionCredentials(ctx.connectionParams, ctx.extra.request);
         // Without a key a gateway with API_KEYS takes nothing: the connection closes with 4403.
         if (!gateway.authorize('subscription', presented).ok) return false;
         connections.set(ctx, { credentials: presented, open: new Map() });

@@ -2,6 +2,7 @@ import {
   ApiKeys,
   AUTH_MESSAGES,
   bearerToken,
+  credentialsOf,
   hashKey,
   isLoopbackAddress,
   newApiKey,
@@ -146,6 +147,24 @@ describe('what the host reads', () => {
     expect(bearerToken('Bearer ')).toBeUndefined();
     expect(bearerToken('Bearer a b')).toBeUndefined();
     expect(bearerToken(undefined)).toBeUndefined();
+  });
+
+  it("takes a request's credentials: the key from the header or the one given, loopback from the socket, the address forwarded by trusted proxies", () => {
+    const socket = { remoteAddress: '127.0.0.1' };
+    expect(credentialsOf({ headers: { authorization: 'Bearer abc' }, socket })).toEqual({
+      bearer: 'abc',
+      loopback: true,
+      address: '127.0.0.1',
+    });
+    // A WebSocket's init message carries the key instead of the upgrade request's header.
+    expect(credentialsOf({ headers: { authorization: 'Bearer abc' }, socket }, 'Bearer def').bearer).toBe('def');
+    // Behind a proxy: the forwarded address is who the client is, never whether it is local.
+    expect(credentialsOf({ headers: {}, socket, ip: '203.0.113.7' })).toEqual({
+      bearer: undefined,
+      loopback: true,
+      address: '203.0.113.7',
+    });
+    expect(credentialsOf({ headers: {}, socket: { remoteAddress: '10.0.0.2' }, ip: '127.0.0.1' }).loopback).toBe(false);
   });
 });
 
