@@ -19,12 +19,12 @@ const LAYERS = [
   { name: 'common', path: '^gateway/common/' },
   { name: 'store-intake-backends', path: '^gateway/(store|intake|backends)/' },
   { name: 'embedding', path: '^gateway/embedding/' },
-  { name: 'catalogue-loaders', path: '^gateway/(catalogue|loaders)/' },
+  { name: 'catalogue-loaders', path: '^gateway/(catalogue|loaders|webhooks)/' },
   { name: 'context', path: '^gateway/context\\.ts$' },
   { name: 'schema-limits', path: '^gateway/(schema|limits)/' },
   { name: 'config', path: '^gateway/config\\.ts$' },
   { name: 'gateway', path: '^gateway/gateway\\.ts$' },
-  { name: 'host', path: '^gateway/(host\\.ts$|subscriptions/|uploads\\.ts$|console/|explorer/)' },
+  { name: 'host', path: '^gateway/(host\\.ts$|subscriptions/|uploads\\.ts$|console/|explorer/|shopify/)' },
   { name: 'index', path: '^gateway/index\\.ts$' },
 ];
 
