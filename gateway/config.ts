@@ -17,7 +17,7 @@ import {
 } from '../functions/options';
 import { backendFromEnv, type BackendOptions } from './backends';
 import { BACKEND_VARIABLES } from './backends/from-env';
-import { DEFAULT_JOB_RUNNER_OPTIONS, type JobRunnerOptions } from './catalogue/jobs';
+import { DEFAULT_JOB_RUNNER_OPTIONS, jobRunnerFromEnv, type JobRunnerOptions } from './catalogue/jobs';
 import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './catalogue/service';
 import { apiKeyList, type ApiKey } from './common/auth';
 import { DEFAULT_BATCHER_OPTIONS } from './embedding/batcher';
@@ -26,7 +26,7 @@ import {
   DEFAULT_PERSISTED_QUERIES,
   DEFAULT_QUERY_LIMITS,
   DEFAULT_RATE_LIMITS,
-  PERSISTED_QUERY_MODES,
+  persistedQueriesFromEnv,
   type AdmissionLimits,
   type PersistedQueriesConfig,
   type QueryLimits,
@@ -191,20 +191,6 @@ export function defaultConfig(): GatewayConfig {
     jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS },
     apiKeys: [],
   };
-}
-
-function persistedQueriesFromEnv(read: EnvReader): PersistedQueriesConfig {
-  const mode = read.get('PERSISTED_QUERIES', oneOf(PERSISTED_QUERY_MODES), DEFAULT_PERSISTED_QUERIES.mode);
-  const manifest = read.optional('PERSISTED_QUERIES_MANIFEST', nonEmpty);
-  if (mode === 'safelist' && manifest === undefined) {
-    throw new TypeError('PERSISTED_QUERIES=safelist needs PERSISTED_QUERIES_MANIFEST: the persisted query list whose operations alone run');
-  }
-  if (mode !== 'safelist' && manifest !== undefined) {
-    throw new TypeError(
-      `PERSISTED_QUERIES_MANIFEST is set but PERSISTED_QUERIES is ${mode}: the list is used with PERSISTED_QUERIES=safelist`,
-    );
-  }
-  return { mode, manifest };
 }
 
 const ORIGINS = listOf(nonEmpty, 'a comma-separated list of origins, or *');
@@ -378,12 +364,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       maxTemplates: read.get('CATALOGUE_MAX_TEMPLATES', positiveInt, base.catalogue.maxTemplates),
       maxFirst: read.get('CATALOGUE_MAX_PAGE', positiveInt, base.catalogue.maxFirst),
     },
-    jobs: {
-      chunkSize: read.get('JOB_CHUNK_SIZE', positiveInt, base.jobs.chunkSize),
-      leaseMs: read.get('JOB_LEASE_MS', timeoutMs, base.jobs.leaseMs),
-      pollMs: read.get('JOB_POLL_MS', timeoutMs, base.jobs.pollMs),
-      pauseMs: read.get('JOB_PAUSE_MS', nonNegativeInt, base.jobs.pauseMs),
-    },
+    jobs: jobRunnerFromEnv(read),
     apiKeys: read.get('API_KEYS', apiKeyList, base.apiKeys),
   };
 }

@@ -11,7 +11,7 @@ export { FieldError } from './errors';
 export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
 export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 export { matrixProduct } from './matrix';
-export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, TaggingJobRunner, type JobRunnerOptions } from './jobs';
+export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, jobRunnerFromEnv, TaggingJobRunner, type JobRunnerOptions } from './jobs';
 export { followTaggingJob } from './job-progress';
 // The rows the service hands out and the values their modes, sources and statuses take, for the schema to
 // type them and build its enums without reaching the store itself.

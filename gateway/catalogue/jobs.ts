@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
-import { check, nonNegativeInt, positiveInt, timeoutMs } from '../../functions/options';
+import { check, nonNegativeInt, positiveInt, timeoutMs, type EnvReader } from '../../functions/options';
 import type { Logger } from '../common/log';
 import type { CatalogueStore, JobRow } from '../store';
 import type { CatalogueService } from './service';
@@ -32,6 +32,17 @@ export interface JobRunnerOptions {
 }
 
 export const DEFAULT_JOB_RUNNER_OPTIONS: JobRunnerOptions = { chunkSize: 100, leaseMs: 60_000, pollMs: 1_000, pauseMs: 0 };
+
+/** The runner's options from JOB_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS and JOB_PAUSE_MS. */
+export function jobRunnerFromEnv(read: EnvReader): JobRunnerOptions {
+  const base = DEFAULT_JOB_RUNNER_OPTIONS;
+  return {
+    chunkSize: read.get('JOB_CHUNK_SIZE', positiveInt, base.chunkSize),
+    leaseMs: read.get('JOB_LEASE_MS', timeoutMs, base.leaseMs),
+    pollMs: read.get('JOB_POLL_MS', timeoutMs, base.pollMs),
+    pauseMs: read.get('JOB_PAUSE_MS', nonNegativeInt, base.pauseMs),
+  };
+}
 
 export class TaggingJobRunner {
   /** This runner's name in the chunks it claims: host, process and a random suffix. */

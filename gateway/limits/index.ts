@@ -9,6 +9,7 @@ export {
   DEFAULT_PERSISTED_QUERIES,
   notInSafelist,
   PERSISTED_QUERY_MODES,
+  persistedQueriesFromEnv,
   PersistedQueryList,
   type PersistedQueriesConfig,
   type PersistedQueryMode,

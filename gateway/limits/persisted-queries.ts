@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 
 import type { PersistedQueryOptions } from '@apollo/server';
 
+import { nonEmpty, oneOf, type EnvReader } from '../../functions/options';
+
 export const PERSISTED_QUERY_MODES = ['apq', 'safelist', 'off'] as const;
 export type PersistedQueryMode = (typeof PERSISTED_QUERY_MODES)[number];
 
@@ -19,6 +21,21 @@ export interface PersistedQueriesConfig {
 }
 
 export const DEFAULT_PERSISTED_QUERIES: PersistedQueriesConfig = { mode: 'apq' };
+
+/** PERSISTED_QUERIES and PERSISTED_QUERIES_MANIFEST, checked together. */
+export function persistedQueriesFromEnv(read: EnvReader): PersistedQueriesConfig {
+  const mode = read.get('PERSISTED_QUERIES', oneOf(PERSISTED_QUERY_MODES), DEFAULT_PERSISTED_QUERIES.mode);
+  const manifest = read.optional('PERSISTED_QUERIES_MANIFEST', nonEmpty);
+  if (mode === 'safelist' && manifest === undefined) {
+    throw new TypeError('PERSISTED_QUERIES=safelist needs PERSISTED_QUERIES_MANIFEST: the persisted query list whose operations alone run');
+  }
+  if (mode !== 'safelist' && manifest !== undefined) {
+    throw new TypeError(
+      `PERSISTED_QUERIES_MANIFEST is set but PERSISTED_QUERIES is ${mode}: the list is used with PERSISTED_QUERIES=safelist`,
+    );
+  }
+  return { mode, manifest };
+}
 
 const MANIFEST_FORMAT = 'apollo-persisted-query-manifest';
 const SHA256_HEX = /^[0-9a-f]{64}$/;
