@@ -17,6 +17,7 @@ import type {
   TaxonomyRow,
   VectorModel,
 } from './port';
+import type { WebhookDeadLetterRow, WebhookDelivery, WebhookEndpointRow, WebhookOutcome } from './webhooks';
 
 type Methods<K extends keyof CatalogueStore> = Pick<CatalogueStore, K>;
 
@@ -51,6 +52,15 @@ export interface StoreParts {
     | 'lastTagChangeSeq'
   >;
   jobs: Methods<'createJob' | 'getJob' | 'listJobs' | 'cancelJob' | 'claimJobChunk' | 'completeJobChunk' | 'reclaimStaleJobChunks'>;
+  webhooks: Methods<
+    | 'createWebhookEndpoint'
+    | 'listWebhookEndpoints'
+    | 'deleteWebhookEndpoint'
+    | 'claimWebhookDelivery'
+    | 'completeWebhookDelivery'
+    | 'listWebhookDeadLetters'
+    | 'redeliverWebhookDeadLetters'
+  >;
 }
 
 /** The port over an engine's parts: each method is its part's (see CatalogueStore for what each does). */
@@ -164,6 +174,28 @@ export class ComposedStore implements CatalogueStore {
   }
   reclaimStaleJobChunks(claimedBefore: string): Promise<number> {
     return this.parts.jobs.reclaimStaleJobChunks(claimedBefore);
+  }
+
+  createWebhookEndpoint(endpoint: { url: string; secret: string }): Promise<WebhookEndpointRow> {
+    return this.parts.webhooks.createWebhookEndpoint(endpoint);
+  }
+  listWebhookEndpoints(): Promise<WebhookEndpointRow[]> {
+    return this.parts.webhooks.listWebhookEndpoints();
+  }
+  deleteWebhookEndpoint(id: string): Promise<boolean> {
+    return this.parts.webhooks.deleteWebhookEndpoint(id);
+  }
+  claimWebhookDelivery(worker: string, now: string, leaseMs: number): Promise<WebhookDelivery | undefined> {
+    return this.parts.webhooks.claimWebhookDelivery(worker, now, leaseMs);
+  }
+  completeWebhookDelivery(delivery: WebhookDelivery, outcome: WebhookOutcome): Promise<boolean> {
+    return this.parts.webhooks.completeWebhookDelivery(delivery, outcome);
+  }
+  listWebhookDeadLetters(first: number, after?: number): Promise<WebhookDeadLetterRow[]> {
+    return this.parts.webhooks.listWebhookDeadLetters(first, after);
+  }
+  redeliverWebhookDeadLetters(ids: number[]): Promise<number[]> {
+    return this.parts.webhooks.redeliverWebhookDeadLetters(ids);
   }
 }
 

@@ -1,4 +1,5 @@
 import { CodedError } from '../../functions/clip';
+import type { WebhookStore } from './webhooks';
 
 /**
  * The catalogue's one port to persistent state: products, their vectors (per model), the taxonomy
@@ -259,7 +260,8 @@ export class StoreError extends CodedError<StoreErrorCode> {
   override readonly name = 'StoreError';
 }
 
-export interface CatalogueStore {
+/** The methods of outbound webhooks (endpoints, deliveries, dead letters) are in webhooks.ts. */
+export interface CatalogueStore extends WebhookStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or brings the schema up to date; idempotent, safe to run on every start and from several processes. */
   migrate(): Promise<void>;

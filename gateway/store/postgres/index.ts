@@ -9,6 +9,7 @@ import { Lifecycle } from './lifecycle';
 import { Search } from './search';
 import { Tags } from './tags';
 import { Vectors } from './vectors';
+import { Webhooks } from './webhooks';
 
 export { DEFAULT_POSTGRES_STORE_OPTIONS, schemaName, type PostgresStoreOptions } from './connection';
 
@@ -44,6 +45,7 @@ export class PostgresStore extends ComposedStore {
       search,
       tags,
       jobs: new Jobs(c, { models, products, tags, vectors }),
+      webhooks: new Webhooks(c),
     });
     this.search = search;
   }

@@ -192,6 +192,38 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
       changed_at text NOT NULL
     )`,
   ],
+  // Outbound webhooks (see webhooks.ts): each endpoint's position in the outbox (delivered_seq), the
+  // attempts and retry time of the change after it, and its claim (one delivery in flight per
+  // endpoint); the changes given up on, kept to be seen and redelivered.
+  (n) => [
+    `CREATE TABLE IF NOT EXISTS ${n.table('webhook_endpoints')} (
+      id text PRIMARY KEY,
+      url text NOT NULL,
+      secret text NOT NULL,
+      created_at text NOT NULL,
+      enabled boolean NOT NULL DEFAULT true,
+      delivered_seq bigint NOT NULL,
+      attempts integer NOT NULL DEFAULT 0,
+      next_attempt_at text,
+      last_error text,
+      claim_token text,
+      claimed_by text,
+      claimed_at text
+    )`,
+    `CREATE TABLE IF NOT EXISTS ${n.table('webhook_dead_letters')} (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      endpoint_id text NOT NULL REFERENCES ${n.table('webhook_endpoints')} (id) ON DELETE CASCADE,
+      seq bigint NOT NULL,
+      event_id text NOT NULL,
+      attempts integer NOT NULL,
+      last_error text NOT NULL,
+      dead_at text NOT NULL,
+      queued boolean NOT NULL DEFAULT false,
+      next_attempt_at text,
+      UNIQUE (endpoint_id, seq)
+    )`,
+    `CREATE INDEX IF NOT EXISTS webhook_dead_letters_queued ON ${n.table('webhook_dead_letters')} (endpoint_id, seq) WHERE queued`,
+  ],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -9,6 +9,7 @@ import { Lifecycle } from './lifecycle';
 import { KNN_MAX_K, Search } from './search';
 import { Tags } from './tags';
 import { Vectors } from './vectors';
+import { Webhooks } from './webhooks';
 
 /**
  * The embedded adapter of the catalogue port: SQLite through better-sqlite3, vectors in sqlite-vec
@@ -80,5 +81,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
     search: new Search(c, { vectors, tuning: { approximateAbove, approximateCandidates } }),
     tags,
     jobs: new Jobs(c, { models, products, tags }),
+    webhooks: new Webhooks(c),
   });
 }

@@ -163,6 +163,39 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
     changed_at TEXT NOT NULL
   );
   `,
+  // Outbound webhooks (see webhooks.ts): each endpoint's position in the outbox (delivered_seq), the
+  // attempts and retry time of the change after it, and its claim (one delivery in flight per
+  // endpoint); the changes given up on, kept to be seen and redelivered. AUTOINCREMENT: a dead
+  // letter's id, the API's cursor, is never reused.
+  `
+  CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    delivered_seq INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    claim_token TEXT,
+    claimed_by TEXT,
+    claimed_at TEXT
+  );
+  CREATE TABLE IF NOT EXISTS webhook_dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    dead_at TEXT NOT NULL,
+    queued INTEGER NOT NULL DEFAULT 0 CHECK (queued IN (0, 1)),
+    next_attempt_at TEXT,
+    UNIQUE (endpoint_id, seq)
+  );
+  CREATE INDEX IF NOT EXISTS webhook_dead_letters_queued ON webhook_dead_letters (endpoint_id, seq) WHERE queued = 1;
+  `,
 ];
 
 /**

@@ -12,6 +12,7 @@ import { schemaContract } from './schema';
 import { searchContract } from './search';
 import { tagChangesContract } from './tag-changes';
 import { tagsContract } from './tags';
+import { webhooksContract } from './webhooks';
 import type { OpenedStore, Subject } from './fixtures';
 
 // The shared fixtures of the store tests, for the adapter-specific files.
@@ -39,6 +40,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     tagsContract(subject);
     tagChangesContract(subject);
     jobsContract(subject);
+    webhooksContract(subject);
     schemaContract(subject);
   });
 }
