@@ -16,6 +16,7 @@ export { followTaggingJob } from './job-progress';
 // The rows the service hands out and the values their modes, sources and statuses take, for the schema to
 // type them and build its enums without reaching the store itself.
 export {
+  CHANGE_SOURCES,
   FACET_MODES,
   JOB_STATUSES,
   modelKey,

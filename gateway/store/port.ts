@@ -61,6 +61,13 @@ export interface TaxonomyRow {
 export const TAG_SOURCES = ['auto', 'manual'] as const;
 export type TagSource = (typeof TAG_SOURCES)[number];
 
+/**
+ * What wrote a tag change: `auto`, the automatic tagging of an upsert or a taxonomy change; `job`, a
+ * tagging job (re-tagging, re-embedding, a model change); `manual`, a person's tags.
+ */
+export const CHANGE_SOURCES = ['auto', 'manual', 'job'] as const;
+export type ChangeSource = (typeof CHANGE_SOURCES)[number];
+
 /** One facet's label on one product, with the score that made it (a manual tag's is 1) and its similarity. */
 export interface TagRow {
   productId: string;
@@ -90,8 +97,8 @@ export interface TagChangeRow {
   previousLabels: string[];
   /** The labels after it, sorted; [] when the write removed them. */
   labels: string[];
-  /** Which write made the change: an automatic tagging (upsert, job) or manual tags. */
-  source: TagSource;
+  /** Which write made the change: an upsert's or a taxonomy change's automatic tagging, a tagging job, or manual tags. */
+  source: ChangeSource;
   /** The model key of the (product, facet)'s tags written, else of any tag of the write; null when the write held no tag. */
   model: string | null;
   /** ISO 8601. */

@@ -1,4 +1,4 @@
-import { FACET_MODES, JOB_STATUSES, TAG_SOURCES } from '../../catalogue';
+import { CHANGE_SOURCES, FACET_MODES, JOB_STATUSES, TAG_SOURCES } from '../../catalogue';
 import { graphqlEnum } from '../enum';
 
 /** Values are the store's: the enum's names are what clients write. */
@@ -18,6 +18,15 @@ export const TagSource = graphqlEnum('TagSource', TAG_SOURCES, {
   },
 });
 export type TagSource = (typeof TAG_SOURCES)[number];
+
+export const TagChangeSource = graphqlEnum('TagChangeSource', CHANGE_SOURCES, {
+  valuesConfig: {
+    AUTO: { description: 'The automatic tagging of an upsert, or of a taxonomy change re-tagging the catalogue.' },
+    MANUAL: { description: 'productTagsSet.' },
+    JOB: { description: 'A tagging job: re-tagging, re-embedding, or a model change.' },
+  },
+});
+export type TagChangeSource = (typeof CHANGE_SOURCES)[number];
 
 export const JobStatus = graphqlEnum('JobStatus', JOB_STATUSES, {
   valuesConfig: {

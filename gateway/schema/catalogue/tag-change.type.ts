@@ -2,7 +2,7 @@ import { Field, ID, ObjectType } from 'type-graphql';
 
 import type { Edge, TagChangeRow } from '../../catalogue';
 import { PageInfo } from './connection.type';
-import { TagSource } from './enums';
+import { TagChangeSource } from './enums';
 
 @ObjectType({
   description:
@@ -22,8 +22,8 @@ export class TagChange {
   @Field(() => [String], { description: 'The labels before it, sorted; empty when the facet was first tagged.' })
   previousLabels!: string[];
 
-  @Field(() => TagSource, { description: 'AUTO: an upsert, a taxonomy change or a tagging job; MANUAL: productTagsSet.' })
-  source!: TagSource;
+  @Field(() => TagChangeSource, { description: 'What wrote the change.' })
+  source!: TagChangeSource;
 
   @Field(() => String, {
     nullable: true,

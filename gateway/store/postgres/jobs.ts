@@ -260,7 +260,7 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       ).rows[0];
       if (job?.status !== 'RUNNING' || current?.status !== 'claimed' || current.claim_token !== chunk.claim) return false;
       if (write) made = await this.uses.products.writeWithVectors(client, write);
-      await this.uses.tags.writeAutoTags(client, outcome.productIds, outcome.tags);
+      await this.uses.tags.writeAutoTags(client, outcome.productIds, outcome.tags, 'job');
       await client.query(`UPDATE ${n.jobChunks} SET status = 'done', claim_token = NULL WHERE job_id = $1 AND seq = $2`, [
         chunk.jobId,
         chunk.seq,

@@ -224,6 +224,11 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
     )`,
     `CREATE INDEX IF NOT EXISTS webhook_dead_letters_queued ON ${n.table('webhook_dead_letters')} (endpoint_id, seq) WHERE queued`,
   ],
+  // The outbox tells a tagging job's changes ('job') from an upsert's or a taxonomy change's ('auto').
+  (n) => [
+    `ALTER TABLE ${n.tagChanges} DROP CONSTRAINT IF EXISTS tag_changes_source_check,
+       ADD CONSTRAINT tag_changes_source_check CHECK (source IN ('auto', 'manual', 'job'))`,
+  ],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -3,7 +3,7 @@ import type { PoolClient } from 'pg';
 import { check, nonNegativeInt } from '../../../functions/options';
 import { decodeKeyCursor, pageOf } from '../cursor';
 import { lastById } from '../order';
-import type { FacetRow, Hit, Page, TagChangeRow, TagRow, TagSource, TaxonomyRow } from '../port';
+import type { ChangeSource, FacetRow, Hit, Page, TagChangeRow, TagRow, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS, tagChangeOf, tagOf, type TagChangeColumns, type TagColumns } from '../rows';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { checkManualTags } from '../checks';
@@ -62,8 +62,13 @@ export class Tags extends Part<Connection> {
     await this.c.transaction((client) => this.writeAutoTags(client, productIds, tags));
   }
 
-  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction. */
-  async writeAutoTags(client: PoolClient, productIds: string[], tags: TagRow[]): Promise<void> {
+  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction; `source` is the changes'. */
+  async writeAutoTags(
+    client: PoolClient,
+    productIds: string[],
+    tags: TagRow[],
+    source: Exclude<ChangeSource, 'manual'> = 'auto',
+  ): Promise<void> {
     if (productIds.length === 0) return;
     const named = new Set(productIds);
     const written = tags.filter((t) => named.has(t.productId));
@@ -89,7 +94,7 @@ export class Tags extends Part<Connection> {
         [JSON.stringify(rows)],
       );
     }
-    await this.recordChanges(client, tagChangesBetween(before, await this.labelsOf(client, productIds), written), 'auto');
+    await this.recordChanges(client, tagChangesBetween(before, await this.labelsOf(client, productIds), written), source);
   }
 
   /** Every label of these products, in (product, facet, label) order: one read of the primary key. */
@@ -107,7 +112,7 @@ export class Tags extends Part<Connection> {
    * cursor past it, and never see seq 10 committed a moment later. Writers of tag changes take
    * turns from here to their commit; readers are not blocked (EXCLUSIVE lets SELECT through).
    */
-  private async recordChanges(client: PoolClient, changes: NewTagChange[], source: TagSource): Promise<void> {
+  private async recordChanges(client: PoolClient, changes: NewTagChange[], source: ChangeSource): Promise<void> {
     if (changes.length === 0) return;
     const n = this.c.names;
     await client.query(`LOCK TABLE ${n.tagChanges} IN EXCLUSIVE MODE`);

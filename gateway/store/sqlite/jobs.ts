@@ -217,7 +217,7 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       if (!row || row.status !== 'RUNNING' || current?.status !== 'claimed' || current.claim_token !== chunk.claim) return false;
       const job = jobColumns(row);
       if (write) this.uses.products.writeWithVectors(write, rows);
-      this.uses.tags.writeAutoTags(new Set(outcome.productIds), outcome.tags);
+      this.uses.tags.writeAutoTags(new Set(outcome.productIds), outcome.tags, 'job');
       this.c.sql("UPDATE job_chunks SET status = 'done', claim_token = NULL WHERE job_id = ? AND seq = ?").run(chunk.jobId, chunk.seq);
       this.c
         .sql('UPDATE jobs SET processed = processed + ?, failed = failed + ?, errors = ? WHERE id = ?')

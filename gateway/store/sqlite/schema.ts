@@ -196,6 +196,30 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
   );
   CREATE INDEX IF NOT EXISTS webhook_dead_letters_queued ON webhook_dead_letters (endpoint_id, seq) WHERE queued = 1;
   `,
+  // The outbox tells a tagging job's changes ('job') from an upsert's or a taxonomy change's ('auto').
+  // SQLite cannot alter a CHECK constraint, so the table is rebuilt with its rows and its sequence:
+  // a seq is never reused, even one whose row is gone.
+  (db) => {
+    const table = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tag_changes'").pluck().get() as string;
+    if (table.includes("'job'")) return;
+    const sequence = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'tag_changes'").pluck().get() as number | undefined;
+    db.exec(`
+      CREATE TABLE tag_changes_next (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        product_id TEXT NOT NULL,
+        facet TEXT NOT NULL,
+        previous_labels TEXT NOT NULL CHECK (json_type(previous_labels) = 'array'),
+        labels TEXT NOT NULL CHECK (json_type(labels) = 'array'),
+        source TEXT NOT NULL CHECK (source IN ('auto', 'manual', 'job')),
+        model TEXT,
+        changed_at TEXT NOT NULL
+      );
+      INSERT INTO tag_changes_next SELECT seq, product_id, facet, previous_labels, labels, source, model, changed_at FROM tag_changes;
+      DROP TABLE tag_changes;
+      ALTER TABLE tag_changes_next RENAME TO tag_changes;
+    `);
+    if (sequence !== undefined) db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'tag_changes'").run(sequence);
+  },
 ];
 
 /**

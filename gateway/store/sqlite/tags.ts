@@ -1,7 +1,7 @@
 import { check, nonNegativeInt } from '../../../functions/options';
 import { checkAutoTags, checkManualTags } from '../checks';
 import { decodeKeyCursor, pageOf } from '../cursor';
-import type { FacetRow, Hit, Page, TagChangeRow, TagRow, TagSource, TaxonomyRow } from '../port';
+import type { ChangeSource, FacetRow, Hit, Page, TagChangeRow, TagRow, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS } from '../rows';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { Part } from '../composed';
@@ -34,12 +34,12 @@ export class Tags extends Part<Connection> {
     return this.c.run('replaceAutoTags', 'write', () => this.writeAutoTags(new Set(productIds), tags));
   }
 
-  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction. */
-  writeAutoTags(named: Set<string>, tags: TagRow[]): void {
+  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction; `source` is the changes'. */
+  writeAutoTags(named: Set<string>, tags: TagRow[], source: Exclude<ChangeSource, 'manual'> = 'auto'): void {
     const ids = JSON.stringify([...named]);
     const before = this.labelsOf(ids);
     this.replaceAuto(ids, tags);
-    this.recordChanges(tagChangesBetween(before, this.labelsOf(ids), tags), 'auto');
+    this.recordChanges(tagChangesBetween(before, this.labelsOf(ids), tags), source);
   }
 
   private replaceAuto(ids: string, tags: TagRow[]): void {
@@ -76,7 +76,7 @@ export class Tags extends Part<Connection> {
       .all(ids) as LabelRow[];
   }
 
-  private recordChanges(changes: NewTagChange[], source: TagSource): void {
+  private recordChanges(changes: NewTagChange[], source: ChangeSource): void {
     if (changes.length === 0) return;
     const insert = this.c.sql(
       'INSERT INTO tag_changes (product_id, facet, previous_labels, labels, source, model, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',

@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 
 import { openSqliteStore, StoreError, type CatalogueStore } from '../../../gateway/store';
-import { cosine, describeStoreContract, hash, MODEL_A, product } from './contract';
+import { MIGRATIONS } from '../../../gateway/store/sqlite/schema';
+import { cosine, describeStoreContract, hash, MODEL_A, product, tag } from './contract';
 
 const MODEL_8 = { name: 'eight', dtype: 'fp32', dim: 8 };
 
@@ -68,7 +69,7 @@ describe('SqliteStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(5);
+      expect(db.prepare('SELECT max(version) FROM schema_version').pluck().get()).toBe(MIGRATIONS.length);
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
       expect(tables).toEqual(expect.arrayContaining(['models', 'products', 'schema_version', 'tag_changes', 'tags', 'taxonomies']));
     } finally {
@@ -243,6 +244,34 @@ describe('SqliteStore', () => {
     expect((await store.getProducts(['a', 'b'])).map((p) => p.imageUrls)).toEqual([[null], [null]]);
     expect(await store.claimActiveModel(MODEL_A)).toEqual({ active: MODEL_8, target: null });
     expect((await store.createJob({ filter: {}, reembed: false, model: MODEL_8 })).job).toMatchObject({ model: 'eight|fp32', total: 2 });
+  });
+
+  it('migrates an outbox that knew no job source: its rows kept, its sequence never reused', async () => {
+    await store.upsertProducts([product('a')]);
+    for (const label of ['red', 'green', 'blue']) await store.replaceAutoTags(['a'], [tag('a', 'colour', label)]);
+    await store.close();
+    const db = new Database(path);
+    const mine = MIGRATIONS.findIndex((m) => typeof m === 'function' && m.toString().includes('tag_changes_next')) + 1;
+    // The outbox as the migrations before it made it, its newest row deleted (its seq must stay spent).
+    db.exec(`
+      DROP TABLE tag_changes;
+      ${MIGRATIONS[4] as string}
+      INSERT INTO tag_changes SELECT seq, product_id, facet, previous_labels, labels, source, model, changed_at
+        FROM (SELECT 1 AS seq, 'a' AS product_id, 'colour' AS facet, '[]' AS previous_labels, '["red"]' AS labels,
+                     'auto' AS source, 'clip-a|fp32' AS model, '2024-01-01T00:00:00.000Z' AS changed_at
+              UNION ALL SELECT 2, 'a', 'colour', '["red"]', '["green"]', 'auto', 'clip-a|fp32', '2024-01-01T00:00:00.000Z');
+      UPDATE sqlite_sequence SET seq = 3 WHERE name = 'tag_changes';
+      DELETE FROM schema_version WHERE version >= ${mine};`);
+    expect(() => db.prepare("UPDATE tag_changes SET source = 'job'").run()).toThrow('CHECK constraint failed');
+    db.close();
+    store = await openSqliteStore({ path });
+    await store.migrate();
+    expect((await store.tagChanges(undefined, 10)).map((c) => [c.seq, c.labels])).toEqual([
+      [1, ['red']],
+      [2, ['green']],
+    ]);
+    await store.replaceAutoTags(['a'], [tag('a', 'colour', 'pink')]);
+    expect((await store.tagChanges(2, 10)).map((c) => [c.seq, c.previousLabels, c.labels])).toEqual([[4, ['blue'], ['pink']]]);
   });
 
   it.each([

@@ -146,7 +146,7 @@ describe('Subscription.productTagsChanged over WebSocket', () => {
         ...ids.map((id) => ({ productId: id, facet: 'colour', previousLabels: [], labels: labelsOf(retagged, id, 'colour') })),
         ...ids
           .filter((id) => id !== 'p04')
-          .map((id) => ({ productId: id, facet: 'kind', previousLabels: labelsOf(retagged, id, 'kind'), labels: [] })),
+          .map((id) => ({ productId: id, facet: 'kind', previousLabels: labelsOf(retagged, id, 'kind'), labels: [], source: 'JOB' })),
       ].map((change) => ({ source: 'AUTO', model, ...change }));
       const changes = await follower.count(expected.length);
       // Nothing more comes: a few more reads of the outbox find nothing new.

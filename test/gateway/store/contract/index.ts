@@ -17,7 +17,7 @@ import type { OpenedStore, Subject } from './fixtures';
 
 // The shared fixtures of the store tests, for the adapter-specific files.
 export { cosine, seededRandom } from '../../../helpers/tiny-clip';
-export { gaussian, hash, MODEL_A, MODEL_A_Q8, MODEL_B, normalise, product, SEARCH_MODEL, type OpenedStore } from './fixtures';
+export { gaussian, hash, MODEL_A, MODEL_A_Q8, MODEL_B, normalise, product, SEARCH_MODEL, tag, type OpenedStore } from './fixtures';
 
 export function describeStoreContract(name: string, open: () => Promise<OpenedStore>): void {
   describe(`CatalogueStore contract: ${name}`, () => {

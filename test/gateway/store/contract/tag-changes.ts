@@ -2,6 +2,8 @@
 import type { CatalogueStore, TagChangeRow } from '../../../../gateway/store/port';
 import { hash, MODEL_A, product, tag, tagsOf, vec, type Subject } from './fixtures';
 
+const TAGGING_JOB = { filter: {}, reembed: false, model: MODEL_A };
+
 /** A change without the fields the store gives (seq, time), to compare contents. */
 function contentOf({ seq: _seq, changedAt: _changedAt, ...change }: TagChangeRow): Omit<TagChangeRow, 'seq' | 'changedAt'> {
   return change;
@@ -103,6 +105,22 @@ export function tagChangesContract(subject: Subject): void {
         { productId: 'a', facet: 'colour', previousLabels: [], labels: ['red'], source: 'auto', model: 'clip-a|fp32' },
         { productId: 'a', facet: 'colour', previousLabels: ['red'], labels: ['blue', 'green'], source: 'manual', model: 'clip-m|fp32' },
         { productId: 'a', facet: 'colour', previousLabels: ['blue', 'green'], labels: [], source: 'manual', model: null },
+      ]);
+    });
+
+    it('records a tagging job’s changes as the job’s, and an upsert’s own tagging as automatic', async () => {
+      await store.putProductVectors(MODEL_A, [{ productId: 'a', vector: vec(1, 0, 0, 0) }]);
+      await store.claimActiveModel(MODEL_A);
+      await store.replaceAutoTags(['a'], [tag('a', 'colour', 'red')]);
+      await store.createJob(TAGGING_JOB);
+      const chunk = await store.claimJobChunk('w1', 10, MODEL_A);
+      expect(chunk?.productIds).toEqual(['a', 'b', 'c']);
+      const tags = [tag('a', 'colour', 'green'), tag('b', 'colour', 'green')];
+      expect(await store.completeJobChunk(chunk!, { productIds: ['a', 'b', 'c'], tags, processed: 3, failed: 0, errors: [] })).toBe(true);
+      expect((await all()).map((c) => [c.productId, c.labels, c.source])).toEqual([
+        ['a', ['red'], 'auto'],
+        ['a', ['green'], 'job'],
+        ['b', ['green'], 'job'],
       ]);
     });
 
