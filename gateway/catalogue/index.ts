@@ -13,6 +13,7 @@ export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './t
 export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, jobRunnerFromEnv, TaggingJobRunner, type JobRunnerOptions } from './jobs';
 export { followTaggingJob } from './job-progress';
+export * from './tree';
 // The rows the service hands out and the values their modes, sources and statuses take, for the schema to
 // type them and build its enums without reaching the store itself.
 export {
