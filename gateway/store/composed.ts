@@ -17,6 +17,7 @@ import type {
   TaxonomyRow,
   VectorModel,
 } from './port';
+import type { InboundResult, InboundWebhookRow, NewInboundWebhook } from './inbound';
 import type { WebhookDeadLetterRow, WebhookDelivery, WebhookEndpointRow, WebhookOutcome } from './webhooks';
 
 type Methods<K extends keyof CatalogueStore> = Pick<CatalogueStore, K>;
@@ -61,6 +62,7 @@ export interface StoreParts {
     | 'listWebhookDeadLetters'
     | 'redeliverWebhookDeadLetters'
   >;
+  inbound: Methods<'recordInboundWebhook' | 'claimInboundWebhook' | 'finishInboundWebhook' | 'getInboundWebhook'>;
 }
 
 /** The port over an engine's parts: each method is its part's (see CatalogueStore for what each does). */
@@ -196,6 +198,19 @@ export class ComposedStore implements CatalogueStore {
   }
   redeliverWebhookDeadLetters(ids: number[]): Promise<number[]> {
     return this.parts.webhooks.redeliverWebhookDeadLetters(ids);
+  }
+
+  recordInboundWebhook(delivery: NewInboundWebhook): Promise<{ webhook: InboundWebhookRow; created: boolean }> {
+    return this.parts.inbound.recordInboundWebhook(delivery);
+  }
+  claimInboundWebhook(worker: string, now: string, leaseMs: number): Promise<InboundWebhookRow | undefined> {
+    return this.parts.inbound.claimInboundWebhook(worker, now, leaseMs);
+  }
+  finishInboundWebhook(webhookId: string, claim: string, result: InboundResult): Promise<boolean> {
+    return this.parts.inbound.finishInboundWebhook(webhookId, claim, result);
+  }
+  getInboundWebhook(webhookId: string): Promise<InboundWebhookRow | undefined> {
+    return this.parts.inbound.getInboundWebhook(webhookId);
   }
 }
 

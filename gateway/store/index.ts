@@ -2,3 +2,13 @@
 export * from './port';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite';
 export { DEFAULT_POSTGRES_STORE_OPTIONS, openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres';
+export {
+  INBOUND_OUTCOMES,
+  INBOUND_STATUSES,
+  type InboundOutcome,
+  type InboundResult,
+  type InboundStatus,
+  type InboundStore,
+  type InboundWebhookRow,
+  type NewInboundWebhook,
+} from './inbound';

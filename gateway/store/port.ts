@@ -1,4 +1,6 @@
 import { CodedError } from '../../functions/clip';
+import type { InboundStore } from './inbound';
+import type { LabelVectorStore } from './label-vectors';
 import type { WebhookStore } from './webhooks';
 
 /**
@@ -268,7 +270,7 @@ export class StoreError extends CodedError<StoreErrorCode> {
 }
 
 /** The methods of outbound webhooks (endpoints, deliveries, dead letters) are in webhooks.ts. */
-export interface CatalogueStore extends WebhookStore {
+export interface CatalogueStore extends WebhookStore, InboundStore, LabelVectorStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or brings the schema up to date; idempotent, safe to run on every start and from several processes. */
   migrate(): Promise<void>;

@@ -2,6 +2,7 @@ import { setOnly } from '../../../functions/options';
 import { ComposedStore } from '../composed';
 import type { ProductFilter, VectorModel } from '../port';
 import { checkOptions, Connection, DEFAULT_POSTGRES_STORE_OPTIONS, type PostgresStoreOptions } from './connection';
+import { Inbound } from './inbound';
 import { Jobs } from './jobs';
 import { Models } from './models';
 import { Products } from './products';
@@ -46,6 +47,7 @@ export class PostgresStore extends ComposedStore {
       tags,
       jobs: new Jobs(c, { models, products, tags, vectors }),
       webhooks: new Webhooks(c),
+      inbound: new Inbound(c),
     });
     this.search = search;
   }

@@ -229,6 +229,30 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
     `ALTER TABLE ${n.tagChanges} DROP CONSTRAINT IF EXISTS tag_changes_source_check,
        ADD CONSTRAINT tag_changes_source_check CHECK (source IN ('auto', 'manual', 'job'))`,
   ],
+  // The shop's webhooks coming in (see inbound.ts): one row per X-Shopify-Webhook-Id, so that a
+  // delivery Shopify sends again is recorded and processed once, in the order recorded.
+  (n) => [
+    `CREATE TABLE IF NOT EXISTS ${n.table('inbound_webhooks')} (
+      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      webhook_id text NOT NULL UNIQUE,
+      topic text NOT NULL,
+      shop_domain text,
+      event_id text,
+      triggered_at text,
+      api_version text,
+      body text NOT NULL,
+      received_at text NOT NULL,
+      status text NOT NULL CHECK (status IN ('pending', 'processing', 'done')),
+      outcome text CHECK (outcome IS NULL OR outcome IN ('stored', 'deleted', 'unchanged', 'ignored', 'failed')),
+      message text,
+      attempts integer NOT NULL DEFAULT 0,
+      claim text,
+      claimed_at text,
+      not_before text,
+      finished_at text
+    )`,
+    `CREATE INDEX IF NOT EXISTS inbound_webhooks_open ON ${n.table('inbound_webhooks')} (seq) WHERE status <> 'done'`,
+  ],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -2,6 +2,7 @@ import { check, integer, nonEmpty, nonNegativeInt, positiveInt, timeoutMs } from
 import { ComposedStore } from '../composed';
 import type { CatalogueStore } from '../port';
 import { Connection, openDatabase } from './connection';
+import { Inbound } from './inbound';
 import { Jobs } from './jobs';
 import { Models } from './models';
 import { Products } from './products';
@@ -82,5 +83,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
     tags,
     jobs: new Jobs(c, { models, products, tags }),
     webhooks: new Webhooks(c),
+    inbound: new Inbound(c),
   });
 }

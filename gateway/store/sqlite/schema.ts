@@ -220,6 +220,30 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
     `);
     if (sequence !== undefined) db.prepare("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'tag_changes'").run(sequence);
   },
+  // The shop's webhooks coming in (see inbound.ts): one row per X-Shopify-Webhook-Id, so that a
+  // delivery Shopify sends again is recorded and processed once, in the order recorded.
+  `
+  CREATE TABLE IF NOT EXISTS inbound_webhooks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id TEXT NOT NULL UNIQUE,
+    topic TEXT NOT NULL,
+    shop_domain TEXT,
+    event_id TEXT,
+    triggered_at TEXT,
+    api_version TEXT,
+    body TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'done')),
+    outcome TEXT CHECK (outcome IS NULL OR outcome IN ('stored', 'deleted', 'unchanged', 'ignored', 'failed')),
+    message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    claim TEXT,
+    claimed_at TEXT,
+    not_before TEXT,
+    finished_at TEXT
+  );
+  CREATE INDEX IF NOT EXISTS inbound_webhooks_open ON inbound_webhooks (seq) WHERE status <> 'done';
+  `,
 ];
 
 /**

@@ -5,6 +5,7 @@
  */
 import { activeModelContract } from './models';
 import { imageVectorsContract } from './image-vectors';
+import { inboundContract } from './inbound';
 import { jobsContract } from './jobs';
 import { productsContract } from './products';
 import { savingContract } from './saving';
@@ -40,6 +41,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     tagsContract(subject);
     tagChangesContract(subject);
     jobsContract(subject);
+    inboundContract(subject);
     webhooksContract(subject);
     schemaContract(subject);
   });
