@@ -1,0 +1,53 @@
+/**
+ * Reading Shopify's attribute files from a taxonomy directory: the only file of this folder that
+ * touches the disk, so everything else works on texts a test can write inline.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+import { AttributeDataError } from './parse';
+import { linkAttributeTaxonomy, type AttributeTaxonomy } from './taxonomy';
+
+/** Where the shipped Shopify taxonomy lives, relative to the package root. */
+export const SHOPIFY_TAXONOMY_PATH = join('taxonomies', 'shopify-2025-08');
+
+/**
+ * The shipped Shopify taxonomy's directory, found from the package root so the same code works from
+ * the sources and from `dist/` (as functions/models.ts finds the bundled model).
+ */
+export function shippedShopifyTaxonomyDir(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, SHOPIFY_TAXONOMY_PATH);
+    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`No ${SHOPIFY_TAXONOMY_PATH} found above ${from}.`);
+  }
+}
+
+/**
+ * `attributes.json`, `attribute_values.json` and every `verticals/*.yml` of a taxonomy directory,
+ * linked (see taxonomy.ts). Vertical files are read in name order, so errors and category order do
+ * not depend on the file system's.
+ */
+export async function loadAttributeTaxonomy(dir: string = shippedShopifyTaxonomyDir()): Promise<AttributeTaxonomy> {
+  const read = async (file: string) => {
+    try {
+      return { file, text: await readFile(join(dir, file), 'utf8') };
+    } catch (error) {
+      throw new AttributeDataError(file, null, `cannot be read from ${dir}: ${(error as Error).message}`);
+    }
+  };
+  let names: string[];
+  try {
+    names = (await readdir(join(dir, 'verticals'))).filter((name) => name.endsWith('.yml')).sort();
+  } catch (error) {
+    throw new AttributeDataError('verticals', null, `cannot be listed in ${dir}: ${(error as Error).message}`);
+  }
+  if (names.length === 0) throw new AttributeDataError('verticals', null, `has no .yml file in ${dir}.`);
+  const [attributes, values, ...verticals] = await Promise.all([
+    read('attributes.json'),
+    read('attribute_values.json'),
+    ...names.map((name) => read(join('verticals', name))),
+  ]);
+  return linkAttributeTaxonomy({ attributes, values, verticals });
+}
