@@ -39,6 +39,7 @@ export interface StoreParts {
     | 'getProductVector'
     | 'getProductVectors'
   >;
+  labelVectors: Methods<'getLabelVectors' | 'putLabelVectors'>;
   models: Methods<'getModelState' | 'claimActiveModel'>;
   search: Methods<'searchProducts'>;
   tags: Methods<
@@ -115,6 +116,13 @@ export class ComposedStore implements CatalogueStore {
   }
   getProductVectors(model: VectorModel, productIds: string[]): Promise<Map<string, Float32Array>> {
     return this.parts.vectors.getProductVectors(model, productIds);
+  }
+
+  getLabelVectors(model: VectorModel, texts: string[]): Promise<Map<string, Float32Array>> {
+    return this.parts.labelVectors.getLabelVectors(model, texts);
+  }
+  putLabelVectors(model: VectorModel, rows: { text: string; vector: Float32Array }[]): Promise<void> {
+    return this.parts.labelVectors.putLabelVectors(model, rows);
   }
 
   getModelState(): Promise<ModelState> {

@@ -4,6 +4,7 @@ import type { ProductFilter, VectorModel } from '../port';
 import { checkOptions, Connection, DEFAULT_POSTGRES_STORE_OPTIONS, type PostgresStoreOptions } from './connection';
 import { Inbound } from './inbound';
 import { Jobs } from './jobs';
+import { LabelVectors } from './label-vectors';
 import { Models } from './models';
 import { Products } from './products';
 import { Lifecycle } from './lifecycle';
@@ -42,6 +43,7 @@ export class PostgresStore extends ComposedStore {
       lifecycle: new Lifecycle(c, { onPgvector: (version) => search.learnPgvector(version) }),
       products,
       vectors,
+      labelVectors: new LabelVectors(c, { vectors }),
       models,
       search,
       tags,

@@ -19,6 +19,7 @@ import { modelKey, type VectorModel } from '../port';
  *   catalogue_state one row: the active model and the target of a model change, as jsonb
  *   jobs, job_chunks tagging and re-embedding jobs, and the chunks they are cut into
  *   tag_changes     the outbox: one row per change of a (product, facet)'s labels, in commit order
+ *   label_vectors   (model_key, SHA-256 of a label prompt) -> the prompt and its float32 vector bytes
  *   schema_version  the last migration applied
  *
  * Per model, one product-vector table `product_vectors_<16 hex of sha256(model key)>` with a typed
@@ -252,6 +253,17 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
       finished_at text
     )`,
     `CREATE INDEX IF NOT EXISTS inbound_webhooks_open ON ${n.table('inbound_webhooks')} (seq) WHERE status <> 'done'`,
+  ],
+  // Label prompts' vectors, per model key and prompt text (see label-vectors.ts): keyed by the
+  // text's SHA-256, which fits a B-tree entry however long the text.
+  (n) => [
+    `CREATE TABLE IF NOT EXISTS ${n.table('label_vectors')} (
+      model_key text NOT NULL,
+      text_sha256 bytea NOT NULL,
+      text text NOT NULL,
+      vector bytea NOT NULL,
+      PRIMARY KEY (model_key, text_sha256)
+    )`,
   ],
 ];
 

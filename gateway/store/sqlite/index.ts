@@ -4,6 +4,7 @@ import type { CatalogueStore } from '../port';
 import { Connection, openDatabase } from './connection';
 import { Inbound } from './inbound';
 import { Jobs } from './jobs';
+import { LabelVectors } from './label-vectors';
 import { Models } from './models';
 import { Products } from './products';
 import { Lifecycle } from './lifecycle';
@@ -78,6 +79,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Cata
     lifecycle: new Lifecycle(c),
     products,
     vectors,
+    labelVectors: new LabelVectors(c, { vectors }),
     models,
     search: new Search(c, { vectors, tuning: { approximateAbove, approximateCandidates } }),
     tags,

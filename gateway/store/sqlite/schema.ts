@@ -244,6 +244,18 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
   );
   CREATE INDEX IF NOT EXISTS inbound_webhooks_open ON inbound_webhooks (seq) WHERE status <> 'done';
   `,
+  // Label prompts' vectors, per model key and exact prompt text (see label-vectors.ts): read by key,
+  // never searched, so a plain table. A rowid table: a row holds a whole vector (2 KB at 512
+  // dims), which WITHOUT ROWID tables store badly.
+  `
+  CREATE TABLE IF NOT EXISTS label_vectors (
+    model_key TEXT NOT NULL,
+    text TEXT NOT NULL,
+    -- little-endian float32, model dim x 4 bytes
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model_key, text)
+  );
+  `,
 ];
 
 /**

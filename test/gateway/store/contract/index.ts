@@ -7,6 +7,7 @@ import { activeModelContract } from './models';
 import { imageVectorsContract } from './image-vectors';
 import { inboundContract } from './inbound';
 import { jobsContract } from './jobs';
+import { labelVectorsContract } from './label-vectors';
 import { productsContract } from './products';
 import { savingContract } from './saving';
 import { schemaContract } from './schema';
@@ -37,6 +38,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     savingContract(subject);
     activeModelContract(subject);
     imageVectorsContract(subject);
+    labelVectorsContract(subject);
     searchContract(subject);
     tagsContract(subject);
     tagChangesContract(subject);
