@@ -99,7 +99,7 @@ export class AttributeScorer {
   async score(products: readonly AttributeProduct[]): Promise<AttributeTag[]> {
     // Which products each attribute applies to, from each product's category.
     const rows = new Map<string, number[]>();
-    const perProduct = products.map((product, p) => {
+    const lists = products.map((product, p) => {
       const attributes = this.applicable.forPath(product.categoryPath, `product ${product.productId}'s category path`);
       if (attributes.length > 0 && product.vector.length !== this.dimension) {
         throw new RangeError(
@@ -107,23 +107,27 @@ export class AttributeScorer {
         );
       }
       for (const { handle } of attributes) {
-        let list = rows.get(handle);
-        if (!list) rows.set(handle, (list = []));
-        list.push(p);
+        let members = rows.get(handle);
+        if (!members) rows.set(handle, (members = []));
+        members.push(p);
       }
-      return { attributes, tags: new Map<string, AttributeTag[]>() };
+      return attributes;
     });
+    // Each product's tags per attribute, in its list's order.
+    const picked = lists.map((attributes) => new Array<AttributeTag[]>(attributes.length));
+    // One buffer holds every attribute's rows in turn, rather than a matrix of up to 20 MB per attribute.
+    const scratch = new Float32Array(Math.max(0, ...[...rows.values()].map((m) => m.length)) * this.dimension);
     for (const [handle, members] of rows) {
       const { attribute, columns } = this.matrices.get(handle)!;
       const count = attribute.values.length;
-      const a = new Float32Array(members.length * this.dimension);
+      const a = scratch.subarray(0, members.length * this.dimension);
       members.forEach((p, r) => a.set(products[p].vector, r * this.dimension));
       const similarities = await matrixProduct(a, members.length, columns, this.dimension, count);
       members.forEach((p, r) => {
-        perProduct[p].tags.set(handle, this.pick(products[p].productId, attribute, similarities.subarray(r * count, (r + 1) * count)));
+        picked[p][lists[p].indexOf(attribute)] = this.pick(products[p].productId, attribute, similarities, r * count);
       });
     }
-    return perProduct.flatMap(({ attributes, tags }) => attributes.flatMap((a) => tags.get(a.handle)!));
+    return picked.flat(2);
   }
 
   /**
@@ -142,26 +146,28 @@ export class AttributeScorer {
     return { tags, dropped: before.map((a) => a.handle).filter((h) => !now.has(h)) };
   }
 
-  /** The kept values of one attribute for one product from its similarities with every value. */
-  private pick(productId: string, attribute: ApplicableAttribute, similarities: Float32Array): AttributeTag[] {
-    let best = 0;
-    for (let v = 1; v < similarities.length; v++) if (similarities[v] > similarities[best]) best = v;
+  /** The kept values of one attribute for one product, from its similarities with every value at `offset`. */
+  private pick(productId: string, attribute: ApplicableAttribute, similarities: Float32Array, offset: number): AttributeTag[] {
+    const count = attribute.values.length;
+    let best = offset;
+    for (let at = offset + 1; at < offset + count; at++) if (similarities[at] > similarities[best]) best = at;
     // Softmax of logitScale × similarity, shifted by the largest for exp's sake.
-    const weights = Array.from(similarities, (s) => Math.exp((s - similarities[best]) * this.logitScale));
-    const total = weights.reduce((sum, w) => sum + w, 0);
-    const tag = (v: number): AttributeTag => ({
+    let total = 0;
+    for (let at = offset; at < offset + count; at++) total += Math.exp((similarities[at] - similarities[best]) * this.logitScale);
+    const tag = (at: number, score: number): AttributeTag => ({
       productId,
       attribute: attribute.handle,
-      valueId: attribute.values[v].id,
-      valueName: attribute.values[v].name,
-      score: weights[v] / total,
-      similarity: similarities[v],
+      valueId: attribute.values[at - offset].id,
+      valueName: attribute.values[at - offset].name,
+      score,
+      similarity: similarities[at],
     });
-    if (attribute.mode === 'single') return [tag(best)];
-    const threshold = 1 / similarities.length;
-    return weights
-      .map((_, v) => tag(v))
-      .filter((t) => t.score >= threshold)
-      .sort((x, y) => y.score - x.score);
+    if (attribute.mode === 'single') return [tag(best, 1 / total)];
+    const kept: AttributeTag[] = [];
+    for (let at = offset; at < offset + count; at++) {
+      const score = Math.exp((similarities[at] - similarities[best]) * this.logitScale) / total;
+      if (score >= 1 / count) kept.push(tag(at, score));
+    }
+    return kept.sort((x, y) => y.score - x.score);
   }
 }
