@@ -5,6 +5,7 @@ import type { Embedder } from './embedder';
 import { failure, FieldError, storeCall } from './errors';
 import type { ModelRoles } from './models';
 import type { Products } from './products';
+import { PromptFailed, PromptVectors } from './prompt-vectors';
 import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
 
@@ -22,13 +23,14 @@ const LISTED_NAMES = 10;
 export type CurrentTaxonomy = { taxonomy: TaxonomyRow; facets: ScoredFacet[] };
 
 /**
- * The taxonomy and the tags it makes: label prompts embedded once per taxonomy version, automatic
- * tags computed from stored vectors (a taxonomy change re-tags the catalogue without embedding any
- * image), and manual tags checked against the facets.
+ * The taxonomy and the tags it makes: label prompts embedded once per model and prompt text (their
+ * vectors stored), automatic tags computed from stored vectors (a taxonomy change re-tags the
+ * catalogue without embedding any image), and manual tags checked against the facets.
  */
 export class Labels {
-  /** Label vectors of one taxonomy version (label prompts are embedded once per version). */
+  /** Label vectors of one taxonomy version, made once per version and process from the prompts' stored vectors. */
   private scored?: { version: number; facets: Promise<ScoredFacet[]> };
+  private readonly prompts: PromptVectors;
 
   constructor(
     private readonly store: CatalogueStore,
@@ -36,7 +38,9 @@ export class Labels {
     private readonly models: ModelRoles,
     private readonly products: Products,
     private readonly limits: TaxonomyLimits,
-  ) {}
+  ) {
+    this.prompts = new PromptVectors(store, embeddings, models.model);
+  }
 
   getTaxonomy(): Promise<TaxonomyRow | undefined> {
     return storeCall(() => this.store.getTaxonomy());
@@ -164,23 +168,26 @@ export class Labels {
       );
   }
 
+  /**
+   * Each label's vector: the normalised mean of its prompts' (one per template). Every prompt of
+   * every facet is looked up in the store at once, and only those it lacks are embedded (and
+   * stored); a prompt that fails names the first label it is a prompt of.
+   */
   private async scoreFacets(facets: readonly FacetRow[]): Promise<ScoredFacet[]> {
-    return Promise.all(
-      facets.map(async (facet, f) => ({
-        facet,
-        labelVectors: await Promise.all(
-          facet.labels.map(async (label, l) => {
-            try {
-              return meanUnitVector(
-                await Promise.all(facet.templates.map((t) => this.embeddings.embedText(t.replaceAll('{}', () => label)))),
-              );
-            } catch (error) {
-              throw failure(['facets', String(f), 'labels', String(l)], error);
-            }
-          }),
-        ),
-      })),
-    );
+    const prompts = facets.map((facet) => facet.labels.map((label) => facet.templates.map((t) => t.replaceAll('{}', () => label))));
+    let vectors: Map<string, Float32Array>;
+    try {
+      vectors = await this.prompts.vectorsOf(prompts.flat(2));
+    } catch (error) {
+      if (!(error instanceof PromptFailed)) throw error;
+      const f = prompts.findIndex((labels) => labels.some((texts) => texts.includes(error.text)));
+      const l = prompts[f].findIndex((texts) => texts.includes(error.text));
+      throw failure(['facets', String(f), 'labels', String(l)], error.reason);
+    }
+    return facets.map((facet, f) => ({
+      facet,
+      labelVectors: prompts[f].map((texts) => meanUnitVector(texts.map((text) => vectors.get(text)!))),
+    }));
   }
 
   private context(current: { taxonomy: TaxonomyRow }): TaggingContext {
