@@ -100,8 +100,9 @@ export class TreeTagger {
   private readonly columns: number;
   /** dimension × columns, row-major: the right-hand side of the matrix product. */
   private readonly labels: Float32Array;
-  // Per-product scratch, reused: tagging is synchronous between matrix products.
-  private readonly effective: Float64Array;
+  // Per-product scratch, reused: tagging is synchronous between matrix products. Float32 like the
+  // similarities it holds: the bottom-up pass only copies and compares them.
+  private readonly effective: Float32Array;
   private readonly beam: Int32Array;
   private readonly candidates: Int32Array;
 
@@ -148,7 +149,7 @@ export class TreeTagger {
       const c = this.column[i];
       for (let d = 0; d < this.dimension; d++) this.labels[d * columns + c] = vector[d];
     });
-    this.effective = new Float64Array(nodes.length);
+    this.effective = new Float32Array(nodes.length);
     this.beam = new Int32Array(Math.min(this.beamWidth, nodes.length));
     // Every step's candidates are distinct nodes: at most all of them.
     this.candidates = new Int32Array(nodes.length);
@@ -211,7 +212,9 @@ export class TreeTagger {
   /** The beam over one product's similarities (columns at `offset`), to its tag. */
   private walk(similarities: Float32Array, offset: number): TreeTag {
     const { effective, parent, column, count } = this;
-    for (let i = 0; i < count; i++) effective[i] = column[i] < 0 ? -Infinity : similarities[offset + column[i]];
+    // Every node with a vector (the usual tree) has its column at its own index: one copy.
+    if (this.columns === count) effective.set(similarities.subarray(offset, offset + count));
+    else for (let i = 0; i < count; i++) effective[i] = column[i] < 0 ? -Infinity : similarities[offset + column[i]];
     // Parents come before children, so going backwards every node is final before it reaches its parent.
     for (let i = count - 1; i > 0; i--) {
       const p = parent[i];
