@@ -13,6 +13,22 @@ export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './t
 export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, jobRunnerFromEnv, TaggingJobRunner, type JobRunnerOptions } from './jobs';
 export { followTaggingJob } from './job-progress';
+// Shopify's category attributes: the visual ones a category has, their prompts, and their scoring from stored vectors.
+export {
+  ApplicableAttributes,
+  AttributeDataError,
+  attributePrompts,
+  AttributeScorer,
+  distinctPromptTexts,
+  loadAttributeTaxonomy,
+  VISUAL_ATTRIBUTES,
+  type ApplicableAttribute,
+  type AttributeProduct,
+  type AttributeRescore,
+  type AttributeTag,
+  type AttributeTaxonomy,
+  type ValuePrompts,
+} from './attributes';
 export * from './tree';
 // The rows the service hands out and the values their modes, sources and statuses take, for the schema to
 // type them and build its enums without reaching the store itself.
