@@ -3,7 +3,7 @@
  * links to categories (load, link), the visual ones a product's category has (applies), the prompts
  * of their values (prompts) and their scoring from stored vectors (score).
  */
-export { loadAttributeTaxonomy, shippedShopifyTaxonomyDir, SHOPIFY_TAXONOMY_PATH } from './load';
+export { loadAttributeTaxonomy, SHIPPED_SHOPIFY_TAXONOMY } from './load';
 export { AttributeDataError, type SourceText } from './parse';
 export {
   friendlyId,

@@ -2,34 +2,24 @@
  * Reading Shopify's attribute files from a taxonomy directory: the only file of this folder that
  * touches the disk, so everything else works on texts a test can write inline.
  */
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
+import { bundledTaxonomyDir } from '../tree';
 import { AttributeDataError } from './parse';
 import { linkAttributeTaxonomy, type AttributeTaxonomy } from './taxonomy';
 
-/** Where the shipped Shopify taxonomy lives, relative to the package root. */
-export const SHOPIFY_TAXONOMY_PATH = join('taxonomies', 'shopify-2025-08');
-
-/**
- * The shipped Shopify taxonomy's directory, found from the package root so the same code works from
- * the sources and from `dist/` (as functions/models.ts finds the bundled model).
- */
-export function shippedShopifyTaxonomyDir(from: string = __dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, SHOPIFY_TAXONOMY_PATH);
-    if (existsSync(join(dir, 'package.json')) && existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`No ${SHOPIFY_TAXONOMY_PATH} found above ${from}.`);
-  }
-}
+/** The shipped Shopify taxonomy's folder in the repository's `taxonomies/`, which has the attribute files. */
+export const SHIPPED_SHOPIFY_TAXONOMY = 'shopify-2025-08';
 
 /**
  * `attributes.json`, `attribute_values.json` and every `verticals/*.yml` of a taxonomy directory,
  * linked (see taxonomy.ts). Vertical files are read in name order, so errors and category order do
  * not depend on the file system's.
  */
-export async function loadAttributeTaxonomy(dir: string = shippedShopifyTaxonomyDir()): Promise<AttributeTaxonomy> {
+export async function loadAttributeTaxonomy(
+  dir: string = join(bundledTaxonomyDir(), SHIPPED_SHOPIFY_TAXONOMY),
+): Promise<AttributeTaxonomy> {
   const read = async (file: string) => {
     try {
       return { file, text: await readFile(join(dir, file), 'utf8') };
