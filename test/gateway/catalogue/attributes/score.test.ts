@@ -14,7 +14,7 @@ import {
   type VisualAttribute,
 } from '../../../../gateway/catalogue/attributes';
 import * as matrix from '../../../../gateway/catalogue/matrix';
-import { drawShape, loadReference, seededRandom, TINY_CLIP_DIR } from '../../../helpers/tiny-clip';
+import { drawShape, drawUnseenShape, loadReference, seededRandom, TINY_CLIP_DIR } from '../../../helpers/tiny-clip';
 
 // The fixture (see taxonomy.test.ts): Shapes (zz-1) and Stars (zz-1-1) have Color and Size; Sized
 // Shapes (zz-1-2) and Test Goods (zz) only Size; Other (zz-2) Band color and Size. Color's values
@@ -202,10 +202,10 @@ describe('AttributeScorer on the tiny CLIP', () => {
   });
   afterAll(() => model.release());
 
-  const productsOf = async (labels: string[], seed: number, categoryPath: readonly string[]) => {
+  const productsOf = async (labels: string[], seed: number, categoryPath: readonly string[], draw = drawShape) => {
     const reference = loadReference();
     const random = seededRandom(seed);
-    const images = await Promise.all(labels.map((label) => drawShape(reference, label, random)));
+    const images = await Promise.all(labels.map((label) => draw(reference, label, random)));
     return (await model.embedImages(images)).map((result, i): AttributeProduct => {
       if (!result.ok) throw new Error(result.message);
       return { productId: `${labels[i]} #${i}`, vector: result.vector, categoryPath };
@@ -214,7 +214,11 @@ describe('AttributeScorer on the tiny CLIP', () => {
 
   it('scores the colour of drawn shapes it never saw (≥ 90%) under Shapes, and none under Other', async () => {
     const labels = loadReference().classes.flatMap((c) => [c, c]);
-    const shapes = await productsOf(labels, 20261207, STARS);
+    // Half as the training script draws them (by another renderer), half as it never did (drawUnseenShape).
+    const shapes = [
+      ...(await productsOf(labels.slice(0, 32), 20261207, STARS)),
+      ...(await productsOf(labels.slice(32), 1207, SHAPES, drawUnseenShape)),
+    ];
     const others = await productsOf(labels.slice(0, 16), 7, OTHER);
     const tags = await scoring.score([...shapes, ...others]);
     expect(new Set(tags.map((t) => t.productId))).toEqual(new Set(shapes.map((p) => p.productId)));
