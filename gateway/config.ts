@@ -35,6 +35,7 @@ import {
 import { ALLOW_NETWORKS, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './intake';
 import type { RequestLimits } from './schema';
 import { CATALOGUE_FILE, DEFAULT_DATA_DIR, storeFromEnv, type StoreConfig } from './store/from-env';
+import { DEFAULT_WEBHOOK_OPTIONS, WEBHOOK_VARIABLES, webhooksFromEnv, type WebhookOptions } from './webhooks';
 
 /** See GatewayConfig.imageMaxBatchSize. */
 export const DEFAULT_IMAGE_MAX_BATCH_SIZE = 16;
@@ -140,6 +141,8 @@ export interface GatewayConfig extends RequestLimits {
   catalogue: CatalogueLimits;
   /** The tagging job runner (env JOB_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS, JOB_PAUSE_MS). */
   jobs: JobRunnerOptions;
+  /** Delivering tag changes to webhook endpoints (env WEBHOOK_*, see gateway/webhooks/options.ts). */
+  webhooks: WebhookOptions;
   /**
    * API keys, by SHA-256 and scope (env API_KEYS: `<sha256 hex>:<read|write>`, comma-separated).
    * Default none: queries from anywhere, mutations from loopback clients only.
@@ -189,6 +192,7 @@ export function defaultConfig(): GatewayConfig {
     store: { kind: 'sqlite', path: join(DEFAULT_DATA_DIR, CATALOGUE_FILE) },
     catalogue: { ...DEFAULT_CATALOGUE_LIMITS },
     jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS },
+    webhooks: { ...DEFAULT_WEBHOOK_OPTIONS },
     apiKeys: [],
   };
 }
@@ -271,12 +275,14 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     CATALOGUE_MAX_FACETS: 'facets of the taxonomy',
     CATALOGUE_MAX_LABELS: 'labels of one facet',
     CATALOGUE_MAX_TEMPLATES: 'templates of one facet',
+    CATALOGUE_MAX_TREE_NODES: "categories of one TREE facet's taxonomy (Shopify's whole taxonomy has 10,595)",
     CATALOGUE_MAX_PAGE: 'largest `first` of a catalogue list or search',
     JOB_CHUNK_SIZE: 'tagging jobs: products per chunk',
     JOB_LEASE_MS: "how long a gateway's claim on a chunk holds before another gateway may take the chunk over",
     JOB_POLL_MS: 'how often an idle gateway looks for job work',
     JOB_PAUSE_MS: 'pause between chunks, leaving the database to requests',
   },
+  ...WEBHOOK_VARIABLES,
 };
 
 const BY_TIME =
@@ -362,9 +368,11 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       maxFacets: read.get('CATALOGUE_MAX_FACETS', positiveInt, base.catalogue.maxFacets),
       maxLabels: read.get('CATALOGUE_MAX_LABELS', positiveInt, base.catalogue.maxLabels),
       maxTemplates: read.get('CATALOGUE_MAX_TEMPLATES', positiveInt, base.catalogue.maxTemplates),
+      maxTreeNodes: read.get('CATALOGUE_MAX_TREE_NODES', positiveInt, base.catalogue.maxTreeNodes),
       maxFirst: read.get('CATALOGUE_MAX_PAGE', positiveInt, base.catalogue.maxFirst),
     },
     jobs: jobRunnerFromEnv(read),
+    webhooks: webhooksFromEnv(read),
     apiKeys: read.get('API_KEYS', apiKeyList, base.apiKeys),
   };
 }

@@ -65,7 +65,7 @@ export async function retagging(catalogue: Catalogue, data: ClusteredVectors, si
   const cases: RetagCase[] = [];
   for (const c of RETAG_CASES) {
     // The label prompts alone first, the text cache cold: their cost is the model's, not the re-tag's.
-    const prompts = c.facets.flatMap((f) => f.labels.map((l) => DEFAULT_FACET_TEMPLATES[0].replaceAll('{}', l)));
+    const prompts = c.facets.flatMap((f) => (f.labels ?? []).map((l) => DEFAULT_FACET_TEMPLATES[0].replaceAll('{}', l)));
     const l0 = performance.now();
     const vectors = await Promise.all(prompts.map((p) => embeddings.embedText(p)));
     const labelMs = performance.now() - l0;

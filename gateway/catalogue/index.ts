@@ -9,6 +9,7 @@ export type { SearchQuery } from './search';
 export type { Connection, Edge } from './cursor';
 export { FieldError } from './errors';
 export { DEFAULT_FACET_TEMPLATES, facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
+export { MAX_BEAM_WIDTH, type TreeInput } from './taxonomy-tree';
 export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, jobRunnerFromEnv, TaggingJobRunner, type JobRunnerOptions } from './jobs';

@@ -7,6 +7,7 @@ import type { ModelRoles } from './models';
 import type { Products } from './products';
 import { PromptFailed, PromptVectors } from './prompt-vectors';
 import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
+import { pathTo, scoredTreeFacet, treeFacetPrompts } from './tree-facets';
 import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
 
 /**
@@ -104,13 +105,13 @@ export class Labels {
     const f = current?.taxonomy.facets.findIndex((facet) => facet.name === facetName) ?? -1;
     if (!current || f < 0)
       throw new FieldError(['facet'], ErrorCode.BAD_USER_INPUT, `facet: the taxonomy has no facet named ${JSON.stringify(facetName)}.`);
-    const { facet, labelVectors } = current.facets[f];
+    const { facet, labelVectors, nodeVectors } = current.facets[f];
     const unique = [...new Set(labels.map((l) => l.trim()))];
-    if (facet.mode === 'single' && unique.length > 1)
+    if (facet.mode !== 'multi' && unique.length > 1)
       throw new FieldError(
         ['labels'],
         ErrorCode.BAD_USER_INPUT,
-        `labels: facet ${JSON.stringify(facet.name)} is SINGLE and takes one label, not ${unique.length}.`,
+        `labels: facet ${JSON.stringify(facet.name)} is ${facet.mode.toUpperCase()} and takes one label, not ${unique.length}.`,
       );
     const missing = unique.findIndex((l) => !facet.labels.includes(l));
     if (missing >= 0)
@@ -119,15 +120,18 @@ export class Labels {
         ErrorCode.BAD_USER_INPUT,
         `labels[${missing}]: facet ${JSON.stringify(facet.name)} has no label ${JSON.stringify(unique[missing])}.`,
       );
+    // A TREE facet's category comes with its ancestors: the path a tagging would have given it.
+    const written = facet.mode === 'tree' && unique.length === 1 ? pathTo(facet, unique[0])!.map((i) => facet.labels[i]) : unique;
+    const labelVector = (label: string) => (nodeVectors ?? labelVectors)[facet.labels.indexOf(label)] ?? null;
     const vector = await storeCall(() => this.store.getProductVector(this.models.model, productId));
     await storeCall(() =>
       this.store.setManualTags(
         productId,
         facet.name,
-        unique.map((label) => ({
+        written.map((label) => ({
           label,
           score: 1,
-          similarity: vector ? dot(vector, labelVectors[facet.labels.indexOf(label)]) : 0,
+          similarity: vector && labelVector(label) ? dot(vector, labelVector(label)!) : 0,
           needsReview: false,
           model: this.models.key,
           taxonomyVersion: current.taxonomy.version,
@@ -174,20 +178,27 @@ export class Labels {
    * stored); a prompt that fails names the first label it is a prompt of.
    */
   private async scoreFacets(facets: readonly FacetRow[]): Promise<ScoredFacet[]> {
-    const prompts = facets.map((facet) => facet.labels.map((label) => facet.templates.map((t) => t.replaceAll('{}', () => label))));
+    const trees = facets.map(treeFacetPrompts);
+    const prompts = facets.map((facet, f) =>
+      trees[f] ? [] : facet.labels.map((label) => facet.templates.map((t) => t.replaceAll('{}', () => label))),
+    );
     let vectors: Map<string, Float32Array>;
     try {
-      vectors = await this.prompts.vectorsOf(prompts.flat(2));
+      vectors = await this.prompts.vectorsOf([...prompts.flat(2), ...trees.flatMap((tree) => tree?.prompts.texts ?? [])]);
     } catch (error) {
       if (!(error instanceof PromptFailed)) throw error;
       const f = prompts.findIndex((labels) => labels.some((texts) => texts.includes(error.text)));
+      if (f < 0)
+        throw failure(['facets', String(trees.findIndex((tree) => tree?.prompts.texts.includes(error.text))), 'tree'], error.reason);
       const l = prompts[f].findIndex((texts) => texts.includes(error.text));
       throw failure(['facets', String(f), 'labels', String(l)], error.reason);
     }
-    return facets.map((facet, f) => ({
-      facet,
-      labelVectors: prompts[f].map((texts) => meanUnitVector(texts.map((text) => vectors.get(text)!))),
-    }));
+    const logitScale = this.embeddings.model.info.logitScale;
+    return facets.map((facet, f) => {
+      const tree = trees[f];
+      if (tree) return scoredTreeFacet(facet, tree, vectors, logitScale);
+      return { facet, labelVectors: prompts[f].map((texts) => meanUnitVector(texts.map((text) => vectors.get(text)!))) };
+    });
   }
 
   private context(current: { taxonomy: TaxonomyRow }): TaggingContext {

@@ -16,6 +16,8 @@ export const DEFAULT_CATALOGUE_LIMITS: CatalogueLimits = {
   maxFacets: 32,
   maxLabels: 1_000,
   maxTemplates: 32,
+  // Shopify's whole taxonomy (10,595 categories) with room for a shop's own additions.
+  maxTreeNodes: 20_000,
   maxProducts: 256,
   maxImagesPerProduct: 10,
   maxFirst: 500,

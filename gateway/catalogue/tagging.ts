@@ -1,10 +1,18 @@
 import type { FacetRow, TagRow } from '../store';
 import { matrixProduct } from './matrix';
+import type { TreeTag, TreeTagger } from './tree';
 
-/** A facet with one text vector per label (prompt-ensembled, unit length), in the facet's label order. */
+/**
+ * A facet with one text vector per label (prompt-ensembled, unit length), in the facet's label
+ * order; a TREE facet has its tagger instead (its nodes' vectors laid out for the beam), and no
+ * label vectors.
+ */
 export interface ScoredFacet {
   facet: FacetRow;
   labelVectors: readonly Float32Array[];
+  tagger?: TreeTagger;
+  /** A TREE facet's node vectors, in its nodes' order (null for a node without prompts of its own). */
+  nodeVectors?: readonly (Float32Array | null)[];
 }
 
 export interface TaggingContext {
@@ -26,6 +34,7 @@ export interface TaggingContext {
  */
 export function tagsFor(productId: string, vector: Float32Array, facets: readonly ScoredFacet[], context: TaggingContext): TagRow[] {
   const similarities = new Float32Array(facets.reduce((n, f) => n + f.labelVectors.length, 0));
+  const paths = facets.map((f) => f.tagger?.tag(vector));
   let at = 0;
   for (const { facet, labelVectors } of facets) {
     for (const label of labelVectors) {
@@ -38,7 +47,7 @@ export function tagsFor(productId: string, vector: Float32Array, facets: readonl
     }
   }
   const tags: TagRow[] = [];
-  pushTags(tags, productId, similarities, 0, facets, context);
+  pushTags(tags, productId, similarities, 0, facets, context, paths);
   return tags;
 }
 
@@ -66,13 +75,29 @@ export async function tagsForMany(
     if (vector.length !== dim) throw new RangeError(`product ${productId} has ${vector.length} dimensions, the others ${dim}`);
     a.set(vector, p * dim);
   });
-  const similarities = await matrixProduct(a, products.length, b, dim, labels.length);
+  const similarities = labels.length > 0 ? await matrixProduct(a, products.length, b, dim, labels.length) : new Float32Array(0);
+  // A TREE facet's paths, for every product at once (one matrix product a batch, see tree/beam.ts).
+  const paths: (TreeTag[] | undefined)[] = [];
+  for (const { tagger } of facets) paths.push(tagger ? await tagger.tagMany(products.map((p) => p.vector)) : undefined);
   const tags: TagRow[] = [];
-  products.forEach(({ productId }, p) => pushTags(tags, productId, similarities, p * labels.length, facets, context));
+  products.forEach(({ productId }, p) =>
+    pushTags(
+      tags,
+      productId,
+      similarities,
+      p * labels.length,
+      facets,
+      context,
+      paths.map((ofFacet) => ofFacet?.[p]),
+    ),
+  );
   return tags;
 }
 
-/** The tags of one product from its similarities with every label, facets in order from `offset`. */
+/**
+ * The tags of one product from its similarities with every label, facets in order from `offset`;
+ * a TREE facet's from its path (`paths`, by facet): one tag a level, labelled with the node's id.
+ */
 function pushTags(
   tags: TagRow[],
   productId: string,
@@ -80,9 +105,28 @@ function pushTags(
   offset: number,
   facets: readonly ScoredFacet[],
   context: TaggingContext,
+  paths: readonly (TreeTag | undefined)[],
 ): void {
   let at = offset;
-  for (const { facet, labelVectors } of facets) {
+  for (const [f, { facet, labelVectors }] of facets.entries()) {
+    const path = paths[f];
+    if (path) {
+      for (const level of path.path) {
+        tags.push({
+          productId,
+          facet: facet.name,
+          label: level.id,
+          score: level.score,
+          // A node without prompts of its own has only its children's similarity.
+          similarity: level.own ?? level.similarity,
+          source: 'auto',
+          needsReview: facet.reviewBelow !== null && level.score < facet.reviewBelow,
+          model: context.model,
+          taxonomyVersion: context.taxonomyVersion,
+        });
+      }
+      continue;
+    }
     const count = labelVectors.length;
     let max = -Infinity;
     let best = 0;

@@ -1,15 +1,20 @@
 import { ErrorCode } from '../common/errors';
 import type { FacetMode, FacetRow } from '../store';
 import { FieldError } from './errors';
+import { treeProblems, treeRowOf, type TreeInput } from './taxonomy-tree';
+import { DEFAULT_FACET_TEMPLATES } from './templates';
 
 /** A facet as a caller gives it: optional fields take the defaults below. */
 export interface FacetInput {
   name: string;
-  labels: string[];
+  /** The labels of a SINGLE or MULTI facet; a TREE facet's are its nodes' ids, from `tree`. */
+  labels?: string[] | null;
   templates?: string[] | null;
   mode?: FacetMode | null;
   threshold?: number | null;
   reviewBelow?: number | null;
+  /** A TREE facet's taxonomy. */
+  tree?: TreeInput | null;
 }
 
 export interface TaxonomyLimits {
@@ -19,10 +24,11 @@ export interface TaxonomyLimits {
   maxLabels: number;
   /** Most templates in one facet. */
   maxTemplates: number;
+  /** Most nodes of one TREE facet's taxonomy. */
+  maxTreeNodes: number;
 }
 
-/** CLIP's zero-shot prompt, as `classify` uses by default. */
-export const DEFAULT_FACET_TEMPLATES: readonly string[] = Object.freeze(['a photo of a {}.']);
+export { DEFAULT_FACET_TEMPLATES };
 
 const MAX_NAME_LENGTH = 200;
 
@@ -44,15 +50,25 @@ export function taxonomyProblems(facets: readonly FacetInput[], limits: Taxonomy
       problem(['facets', f, 'name'], `${at}.name repeats facets[${names.get(name)}].name (${JSON.stringify(name)}).`);
     else names.set(name, f);
 
-    if (facet.labels.length === 0) problem(['facets', f, 'labels'], `${at}.labels is empty; give at least one label.`);
-    if (facet.labels.length > limits.maxLabels)
+    const isTree = facet.mode === 'tree';
+    if (isTree !== (facet.tree !== undefined && facet.tree !== null))
+      problem(
+        ['facets', f, 'tree'],
+        isTree ? `${at}.tree is missing: a TREE facet takes its labels from a taxonomy.` : `${at}.tree is for TREE facets only.`,
+      );
+    if (isTree && facet.tree) problems.push(...treeProblems(facet.tree, ['facets', f, 'tree'], limits.maxTreeNodes));
+    if (isTree && facet.labels && facet.labels.length > 0)
+      problem(['facets', f, 'labels'], `${at}.labels is for SINGLE and MULTI facets; a TREE facet's labels are its taxonomy's ids.`);
+    const labelList = isTree ? [] : (facet.labels ?? []);
+    if (!isTree && labelList.length === 0) problem(['facets', f, 'labels'], `${at}.labels is empty; give at least one label.`);
+    if (labelList.length > limits.maxLabels)
       problem(
         ['facets', f, 'labels'],
-        `${at}.labels has ${facet.labels.length} labels; the limit is ${limits.maxLabels}.`,
+        `${at}.labels has ${labelList.length} labels; the limit is ${limits.maxLabels}.`,
         ErrorCode.INPUT_TOO_LARGE,
       );
     const labels = new Map<string, number>();
-    facet.labels.forEach((raw, l) => {
+    labelList.forEach((raw, l) => {
       const label = raw.trim();
       if (label === '') problem(['facets', f, 'labels', l], `${at}.labels[${l}] is empty.`);
       else if (label.length > MAX_NAME_LENGTH)
@@ -87,20 +103,30 @@ export function taxonomyProblems(facets: readonly FacetInput[], limits: Taxonomy
       if (value !== null && value !== undefined && !(Number.isFinite(value) && value >= 0 && value <= 1))
         problem(['facets', f, key], `${at}.${key} must be from 0 to 1: ${value}.`);
     }
-    if (facet.mode === 'single' && facet.threshold !== null && facet.threshold !== undefined)
-      problem(['facets', f, 'threshold'], `${at}.threshold applies to MULTI facets only; a SINGLE facet keeps its best label.`);
+    if (facet.mode !== 'multi' && facet.threshold !== null && facet.threshold !== undefined)
+      problem(
+        ['facets', f, 'threshold'],
+        `${at}.threshold applies to MULTI facets only; a ${(facet.mode ?? 'single').toUpperCase()} facet keeps its best ${isTree ? 'path' : 'label'}.`,
+      );
   });
   return problems;
 }
 
-/** The facets as stored: names and labels trimmed, defaults filled in. Call after taxonomyProblems found none. */
-export function facetRows(facets: readonly FacetInput[]): FacetRow[] {
-  return facets.map((facet) => ({
-    name: facet.name.trim(),
-    labels: facet.labels.map((l) => l.trim()),
-    templates: [...(facet.templates ?? DEFAULT_FACET_TEMPLATES)],
-    mode: facet.mode ?? 'single',
-    threshold: facet.threshold ?? null,
-    reviewBelow: facet.reviewBelow ?? null,
-  }));
+/** The facets as stored: names and labels trimmed, defaults filled in, trees read. Call after taxonomyProblems found none. */
+export function facetRows(
+  facets: readonly FacetInput[],
+  limits: Pick<TaxonomyLimits, 'maxTreeNodes'> = { maxTreeNodes: Number.MAX_SAFE_INTEGER },
+): FacetRow[] {
+  return facets.map((facet) => {
+    const tree = facet.mode === 'tree' && facet.tree ? treeRowOf(facet.tree, limits.maxTreeNodes) : null;
+    return {
+      name: facet.name.trim(),
+      labels: tree ? tree.nodes.map((node) => node.id) : (facet.labels ?? []).map((l) => l.trim()),
+      templates: [...(facet.templates ?? DEFAULT_FACET_TEMPLATES)],
+      mode: facet.mode ?? 'single',
+      threshold: facet.threshold ?? null,
+      reviewBelow: facet.reviewBelow ?? null,
+      ...(tree ? { tree } : {}),
+    };
+  });
 }

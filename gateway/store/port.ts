@@ -38,18 +38,41 @@ export interface ProductRow {
   updatedAt: string;
 }
 
-export const FACET_MODES = ['single', 'multi'] as const;
+export const FACET_MODES = ['single', 'multi', 'tree'] as const;
 export type FacetMode = (typeof FACET_MODES)[number];
+
+/**
+ * A TREE facet's taxonomy: its nodes, parents first, as imported from a taxonomy file. The
+ * facet's labels are the nodes' ids, and a product's tags in it are its path, one tag a level.
+ */
+export interface FacetTreeRow {
+  /** Where the nodes came from: a bundled taxonomy's name (`shopify-2025-08`), or `text` for one given inline. */
+  source: string;
+  /** The file's format: `shopify` (categories.txt) or `google` (taxonomy-with-ids). */
+  format: string;
+  /** The subtree taken (the id of its root), or null for the whole taxonomy. */
+  root: string | null;
+  /** Levels kept from the top, or null for all. */
+  depth: number | null;
+  /** Every node: its id (the tag's label), its name (what prompts say) and its parent's index (-1 for a top node). */
+  nodes: { id: string; name: string; parent: number }[];
+  /** Candidates kept at each level when tagging. */
+  beamWidth: number;
+  /** How a node's prompts name it with its parent (`{name}`, `{parent}`); null: by its name alone. */
+  contextTemplate: string | null;
+}
 
 export interface FacetRow {
   name: string;
   labels: string[];
   templates: string[];
-  /** single: softmax over the facet's labels, keep the best; multi: every label over `threshold`. */
+  /** single: softmax over the facet's labels, keep the best; multi: every label over `threshold`; tree: a path down `tree`. */
   mode: FacetMode;
   threshold: number | null;
   /** Automatic tags scoring under this are marked for review. */
   reviewBelow: number | null;
+  /** A TREE facet's taxonomy (its labels are the nodes' ids); absent or null for the others. */
+  tree?: FacetTreeRow | null;
 }
 
 export interface TaxonomyRow {

@@ -19,18 +19,17 @@ export async function shapeProducts(seed: number) {
 }
 
 /**
- * The catalogue of `shapeProducts`, tagged: a taxonomy of one facet, `kind`, over the tiny CLIP's
- * classes, then the products upserted, through `graphql` (a test gateway's). Throws on any error.
+ * The catalogue of `shapeProducts`, tagged: a taxonomy (by default of one facet, `kind`, over the
+ * tiny CLIP's classes), then the products upserted, through `graphql` (a test gateway's). Throws on
+ * any error.
  */
 export async function seedShapeCatalogue(
   graphql: TestGateway['graphql'],
   products: Awaited<ReturnType<typeof shapeProducts>>,
+  facets: unknown[] = [{ name: 'kind', labels: loadReference().classes }],
 ): Promise<void> {
   const steps: [string, Record<string, unknown>][] = [
-    [
-      'mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }',
-      { f: [{ name: 'kind', labels: loadReference().classes }] },
-    ],
+    ['mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }', { f: facets }],
     ['mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }', { p: products }],
   ];
   for (const [mutation, variables] of steps) {

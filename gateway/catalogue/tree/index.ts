@@ -5,6 +5,7 @@
  */
 export { MAX_CATEGORY_NAME_LENGTH, parseGoogleTaxonomy, parseShopifyCategories, TAXONOMY_FORMATS, type TaxonomyFormat } from './parse';
 export { DEFAULT_CONTEXT_TEMPLATE, nodeText, nodeVectors, treePrompts, type TreePromptOptions, type TreePrompts } from './prompts';
+export { BUNDLED_TAXONOMIES, bundledTaxonomyDir, readBundledTaxonomy } from './bundled';
 export { DEFAULT_BEAM_WIDTH, DEFAULT_TREE_BATCH_SIZE, TreeTagger, type TreeLevel, type TreeTag, type TreeTaggerOptions } from './beam';
 export {
   leavesOf,
@@ -12,6 +13,7 @@ export {
   subtree,
   TaxonomyParseError,
   treeFromRows,
+  TreeBuilder,
   type SubtreeOptions,
   type TaxonomyNode,
   type TaxonomyTree,

@@ -6,7 +6,7 @@
  * prompt text: a text that several nodes share is embedded once.
  */
 import { meanUnitVector } from '../../../functions/clip';
-import { DEFAULT_FACET_TEMPLATES } from '../taxonomy';
+import { DEFAULT_FACET_TEMPLATES } from '../templates';
 import type { TaxonomyNode, TaxonomyTree } from './tree';
 
 /** How a node under a parent is named in its prompts (the CHiLS / ProTeCt style of context). */

@@ -7,6 +7,10 @@ export const FacetMode = graphqlEnum('FacetMode', FACET_MODES, {
   valuesConfig: {
     SINGLE: { description: "The facet's best label (softmax over its labels)." },
     MULTI: { description: "Every label whose score reaches the facet's threshold." },
+    TREE: {
+      description:
+        "A path down the facet's taxonomy (tree), found with a beam from the top: one tag a level, each labelled with the category's id.",
+    },
   },
 });
 export type FacetMode = (typeof FACET_MODES)[number];

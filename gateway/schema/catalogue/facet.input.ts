@@ -1,14 +1,19 @@
 import { Field, Float, InputType } from 'type-graphql';
 
 import { FacetMode } from './enums';
+import { TaxonomyTreeInput } from './tree.input';
 
 @InputType({ description: 'One facet of the taxonomy: a set of labels products are tagged with.' })
 export class FacetInput {
   @Field({ description: 'Unique in the taxonomy, e.g. "colour".' })
   name!: string;
 
-  @Field(() => [String], { description: 'Unique in the facet, e.g. ["red", "green"].' })
-  labels!: string[];
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'SINGLE and MULTI: unique in the facet, e.g. ["red", "green"]. A TREE facet\'s are its taxonomy\'s ids (give tree instead).',
+  })
+  labels?: string[] | null;
 
   @Field(() => [String], { nullable: true, description: 'Prompt templates with {} for the label, averaged. Default ["a photo of a {}."].' })
   templates?: string[] | null;
@@ -21,4 +26,7 @@ export class FacetInput {
 
   @Field(() => Float, { nullable: true, description: 'Automatic tags scoring under this (0 to 1) are marked for review.' })
   reviewBelow?: number | null;
+
+  @Field(() => TaxonomyTreeInput, { nullable: true, description: "TREE only: the taxonomy whose categories are the facet's labels." })
+  tree?: TaxonomyTreeInput | null;
 }

@@ -3,6 +3,30 @@ import { Field, Float, Int, ObjectType } from 'type-graphql';
 import type { TaxonomyRow } from '../../catalogue';
 import { FacetMode } from './enums';
 
+@ObjectType({ description: "A TREE facet's taxonomy: where it came from and how it tags." })
+export class FacetTree {
+  @Field({ description: "A bundled taxonomy's name (`shopify-2025-08`), or `text` for one given inline." })
+  source!: string;
+
+  @Field({ description: '`shopify` or `google`.' })
+  format!: string;
+
+  @Field(() => String, { nullable: true, description: 'The id of the subtree taken; null for the whole taxonomy.' })
+  root!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'Levels kept; null for all.' })
+  depth!: number | null;
+
+  @Field(() => Int, { description: "Its categories (the facet's labels are their ids)." })
+  categories!: number;
+
+  @Field(() => Int)
+  beamWidth!: number;
+
+  @Field(() => String, { nullable: true })
+  contextTemplate!: string | null;
+}
+
 @ObjectType()
 export class Facet {
   @Field()
@@ -22,6 +46,9 @@ export class Facet {
 
   @Field(() => Float, { nullable: true })
   reviewBelow!: number | null;
+
+  @Field(() => FacetTree, { nullable: true, description: 'TREE facets: their taxonomy.' })
+  tree!: FacetTree | null;
 }
 
 @ObjectType({ description: 'The facets products are tagged with. Each taxonomySet makes the next version.' })
@@ -39,7 +66,12 @@ export class Taxonomy {
     return Object.assign(new Taxonomy(), {
       version: row.version,
       createdAt: row.createdAt,
-      facets: row.facets.map((f) => Object.assign(new Facet(), f)),
+      facets: row.facets.map(({ tree, ...f }) =>
+        Object.assign(new Facet(), {
+          ...f,
+          tree: tree ? Object.assign(new FacetTree(), { ...tree, nodes: undefined, categories: tree.nodes.length }) : null,
+        }),
+      ),
     });
   }
 }
