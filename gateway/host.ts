@@ -8,6 +8,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
+import { EnvReader } from '../functions/options';
 import { credentialsOf } from './common/auth';
 import { eventStreams, serveWebSocketSubscriptions, SubscriptionBudget, type EventStreams, type SubscriptionServer } from './subscriptions';
 import { ErrorCode, GatewayError } from './common/errors';
@@ -16,6 +17,7 @@ import type { GatewayContext, RequestLimits } from './context';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
 import { requestDeadline, requestTimeoutMs, TIMEOUT_HEADER } from './limits';
+import { SHOPIFY_WEBHOOK_ROUTE, shopifyFromEnv, ShopifyWebhooks, type ShopifyOptions } from './shopify';
 import { multipartUploads } from './uploads';
 
 /** Where the standalone schema is served, and the Federation subgraph when FEDERATION is on. */
@@ -87,6 +89,11 @@ export const EXPLORER_OFF = 'The GraphiQL explorer needs schema introspection, w
 export interface HostOptions {
   /** Longest wait for in-flight requests on stop before their connections are cut, in ms. Default 10000. */
   stopGracePeriodMs?: number;
+  /**
+   * The shop's webhooks on POST /webhooks/shopify (see ShopifyOptions). Default: read from the
+   * environment (SHOPIFY_WEBHOOK_SECRET, ...); without a secret the route says it is off.
+   */
+  shopify?: Partial<ShopifyOptions>;
 }
 
 /**
@@ -107,6 +114,8 @@ export class GatewayHost {
   private readonly subscriptionBudget: SubscriptionBudget;
   /** Requests to /graphql not yet answered (see GatewayConfig.maxRequestsInFlight). */
   private inFlight = 0;
+  /** The shop's webhooks: their route, and the worker processing what it records. */
+  readonly shopify: ShopifyWebhooks;
 
   constructor(
     readonly gateway: Gateway,
@@ -114,7 +123,9 @@ export class GatewayHost {
   ) {
     this.subscriptionBudget = new SubscriptionBudget(gateway.config.maxSubscriptionsPerClient);
     this.eventStreams = eventStreams(gateway, this.subscriptionBudget, graphqlError);
+    this.shopify = new ShopifyWebhooks(gateway, options.shopify ?? shopifyFromEnv(new EnvReader()));
     this.mount();
+    this.shopify.start();
     // A body still arriving at the request's deadline cannot be answered in time: Node answers 408
     // and closes, instead of holding the connection for its default 5 minutes (an endless upload).
     this.httpServer.requestTimeout = gateway.config.requestTimeoutMs;
@@ -146,6 +157,8 @@ export class GatewayHost {
       await closed;
       clearTimeout(cut);
     }
+    // Before the store closes: the delivery in hand is finished, the rest waits in the store.
+    await this.shopify.stop();
     await this.gateway.stop();
     this.state = 'stopped';
   }
@@ -177,6 +190,8 @@ export class GatewayHost {
         tiers: gateway.backendStatus().tiers,
       });
     });
+    // Its own raw body reader: Shopify's signature is over the bytes as sent, before any JSON parsing.
+    app.post(SHOPIFY_WEBHOOK_ROUTE, ...this.shopify.handlers);
     app.get('/metrics', async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });

@@ -14,10 +14,12 @@
 
 import { createReadStream } from 'node:fs';
 import { parse as parseCsv, CsvError } from 'csv-parse';
+import { plainText, SHOPIFY_MAX_IMAGES, shopifyAttributes } from '../../gateway/shopify';
 import type { Entry, ProductInput } from './entry';
 
-/** Images one product may carry: issue 27's bound, equal to the gateway's CATALOGUE_MAX_IMAGES_PER_PRODUCT default (gateway/catalogue/limits.ts). */
-export const SHOPIFY_MAX_IMAGES = 10;
+// The description's plain text and the attributes are made as the gateway makes them from the
+// shop's webhooks (gateway/shopify/attributes.ts), so that both ways give one shape of product.
+export { plainText, SHOPIFY_MAX_IMAGES };
 
 /** What each generation calls the columns this reader uses, as Shopify spells them. */
 interface Columns {
@@ -148,42 +150,6 @@ const newGroup = (handle: string, line: number): Group => ({
   optionValues: [new Set(), new Set(), new Set()],
 });
 
-/** The named entities Shopify's rich-text editor writes; numeric ones are decoded whatever they are. */
-const ENTITIES: Record<string, string> = {
-  amp: '&',
-  lt: '<',
-  gt: '>',
-  quot: '"',
-  apos: "'",
-  nbsp: ' ',
-  ndash: '\u2013',
-  mdash: '\u2014',
-  hellip: '\u2026',
-  lsquo: '\u2018',
-  rsquo: '\u2019',
-  ldquo: '\u201c',
-  rdquo: '\u201d',
-  copy: '\u00a9',
-  reg: '\u00ae',
-  trade: '\u2122',
-  deg: '\u00b0',
-};
-
-/** Shopify's HTML description as plain text: tags out, the common entities decoded, whitespace collapsed. */
-export function plainText(html: string): string {
-  return html
-    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, name: string) => {
-      if (name[0] !== '#') return ENTITIES[name.toLowerCase()] ?? whole;
-      const code = name[1].toLowerCase() === 'x' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-    })
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
 /** Positioned images by position (file order among equals), then the unpositioned ones in file order, then variant images; each URL once, at most SHOPIFY_MAX_IMAGES. */
 function orderedImages(group: Group): string[] {
   const positioned = group.images.filter((image) => image.position !== undefined);
@@ -205,18 +171,10 @@ function entryOf(group: Group): Entry {
       id: group.handle,
       message: "no image: Shopify's rows for this handle have no Image Src / Product image URL",
     };
-  const attributes: Record<string, unknown> = {};
-  const tags = [...new Set((group.tags ?? '').split(',').map((tag) => tag.trim()))].filter(Boolean);
-  if (tags.length) attributes.tags = tags;
-  for (const key of ['productCategory', 'type', 'vendor', 'status'] as const) if (group[key]) attributes[key] = group[key];
-  const options: Record<string, string[]> = {};
-  group.optionNames.forEach((name, i) => {
-    const values = [...group.optionValues[i]];
-    // Shopify writes a product without options as the option "Title" with the one value "Default Title".
-    if (!name || !values.length || (name === 'Title' && values.length === 1 && values[0] === 'Default Title')) return;
-    options[name] = values;
+  const attributes = shopifyAttributes({
+    ...group,
+    options: group.optionNames.flatMap((name, i) => (name ? [{ name, values: [...group.optionValues[i]] }] : [])),
   });
-  if (Object.keys(options).length) attributes.options = options;
   const product: ProductInput = {
     id: group.handle,
     ...(group.title ? { title: group.title } : {}),
