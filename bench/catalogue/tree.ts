@@ -11,9 +11,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { check, positiveInt } from '../../functions/options';
 import { leavesOf, matrixProduct, parseShopifyCategories, treePrompts, TreeTagger } from '../../gateway/catalogue';
 import { fmt, fmtSpread, processMemory, ROOT, seeded, spread, type Spread } from '../lib';
-import type { CatalogueBenchOptions, Target } from './options';
+import { progress, type CatalogueBenchOptions, type Target } from './options';
 
 const DIMENSION = 512;
 const WIDTHS = [1, 5, 20];
@@ -80,7 +81,7 @@ function unitVectors(count: number, random: () => number): Float32Array[] {
   });
 }
 
-export async function treeTagging(products: number, rounds: number, progress: (message: string) => void): Promise<TreeFigures> {
+export async function treeTagging(products: number, rounds: number): Promise<TreeFigures> {
   const text = readFileSync(CATEGORIES, 'utf8');
   const parseTimes: number[] = [];
   let tree = parseShopifyCategories(text);
@@ -218,19 +219,17 @@ export function reportTree(say: (line?: string) => void, targets: Target[], figu
 }
 
 /** The tree's part of the catalogue's section. */
-export async function benchTree(options: CatalogueBenchOptions, progress: (message: string) => void): Promise<void> {
-  reportTree(options.say, options.targets, await treeTagging(10_000, options.rounds, progress));
+export async function benchTree(options: CatalogueBenchOptions): Promise<void> {
+  reportTree(options.say, options.targets, await treeTagging(10_000, options.rounds));
 }
 
 if (require.main === module) {
   const { values } = parseArgs({ options: { products: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '3' } } });
-  const products = Number(values.products);
-  const rounds = Number(values.rounds);
-  if (!(Number.isInteger(products) && products > 0)) throw new TypeError(`--products must be a positive integer, got ${values.products}`);
-  if (!(Number.isInteger(rounds) && rounds > 0)) throw new TypeError(`--rounds must be a positive integer, got ${values.rounds}`);
+  const products = check('--products', Number(values.products), positiveInt);
+  const rounds = check('--rounds', Number(values.rounds), positiveInt);
   const say = (line = '') => process.stdout.write(`${line}\n`);
   const targets: Target[] = [];
-  treeTagging(products, rounds, (message) => process.stderr.write(`${message}\n`)).then(
+  treeTagging(products, rounds).then(
     (figures) => {
       reportTree(say, targets, figures);
       for (const [what, value, met] of targets) say(`| ${what} | ${value} | ${met ? 'yes' : 'no'} |`);
