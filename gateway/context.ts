@@ -1,10 +1,11 @@
 import type { ModelDescription } from '../functions/clip';
 import type { BackendStatus } from './backends';
 import type { CatalogueService } from './catalogue';
-import type { Credentials } from './common/auth';
+import type { AuthDecision, Credentials } from './common/auth';
 import type { EmbeddingService } from './embedding/service';
 import type { ProductLoader, TagLoader } from './loaders/catalogue-loaders';
 import type { MediaLoader } from './loaders/media-loader';
+import type { WebhookService } from './webhooks';
 
 /** Limits on one request's arguments, checked before any work starts. */
 export interface RequestLimits {
@@ -25,6 +26,10 @@ export interface GatewayServices {
   backendStatus(): BackendStatus;
   /** The product catalogue. */
   catalogue: CatalogueService;
+  /** Webhook endpoints and their dead letters (delivering is the gateway's worker). */
+  webhooks: WebhookService;
+  /** Whether credentials may run admin operations (webhook endpoints): an admin key, or loopback without keys. */
+  authorizeAdmin(credentials: Credentials): AuthDecision;
   /**
    * Logs an internal failure that reaches the client only as an INTERNAL_SERVER_ERROR userError
    * (GraphQL errors are logged when they are formatted; userErrors are data and would pass unseen).

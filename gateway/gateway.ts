@@ -33,6 +33,7 @@ import { createMediaLoader } from './loaders/media-loader';
 import { buildGatewaySchema, subgraphSchemaOf } from './schema';
 import { openPostgresStore, openSqliteStore, type CatalogueStore } from './store';
 import type { StoreConfig } from './store/from-env';
+import { registerWebhookMetrics, WebhookDeliveries, WebhookService } from './webhooks';
 
 export interface GatewayDeps {
   /** Where CLIP runs. Default: the backend the config names. */
@@ -63,6 +64,8 @@ export interface Gateway {
   readonly embeddings: EmbeddingService;
   /** Runs tagging jobs (shared through the store with every gateway on it); stopped, after its chunk in hand, by stop(). */
   readonly jobs: TaggingJobRunner;
+  /** Delivers tag changes to webhook endpoints (shared through the store with every gateway on it); stopped by stop(). */
+  readonly webhooks: WebhookDeliveries;
   /** What is let in: the inference inputs of admitted requests, against the bounds (for /readyz). */
   readonly admission: Admission;
   /**
@@ -157,9 +160,20 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   }
   const jobs = new TaggingJobRunner(store, catalogue, config.jobs, log);
   catalogue.onJobStarted(() => jobs.wake());
+  const webhooks = new WebhookDeliveries(store, config.webhooks, { log, metrics });
+  registerWebhookMetrics(metrics.registry, store);
   // A store outage fails every request the same way: its cause is logged once every 10 s, not once per request.
   const logCause = throttledLog(log, 'error while resolving', 10_000);
-  const services: GatewayServices = { limits: config, embeddings, model, backendStatus, catalogue, logInternal: logCause };
+  const services: GatewayServices = {
+    limits: config,
+    embeddings,
+    model,
+    backendStatus,
+    catalogue,
+    webhooks: new WebhookService(store, config.catalogue, () => webhooks.wake()),
+    authorizeAdmin: (credentials) => apiKeys.authorizeAdmin(credentials),
+    logInternal: logCause,
+  };
   // The guard's state (rate buckets, admission) is the gateway's, whichever schema a request comes through.
   const guard = guardPlugin({
     safelist,
@@ -203,6 +217,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   await apollo.start();
   await subgraph?.start();
   jobs.start();
+  webhooks.start();
 
   let state: 'serving' | 'stopping' | 'stopped' = 'serving';
   return {
@@ -220,6 +235,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     catalogue,
     embeddings,
     jobs,
+    webhooks,
     admission,
     context: (signal, credentials = { loopback: true }) => ({
       services,
@@ -237,6 +253,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
       await apollo.stop();
       await subgraph?.stop();
       await jobs.stop();
+      await webhooks.stop();
       await embeddings.drain();
       await backend.close();
       await store.close();

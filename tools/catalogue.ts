@@ -3,7 +3,7 @@
 // batches, with a progress bar. Resumable: progress is saved after every batch, and a second run
 // on the same file goes on where the first stopped. Failed products are listed at the end and
 // written to FILE.failures.jsonl.
-// `npm run catalogue -- key [--scope read|write]`: a new API key and its API_KEYS entry.
+// `npm run catalogue -- key [--scope read|write|admin]`: a new API key and its API_KEYS entry.
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -14,7 +14,7 @@ import { FORMATS, formatOf, readProducts, type Entry, type Format, type ProductI
 
 const USAGE = `Usage:
   npm run catalogue -- import FILE [--format F] [--url URL] [--key KEY] [--batch N] [--restart]
-  npm run catalogue -- key [--scope read|write]
+  npm run catalogue -- key [--scope read|write|admin]
 
 FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header row).
   JSON Lines: {"id": "p1", "title": "...", "description": "...", "images": ["https://...", {"base64": "..."}], "attributes": {...}}
@@ -29,7 +29,7 @@ Options:
 
 key prints a new random API key and its entry for the gateway's API_KEYS (the key's SHA-256 and
 scope; the key itself is stored nowhere). --scope read (the default) allows queries; write allows
-queries and mutations, as import needs.
+queries and mutations, as import needs; admin allows what write does and registering webhook endpoints.
 `;
 
 const UPSERT = `mutation Import($products: [ProductInput!]!) {
@@ -233,7 +233,7 @@ async function importFile(
 
 /** A new key on stdout: the key for the client, the entry for the gateway. */
 function printKey(scope: string): number {
-  if (!SCOPES.includes(scope as Scope)) throw new UsageError(`--scope must be read or write, got ${JSON.stringify(scope)}.`);
+  if (!SCOPES.includes(scope as Scope)) throw new UsageError(`--scope must be read, write or admin, got ${JSON.stringify(scope)}.`);
   const { key, entry } = newApiKey(scope as Scope);
   process.stdout.write(
     `API key (${scope}), for the client: send it as Authorization: Bearer <key>, or with import's --key:\n  ${key}\n` +

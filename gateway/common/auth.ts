@@ -8,9 +8,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import type { Rule } from '../../functions/options';
 
-/** What a key may do: `read` runs queries; `write` runs queries and mutations. */
-export type Scope = 'read' | 'write';
-export const SCOPES: readonly Scope[] = ['read', 'write'];
+/**
+ * What a key may do: `read` runs queries; `write` runs queries and mutations; `admin` all that write
+ * may, and the operations that send the catalogue's data elsewhere (webhook endpoints).
+ */
+export type Scope = 'read' | 'write' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
 
 /** One configured key, by its SHA-256 (64 lowercase hex digits). */
 export interface ApiKey {
@@ -43,6 +46,10 @@ export const AUTH_MESSAGES = {
   readOnly: 'This API key has the read scope and mutations need write: send Authorization: Bearer <key> with a write key.',
   remoteWithoutKeys:
     'This gateway has no API keys, so it takes mutations only from its own machine: configure API_KEYS on it and send Authorization: Bearer <key> with a write key.',
+  notAdmin:
+    'Webhook endpoints need an API key with the admin scope: send Authorization: Bearer <key> with an admin key (npm run catalogue -- key --scope admin makes one).',
+  remoteAdminWithoutKeys:
+    'This gateway has no API keys, so it takes admin operations (webhook endpoints) only from its own machine: configure API_KEYS with an admin key and send it as Authorization: Bearer <key>.',
 } as const;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -113,7 +120,7 @@ export function parseApiKeys(raw: string): { keys: ApiKey[] } | { problem: strin
   for (const [i, entry] of entries.entries()) {
     const at = `entry ${i + 1}`;
     const colon = entry.lastIndexOf(':');
-    if (colon < 0) return { problem: `${at} (${glimpse(entry)}) has no scope: write it as <sha256 hex of the key>:read or :write` };
+    if (colon < 0) return { problem: `${at} (${glimpse(entry)}) has no scope: write it as <sha256 hex of the key>:read, :write or :admin` };
     const sha256 = entry.slice(0, colon).trim().toLowerCase();
     const scope = entry.slice(colon + 1).trim();
     if (!SHA256_HEX.test(sha256)) {
@@ -121,7 +128,7 @@ export function parseApiKeys(raw: string): { keys: ApiKey[] } | { problem: strin
         problem: `${at} (${glimpse(entry)}) does not start with 64 hex digits: API_KEYS holds the SHA-256 of each key, not the key (npm run catalogue -- key prints both)`,
       };
     }
-    if (!SCOPES.includes(scope as Scope)) return { problem: `${at} has the scope ${glimpse(scope)}: the scope is read or write` };
+    if (!SCOPES.includes(scope as Scope)) return { problem: `${at} has the scope ${glimpse(scope)}: the scope is read, write or admin` };
     const repeated = keys.findIndex((k) => k.sha256 === sha256);
     if (repeated >= 0) return { problem: `${at} repeats the key of entry ${repeated + 1}` };
     keys.push({ sha256, scope: scope as Scope });
@@ -139,7 +146,7 @@ function isApiKeyList(value: unknown): value is ApiKey[] {
 
 /** API_KEYS for the options toolkit: `<sha256 hex>:<scope>`, comma-separated; errors quote only the start of a bad entry. */
 export const apiKeyList: Rule<ApiKey[]> = {
-  expected: 'a comma-separated list of <sha256 hex of the key>:<read|write>',
+  expected: 'a comma-separated list of <sha256 hex of the key>:<read|write|admin>',
   accepts: isApiKeyList,
   parse: (raw) => {
     const parsed = parseApiKeys(raw);
@@ -192,7 +199,26 @@ export class ApiKeys {
     }
     const scope = this.scopeOf(credentials.bearer);
     if (scope === undefined) return { ok: false, code: 'UNAUTHENTICATED', status: 401, message: AUTH_MESSAGES.unknown };
-    if (needs === 'write' && scope !== 'write') return { ok: false, code: 'FORBIDDEN', status: 403, message: AUTH_MESSAGES.readOnly };
+    if (needs === 'write' && scope === 'read') return { ok: false, code: 'FORBIDDEN', status: 403, message: AUTH_MESSAGES.readOnly };
+    return { ok: true };
+  }
+
+  /**
+   * Whether these credentials may run an admin operation (registering where the catalogue's data is
+   * sent): an admin key; without keys, a client on this machine, as for mutations.
+   */
+  authorizeAdmin(credentials: Credentials): AuthDecision {
+    if (!this.configured) {
+      return credentials.loopback
+        ? { ok: true }
+        : { ok: false, code: 'FORBIDDEN', status: 403, message: AUTH_MESSAGES.remoteAdminWithoutKeys };
+    }
+    if (credentials.bearer === undefined || credentials.bearer === '') {
+      return { ok: false, code: 'UNAUTHENTICATED', status: 401, message: AUTH_MESSAGES.missing };
+    }
+    const scope = this.scopeOf(credentials.bearer);
+    if (scope === undefined) return { ok: false, code: 'UNAUTHENTICATED', status: 401, message: AUTH_MESSAGES.unknown };
+    if (scope !== 'admin') return { ok: false, code: 'FORBIDDEN', status: 403, message: AUTH_MESSAGES.notAdmin };
     return { ok: true };
   }
 }

@@ -59,6 +59,9 @@ export class GatewayMetrics {
   readonly admittedSeconds = this.gauge('clip_gateway_admitted_seconds', [], {
     help: 'Seconds of inference the admitted requests need, at the measured cost per input: what admission control weighs against deadlines.',
   });
+  readonly webhookDeliveries = this.counter('clip_gateway_webhook_deliveries_total', ['outcome'], {
+    help: 'Webhook delivery attempts by this gateway, by outcome (delivered: a 2xx; failed: to be retried; dead: the last attempt failed; disabled: 410 Gone).',
+  });
 
   constructor() {
     // Event-loop delay sampled every millisecond (prom-client's default is 10 ms, and every

@@ -11,6 +11,7 @@ import { JobSubscriptionResolver } from './catalogue/job-subscription.resolver';
 import { CatalogueMutationResolver } from './catalogue/mutation.resolver';
 import { ProductResolver } from './catalogue/product.resolver';
 import { TagChangesResolver } from './catalogue/tag-changes.resolver';
+import { WebhooksResolver } from './catalogue/webhooks.resolver';
 import { ClassifyResolver } from './classify.resolver';
 import { EmbedResolver } from './embed.resolver';
 import { ModelResolver } from './model.resolver';
@@ -42,6 +43,7 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
       CatalogueMutationResolver,
       JobSubscriptionResolver,
       TagChangesResolver,
+      WebhooksResolver,
     ],
     // Arguments are checked by the resolvers (with messages naming the argument), not by class-validator.
     validate: false,

@@ -3,6 +3,14 @@ export * from './port';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite';
 export { DEFAULT_POSTGRES_STORE_OPTIONS, openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres';
 export {
+  webhookEventId,
+  type WebhookDeadLetterRow,
+  type WebhookDelivery,
+  type WebhookEndpointRow,
+  type WebhookOutcome,
+  type WebhookStore,
+} from './webhooks';
+export {
   INBOUND_OUTCOMES,
   INBOUND_STATUSES,
   type InboundOutcome,

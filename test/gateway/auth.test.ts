@@ -52,7 +52,7 @@ describe('API_KEYS', () => {
     const noScope = refusal(hashKey(READ_KEY));
     expect(noScope).toMatch(/^API_KEYS entry 1 \(".{4}…"\) has no scope/);
     expect(noScope).not.toContain(hashKey(READ_KEY));
-    expect(refusal(entry(READ_KEY, 'admin'))).toMatch(/^API_KEYS entry 1 has the scope "admin": the scope is read or write/);
+    expect(refusal(entry(READ_KEY, 'owner'))).toMatch(/^API_KEYS entry 1 has the scope "owner": the scope is read, write or admin/);
     expect(refusal(`${entry(READ_KEY, 'read')},${entry(READ_KEY, 'write')}`)).toMatch(/^API_KEYS entry 2 repeats the key of entry 1/);
     expect(refusal(' , ,')).toMatch(/^API_KEYS lists no keys; it must be a comma-separated list/);
   });
@@ -123,6 +123,25 @@ describe('ApiKeys', () => {
       status: 403,
       message: AUTH_MESSAGES.remoteWithoutKeys,
     });
+  });
+
+  it('takes admin operations (webhook endpoints) from admin keys only, which may also do all that write keys may', () => {
+    const ADMIN_KEY = 'admin-key-0123456789abcdefghijklmnopqrstuvwxyz';
+    expect(parseApiKeys(`${hashKey(ADMIN_KEY)}:admin`)).toEqual({ keys: [{ sha256: hashKey(ADMIN_KEY), scope: 'admin' }] });
+    const withAdmin = new ApiKeys([...KEYS, { sha256: hashKey(ADMIN_KEY), scope: 'admin' }]);
+    const refused = (code: string, status: number, message: string) => ({ ok: false, code, status, message });
+    expect(withAdmin.authorize('mutation', { loopback: false, bearer: ADMIN_KEY })).toEqual({ ok: true });
+    expect(withAdmin.authorize('query', { loopback: false, bearer: ADMIN_KEY })).toEqual({ ok: true });
+    expect(withAdmin.authorizeAdmin({ loopback: false, bearer: ADMIN_KEY })).toEqual({ ok: true });
+    for (const bearer of [READ_KEY, WRITE_KEY]) {
+      expect(withAdmin.authorizeAdmin({ loopback: true, bearer })).toEqual(refused('FORBIDDEN', 403, AUTH_MESSAGES.notAdmin));
+    }
+    expect(withAdmin.authorizeAdmin({ loopback: true })).toEqual(refused('UNAUTHENTICATED', 401, AUTH_MESSAGES.missing));
+    expect(withAdmin.authorizeAdmin({ loopback: true, bearer: 'guess' })).toEqual(refused('UNAUTHENTICATED', 401, AUTH_MESSAGES.unknown));
+    // Without keys, as mutations: this machine only.
+    const none = new ApiKeys([]);
+    expect(none.authorizeAdmin({ loopback: true })).toEqual({ ok: true });
+    expect(none.authorizeAdmin({ loopback: false })).toEqual(refused('FORBIDDEN', 403, AUTH_MESSAGES.remoteAdminWithoutKeys));
   });
 
   it('refuses configured keys that are not hashes, without quoting them', () => {
