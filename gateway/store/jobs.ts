@@ -32,6 +32,8 @@ export function chunkOf(job: JobColumns, claim: string, seq: number, productIds:
     model: job.model,
     changesModel: job.changes_model,
     attempts,
+    // A taxonomy job's chunks hold prompt texts where other jobs' hold product ids.
+    ...(job.taxonomy ? { productIds: [], texts: productIds } : { texts: null }),
   };
 }
 

@@ -9,24 +9,6 @@ import { modelKey, StoreError, type VectorModel } from './port';
  * back is bitwise the one written), and the cutting of long lists into chunks.
  */
 
-/** The label-vector methods of CatalogueStore (port.ts). */
-export interface LabelVectorStore {
-  /**
-   * The vectors of label prompts stored for `model`, by exact prompt text (a label put into a
-   * template); texts never stored are absent from the map. Any number of texts: they are read a
-   * chunk at a time. DIMENSION_MISMATCH when the model's key holds vectors of another dim.
-   */
-  getLabelVectors(model: VectorModel, texts: string[]): Promise<Map<string, Float32Array>>;
-  /**
-   * Stores label prompts' vectors for `model` (a text already stored is replaced; the last of a
-   * text given twice wins), so that a prompt is embedded once per model, across restarts and
-   * taxonomy versions. Every row is checked before anything is written (DIMENSION_MISMATCH for a
-   * vector of the wrong length); then they are written a chunk at a time, each chunk its own
-   * transaction: a failure part-way keeps the chunks before it, each row a whole vector of its text.
-   */
-  putLabelVectors(model: VectorModel, rows: { text: string; vector: Float32Array }[]): Promise<void>;
-}
-
 /** Refuses rows whose text is not a string or whose vector is not `model.dim` finite numbers, before anything is written. */
 export function checkLabelVectors(model: VectorModel, rows: readonly { text: string; vector: Float32Array }[]): void {
   if (!Array.isArray(rows)) throw new TypeError('rows must be an array of { text, vector }');

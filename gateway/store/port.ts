@@ -1,6 +1,5 @@
 import { CodedError } from '../../functions/clip';
 import type { InboundStore } from './inbound';
-import type { LabelVectorStore } from './label-vectors';
 import type { WebhookStore } from './webhooks';
 
 /**
@@ -228,6 +227,11 @@ export interface JobRow {
    * is left (and none failed) makes `model` the active one and queues a tagging job for it.
    */
   changesModel: boolean;
+  /**
+   * A taxonomy job's facets (NewJob.taxonomy), made the next taxonomy version once its prompts are
+   * embedded; total and processed then count prompts. Null for other jobs.
+   */
+  taxonomy: FacetRow[] | null;
   idempotencyKey: string | null;
   /** ISO 8601. */
   createdAt: string;
@@ -243,6 +247,22 @@ export interface NewJob {
   model: VectorModel;
   /** A second create with the same key returns the first job instead of making another. */
   idempotencyKey?: string | null;
+  /** Makes a taxonomy job (filter {}, reembed false): see TaxonomyJob. */
+  taxonomy?: TaxonomyJob;
+}
+
+/**
+ * A taxonomy job: a taxonomy whose label prompts are not all embedded yet waits in a job whose chunks
+ * are the prompts to embed, and becomes the next taxonomy version when the last chunk is done (see
+ * taxonomy-jobs.ts).
+ */
+export interface TaxonomyJob {
+  /** The taxonomy to set, as the store keeps it. */
+  facets: FacetRow[];
+  /** Prompt texts whose vectors the store does not hold yet, each once. */
+  texts: string[];
+  /** Texts per chunk. */
+  chunkSize: number;
 }
 
 /**
@@ -263,6 +283,8 @@ export interface JobChunk {
   changesModel: boolean;
   /** How many times the chunk has been claimed, this claim included. */
   attempts: number;
+  /** A taxonomy job's chunk: the prompt texts to embed (productIds is then empty); null for other jobs. */
+  texts: string[] | null;
 }
 
 /** What a worker made of a chunk: the automatic tags of its products, and its counts. */
@@ -293,6 +315,24 @@ export class StoreError extends CodedError<StoreErrorCode> {
 }
 
 /** The methods of outbound webhooks (endpoints, deliveries, dead letters) are in webhooks.ts. */
+/** The label-vector methods of CatalogueStore (port.ts). */
+export interface LabelVectorStore {
+  /**
+   * The vectors of label prompts stored for `model`, by exact prompt text (a label put into a
+   * template); texts never stored are absent from the map. Any number of texts: they are read a
+   * chunk at a time. DIMENSION_MISMATCH when the model's key holds vectors of another dim.
+   */
+  getLabelVectors(model: VectorModel, texts: string[]): Promise<Map<string, Float32Array>>;
+  /**
+   * Stores label prompts' vectors for `model` (a text already stored is replaced; the last of a
+   * text given twice wins), so that a prompt is embedded once per model, across restarts and
+   * taxonomy versions. Every row is checked before anything is written (DIMENSION_MISMATCH for a
+   * vector of the wrong length); then they are written a chunk at a time, each chunk its own
+   * transaction: a failure part-way keeps the chunks before it, each row a whole vector of its text.
+   */
+  putLabelVectors(model: VectorModel, rows: { text: string; vector: Float32Array }[]): Promise<void>;
+}
+
 export interface CatalogueStore extends WebhookStore, InboundStore, LabelVectorStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or brings the schema up to date; idempotent, safe to run on every start and from several processes. */

@@ -20,6 +20,8 @@ export type JobColumns = ColumnsOf<JobRow> & {
   /** The last product id cut into a chunk (keyset), and whether no product is left after it. */
   cursor: string | null;
   exhausted: boolean;
+  /** A taxonomy job's: the taxonomy version when it was made (see taxonomy-jobs.ts). */
+  base_version: number | null;
 };
 
 /** The tags table's columns, in the order of TagColumns. */
@@ -80,6 +82,7 @@ export function jobOf(row: JobColumns): JobRow {
     reembed: row.reembed,
     model: row.model,
     changesModel: row.changes_model,
+    taxonomy: row.taxonomy ?? null,
     idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
     startedAt: row.started_at,

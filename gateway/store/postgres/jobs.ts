@@ -8,7 +8,7 @@ import { where } from '../filter';
 import { abandonedChunk, ACTIVE, changesModel, chunkOf, takesJob } from '../jobs';
 import { checkModelChangeFilter, modelChangeFailure } from '../model-change';
 import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, modelKey } from '../port';
-import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, VectorModel } from '../port';
+import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
 import { jobOf, type JobColumns } from '../rows';
 import { Part } from '../composed';
 import type { Connection } from './connection';
@@ -17,6 +17,8 @@ import type { Models } from './models';
 import type { Products } from './products';
 import { MAX_DIM } from './schema';
 import type { Tags } from './tags';
+import { chunksOf } from '../label-vectors';
+import { checkTaxonomyJob, taxonomyJobFailure } from '../taxonomy-jobs';
 import type { ModelTable, Vectors } from './vectors';
 
 /**
@@ -29,7 +31,14 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
     const n = this.c.names;
     const key = job.idempotencyKey ?? null;
     const model = modelKey(job.model);
+    const taxonomy = job.taxonomy && checkTaxonomyJob(job);
     return this.c.transaction(async (client) => {
+      if (taxonomy) {
+        const existing =
+          key === null ? undefined : (await client.query<JobColumns>(`SELECT * FROM ${n.jobs} WHERE idempotency_key = $1`, [key])).rows[0];
+        if (existing) return { job: jobOf(existing), created: false };
+        return { job: jobOf(await this.insertTaxonomyJob(client, taxonomy, model, key)), created: true };
+      }
       // Locked for a re-embedding job: two model changes made at once take turns, and the second finds the first.
       const change = changesModel(job.reembed, job.model, await this.uses.models.modelState(client, job.reembed));
       const params = new Params();
@@ -58,6 +67,33 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       const open = async () => (await client.query<JobColumns>(`SELECT * FROM ${n.jobs} WHERE changes_model AND ${ACTIVE}`)).rows[0];
       return { job: jobOf(existing ?? (await open())), created: false };
     });
+  }
+
+  /**
+   * A taxonomy job (see taxonomy-jobs.ts), its chunks cut now, inside the caller's transaction; the
+   * taxonomy jobs still open are cancelled.
+   */
+  private async insertTaxonomyJob(client: PoolClient, taxonomy: TaxonomyJob, model: string, key: string | null): Promise<JobColumns> {
+    const n = this.c.names;
+    const now = new Date().toISOString();
+    await client.query(`UPDATE ${n.jobs} SET status = 'CANCELLED', finished_at = $1 WHERE taxonomy IS NOT NULL AND ${ACTIVE}`, [now]);
+    const id = randomUUID();
+    const job = (
+      await client.query<JobColumns>(
+        `INSERT INTO ${n.jobs} (id, status, total, filter, reembed, model, changes_model, idempotency_key, exhausted, taxonomy, base_version, created_at)
+         SELECT $1, 'QUEUED', $2, '{}'::jsonb, false, $3, false, $4, true, $5::jsonb, coalesce(max(version), 0), $6 FROM ${n.taxonomies}
+         RETURNING *`,
+        [id, taxonomy.texts.length, model, key, JSON.stringify(taxonomy.facets), now],
+      )
+    ).rows[0];
+    const chunks = chunksOf(taxonomy.texts, taxonomy.chunkSize);
+    for (const [i, texts] of chunks.entries()) {
+      await client.query(
+        `INSERT INTO ${n.jobChunks} (job_id, seq, product_ids, status, attempts) VALUES ($1, $2, $3::text[], 'pending', 0)`,
+        [id, i + 1, texts],
+      );
+    }
+    return job;
   }
 
   async getJob(id: string): Promise<JobRow | undefined> {
@@ -215,6 +251,10 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
         jobId,
         now,
       ]);
+    if (job.taxonomy) {
+      await this.setTaxonomyOf(client, job, now, succeed);
+      return 'done';
+    }
     if (!job.changes_model) {
       await succeed();
       return 'done';
@@ -241,6 +281,27 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       [randomUUID(), all, job.model, now],
     );
     return 'done';
+  }
+
+  /** A taxonomy job's end: its taxonomy becomes the next version and a tagging job re-tags every product, or it fails (see taxonomyJobFailure). */
+  private async setTaxonomyOf(client: PoolClient, job: JobColumns, now: string, succeed: () => Promise<unknown>): Promise<void> {
+    const n = this.c.names;
+    // As setTaxonomy does: two versions set at once get n and n + 1.
+    await client.query(`LOCK TABLE ${n.taxonomies} IN EXCLUSIVE MODE`);
+    const current = (await client.query<{ v: number }>(`SELECT coalesce(max(version), 0) AS v FROM ${n.taxonomies}`)).rows[0].v;
+    const failure = taxonomyJobFailure(job.failed, job.base_version ?? 0, current);
+    if (failure) return this.failJob(client, job.id, now, failure);
+    await client.query(`INSERT INTO ${n.taxonomies} (version, facets, created_at) VALUES ($1, $2::jsonb, $3)`, [
+      current + 1,
+      JSON.stringify(job.taxonomy),
+      now,
+    ]);
+    await succeed();
+    await client.query(
+      `INSERT INTO ${n.jobs} (id, status, total, filter, reembed, model, changes_model, created_at)
+       SELECT $1, 'QUEUED', count(*), '{}'::jsonb, false, $2, false, $3 FROM ${n.products}`,
+      [randomUUID(), job.model, now],
+    );
   }
 
   async completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean> {

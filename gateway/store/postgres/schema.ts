@@ -265,6 +265,12 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
       PRIMARY KEY (model_key, text_sha256)
     )`,
   ],
+  // Taxonomy jobs (see taxonomy-jobs.ts): the taxonomy a job sets once its prompts are embedded,
+  // and the taxonomy version it was made on.
+  (n) => [
+    `ALTER TABLE ${n.jobs} ADD COLUMN IF NOT EXISTS taxonomy jsonb`,
+    `ALTER TABLE ${n.jobs} ADD COLUMN IF NOT EXISTS base_version integer`,
+  ],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

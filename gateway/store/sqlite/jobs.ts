@@ -5,7 +5,7 @@ import { checkAutoTags, checkProductsWrite, checkVectorModel } from '../checks';
 import { abandonedChunk, ACTIVE, changesModel, chunkOf, takesJob } from '../jobs';
 import { checkModelChangeFilter, modelChangeFailure } from '../model-change';
 import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, modelKey } from '../port';
-import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, VectorModel } from '../port';
+import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
 import type { JobColumns } from '../rows';
 import { where } from '../filter';
 import { Part } from '../composed';
@@ -15,6 +15,8 @@ import type { Models } from './models';
 import type { Products } from './products';
 import { jobColumns, jobOfSql, productParams, type JobSqlRow } from './rows';
 import type { Tags } from './tags';
+import { chunksOf } from '../label-vectors';
+import { checkTaxonomyJob, taxonomyJobFailure } from '../taxonomy-jobs';
 
 /**
  * Jobs as rows, cut into chunks of product ids as they go. Every method is one transaction; a
@@ -26,11 +28,13 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
     checkVectorModel(job.model);
     const key = job.idempotencyKey ?? null;
     const model = modelKey(job.model);
+    const taxonomy = job.taxonomy && checkTaxonomyJob(job);
     return this.c.run('createJob', 'write', () => {
       if (key !== null) {
         const existing = this.c.sql('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as JobSqlRow | undefined;
         if (existing) return { job: jobOfSql(existing), created: false };
       }
+      if (taxonomy) return { job: jobOfSql(this.row(this.insertTaxonomyJob(taxonomy, model, key))!), created: true };
       const change = changesModel(job.reembed, job.model, this.uses.models.modelState());
       const { sql, params } = filterConditions(job.filter);
       if (change) {
@@ -54,6 +58,26 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       if (change) this.uses.models.setTarget(job.model);
       return { job: jobOfSql(this.row(id)!), created: true };
     });
+  }
+
+  /**
+   * A taxonomy job (see taxonomy-jobs.ts), its chunks cut now, inside the caller's transaction; the
+   * taxonomy jobs still open are cancelled. Returns its id.
+   */
+  private insertTaxonomyJob(taxonomy: TaxonomyJob, model: string, key: string | null): string {
+    const now = this.c.now().toISOString();
+    this.c.sql(`UPDATE jobs SET status = 'CANCELLED', finished_at = ? WHERE taxonomy IS NOT NULL AND ${ACTIVE}`).run(now);
+    const base = this.c.sql('SELECT coalesce(max(version), 0) FROM taxonomies').pluck().get() as number;
+    const id = randomUUID();
+    this.c
+      .sql(
+        `INSERT INTO jobs (id, status, total, filter, reembed, model, changes_model, idempotency_key, exhausted, taxonomy, base_version, created_at)
+         VALUES (?, 'QUEUED', ?, '{}', 0, ?, 0, ?, 1, ?, ?, ?)`,
+      )
+      .run(id, taxonomy.texts.length, model, key, JSON.stringify(taxonomy.facets), base, now);
+    const chunk = this.c.sql("INSERT INTO job_chunks (job_id, seq, product_ids, status, attempts) VALUES (?, ?, ?, 'pending', 0)");
+    chunksOf(taxonomy.texts, taxonomy.chunkSize).forEach((texts, i) => chunk.run(id, i + 1, JSON.stringify(texts)));
+    return id;
   }
 
   async getJob(id: string): Promise<JobRow | undefined> {
@@ -174,6 +198,10 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       this.c
         .sql("UPDATE jobs SET status = 'SUCCEEDED', started_at = coalesce(started_at, ?), finished_at = ? WHERE id = ?")
         .run(now, now, jobId);
+    if (job.taxonomy) {
+      this.setTaxonomyOf(job, now, succeed);
+      return 'done';
+    }
     if (!job.changes_model) {
       succeed();
       return 'done';
@@ -198,6 +226,21 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       )
       .run(randomUUID(), all, job.model, now);
     return 'done';
+  }
+
+  /** A taxonomy job's end: its taxonomy becomes the next version and a tagging job re-tags every product, or it fails (see taxonomyJobFailure). */
+  private setTaxonomyOf(job: JobColumns, now: string, succeed: () => void): void {
+    const current = this.c.sql('SELECT coalesce(max(version), 0) FROM taxonomies').pluck().get() as number;
+    const failure = taxonomyJobFailure(job.failed, job.base_version ?? 0, current);
+    if (failure) return this.failJob(job, failure, now);
+    this.c.sql('INSERT INTO taxonomies (version, facets, created_at) VALUES (?, ?, ?)').run(current + 1, JSON.stringify(job.taxonomy), now);
+    succeed();
+    const all = this.c.sql('SELECT count(*) FROM products').pluck().get() as number;
+    this.c
+      .sql(
+        `INSERT INTO jobs (id, status, total, filter, reembed, model, changes_model, created_at) VALUES (?, 'QUEUED', ?, '{}', 0, ?, 0, ?)`,
+      )
+      .run(randomUUID(), all, job.model, now);
   }
 
   private failJob(job: JobColumns, error: JobError, now: string): void {

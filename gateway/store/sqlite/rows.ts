@@ -1,5 +1,5 @@
 import { checkImageLists } from '../checks';
-import type { JobError, ProductFilter, ProductRow, TagChangeRow, TagRow, VectorModel } from '../port';
+import type { FacetRow, JobError, ProductFilter, ProductRow, TagChangeRow, TagRow, VectorModel } from '../port';
 import {
   jobOf,
   productOf,
@@ -48,7 +48,8 @@ export function tagChangeOfSql(row: TagChangeSqlRow): TagChangeRow {
 }
 
 /** A jobs row as it comes out: errors and filter as JSON text, flags as 0 or 1. */
-export type JobSqlRow = Omit<JobColumns, 'errors' | 'filter' | 'reembed' | 'changes_model' | 'exhausted'> & {
+export type JobSqlRow = Omit<JobColumns, 'errors' | 'filter' | 'reembed' | 'changes_model' | 'exhausted' | 'taxonomy'> & {
+  taxonomy: string | null;
   errors: string;
   filter: string;
   reembed: number;
@@ -78,6 +79,7 @@ export function jobColumns(row: JobSqlRow): JobColumns {
     reembed: row.reembed === 1,
     changes_model: row.changes_model === 1,
     exhausted: row.exhausted === 1,
+    taxonomy: row.taxonomy === null ? null : (JSON.parse(row.taxonomy) as FacetRow[]),
   };
 }
 

@@ -256,6 +256,14 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
     PRIMARY KEY (model_key, text)
   );
   `,
+  // Taxonomy jobs (see taxonomy-jobs.ts): the taxonomy a job sets once its prompts are embedded,
+  // and the taxonomy version it was made on.
+  (db) => {
+    const columns = db.prepare("SELECT name FROM pragma_table_info('jobs')").pluck().all() as string[];
+    if (!columns.includes('taxonomy'))
+      db.exec("ALTER TABLE jobs ADD COLUMN taxonomy TEXT CHECK (taxonomy IS NULL OR json_type(taxonomy) = 'array')");
+    if (!columns.includes('base_version')) db.exec('ALTER TABLE jobs ADD COLUMN base_version INTEGER');
+  },
 ];
 
 /**

@@ -11,6 +11,7 @@ import { labelVectorsContract } from './label-vectors';
 import { productsContract } from './products';
 import { savingContract } from './saving';
 import { schemaContract } from './schema';
+import { taxonomyJobsContract } from './taxonomy-jobs';
 import { searchContract } from './search';
 import { tagChangesContract } from './tag-changes';
 import { tagsContract } from './tags';
@@ -43,6 +44,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     tagsContract(subject);
     tagChangesContract(subject);
     jobsContract(subject);
+    taxonomyJobsContract(subject);
     inboundContract(subject);
     webhooksContract(subject);
     schemaContract(subject);

@@ -45,6 +45,7 @@ export function jobsContract(subject: Subject): void {
         reembed: false,
         model: 'clip-a|fp32',
         changesModel: false,
+        taxonomy: null,
         idempotencyKey: null,
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         startedAt: null,
