@@ -11,11 +11,12 @@ import { SingleBar } from 'cli-progress';
 
 import { newApiKey, SCOPES, type Scope } from '../gateway/common';
 import { FORMATS, formatOf, readProducts, type Entry, type Format, type ProductInput } from './import';
+import { runShopifyCommand, SHOPIFY_COMMANDS, SHOPIFY_USAGE, ShopifyUsageError } from './shopify';
 
 const USAGE = `Usage:
   npm run catalogue -- import FILE [--format F] [--url URL] [--key KEY] [--batch N] [--restart]
   npm run catalogue -- key [--scope read|write|admin]
-
+${SHOPIFY_USAGE}
 FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header row).
   JSON Lines: {"id": "p1", "title": "...", "description": "...", "images": ["https://...", {"base64": "..."}], "attributes": {...}}
   CSV columns: id, title, description, images (URLs separated by spaces or |), attributes (a JSON object)
@@ -244,6 +245,11 @@ function printKey(scope: string): number {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The shop's commands read the catalogue's store and parse their own options (tools/shopify/commands.ts).
+  if ((SHOPIFY_COMMANDS as readonly string[]).includes(argv[0]))
+    return runShopifyCommand(argv[0], argv.slice(1)).catch((error: unknown) => {
+      throw error instanceof ShopifyUsageError ? new UsageError(error.message) : error;
+    });
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -267,7 +273,11 @@ async function main(argv: string[]): Promise<number> {
     return printKey(values.scope ?? 'read');
   }
   if (command !== 'import')
-    throw new UsageError(command ? `unknown command ${JSON.stringify(command)}; the commands are import and key.` : 'no command given.');
+    throw new UsageError(
+      command
+        ? `unknown command ${JSON.stringify(command)}; the commands are import, key, ${SHOPIFY_COMMANDS.join(', ')}.`
+        : 'no command given.',
+    );
   if (values.scope !== undefined) throw new UsageError('--scope is for the key command.');
   if (!file || extra.length > 0) throw new UsageError('import takes one file.');
   const format = (values.format ?? formatOf(file)) as Format;
