@@ -189,6 +189,22 @@ describe('POST /webhooks/shopify on SQLite', () => {
     });
   });
 
+  it('tries a delivery again later when its image cannot be fetched yet, and stores it once it can', async () => {
+    const late = `${images.origin}/s/files/1/0612/files/late.png`;
+    const { webhookId } = await send(shop, 'products/create', productPayload(7004, 'late-shirt', [late]));
+    const bound = Date.now() + 60_000;
+    let waiting = await shop.gateway.store.getInboundWebhook(webhookId);
+    while (waiting?.status !== 'pending' || waiting.attempts === 0) {
+      if (Date.now() > bound) throw new Error(`never put back to wait: ${JSON.stringify(waiting)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      waiting = await shop.gateway.store.getInboundWebhook(webhookId);
+    }
+    expect(waiting.message).toContain('404');
+    expect(waiting.notBefore).not.toBeNull();
+    images.put('/s/files/1/0612/files/late.png', await drawShape(reference, reference.classes[3], seededRandom(9)));
+    expect(await processed(shop.gateway, webhookId)).toMatchObject({ outcome: 'stored', attempts: 2 });
+  });
+
   describe('refusals', () => {
     const body = JSON.stringify(productPayload(7100, 'refused', ['https://cdn.shopify.com/a.png']));
 
@@ -265,23 +281,32 @@ describe('POST /webhooks/shopify without SHOPIFY_WEBHOOK_SECRET', () => {
   });
 });
 
-describe('a delivery recorded but not processed before its gateway stopped', () => {
-  it('is processed by the next gateway on the same database', async () => {
+describe('deliveries recorded but not processed when their gateway went away', () => {
+  it('are processed by the next gateway on the same database: one never claimed, one whose claim died with its process', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'shopify-inbox-'));
     const images = await startImageHost();
     try {
-      const [url] = await putImages(images);
+      const [jacket, coat] = await putImages(images);
       const store = { kind: 'sqlite' as const, path: join(dir, 'catalogue.sqlite') };
       const first = await startWebhookGateway({}, { store });
-      // Its worker stopped: the delivery is recorded and answered, and nothing processes it here.
+      // Its worker stopped: deliveries are recorded and answered, and nothing processes them here.
       await first.host.shopify.stop();
-      const { status, webhookId } = await send(first, 'products/create', productPayload(7201, 'field-jacket', [url]));
-      expect(status).toBe(200);
+      const killedMid = await send(first, 'products/create', productPayload(7201, 'field-jacket', [jacket]));
+      const neverClaimed = await send(first, 'products/create', productPayload(7202, 'rain-coat', [coat]));
+      expect([killedMid.status, neverClaimed.status]).toEqual([200, 200]);
+      // As a gateway killed while processing leaves it: claimed, never finished.
+      const dead = await first.gateway.store.claimInboundWebhook('killed', new Date().toISOString(), 1_000);
+      expect(dead?.webhookId).toBe(killedMid.webhookId);
       await first.stop();
-      const second = await startWebhookGateway({}, { store });
+      const second = await startWebhookGateway({ leaseMs: 1_000 }, { store });
       try {
-        expect(await processed(second.gateway, webhookId)).toMatchObject({ outcome: 'stored', attempts: 1 });
-        expect((await second.gateway.catalogue.getProducts(['field-jacket'])).map((p) => p.imageUrls)).toEqual([[url]]);
+        expect(await processed(second.gateway, neverClaimed.webhookId)).toMatchObject({ outcome: 'stored', attempts: 1 });
+        // Claimed again once the dead claim's lease ran out: its second attempt.
+        expect(await processed(second.gateway, killedMid.webhookId)).toMatchObject({ outcome: 'stored', attempts: 2 });
+        expect((await second.gateway.catalogue.getProducts(['field-jacket', 'rain-coat'])).map((p) => p.imageUrls)).toEqual([
+          [jacket],
+          [coat],
+        ]);
       } finally {
         await second.stop();
       }
