@@ -8,7 +8,6 @@ import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 
-import { EnvReader } from '../functions/options';
 import { credentialsOf } from './common/auth';
 import { eventStreams, serveWebSocketSubscriptions, SubscriptionBudget, type EventStreams, type SubscriptionServer } from './subscriptions';
 import { ErrorCode, GatewayError } from './common/errors';
@@ -17,7 +16,7 @@ import type { GatewayContext, RequestLimits } from './context';
 import { explorer, EXPLORER_ROUTE } from './explorer';
 import type { Gateway } from './gateway';
 import { requestDeadline, requestTimeoutMs, TIMEOUT_HEADER } from './limits';
-import { SHOPIFY_WEBHOOK_ROUTE, shopifyFromEnv, ShopifyWebhooks, type ShopifyOptions } from './shopify';
+import { SHOPIFY_WEBHOOK_ROUTE, ShopifyWebhooks, type ShopifyOptions } from './shopify';
 import { multipartUploads } from './uploads';
 
 /** Where the standalone schema is served, and the Federation subgraph when FEDERATION is on. */
@@ -90,8 +89,8 @@ export interface HostOptions {
   /** Longest wait for in-flight requests on stop before their connections are cut, in ms. Default 10000. */
   stopGracePeriodMs?: number;
   /**
-   * The shop's webhooks on POST /webhooks/shopify (see ShopifyOptions). Default: read from the
-   * environment (SHOPIFY_WEBHOOK_SECRET, ...); without a secret the route says it is off.
+   * The shop's webhooks on POST /webhooks/shopify (see ShopifyOptions; the process reads them with
+   * shopifyFromEnv). Default: no secret, so the route says it is off.
    */
   shopify?: Partial<ShopifyOptions>;
 }
@@ -123,7 +122,7 @@ export class GatewayHost {
   ) {
     this.subscriptionBudget = new SubscriptionBudget(gateway.config.maxSubscriptionsPerClient);
     this.eventStreams = eventStreams(gateway, this.subscriptionBudget, graphqlError);
-    this.shopify = new ShopifyWebhooks(gateway, options.shopify ?? shopifyFromEnv(new EnvReader()));
+    this.shopify = new ShopifyWebhooks(gateway, options.shopify);
     this.mount();
     this.shopify.start();
     // A body still arriving at the request's deadline cannot be answered in time: Node answers 408

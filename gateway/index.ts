@@ -1,16 +1,18 @@
 // The process entry: the only place that reads the environment, listens on a port and handles signals.
 import type { AddressInfo } from 'node:net';
 
+import { EnvReader } from '../functions/options';
 import { stderrLogger } from './common/log';
 import { configFromEnv, listenFromEnv } from './config';
 import { createGateway } from './gateway';
 import { GatewayHost } from './host';
+import { shopifyFromEnv } from './shopify';
 
 async function main(): Promise<void> {
   const config = configFromEnv();
   const listen = listenFromEnv();
   const gateway = await createGateway(config);
-  const host = new GatewayHost(gateway);
+  const host = new GatewayHost(gateway, { shopify: shopifyFromEnv(new EnvReader()) });
   const address = await host.listen(listen.port, listen.host);
   const model = gateway.model.info;
   const tiers = gateway

@@ -12,6 +12,11 @@ import { serveSettingsFromEnv } from '../functions/handlers/serve-settings';
 import { recordReads, type Env, type VariableMeaning, type VariableMeanings, type VariableRead } from '../functions/options';
 import { BACKEND_KINDS, SPILLOVER_KINDS } from '../gateway/backends';
 import { CONFIGURATION_VARIABLES, configFromEnv, listenFromEnv } from '../gateway/config';
+import { SHOPIFY_VARIABLES, shopifyFromEnv } from '../gateway/shopify';
+import { EnvReader } from '../functions/options';
+
+/** Every variable the gateway's process reads: its configuration's, and the host's (the shop's webhooks). */
+export const GATEWAY_VARIABLES: VariableMeanings = { ...CONFIGURATION_VARIABLES, ...SHOPIFY_VARIABLES };
 
 /** The repository: above tools/ when run from the sources, above dist/tools/ when built. */
 function repositoryRoot(from: string = __dirname): string {
@@ -50,11 +55,12 @@ export function recordedReads(scenarios: Env[], run: (env: Env) => void): Variab
   return reads;
 }
 
-/** What the gateway reads: its configuration and where it listens. */
+/** What the gateway reads: its configuration, where it listens and the shop's webhooks, as gateway/index.ts does. */
 export function gatewayReads(): VariableRead[] {
   return recordedReads(gatewayScenarios(), (env) => {
     configFromEnv(env);
     listenFromEnv(env);
+    shopifyFromEnv(new EnvReader(env));
   });
 }
 
@@ -174,7 +180,7 @@ the same variables and a few of its own: see [the function's variables](serverle
 
 /** The whole reference, as docs/configuration.md holds it. */
 export async function configurationReference(): Promise<string> {
-  const sections = referenceRows(CONFIGURATION_VARIABLES, gatewayReads(), await functionReads());
+  const sections = referenceRows(GATEWAY_VARIABLES, gatewayReads(), await functionReads());
   const contents = sections.map(({ heading }) => `- [${heading}](#${anchorOf(heading)})`).join('\n');
   const tables = sections.map(({ heading, rows }) =>
     [

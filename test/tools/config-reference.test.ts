@@ -3,10 +3,10 @@ import { availableParallelism, homedir } from 'node:os';
 import { join, relative } from 'node:path';
 
 import { EnvReader, positiveInt, recordReads, type VariableMeanings, type VariableRead } from '../../functions/options';
-import { CONFIGURATION_VARIABLES } from '../../gateway/config';
 import {
   configurationReference,
   functionReads,
+  GATEWAY_VARIABLES,
   gatewayReads,
   REFERENCE_FILE,
   referenceRows,
@@ -59,7 +59,7 @@ function named(page: string, name: string): boolean {
   return new RegExp(`\`[^\`\\n]*\\b${name}\\b[^\`\\n]*\``).test(readFileSync(join(ROOT, page), 'utf8'));
 }
 
-const described = new Set(Object.values(CONFIGURATION_VARIABLES).flatMap((section) => Object.keys(section)));
+const described = new Set(Object.values(GATEWAY_VARIABLES).flatMap((section) => Object.keys(section)));
 
 describe('the configuration reference', () => {
   it('is docs/configuration.md as the code makes it (npm run docs:config writes it)', async () => {
@@ -90,7 +90,7 @@ describe('the configuration reference', () => {
 
   it('shows defaults from the code, and none where a variable has none', async () => {
     const rows = new Map(
-      referenceRows(CONFIGURATION_VARIABLES, gatewayReads(), await functionReads()).flatMap((s) => s.rows.map((r) => [r.name, r])),
+      referenceRows(GATEWAY_VARIABLES, gatewayReads(), await functionReads()).flatMap((s) => s.rows.map((r) => [r.name, r])),
     );
     expect(rows.get('PORT')).toMatchObject({ shownDefault: '4000', accepts: 'an integer from 0 to 65535' });
     expect(rows.get('BODY_LIMIT_BYTES')!.shownDefault).toBe('33554432 (32 MiB)');
