@@ -36,10 +36,14 @@ function allowOnly(paths: string[]): string[] {
   return ['*', ...paths.map((path) => `!${path}`), ...NEVER];
 }
 
-/** Excludes for the gateway image: its sources and the CLIP core's; no model, tests or infra (in Lambda mode CLIP runs in the function). */
+/**
+ * Excludes for the gateway image: its sources and the CLIP core's, and the product taxonomies that
+ * TREE facets and attribute facets read at run time; no model, tests or infra (in Lambda mode CLIP
+ * runs in the function).
+ */
 export function gatewayImageExcludes(): string[] {
   return [
-    ...allowOnly([...BUILD_FILES, 'gateway', 'functions', 'scripts/build-pages.js']),
+    ...allowOnly([...BUILD_FILES, 'gateway', 'functions', 'scripts/build-pages.js', 'taxonomies']),
     'functions/Dockerfile',
     'functions/Dockerfile.cuda',
   ];

@@ -213,7 +213,15 @@ describe('GatewayStack with defaults', () => {
     const [source] = sources;
     expect(source.dockerFile).toBe('gateway/Dockerfile');
     expect(source.platform).toBe('linux/amd64');
-    for (const path of ['package.json', 'package-lock.json', '.npmrc', 'gateway/index.ts', 'functions/clip/index.ts']) {
+    for (const path of [
+      'package.json',
+      'package-lock.json',
+      '.npmrc',
+      'gateway/index.ts',
+      'functions/clip/index.ts',
+      'taxonomies/shopify-2025-08/categories.txt',
+      'taxonomies/shopify-2025-08/LICENSE',
+    ]) {
       expect([path, staged(source, path)]).toEqual([path, true]);
     }
     for (const path of ['node_modules', 'dist', '.git', 'cdk.out', 'test', 'models', 'infra']) {
