@@ -211,10 +211,13 @@ export function reportTree(say: (line?: string) => void, targets: Target[], figu
   );
   say();
   const at5 = widths.find((w) => w.width === 5)!;
+  // The first width run allocates the tagger's layout and buffers, which later widths reuse: what
+  // tagging adds is the most any width added, not beam 5's own share.
+  const added = Math.max(...widths.map((w) => w.peakRssBytes - w.rssBeforeBytes));
   targets.push([
-    `catalogue: tree, ${n(products)} products × Shopify's ${n(nodes)} categories at beam 5 (≤ ${TARGET_SECONDS} s, adding ≤ ${TARGET_ADDED_RSS_MIB} MiB to the process at its peak)`,
-    `${fmt(at5.seconds.median, 2)} s, +${mib(at5.peakRssBytes - at5.rssBeforeBytes)} MiB`,
-    at5.seconds.median <= TARGET_SECONDS && at5.peakRssBytes - at5.rssBeforeBytes <= TARGET_ADDED_RSS_MIB * 2 ** 20,
+    `catalogue: tree, ${n(products)} products × Shopify's ${n(nodes)} categories at beam 5 (≤ ${TARGET_SECONDS} s, tagging adding ≤ ${TARGET_ADDED_RSS_MIB} MiB to the process at its peak)`,
+    `${fmt(at5.seconds.median, 2)} s, +${mib(added)} MiB (peak ${mib(figures.peakRssBytes)} MiB)`,
+    at5.seconds.median <= TARGET_SECONDS && added <= TARGET_ADDED_RSS_MIB * 2 ** 20,
   ]);
 }
 
