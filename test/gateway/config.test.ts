@@ -29,6 +29,7 @@ describe('configFromEnv', () => {
       maxLabels: 1000,
       maxTemplates: 32,
       maxFirst: 500,
+      maxTreeNodes: 20_000,
     });
     expect(configFromEnv({ MAX_INPUTS_PER_REQUEST: '64' }).catalogue.maxProducts).toBe(64);
     const set = configFromEnv({
@@ -39,8 +40,17 @@ describe('configFromEnv', () => {
       CATALOGUE_MAX_LABELS: '50',
       CATALOGUE_MAX_TEMPLATES: '2',
       CATALOGUE_MAX_PAGE: '100',
+      CATALOGUE_MAX_TREE_NODES: '500',
     }).catalogue;
-    expect(set).toEqual({ maxProducts: 1000, maxImagesPerProduct: 3, maxFacets: 4, maxLabels: 50, maxTemplates: 2, maxFirst: 100 });
+    expect(set).toEqual({
+      maxProducts: 1000,
+      maxImagesPerProduct: 3,
+      maxFacets: 4,
+      maxLabels: 50,
+      maxTemplates: 2,
+      maxFirst: 100,
+      maxTreeNodes: 500,
+    });
     expect(() => configFromEnv({ CATALOGUE_MAX_IMAGES_PER_PRODUCT: '0' })).toThrow(/^CATALOGUE_MAX_IMAGES_PER_PRODUCT must be .*got "0"/);
   });
 
