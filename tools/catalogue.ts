@@ -4,7 +4,7 @@
 // on the same file goes on where the first stopped. Failed products are listed at the end and
 // written to FILE.failures.jsonl.
 // `npm run catalogue -- key [--scope read|write|admin]`: a new API key and its API_KEYS entry.
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { SingleBar } from 'cli-progress';
@@ -203,7 +203,9 @@ async function importFile(
     }
     progress.done += batch.length;
     batch = [];
-    writeFileSync(progressFile, JSON.stringify(progress));
+    // Replaced whole: a kill while saving leaves the old progress or the new, never half of it.
+    writeFileSync(`${progressFile}.tmp`, JSON.stringify(progress));
+    renameSync(`${progressFile}.tmp`, progressFile);
     bar.update(progress.done, { imported: progress.imported, failed: progress.failed });
   };
   try {

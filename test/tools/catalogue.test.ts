@@ -337,9 +337,9 @@ describe('tools/catalogue.ts key', () => {
   });
 
   it('says what is wrong with its arguments', async () => {
-    expect(await run(['key', '--scope', 'admin'])).toMatchObject({
+    expect(await run(['key', '--scope', 'owner'])).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining('--scope must be read or write'),
+      stderr: expect.stringContaining('--scope must be read, write or admin'),
     });
     expect(await run(['key', 'extra'])).toMatchObject({ code: 2, stderr: expect.stringContaining('key takes no arguments') });
     expect(await run(['import', 'x.jsonl', '--scope', 'write'])).toMatchObject({
