@@ -259,6 +259,9 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     RATE_LIMIT_INPUTS_BURST: "per client: the inputs bucket's size",
     RATE_LIMIT_WRITES_PER_SECOND: 'per client: products written a second (upserted or deleted; 1 for any other mutation); 0 turns it off',
     RATE_LIMIT_WRITES_BURST: "per client: the writes bucket's size",
+    RATE_LIMIT_BULK_WRITES_PER_SECOND:
+      'per admin key: products its mutations write a second (imports in bulk, their inference bounded by admission, not by the inputs rate); 0 turns it off',
+    RATE_LIMIT_BULK_WRITES_BURST: "per admin key: the bulk writes bucket's size",
     RATE_LIMIT_LOOPBACK: 'rate-limit clients on this machine too',
     TRUST_PROXY_HOPS: 'proxies in front whose `X-Forwarded-For` gives the address rate limits go by (1 behind a load balancer)',
     API_KEYS: '[keys](protection.md#api-keys), as comma-separated `<sha256 hex>:<read|write>`; none: mutations from loopback only',
@@ -357,6 +360,8 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       inputsBurst: read.get('RATE_LIMIT_INPUTS_BURST', positiveInt, rateLimits.inputsBurst),
       writesPerSecond: read.get('RATE_LIMIT_WRITES_PER_SECOND', nonNegativeNumber, rateLimits.writesPerSecond),
       writesBurst: read.get('RATE_LIMIT_WRITES_BURST', positiveInt, rateLimits.writesBurst),
+      bulkWritesPerSecond: read.get('RATE_LIMIT_BULK_WRITES_PER_SECOND', nonNegativeNumber, rateLimits.bulkWritesPerSecond),
+      bulkWritesBurst: read.get('RATE_LIMIT_BULK_WRITES_BURST', positiveInt, rateLimits.bulkWritesBurst),
       loopback: read.get('RATE_LIMIT_LOOPBACK', bool, rateLimits.loopback),
     },
     trustProxyHops: read.get('TRUST_PROXY_HOPS', nonNegativeInt, base.trustProxyHops),

@@ -24,7 +24,8 @@ FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header ro
 Options:
   --format F   the file's format: ${FORMATS.join(', ')} (default: csv for a .csv file, else jsonl)
   --url URL    the gateway's GraphQL endpoint (default: $CLIP_GATEWAY_URL, else http://localhost:4000/graphql)
-  --key KEY    an API key with the write scope (default: $CLIP_GATEWAY_KEY)
+  --key KEY    an API key with the write scope (default: $CLIP_GATEWAY_KEY); an admin key imports in bulk,
+               held to the gateway's bulk write rate rather than the interactive one
   --batch N    products per request (default 32)
   --restart    ignore saved progress and start from the first product
 
@@ -76,6 +77,7 @@ async function sendBatch(url: string, key: string | undefined, products: Product
         errors?: { message: string }[];
       }
     | undefined;
+  tellWritePolicy(response.headers.get('ratelimit-policy'));
   const payload = body?.data?.productsUpsert;
   if (!payload) {
     const why = body?.errors?.map((e) => e.message).join(' ') ?? `HTTP ${response.status}`;
@@ -92,6 +94,25 @@ async function sendBatch(url: string, key: string | undefined, products: Product
       ? { ok: false, message, undecodable: errors.map((e) => ({ index: Number(e.field![3]), message: e.message })) }
       : { ok: false, message };
   });
+}
+
+let writePolicyTold = false;
+
+/**
+ * Says once which of the gateway's write rates this import is held to, as its RateLimit-Policy
+ * answer names it: an admin key's bulk rate, or the interactive one (then how to import in bulk).
+ * Nothing when the gateway does not limit this client (one on its own machine, by default).
+ */
+function tellWritePolicy(header: string | null): void {
+  const policy = /"([^"]+)";q=([0-9.]+)/.exec(header ?? '');
+  if (writePolicyTold || !policy) return;
+  writePolicyTold = true;
+  const [, name, rate] = policy;
+  process.stderr.write(
+    name === 'bulk-writes'
+      ? `Importing in bulk: the gateway takes this admin key's products at up to ${rate} a second, and as fast as it embeds them.\n`
+      : `The gateway holds this key's writes to ${rate} product${rate === '1' ? '' : 's'} a second; an admin key (npm run catalogue -- key --scope admin) imports in bulk.\n`,
+  );
 }
 
 /** The gateway is overloaded (503) or this client over its rate (429): it says when to come back. */

@@ -8,7 +8,7 @@ import type { Admission } from './admission';
 import { operationDemand, type Page } from './demand';
 import { notInSafelist, type PersistedQueryList } from './persisted-queries';
 import { costTooHigh, type QueryLimits } from './query-limits';
-import type { RateLimiter } from './rate-limit';
+import { writePolicy, type RateLimiter, type WriteClass } from './rate-limit';
 
 /** The one thing the guard reads of an operation's context: what its client presented. */
 export interface GuardedContext {
@@ -42,10 +42,15 @@ export function pageTooLarge(page: Page, maxPage: number): string {
   return `${page.field} asks for first: ${page.first}, over the most one page holds, ${maxPage} (CATALOGUE_MAX_PAGE): ask for at most ${maxPage}${rest}.`;
 }
 
-/** Who a client is for its rate limits: its API key when it sent one the gateway knows, else its address. */
-function clientOf(credentials: Credentials, keys: ApiKeys): string {
-  if (credentials.bearer && keys.configured && keys.scopeOf(credentials.bearer) !== undefined) return `key:${hashKey(credentials.bearer)}`;
-  return `address:${credentials.address ?? 'unknown'}`;
+/**
+ * Who a client is for its rate limits (its API key when it sent one the gateway knows, else its
+ * address), and how its writes count: an admin key's mutations are bulk (an import), any other
+ * client's interactive. Without API keys there is no admin key, and every client is interactive.
+ */
+function clientOf(credentials: Credentials, keys: ApiKeys, type: OperationType): { client: string; writeClass: WriteClass } {
+  const scope = credentials.bearer && keys.configured ? keys.scopeOf(credentials.bearer) : undefined;
+  if (scope === undefined) return { client: `address:${credentials.address ?? 'unknown'}`, writeClass: 'interactive' };
+  return { client: `key:${hashKey(credentials.bearer!)}`, writeClass: type === 'mutation' && scope === 'admin' ? 'bulk' : 'interactive' };
 }
 
 /**
@@ -71,6 +76,8 @@ export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedCo
   return {
     async requestDidStart() {
       let release: (() => void) | undefined;
+      /** The writes policy a limited mutation was held to, for its RateLimit-Policy header. */
+      let policyHeader: string | undefined;
       return {
         async didResolveOperation({ operation, document, request, schema, contextValue, queryHash }) {
           if (safelist && !safelist.has(queryHash)) throw refusal(ErrorCode.QUERY_NOT_IN_SAFELIST, notInSafelist(safelist), 400);
@@ -97,11 +104,12 @@ export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedCo
           }
           const limited = contextValue.credentials.loopback && !rateLimiter.limits.loopback;
           if (!limited && rateLimiter.enabled) {
-            const rate = rateLimiter.take(
-              clientOf(contextValue.credentials, keys),
-              demand.texts + demand.images + demand.prompts,
-              demand.writes,
-            );
+            const { client, writeClass } = clientOf(contextValue.credentials, keys, type);
+            // The draft IETF RateLimit-Policy field (a quoted name, quota q over a window of w seconds)
+            // tells a client such as the import which bucket its writes come from.
+            const policy = writePolicy(rateLimiter.limits, writeClass);
+            if (type === 'mutation' && policy.perSecond > 0) policyHeader = `"${policy.name}";q=${policy.perSecond};w=1`;
+            const rate = rateLimiter.take(client, demand.texts + demand.images + demand.prompts, demand.writes, writeClass);
             if (!rate.ok) {
               metrics.shed.inc({ reason: 'rate_limited' });
               throw refusal(ErrorCode.RATE_LIMITED, rate.message, 429, { 'retry-after': String(rate.retryAfterSeconds) });
@@ -122,8 +130,9 @@ export function guardPlugin(options: GuardOptions): ApolloServerPlugin<GuardedCo
           };
           publishLoad();
         },
-        async willSendResponse() {
+        async willSendResponse({ response }) {
           release?.();
+          if (policyHeader) response.http.headers.set('ratelimit-policy', policyHeader);
         },
       };
     },

@@ -166,6 +166,8 @@ describe('rate limits per client', () => {
       inputsBurst: 3,
       writesPerSecond: 1,
       writesBurst: 1,
+      bulkWritesPerSecond: 1,
+      bulkWritesBurst: 1,
       loopback: true,
     };
     const entry = (made: { entry: string }) => {

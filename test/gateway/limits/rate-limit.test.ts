@@ -3,7 +3,15 @@ import { RateLimiter } from '../../../gateway/limits';
 describe('RateLimiter', () => {
   let now = 0;
   const clock = () => now;
-  const limits = { inputsPerSecond: 10, inputsBurst: 20, writesPerSecond: 2, writesBurst: 4, loopback: false };
+  const limits = {
+    inputsPerSecond: 10,
+    inputsBurst: 20,
+    writesPerSecond: 2,
+    writesBurst: 4,
+    bulkWritesPerSecond: 100,
+    bulkWritesBurst: 200,
+    loopback: false,
+  };
   beforeEach(() => {
     now = 0;
   });
@@ -46,13 +54,32 @@ describe('RateLimiter', () => {
     expect(limiter.take('b', 20, 4).ok).toBe(true);
   });
 
+  it("holds bulk writes to their own bucket, apart from the client's interactive writes, and leaves their inputs to admission", () => {
+    const limiter = new RateLimiter(limits, clock);
+    expect(limiter.take('admin', 0, 4).ok).toBe(true);
+    expect(limiter.take('admin', 0, 1).ok).toBe(false); // the interactive writes bucket is empty
+    // 200 products with 300 images: the bulk bucket gives them, and the inputs bucket (20) is not asked.
+    expect(limiter.take('admin', 300, 200, 'bulk').ok).toBe(true);
+    const refused = limiter.take('admin', 0, 50, 'bulk');
+    expect(refused).toMatchObject({ ok: false, retryAfterSeconds: 1 });
+    if (refused.ok) throw new Error('unreachable');
+    expect(refused.message).toMatch(/bulk writes \(100 a second, bursts of 200; this request has 50\)/);
+    now = 500;
+    expect(limiter.take('admin', 0, 50, 'bulk').ok).toBe(true);
+    // Bulk writes took nothing of the inputs: the whole inputs burst is still there.
+    expect(limiter.take('admin', 20, 0).ok).toBe(true);
+    const off = new RateLimiter({ ...limits, bulkWritesPerSecond: 0 }, clock);
+    for (let i = 0; i < 100; i++) expect(off.take('admin', 1000, 1000, 'bulk').ok).toBe(true);
+  });
+
   it('is off at 0 per second', () => {
-    const limiter = new RateLimiter({ ...limits, inputsPerSecond: 0, writesPerSecond: 0 }, clock);
+    const limiter = new RateLimiter({ ...limits, inputsPerSecond: 0, writesPerSecond: 0, bulkWritesPerSecond: 0 }, clock);
     expect(limiter.enabled).toBe(false);
     for (let i = 0; i < 100; i++) expect(limiter.take('a', 1000, 1000).ok).toBe(true);
   });
 
   it('names a bad limit', () => {
     expect(() => new RateLimiter({ ...limits, inputsBurst: 0 })).toThrow(/inputsBurst/);
+    expect(() => new RateLimiter({ ...limits, bulkWritesPerSecond: -1 })).toThrow(/bulkWritesPerSecond/);
   });
 });
