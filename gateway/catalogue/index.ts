@@ -14,6 +14,8 @@ export { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './t
 export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, jobRunnerFromEnv, TaggingJobRunner, type JobRunnerOptions } from './jobs';
 export { followTaggingJob } from './job-progress';
+export { JOB_KINDS, jobKind, type JobKind } from './job-requests';
+export type { TaxonomyChange } from './taxonomy-wait';
 // Shopify's category attributes: the visual ones a category has, their prompts, and their scoring from stored vectors.
 export {
   ApplicableAttributes,

@@ -1,6 +1,7 @@
 import { ErrorCode } from '../common/errors';
-import type { CatalogueStore, JobRow, JobStatus, NewJob, ProductFilter } from '../store';
+import type { CatalogueStore, FacetRow, JobRow, JobStatus, NewJob, ProductFilter } from '../store';
 import { FieldError, storeCall } from './errors';
+import type { JobSignals } from './job-signals';
 import { checkFilter, checkFirst, type CatalogueLimits } from './limits';
 import type { ModelRoles } from './models';
 
@@ -10,24 +11,28 @@ const MAX_KEY_LENGTH = 200;
 const QUOTED_FILTER_LENGTH = 200;
 const ENDED: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
+/** What a job does: re-tags, re-embeds and re-tags, changes the catalogue's model, or embeds a taxonomy's prompts and sets it. */
+export const JOB_KINDS = ['tagging', 'reembedding', 'model_change', 'taxonomy'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export function jobKind(job: Pick<JobRow, 'taxonomy' | 'changesModel' | 'reembed'>): JobKind {
+  if (job.taxonomy !== null) return 'taxonomy';
+  if (job.changesModel) return 'model_change';
+  return job.reembed ? 'reembedding' : 'tagging';
+}
+
 /**
  * What callers ask of tagging jobs: to make one (a model change included), to read them, and to
  * cancel one. The work itself is the runner's (jobs.ts) and the chunks' (chunks.ts).
  */
 export class JobRequests {
-  /** Called when a tagging job is made, so that a runner starts on it at once. */
-  private readonly listeners: (() => void)[] = [];
-
   constructor(
     private readonly store: CatalogueStore,
     private readonly models: ModelRoles,
     private readonly limits: CatalogueLimits,
+    /** Told of each job made, so that this gateway's runner starts on it at once. */
+    private readonly signals: JobSignals,
   ) {}
-
-  /** Calls `listener` whenever a tagging job is made. */
-  onJobStarted(listener: () => void): void {
-    this.listeners.push(listener);
-  }
 
   /**
    * Makes a job that works through the products matching `filter` in the background (see jobs.ts):
@@ -77,6 +82,17 @@ export class JobRequests {
     return job;
   }
 
+  /**
+   * Makes a taxonomy job (see store/taxonomy-jobs.ts): `texts`, the prompts the store lacks, are
+   * embedded `chunkSize` at a time by the runners of the active model, then `facets` become the
+   * next taxonomy version and a re-tagging job is queued. It cancels the taxonomy job still open.
+   */
+  async startTaxonomy(facets: FacetRow[], texts: string[], chunkSize: number): Promise<JobRow> {
+    const { state } = await this.models.role();
+    const model = state.active ?? this.models.model;
+    return (await this.create({ filter: {}, reembed: false, model, taxonomy: { facets, texts, chunkSize } })).job;
+  }
+
   get(id: string): Promise<JobRow | undefined> {
     return storeCall(() => this.store.getJob(id));
   }
@@ -100,11 +116,11 @@ export class JobRequests {
     return job;
   }
 
-  /** The store's createJob; a key used before must come with the same request, and listeners hear of a new job. */
+  /** The store's createJob; a key used before must come with the same request, and the runner hears of a new job. */
   private async create(request: NewJob): Promise<{ job: JobRow; created: boolean }> {
     const made = await storeCall(() => this.store.createJob(request));
     if (!made.created && request.idempotencyKey && made.job.idempotencyKey === request.idempotencyKey) sameRequest(made.job, request);
-    if (made.created) for (const listener of this.listeners) listener();
+    if (made.created) this.signals.work();
     return made;
   }
 }

@@ -1,10 +1,11 @@
 /**
  * The tagging job runner: every gateway runs one. It polls the store for work and does one chunk
  * at a time: claim a chunk (a transaction in the store), compute its products' automatic tags from
- * their stored vectors with the current taxonomy (a re-embedding job embeds their images first),
- * and complete it (the vectors, the tags, the chunk done and the job's counts in one transaction).
- * It claims only work its gateway's model can do: re-embedding for that model, tagging while it is
- * the catalogue's active model. The job lives in the store, not here: a gateway killed in the
+ * their stored vectors with the current taxonomy (a re-embedding job embeds their images first; a
+ * taxonomy job's chunk is label prompts to embed instead, see taxonomy-jobs.ts), and complete it
+ * (the vectors, the tags, the chunk done and the job's counts in one transaction). It claims only
+ * work its gateway's model can do: re-embedding for that model, tagging (and a taxonomy's prompts)
+ * while it is the catalogue's active model. The job lives in the store, not here: a gateway killed in the
  * middle of a chunk loses nothing, because the chunk stays claimed until its lease runs out and is
  * then handed to the next claimer, and its tags were either all written with the chunk's completion
  * or not at all.
@@ -52,6 +53,8 @@ export class TaggingJobRunner {
   private current?: Promise<void>;
   private stopped = true;
   private lastReclaim = 0;
+  /** A wake that came while a step was running: the step's end looks for work at once rather than at the next poll. */
+  private woken = false;
 
   constructor(
     private readonly store: CatalogueStore,
@@ -73,9 +76,10 @@ export class TaggingJobRunner {
     this.schedule(0);
   }
 
-  /** Looks for work now instead of at the next poll (a job was just made). */
+  /** Looks for work now instead of at the next poll (a job was just made), or as soon as the step under way ends. */
   wake(): void {
-    if (!this.current) this.schedule(0);
+    if (this.current) this.woken = true;
+    else this.schedule(0);
   }
 
   /** Stops polling and waits for the chunk in hand to complete. */
@@ -96,13 +100,16 @@ export class TaggingJobRunner {
 
   private async step(): Promise<void> {
     let next = this.options.pollMs;
+    this.woken = false;
     try {
       if (await this.once()) next = this.options.pauseMs;
     } catch (error) {
       // The chunk stays claimed; after its lease another claim (maybe this runner's) takes it over.
       this.log('tagging job: a chunk failed and will be retried after its lease', error);
     }
-    this.schedule(next);
+    // Whoever waits on a job here reads it again now rather than at its next look at the store.
+    this.catalogue.jobProgressed();
+    this.schedule(this.woken ? 0 : next);
   }
 
   /** Reclaims stale chunks (at most once a poll), then claims and does one chunk. True when it did one. */
@@ -115,7 +122,11 @@ export class TaggingJobRunner {
     }
     const chunk = await this.store.claimJobChunk(this.worker, this.options.chunkSize, this.catalogue.model);
     if (!chunk) return false;
-    const outcome = chunk.reembed ? await this.catalogue.embedChunk(chunk) : await this.catalogue.tagChunk(chunk.productIds);
+    const outcome = chunk.texts
+      ? await this.catalogue.embedPromptChunk(chunk)
+      : chunk.reembed
+        ? await this.catalogue.embedChunk(chunk)
+        : await this.catalogue.tagChunk(chunk.productIds);
     await this.store.completeJobChunk(chunk, outcome);
     return true;
   }

@@ -9,13 +9,7 @@ import { PromptFailed, PromptVectors } from './prompt-vectors';
 import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 import { pathTo, scoredTreeFacet, treeFacetPrompts } from './tree-facets';
 import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
-
-/**
- * Products re-tagged per store transaction after a taxonomy change: one matrix product and one
- * write each. Measured on SQLite, writing tags costs ~40 µs a product in pages of 200 and ~13 µs in
- * pages of 2000, for ~30 ms of write lock a page.
- */
-const RETAG_PAGE = 2000;
+import { taxonomyPromptTexts } from './taxonomy-jobs';
 
 /** Names listed in full in a message before the rest is counted. */
 const LISTED_NAMES = 10;
@@ -48,21 +42,16 @@ export class Labels {
   }
 
   /**
-   * Checks the facets, embeds their label prompts, stores them as the next version, and re-tags
-   * every product from its stored vector (no image is embedded again). Throws the first problem
-   * as a FieldError; `taxonomyProblems` gives them all.
+   * Checks the facets and lists the prompts the store lacks for this model: what the taxonomy job
+   * that sets them embeds (taxonomy-jobs.ts). Throws the first problem as a FieldError;
+   * `taxonomyProblems` gives them all.
    */
-  async setTaxonomy(facets: readonly FacetInput[]): Promise<TaxonomyRow> {
+  async taxonomyJob(facets: readonly FacetInput[]): Promise<{ facets: FacetRow[]; texts: string[] }> {
     const problems = taxonomyProblems(facets, this.limits);
     if (problems.length > 0) throw problems[0];
     await this.models.requireActive(['facets'], 'setting the taxonomy (its labels are scored against the stored vectors)');
     const rows = facetRows(facets);
-    // Embedded before storing: a taxonomy whose labels cannot be embedded is never stored.
-    const scored = await this.scoreFacets(rows);
-    const taxonomy = await storeCall(() => this.store.setTaxonomy(rows));
-    this.scored = { version: taxonomy.version, facets: Promise.resolve(scored) };
-    await this.retagAll(taxonomy, scored);
-    return taxonomy;
+    return { facets: rows, texts: await this.prompts.missing(taxonomyPromptTexts(rows)) };
   }
 
   /** The label vectors of the current taxonomy (undefined when none is set). */
@@ -205,21 +194,6 @@ export class Labels {
     return { logitScale: this.embeddings.model.info.logitScale, model: this.models.key, taxonomyVersion: current.taxonomy.version };
   }
 
-  private async retagAll(taxonomy: TaxonomyRow, facets: ScoredFacet[]): Promise<void> {
-    let after: string | undefined;
-    for (;;) {
-      const page = await storeCall(() => this.store.listProducts({}, RETAG_PAGE, after));
-      const ids = page.items.map((p) => p.id);
-      const vectors = await storeCall(() => this.store.getProductVectors(this.models.model, ids));
-      const tags = await this.autoTagsMany(
-        [...vectors].map(([productId, vector]) => ({ productId, vector })),
-        { taxonomy, facets },
-      );
-      if (ids.length > 0) await storeCall(() => this.store.replaceAutoTags(ids, tags));
-      if (!page.hasNextPage || page.endCursor === undefined) return;
-      after = page.endCursor;
-    }
-  }
 }
 
 /** A name as messages quote it: JSON, cut to 100 characters. */

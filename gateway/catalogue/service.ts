@@ -18,6 +18,7 @@ import type { Embedder } from './embedder';
 import { Images } from './images';
 import { Ingest, type ProductInput, type UpsertResult } from './ingest';
 import { JobRequests } from './job-requests';
+import { JobSignals } from './job-signals';
 import { Labels } from './labels';
 import { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './limits';
 import { ModelRoles } from './models';
@@ -25,12 +26,15 @@ import { Products, type ProductHit } from './products';
 import { Search, type SearchQuery } from './search';
 import { TagChanges } from './tag-changes';
 import type { FacetInput } from './taxonomy';
+import { TaxonomyJobs } from './taxonomy-jobs';
+import { taxonomySet, TaxonomyWaits, type TaxonomyChange } from './taxonomy-wait';
 
 export { DEFAULT_CATALOGUE_LIMITS, type CatalogueLimits } from './limits';
 export type { ImageSource } from './images';
 export type { ProductInput, UpsertResult } from './ingest';
 export type { ProductHit } from './products';
 export type { SearchQuery } from './search';
+export type { TaxonomyChange } from './taxonomy-wait';
 
 /**
  * The product catalogue: products with their image vectors, the taxonomy, automatic tags from
@@ -50,6 +54,9 @@ export class CatalogueService {
   private readonly finder: Search;
   private readonly jobs: JobRequests;
   private readonly changes: TagChanges;
+  private readonly signals = new JobSignals();
+  private readonly taxonomyJobs: TaxonomyJobs;
+  private readonly taxonomyWaits: TaxonomyWaits;
 
   constructor(
     store: CatalogueStore,
@@ -70,7 +77,9 @@ export class CatalogueService {
     this.ingest = new Ingest({ store, models, labels, images, products, limits, now });
     this.chunks = new Chunks({ store, models, labels, images, products, now });
     this.finder = new Search({ store, embeddings, models, labels, images, products, limits });
-    this.jobs = new JobRequests(store, models, limits);
+    this.jobs = new JobRequests(store, models, limits, this.signals);
+    this.taxonomyJobs = new TaxonomyJobs({ store, embeddings, models, labels, jobs: this.jobs });
+    this.taxonomyWaits = new TaxonomyWaits(store, this.signals);
     this.changes = new TagChanges(store, limits);
   }
 
@@ -92,9 +101,24 @@ export class CatalogueService {
     return this.labels.getTaxonomy();
   }
 
-  /** Stores the facets as the next version and re-tags every product from its stored vector; see Labels.setTaxonomy. */
-  setTaxonomy(facets: readonly FacetInput[]): Promise<TaxonomyRow> {
-    return this.labels.setTaxonomy(facets);
+  /**
+   * Sets the facets as the next taxonomy version through a taxonomy job (see changeTaxonomy) and
+   * waits for it and its re-tagging to end: the taxonomy set, or the job's first error as a
+   * FieldError (a prompt names its facet and label). The work is the job runners'.
+   */
+  async setTaxonomy(facets: readonly FacetInput[], signal?: AbortSignal): Promise<TaxonomyRow> {
+    return taxonomySet(await this.changeTaxonomy(facets, true, signal));
+  }
+
+  /**
+   * Checks the facets (a FieldError) and makes a taxonomy job: the runners embed the prompts the
+   * store lacks, then set the facets as the next version and re-tag every product from its stored
+   * vector. With `wait`, follows it and its re-tagging until they end or `signal`'s deadline nears
+   * (taxonomy-wait.ts); without, returns the job at once.
+   */
+  async changeTaxonomy(facets: readonly FacetInput[], wait: boolean, signal?: AbortSignal): Promise<TaxonomyChange> {
+    const job = await this.taxonomyJobs.start(facets);
+    return wait ? this.taxonomyWaits.follow(job, signal) : this.taxonomyWaits.outcome(job);
   }
 
   /** Replaces the manual tags of one product's facet; see Labels.setManualTags. */
@@ -143,9 +167,14 @@ export class CatalogueService {
 
   // ---- tagging jobs (job-requests.ts, chunks.ts) ----------------------------------------------
 
-  /** Calls `listener` whenever a tagging job is made. */
+  /** Calls `listener` whenever a job is made (or there is job work to look for at once). */
   onJobStarted(listener: () => void): void {
-    this.jobs.onJobStarted(listener);
+    this.signals.onWork(listener);
+  }
+
+  /** The runner did a step: whoever waits here on a job reads it again (see JobSignals). */
+  jobProgressed(): void {
+    this.signals.progressed();
   }
 
   /** Makes a background job re-tagging (or re-embedding) the products matching `filter`; see JobRequests.start. */
@@ -170,6 +199,11 @@ export class CatalogueService {
   /** The automatic tags of a chunk's products from their stored vectors; see Chunks.tagChunk. */
   tagChunk(productIds: readonly string[]): Promise<ChunkOutcome> {
     return this.chunks.tagChunk(productIds);
+  }
+
+  /** A taxonomy job's chunk of label prompts; see TaxonomyJobs.embedChunk. */
+  embedPromptChunk(chunk: Pick<JobChunk, 'jobId' | 'texts'>): Promise<ChunkOutcome> {
+    return this.taxonomyJobs.embedChunk(chunk);
   }
 
   /** A re-embedding job's chunk; see Chunks.embedChunk. */

@@ -1,17 +1,36 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
-import { etaSeconds, type JobRow } from '../../catalogue';
+import { etaSeconds, JOB_KINDS, jobKind, type JobRow, type TaxonomyChange } from '../../catalogue';
+import { graphqlEnum } from '../enum';
 import { JobStatus } from './enums';
 import { UserError } from './payload.type';
+import { Taxonomy } from './taxonomy.type';
+
+export const JobKind = graphqlEnum('JobKind', JOB_KINDS, {
+  description: 'What a job does; its total and processed count products, or prompts for TAXONOMY.',
+  valuesConfig: {
+    TAGGING: { description: 'Re-tags products from their stored vectors (taggingJobStart, or queued by a taxonomy change).' },
+    REEMBEDDING: { description: "Embeds products' images again (URLs fetched again), then re-tags them (taggingJobStart with reembed)." },
+    MODEL_CHANGE: { description: 'Embeds every product with a new model, then switches the catalogue over to it (changesModel).' },
+    TAXONOMY: {
+      description:
+        'Embeds the label prompts of a taxonomySet that the store lacks, then sets the taxonomy and queues a TAGGING job over every product.',
+    },
+  },
+});
+export type JobKind = (typeof JOB_KINDS)[number];
 
 @ObjectType({
   description:
     'A background job, a chunk at a time, by any gateway of its model: re-tagging products from their stored vectors, ' +
-    'embedding their images again first (reembed), or a model change.',
+    "embedding their images again first (reembed), a model change, or embedding a taxonomy's label prompts (see kind).",
 })
 export class TaggingJob {
   @Field(() => ID)
   id!: string;
+
+  @Field(() => JobKind)
+  kind!: JobKind;
 
   @Field(() => JobStatus)
   status!: JobStatus;
@@ -34,17 +53,21 @@ export class TaggingJob {
   changesModel!: boolean;
 
   @Field(() => Int, {
-    description: 'Products matching the filter when the job was started (for a model change: those still without a vector of its model).',
+    description:
+      'Products matching the filter when the job was started (for a model change: those still without a vector of its model; ' +
+      'for a TAXONOMY job: the label prompts to embed, those the store did not hold yet).',
   })
   total!: number;
 
-  @Field(() => Int, { description: 'Products tagged so far (a product deleted meanwhile counts as done).' })
+  @Field(() => Int, { description: 'Products tagged so far (a product deleted meanwhile counts as done); prompts embedded for TAXONOMY.' })
   processed!: number;
 
-  @Field(() => Int, { description: 'Products that could not be tagged (see errors).' })
+  @Field(() => Int, { description: 'Products that could not be tagged, or prompts that could not be embedded (see errors).' })
   failed!: number;
 
-  @Field(() => [UserError], { description: 'The first 20 problems, each naming its product in field.' })
+  @Field(() => [UserError], {
+    description: 'The first 20 problems, each naming its product in field (a TAXONOMY job: the facet and label of a prompt).',
+  })
   errors!: UserError[];
 
   @Field(() => String, { nullable: true, description: 'ISO 8601: when its first chunk was claimed.' })
@@ -59,6 +82,7 @@ export class TaggingJob {
   static from(row: JobRow, now: Date = new Date()): TaggingJob {
     return Object.assign(new TaggingJob(), {
       id: row.id,
+      kind: jobKind(row),
       status: row.status,
       reembed: row.reembed,
       model: row.model,
@@ -81,6 +105,40 @@ export class TaggingJobPayload {
 
   @Field(() => [UserError])
   userErrors!: UserError[];
+}
+
+@ObjectType()
+export class TaxonomySetPayload {
+  @Field(() => Taxonomy, {
+    nullable: true,
+    description:
+      'The version the job set; null while it is not set (wait false, or not in time: follow job) and when userErrors says why it will not be.',
+  })
+  taxonomy!: Taxonomy | null;
+
+  @Field(() => TaggingJob, {
+    nullable: true,
+    description: "The TAXONOMY job embedding the prompts the store lacked; null only when the facets' userErrors stopped it.",
+  })
+  job!: TaggingJob | null;
+
+  @Field(() => TaggingJob, {
+    nullable: true,
+    description: 'The TAGGING job over every product that the taxonomy job queued when it set the taxonomy; null before then.',
+  })
+  retagging!: TaggingJob | null;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+
+  static from(change: TaxonomyChange | undefined, userErrors: UserError[]): TaxonomySetPayload {
+    return Object.assign(new TaxonomySetPayload(), {
+      taxonomy: change?.taxonomy ? Taxonomy.from(change.taxonomy) : null,
+      job: change ? TaggingJob.from(change.job) : null,
+      retagging: change?.retagging ? TaggingJob.from(change.retagging) : null,
+      userErrors: [...userErrors, ...(change?.errors ?? []).map((e) => Object.assign(new UserError(), e))],
+    });
+  }
 }
 
 @ObjectType({

@@ -5,11 +5,10 @@ import { ErrorCode } from '../../common/errors';
 import type { GatewayContext } from '../../context';
 import { storeFilter } from './arguments';
 import { FacetInput } from './facet.input';
-import { TaggingJob, TaggingJobPayload } from './job.type';
-import { ProductsDeletePayload, ProductsUpsertPayload, ProductTagsSetPayload, TaxonomySetPayload, UserError } from './payload.type';
+import { TaggingJob, TaggingJobPayload, TaxonomySetPayload } from './job.type';
+import { ProductsDeletePayload, ProductsUpsertPayload, ProductTagsSetPayload, UserError } from './payload.type';
 import { ProductFilter, ProductInput } from './product.input';
 import { Product } from './product.type';
-import { Taxonomy } from './taxonomy.type';
 
 /** A failure of one field as a userError; an internal one is logged with its cause, which the client does not see. */
 function userErrorOf(error: FieldError, ctx: GatewayContext): UserError {
@@ -31,16 +30,28 @@ async function userErrorsOf<T>(ctx: GatewayContext, run: () => Promise<T>): Prom
 export class CatalogueMutationResolver {
   @Mutation(() => TaxonomySetPayload, {
     description:
-      'Stores the facets as the next taxonomy version and re-tags every product from its stored vector (no image is embedded again). ' +
-      'Manual tags are kept.',
+      'Sets the facets as the next taxonomy version through a TAXONOMY job: the job runners embed the label prompts the ' +
+      'catalogue does not hold yet (never this request), then set the taxonomy and queue a TAGGING job re-tagging every ' +
+      'product from its stored vector (no image is embedded again). Manual tags are kept. A taxonomySet made while another ' +
+      "one's job is open cancels that job.",
   })
-  async taxonomySet(@Arg('facets', () => [FacetInput]) facets: FacetInput[], @Ctx() ctx: GatewayContext): Promise<TaxonomySetPayload> {
+  async taxonomySet(
+    @Arg('facets', () => [FacetInput]) facets: FacetInput[],
+    @Arg('wait', () => Boolean, {
+      defaultValue: true,
+      description:
+        'Follow the job and its re-tagging until both end, or until the deadline of the request nears: taxonomy is then the ' +
+        "version set, or null with the job to follow (a failed job's errors are userErrors). False: answer at once with the job.",
+    })
+    wait: boolean,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<TaxonomySetPayload> {
     const { catalogue } = ctx.services;
     const problems = taxonomyProblems(facets, catalogue.limits);
-    if (problems.length > 0) return Object.assign(new TaxonomySetPayload(), { taxonomy: null, userErrors: problems.map(UserError.from) });
-    const { value, userErrors } = await userErrorsOf(ctx, () => catalogue.setTaxonomy(facets));
+    if (problems.length > 0) return TaxonomySetPayload.from(undefined, problems.map(UserError.from));
+    const { value, userErrors } = await userErrorsOf(ctx, () => catalogue.changeTaxonomy(facets, wait, ctx.signal));
     ctx.tags.clearAll();
-    return Object.assign(new TaxonomySetPayload(), { taxonomy: value ? Taxonomy.from(value) : null, userErrors });
+    return TaxonomySetPayload.from(value, userErrors);
   }
 
   @Mutation(() => ProductsUpsertPayload, {

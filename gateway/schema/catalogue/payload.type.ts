@@ -2,7 +2,6 @@ import { Field, ID, ObjectType } from 'type-graphql';
 
 import type { FieldError } from '../../catalogue';
 import { Product } from './product.type';
-import { Taxonomy } from './taxonomy.type';
 
 @ObjectType({ description: "A problem with one field of a mutation's input; the rest of the mutation went ahead." })
 export class UserError {
@@ -18,15 +17,6 @@ export class UserError {
   static from(error: FieldError): UserError {
     return Object.assign(new UserError(), { field: error.field.length > 0 ? error.field : null, message: error.message, code: error.code });
   }
-}
-
-@ObjectType()
-export class TaxonomySetPayload {
-  @Field(() => Taxonomy, { nullable: true, description: 'The new version; null when userErrors says why none was made.' })
-  taxonomy!: Taxonomy | null;
-
-  @Field(() => [UserError])
-  userErrors!: UserError[];
 }
 
 @ObjectType()

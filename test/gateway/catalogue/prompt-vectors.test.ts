@@ -2,12 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { FieldError } from '../../../gateway/catalogue';
 import type { Embedder } from '../../../gateway/catalogue/embedder';
-import { Labels } from '../../../gateway/catalogue/labels';
-import { DEFAULT_CATALOGUE_LIMITS } from '../../../gateway/catalogue/limits';
-import { ModelRoles } from '../../../gateway/catalogue/models';
-import { Products } from '../../../gateway/catalogue/products';
 import { PROMPT_STEP, PromptFailed, PromptVectors } from '../../../gateway/catalogue/prompt-vectors';
 import { openSqliteStore, type CatalogueStore } from '../../../gateway/store';
 import { shapeProducts } from '../../helpers/catalogue';
@@ -97,7 +92,7 @@ describe('label vectors stored per model and prompt', () => {
   });
 });
 
-describe('PromptVectors and Labels when a prompt cannot be embedded', () => {
+describe('PromptVectors when a prompt cannot be embedded', () => {
   let t: TestGateway;
   let store: CatalogueStore;
   /** The gateway's embedder, failing the prompts named in `failing` (a stand-in for a backend refusing one input). */
@@ -150,22 +145,5 @@ describe('PromptVectors and Labels when a prompt cannot be embedded', () => {
     expect(progress).toEqual([PROMPT_STEP, PROMPT_STEP + 3]);
     expect(vectors.size).toBe(texts.length);
     expect((await store.getLabelVectors(t.gateway.catalogue.model, texts)).size).toBe(texts.length);
-  });
-
-  it("fails setTaxonomy naming the first label of the failing prompt, stores no taxonomy, and keeps the other labels' vectors", async () => {
-    const models = new ModelRoles(store, t.gateway.catalogue.model);
-    const labels = new Labels(store, embedder, models, new Products(store, DEFAULT_CATALOGUE_LIMITS), DEFAULT_CATALOGUE_LIMITS);
-    const [one, two, three] = reference.classes;
-    failing.add(`a drawing of a ${three}.`);
-    const facets = [
-      { name: 'first', labels: [one], templates: TEMPLATES },
-      { name: 'second', labels: [two, three], templates: TEMPLATES },
-    ];
-    const error = await labels.setTaxonomy(facets).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(FieldError);
-    expect((error as FieldError).field).toEqual(['facets', '1', 'labels', '1']);
-    expect((error as FieldError).message).toMatch(/^facets\[1\]\.labels\[1\]/);
-    expect(await store.getTaxonomy()).toBeUndefined();
-    expect((await store.getLabelVectors(t.gateway.catalogue.model, promptsOf([one, two, three]))).size).toBe(5);
   });
 });
