@@ -28,8 +28,14 @@ describe('gateway/index.ts (the process)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gateway-data-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const image = loadReference().images[0].bytes;
-    // A slow image host: the classify request is still in flight when SIGTERM arrives.
-    slow = createServer((_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(image), 700));
+    // A slow image host: the classify request is still in flight when SIGTERM arrives, sent once
+    // the gateway has asked for the image (a fixed wait would race the request on a busy machine).
+    let asked!: () => void;
+    const imageAsked = new Promise<void>((resolve) => (asked = resolve));
+    slow = createServer((_req, res) => {
+      asked();
+      setTimeout(() => res.writeHead(200, { 'content-type': 'image/jpeg' }).end(image), 700);
+    });
     await new Promise<void>((resolve) => slow!.listen(0, '127.0.0.1', resolve));
     const slowPort = (slow.address() as AddressInfo).port;
 
@@ -70,7 +76,7 @@ describe('gateway/index.ts (the process)', () => {
         query: `{ classify(images: [{ url: "http://127.0.0.1:${slowPort}/a.jpg" }], labels: ["red circle", "blue star"]) { labels { label } } }`,
       }),
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await imageAsked;
     gateway.child.kill('SIGTERM');
 
     const response = await inFlight;
