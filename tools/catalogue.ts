@@ -4,6 +4,7 @@
 // on the same file goes on where the first stopped. Failed products are listed at the end and
 // written to FILE.failures.jsonl.
 // `npm run catalogue -- key [--scope read|write|admin]`: a new API key and its API_KEYS entry.
+// `npm run catalogue -- taxonomy`: a taxonomy tree as a TREE facet of a running gateway (tools/taxonomy/).
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -12,11 +13,12 @@ import { SingleBar } from 'cli-progress';
 import { newApiKey, SCOPES, type Scope } from '../gateway/common';
 import { FORMATS, formatOf, readProducts, type Entry, type Format, type ProductInput } from './import';
 import { runShopifyCommand, SHOPIFY_COMMANDS, SHOPIFY_USAGE, ShopifyUsageError } from './shopify';
+import { runTaxonomyCommand, TAXONOMY_HELP, TAXONOMY_USAGE, TaxonomyUsageError } from './taxonomy';
 
 const USAGE = `Usage:
   npm run catalogue -- import FILE [--format F] [--url URL] [--key KEY] [--batch N] [--restart]
   npm run catalogue -- key [--scope read|write|admin]
-${SHOPIFY_USAGE}
+${SHOPIFY_USAGE}${TAXONOMY_USAGE}
 FILE is JSON Lines (.jsonl: one product per line) or CSV (.csv, with a header row).
   JSON Lines: {"id": "p1", "title": "...", "description": "...", "images": ["https://...", {"base64": "..."}], "attributes": {...}}
   CSV columns: id, title, description, images (URLs separated by spaces or |), attributes (a JSON object)
@@ -32,7 +34,8 @@ Options:
 key prints a new random API key and its entry for the gateway's API_KEYS (the key's SHA-256 and
 scope; the key itself is stored nowhere). --scope read (the default) allows queries; write allows
 queries and mutations, as import needs; admin allows what write does and registering webhook endpoints.
-`;
+
+${TAXONOMY_HELP}`;
 
 const UPSERT = `mutation Import($products: [ProductInput!]!) {
   productsUpsert(products: $products) { products { id } userErrors { field message code } }
@@ -273,6 +276,14 @@ async function main(argv: string[]): Promise<number> {
     return runShopifyCommand(argv[0], argv.slice(1)).catch((error: unknown) => {
       throw error instanceof ShopifyUsageError ? new UsageError(error.message) : error;
     });
+  // taxonomy talks to a running gateway, as import does, with options of its own (tools/taxonomy/command.ts).
+  if (argv[0] === 'taxonomy')
+    return runTaxonomyCommand(argv.slice(1), {
+      url: process.env.CLIP_GATEWAY_URL || 'http://localhost:4000/graphql',
+      key: process.env.CLIP_GATEWAY_KEY || undefined,
+    }).catch((error: unknown) => {
+      throw error instanceof TaxonomyUsageError ? new UsageError(error.message) : error;
+    });
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -298,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
   if (command !== 'import')
     throw new UsageError(
       command
-        ? `unknown command ${JSON.stringify(command)}; the commands are import, key, ${SHOPIFY_COMMANDS.join(', ')}.`
+        ? `unknown command ${JSON.stringify(command)}; the commands are import, key, taxonomy, ${SHOPIFY_COMMANDS.join(', ')}.`
         : 'no command given.',
     );
   if (values.scope !== undefined) throw new UsageError('--scope is for the key command.');
