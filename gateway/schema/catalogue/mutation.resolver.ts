@@ -38,18 +38,19 @@ export class CatalogueMutationResolver {
   async taxonomySet(
     @Arg('facets', () => [FacetInput]) facets: FacetInput[],
     @Arg('wait', () => Boolean, {
+      nullable: true,
       defaultValue: true,
       description:
         'Follow the job and its re-tagging until both end, or until the deadline of the request nears: taxonomy is then the ' +
         "version set, or null with the job to follow (a failed job's errors are userErrors). False: answer at once with the job.",
     })
-    wait: boolean,
+    wait: boolean | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<TaxonomySetPayload> {
     const { catalogue } = ctx.services;
     const problems = taxonomyProblems(facets, catalogue.limits);
     if (problems.length > 0) return TaxonomySetPayload.from(undefined, problems.map(UserError.from));
-    const { value, userErrors } = await userErrorsOf(ctx, () => catalogue.changeTaxonomy(facets, wait, ctx.signal));
+    const { value, userErrors } = await userErrorsOf(ctx, () => catalogue.changeTaxonomy(facets, wait !== false, ctx.signal));
     ctx.tags.clearAll();
     return TaxonomySetPayload.from(value, userErrors);
   }
