@@ -188,7 +188,11 @@ export class Ingest {
     }
     if (tag) {
       const current = await labels.current();
-      write.tags = { productIds: good.map((p) => p.id), tags: good.flatMap((p) => labels.autoTags(p.id, p.vector, current)) };
+      const tags = await labels.autoTagsMany(
+        good.map((p) => ({ productId: p.id, vector: p.vector })),
+        current,
+      );
+      write.tags = { productIds: good.map((p) => p.id), tags };
     }
     await storeCall(() => store.saveProducts(write));
   }

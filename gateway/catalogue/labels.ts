@@ -1,12 +1,13 @@
 import { dot, meanUnitVector } from '../../functions/clip';
 import { ErrorCode } from '../common/errors';
 import type { CatalogueStore, FacetRow, ProductRow, TagRow, TaxonomyRow } from '../store';
+import { labelPromptsOf, rescoredByCategory, withGatedTags } from './attribute-tags';
 import type { Embedder } from './embedder';
 import { failure, FieldError, storeCall } from './errors';
 import type { ModelRoles } from './models';
 import type { Products } from './products';
 import { PromptFailed, PromptVectors } from './prompt-vectors';
-import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
+import { tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 import { pathTo, scoredTreeFacet, treeFacetPrompts } from './tree-facets';
 import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
 import { taxonomyPromptTexts } from './taxonomy-jobs';
@@ -68,16 +69,15 @@ export class Labels {
     return { taxonomy, facets: await this.scored.facets };
   }
 
-  /** The automatic tags of one product: none without a vector or a taxonomy. */
-  autoTags(productId: string, vector: Float32Array | undefined, current: CurrentTaxonomy | undefined): TagRow[] {
-    if (!vector || !current) return [];
-    return tagsFor(productId, vector, current.facets, this.context(current));
-  }
-
-  /** autoTags of many products, from one matrix product. */
-  autoTagsMany(products: { productId: string; vector: Float32Array }[], current: CurrentTaxonomy | undefined): Promise<TagRow[]> {
-    if (!current) return Promise.resolve([]);
-    return tagsForMany(products, current.facets, this.context(current));
+  /**
+   * The automatic tags of these products (none without a taxonomy), from one matrix product; then
+   * the facets gated by a category (attribute facets), once each product's category is known: its
+   * manual one, read from the store, else the one just found (attribute-tags.ts).
+   */
+  async autoTagsMany(products: { productId: string; vector: Float32Array }[], current: CurrentTaxonomy | undefined): Promise<TagRow[]> {
+    if (!current) return [];
+    const context = this.context(current);
+    return withGatedTags(this.store, products, await tagsForMany(products, current.facets, context), current.facets, context);
   }
 
   /**
@@ -113,6 +113,17 @@ export class Labels {
     const written = facet.mode === 'tree' && unique.length === 1 ? pathTo(facet, unique[0])!.map((i) => facet.labels[i]) : unique;
     const labelVector = (label: string) => (nodeVectors ?? labelVectors)[facet.labels.indexOf(label)] ?? null;
     const vector = await storeCall(() => this.store.getProductVector(this.models.model, productId));
+    // A category changed by hand re-scores the attributes it gates, in the same write.
+    const rescored =
+      facet.mode === 'tree'
+        ? await rescoredByCategory(
+            current.facets,
+            facet.name,
+            { productId, vector },
+            unique.length === 1 ? written : null,
+            this.context(current),
+          )
+        : undefined;
     await storeCall(() =>
       this.store.setManualTags(
         productId,
@@ -125,6 +136,7 @@ export class Labels {
           model: this.models.key,
           taxonomyVersion: current.taxonomy.version,
         })),
+        rescored,
       ),
     );
     return product;
@@ -168,9 +180,7 @@ export class Labels {
    */
   private async scoreFacets(facets: readonly FacetRow[]): Promise<ScoredFacet[]> {
     const trees = facets.map(treeFacetPrompts);
-    const prompts = facets.map((facet, f) =>
-      trees[f] ? [] : facet.labels.map((label) => facet.templates.map((t) => t.replaceAll('{}', () => label))),
-    );
+    const prompts = facets.map((facet, f) => (trees[f] ? [] : labelPromptsOf(facet)));
     let vectors: Map<string, Float32Array>;
     try {
       vectors = await this.prompts.vectorsOf([...prompts.flat(2), ...trees.flatMap((tree) => tree?.prompts.texts ?? [])]);
@@ -193,7 +203,6 @@ export class Labels {
   private context(current: { taxonomy: TaxonomyRow }): TaggingContext {
     return { logitScale: this.embeddings.model.info.logitScale, model: this.models.key, taxonomyVersion: current.taxonomy.version };
   }
-
 }
 
 /** A name as messages quote it: JSON, cut to 100 characters. */

@@ -10,6 +10,8 @@ export interface CatalogueLimits extends TaxonomyLimits {
   maxImagesPerProduct: number;
   /** Largest page or result list a caller may ask for. */
   maxFirst: number;
+  /** The folder of Shopify's attribute files that attribute facets come from (attributes.json, attribute_values.json, verticals/). Default the shipped taxonomies/shopify-2025-08. */
+  attributeTaxonomyDir?: string;
 }
 
 export const DEFAULT_CATALOGUE_LIMITS: CatalogueLimits = {

@@ -12,6 +12,7 @@ import type {
   TaxonomyRow,
   VectorModel,
 } from '../store';
+import { AttributeFacets } from './attribute-facets';
 import { Chunks } from './chunks';
 import type { Connection, Edge } from './cursor';
 import type { Embedder } from './embedder';
@@ -54,6 +55,7 @@ export class CatalogueService {
   private readonly finder: Search;
   private readonly jobs: JobRequests;
   private readonly changes: TagChanges;
+  private readonly attributeFacets: AttributeFacets;
   private readonly signals = new JobSignals();
   private readonly taxonomyJobs: TaxonomyJobs;
   private readonly taxonomyWaits: TaxonomyWaits;
@@ -81,6 +83,7 @@ export class CatalogueService {
     this.taxonomyJobs = new TaxonomyJobs({ store, embeddings, models, labels, jobs: this.jobs });
     this.taxonomyWaits = new TaxonomyWaits(store, this.signals);
     this.changes = new TagChanges(store, limits);
+    this.attributeFacets = new AttributeFacets(limits, limits.attributeTaxonomyDir);
   }
 
   // ---- the catalogue's model (models.ts) ------------------------------------------------------
@@ -117,7 +120,7 @@ export class CatalogueService {
    * (taxonomy-wait.ts); without, returns the job at once.
    */
   async changeTaxonomy(facets: readonly FacetInput[], wait: boolean, signal?: AbortSignal): Promise<TaxonomyChange> {
-    const job = await this.taxonomyJobs.start(facets);
+    const job = await this.taxonomyJobs.start(await this.attributeFacets.expand(facets));
     return wait ? this.taxonomyWaits.follow(job, signal) : this.taxonomyWaits.outcome(job);
   }
 

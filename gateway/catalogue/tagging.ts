@@ -33,6 +33,7 @@ export interface TaggingContext {
  * Only arithmetic on stored vectors: re-tagging after a taxonomy change needs no image inference.
  */
 export function tagsFor(productId: string, vector: Float32Array, facets: readonly ScoredFacet[], context: TaggingContext): TagRow[] {
+  facets = ungated(facets);
   const similarities = new Float32Array(facets.reduce((n, f) => n + f.labelVectors.length, 0));
   const paths = facets.map((f) => f.tagger?.tag(vector));
   let at = 0;
@@ -61,6 +62,7 @@ export async function tagsForMany(
   facets: readonly ScoredFacet[],
   context: TaggingContext,
 ): Promise<TagRow[]> {
+  facets = ungated(facets);
   if (products.length === 0 || facets.length === 0) return [];
   const dim = products[0].vector.length;
   const labels = facets.flatMap((f) => f.labelVectors);
@@ -92,6 +94,11 @@ export async function tagsForMany(
     ),
   );
   return tags;
+}
+
+/** Facets gated by a category (attribute facets) are scored once the category is known, in attribute-tags.ts: not here. */
+function ungated(facets: readonly ScoredFacet[]): readonly ScoredFacet[] {
+  return facets.some((f) => f.facet.under) ? facets.filter((f) => !f.facet.under) : facets;
 }
 
 /**

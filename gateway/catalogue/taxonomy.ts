@@ -1,5 +1,6 @@
 import { ErrorCode } from '../common/errors';
-import type { FacetMode, FacetRow } from '../store';
+import type { FacetAttributeRow, FacetGateRow, FacetMode, FacetRow } from '../store';
+import type { AttributeFacetsInput } from './attribute-facets';
 import { FieldError } from './errors';
 import { treeProblems, treeRowOf, type TreeInput } from './taxonomy-tree';
 import { DEFAULT_FACET_TEMPLATES } from './templates';
@@ -15,6 +16,13 @@ export interface FacetInput {
   reviewBelow?: number | null;
   /** A TREE facet's taxonomy. */
   tree?: TreeInput | null;
+  /** A TREE facet over Shopify's taxonomy: its categories' visual attributes as facets of their own (see attribute-facets.ts). */
+  attributes?: AttributeFacetsInput | null;
+  /** An attribute facet's, as AttributeFacets.expand makes them: FacetRow's fields of the same names. */
+  labelPrompts?: string[][] | null;
+  labelNames?: string[] | null;
+  under?: FacetGateRow | null;
+  attribute?: FacetAttributeRow | null;
 }
 
 export interface TaxonomyLimits {
@@ -57,6 +65,8 @@ export function taxonomyProblems(facets: readonly FacetInput[], limits: Taxonomy
         isTree ? `${at}.tree is missing: a TREE facet takes its labels from a taxonomy.` : `${at}.tree is for TREE facets only.`,
       );
     if (isTree && facet.tree) problems.push(...treeProblems(facet.tree, ['facets', f, 'tree'], limits.maxTreeNodes));
+    if (!isTree && facet.attributes)
+      problem(['facets', f, 'attributes'], `${at}.attributes is for TREE facets only: a category's attributes need its category.`);
     if (isTree && facet.labels && facet.labels.length > 0)
       problem(['facets', f, 'labels'], `${at}.labels is for SINGLE and MULTI facets; a TREE facet's labels are its taxonomy's ids.`);
     const labelList = isTree ? [] : (facet.labels ?? []);
@@ -127,6 +137,9 @@ export function facetRows(
       threshold: facet.threshold ?? null,
       reviewBelow: facet.reviewBelow ?? null,
       ...(tree ? { tree } : {}),
+      ...(facet.under
+        ? { labelPrompts: facet.labelPrompts, labelNames: facet.labelNames, under: facet.under, attribute: facet.attribute }
+        : {}),
     };
   });
 }

@@ -1,5 +1,5 @@
 import { check, integer, nonEmpty } from '../../functions/options';
-import { modelKey, StoreError, type ProductsWrite, type TagRow, type VectorModel } from './port';
+import { modelKey, StoreError, type ProductsWrite, type RescoredTags, type TagRow, type VectorModel } from './port';
 
 /**
  * What every adapter checks of its arguments before a transaction begins, in one place so that
@@ -46,6 +46,15 @@ export function checkAutoTags(productIds: readonly string[], tags: readonly TagR
   tags.forEach((t, i) => {
     if (t.source !== 'auto') throw new TypeError(`tags[${i}].source must be auto, got ${JSON.stringify(t.source)}`);
     if (!named.has(t.productId)) throw new TypeError(`tags[${i}].productId ${JSON.stringify(t.productId)} is not one of productIds`);
+  });
+}
+
+/** Checks the automatic tags a manual change brings (RescoredTags): automatic ones, of that product and of the facets named. */
+export function checkRescoredTags(productId: string, rescored: RescoredTags): void {
+  checkAutoTags([productId], rescored.tags);
+  const facets = new Set(rescored.facets);
+  rescored.tags.forEach((t, i) => {
+    if (!facets.has(t.facet)) throw new TypeError(`rescored.tags[${i}].facet ${JSON.stringify(t.facet)} is not one of rescored.facets`);
   });
 }
 

@@ -12,6 +12,7 @@ import type {
   ProductFilter,
   ProductRow,
   ProductsWrite,
+  RescoredTags,
   TagChangeRow,
   TagRow,
   TaxonomyRow,
@@ -145,8 +146,13 @@ export class ComposedStore implements CatalogueStore {
   replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void> {
     return this.parts.tags.replaceAutoTags(productIds, tags);
   }
-  setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
-    return this.parts.tags.setManualTags(productId, facet, tags);
+  setManualTags(
+    productId: string,
+    facet: string,
+    tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[],
+    rescored?: RescoredTags,
+  ): Promise<void> {
+    return this.parts.tags.setManualTags(productId, facet, tags, rescored);
   }
   getTags(productIds: string[]): Promise<Map<string, TagRow[]>> {
     return this.parts.tags.getTags(productIds);

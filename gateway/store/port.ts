@@ -72,6 +72,47 @@ export interface FacetRow {
   reviewBelow: number | null;
   /** A TREE facet's taxonomy (its labels are the nodes' ids); absent or null for the others. */
   tree?: FacetTreeRow | null;
+  /**
+   * Each label's prompt texts, in label order, used instead of `templates` × label when present: an
+   * attribute facet's values are prompted by Shopify's value words (`a photo of something red.`),
+   * not by their labels (value GIDs). Absent or null: `templates` × label.
+   */
+  labelPrompts?: string[][] | null;
+  /** Each label's name for people, in label order, where the labels are ids (an attribute facet's value GIDs); absent or null otherwise. */
+  labelNames?: string[] | null;
+  /**
+   * Gates the facet by a TREE facet: only products whose category (the deepest label of their path in
+   * `facet`, or of their manual tags there) is one of `categories` are tagged in it. Absent or null:
+   * every product is.
+   */
+  under?: FacetGateRow | null;
+  /** The Shopify attribute an attribute facet scores; absent or null for other facets. */
+  attribute?: FacetAttributeRow | null;
+}
+
+/** Which products a gated facet tags: those in one of `categories` of the TREE facet `facet`. */
+export interface FacetGateRow {
+  /** The TREE facet's name. */
+  facet: string;
+  /** Category ids (that facet's labels) whose products the facet tags. */
+  categories: string[];
+}
+
+/** A Shopify taxonomy attribute, as an attribute facet records it. */
+export interface FacetAttributeRow {
+  /** `gid://shopify/TaxonomyAttribute/1`. */
+  id: string;
+  /** `color`. */
+  handle: string;
+  /** `Color`. */
+  name: string;
+}
+
+/** Automatic tags a manual change brings with it: those of `facets` for the one product, replaced by `tags`. */
+export interface RescoredTags {
+  facets: string[];
+  /** Each of source auto, for the product and one of `facets`. */
+  tags: TagRow[];
 }
 
 export interface TaxonomyRow {
@@ -392,8 +433,18 @@ export interface CatalogueStore extends WebhookStore, InboundStore, LabelVectorS
    * that has manual tags is not stored: manual tags are facts, automatic ones opinions.
    */
   replaceAutoTags(productIds: string[], tags: TagRow[]): Promise<void>;
-  /** Replaces the manual tags of one product's facet (an empty list removes them). */
-  setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void>;
+  /**
+   * Replaces the manual tags of one product's facet (an empty list removes them). With `rescored`,
+   * in the same transaction, the product's automatic tags in `rescored.facets` are replaced by
+   * `rescored.tags` (as replaceAutoTags would, facets with manual tags kept), and their changes are
+   * recorded as the manual change's: a manual category re-scores the attributes it gates.
+   */
+  setManualTags(
+    productId: string,
+    facet: string,
+    tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[],
+    rescored?: RescoredTags,
+  ): Promise<void>;
   /** Every tag of these products, by product id. */
   getTags(productIds: string[]): Promise<Map<string, TagRow[]>>;
   /** The `k` products with the highest score for this label, best first (index-backed, not a scan). */

@@ -1,5 +1,6 @@
 import { Field, Float, InputType } from 'type-graphql';
 
+import { FacetAttributesInput } from './attributes.input';
 import { FacetMode } from './enums';
 import { TaxonomyTreeInput } from './tree.input';
 
@@ -29,4 +30,10 @@ export class FacetInput {
 
   @Field(() => TaxonomyTreeInput, { nullable: true, description: "TREE only: the taxonomy whose categories are the facet's labels." })
   tree?: TaxonomyTreeInput | null;
+
+  @Field(() => FacetAttributesInput, {
+    nullable: true,
+    description: "TREE only, over Shopify's taxonomy: its categories' visual attributes as facets of their own, gated by category.",
+  })
+  attributes?: FacetAttributesInput | null;
 }

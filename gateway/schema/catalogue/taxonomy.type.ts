@@ -1,6 +1,7 @@
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 
 import type { TaxonomyRow } from '../../catalogue';
+import { FacetAttribute, FacetGate } from './attribute-facet.type';
 import { FacetMode } from './enums';
 
 @ObjectType({ description: "A TREE facet's taxonomy: where it came from and how it tags." })
@@ -49,6 +50,21 @@ export class Facet {
 
   @Field(() => FacetTree, { nullable: true, description: 'TREE facets: their taxonomy.' })
   tree!: FacetTree | null;
+
+  @Field(() => [String], {
+    nullable: true,
+    description: "Each label's name, in label order, where the labels are ids (an attribute facet's values).",
+  })
+  labelNames!: string[] | null;
+
+  @Field(() => FacetGate, {
+    nullable: true,
+    description: 'A facet gated by category (an attribute facet): the categories whose products it tags.',
+  })
+  under!: FacetGate | null;
+
+  @Field(() => FacetAttribute, { nullable: true, description: "An attribute facet: Shopify's attribute it scores." })
+  attribute!: FacetAttribute | null;
 }
 
 @ObjectType({ description: 'The facets products are tagged with. Each taxonomySet makes the next version.' })
@@ -69,6 +85,9 @@ export class Taxonomy {
       facets: row.facets.map(({ tree, ...f }) =>
         Object.assign(new Facet(), {
           ...f,
+          labelNames: f.labelNames ?? null,
+          under: f.under ?? null,
+          attribute: f.attribute ?? null,
           tree: tree ? Object.assign(new FacetTree(), { ...tree, nodes: undefined, categories: tree.nodes.length }) : null,
         }),
       ),

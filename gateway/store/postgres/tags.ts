@@ -3,10 +3,10 @@ import type { PoolClient } from 'pg';
 import { check, nonNegativeInt } from '../../../functions/options';
 import { decodeKeyCursor, pageOf } from '../cursor';
 import { lastById } from '../order';
-import type { ChangeSource, FacetRow, Hit, Page, TagChangeRow, TagRow, TaxonomyRow } from '../port';
+import type { ChangeSource, FacetRow, Hit, Page, RescoredTags, TagChangeRow, TagRow, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS, tagChangeOf, tagOf, type TagChangeColumns, type TagColumns } from '../rows';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
-import { checkManualTags } from '../checks';
+import { checkManualTags, checkRescoredTags } from '../checks';
 import { Part } from '../composed';
 import type { Connection } from './connection';
 import { Params } from './filters';
@@ -126,8 +126,14 @@ export class Tags extends Part<Connection> {
     );
   }
 
-  async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+  async setManualTags(
+    productId: string,
+    facet: string,
+    tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[],
+    rescored?: RescoredTags,
+  ): Promise<void> {
     checkManualTags(tags);
+    if (rescored) checkRescoredTags(productId, rescored);
     const rows = lastById(tags, (t) => t.label).map(labelColumns);
     const n = this.c.names;
     await this.c.transaction(async (client) => {
@@ -148,9 +154,26 @@ export class Tags extends Part<Connection> {
           [productId, facet, JSON.stringify(rows)],
         );
       }
-      const written = tags.map((t) => ({ productId, facet, model: t.model }));
+      if (rescored) await this.replaceRescored(client, productId, rescored);
+      const written = [...tags.map((t) => ({ productId, facet, model: t.model })), ...(rescored?.tags ?? [])];
       await this.recordChanges(client, tagChangesBetween(before, await this.labelsOf(client, [productId]), written), 'manual');
     });
+  }
+
+  /** The product's automatic tags in the rescored facets replaced, inside setManualTags' transaction; facets with manual tags keep them. */
+  private async replaceRescored(client: PoolClient, productId: string, { facets, tags }: RescoredTags): Promise<void> {
+    const n = this.c.names;
+    await client.query(`DELETE FROM ${n.tags} WHERE product_id = $1 AND source = 'auto' AND facet = ANY($2::text[])`, [productId, facets]);
+    const rows = lastById(tags, (t) => JSON.stringify([t.facet, t.label])).map((t) => ({ facet: t.facet, ...labelColumns(t) }));
+    if (rows.length === 0) return;
+    await client.query(
+      `INSERT INTO ${n.tags} (${TAG_COLUMNS})
+       SELECT $1, r.facet, r.label, 'auto', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
+       FROM jsonb_to_recordset($2::jsonb) AS r(facet text, label text, score float8, similarity float8, needs_review boolean,
+                                               model text, taxonomy_version integer)
+       WHERE NOT EXISTS (SELECT 1 FROM ${n.tags} m WHERE m.product_id = $1 AND m.facet = r.facet AND m.source = 'manual')`,
+      [productId, JSON.stringify(rows)],
+    );
   }
 
   async tagChanges(after: number | undefined, first: number): Promise<TagChangeRow[]> {

@@ -1,7 +1,7 @@
 import { check, nonNegativeInt } from '../../../functions/options';
-import { checkAutoTags, checkManualTags } from '../checks';
+import { checkAutoTags, checkManualTags, checkRescoredTags } from '../checks';
 import { decodeKeyCursor, pageOf } from '../cursor';
-import type { ChangeSource, FacetRow, Hit, Page, TagChangeRow, TagRow, TaxonomyRow } from '../port';
+import type { ChangeSource, FacetRow, Hit, Page, RescoredTags, TagChangeRow, TagRow, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS } from '../rows';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { Part } from '../composed';
@@ -88,8 +88,14 @@ export class Tags extends Part<Connection> {
   }
 
   /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */
-  async setManualTags(productId: string, facet: string, tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[]): Promise<void> {
+  async setManualTags(
+    productId: string,
+    facet: string,
+    tags: Omit<TagRow, 'productId' | 'facet' | 'source'>[],
+    rescored?: RescoredTags,
+  ): Promise<void> {
     checkManualTags(tags);
+    if (rescored) checkRescoredTags(productId, rescored);
     return this.c.run('setManualTags', 'write', () => {
       const ids = JSON.stringify([productId]);
       const before = this.labelsOf(ids);
@@ -104,9 +110,37 @@ export class Tags extends Part<Connection> {
       for (const t of tags) {
         insert.run(productId, facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion, productId);
       }
-      const written = tags.map((t) => ({ productId, facet, model: t.model }));
+      if (rescored) this.replaceRescored(productId, rescored);
+      const written = [...tags.map((t) => ({ productId, facet, model: t.model })), ...(rescored?.tags ?? [])];
       this.recordChanges(tagChangesBetween(before, this.labelsOf(ids), written), 'manual');
     });
+  }
+
+  /** The product's automatic tags in the rescored facets replaced, inside setManualTags' transaction; facets with manual tags keep them. */
+  private replaceRescored(productId: string, { facets, tags }: RescoredTags): void {
+    this.c
+      .sql("DELETE FROM tags WHERE product_id = ? AND source = 'auto' AND facet IN (SELECT value FROM json_each(?))")
+      .run(productId, JSON.stringify(facets));
+    const insert = this.c.sql(
+      `INSERT INTO tags (${TAG_COLUMNS})
+       SELECT ?, ?, ?, 'auto', ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM products WHERE id = ?)
+         AND NOT EXISTS (SELECT 1 FROM tags WHERE product_id = ? AND facet = ? AND source = 'manual')`,
+    );
+    for (const t of tags) {
+      insert.run(
+        productId,
+        t.facet,
+        t.label,
+        t.score,
+        t.similarity,
+        t.needsReview ? 1 : 0,
+        t.model,
+        t.taxonomyVersion,
+        productId,
+        productId,
+        t.facet,
+      );
+    }
   }
 
   async tagChanges(after: number | undefined, first: number): Promise<TagChangeRow[]> {
