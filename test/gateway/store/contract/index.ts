@@ -9,6 +9,7 @@ import { inboundContract } from './inbound';
 import { jobsContract } from './jobs';
 import { labelVectorsContract } from './label-vectors';
 import { productsContract } from './products';
+import { rescoredTagsContract } from './rescored-tags';
 import { savingContract } from './saving';
 import { schemaContract } from './schema';
 import { taxonomyJobsContract } from './taxonomy-jobs';
@@ -43,6 +44,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     searchContract(subject);
     tagsContract(subject);
     tagChangesContract(subject);
+    rescoredTagsContract(subject);
     jobsContract(subject);
     taxonomyJobsContract(subject);
     inboundContract(subject);
