@@ -25,9 +25,9 @@ export type TagSource = (typeof TAG_SOURCES)[number];
 
 export const TagChangeSource = graphqlEnum('TagChangeSource', CHANGE_SOURCES, {
   valuesConfig: {
-    AUTO: { description: 'The automatic tagging of an upsert, or of a taxonomy change re-tagging the catalogue.' },
+    AUTO: { description: 'The automatic tagging of an upsert.' },
     MANUAL: { description: 'productTagsSet.' },
-    JOB: { description: 'A tagging job: re-tagging, re-embedding, or a model change.' },
+    JOB: { description: 'A tagging job: re-tagging (a taxonomy change queues one over every product), re-embedding, or a model change.' },
   },
 });
 export type TagChangeSource = (typeof CHANGE_SOURCES)[number];

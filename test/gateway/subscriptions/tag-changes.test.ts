@@ -125,7 +125,7 @@ describe('Subscription.productTagsChanged over WebSocket', () => {
       const manual = labelsOf(upserted, 'p04', 'kind')[0] === 'pink star' ? 'blue square' : 'pink star';
       await send(SET_TAGS, { id: 'p04', l: [manual] });
       await send(SET_TAGS, { id: 'p04', l: [manual] }); // the same again: no change
-      // A taxonomy change re-tags every product at once: a new facet for each, the old one unchanged.
+      // A taxonomy change re-tags every product in the tagging job it queues: a new facet for each, the old one unchanged.
       await send(TAXONOMY, { f: [KIND, COLOUR] });
       const retagged = await tagsNow(ids);
       // A taxonomy another gateway stored, applied by a tagging job: the kind facet goes, except where tags are manual.
@@ -143,7 +143,13 @@ describe('Subscription.productTagsChanged over WebSocket', () => {
       const expected = [
         ...ids.slice(4).map((id) => ({ productId: id, facet: 'kind', previousLabels: [], labels: labelsOf(upserted, id, 'kind') })),
         { productId: 'p04', facet: 'kind', previousLabels: labelsOf(upserted, 'p04', 'kind'), labels: [manual], source: 'MANUAL' },
-        ...ids.map((id) => ({ productId: id, facet: 'colour', previousLabels: [], labels: labelsOf(retagged, id, 'colour') })),
+        ...ids.map((id) => ({
+          productId: id,
+          facet: 'colour',
+          previousLabels: [],
+          labels: labelsOf(retagged, id, 'colour'),
+          source: 'JOB',
+        })),
         ...ids
           .filter((id) => id !== 'p04')
           .map((id) => ({ productId: id, facet: 'kind', previousLabels: labelsOf(retagged, id, 'kind'), labels: [], source: 'JOB' })),
