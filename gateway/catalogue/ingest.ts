@@ -188,7 +188,7 @@ export class Ingest {
     }
     if (tag) {
       const current = await labels.current();
-      const tags = await labels.autoTagsMany(
+      const tags = await labels.autoTags(
         good.map((p) => ({ productId: p.id, vector: p.vector })),
         current,
       );

@@ -7,7 +7,7 @@ import { failure, FieldError, storeCall } from './errors';
 import type { ModelRoles } from './models';
 import type { Products } from './products';
 import { PromptFailed, PromptVectors } from './prompt-vectors';
-import { tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
+import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 import { pathTo, scoredTreeFacet, treeFacetPrompts } from './tree-facets';
 import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
 import { taxonomyPromptTexts } from './taxonomy-jobs';
@@ -67,6 +67,18 @@ export class Labels {
       });
     }
     return { taxonomy, facets: await this.scored.facets };
+  }
+
+  /**
+   * The automatic tags of products coming in (none without a taxonomy): each product's alone
+   * (tagsFor, the same to the last bit whatever else comes with it), then the facets gated by a
+   * category (attribute facets), as autoTagsMany adds them.
+   */
+  async autoTags(products: { productId: string; vector: Float32Array }[], current: CurrentTaxonomy | undefined): Promise<TagRow[]> {
+    if (!current) return [];
+    const context = this.context(current);
+    const tags = products.flatMap(({ productId, vector }) => tagsFor(productId, vector, current.facets, context));
+    return withGatedTags(this.store, products, tags, current.facets, context);
   }
 
   /**
