@@ -1,4 +1,5 @@
 import type { CatalogueStore, ChunkOutcome, FacetRow, JobChunk, JobError, JobRow } from '../store';
+import { labelPromptsOf } from './attribute-tags';
 import type { Embedder } from './embedder';
 import { failure, storeCall } from './errors';
 import type { JobRequests } from './job-requests';
@@ -18,15 +19,14 @@ import { treeFacetPrompts } from './tree-facets';
 export const PROMPTS_PER_CHUNK = 256;
 
 /**
- * Each facet's prompt texts: a SINGLE or MULTI facet's label by label (one per template), a TREE
- * facet's as its tree lists them (each distinct text once). The same texts Labels scores.
+ * Each facet's prompt texts: a SINGLE or MULTI facet's label by label (one per template, or an
+ * attribute facet's own), a TREE facet's as its tree lists them (each distinct text once). The
+ * same texts Labels scores.
  */
 function promptsOfFacets(facets: readonly FacetRow[]): ({ labels: string[][] } | { tree: readonly string[] })[] {
-  return facets.map((facet: FacetRow & { labelPrompts?: string[][] | null }) => {
+  return facets.map((facet) => {
     const tree = treeFacetPrompts(facet);
-    if (tree) return { tree: tree.prompts.texts };
-    const { labelPrompts } = facet;
-    return { labels: facet.labels.map((label, l) => labelPrompts?.[l] ?? facet.templates.map((t) => t.replaceAll('{}', () => label))) };
+    return tree ? { tree: tree.prompts.texts } : { labels: labelPromptsOf(facet) };
   });
 }
 
