@@ -22,13 +22,6 @@ import type { FacetInput, TaxonomyLimits } from './taxonomy';
 import { treeProblems, treeRowOf } from './taxonomy-tree';
 
 /** What a TREE facet asks of its categories' attributes. */
-export interface AttributeFacetsInput {
-  /** Handles of the visual attributes wanted (`color`, `pattern`, see VISUAL_ATTRIBUTES). Default: every one some category of the tree has. */
-  only?: string[] | null;
-  /** Automatic attribute tags scoring under this (0 to 1) are marked for review. Default: none is. */
-  reviewBelow?: number | null;
-}
-
 /** Expands the `attributes` of TREE facets into attribute facets; Shopify's attribute files are read once, on first use. */
 export class AttributeFacets {
   private loaded?: Promise<AttributeTaxonomy>;

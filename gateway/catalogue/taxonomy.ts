@@ -1,6 +1,5 @@
 import { ErrorCode } from '../common/errors';
 import type { FacetAttributeRow, FacetGateRow, FacetMode, FacetRow } from '../store';
-import type { AttributeFacetsInput } from './attribute-facets';
 import { FieldError } from './errors';
 import { treeProblems, treeRowOf, type TreeInput } from './taxonomy-tree';
 import { DEFAULT_FACET_TEMPLATES } from './templates';
@@ -23,6 +22,14 @@ export interface FacetInput {
   labelNames?: string[] | null;
   under?: FacetGateRow | null;
   attribute?: FacetAttributeRow | null;
+}
+
+/** What a TREE facet over Shopify's taxonomy asks of its categories' attributes (expanded by attribute-facets.ts). */
+export interface AttributeFacetsInput {
+  /** Handles of the visual attributes wanted (`color`, `pattern`, see VISUAL_ATTRIBUTES). Default: every one some category of the tree has. */
+  only?: string[] | null;
+  /** Automatic attribute tags scoring under this (0 to 1) are marked for review. Default: none is. */
+  reviewBelow?: number | null;
 }
 
 export interface TaxonomyLimits {
