@@ -10,7 +10,7 @@ import { PromptFailed, PromptVectors } from './prompt-vectors';
 import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
 import { pathTo, scoredTreeFacet, treeFacetPrompts } from './tree-facets';
 import { facetRows, taxonomyProblems, type FacetInput, type TaxonomyLimits } from './taxonomy';
-import { taxonomyPromptTexts } from './taxonomy-jobs';
+import { taxonomyPromptTexts } from './taxonomy-prompts';
 
 /** Names listed in full in a message before the rest is counted. */
 const LISTED_NAMES = 10;

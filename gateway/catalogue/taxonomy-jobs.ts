@@ -1,5 +1,4 @@
-import type { CatalogueStore, ChunkOutcome, FacetRow, JobChunk, JobError, JobRow } from '../store';
-import { labelPromptsOf } from './attribute-tags';
+import type { CatalogueStore, ChunkOutcome, JobChunk, JobError, JobRow } from '../store';
 import type { Embedder } from './embedder';
 import { failure, storeCall } from './errors';
 import type { JobRequests } from './job-requests';
@@ -7,7 +6,7 @@ import type { Labels } from './labels';
 import type { ModelRoles } from './models';
 import { PromptVectors } from './prompt-vectors';
 import type { FacetInput } from './taxonomy';
-import { treeFacetPrompts } from './tree-facets';
+import { promptFields } from './taxonomy-prompts';
 
 /**
  * Label prompts per chunk of a taxonomy job: 8 of the embedder's text batches (BATCH_MAX_SIZE, 32),
@@ -17,40 +16,6 @@ import { treeFacetPrompts } from './tree-facets';
  * client can watch, and little work to redo when a gateway dies holding one.
  */
 export const PROMPTS_PER_CHUNK = 256;
-
-/**
- * Each facet's prompt texts: a SINGLE or MULTI facet's label by label (one per template, or an
- * attribute facet's own), a TREE facet's as its tree lists them (each distinct text once). The
- * same texts Labels scores.
- */
-function promptsOfFacets(facets: readonly FacetRow[]): ({ labels: string[][] } | { tree: readonly string[] })[] {
-  return facets.map((facet) => {
-    const tree = treeFacetPrompts(facet);
-    return tree ? { tree: tree.prompts.texts } : { labels: labelPromptsOf(facet) };
-  });
-}
-
-/** Every prompt text of a taxonomy, once each, in the taxonomy's order. */
-export function taxonomyPromptTexts(facets: readonly FacetRow[]): string[] {
-  const texts = promptsOfFacets(facets).flatMap((prompts) => ('tree' in prompts ? prompts.tree : prompts.labels.flat()));
-  return [...new Set(texts)];
-}
-
-/**
- * The field a prompt is named by: the first label it is a prompt of (`facets[f].labels[l]`), or
- * the TREE facet it is a node prompt of (`facets[f].tree`), in the taxonomy's order.
- */
-function promptFields(facets: readonly FacetRow[]): (text: string) => string[] {
-  const fields = new Map<string, string[]>();
-  promptsOfFacets(facets).forEach((prompts, f) => {
-    const named = (text: string, field: string[]) => {
-      if (!fields.has(text)) fields.set(text, field);
-    };
-    if ('tree' in prompts) for (const text of prompts.tree) named(text, ['facets', String(f), 'tree']);
-    else prompts.labels.forEach((texts, l) => texts.forEach((text) => named(text, ['facets', String(f), 'labels', String(l)])));
-  });
-  return (text) => fields.get(text) ?? ['facets'];
-}
 
 export interface TaxonomyJobParts {
   store: CatalogueStore;
