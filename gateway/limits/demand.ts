@@ -39,9 +39,16 @@ export const COST = { field: 1, text: 1, image: 10 } as const;
 const NONE: OperationDemand = { texts: 0, images: 0, prompts: 0, writes: 0, cost: 0 };
 
 /**
+ * Root fields whose inputs the model sees only in a job: taxonomySet makes a job of its label
+ * prompts and the request embeds none of them (it at most waits for the job), so its prompts are
+ * neither inference the request must fit in its deadline nor cost of its own.
+ */
+const EMBEDDED_BY_JOBS = new Set(['taxonomySet']);
+
+/**
  * The inference inputs of one argument value, read through the schema's input types: every
  * ImageInput is an image; a MediaInput is a text or an image; a SearchQuery's text is a text;
- * and wherever labels meet templates (classify, a facet of taxonomySet) each label becomes one
+ * and wherever labels meet templates (classify; not taxonomySet, see EMBEDDED_BY_JOBS) each label becomes one
  * prompt per template. Walking the types rather than naming fields keeps new fields that take
  * these inputs counted.
  */
@@ -122,7 +129,7 @@ export function operationDemand(
     }
     let cost = COST.field + page * childComplexity;
     if (roots.has(type as never)) {
-      const inputs = argumentInputs(field.args, args);
+      const inputs = EMBEDDED_BY_JOBS.has(field.name) ? { texts: 0, images: 0, prompts: 0 } : argumentInputs(field.args, args);
       demand.texts += inputs.texts;
       demand.images += inputs.images;
       demand.prompts += inputs.prompts;
