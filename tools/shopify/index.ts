@@ -21,3 +21,4 @@ export {
 export { GoogleMapping, defaultMappingFiles } from './google-mapping';
 export { SUPPLEMENTAL_COLUMNS, tsvCell, writeSupplementalFeed } from './supplemental-feed';
 export { writeBack, type WritebackSummary } from './writeback';
+export { labelNamesOf, type LabelName } from './label-names';

@@ -11,11 +11,13 @@
 //   Center import keeps no item ids today, so its grouped products need this.
 // Values holding a tab, a line break or a double quote are quoted, a quote doubled (Merchant Center's
 // quoted fields, as tools/import/merchant-tsv.ts reads them); several labels of one facet are joined
-// with `/`, the separator Google's color and material attributes take.
+// with `/`, the separator Google's color and material attributes take; an attribute facet's values
+// go by their names (label-names.ts).
 import { renameSync, writeFileSync } from 'node:fs';
 
 import type { CatalogueStore, ProductRow, TagRow } from '../../gateway/store';
 import type { GoogleMapping } from './google-mapping';
+import { labelNamesOf, type LabelName } from './label-names';
 
 export const SUPPLEMENTAL_COLUMNS = ['id', 'google_product_category', 'color', 'pattern', 'material'] as const;
 
@@ -54,8 +56,15 @@ function idsOf(product: ProductRow, attribute: string | undefined, notes: string
 }
 
 /** The row values of one product (without id), or undefined when it has none of them. */
-function valuesOf(product: ProductRow, tags: TagRow[], options: SupplementalOptions, notes: string[]): string[] | undefined {
+function valuesOf(
+  product: ProductRow,
+  tags: TagRow[],
+  options: SupplementalOptions,
+  nameOf: LabelName,
+  notes: string[],
+): string[] | undefined {
   const labels = (facet: string) => [...new Set(tags.filter((tag) => tag.facet === facet).map((tag) => tag.label))].sort();
+  const named = (facet: string) => [...new Set(labels(facet).map((label) => nameOf(facet, label)))].sort();
   let category = '';
   const categories = labels(options.facets.category);
   if (categories.length > 1)
@@ -66,7 +75,7 @@ function valuesOf(product: ProductRow, tags: TagRow[], options: SupplementalOpti
   }
   const values = [
     category,
-    ...[options.facets.color, options.facets.pattern, options.facets.material].map((facet) => labels(facet).join('/')),
+    ...[options.facets.color, options.facets.pattern, options.facets.material].map((facet) => named(facet).join('/')),
   ];
   return values.some((value) => value !== '') ? values : undefined;
 }
@@ -75,12 +84,13 @@ export async function writeSupplementalFeed(options: SupplementalOptions): Promi
   const pageSize = options.pageSize ?? 500;
   const summary: SupplementalSummary = { products: 0, rows: 0, notes: [] };
   const lines = [SUPPLEMENTAL_COLUMNS.join('\t')];
+  const nameOf = await labelNamesOf(options.store);
   let after: string | undefined;
   for (;;) {
     const page = await options.store.listProducts({}, pageSize, after);
     const tags = await options.store.getTags(page.items.map((product) => product.id));
     for (const product of page.items) {
-      const values = valuesOf(product, tags.get(product.id) ?? [], options, summary.notes);
+      const values = valuesOf(product, tags.get(product.id) ?? [], options, nameOf, summary.notes);
       if (!values) continue;
       summary.products++;
       for (const id of idsOf(product, options.idAttribute, summary.notes)) {

@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFile
 
 import type { CatalogueStore, ProductRow, TagChangeRow } from '../../gateway/store';
 import { knownProductGid, type AdminClient } from './admin-client';
+import { labelNamesOf, type LabelName } from './label-names';
 import { coalesce, operationsFor, type OperationOptions, type ProductChanges } from './operations';
 
 /** Changes read from the outbox at once. */
@@ -81,6 +82,18 @@ function settledSeq(products: ProductChanges[], index: number, pageEnd: number):
   return index < products.length ? products[index].firstSeq - 1 : pageEnd;
 }
 
+/** A product's changes with its labels as the shop reads them, the category's (a GID Shopify takes as it is) left alone. */
+function named(product: ProductChanges, nameOf: LabelName, categoryFacet: string): ProductChanges {
+  const facets = new Map(
+    [...product.facets].map(([facet, { labels, seen }]) =>
+      facet === categoryFacet
+        ? [facet, { labels, seen }]
+        : [facet, { labels: labels.map((label) => nameOf(facet, label)), seen: new Set([...seen].map((label) => nameOf(facet, label))) }],
+    ),
+  );
+  return { ...product, facets };
+}
+
 export async function writeBack(options: WritebackOptions): Promise<WritebackSummary> {
   const { store, target, say } = options;
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
@@ -92,12 +105,13 @@ export async function writeBack(options: WritebackOptions): Promise<WritebackSum
   const temporaryOut = target.kind === 'file' ? `${target.out}.${process.pid}.tmp` : undefined;
   if (temporaryOut) writeFileSync(temporaryOut, '');
   summary.lastSeq = after;
+  const nameOf = await labelNamesOf(store);
 
   for (;;) {
     const page: TagChangeRow[] = await store.tagChanges(after, pageSize);
     if (page.length === 0) break;
     const pageEnd = page[page.length - 1].seq;
-    const products = coalesce(page);
+    const products = coalesce(page).map((product) => named(product, nameOf, options.operations.categoryFacet));
     const rows = new Map<string, ProductRow>((await store.getProducts(products.map((p) => p.productId))).map((row) => [row.id, row]));
     for (let i = 0; i < products.length; i++) {
       const product = products[i];

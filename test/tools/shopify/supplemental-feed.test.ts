@@ -99,6 +99,29 @@ describe('writeSupplementalFeed', () => {
     expect(summary.notes.filter((note) => note.includes('no itemIds attribute'))).toHaveLength(summary.products - 1);
   });
 
+  it("writes an attribute facet's values by their names, as Merchant Center's color column takes them", async () => {
+    // As an attribute facet keeps them: ids as labels, names beside them (the store's taxonomy, set
+    // here over the same labels, so the products keep their tags).
+    const before = (await store.getTaxonomy())!;
+    const named = before.facets.map((facet) =>
+      facet.name === 'colour'
+        ? { ...facet, labelNames: facet.labels.map((label) => `${label[0]!.toUpperCase()}${label.slice(1)}`) }
+        : facet,
+    );
+    await store.setTaxonomy(named);
+    try {
+      const out = join(dir, 'named.tsv');
+      await writeSupplementalFeed({ store, out, mapping, facets });
+      const tags = await store.getTags((await store.listProducts({}, 100)).items.map((p) => p.id));
+      for (const row of rowsOf(out)) {
+        const colour = tags.get(row.id)!.find((t) => t.facet === 'colour')!.label;
+        expect([row.id, row.color]).toEqual([row.id, `${colour[0]!.toUpperCase()}${colour.slice(1)}`]);
+      }
+    } finally {
+      await store.setTaxonomy(before.facets);
+    }
+  });
+
   it('leaves out products with none of the facets, and facets the taxonomy does not have', async () => {
     const out = join(dir, 'none.tsv');
     const summary = await writeSupplementalFeed({
