@@ -139,7 +139,7 @@ export interface GatewayConfig extends RequestLimits {
    * of at most 1000 labels and 32 templates, pages of at most 500.
    */
   catalogue: CatalogueLimits;
-  /** The tagging job runner (env JOB_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS, JOB_PAUSE_MS). */
+  /** The tagging job runner (env JOB_CHUNK_SIZE, JOB_TAG_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS, JOB_PAUSE_MS). */
   jobs: JobRunnerOptions;
   /** Delivering tag changes to webhook endpoints (env WEBHOOK_*, see gateway/webhooks/options.ts). */
   webhooks: WebhookOptions;
@@ -280,7 +280,8 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     CATALOGUE_MAX_TEMPLATES: 'templates of one facet',
     CATALOGUE_MAX_TREE_NODES: "categories of one TREE facet's taxonomy (Shopify's whole taxonomy has 10,595)",
     CATALOGUE_MAX_PAGE: 'largest `first` of a catalogue list or search',
-    JOB_CHUNK_SIZE: 'tagging jobs: products per chunk',
+    JOB_CHUNK_SIZE: 'jobs that embed images (re-embedding, a model change): products per chunk',
+    JOB_TAG_CHUNK_SIZE: 'jobs that only tag from stored vectors (a taxonomy change, a re-tagging): products per chunk',
     JOB_LEASE_MS: "how long a gateway's claim on a chunk holds before another gateway may take the chunk over",
     JOB_POLL_MS: 'how often an idle gateway looks for job work',
     JOB_PAUSE_MS: 'pause between chunks, leaving the database to requests',

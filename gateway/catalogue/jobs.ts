@@ -19,8 +19,15 @@ import type { CatalogueStore, JobRow } from '../store';
 import type { CatalogueService } from './service';
 
 export interface JobRunnerOptions {
-  /** Products per chunk (env JOB_CHUNK_SIZE). Default 100. */
+  /** Products per chunk of a job that embeds images (env JOB_CHUNK_SIZE). Default 100. */
   chunkSize: number;
+  /**
+   * Products per chunk of a job that only tags from stored vectors, such as the re-tagging after a
+   * taxonomy change (env JOB_TAG_CHUNK_SIZE). Default 2000: ~0.1 s of tagging and one transaction
+   * of ~30 ms of SQLite's write lock a chunk; at 100 a chunk the claims and completions made
+   * re-tagging 20,000 products 2.5× slower than tagging them.
+   */
+  tagChunkSize: number;
   /**
    * How long a claim holds before another gateway may take the chunk over (env JOB_LEASE_MS),
    * in ms: longer than a chunk ever takes. Default 60000.
@@ -32,13 +39,20 @@ export interface JobRunnerOptions {
   pauseMs: number;
 }
 
-export const DEFAULT_JOB_RUNNER_OPTIONS: JobRunnerOptions = { chunkSize: 100, leaseMs: 60_000, pollMs: 1_000, pauseMs: 0 };
+export const DEFAULT_JOB_RUNNER_OPTIONS: JobRunnerOptions = {
+  chunkSize: 100,
+  tagChunkSize: 2000,
+  leaseMs: 60_000,
+  pollMs: 1_000,
+  pauseMs: 0,
+};
 
-/** The runner's options from JOB_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS and JOB_PAUSE_MS. */
+/** The runner's options from JOB_CHUNK_SIZE, JOB_TAG_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS and JOB_PAUSE_MS. */
 export function jobRunnerFromEnv(read: EnvReader): JobRunnerOptions {
   const base = DEFAULT_JOB_RUNNER_OPTIONS;
   return {
     chunkSize: read.get('JOB_CHUNK_SIZE', positiveInt, base.chunkSize),
+    tagChunkSize: read.get('JOB_TAG_CHUNK_SIZE', positiveInt, base.tagChunkSize),
     leaseMs: read.get('JOB_LEASE_MS', timeoutMs, base.leaseMs),
     pollMs: read.get('JOB_POLL_MS', timeoutMs, base.pollMs),
     pauseMs: read.get('JOB_PAUSE_MS', nonNegativeInt, base.pauseMs),
@@ -64,6 +78,7 @@ export class TaggingJobRunner {
   ) {
     const o = { ...DEFAULT_JOB_RUNNER_OPTIONS, ...options };
     check('chunkSize', o.chunkSize, positiveInt);
+    check('tagChunkSize', o.tagChunkSize, positiveInt);
     check('leaseMs', o.leaseMs, timeoutMs);
     check('pollMs', o.pollMs, timeoutMs);
     check('pauseMs', o.pauseMs, nonNegativeInt);
@@ -120,7 +135,7 @@ export class TaggingJobRunner {
       const released = await this.store.reclaimStaleJobChunks(new Date(now - this.options.leaseMs).toISOString());
       if (released > 0) this.log(`tagging job: ${released} chunk(s) whose claim outlived its lease are available again`);
     }
-    const chunk = await this.store.claimJobChunk(this.worker, this.options.chunkSize, this.catalogue.model);
+    const chunk = await this.store.claimJobChunk(this.worker, this.options.chunkSize, this.catalogue.model, this.options.tagChunkSize);
     if (!chunk) return false;
     const outcome = chunk.texts
       ? await this.catalogue.embedPromptChunk(chunk)

@@ -182,8 +182,8 @@ export class ComposedStore implements CatalogueStore {
   cancelJob(id: string): Promise<JobRow | undefined> {
     return this.parts.jobs.cancelJob(id);
   }
-  claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined> {
-    return this.parts.jobs.claimJobChunk(worker, chunkSize, model);
+  claimJobChunk(worker: string, chunkSize: number, model: VectorModel, tagChunkSize?: number): Promise<JobChunk | undefined> {
+    return this.parts.jobs.claimJobChunk(worker, chunkSize, model, tagChunkSize);
   }
   completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean> {
     return this.parts.jobs.completeJobChunk(chunk, outcome);

@@ -38,6 +38,16 @@ export function chunkOf(job: JobColumns, claim: string, seq: number, productIds:
 }
 
 /** The error a job fails with when one of its chunks was claimed JOB_CHUNK_MAX_ATTEMPTS times and never completed. */
+/**
+ * Products in a chunk cut from this job: `chunkSize` for a job that embeds images (re-embedding, or
+ * a model change embedding the products that lack the new model's vector), `tagChunkSize` for one
+ * that only tags from stored vectors, whose products cost some 50 µs each rather than an image's
+ * inference, and whose per-chunk claim and completion would otherwise cost more than the tagging.
+ */
+export function chunkSizeOf(job: Pick<JobColumns, 'reembed' | 'changes_model'>, chunkSize: number, tagChunkSize: number): number {
+  return job.reembed || job.changes_model ? chunkSize : tagChunkSize;
+}
+
 export function abandonedChunk(seq: number, attempts: number): JobError {
   return { field: null, message: `chunk ${seq} was claimed ${attempts} times without completing; the job stopped.`, code: 'JOB_FAILED' };
 }

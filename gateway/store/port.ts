@@ -488,7 +488,7 @@ export interface CatalogueStore extends WebhookStore, InboundStore, LabelVectorS
    * finishes as JobRow.changesModel says: FAILED when some product failed, another pass when
    * products without a vector are left (added meanwhile), else the switch-over.
    */
-  claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined>;
+  claimJobChunk(worker: string, chunkSize: number, model: VectorModel, tagChunkSize?: number): Promise<JobChunk | undefined>;
   /**
    * In one transaction: the outcome's writes (as saveProducts) and automatic tags (as replaceAutoTags), the chunk marked done,
    * the job's counts and errors, and SUCCEEDED when it was the last. Only under the chunk's current

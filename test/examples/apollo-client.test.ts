@@ -82,7 +82,7 @@ describe('the Apollo Client example against a safelisting gateway with API keys'
       apiKeys: [{ sha256, scope: scope as 'write' }],
       persistedQueries: { mode: 'safelist', manifest: manifestPath },
       // Two products a chunk with a pause between: the job has several states to follow.
-      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 2, pauseMs: 200, pollMs: 50 },
+      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 2, tagChunkSize: 2, pauseMs: 200, pollMs: 50 },
     });
 
     const input = {

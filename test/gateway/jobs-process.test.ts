@@ -41,6 +41,7 @@ describe('a tagging job across SIGKILL (the process)', () => {
         CLIP_MODEL_DIR: '',
         DATA_DIR: dataDir,
         JOB_CHUNK_SIZE: '5',
+        JOB_TAG_CHUNK_SIZE: '5',
         JOB_POLL_MS: '100',
         JOB_LEASE_MS: '1000',
         ...env,

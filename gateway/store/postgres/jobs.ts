@@ -5,7 +5,7 @@ import type { PoolClient } from 'pg';
 import { check, positiveInt } from '../../../functions/options';
 import { checkAutoTags, checkProductsWrite, checkVectorModel } from '../checks';
 import { where } from '../filter';
-import { abandonedChunk, ACTIVE, changesModel, chunkOf, takesJob } from '../jobs';
+import { abandonedChunk, ACTIVE, changesModel, chunkOf, chunkSizeOf, takesJob } from '../jobs';
 import { checkModelChangeFilter, modelChangeFailure } from '../model-change';
 import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, modelKey } from '../port';
 import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
@@ -126,8 +126,9 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
    * cursor under the job's row lock (`FOR UPDATE SKIP LOCKED`: while another gateway cuts from
    * this job, this one looks at the next job, or finds nothing and polls again).
    */
-  async claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined> {
+  async claimJobChunk(worker: string, chunkSize: number, model: VectorModel, tagChunkSize = chunkSize): Promise<JobChunk | undefined> {
     check('chunkSize', chunkSize, positiveInt);
+    check('tagChunkSize', tagChunkSize, positiveInt);
     checkVectorModel(model, MAX_DIM);
     return this.c.transaction(async (client) => {
       const now = new Date().toISOString();
@@ -135,7 +136,7 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       const jobs = (await client.query<JobColumns>(`SELECT * FROM ${this.c.names.jobs} WHERE ${ACTIVE} ORDER BY created_at, id`)).rows;
       for (const job of jobs) {
         if (!takesJob(job, active, model)) continue;
-        const claimed = await this.claimIn(client, job, worker, chunkSize, now);
+        const claimed = await this.claimIn(client, job, worker, chunkSizeOf(job, chunkSize, tagChunkSize), now);
         if (claimed) return claimed;
       }
       return undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { check, positiveInt } from '../../../functions/options';
 import { checkAutoTags, checkProductsWrite, checkVectorModel } from '../checks';
-import { abandonedChunk, ACTIVE, changesModel, chunkOf, takesJob } from '../jobs';
+import { abandonedChunk, ACTIVE, changesModel, chunkOf, chunkSizeOf, takesJob } from '../jobs';
 import { checkModelChangeFilter, modelChangeFailure } from '../model-change';
 import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, modelKey } from '../port';
 import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
@@ -110,8 +110,9 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
     });
   }
 
-  async claimJobChunk(worker: string, chunkSize: number, model: VectorModel): Promise<JobChunk | undefined> {
+  async claimJobChunk(worker: string, chunkSize: number, model: VectorModel, tagChunkSize = chunkSize): Promise<JobChunk | undefined> {
     check('chunkSize', chunkSize, positiveInt);
+    check('tagChunkSize', tagChunkSize, positiveInt);
     checkVectorModel(model);
     return this.c.run('claimJobChunk', 'write', () => {
       const now = this.c.now().toISOString();
@@ -121,7 +122,7 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       for (const row of jobs) {
         const job = jobColumns(row);
         if (!takesJob(job, active, model)) continue;
-        const claimed = this.claimIn(job, worker, chunkSize, now);
+        const claimed = this.claimIn(job, worker, chunkSizeOf(job, chunkSize, tagChunkSize), now);
         if (claimed) return claimed;
       }
       return undefined;

@@ -32,7 +32,7 @@ describe('tagging jobs through the gateway', () => {
   const ids = reference.classes.map((_, i) => `p${String(i).padStart(2, '0')}`);
 
   beforeAll(async () => {
-    t = await createTestGateway({ jobs: { chunkSize: 5, leaseMs: 60_000, pollMs: 50, pauseMs: 0 } });
+    t = await createTestGateway({ jobs: { chunkSize: 5, tagChunkSize: 5, leaseMs: 60_000, pollMs: 50, pauseMs: 0 } });
     const random = seededRandom(5);
     const products = await Promise.all(
       reference.classes.map(async (label, i) => ({
@@ -109,7 +109,7 @@ describe('tagging jobs through the gateway', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/p.png`;
     const u = await createTestGateway({
       fetch: { timeoutMs: 5_000, maxRedirects: 0, allowNetworks: ['127.0.0.0/8'] },
-      jobs: { chunkSize: 5, leaseMs: 60_000, pollMs: 50, pauseMs: 0 },
+      jobs: { chunkSize: 5, tagChunkSize: 5, leaseMs: 60_000, pollMs: 50, pauseMs: 0 },
     });
     try {
       await u.graphql(

@@ -59,7 +59,7 @@ describe('a model change', () => {
       b = await createTestGateway({
         store,
         backend: { kind: 'local', modelDir: modelB, workers: 0, model: {} },
-        jobs: { chunkSize: 8, leaseMs: 60_000, pollMs: 50, pauseMs: 60_000 },
+        jobs: { chunkSize: 8, tagChunkSize: 8, leaseMs: 60_000, pollMs: 50, pauseMs: 60_000 },
       });
       const keyA = modelKey(a.gateway.catalogue.model);
       const keyB = modelKey(b.gateway.catalogue.model);

@@ -67,7 +67,7 @@ describe('the web console in a browser', () => {
       sandbox: false,
       fetch: { timeoutMs: 5_000, maxRedirects: 0, allowNetworks: ['127.0.0.1/32'] },
       // A product per chunk and a pause between them: a re-tagging job runs long enough to be followed.
-      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 1, pauseMs: 250, pollMs: 50 },
+      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 1, tagChunkSize: 1, pauseMs: 250, pollMs: 50 },
     });
     const taxonomy = await gw.graphql(
       `mutation { taxonomySet(facets: [{ name: "shape", labels: ["circle", "star", "square", "triangle"], templates: ["a photo of a {}."], reviewBelow: 1 }]) { userErrors { message } } }`,

@@ -45,7 +45,7 @@ describe('Subscription.taggingJob over Server-Sent Events (graphql-sse on /graph
   let gateway: RunningGateway;
   beforeAll(async () => {
     gateway = await startGateway({
-      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 8, pauseMs: 300, pollMs: 50 },
+      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 8, tagChunkSize: 8, pauseMs: 300, pollMs: 50 },
       maxSubscriptionsPerClient: 1,
     });
     await seedShapeCatalogue(gateway.graphql, await shapeProducts(5));

@@ -83,7 +83,7 @@ describe('Subscription.productTagsChanged over WebSocket', () => {
   let gateway: RunningGateway;
   let reads = 0;
   beforeAll(async () => {
-    gateway = await startGateway({ jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 3, pollMs: 50 } });
+    gateway = await startGateway({ jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 3, tagChunkSize: 3, pollMs: 50 } });
     const { store } = gateway.gateway;
     const read = store.tagChanges.bind(store);
     store.tagChanges = (after, first) => {

@@ -60,7 +60,7 @@ describe('Subscription.taggingJob over WebSocket (graphql-ws on /graphql)', () =
   beforeAll(async () => {
     // Small chunks with a pause between them: a job of 32 products takes several steps to follow.
     gateway = await startGateway({
-      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 8, pauseMs: 300, pollMs: 50 },
+      jobs: { ...DEFAULT_JOB_RUNNER_OPTIONS, chunkSize: 8, tagChunkSize: 8, pauseMs: 300, pollMs: 50 },
       maxSubscriptionsPerClient: 1,
     });
     await seedShapeCatalogue(gateway.graphql, await shapeProducts(5));

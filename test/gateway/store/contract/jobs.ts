@@ -103,6 +103,24 @@ export function jobsContract(subject: Subject): void {
       expect(await store.claimJobChunk('w1', 3, MODEL_A)).toBeUndefined();
     });
 
+    it('cuts a job that only tags in chunks of tagChunkSize, and one that re-embeds in chunks of chunkSize', async () => {
+      const all = ids(7);
+      await store.upsertProducts(all.map((id) => product(id)));
+      const sizes = async (reembed: boolean) => {
+        const { job } = await store.createJob({ filter: {}, reembed, model: MODEL_A });
+        const cut: number[] = [];
+        for (let chunk = await store.claimJobChunk('w1', 2, MODEL_A, 5); chunk; chunk = await store.claimJobChunk('w1', 2, MODEL_A, 5)) {
+          expect(chunk.jobId).toBe(job.id);
+          cut.push(chunk.productIds.length);
+          await store.completeJobChunk(chunk, outcome(chunk, []));
+        }
+        return cut;
+      };
+      expect(await sizes(false)).toEqual([5, 2]);
+      expect(await sizes(true)).toEqual([2, 2, 2, 1]);
+      await expect(store.claimJobChunk('w1', 2, MODEL_A, 0)).rejects.toThrow(/tagChunkSize/);
+    });
+
     it('keeps the first JOB_MAX_ERRORS errors, and finishes a job with nothing to do at its first claim', async () => {
       const all = ids(JOB_MAX_ERRORS + 5);
       await store.upsertProducts(all.map((id) => product(id)));
