@@ -1,5 +1,5 @@
+import type { CatalogueStore } from './catalogue-store';
 import type {
-  CatalogueStore,
   ChunkOutcome,
   FacetRow,
   FetchedUrl,

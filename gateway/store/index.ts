@@ -1,5 +1,6 @@
 /** The catalogue store: the port's types and the adapters' openers. */
 export * from './port';
+export type { CatalogueStore, LabelVectorStore } from './catalogue-store';
 export { TAXONOMY_NOT_SET } from './taxonomy-jobs';
 export { openSqliteStore, type SqliteStoreOptions } from './sqlite';
 export { DEFAULT_POSTGRES_STORE_OPTIONS, openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres';

@@ -1,6 +1,6 @@
 import { check, integer, nonEmpty, nonNegativeInt, positiveInt, timeoutMs } from '../../../functions/options';
 import { ComposedStore } from '../composed';
-import type { CatalogueStore } from '../port';
+import type { CatalogueStore } from '../catalogue-store';
 import { Connection, openDatabase } from './connection';
 import { Inbound } from './inbound';
 import { Jobs } from './jobs';

@@ -12,7 +12,7 @@ import {
   type ProductRow,
   type TagRow,
   type VectorModel,
-} from '../../../../gateway/store/port';
+} from '../../../../gateway/store';
 
 export interface OpenedStore {
   /** A fresh store: migrated and empty. */

@@ -1,5 +1,5 @@
 /** The contract's image vectors: per model, by content hash, checked before anything is written. */
-import { StoreError, type CatalogueStore, type VectorModel } from '../../../../gateway/store/port';
+import { StoreError, type CatalogueStore, type VectorModel } from '../../../../gateway/store';
 import { codeOf, hash, MODEL_A, MODEL_A_Q8, MODEL_B, product, vec, type Subject } from './fixtures';
 
 export function imageVectorsContract(subject: Subject): void {

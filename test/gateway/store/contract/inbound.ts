@@ -1,6 +1,6 @@
 /** The contract's inbox of the shop's webhooks: recorded once per webhook id, claimed once, finished under its claim. */
 import type { NewInboundWebhook } from '../../../../gateway/store/inbound';
-import type { CatalogueStore } from '../../../../gateway/store/port';
+import type { CatalogueStore } from '../../../../gateway/store';
 import { T0, T1, type Subject } from './fixtures';
 
 function delivery(webhookId: string, patch: Partial<NewInboundWebhook> = {}): NewInboundWebhook {

@@ -1,5 +1,5 @@
 /** The contract's jobs: keyset chunks claimed by one worker at a time, reclaimed when stale, cancelled, resumed after a restart. */
-import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, type CatalogueStore, type JobChunk } from '../../../../gateway/store/port';
+import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, type CatalogueStore, type JobChunk } from '../../../../gateway/store';
 import { jobIds as ids, MODEL_A, outcome, product, tag, type OpenedStore, type Subject } from './fixtures';
 import { modelChangesContract } from './model-changes';
 

@@ -1,5 +1,5 @@
 /** The contract's label vectors: per model and exact prompt text, read back bitwise, any number of texts. */
-import { StoreError, type CatalogueStore, type VectorModel } from '../../../../gateway/store/port';
+import { StoreError, type CatalogueStore, type VectorModel } from '../../../../gateway/store';
 import { codeOf, hash, MODEL_A, MODEL_A_Q8, MODEL_B, vec, type OpenedStore, type Subject } from './fixtures';
 
 /** More texts than either engine binds parameters in one statement (SQLite 32,766; PostgreSQL 65,535). */

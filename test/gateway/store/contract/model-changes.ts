@@ -5,7 +5,7 @@ import {
   type ChunkOutcome,
   type JobChunk,
   type VectorModel,
-} from '../../../../gateway/store/port';
+} from '../../../../gateway/store';
 import { hash, jobIds as ids, MODEL_A, MODEL_B, outcome, product, vec, type Subject } from './fixtures';
 
 /** Runs inside the jobs' describe, whose beforeEach makes MODEL_A the active model. */

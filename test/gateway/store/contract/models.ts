@@ -1,5 +1,5 @@
 /** The contract's active model: claimed once, or taken from vectors stored before models were tracked. */
-import type { CatalogueStore } from '../../../../gateway/store/port';
+import type { CatalogueStore } from '../../../../gateway/store';
 import { MODEL_A, MODEL_B, product, vec, type Subject } from './fixtures';
 
 export function activeModelContract(subject: Subject): void {

@@ -1,5 +1,5 @@
 /** The contract's products: upserts, deletes, keyset pages, filters and cursors. */
-import type { CatalogueStore } from '../../../../gateway/store/port';
+import type { CatalogueStore } from '../../../../gateway/store';
 import { codeOf, hash, product, T0, T1, T2, tag, type Subject } from './fixtures';
 
 export function productsContract(subject: Subject): void {

@@ -1,5 +1,5 @@
 /** The contract's manual change that brings automatic tags with it (setManualTags' `rescored`): a category set by hand re-scoring the attributes it gates. */
-import type { CatalogueStore, TagChangeRow } from '../../../../gateway/store/port';
+import type { CatalogueStore, TagChangeRow } from '../../../../gateway/store';
 import { product, tag, type Subject } from './fixtures';
 
 const manual = (label: string) => ({ label, score: 1, similarity: 0.5, needsReview: false, model: 'clip-a|fp32', taxonomyVersion: 1 });

@@ -1,5 +1,5 @@
 /** The contract's saveProducts: rows, vectors, kept bytes, fetched URLs and tags in one transaction. */
-import type { CatalogueStore, ProductsWrite } from '../../../../gateway/store/port';
+import type { CatalogueStore, ProductsWrite } from '../../../../gateway/store';
 import { codeOf, hash, MODEL_A, MODEL_B, normalise, product, T1, tag, tagsOf, vec, type Subject } from './fixtures';
 
 export function savingContract(subject: Subject): void {

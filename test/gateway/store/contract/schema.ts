@@ -1,5 +1,5 @@
 /** The contract's schema: migrate() again keeps everything, and so does a store reopened on the same database. */
-import type { CatalogueStore } from '../../../../gateway/store/port';
+import type { CatalogueStore } from '../../../../gateway/store';
 import { FACETS, hash, MODEL_A, MODEL_B, product, tag, vec, type OpenedStore, type Subject } from './fixtures';
 
 export function schemaContract(subject: Subject): void {

@@ -1,5 +1,5 @@
 /** The contract's product vectors and search: exact answers, checked against brute force. */
-import type { CatalogueStore } from '../../../../gateway/store/port';
+import type { CatalogueStore } from '../../../../gateway/store';
 import { cosine, seededRandom } from '../../../helpers/tiny-clip';
 import { codeOf, gaussian, hash, MODEL_A, MODEL_A_Q8, normalise, product, SEARCH_MODEL, tag, vec, type Subject } from './fixtures';
 

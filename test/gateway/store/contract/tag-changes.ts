@@ -1,5 +1,5 @@
 /** The contract's outbox of tag changes: what each tag write records, and reading it in order. */
-import type { CatalogueStore, TagChangeRow } from '../../../../gateway/store/port';
+import type { CatalogueStore, TagChangeRow } from '../../../../gateway/store';
 import { hash, MODEL_A, product, tag, tagsOf, vec, type Subject } from './fixtures';
 
 const TAGGING_JOB = { filter: {}, reembed: false, model: MODEL_A };

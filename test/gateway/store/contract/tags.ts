@@ -1,5 +1,5 @@
 /** The contract's taxonomy versions and tags: automatic and manual, top products by label, the review queue. */
-import type { CatalogueStore, TagRow } from '../../../../gateway/store/port';
+import type { CatalogueStore, TagRow } from '../../../../gateway/store';
 import { codeOf, FACETS, product, tag, tagsOf, type Subject } from './fixtures';
 
 export function tagsContract(subject: Subject): void {

@@ -1,5 +1,5 @@
 /** The contract's taxonomy jobs: chunks of prompt texts, then the taxonomy set and a re-tagging queued in the last completion. */
-import type { CatalogueStore, ChunkOutcome, JobChunk, JobRow, NewJob } from '../../../../gateway/store/port';
+import type { CatalogueStore, ChunkOutcome, JobChunk, JobRow, NewJob } from '../../../../gateway/store';
 import { TAXONOMY_NOT_SET } from '../../../../gateway/store/taxonomy-jobs';
 import { FACETS, jobIds, MODEL_A, product, type Subject } from './fixtures';
 

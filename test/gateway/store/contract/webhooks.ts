@@ -1,5 +1,5 @@
 /** The contract's outbound webhooks: endpoints' positions in the outbox, claims with a lease, completions, dead letters. */
-import type { CatalogueStore } from '../../../../gateway/store/port';
+import type { CatalogueStore } from '../../../../gateway/store';
 import { webhookEventId, type WebhookDelivery } from '../../../../gateway/store/webhooks';
 import { product, tag, type Subject } from './fixtures';
 
