@@ -10,11 +10,9 @@
  * then handed to the next claimer, and its tags were either all written with the chunk's completion
  * or not at all.
  */
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-
 import { check, nonNegativeInt, positiveInt, timeoutMs, type EnvReader } from '../../functions/options';
 import type { Logger } from '../common/log';
+import { PollingLoop, workerName } from '../common/polling';
 import type { CatalogueStore, JobRow } from '../store';
 import type { CatalogueService } from './service';
 
@@ -61,14 +59,10 @@ export function jobRunnerFromEnv(read: EnvReader): JobRunnerOptions {
 
 export class TaggingJobRunner {
   /** This runner's name in the chunks it claims: host, process and a random suffix. */
-  readonly worker = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly worker = workerName();
   private readonly options: JobRunnerOptions;
-  private timer?: NodeJS.Timeout;
-  private current?: Promise<void>;
-  private stopped = true;
+  private readonly loop: PollingLoop;
   private lastReclaim = 0;
-  /** A wake that came while a step was running: the step's end looks for work at once rather than at the next poll. */
-  private woken = false;
 
   constructor(
     private readonly store: CatalogueStore,
@@ -83,39 +77,26 @@ export class TaggingJobRunner {
     check('pollMs', o.pollMs, timeoutMs);
     check('pauseMs', o.pauseMs, nonNegativeInt);
     this.options = o;
+    this.loop = new PollingLoop(() => this.step(), o.pollMs);
   }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Looks for work now instead of at the next poll (a job was just made), or as soon as the step under way ends. */
   wake(): void {
-    if (this.current) this.woken = true;
-    else this.schedule(0);
+    this.loop.wake();
   }
 
   /** Stops polling and waits for the chunk in hand to complete. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.current;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.current = this.step().finally(() => (this.current = undefined));
-    }, ms);
-    this.timer.unref(); // the host's server keeps a gateway alive, not its idle poll
-  }
-
-  private async step(): Promise<void> {
+  /** One chunk if there is one; the wait before the next step: the pause after a chunk, else a poll. */
+  private async step(): Promise<number> {
     let next = this.options.pollMs;
-    this.woken = false;
     try {
       if (await this.once()) next = this.options.pauseMs;
     } catch (error) {
@@ -124,7 +105,7 @@ export class TaggingJobRunner {
     }
     // Whoever waits on a job here reads it again now rather than at its next look at the store.
     this.catalogue.jobProgressed();
-    this.schedule(this.woken ? 0 : next);
+    return next;
   }
 
   /** Reclaims stale chunks (at most once a poll), then claims and does one chunk. True when it did one. */

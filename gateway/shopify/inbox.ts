@@ -6,10 +6,8 @@
  * processing loses nothing: the delivery stays claimed until its lease runs out and is then
  * claimed again; processing it twice stores what processing it once did.
  */
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-
 import type { Logger } from '../common/log';
+import { PollingLoop, workerName } from '../common/polling';
 import type { InboundResult, InboundStore, InboundWebhookRow } from '../store';
 import type { ShopifyOptions } from './options';
 import type { DeliveryProcessor } from './process';
@@ -21,11 +19,8 @@ export function retryDelayMs(attempts: number): number {
 
 export class ShopifyInbox {
   /** This worker's name in its claims: host, process and a random suffix. */
-  readonly worker = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private timer?: NodeJS.Timeout;
-  private current?: Promise<void>;
-  private stopped = true;
-  private woken = false;
+  readonly worker = workerName();
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly store: InboundStore,
@@ -33,51 +28,38 @@ export class ShopifyInbox {
     private readonly options: Pick<ShopifyOptions, 'leaseMs' | 'maxAttempts' | 'pollMs'>,
     private readonly log: Logger = () => undefined,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.drain(), options.pollMs);
+  }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Looks for work now instead of at the next poll (a delivery was just recorded). */
   wake(): void {
-    if (this.current) this.woken = true;
-    else this.schedule(0);
+    this.loop.wake();
   }
 
   /** Stops polling and waits for the delivery in hand to be finished. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.current;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.current = this.drain().finally(() => (this.current = undefined));
-    }, ms);
-    this.timer.unref(); // the host's server keeps a gateway alive, not its idle poll
-  }
-
-  /** Processes deliveries while some are due, then waits for the next poll (or a wake). */
-  private async drain(): Promise<void> {
+  /** Processes deliveries while some are due; the wait before the next look: a poll. */
+  private async drain(): Promise<number> {
     try {
-      do this.woken = false;
-      while ((await this.once()) || this.woken);
+      while (await this.once());
     } catch (error) {
       // The claim stays; after its lease another claim (maybe this worker's) takes the delivery over.
       this.log("the shop's webhooks: a delivery could not be processed and will be tried again after its lease", error);
     }
-    this.schedule(this.options.pollMs);
+    return this.options.pollMs;
   }
 
   /** Claims one delivery due and processes it. True when there was one. */
   async once(): Promise<boolean> {
-    if (this.stopped) return false;
+    if (!this.loop.running) return false;
     const { leaseMs } = this.options;
     const delivery = await this.store.claimInboundWebhook(this.worker, this.now().toISOString(), leaseMs);
     if (!delivery) return false;

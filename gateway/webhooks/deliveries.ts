@@ -6,11 +6,9 @@
  * between the two leaves the change to be posted again, with the same event id, by whichever
  * gateway takes the claim over once its lease runs out. At least once, never lost.
  */
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-
 import type { Logger } from '../common/log';
 import type { GatewayMetrics } from '../common/metrics';
+import { workerName } from '../common/polling';
 import type { CatalogueStore, WebhookDelivery, WebhookOutcome } from '../store';
 import { retryDelayMs } from './backoff';
 import { eventRequest } from './event';
@@ -36,7 +34,7 @@ export interface WebhookDeliveriesDeps {
 
 export class WebhookDeliveries {
   /** This worker's name in the claims it makes: host, process and a random suffix. */
-  readonly worker = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly worker = workerName();
   readonly options: WebhookOptions;
   private readonly log: Logger;
   private readonly now: () => Date;
