@@ -149,6 +149,71 @@ describe('tools/catalogue.ts taxonomy', () => {
     expect((await taxonomy())!.facets.map((f) => [f.name, f.tree?.categories])).toEqual([['category', 1]]);
   }, 60_000);
 
+  it("keeps a Shopify tree's attribute facets by sending its attributes again, for its own replacement too", async () => {
+    const ATTRIBUTE_FACETS = `{ taxonomy { facets { name labels reviewBelow attribute { handle } under { facet categories } } } }`;
+    const attributeFacets = async () =>
+      (
+        await gw.graphql<{ taxonomy: { facets: { name: string; attribute: object | null }[] } }>(ATTRIBUTE_FACETS)
+      ).data!.taxonomy.facets.filter((f) => f.attribute);
+    await setFacets([
+      colour,
+      {
+        name: 'category',
+        mode: 'TREE',
+        tree: { bundled: 'shopify-2025-08', root: 'aa-1-13', depth: 2 },
+        attributes: { only: ['color', 'neckline'], reviewBelow: 0.3 },
+      },
+    ]);
+    const made = await attributeFacets();
+    expect(made.map((f) => f.name)).toEqual(['color', 'neckline']);
+
+    // Another tree added: the attribute facets go again as category's attributes, not as facets of their own.
+    const added = await run([
+      'taxonomy',
+      '--bundled',
+      'google-2021-09-21',
+      '--facet',
+      'google',
+      '--root',
+      '1',
+      '--depth',
+      '2',
+      '--keep-facets',
+      '--url',
+      url,
+    ]);
+    expect({ code: added.code, stderr: added.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(await attributeFacets()).toEqual(made);
+    expect((await taxonomy())!.facets.map((f) => f.name)).toEqual(['colour', 'category', 'google', 'color', 'neckline']);
+
+    // The tree itself replaced (a larger part): its attributes come with it, over its new categories.
+    const replaced = await run([
+      'taxonomy',
+      '--bundled',
+      'shopify-2025-08',
+      '--facet',
+      'category',
+      '--root',
+      'aa-1',
+      '--depth',
+      '3',
+      '--keep-facets',
+      '--url',
+      url,
+    ]);
+    expect({ code: replaced.code, stderr: replaced.stderr }).toEqual({ code: 0, stderr: '' });
+    const after = (
+      await gw.graphql<{ taxonomy: { facets: { name: string; reviewBelow: number | null; under: { categories: string[] } | null }[] } }>(
+        ATTRIBUTE_FACETS,
+      )
+    ).data!.taxonomy.facets;
+    const colourAfter = after.find((f) => f.name === 'color')!;
+    expect(colourAfter.reviewBelow).toBe(0.3);
+    expect(colourAfter.under!.categories.length).toBeGreaterThan(
+      (made[0] as unknown as { under: { categories: string[] } }).under.categories.length,
+    );
+  });
+
   it('reports a bad line of a file with its line number and sends nothing', async () => {
     await setFacets([colour]);
     const before = (await taxonomy())!;

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 
 import { MAX_BEAM_WIDTH, TAXONOMY_FORMATS, type TaxonomyFormat } from '../../gateway/catalogue';
 import {
+  attributesOf,
   facetInputOf,
   FacetNotResendable,
   GatewayAnswerError,
@@ -105,9 +106,17 @@ function parseOptions(argv: string[], defaults: { url: string; key?: string }): 
   };
 }
 
-/** The facets to send: the others as they are (or none), this one replaced in its place or added last. */
+/**
+ * The facets to send: the others as they are (or none), this one replaced in its place or added
+ * last. Attribute facets are the gateway's making, not sent: each goes again as its TREE facet's
+ * `attributes`, this one's too when it replaces a tree that had them.
+ */
 function facetsToSend(current: TaxonomyRead | null, facet: FacetInput, others: TaxonomyOptions['others']): FacetInput[] {
-  const otherFacets = (current?.facets ?? []).filter((f) => f.name !== facet.name);
+  const all = current?.facets ?? [];
+  const attributes = attributesOf(facet.name, all);
+  if (attributes) facet = { ...facet, attributes };
+  const sent = all.filter((f) => !f.attribute);
+  const otherFacets = sent.filter((f) => f.name !== facet.name);
   if (otherFacets.length > 0 && others === undefined) {
     const names = otherFacets.map((f) => f.name).join(', ');
     throw new TaxonomyUsageError(
@@ -115,7 +124,7 @@ function facetsToSend(current: TaxonomyRead | null, facet: FacetInput, others: T
     );
   }
   if (others === 'drop') return [facet];
-  const facets = (current?.facets ?? []).map((f) => (f.name === facet.name ? facet : facetInputOf(f)));
+  const facets = sent.map((f) => (f.name === facet.name ? facet : facetInputOf(f, all)));
   return facets.some((f) => f === facet) ? facets : [...facets, facet];
 }
 

@@ -8,6 +8,8 @@ export const TAXONOMY_QUERY = `query CurrentTaxonomy {
     facets {
       name labels templates mode threshold reviewBelow
       tree { source format root depth categories beamWidth contextTemplate }
+      attribute { handle }
+      under { facet }
     }
   }
 }`;
@@ -49,6 +51,10 @@ export interface FacetRead {
   threshold: number | null;
   reviewBelow: number | null;
   tree: FacetTreeRead | null;
+  /** An attribute facet's Shopify attribute: made by the gateway from its TREE facet's `attributes`, never sent itself. */
+  attribute?: { handle: string } | null;
+  /** An attribute facet's TREE facet. */
+  under?: { facet: string } | null;
 }
 
 export interface TaxonomyRead {
@@ -75,6 +81,8 @@ export interface FacetInput {
   threshold?: number | null;
   reviewBelow?: number | null;
   tree?: TreeInput;
+  /** A TREE facet's visual attributes, each made a facet by the gateway. */
+  attributes?: { only: string[]; reviewBelow: number | null };
 }
 
 export interface UserError {
@@ -96,9 +104,10 @@ export class FacetNotResendable extends Error {}
 /**
  * A facet as the taxonomy query returned it, as the FacetInput that sets it again unchanged. A TREE
  * facet goes again by its bundled taxonomy's name with its root, depth, beam and template; one made
- * from a file's text cannot, since the gateway keeps the tree but does not return the text.
+ * from a file's text cannot, since the gateway keeps the tree but does not return the text. A TREE
+ * facet's attribute facets (the others of `facets`) go again as its `attributes`.
  */
-export function facetInputOf(facet: FacetRead): FacetInput {
+export function facetInputOf(facet: FacetRead, facets: readonly FacetRead[] = []): FacetInput {
   if (facet.mode !== 'TREE' || !facet.tree) {
     return {
       name: facet.name,
@@ -115,10 +124,12 @@ export function facetInputOf(facet: FacetRead): FacetInput {
       `the facet ${JSON.stringify(facet.name)} is a tree from a file's text, which the gateway does not return, so it cannot be kept as it is: set it again from its file (npm run catalogue -- taxonomy FILE --facet ${facet.name}) after this one, or leave it out with --drop-facets.`,
     );
   }
+  const attributes = attributesOf(facet.name, facets);
   return {
     name: facet.name,
     mode: 'TREE',
     reviewBelow: facet.reviewBelow,
+    ...(attributes ? { attributes } : {}),
     tree: {
       bundled: source,
       ...(root === null ? {} : { root }),
@@ -170,4 +181,11 @@ async function request<T>(url: string, key: string | undefined, query: string, v
   const retryAfter = Number(response.headers.get('retry-after'));
   const shed = (response.status === 429 || response.status === 503) && retryAfter > 0;
   throw new GatewayAnswerError(`the gateway at ${url} refused: ${why}`, shed ? retryAfter : undefined);
+}
+
+/** The `attributes` that made the TREE facet `tree`'s attribute facets, or undefined when it has none. */
+export function attributesOf(tree: string, facets: readonly FacetRead[]): FacetInput['attributes'] {
+  const made = facets.filter((f) => f.attribute && f.under?.facet === tree);
+  if (made.length === 0) return undefined;
+  return { only: made.map((f) => f.attribute!.handle), reviewBelow: made[0].reviewBelow };
 }
