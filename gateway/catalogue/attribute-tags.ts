@@ -16,8 +16,10 @@ import {
   type TaxonomyAttribute,
   type VisualAttribute,
 } from './attributes';
-import { storeCall } from './errors';
+import { ErrorCode } from '../common/errors';
+import { FieldError, storeCall } from './errors';
 import { tagsForMany, type ScoredFacet, type TaggingContext } from './tagging';
+import { pathTo } from './tree-facets';
 
 /** The prompt texts of each of a facet's labels: its own (labelPrompts) or its templates with the label. */
 export function labelPromptsOf(facet: FacetRow): string[][] {
@@ -203,4 +205,34 @@ export async function rescoredByCategory(
   const categoryPath = category ?? treeTags.map((t) => t.label);
   const scored = await gate.scorer.score([{ productId, vector, categoryPath }]);
   return { facets: category ? names : [treeName, ...names], tags: [...treeTags, ...tagRows(gate, scored, context)] };
+}
+
+/**
+ * Refuses manual tags in a gated facet (an attribute facet) for a product whose category does not
+ * have its attribute, as automatic tagging never gives them: the category is the deepest of the
+ * product's labels in the gating TREE facet, its manual ones when it has any. BAD_USER_INPUT naming
+ * the category, or saying the product has none yet.
+ */
+export async function requireGateOpen(
+  store: CatalogueStore,
+  facets: readonly ScoredFacet[],
+  gated: FacetRow,
+  productId: string,
+): Promise<void> {
+  const under = gated.under;
+  if (!under) return;
+  const tree = facets.find((f) => f.facet.name === under.facet)?.facet;
+  const tags = ((await storeCall(() => store.getTags([productId]))).get(productId) ?? []).filter((tag) => tag.facet === under.facet);
+  const manual = tags.filter((tag) => tag.source === 'manual');
+  const depth = (label: string) => (tree ? (pathTo(tree, label)?.length ?? 0) : 0);
+  const category = (manual.length > 0 ? manual : tags).map((tag) => tag.label).sort((a, b) => depth(b) - depth(a))[0];
+  if (category !== undefined && under.categories.includes(category)) return;
+  const attribute = gated.attribute?.name ?? gated.name;
+  throw new FieldError(
+    ['labels'],
+    ErrorCode.BAD_USER_INPUT,
+    category === undefined
+      ? `labels: facet ${JSON.stringify(gated.name)} tags only products whose category (facet ${JSON.stringify(under.facet)}) has the attribute ${attribute}, and product ${JSON.stringify(productId)} has no category yet: set its category first.`
+      : `labels: facet ${JSON.stringify(gated.name)} tags only products whose category (facet ${JSON.stringify(under.facet)}) has the attribute ${attribute}, and product ${JSON.stringify(productId)} is in ${category}, which does not: set its category first.`,
+  );
 }

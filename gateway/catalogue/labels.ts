@@ -1,7 +1,7 @@
 import { dot, meanUnitVector } from '../../functions/clip';
 import { ErrorCode } from '../common/errors';
 import type { CatalogueStore, FacetRow, ProductRow, TagRow, TaxonomyRow } from '../store';
-import { labelPromptsOf, rescoredByCategory, withGatedTags } from './attribute-tags';
+import { labelPromptsOf, requireGateOpen, rescoredByCategory, withGatedTags } from './attribute-tags';
 import type { Embedder } from './embedder';
 import { failure, FieldError, storeCall } from './errors';
 import type { ModelRoles } from './models';
@@ -121,6 +121,7 @@ export class Labels {
         ErrorCode.BAD_USER_INPUT,
         `labels[${missing}]: facet ${JSON.stringify(facet.name)} has no label ${JSON.stringify(unique[missing])}.`,
       );
+    if (unique.length > 0) await requireGateOpen(this.store, current.facets, facet, productId);
     // A TREE facet's category comes with its ancestors: the path a tagging would have given it.
     const written = facet.mode === 'tree' && unique.length === 1 ? pathTo(facet, unique[0])!.map((i) => facet.labels[i]) : unique;
     const labelVector = (label: string) => (nodeVectors ?? labelVectors)[facet.labels.indexOf(label)] ?? null;

@@ -176,6 +176,31 @@ describe('attribute facets', () => {
     expect(auto.some((tag) => tag.facet === 'color')).toBe(categoryOf(auto) === STARS);
   });
 
+  it('takes a manual colour only for a product whose category has the colour attribute, naming the category otherwise', async () => {
+    const products = await shapeProducts(7);
+    const circle = products.find((p) => p.title === 'blue circle')!;
+    const blue = valueId('Blue');
+    const setTags = async (f: string, l: string[]) =>
+      (await t.graphql<{ productTagsSet: { userErrors: { field: string[]; message: string }[] } }>(SET_TAGS, { id: circle.id, f, l })).data!
+        .productTagsSet.userErrors;
+    expect(await setTags('kind', [CIRCLES])).toEqual([]);
+    expect(await setTags('color', [blue])).toEqual([
+      {
+        field: ['labels'],
+        message: `labels: facet "color" tags only products whose category (facet "kind") has the attribute Color, and product "${circle.id}" is in ${CIRCLES}, which does not: set its category first.`,
+      },
+    ]);
+    expect((await tagsOf(t, circle.id)).filter((tag) => tag.facet === 'color')).toEqual([]);
+    expect(await setTags('kind', [STARS])).toEqual([]);
+    expect(await setTags('color', [blue])).toEqual([]);
+    expect((await tagsOf(t, circle.id)).filter((tag) => tag.facet === 'color').map((tag) => [tag.label, tag.source])).toEqual([
+      [blue, 'MANUAL'],
+    ]);
+    // Taking them away needs no category.
+    expect(await setTags('kind', [CIRCLES])).toEqual([]);
+    expect(await setTags('color', [])).toEqual([]);
+  });
+
   it.each([
     [
       'attributes on a facet that is not a TREE',
