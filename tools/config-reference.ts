@@ -9,11 +9,10 @@ import { dirname, join } from 'node:path';
 
 import { loadModelFromEnv } from '../functions/handlers/model-from-env';
 import { serveSettingsFromEnv } from '../functions/handlers/serve-settings';
-import { recordReads, type Env, type VariableMeaning, type VariableMeanings, type VariableRead } from '../functions/options';
+import { EnvReader, recordReads, type Env, type VariableMeaning, type VariableMeanings, type VariableRead } from '../functions/options';
 import { BACKEND_KINDS, SPILLOVER_KINDS } from '../gateway/backends';
 import { CONFIGURATION_VARIABLES, configFromEnv, listenFromEnv } from '../gateway/config';
 import { SHOPIFY_VARIABLES, shopifyFromEnv } from '../gateway/shopify';
-import { EnvReader } from '../functions/options';
 
 /** Every variable the gateway's process reads: its configuration's, and the host's (the shop's webhooks). */
 export const GATEWAY_VARIABLES: VariableMeanings = { ...CONFIGURATION_VARIABLES, ...SHOPIFY_VARIABLES };
