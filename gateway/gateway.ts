@@ -4,9 +4,6 @@ import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { GraphQLError, Kind, type GraphQLSchema } from 'graphql';
 
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-
 import type { ModelDescription } from '../functions/clip';
 import { check, positiveInt } from '../functions/options';
 import { createBackend, registerTierMetrics, resolveBackendModel, type BackendStatus, type InferenceBackend } from './backends';
@@ -31,8 +28,7 @@ import {
 import { createProductLoader, createTagLoader } from './loaders/catalogue-loaders';
 import { createMediaLoader } from './loaders/media-loader';
 import { buildGatewaySchema, subgraphSchemaOf } from './schema';
-import { openPostgresStore, openSqliteStore, type CatalogueStore } from './store';
-import type { StoreConfig } from './store/from-env';
+import { openConfiguredStore, type CatalogueStore } from './store';
 import { registerWebhookMetrics, WebhookDeliveries, WebhookService } from './webhooks';
 
 export interface GatewayDeps {
@@ -142,7 +138,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   );
   let store: CatalogueStore | undefined;
   try {
-    store = deps.store ?? (await openStore(config.store));
+    store = deps.store ?? (await openConfiguredStore(config.store));
     await store.migrate();
   } catch (error) {
     await store?.close().catch(() => undefined);
@@ -283,13 +279,6 @@ function throttledLog(log: Logger, what: string, windowMs: number): (error: unkn
 /** The error graphql-js raised, under Apollo's wrapping of parse errors. */
 function unwrap(error: unknown): unknown {
   return error instanceof GraphQLError && error.originalError ? error.originalError : error;
-}
-
-/** Opens the store the config names; a SQLite file's directory is made if missing. */
-async function openStore(config: StoreConfig): Promise<CatalogueStore> {
-  if (config.kind === 'postgres') return openPostgresStore({ url: config.url });
-  if (config.path !== ':memory:') await mkdir(dirname(config.path), { recursive: true });
-  return openSqliteStore({ path: config.path });
 }
 
 /** Counts operations by root field (a bounded set, unlike client-chosen operation names) and errors by code. */

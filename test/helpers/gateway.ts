@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import type { Logger } from '../../gateway/common/log';
 import { defaultConfig, type GatewayConfig } from '../../gateway/config';
 import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/gateway';
 import { GatewayHost } from '../../gateway/host';
+import { openSqliteStore } from '../../gateway/store';
 import { TINY_CLIP_DIR } from './tiny-clip';
 
 export interface GraphQLResponse<T> {
@@ -96,4 +101,26 @@ export async function histogram(
       (v) => v.metricName?.endsWith(suffix) && Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
     )?.value ?? 0;
   return { count: pick('_count'), sum: pick('_sum') };
+}
+
+/**
+ * Test gateways on one SQLite catalogue file, a fresh file for each test: each gateway a new
+ * process's worth of caches and job runner over the same store, as a restart or a second gateway
+ * would be. Registers the hooks that make the file and stop the gateways and remove it after.
+ */
+export function gatewaysOnOneFile(prefix: string): () => Promise<TestGateway> {
+  let dir: string;
+  const running: TestGateway[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((t) => t.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return async () => {
+    const t = await createTestGateway({}, { store: await openSqliteStore({ path: join(dir, 'catalogue.sqlite') }) });
+    running.push(t);
+    return t;
+  };
 }

@@ -1,22 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { parseGoogleTaxonomy, readBundledTaxonomy } from '../../gateway/catalogue';
-import { builtEntry } from '../helpers/build';
+import { runBuiltTool } from '../helpers/built-tool';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `npm run catalogue -- ARGS`, built. */
+const run = (args: string[]) => runBuiltTool('catalogue.js', args);
 
 const TAXONOMY = `{ taxonomy { version facets { name mode labels templates threshold reviewBelow
   tree { source format root depth categories beamWidth contextTemplate } } } }`;

@@ -8,20 +8,12 @@ import { join } from 'node:path';
 
 import { configFromEnv } from '../../gateway/config';
 import { builtEntry } from '../helpers/build';
+import { runBuiltTool } from '../helpers/built-tool';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
 import { drawShape, loadReference, seededRandom } from '../helpers/tiny-clip';
 
-/** Runs the built command with these arguments and collects what it says. */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [builtEntry('tools', 'catalogue.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `npm run catalogue -- ARGS`, built. */
+const run = (args: string[]) => runBuiltTool('catalogue.js', args);
 
 /** `npm run catalogue -- import FILE` against a real gateway on loopback. */
 describe('tools/catalogue.ts import', () => {

@@ -4,8 +4,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { configFromEnv } from '../../gateway/config';
-import { openPostgresStore, openSqliteStore, type CatalogueStore } from '../../gateway/store';
+import { openConfiguredStore, storeFromEnv, type CatalogueStore } from '../../gateway/store';
 import { EnvReader, httpUrl, nonEmpty, type Env, type Rule, type VariableMeanings } from '../../functions/options';
 import { AdminClient, AdminRefused, AdminUnavailable, adminEndpoint, shopHost } from './admin-client';
 import { GoogleMapping } from './google-mapping';
@@ -59,16 +58,12 @@ export function shopifyAdminFromEnv(read: EnvReader, when: string): { endpoint: 
 /** A mistake in the command line: reported with the usage. */
 export class ShopifyUsageError extends Error {}
 
+/** The catalogue's store where the gateway keeps it (DATA_DIR or DATABASE_URL), which must exist already. */
 async function openStore(env: Env): Promise<CatalogueStore> {
-  const config = configFromEnv(env).store;
-  if (config.kind === 'sqlite') {
-    if (config.path !== ':memory:' && !existsSync(config.path))
-      throw new Error(`no catalogue at ${config.path}: set DATA_DIR to the gateway's data directory, or DATABASE_URL`);
-    const store = await openSqliteStore({ path: config.path });
-    await store.migrate();
-    return store;
-  }
-  const store = await openPostgresStore({ url: config.url });
+  const config = storeFromEnv(new EnvReader(env));
+  if (config.kind === 'sqlite' && config.path !== ':memory:' && !existsSync(config.path))
+    throw new Error(`no catalogue at ${config.path}: set DATA_DIR to the gateway's data directory, or DATABASE_URL`);
+  const store = await openConfiguredStore(config);
   await store.migrate();
   return store;
 }

@@ -1,4 +1,4 @@
-import { CHANGE_SOURCES, FACET_MODES, JOB_STATUSES, TAG_SOURCES } from '../../catalogue';
+import { CHANGE_SOURCES, FACET_MODES, JOB_KINDS, JOB_STATUSES, TAG_SOURCES } from '../../catalogue';
 import { graphqlEnum } from '../enum';
 
 /** Values are the store's: the enum's names are what clients write. */
@@ -31,6 +31,20 @@ export const TagChangeSource = graphqlEnum('TagChangeSource', CHANGE_SOURCES, {
   },
 });
 export type TagChangeSource = (typeof CHANGE_SOURCES)[number];
+
+export const JobKind = graphqlEnum('JobKind', JOB_KINDS, {
+  description: 'What a job does; its total and processed count products, or prompts for TAXONOMY.',
+  valuesConfig: {
+    TAGGING: { description: 'Re-tags products from their stored vectors (taggingJobStart, or queued by a taxonomy change).' },
+    REEMBEDDING: { description: "Embeds products' images again (URLs fetched again), then re-tags them (taggingJobStart with reembed)." },
+    MODEL_CHANGE: { description: 'Embeds every product with a new model, then switches the catalogue over to it (changesModel).' },
+    TAXONOMY: {
+      description:
+        'Embeds the label prompts of a taxonomySet that the store lacks, then sets the taxonomy and queues a TAGGING job over every product.',
+    },
+  },
+});
+export type JobKind = (typeof JOB_KINDS)[number];
 
 export const JobStatus = graphqlEnum('JobStatus', JOB_STATUSES, {
   valuesConfig: {

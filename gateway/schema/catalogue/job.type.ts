@@ -1,24 +1,9 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
-import { etaSeconds, JOB_KINDS, jobKind, type JobRow, type TaxonomyChange } from '../../catalogue';
-import { graphqlEnum } from '../enum';
-import { JobStatus } from './enums';
+import { etaSeconds, jobKind, type JobRow, type TaxonomyChange } from '../../catalogue';
+import { JobKind, JobStatus } from './enums';
 import { UserError } from './payload.type';
 import { Taxonomy } from './taxonomy.type';
-
-export const JobKind = graphqlEnum('JobKind', JOB_KINDS, {
-  description: 'What a job does; its total and processed count products, or prompts for TAXONOMY.',
-  valuesConfig: {
-    TAGGING: { description: 'Re-tags products from their stored vectors (taggingJobStart, or queued by a taxonomy change).' },
-    REEMBEDDING: { description: "Embeds products' images again (URLs fetched again), then re-tags them (taggingJobStart with reembed)." },
-    MODEL_CHANGE: { description: 'Embeds every product with a new model, then switches the catalogue over to it (changesModel).' },
-    TAXONOMY: {
-      description:
-        'Embeds the label prompts of a taxonomySet that the store lacks, then sets the taxonomy and queues a TAGGING job over every product.',
-    },
-  },
-});
-export type JobKind = (typeof JOB_KINDS)[number];
 
 @ObjectType({
   description:

@@ -1,12 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import type { Embedder } from '../../../gateway/catalogue/embedder';
 import { PROMPT_STEP, PromptFailed, PromptVectors } from '../../../gateway/catalogue/prompt-vectors';
-import { openSqliteStore, type CatalogueStore } from '../../../gateway/store';
+import type { CatalogueStore } from '../../../gateway/store';
 import { shapeProducts } from '../../helpers/catalogue';
-import { createTestGateway, histogram, type TestGateway } from '../../helpers/gateway';
+import { createTestGateway, gatewaysOnOneFile, histogram, type TestGateway } from '../../helpers/gateway';
 import { loadReference } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
@@ -24,26 +20,8 @@ function bytes(vector: Float32Array | undefined): string | undefined {
 }
 
 describe('label vectors stored per model and prompt', () => {
-  let dir: string;
-  let path: string;
-  const running: TestGateway[] = [];
-
-  /** A gateway on the catalogue file: a new process's worth of caches, the same store. */
-  async function gatewayOnFile(): Promise<TestGateway> {
-    const t = await createTestGateway({}, { store: await openSqliteStore({ path }) });
-    running.push(t);
-    return t;
-  }
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'label-vectors-'));
-    path = join(dir, 'catalogue.sqlite');
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((t) => t.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  /** A gateway on the test's catalogue file: a new process's worth of caches and runner, the same store. */
+  const gatewayOnFile = gatewaysOnOneFile('label-vectors-');
 
   it('a gateway restarted on the same store embeds no label prompt, and tags exactly as the first did', async () => {
     const [first, second] = await shapeProducts(41);

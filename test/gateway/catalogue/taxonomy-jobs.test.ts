@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { ALONE_OUT_OF_MEMORY } from '../../../functions/clip/batch-runner';
 import { ClipErrorCode } from '../../../functions/clip/errors';
 import { failure, type EmbedRequest } from '../../../functions/clip/types';
 import { followTaggingJob, type CatalogueService, type JobRow } from '../../../gateway/catalogue';
 import { PROMPTS_PER_CHUNK } from '../../../gateway/catalogue/taxonomy-jobs';
-import { openSqliteStore, TAXONOMY_NOT_SET } from '../../../gateway/store';
+import { TAXONOMY_NOT_SET } from '../../../gateway/store';
 import { shapeProducts } from '../../helpers/catalogue';
-import { createTestGateway, histogram, type TestGateway } from '../../helpers/gateway';
+import { gatewaysOnOneFile, histogram, type TestGateway } from '../../helpers/gateway';
 import { loadReference } from '../../helpers/tiny-clip';
 
 const reference = loadReference();
@@ -39,26 +35,8 @@ async function retaggingOf(catalogue: CatalogueService, taxonomyJob: JobRow): Pr
 }
 
 describe('taxonomy changes as jobs', () => {
-  let dir: string;
-  let path: string;
-  const running: TestGateway[] = [];
-
-  /** A gateway on the catalogue file: a new process's worth of caches and runner, the same store. */
-  async function gatewayOnFile(): Promise<TestGateway> {
-    const t = await createTestGateway({}, { store: await openSqliteStore({ path }) });
-    running.push(t);
-    return t;
-  }
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'taxonomy-jobs-'));
-    path = join(dir, 'catalogue.sqlite');
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((t) => t.stop()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  /** A gateway on the test's catalogue file: a new process's worth of caches and runner, the same store. */
+  const gatewayOnFile = gatewaysOnOneFile('taxonomy-jobs-');
 
   it('a taxonomy whose prompts are all stored embeds nothing and is set at once; new labels make a job of their prompts alone', async () => {
     const t = await gatewayOnFile();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openSqliteStore, type FacetRow } from '../../../gateway/store';
 import { labelNamesOf, writeBack } from '../../../tools/shopify';
 
-import { shapeProducts } from '../../helpers/catalogue';
+import { seedShapeCatalogue, shapeProducts } from '../../helpers/catalogue';
 import { createTestGateway } from '../../helpers/gateway';
 import { loadReference } from '../../helpers/tiny-clip';
 
@@ -57,21 +57,10 @@ describe('writeBack with named labels', () => {
       ...product,
       attributes: { ...product.attributes, shopifyProductId: `gid://shopify/Product/${100 + i}` },
     }));
-    for (const [mutation, variables] of [
-      [
-        'mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }',
-        {
-          f: [
-            { name: 'category', labels: [CATEGORY] },
-            { name: 'color', labels: colours },
-          ],
-        },
-      ],
-      ['mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }', { p: products }],
-    ] as const) {
-      const answer = await gateway.graphql<Record<string, { userErrors: unknown[] }>>(mutation, variables);
-      expect(answer.errors ?? Object.values(answer.data!).flatMap((p) => p.userErrors)).toEqual([]);
-    }
+    await seedShapeCatalogue(gateway.graphql, products, [
+      { name: 'category', labels: [CATEGORY] },
+      { name: 'color', labels: colours },
+    ]);
     await gateway.stop();
     const store = await openSqliteStore({ path });
     try {

@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 
 import { openSqliteStore, type CatalogueStore, type TagRow } from '../../../gateway/store';
 import { GoogleMapping, SUPPLEMENTAL_COLUMNS, tsvCell, writeSupplementalFeed } from '../../../tools/shopify';
-import { shapeProducts } from '../../helpers/catalogue';
+import { seedShapeCatalogue, shapeProducts } from '../../helpers/catalogue';
 import { createTestGateway } from '../../helpers/gateway';
 import { loadReference } from '../../helpers/tiny-clip';
 
@@ -44,13 +44,7 @@ beforeAll(async () => {
   const products = (await shapeProducts(5)).slice(0, 8);
   // A grouped product: its feed items' ids in an attribute, one with a tab, which the feed must quote.
   products[0].attributes = { ...products[0].attributes, itemIds: ['sku-1', 'sku\t2'] } as (typeof products)[0]['attributes'];
-  for (const [mutation, variables] of [
-    ['mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }', { f: taxonomy }],
-    ['mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }', { p: products }],
-  ] as const) {
-    const answer = await gateway.graphql<Record<string, { userErrors: unknown[] }>>(mutation, variables);
-    expect(answer.errors ?? Object.values(answer.data!).flatMap((p) => p.userErrors)).toEqual([]);
-  }
+  await seedShapeCatalogue(gateway.graphql, products, taxonomy);
   await gateway.stop();
   store = await openSqliteStore({ path });
 });

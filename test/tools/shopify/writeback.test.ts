@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import { openSqliteStore, type TagRow } from '../../../gateway/store';
 import { builtEntry } from '../../helpers/build';
-import { shapeProducts } from '../../helpers/catalogue';
+import { seedShapeCatalogue, shapeProducts } from '../../helpers/catalogue';
 import { createTestGateway } from '../../helpers/gateway';
 import { normalizeTags, STAND_IN_TOKEN, startShopifyAdmin, type ShopifyAdminStandIn } from '../../helpers/shopify-admin';
 import { loadReference } from '../../helpers/tiny-clip';
@@ -95,13 +95,7 @@ beforeAll(async () => {
   ];
   const products = (await shapeProducts(11)).slice(0, 6);
   products[4].attributes = { ...products[4].attributes, shopifyProductId: P04_GID } as (typeof products)[4]['attributes'];
-  for (const [mutation, variables] of [
-    ['mutation ($f: [FacetInput!]!) { taxonomySet(facets: $f) { userErrors { message } } }', { f: facets }],
-    ['mutation ($p: [ProductInput!]!) { productsUpsert(products: $p) { userErrors { message } } }', { p: products }],
-  ] as const) {
-    const answer = await gateway.graphql<Record<string, { userErrors: unknown[] }>>(mutation, variables);
-    expect(answer.errors ?? Object.values(answer.data!).flatMap((p) => p.userErrors)).toEqual([]);
-  }
+  await seedShapeCatalogue(gateway.graphql, products, facets);
   await gateway.stop();
 
   // Then people change some tags: later changes of the same products, which write-back coalesces.

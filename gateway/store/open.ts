@@ -1,0 +1,14 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import type { CatalogueStore } from './catalogue-store';
+import type { StoreConfig } from './from-env';
+import { openPostgresStore } from './postgres';
+import { openSqliteStore } from './sqlite';
+
+/** Opens the store a configuration names (not migrated: its opener does that); a SQLite file's directory is made if missing. */
+export async function openConfiguredStore(config: StoreConfig): Promise<CatalogueStore> {
+  if (config.kind === 'postgres') return openPostgresStore({ url: config.url });
+  if (config.path !== ':memory:') await mkdir(dirname(config.path), { recursive: true });
+  return openSqliteStore({ path: config.path });
+}
