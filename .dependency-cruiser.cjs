@@ -4,7 +4,7 @@
 //
 // Imports only point down, lowest first:
 //
-//   functions/ → gateway/common → store, intake, backends → embedding → catalogue, loaders
+//   functions/ → gateway/common → store, intake (and imports, the product files), backends → embedding → catalogue, loaders
 //     → context.ts → schema, limits → config.ts → gateway.ts → host.ts (with subscriptions/,
 //     its WebSocket and event-stream sides, uploads.ts, its multipart requests, and the pages it serves: console/,
 //     explorer/) → index.ts
@@ -17,7 +17,7 @@
 const LAYERS = [
   { name: 'functions', path: '^functions/' },
   { name: 'common', path: '^gateway/common/' },
-  { name: 'store-intake-backends', path: '^gateway/(store|intake|backends)/' },
+  { name: 'store-intake-backends', path: '^gateway/(store|intake|imports|backends)/' },
   { name: 'embedding', path: '^gateway/embedding/' },
   { name: 'catalogue-loaders', path: '^gateway/(catalogue|loaders|webhooks)/' },
   { name: 'context', path: '^gateway/context\\.ts$' },

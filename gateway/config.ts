@@ -134,9 +134,10 @@ export interface GatewayConfig extends RequestLimits {
   store: StoreConfig;
   /**
    * The catalogue's limits (env CATALOGUE_MAX_PRODUCTS, CATALOGUE_MAX_IMAGES_PER_PRODUCT,
-   * CATALOGUE_MAX_FACETS, CATALOGUE_MAX_LABELS, CATALOGUE_MAX_TEMPLATES, CATALOGUE_MAX_PAGE).
-   * Default 256 products a call (MAX_INPUTS_PER_REQUEST's default), 10 images a product, 32 facets
-   * of at most 1000 labels and 32 templates, pages of at most 500.
+   * CATALOGUE_MAX_FACETS, CATALOGUE_MAX_LABELS, CATALOGUE_MAX_TEMPLATES, CATALOGUE_MAX_PAGE,
+   * CATALOGUE_MAX_IMPORT_BYTES). Default 256 products a call (MAX_INPUTS_PER_REQUEST's default), 10
+   * images a product, 32 facets of at most 1000 labels and 32 templates, pages of at most 500,
+   * import files of 256 MiB.
    */
   catalogue: CatalogueLimits;
   /** The tagging job runner (env JOB_CHUNK_SIZE, JOB_TAG_CHUNK_SIZE, JOB_LEASE_MS, JOB_POLL_MS, JOB_PAUSE_MS). */
@@ -280,6 +281,7 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     CATALOGUE_MAX_TEMPLATES: 'templates of one facet',
     CATALOGUE_MAX_TREE_NODES: "categories of one TREE facet's taxonomy (Shopify's whole taxonomy has 10,595)",
     CATALOGUE_MAX_PAGE: 'largest `first` of a catalogue list or search',
+    CATALOGUE_MAX_IMPORT_BYTES: "largest file `productsImport` reads (an admin key's multipart requests may carry files this large)",
     JOB_CHUNK_SIZE: 'jobs that embed images (re-embedding, a model change): products per chunk',
     JOB_TAG_CHUNK_SIZE: 'jobs that only tag from stored vectors (a taxonomy change, a re-tagging): products per chunk',
     JOB_LEASE_MS: "how long a gateway's claim on a chunk holds before another gateway may take the chunk over",
@@ -376,6 +378,7 @@ export function configFromEnv(env: Env = process.env): GatewayConfig {
       maxTemplates: read.get('CATALOGUE_MAX_TEMPLATES', positiveInt, base.catalogue.maxTemplates),
       maxTreeNodes: read.get('CATALOGUE_MAX_TREE_NODES', positiveInt, base.catalogue.maxTreeNodes),
       maxFirst: read.get('CATALOGUE_MAX_PAGE', positiveInt, base.catalogue.maxFirst),
+      maxImportBytes: read.get('CATALOGUE_MAX_IMPORT_BYTES', positiveInt, base.catalogue.maxImportBytes),
     },
     jobs: jobRunnerFromEnv(read),
     webhooks: webhooksFromEnv(read),

@@ -71,6 +71,8 @@ export interface Gateway {
   context(signal?: AbortSignal, credentials?: Credentials): GatewayContext;
   /** Whether an operation of this type may run with these credentials (API_KEYS), and if not, the refusal. */
   authorize(operation: OperationType, credentials: Credentials): AuthDecision;
+  /** Whether these credentials may run admin operations (webhook endpoints, imports): an admin key, or loopback without keys. */
+  authorizeAdmin(credentials: Credentials): AuthDecision;
   /** Whether a request sent now is expected to succeed. */
   ready(): Promise<boolean>;
   /** Which backend tier serves now, and each tier's state (a single backend is one tier). */
@@ -222,6 +224,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
     schema: standalone,
     safelist,
     authorize: (operation, credentials) => apiKeys.authorize(operation, credentials),
+    authorizeAdmin: (credentials) => apiKeys.authorizeAdmin(credentials),
     subgraph,
     backend,
     model,

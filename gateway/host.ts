@@ -216,7 +216,7 @@ export class GatewayHost {
       this.csrfHint(landingPage),
       this.timeoutHeader(),
       express.json({ limit: config.bodyLimitBytes }),
-      multipartUploads(config, graphqlError),
+      multipartUploads(config, graphqlError, (req) => gateway.authorizeAdmin(credentialsOf(req)).ok),
       this.singleOperation(),
       expressMiddleware(apollo, {
         context: async ({ req, res }) => {

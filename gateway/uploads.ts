@@ -1,7 +1,7 @@
 // GraphQL multipart requests (https://github.com/jaydenseric/graphql-multipart-request-spec), the
 // way apollo-upload-client, urql and Relay send files, read by graphql-upload. This file imports
 // nothing of the gateway's: host.ts hands it the settings and the way it answers errors.
-import type { RequestHandler, Response } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import processRequest from 'graphql-upload/processRequest.js';
 
 /** The settings uploads are bounded by (GatewayConfig has them all). */
@@ -12,8 +12,11 @@ export interface UploadSettings {
   bodyLimitBytes: number;
   /** MAX_INPUTS_PER_REQUEST: items of one list argument. */
   maxInputsPerRequest: number;
-  /** CATALOGUE_MAX_PRODUCTS and CATALOGUE_MAX_IMAGES_PER_PRODUCT: the images of one upsert. */
-  catalogue: { maxProducts: number; maxImagesPerProduct: number };
+  /**
+   * CATALOGUE_MAX_PRODUCTS and CATALOGUE_MAX_IMAGES_PER_PRODUCT: the images of one upsert;
+   * CATALOGUE_MAX_IMPORT_BYTES: the file of a productsImport.
+   */
+  catalogue: { maxProducts: number; maxImagesPerProduct: number; maxImportBytes: number };
 }
 
 /** The codes a refused multipart request is answered with. */
@@ -42,7 +45,7 @@ export function maxFilesOf(settings: UploadSettings): number {
  * The response waits for the request's end, as graphql-upload's own Express middleware does: a
  * browser that gets an answer while it is still sending the file takes the connection for broken.
  */
-export function multipartUploads(settings: UploadSettings, refuse: Refuse): RequestHandler {
+export function multipartUploads(settings: UploadSettings, refuse: Refuse, mayImport: (req: Request) => boolean): RequestHandler {
   const maxFiles = maxFilesOf(settings);
   const options = {
     maxFieldSize: settings.bodyLimitBytes,
@@ -51,6 +54,10 @@ export function multipartUploads(settings: UploadSettings, refuse: Refuse): Requ
     maxFileSize: settings.imageLimits.maxBytes + 1,
     maxFiles,
   };
+  // Only the clients allowed to import (admin keys) may send a file as large as an export: anyone
+  // else's files stop at the image limit, on disk as in memory. Their images are still held to
+  // IMAGE_MAX_BYTES by the intake's own count.
+  const importing = { ...options, maxFileSize: Math.max(settings.imageLimits.maxBytes, settings.catalogue.maxImportBytes) + 1 };
   return (req, res, next) => {
     if (!req.is('multipart/form-data')) return next();
     const ended = new Promise<void>((resolve) => req.once('end', resolve));
@@ -59,7 +66,7 @@ export function multipartUploads(settings: UploadSettings, refuse: Refuse): Requ
       void ended.then(() => send(body));
       return res;
     }) as Response['send'];
-    processRequest(req, res, options).then(
+    processRequest(req, res, mayImport(req) ? importing : options).then(
       (operations) => {
         req.body = operations;
         next();

@@ -5,13 +5,13 @@
 // written to FILE.failures.jsonl.
 // `npm run catalogue -- key [--scope read|write|admin]`: a new API key and its API_KEYS entry.
 // `npm run catalogue -- taxonomy`: a taxonomy tree as a TREE facet of a running gateway (tools/taxonomy/).
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { SingleBar } from 'cli-progress';
 
 import { newApiKey, SCOPES, type Scope } from '../gateway/common';
-import { FORMATS, formatOf, readProducts, type Entry, type Format, type ProductInput } from './import';
+import { FORMATS, formatOf, readProducts, type Entry, type Format, type ProductInput } from '../gateway/imports';
 import { runShopifyCommand, SHOPIFY_COMMANDS, SHOPIFY_USAGE, ShopifyUsageError } from './shopify';
 import { runTaxonomyCommand, TAXONOMY_HELP, TAXONOMY_USAGE, TaxonomyUsageError } from './taxonomy';
 
@@ -168,7 +168,7 @@ async function importFile(
   else process.stderr.write(`Resuming after ${progress.done} products (${progress.imported} imported, ${progress.failed} failed).\n`);
 
   let total = 0;
-  for await (const _entry of readProducts(file, options.format)) total++;
+  for await (const _entry of readProducts(createReadStream(file), file, options.format)) total++;
   const bar = new SingleBar({
     format: 'importing [{bar}] {value}/{total} products | {imported} imported, {failed} failed | eta {eta_formatted}',
     hideCursor: true,
@@ -233,7 +233,7 @@ async function importFile(
     bar.update(progress.done, { imported: progress.imported, failed: progress.failed });
   };
   try {
-    for await (const entry of readProducts(file, options.format)) {
+    for await (const entry of readProducts(createReadStream(file), file, options.format)) {
       if (position++ < progress.done) continue;
       batch.push(entry);
       if (batch.length === options.batch) await flush();

@@ -15,6 +15,9 @@ export { matrixProduct } from './matrix';
 export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, jobRunnerFromEnv, TaggingJobRunner, type JobRunnerOptions } from './jobs';
 export { followTaggingJob } from './job-progress';
 export { JOB_KINDS, jobKind, type JobKind } from './job-requests';
+export type { ImportFile } from './import-jobs';
+// The product files an import job reads, for the schema's enum.
+export { FORMATS as IMPORT_FORMATS, type Format as ImportFormat } from '../imports';
 export type { TaxonomyChange } from './taxonomy-wait';
 // Shopify's category attributes: the visual ones a category has, their prompts, and their scoring from stored vectors.
 export {

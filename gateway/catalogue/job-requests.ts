@@ -1,5 +1,5 @@
 import { ErrorCode } from '../common/errors';
-import type { CatalogueStore, FacetRow, JobRow, JobStatus, NewJob, ProductFilter } from '../store';
+import type { CatalogueStore, FacetRow, ImportSource, JobRow, JobStatus, NewJob, ProductFilter } from '../store';
 import { FieldError, storeCall } from './errors';
 import type { JobSignals } from './job-signals';
 import { checkFilter, checkFirst, type CatalogueLimits } from './limits';
@@ -11,12 +11,13 @@ const MAX_KEY_LENGTH = 200;
 const QUOTED_FILTER_LENGTH = 200;
 const ENDED: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
-/** What a job does: re-tags, re-embeds and re-tags, changes the catalogue's model, or embeds a taxonomy's prompts and sets it. */
-export const JOB_KINDS = ['tagging', 'reembedding', 'model_change', 'taxonomy'] as const;
+/** What a job does: re-tags, re-embeds and re-tags, changes the catalogue's model, embeds a taxonomy's prompts and sets it, or imports a file's products. */
+export const JOB_KINDS = ['tagging', 'reembedding', 'model_change', 'taxonomy', 'import'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-export function jobKind(job: Pick<JobRow, 'taxonomy' | 'changesModel' | 'reembed'>): JobKind {
+export function jobKind(job: Pick<JobRow, 'taxonomy' | 'changesModel' | 'reembed' | 'importSource'>): JobKind {
   if (job.taxonomy !== null) return 'taxonomy';
+  if (job.importSource !== null) return 'import';
   if (job.changesModel) return 'model_change';
   return job.reembed ? 'reembedding' : 'tagging';
 }
@@ -44,12 +45,7 @@ export class JobRequests {
    */
   async start(filter: ProductFilter, reembed: boolean, idempotencyKey?: string | null): Promise<JobRow> {
     checkFilter(filter, this.limits);
-    if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.trim() === '' || idempotencyKey.length > MAX_KEY_LENGTH))
-      throw new FieldError(
-        ['idempotencyKey'],
-        ErrorCode.BAD_USER_INPUT,
-        `idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters, not blank.`,
-      );
+    checkIdempotencyKey(idempotencyKey);
     const { role, state } = await this.models.role();
     if (reembed && role !== 'active') {
       if (Object.values(filter).some((v) => v !== undefined))
@@ -91,6 +87,19 @@ export class JobRequests {
     const { state } = await this.models.role();
     const model = state.active ?? this.models.model;
     return (await this.create({ filter: {}, reembed: false, model, taxonomy: { facets, texts, chunkSize } })).job;
+  }
+
+  /**
+   * Makes an import job (see store/import-jobs.ts): `entries`, the file's, are upserted `chunkSize`
+   * at a time by the runners of the active model. The same idempotency key with the same file
+   * (name and format) returns the job it made first.
+   */
+  async startImport(source: ImportSource, entries: string[], chunkSize: number, idempotencyKey?: string | null): Promise<JobRow> {
+    checkIdempotencyKey(idempotencyKey);
+    const { state } = await this.models.role();
+    const model = state.active ?? this.models.model;
+    const request = { filter: {}, reembed: false, model, idempotencyKey: idempotencyKey ?? null, import: { source, entries, chunkSize } };
+    return (await this.create(request)).job;
   }
 
   get(id: string): Promise<JobRow | undefined> {
@@ -138,12 +147,31 @@ function sameRequest(job: JobRow, request: NewJob): void {
     then.push(`reembed ${job.reembed}`);
     now.push(`reembed ${request.reembed}`);
   }
+  const [file, asked] = [sourceOf(job.importSource), sourceOf(request.import?.source ?? null)];
+  if (file !== asked) {
+    then.push(file);
+    now.push(asked);
+  }
   if (then.length === 0) return;
   throw new FieldError(
     ['idempotencyKey'],
     ErrorCode.BAD_USER_INPUT,
     `idempotencyKey: ${JSON.stringify(request.idempotencyKey)} already started tagging job ${job.id} with ${then.join(' and ')}; this request has ${now.join(' and ')}. A key repeats only the request it was first sent with; use a new key for a new job.`,
   );
+}
+
+/** A job's file as a message names it. */
+function sourceOf(source: ImportSource | null): string {
+  return source ? `the file ${JSON.stringify(source.file)} (${source.format})` : 'no file to import';
+}
+
+function checkIdempotencyKey(idempotencyKey: string | null | undefined): void {
+  if (idempotencyKey !== undefined && idempotencyKey !== null && (idempotencyKey.trim() === '' || idempotencyKey.length > MAX_KEY_LENGTH))
+    throw new FieldError(
+      ['idempotencyKey'],
+      ErrorCode.BAD_USER_INPUT,
+      `idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters, not blank.`,
+    );
 }
 
 /** A filter as JSON with its keys sorted: PostgreSQL's jsonb gives a stored filter back with its keys in its own order. */

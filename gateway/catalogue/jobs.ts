@@ -2,7 +2,8 @@
  * The tagging job runner: every gateway runs one. It polls the store for work and does one chunk
  * at a time: claim a chunk (a transaction in the store), compute its products' automatic tags from
  * their stored vectors with the current taxonomy (a re-embedding job embeds their images first; a
- * taxonomy job's chunk is label prompts to embed instead, see taxonomy-jobs.ts), and complete it
+ * taxonomy job's chunk is label prompts to embed instead, see taxonomy-jobs.ts, and an import job's
+ * a file's products to upsert, see import-jobs.ts), and complete it
  * (the vectors, the tags, the chunk done and the job's counts in one transaction). It claims only
  * work its gateway's model can do: re-embedding for that model, tagging (and a taxonomy's prompts)
  * while it is the catalogue's active model. The job lives in the store, not here: a gateway killed in the
@@ -120,9 +121,11 @@ export class TaggingJobRunner {
     if (!chunk) return false;
     const outcome = chunk.texts
       ? await this.catalogue.embedPromptChunk(chunk)
-      : chunk.reembed
-        ? await this.catalogue.embedChunk(chunk)
-        : await this.catalogue.tagChunk(chunk.productIds);
+      : chunk.entries
+        ? await this.catalogue.importChunk(chunk)
+        : chunk.reembed
+          ? await this.catalogue.embedChunk(chunk)
+          : await this.catalogue.tagChunk(chunk.productIds);
     await this.store.completeJobChunk(chunk, outcome);
     return true;
   }

@@ -10,6 +10,12 @@ export interface CatalogueLimits extends TaxonomyLimits {
   maxImagesPerProduct: number;
   /** Largest page or result list a caller may ask for. */
   maxFirst: number;
+  /**
+   * Largest file productsImport reads, in bytes (env CATALOGUE_MAX_IMPORT_BYTES). Default 256 MiB:
+   * a Shopify export of some 100,000 products. The file is spooled to disk as it arrives; its
+   * products are held in memory while the request reads them into the job.
+   */
+  maxImportBytes: number;
   /** The folder of Shopify's attribute files that attribute facets come from (attributes.json, attribute_values.json, verticals/). Default the shipped taxonomies/shopify-2025-08. */
   attributeTaxonomyDir?: string;
 }
@@ -23,6 +29,7 @@ export const DEFAULT_CATALOGUE_LIMITS: CatalogueLimits = {
   maxProducts: 256,
   maxImagesPerProduct: 10,
   maxFirst: 500,
+  maxImportBytes: 256 * 1024 * 1024,
 };
 
 export function checkFirst(first: number, limits: Pick<CatalogueLimits, 'maxFirst'>): void {

@@ -1,3 +1,4 @@
+import type { Format } from '../imports';
 import type { ImageIntake } from '../intake';
 import type {
   CatalogueStore,
@@ -17,6 +18,7 @@ import { Chunks } from './chunks';
 import type { Connection, Edge } from './cursor';
 import type { Embedder } from './embedder';
 import { Images } from './images';
+import { ImportJobs, type ImportFile } from './import-jobs';
 import { Ingest, type ProductInput, type UpsertResult } from './ingest';
 import { JobRequests } from './job-requests';
 import { JobSignals } from './job-signals';
@@ -58,6 +60,7 @@ export class CatalogueService {
   private readonly attributeFacets: AttributeFacets;
   private readonly signals = new JobSignals();
   private readonly taxonomyJobs: TaxonomyJobs;
+  private readonly importJobs: ImportJobs;
   private readonly taxonomyWaits: TaxonomyWaits;
 
   constructor(
@@ -82,6 +85,7 @@ export class CatalogueService {
     this.jobs = new JobRequests(store, models, limits, this.signals);
     this.taxonomyJobs = new TaxonomyJobs({ store, embeddings, models, labels, jobs: this.jobs });
     this.taxonomyWaits = new TaxonomyWaits(store, this.signals);
+    this.importJobs = new ImportJobs({ jobs: this.jobs, ingest: this.ingest });
     this.changes = new TagChanges(store, limits);
     this.attributeFacets = new AttributeFacets(limits, limits.attributeTaxonomyDir);
   }
@@ -207,6 +211,16 @@ export class CatalogueService {
   /** A taxonomy job's chunk of label prompts; see TaxonomyJobs.embedChunk. */
   embedPromptChunk(chunk: Pick<JobChunk, 'jobId' | 'texts'>): Promise<ChunkOutcome> {
     return this.taxonomyJobs.embedChunk(chunk);
+  }
+
+  /** Reads a shop's export file (or a file of the project's formats) into an import job; see ImportJobs.start. */
+  startImportJob(open: () => Promise<ImportFile>, format: Format, idempotencyKey?: string | null): Promise<JobRow> {
+    return this.importJobs.start(open, format, idempotencyKey);
+  }
+
+  /** An import job's chunk of the file's products; see ImportJobs.importChunk. */
+  importChunk(chunk: Pick<JobChunk, 'entries'>): Promise<ChunkOutcome> {
+    return this.importJobs.importChunk(chunk);
   }
 
   /** A re-embedding job's chunk; see Chunks.embedChunk. */

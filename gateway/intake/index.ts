@@ -10,7 +10,7 @@ export {
   type FetchImageOptions,
   type UrlValidators,
 } from './fetch-image';
-export type { UploadedFile, UploadValue } from './upload';
+export { streamUpload, type UploadedFile, type UploadLimit, type UploadValue } from './upload';
 
 export interface ImageIntake {
   /** Fetches an image URL; failures name `input`. `signal`: the client has gone. */

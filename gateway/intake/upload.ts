@@ -1,4 +1,4 @@
-import { addAbortSignal, type Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 
 import { ErrorCode, GatewayError } from '../common/errors';
 
@@ -27,17 +27,23 @@ function statusOf(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-function tooLarge(maxBytes: number): GatewayError {
-  return new GatewayError(ErrorCode.INPUT_TOO_LARGE, `The uploaded file is over the limit of ${maxBytes} bytes (IMAGE_MAX_BYTES).`);
+/** The limit an upload is held to: its bytes, and the variable that sets them. */
+export interface UploadLimit {
+  maxBytes: number;
+  variable: string;
+}
+
+function tooLarge({ maxBytes, variable }: UploadLimit): GatewayError {
+  return new GatewayError(ErrorCode.INPUT_TOO_LARGE, `The uploaded file is over the limit of ${maxBytes} bytes (${variable}).`);
 }
 
 /** Any failure to read an upload, as the client should read it. */
-function uploadError(error: unknown, maxBytes: number): GatewayError {
+function uploadError(error: unknown, limit: UploadLimit): GatewayError {
   if (error instanceof GatewayError) return error;
   const status = statusOf(error);
   const message = error instanceof Error ? error.message : String(error);
   // graphql-upload's own limit (see gateway/uploads.ts): the same refusal as the count's below.
-  if (status === 413) return tooLarge(maxBytes);
+  if (status === 413) return tooLarge(limit);
   if (status === 499)
     return new GatewayError(ErrorCode.CLIENT_CLOSED_REQUEST, 'The client closed the request while the file was uploading.', {
       cause: error,
@@ -69,17 +75,18 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
  * than `maxBytes` of one file is ever held. `signal`: the client has gone; reading stops at once.
  */
 export async function readUpload(upload: UploadValue, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+  const limit = { maxBytes, variable: 'IMAGE_MAX_BYTES' };
   let file: UploadedFile;
   try {
     file = await untilAborted(upload, signal);
   } catch (error) {
-    throw signal?.aborted ? signal.reason : uploadError(error, maxBytes);
+    throw signal?.aborted ? signal.reason : uploadError(error, limit);
   }
   let stream: Readable;
   try {
     stream = file.createReadStream();
   } catch (error) {
-    throw uploadError(error, maxBytes);
+    throw uploadError(error, limit);
   }
   if (signal) addAbortSignal(signal, stream);
   const chunks: Buffer[] = [];
@@ -87,15 +94,51 @@ export async function readUpload(upload: UploadValue, maxBytes: number, signal?:
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       received += chunk.byteLength;
-      if (received > maxBytes) throw tooLarge(maxBytes);
+      if (received > maxBytes) throw tooLarge(limit);
       chunks.push(chunk);
     }
   } catch (error) {
-    throw signal?.aborted ? signal.reason : uploadError(error, maxBytes);
+    throw signal?.aborted ? signal.reason : uploadError(error, limit);
   } finally {
     stream.destroy();
   }
   if (received === 0) throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'The uploaded file is empty.');
   const bytes = Buffer.concat(chunks, received);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * An uploaded file too large to hold, read as a stream of its bytes as they arrive: its name, and
+ * a stream that fails with a GatewayError saying what is wrong (INPUT_TOO_LARGE naming `variable`
+ * the moment the count passes `maxBytes`, the rest never read; the client gone; the body cut short).
+ */
+export async function streamUpload(
+  upload: UploadValue,
+  limit: UploadLimit,
+  signal?: AbortSignal,
+): Promise<{ filename: string; stream: Readable }> {
+  let file: UploadedFile;
+  let source: Readable;
+  try {
+    file = await untilAborted(upload, signal);
+    source = file.createReadStream();
+  } catch (error) {
+    throw signal?.aborted ? signal.reason : uploadError(error, limit);
+  }
+  if (signal) addAbortSignal(signal, source);
+  async function* counted(): AsyncGenerator<Buffer> {
+    let received = 0;
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        received += chunk.byteLength;
+        if (received > limit.maxBytes) throw tooLarge(limit);
+        yield chunk;
+      }
+    } catch (error) {
+      throw signal?.aborted ? signal.reason : uploadError(error, limit);
+    } finally {
+      source.destroy();
+    }
+  }
+  return { filename: file.filename, stream: Readable.from(counted(), { objectMode: false }) };
 }

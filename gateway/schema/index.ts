@@ -8,6 +8,7 @@ import { buildSchema, type PubSub } from 'type-graphql';
 
 import { CatalogueResolver } from './catalogue/catalogue.resolver';
 import { JobSubscriptionResolver } from './catalogue/job-subscription.resolver';
+import { ProductsImportResolver } from './catalogue/import.resolver';
 import { CatalogueMutationResolver } from './catalogue/mutation.resolver';
 import { ProductResolver } from './catalogue/product.resolver';
 import { TagChangesResolver } from './catalogue/tag-changes.resolver';
@@ -41,6 +42,7 @@ export function buildGatewaySchema(): Promise<GraphQLSchema> {
       CatalogueResolver,
       ProductResolver,
       CatalogueMutationResolver,
+      ProductsImportResolver,
       JobSubscriptionResolver,
       TagChangesResolver,
       WebhooksResolver,

@@ -1,5 +1,4 @@
-/** The shop's webhooks coming in (POST /webhooks/shopify), and the mapping of Shopify's products that imports share. */
-export { plainText, SHOPIFY_MAX_IMAGES, shopifyAttributes, type ShopifyFields } from './attributes';
+/** The shop's webhooks coming in (POST /webhooks/shopify). */
 export { retryDelayMs, ShopifyInbox } from './inbox';
 export { checkShopifyOptions, DEFAULT_SHOPIFY_OPTIONS, SHOPIFY_VARIABLES, shopifyFromEnv, type ShopifyOptions } from './options';
 export { DeliveryProcessor, PRODUCT_TOPICS, type Processed } from './process';

@@ -1,8 +1,8 @@
 // A products/create or products/update payload (the REST product resource Shopify serialises at
 // the subscription's API version) as the catalogue's product, the same shape as an import of the
-// shop's CSV export gives (see attributes.ts): the handle is the id, images in position order.
+// shop's CSV export gives (see gateway/imports/shopify-product.ts): the handle is the id, images in position order.
 import type { ProductInput } from '../catalogue';
-import { plainText, shopifyAttributes } from './attributes';
+import { plainText, shopifyAttributes } from '../imports';
 
 /** The fields of the REST product payload this reads; Shopify sends many more. */
 export interface ShopifyProductPayload {

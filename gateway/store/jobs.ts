@@ -32,8 +32,11 @@ export function chunkOf(job: JobColumns, claim: string, seq: number, productIds:
     model: job.model,
     changesModel: job.changes_model,
     attempts,
-    // A taxonomy job's chunks hold prompt texts where other jobs' hold product ids.
-    ...(job.taxonomy ? { productIds: [], texts: productIds } : { texts: null }),
+    // A taxonomy job's chunks hold prompt texts, and an import job's the file's entries, where other jobs' hold product ids.
+    texts: null,
+    entries: null,
+    ...(job.taxonomy ? { productIds: [], texts: productIds } : {}),
+    ...(job.import_source ? { productIds: [], entries: productIds } : {}),
   };
 }
 

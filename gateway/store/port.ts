@@ -271,6 +271,11 @@ export interface JobRow {
    * embedded; total and processed then count prompts. Null for other jobs.
    */
   taxonomy: FacetRow[] | null;
+  /**
+   * An import job's file (NewJob.import): its products are the job's chunks, upserted as they are
+   * claimed; total and processed then count the file's products. Null for other jobs.
+   */
+  importSource: ImportSource | null;
   idempotencyKey: string | null;
   /** ISO 8601. */
   createdAt: string;
@@ -288,6 +293,26 @@ export interface NewJob {
   idempotencyKey?: string | null;
   /** Makes a taxonomy job (filter {}, reembed false): see TaxonomyJob. */
   taxonomy?: TaxonomyJob;
+  /** Makes an import job (filter {}, reembed false): see ImportJob. */
+  import?: ImportJob;
+}
+
+/** Which file an import job reads: its name as the client gave it, and its format. */
+export interface ImportSource {
+  file: string;
+  format: string;
+}
+
+/**
+ * An import job: a product file read when the job is made, whose products wait in the job's chunks
+ * (cut once, in file order) to be upserted by whichever gateway claims them (see import-jobs.ts).
+ */
+export interface ImportJob {
+  source: ImportSource;
+  /** The file's entries in order, each an opaque string to the store (the catalogue's JSON of one product or one unreadable line). */
+  entries: string[];
+  /** Entries per chunk. */
+  chunkSize: number;
 }
 
 /**
@@ -324,6 +349,8 @@ export interface JobChunk {
   attempts: number;
   /** A taxonomy job's chunk: the prompt texts to embed (productIds is then empty); null for other jobs. */
   texts: string[] | null;
+  /** An import job's chunk: its entries (ImportJob.entries), in file order (productIds is then empty); null for other jobs. */
+  entries: string[] | null;
 }
 
 /** What a worker made of a chunk: the automatic tags of its products, and its counts. */

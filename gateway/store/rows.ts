@@ -83,6 +83,7 @@ export function jobOf(row: JobColumns): JobRow {
     model: row.model,
     changesModel: row.changes_model,
     taxonomy: row.taxonomy ?? null,
+    importSource: row.import_source ?? null,
     idempotencyKey: row.idempotency_key,
     createdAt: row.created_at,
     startedAt: row.started_at,

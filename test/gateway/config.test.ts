@@ -30,6 +30,7 @@ describe('configFromEnv', () => {
       maxTemplates: 32,
       maxFirst: 500,
       maxTreeNodes: 20_000,
+      maxImportBytes: 268_435_456,
     });
     expect(configFromEnv({ MAX_INPUTS_PER_REQUEST: '64' }).catalogue.maxProducts).toBe(64);
     const set = configFromEnv({
@@ -41,6 +42,7 @@ describe('configFromEnv', () => {
       CATALOGUE_MAX_TEMPLATES: '2',
       CATALOGUE_MAX_PAGE: '100',
       CATALOGUE_MAX_TREE_NODES: '500',
+      CATALOGUE_MAX_IMPORT_BYTES: '1048576',
     }).catalogue;
     expect(set).toEqual({
       maxProducts: 1000,
@@ -50,6 +52,7 @@ describe('configFromEnv', () => {
       maxTemplates: 2,
       maxFirst: 100,
       maxTreeNodes: 500,
+      maxImportBytes: 1_048_576,
     });
     expect(() => configFromEnv({ CATALOGUE_MAX_IMAGES_PER_PRODUCT: '0' })).toThrow(/^CATALOGUE_MAX_IMAGES_PER_PRODUCT must be .*got "0"/);
   });

@@ -145,7 +145,7 @@ describe('tools/catalogue.ts import', () => {
     const shop = await startGateway({ fetch: { ...configFromEnv({}).fetch, allowNetworks: ['127.0.0.1/32'] } });
     try {
       const paths: string[] = [];
-      const text = readFileSync(join(__dirname, 'import', 'fixtures', fixture), 'utf8').replace(
+      const text = readFileSync(join(__dirname, '..', 'gateway', 'imports', 'fixtures', fixture), 'utf8').replace(
         new RegExp(`${origin.source}(/[^,"<\\s]*)`, 'g'),
         (_, path: string) => {
           paths.push(path);

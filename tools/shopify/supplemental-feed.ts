@@ -10,7 +10,7 @@
 //   row each: for products grouping several feed items, whose own id is the group's. The Merchant
 //   Center import keeps no item ids today, so its grouped products need this.
 // Values holding a tab, a line break or a double quote are quoted, a quote doubled (Merchant Center's
-// quoted fields, as tools/import/merchant-tsv.ts reads them); several labels of one facet are joined
+// quoted fields, as gateway/imports/merchant-tsv.ts reads them); several labels of one facet are joined
 // with `/`, the separator Google's color and material attributes take; an attribute facet's values
 // go by their names (label-names.ts).
 import { renameSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,6 @@
-import { CHANGE_SOURCES, FACET_MODES, JOB_KINDS, JOB_STATUSES, TAG_SOURCES } from '../../catalogue';
+import { registerEnumType } from 'type-graphql';
+
+import { CHANGE_SOURCES, FACET_MODES, JOB_KINDS, JOB_STATUSES, TAG_SOURCES, type ImportFormat as Format } from '../../catalogue';
 import { graphqlEnum } from '../enum';
 
 /** Values are the store's: the enum's names are what clients write. */
@@ -42,9 +44,43 @@ export const JobKind = graphqlEnum('JobKind', JOB_KINDS, {
       description:
         'Embeds the label prompts of a taxonomySet that the store lacks, then sets the taxonomy and queues a TAGGING job over every product.',
     },
+    IMPORT: { description: "Upserts the products of a file given to productsImport (a shop's export), with their images and tags." },
   },
 });
 export type JobKind = (typeof JOB_KINDS)[number];
+
+/**
+ * The files productsImport reads. The catalogue names them as the import command's --format does
+ * (`shopify-csv`), which GraphQL cannot spell: the names are written out here, each with its value.
+ */
+export const ImportFormat = {
+  SHOPIFY_CSV: 'shopify-csv',
+  MERCHANT_TSV: 'merchant-tsv',
+  MERCHANT_XML: 'merchant-xml',
+  JSONL: 'jsonl',
+  CSV: 'csv',
+} as const satisfies Record<string, Format>;
+export type ImportFormat = Format;
+registerEnumType(ImportFormat, {
+  name: 'ImportFormat',
+  description: 'The format of a file productsImport reads.',
+  valuesConfig: {
+    SHOPIFY_CSV: {
+      description:
+        "Shopify's product CSV export, either generation of headers (Handle, Image Src, ... or URL handle, Product image URL, ...): one product per handle.",
+    },
+    MERCHANT_TSV: { description: 'A Google Merchant Center text feed (tab-separated, with a header row): items grouped by item_group_id.' },
+    MERCHANT_XML: {
+      description: 'A Google Merchant Center XML feed (RSS 2.0 or Atom 1.0, the g: namespace): items grouped by item_group_id.',
+    },
+    JSONL: {
+      description: 'JSON Lines, one product a line, as productsUpsert takes it: {"id", "title", "description", "images", "attributes"}.',
+    },
+    CSV: {
+      description: 'CSV with the columns id, title, description, images (URLs separated by spaces or |) and attributes (a JSON object).',
+    },
+  },
+});
 
 export const JobStatus = graphqlEnum('JobStatus', JOB_STATUSES, {
   valuesConfig: {

@@ -1,14 +1,23 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
 import { etaSeconds, jobKind, type JobRow, type TaxonomyChange } from '../../catalogue';
-import { JobKind, JobStatus } from './enums';
+import { ImportFormat, JobKind, JobStatus } from './enums';
 import { UserError } from './payload.type';
 import { Taxonomy } from './taxonomy.type';
+
+@ObjectType({ description: 'The file an IMPORT job reads, as productsImport was given it.' })
+export class ImportSource {
+  @Field({ description: 'Its name, as the client sent it.' })
+  file!: string;
+
+  @Field(() => ImportFormat)
+  format!: ImportFormat;
+}
 
 @ObjectType({
   description:
     'A background job, a chunk at a time, by any gateway of its model: re-tagging products from their stored vectors, ' +
-    "embedding their images again first (reembed), a model change, or embedding a taxonomy's label prompts (see kind).",
+    "embedding their images again first (reembed), a model change, embedding a taxonomy's label prompts, or importing a file's products (see kind).",
 })
 export class TaggingJob {
   @Field(() => ID)
@@ -40,20 +49,29 @@ export class TaggingJob {
   @Field(() => Int, {
     description:
       'Products matching the filter when the job was started (for a model change: those still without a vector of its model; ' +
-      'for a TAXONOMY job: the label prompts to embed, those the store did not hold yet).',
+      'for a TAXONOMY job: the label prompts to embed, those the store did not hold yet; for an IMPORT job: the products of its file, ' +
+      'and the lines that could not be read).',
   })
   total!: number;
 
-  @Field(() => Int, { description: 'Products tagged so far (a product deleted meanwhile counts as done); prompts embedded for TAXONOMY.' })
+  @Field(() => Int, {
+    description:
+      'Products tagged so far (a product deleted meanwhile counts as done); prompts embedded for TAXONOMY; products stored for IMPORT.',
+  })
   processed!: number;
 
   @Field(() => Int, { description: 'Products that could not be tagged, or prompts that could not be embedded (see errors).' })
   failed!: number;
 
   @Field(() => [UserError], {
-    description: 'The first 20 problems, each naming its product in field (a TAXONOMY job: the facet and label of a prompt).',
+    description:
+      'The first 20 problems, each naming its product in field (a TAXONOMY job: the facet and label of a prompt; an IMPORT job: ' +
+      '["line", N], and ["line", N, "images", I] for an image left out, its product imported without it).',
   })
   errors!: UserError[];
+
+  @Field(() => ImportSource, { nullable: true, description: "An IMPORT job's file; null for other jobs." })
+  importSource!: ImportSource | null;
 
   @Field(() => String, { nullable: true, description: 'ISO 8601: when its first chunk was claimed.' })
   startedAt!: string | null;
@@ -76,6 +94,7 @@ export class TaggingJob {
       processed: row.processed,
       failed: row.failed,
       errors: row.errors.map((e) => Object.assign(new UserError(), e)),
+      importSource: row.importSource && Object.assign(new ImportSource(), row.importSource),
       startedAt: row.startedAt,
       finishedAt: row.finishedAt,
       etaSeconds: etaSeconds(row, now),

@@ -1,7 +1,6 @@
 import { Arg, Ctx, ID, Mutation, Resolver } from 'type-graphql';
 
-import { FieldError, taxonomyProblems } from '../../catalogue';
-import { ErrorCode } from '../../common/errors';
+import { taxonomyProblems } from '../../catalogue';
 import type { GatewayContext } from '../../context';
 import { storeFilter } from './arguments';
 import { FacetInput } from './facet.input';
@@ -9,22 +8,7 @@ import { TaggingJob, TaggingJobPayload, TaxonomySetPayload } from './job.type';
 import { ProductsDeletePayload, ProductsUpsertPayload, ProductTagsSetPayload, UserError } from './payload.type';
 import { ProductFilter, ProductInput } from './product.input';
 import { Product } from './product.type';
-
-/** A failure of one field as a userError; an internal one is logged with its cause, which the client does not see. */
-function userErrorOf(error: FieldError, ctx: GatewayContext): UserError {
-  if (error.code === ErrorCode.INTERNAL_SERVER_ERROR) ctx.services.logInternal(error.cause ?? error);
-  return UserError.from(error);
-}
-
-/** Runs a mutation; a problem with the caller's input becomes userErrors, anything else a GraphQL error. */
-async function userErrorsOf<T>(ctx: GatewayContext, run: () => Promise<T>): Promise<{ value?: T; userErrors: UserError[] }> {
-  try {
-    return { value: await run(), userErrors: [] };
-  } catch (error) {
-    if (error instanceof FieldError) return { userErrors: [userErrorOf(error, ctx)] };
-    throw error;
-  }
-}
+import { userErrorOf, userErrorsOf } from './user-errors';
 
 @Resolver()
 export class CatalogueMutationResolver {

@@ -1,11 +1,10 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 
-import { FieldError } from '../../catalogue';
-import { ErrorCode, GatewayError } from '../../common/errors';
 import type { GatewayContext } from '../../context';
 import { pageInfo } from './arguments';
 import { UserError } from './payload.type';
 import { TagChange } from './tag-change.type';
+import { requireAdmin, userErrorsOf } from './user-errors';
 import {
   WebhookDeadLetter,
   WebhookDeadLetterConnection,
@@ -16,25 +15,8 @@ import {
   WebhookRedeliverPayload,
 } from './webhook.type';
 
-/**
- * Every webhook field needs an admin key (or, without API_KEYS, a client on this machine): they
- * say where the catalogue's changes are sent, and URLs often carry a receiver's token.
- */
-function requireAdmin(ctx: GatewayContext): void {
-  const decision = ctx.services.authorizeAdmin(ctx.credentials);
-  if (!decision.ok) throw new GatewayError(ErrorCode[decision.code], decision.message);
-}
-
-/** A mutation's run: a problem with the caller's input becomes userErrors, anything else a GraphQL error. */
-async function userErrorsOf<T>(ctx: GatewayContext, run: () => Promise<T>): Promise<{ value?: T; userErrors: UserError[] }> {
-  try {
-    return { value: await run(), userErrors: [] };
-  } catch (error) {
-    if (!(error instanceof FieldError)) throw error;
-    if (error.code === ErrorCode.INTERNAL_SERVER_ERROR) ctx.services.logInternal(error.cause ?? error);
-    return { userErrors: [UserError.from(error)] };
-  }
-}
+// Every webhook field needs an admin key (requireAdmin): they say where the catalogue's changes are
+// sent, and URLs often carry a receiver's token.
 
 @Resolver(() => WebhookDeadLetter)
 export class WebhooksResolver {

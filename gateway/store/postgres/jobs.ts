@@ -8,7 +8,7 @@ import { where } from '../filter';
 import { abandonedChunk, ACTIVE, changesModel, chunkOf, chunkSizeOf, takesJob } from '../jobs';
 import { checkModelChangeFilter, modelChangeFailure } from '../model-change';
 import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, modelKey } from '../port';
-import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
+import type { ChunkOutcome, ImportJob, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
 import { jobOf, type JobColumns } from '../rows';
 import { Part } from '../composed';
 import type { Connection } from './connection';
@@ -19,6 +19,7 @@ import { MAX_DIM } from './schema';
 import type { Tags } from './tags';
 import { chunksOf } from '../label-vectors';
 import { checkTaxonomyJob, taxonomyJobFailure } from '../taxonomy-jobs';
+import { checkImportJob } from '../import-jobs';
 import type { ModelTable, Vectors } from './vectors';
 
 /**
@@ -32,12 +33,16 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
     const key = job.idempotencyKey ?? null;
     const model = modelKey(job.model);
     const taxonomy = job.taxonomy && checkTaxonomyJob(job);
+    const imported = job.import && checkImportJob(job);
     return this.c.transaction(async (client) => {
-      if (taxonomy) {
+      if (taxonomy || imported) {
         const existing =
           key === null ? undefined : (await client.query<JobColumns>(`SELECT * FROM ${n.jobs} WHERE idempotency_key = $1`, [key])).rows[0];
         if (existing) return { job: jobOf(existing), created: false };
-        return { job: jobOf(await this.insertTaxonomyJob(client, taxonomy, model, key)), created: true };
+        const made = taxonomy
+          ? await this.insertTaxonomyJob(client, taxonomy, model, key)
+          : await this.insertImportJob(client, imported!, model, key);
+        return { job: jobOf(made), created: true };
       }
       // Locked for a re-embedding job: two model changes made at once take turns, and the second finds the first.
       const change = changesModel(job.reembed, job.model, await this.uses.models.modelState(client, job.reembed));
@@ -93,6 +98,31 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
         [id, i + 1, texts],
       );
     }
+    return job;
+  }
+
+  /**
+   * An import job (see import-jobs.ts), its chunks cut now from the file's entries, inside the
+   * caller's transaction: all of them in one statement, however many (a large shop's file is
+   * thousands of chunks).
+   */
+  private async insertImportJob(client: PoolClient, imported: ImportJob, model: string, key: string | null): Promise<JobColumns> {
+    const n = this.c.names;
+    const id = randomUUID();
+    const job = (
+      await client.query<JobColumns>(
+        `INSERT INTO ${n.jobs} (id, status, total, filter, reembed, model, changes_model, idempotency_key, exhausted, import_source, created_at)
+         VALUES ($1, 'QUEUED', $2, '{}'::jsonb, false, $3, false, $4, true, $5::jsonb, $6)
+         RETURNING *`,
+        [id, imported.entries.length, model, key, JSON.stringify(imported.source), new Date().toISOString()],
+      )
+    ).rows[0];
+    await client.query(
+      `INSERT INTO ${n.jobChunks} (job_id, seq, product_ids, status, attempts)
+       SELECT $1, chunk.seq, ARRAY(SELECT e FROM jsonb_array_elements_text(chunk.entries) WITH ORDINALITY AS t(e, i) ORDER BY i), 'pending', 0
+       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS chunk(entries, seq)`,
+      [id, JSON.stringify(chunksOf(imported.entries, imported.chunkSize))],
+    );
     return job;
   }
 

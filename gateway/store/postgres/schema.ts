@@ -271,6 +271,8 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
     `ALTER TABLE ${n.jobs} ADD COLUMN IF NOT EXISTS taxonomy jsonb`,
     `ALTER TABLE ${n.jobs} ADD COLUMN IF NOT EXISTS base_version integer`,
   ],
+  // Import jobs (see import-jobs.ts): the file a job's chunks were read from.
+  (n) => [`ALTER TABLE ${n.jobs} ADD COLUMN IF NOT EXISTS import_source jsonb`],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -5,7 +5,7 @@ import { checkAutoTags, checkProductsWrite, checkVectorModel } from '../checks';
 import { abandonedChunk, ACTIVE, changesModel, chunkOf, chunkSizeOf, takesJob } from '../jobs';
 import { checkModelChangeFilter, modelChangeFailure } from '../model-change';
 import { JOB_CHUNK_MAX_ATTEMPTS, JOB_MAX_ERRORS, modelKey } from '../port';
-import type { ChunkOutcome, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
+import type { ChunkOutcome, ImportJob, JobChunk, JobError, JobRow, NewJob, TaxonomyJob, VectorModel } from '../port';
 import type { JobColumns } from '../rows';
 import { where } from '../filter';
 import { Part } from '../composed';
@@ -17,6 +17,7 @@ import { jobColumns, jobOfSql, productParams, type JobSqlRow } from './rows';
 import type { Tags } from './tags';
 import { chunksOf } from '../label-vectors';
 import { checkTaxonomyJob, taxonomyJobFailure } from '../taxonomy-jobs';
+import { checkImportJob } from '../import-jobs';
 
 /**
  * Jobs as rows, cut into chunks of product ids as they go. Every method is one transaction; a
@@ -29,12 +30,14 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
     const key = job.idempotencyKey ?? null;
     const model = modelKey(job.model);
     const taxonomy = job.taxonomy && checkTaxonomyJob(job);
+    const imported = job.import && checkImportJob(job);
     return this.c.run('createJob', 'write', () => {
       if (key !== null) {
         const existing = this.c.sql('SELECT * FROM jobs WHERE idempotency_key = ?').get(key) as JobSqlRow | undefined;
         if (existing) return { job: jobOfSql(existing), created: false };
       }
       if (taxonomy) return { job: jobOfSql(this.row(this.insertTaxonomyJob(taxonomy, model, key))!), created: true };
+      if (imported) return { job: jobOfSql(this.row(this.insertImportJob(imported, model, key))!), created: true };
       const change = changesModel(job.reembed, job.model, this.uses.models.modelState());
       const { sql, params } = filterConditions(job.filter);
       if (change) {
@@ -77,6 +80,20 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       .run(id, taxonomy.texts.length, model, key, JSON.stringify(taxonomy.facets), base, now);
     const chunk = this.c.sql("INSERT INTO job_chunks (job_id, seq, product_ids, status, attempts) VALUES (?, ?, ?, 'pending', 0)");
     chunksOf(taxonomy.texts, taxonomy.chunkSize).forEach((texts, i) => chunk.run(id, i + 1, JSON.stringify(texts)));
+    return id;
+  }
+
+  /** An import job (see import-jobs.ts), its chunks cut now from the file's entries, inside the caller's transaction. Returns its id. */
+  private insertImportJob(imported: ImportJob, model: string, key: string | null): string {
+    const id = randomUUID();
+    this.c
+      .sql(
+        `INSERT INTO jobs (id, status, total, filter, reembed, model, changes_model, idempotency_key, exhausted, import_source, created_at)
+         VALUES (?, 'QUEUED', ?, '{}', 0, ?, 0, ?, 1, ?, ?)`,
+      )
+      .run(id, imported.entries.length, model, key, JSON.stringify(imported.source), this.c.now().toISOString());
+    const chunk = this.c.sql("INSERT INTO job_chunks (job_id, seq, product_ids, status, attempts) VALUES (?, ?, ?, 'pending', 0)");
+    chunksOf(imported.entries, imported.chunkSize).forEach((entries, i) => chunk.run(id, i + 1, JSON.stringify(entries)));
     return id;
   }
 

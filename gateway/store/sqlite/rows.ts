@@ -1,5 +1,5 @@
 import { checkImageLists } from '../checks';
-import type { FacetRow, JobError, ProductFilter, ProductRow, TagChangeRow, TagRow, VectorModel } from '../port';
+import type { FacetRow, ImportSource, JobError, ProductFilter, ProductRow, TagChangeRow, TagRow, VectorModel } from '../port';
 import {
   jobOf,
   productOf,
@@ -48,8 +48,9 @@ export function tagChangeOfSql(row: TagChangeSqlRow): TagChangeRow {
 }
 
 /** A jobs row as it comes out: errors and filter as JSON text, flags as 0 or 1. */
-export type JobSqlRow = Omit<JobColumns, 'errors' | 'filter' | 'reembed' | 'changes_model' | 'exhausted' | 'taxonomy'> & {
+export type JobSqlRow = Omit<JobColumns, 'errors' | 'filter' | 'reembed' | 'changes_model' | 'exhausted' | 'taxonomy' | 'import_source'> & {
   taxonomy: string | null;
+  import_source: string | null;
   errors: string;
   filter: string;
   reembed: number;
@@ -80,6 +81,7 @@ export function jobColumns(row: JobSqlRow): JobColumns {
     changes_model: row.changes_model === 1,
     exhausted: row.exhausted === 1,
     taxonomy: row.taxonomy === null ? null : (JSON.parse(row.taxonomy) as FacetRow[]),
+    import_source: row.import_source === null ? null : (JSON.parse(row.import_source) as ImportSource),
   };
 }
 

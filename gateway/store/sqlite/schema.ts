@@ -264,6 +264,12 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       db.exec("ALTER TABLE jobs ADD COLUMN taxonomy TEXT CHECK (taxonomy IS NULL OR json_type(taxonomy) = 'array')");
     if (!columns.includes('base_version')) db.exec('ALTER TABLE jobs ADD COLUMN base_version INTEGER');
   },
+  // Import jobs (see import-jobs.ts): the file a job's chunks were read from.
+  (db) => {
+    const columns = db.prepare("SELECT name FROM pragma_table_info('jobs')").pluck().all() as string[];
+    if (!columns.includes('import_source'))
+      db.exec("ALTER TABLE jobs ADD COLUMN import_source TEXT CHECK (import_source IS NULL OR json_type(import_source) = 'object')");
+  },
 ];
 
 /**

@@ -5,6 +5,7 @@
  */
 import { activeModelContract } from './models';
 import { imageVectorsContract } from './image-vectors';
+import { importJobsContract } from './import-jobs';
 import { inboundContract } from './inbound';
 import { jobsContract } from './jobs';
 import { labelVectorsContract } from './label-vectors';
@@ -47,6 +48,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     rescoredTagsContract(subject);
     jobsContract(subject);
     taxonomyJobsContract(subject);
+    importJobsContract(subject);
     inboundContract(subject);
     webhooksContract(subject);
     schemaContract(subject);

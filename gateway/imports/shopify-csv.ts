@@ -12,14 +12,13 @@
 //   ..., Product image URL, Image position, Image alt text, Variant image URL, Gift card, ...
 // Exports of either may add metafield and market columns after these; those are ignored.
 
-import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { parse as parseCsv, CsvError } from 'csv-parse';
-import { plainText, SHOPIFY_MAX_IMAGES, shopifyAttributes } from '../../gateway/shopify';
-import type { Entry, ProductInput } from './entry';
+import { NotAProductFile, parsedBy, type Entry, type ProductInput } from './entry';
+import { plainText, SHOPIFY_MAX_IMAGES, shopifyAttributes } from './shopify-product';
 
 // The description's plain text and the attributes are made as the gateway makes them from the
-// shop's webhooks (gateway/shopify/attributes.ts), so that both ways give one shape of product.
-export { plainText, SHOPIFY_MAX_IMAGES };
+// shop's webhooks (shopify-product.ts), so that both ways give one shape of product.
 
 /** What each generation calls the columns this reader uses, as Shopify spells them. */
 interface Columns {
@@ -114,7 +113,7 @@ function layoutOf(header: string[], file: string): Layout {
     }));
     return { width: header.length, at, options };
   }
-  throw new Error(`${file} is not a Shopify product CSV: its header lacks ${missing.join(', or ')}.`);
+  throw new NotAProductFile(`${file} is not a Shopify product CSV: its header lacks ${missing.join(', or ')}.`);
 }
 
 /** One image as a row gives it: its URL, its position if the row has one, and where it was read. */
@@ -225,8 +224,8 @@ function addRow(
  * with the wrong number of fields and a product without an image are failures with their line; a
  * file whose header is neither generation's is refused with an error naming the missing columns.
  */
-export async function* readShopifyCsv(file: string): AsyncGenerator<Entry> {
-  const parser = createReadStream(file).pipe(parseCsv({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
+export async function* readShopifyCsv(input: Readable, file: string): AsyncGenerator<Entry> {
+  const parser = parsedBy(input, parseCsv({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
   let layout: Layout | undefined;
   let group: Group | undefined;
   // Failures of rows read while a product is open wait for it, so that entries come in line order.
@@ -283,6 +282,6 @@ export async function* readShopifyCsv(file: string): AsyncGenerator<Entry> {
     yield fail(at, `${file} cannot be read from here as CSV: ${error.message}`);
     return;
   }
-  if (!layout) throw new Error(`${file} is empty: a Shopify product CSV starts with a header row.`);
+  if (!layout) throw new NotAProductFile(`${file} is empty: a Shopify product CSV starts with a header row.`);
   yield* close(group ? entryOf(group) : undefined);
 }

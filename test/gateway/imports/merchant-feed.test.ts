@@ -1,8 +1,11 @@
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import type { Entry, ProductInput } from '../../../tools/import/entry';
-import { readMerchantTsv, readMerchantXml } from '../../../tools/import/merchant-feed';
+import type { Entry, ProductInput } from '../../../gateway/imports/entry';
+import { readMerchantTsv as readTsv, readMerchantXml as readXml } from '../../../gateway/imports/merchant-feed';
 
 const fixture = (name: string) => join(__dirname, 'fixtures', name);
+const readMerchantTsv = (file: string) => readTsv(createReadStream(file), file);
+const readMerchantXml = (file: string) => readXml(createReadStream(file));
 const img = (name: string) => ({ url: `https://shop.test/img/${name}` });
 
 async function readAll(entries: AsyncGenerator<Entry>): Promise<Entry[]> {

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Entry } from '../../../tools/import/entry';
-import { plainText, readShopifyCsv } from '../../../tools/import/shopify-csv';
+import type { Entry } from '../../../gateway/imports/entry';
+import { readShopifyCsv } from '../../../gateway/imports/shopify-csv';
+import { plainText } from '../../../gateway/imports/shopify-product';
 
 // The fixtures are one catalogue exported under each of Shopify's header generations, columns in
 // Shopify's order: linen-shirt (4 variants over Color and Size, its images out of position order,
@@ -15,7 +16,7 @@ const CDN = 'https://cdn.shopify.com/s/files/1/0612/3456/7890/files/';
 
 async function read(file: string): Promise<Entry[]> {
   const entries: Entry[] = [];
-  for await (const entry of readShopifyCsv(file)) entries.push(entry);
+  for await (const entry of readShopifyCsv(createReadStream(file), file)) entries.push(entry);
   return entries;
 }
 

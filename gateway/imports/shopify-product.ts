@@ -1,5 +1,5 @@
 // What a Shopify product becomes in the catalogue, whichever way it arrives (the product CSV export
-// read by tools/import/shopify-csv.ts, or the products/* webhooks): the same plain-text description
+// read by shopify-csv.ts, or the products/* webhooks of gateway/shopify/): the same plain-text description
 // and the same attributes, so that a shop imported from its export and then kept up to date by its
 // webhooks holds one shape of product.
 

@@ -1,11 +1,11 @@
 // The project's own formats: JSON Lines (one product per line) and CSV with the columns id, title,
 // description, images (URLs separated by spaces or |) and attributes (a JSON object).
-import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 
 import { parse as parseCsv } from 'csv-parse';
 
-import type { Entry, ProductInput } from './entry';
+import { parsedBy, type Entry, type ProductInput } from './entry';
 
 function toImages(value: unknown): ProductInput['images'] {
   const list = typeof value === 'string' ? value.split(/[\s|]+/).filter(Boolean) : value;
@@ -44,18 +44,18 @@ function toProduct(record: Record<string, unknown>, line: number): Entry {
 }
 
 /** The project's CSV, read as a stream (files larger than memory are fine). */
-export async function* readGenericCsv(file: string): AsyncGenerator<Entry> {
+export async function* readGenericCsv(input: Readable): AsyncGenerator<Entry> {
   let line = 1;
-  for await (const record of createReadStream(file).pipe(parseCsv({ columns: true, trim: true, skip_empty_lines: true }))) {
+  for await (const record of parsedBy(input, parseCsv({ columns: true, trim: true, skip_empty_lines: true }))) {
     line++;
     yield toProduct(record as Record<string, unknown>, line);
   }
 }
 
 /** JSON Lines, read as a stream: a line that is not a JSON object is a failure of its own. */
-export async function* readJsonLines(file: string): AsyncGenerator<Entry> {
+export async function* readJsonLines(input: Readable): AsyncGenerator<Entry> {
   let line = 0;
-  for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
     line++;
     if (text.trim() === '') continue;
     let record: unknown;

@@ -4,9 +4,9 @@
 // (answer/14998273), which csv-parse reads as written. Headers may be the attribute's name
 // (`image_link`) or the spreadsheet form with it in brackets (`Image link [image_link]`).
 
-import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
-import type { Entry } from './entry';
+import { NotAProductFile, parsedBy, type Entry } from './entry';
 import { heldGroupsNote, isMerchantField, MerchantGrouper, type MerchantField, type MerchantItem } from './merchant-item';
 
 const REQUIRED_COLUMNS = ['id', 'title', 'image_link'];
@@ -37,8 +37,9 @@ interface Row {
  * (item_group_id) at the end of the file (see MerchantGrouper). Refuses a file whose header lacks
  * id, title or image_link by throwing before any product.
  */
-export async function* readMerchantTsv(file: string): AsyncGenerator<Entry> {
-  const parser = createReadStream(file).pipe(
+export async function* readMerchantTsv(input: Readable, file: string): AsyncGenerator<Entry> {
+  const parser = parsedBy(
+    input,
     parseCsv({ delimiter: '\t', bom: true, raw: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true }),
   );
   const grouper = new MerchantGrouper();
@@ -55,7 +56,7 @@ export async function* readMerchantTsv(file: string): AsyncGenerator<Entry> {
         const names = record.map(columnName);
         const missing = REQUIRED_COLUMNS.filter((name) => !names.includes(name));
         if (missing.length > 0)
-          throw new Error(
+          throw new NotAProductFile(
             `${file}: the header row has no ${missing.join(', ')} column${missing.length > 1 ? 's' : ''}; a Merchant Center TSV feed needs id, title and image_link (header: ${JSON.stringify(record.join('\t'))}).`,
           );
         columns = names.map((name) => (isMerchantField(name) ? name : undefined));

@@ -7,7 +7,7 @@
 // A g: element wins over the unprefixed one of the same name. Repeated elements
 // (<g:additional_image_link>, answer/6324370) are kept in order.
 
-import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import type { Entry } from './entry';
 import { heldGroupsNote, isMerchantField, MerchantGrouper, type MerchantField, type MerchantItem } from './merchant-item';
@@ -51,7 +51,7 @@ function itemOf(open: OpenItem): MerchantItem {
  * document ends the import with one failure naming the parser's line and message; groups held
  * until then are not sent, since their variants may be incomplete.
  */
-export async function* readMerchantXml(file: string): AsyncGenerator<Entry> {
+export async function* readMerchantXml(input: Readable): AsyncGenerator<Entry> {
   const parser = new SaxesParser({ xmlns: true, position: true });
   const grouper = new MerchantGrouper();
   const ready: Entry[] = [];
@@ -114,7 +114,7 @@ export async function* readMerchantXml(file: string): AsyncGenerator<Entry> {
     depth--;
   });
 
-  for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
+  for await (const chunk of input.setEncoding('utf8')) {
     parser.write(chunk as string);
     yield* ready.splice(0);
     if (failure) return yield failure;
