@@ -28,7 +28,7 @@ export interface GatewayServices {
   catalogue: CatalogueService;
   /** Webhook endpoints and their dead letters (delivering is the gateway's worker). */
   webhooks: WebhookService;
-  /** Whether credentials may run admin operations (webhook endpoints): an admin key, or loopback without keys. */
+  /** Whether credentials may run admin operations (webhook endpoints, file imports): an admin key, or loopback without keys. */
   authorizeAdmin(credentials: Credentials): AuthDecision;
   /**
    * Logs an internal failure that reaches the client only as an INTERNAL_SERVER_ERROR userError

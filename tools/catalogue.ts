@@ -33,7 +33,8 @@ Options:
 
 key prints a new random API key and its entry for the gateway's API_KEYS (the key's SHA-256 and
 scope; the key itself is stored nowhere). --scope read (the default) allows queries; write allows
-queries and mutations, as import needs; admin allows what write does and registering webhook endpoints.
+queries and mutations, as import needs; admin allows what write does, registering webhook endpoints
+and productsImport (a file imported by the gateway itself, in a job).
 
 ${TAXONOMY_HELP}`;
 

@@ -102,6 +102,8 @@ export class ImportJobs {
         throw new GatewayError(result.error.code, `line ${entry.line}: ${result.error.message}`, { cause: result.error });
       errors.push(lineError(named, result.error.code, reasonOf(result.error)));
     });
+    // In file order (a line's unreadable entry and its product's images among the others), as the command lists them.
+    errors.sort((x, y) => Number(x.field![1]) - Number(y.field![1]));
     return { productIds: [], tags: [], processed, failed: entries.length - processed, errors };
   }
 }

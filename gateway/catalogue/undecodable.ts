@@ -60,7 +60,7 @@ export async function upsertLeavingOutUndecodable(
             index: p.positions[index],
             url: p.input.images[index].url ?? undefined,
             code: outcome.error.code,
-            message: reasonOf(outcome.error).replace(/^images\[\d+\]:\s*/, ''),
+            message: reasonOf(outcome.error).replace(/^images\[\d+\](\.\w+)?:\s*/, ''),
           },
         ],
       });

@@ -10,7 +10,8 @@ import type { Rule } from '../../functions/options';
 
 /**
  * What a key may do: `read` runs queries; `write` runs queries and mutations; `admin` all that write
- * may, and the operations that send the catalogue's data elsewhere (webhook endpoints).
+ * may, the operations that send the catalogue's data elsewhere (webhook endpoints), and imports of
+ * a whole product file (productsImport).
  */
 export type Scope = 'read' | 'write' | 'admin';
 export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
@@ -47,9 +48,9 @@ export const AUTH_MESSAGES = {
   remoteWithoutKeys:
     'This gateway has no API keys, so it takes mutations only from its own machine: configure API_KEYS on it and send Authorization: Bearer <key> with a write key.',
   notAdmin:
-    'Webhook endpoints need an API key with the admin scope: send Authorization: Bearer <key> with an admin key (npm run catalogue -- key --scope admin makes one).',
+    'Webhook endpoints and file imports need an API key with the admin scope: send Authorization: Bearer <key> with an admin key (npm run catalogue -- key --scope admin makes one).',
   remoteAdminWithoutKeys:
-    'This gateway has no API keys, so it takes admin operations (webhook endpoints) only from its own machine: configure API_KEYS with an admin key and send it as Authorization: Bearer <key>.',
+    'This gateway has no API keys, so it takes admin operations (webhook endpoints, file imports) only from its own machine: configure API_KEYS with an admin key and send it as Authorization: Bearer <key>.',
 } as const;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;

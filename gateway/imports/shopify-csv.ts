@@ -275,6 +275,8 @@ export async function* readShopifyCsv(input: Readable, file: string): AsyncGener
     }
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
+    // Unreadable before its header: nothing of the file can be read as a product.
+    if (!layout) throw new NotAProductFile(`${file} cannot be read as CSV: ${error.message}`);
     const at = (error as CsvError & { lines?: number }).lines ?? 0;
     // The unreadable part may hold more of the open product's rows: it is not sent incomplete.
     if (group) yield* close(fail(group.line, `its rows end where the file cannot be read (line ${at})`, group.handle));

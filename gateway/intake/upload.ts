@@ -113,14 +113,14 @@ export async function readUpload(upload: UploadValue, maxBytes: number, signal?:
  * the moment the count passes `maxBytes`, the rest never read; the client gone; the body cut short).
  */
 export async function streamUpload(
-  upload: UploadValue,
+  upload: UploadValue | UploadedFile,
   limit: UploadLimit,
   signal?: AbortSignal,
 ): Promise<{ filename: string; stream: Readable }> {
   let file: UploadedFile;
   let source: Readable;
   try {
-    file = await untilAborted(upload, signal);
+    file = await untilAborted(Promise.resolve(upload), signal);
     source = file.createReadStream();
   } catch (error) {
     throw signal?.aborted ? signal.reason : uploadError(error, limit);

@@ -1,7 +1,5 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +8,7 @@ import { configFromEnv } from '../../gateway/config';
 import { builtEntry } from '../helpers/build';
 import { runBuiltTool } from '../helpers/built-tool';
 import { startGateway, type RunningGateway } from '../helpers/gateway';
+import { exportOnLoopback } from '../helpers/shop-export';
 import { drawShape, loadReference, seededRandom } from '../helpers/tiny-clip';
 
 /** `npm run catalogue -- ARGS`, built. */
@@ -121,47 +120,15 @@ describe('tools/catalogue.ts import', () => {
     fixture: string,
     origin: RegExp,
     use: (file: string, shop: RunningGateway, host: string, served: string[]) => Promise<void>,
-    { gifs = [], delayMs = 0 }: { gifs?: string[]; delayMs?: number } = {},
+    options: { gifs?: string[]; delayMs?: number } = {},
   ) {
-    /** The paths answered with their bytes (200), in order. */
-    const served: string[] = [];
-    const random = seededRandom(27);
-    // A 1×1 GIF: Merchant Center and shops take GIFs; CLIP's decoder here does not.
-    const pictures = new Map<string, Buffer>(
-      gifs.map((path) => [path, Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64')]),
-    );
-    // With validators, as a CDN sends them: an unchanged image is answered 304, without its bytes.
-    const images = createServer(async (req, res) => {
-      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-      const picture = pictures.get(req.url ?? '/');
-      if (!picture) return res.writeHead(404).end();
-      const etag = `"${createHash('sha256').update(picture).digest('hex')}"`;
-      if (req.headers['if-none-match'] === etag) return res.writeHead(304, { etag }).end();
-      served.push(req.url ?? '/');
-      res.writeHead(200, { 'content-type': 'image/png', etag }).end(picture);
-    });
-    await new Promise<void>((resolve) => images.listen(0, '127.0.0.1', resolve));
-    const host = `http://127.0.0.1:${(images.address() as AddressInfo).port}`;
+    const shopExport = await exportOnLoopback(fixture, origin, dir, options);
     const shop = await startGateway({ fetch: { ...configFromEnv({}).fetch, allowNetworks: ['127.0.0.1/32'] } });
     try {
-      const paths: string[] = [];
-      const text = readFileSync(join(__dirname, '..', 'gateway', 'imports', 'fixtures', fixture), 'utf8').replace(
-        new RegExp(`${origin.source}(/[^,"<\\s]*)`, 'g'),
-        (_, path: string) => {
-          paths.push(path);
-          return `${host}${path}`;
-        },
-      );
-      for (const path of paths) {
-        if (!pictures.has(path))
-          pictures.set(path, await drawShape(reference, reference.classes[pictures.size % reference.classes.length], random));
-      }
-      const file = join(dir, fixture);
-      writeFileSync(file, text);
-      await use(file, shop, host, served);
+      await use(shopExport.file, shop, shopExport.host, shopExport.served);
     } finally {
       await shop.stop();
-      await new Promise((resolve) => images.close(resolve));
+      await shopExport.close();
     }
   }
 

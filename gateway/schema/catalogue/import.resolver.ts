@@ -2,7 +2,7 @@ import GraphQLUpload from 'graphql-upload/GraphQLUpload.js';
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 
 import type { GatewayContext } from '../../context';
-import { streamUpload, type UploadValue } from '../../intake';
+import { streamUpload, type UploadedFile } from '../../intake';
 import { ImportFormat } from './enums';
 import { TaggingJob, TaggingJobPayload } from './job.type';
 import { requireAdmin, userErrorsOf } from './user-errors';
@@ -20,7 +20,8 @@ export class ProductsImportResolver {
       'multipart request, up to CATALOGUE_MAX_IMPORT_BYTES.',
   })
   async productsImport(
-    @Arg('file', () => GraphQLUpload, { description: 'The file, as a part of the multipart request.' }) file: UploadValue,
+    // type-graphql awaits an argument's promise: the Upload scalar's value arrives as the file itself.
+    @Arg('file', () => GraphQLUpload, { description: 'The file, as a part of the multipart request.' }) file: UploadedFile,
     @Arg('format', () => ImportFormat) format: ImportFormat,
     @Arg('idempotencyKey', () => String, { nullable: true }) idempotencyKey: string | null,
     @Ctx() ctx: GatewayContext,
