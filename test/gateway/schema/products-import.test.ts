@@ -187,7 +187,9 @@ describe('productsImport', () => {
         {
           field: ['file'],
           code: 'BAD_USER_INPUT',
-          message: expect.stringMatching(/^file: it cannot be read as shopify-csv: not-shopify\.tsv cannot be read as CSV: Invalid Opening Quote/),
+          message: expect.stringMatching(
+            /^file: it cannot be read as shopify-csv: not-shopify\.tsv cannot be read as CSV: Invalid Opening Quote/,
+          ),
         },
       ],
     });

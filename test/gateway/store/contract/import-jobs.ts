@@ -32,7 +32,15 @@ export function importJobsContract(subject: Subject): void {
       await store.upsertProducts(jobIds(3).map((id) => product(id)));
       const { job, created } = await store.createJob(importJob());
       expect(created).toBe(true);
-      expect(job).toMatchObject({ status: 'QUEUED', total: 6, processed: 0, importSource: SOURCE, taxonomy: null, reembed: false, filter: {} });
+      expect(job).toMatchObject({
+        status: 'QUEUED',
+        total: 6,
+        processed: 0,
+        importSource: SOURCE,
+        taxonomy: null,
+        reembed: false,
+        filter: {},
+      });
 
       const first = (await store.claimJobChunk(WORKER, 100, MODEL_A))!;
       expect(first).toMatchObject({ jobId: job.id, seq: 1, productIds: [], texts: null, entries: ENTRIES.slice(0, 4) });
