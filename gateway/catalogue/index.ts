@@ -16,6 +16,7 @@ export { DEFAULT_JOB_RUNNER_OPTIONS, etaSeconds, jobRunnerFromEnv, TaggingJobRun
 export { followTaggingJob } from './job-progress';
 export { JOB_KINDS, jobKind, type JobKind } from './job-requests';
 export type { ImportFile } from './import-jobs';
+export { UNDECODABLE_IMAGE_CODES, upsertLeavingOutUndecodable, type LeftOutImage } from './undecodable';
 // The product files an import job reads, for the schema's enum.
 export { FORMATS as IMPORT_FORMATS, type Format as ImportFormat } from '../imports';
 export type { TaxonomyChange } from './taxonomy-wait';

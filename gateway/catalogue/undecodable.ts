@@ -2,7 +2,7 @@ import type { FieldError } from './errors';
 import type { ProductInput, UpsertResult } from './ingest';
 
 /** Codes of an image the gateway cannot decode: a format it does not take (GIF, BMP, TIFF) or a broken file. */
-const UNDECODABLE = new Set<string>(['UNSUPPORTED_IMAGE_FORMAT', 'IMAGE_DECODE_FAILED']);
+export const UNDECODABLE_IMAGE_CODES: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'IMAGE_DECODE_FAILED']);
 
 /** An image a product was stored without: its place in the product's images as given, its URL, and why. */
 export interface LeftOutImage {
@@ -17,7 +17,7 @@ export type UpsertedLeavingOut = UpsertResult & { leftOut: LeftOutImage[] };
 
 /** The image an upsert error is about when it is one the gateway cannot decode, else -1. */
 function undecodableImage(error: FieldError): number {
-  return error.field[2] === 'images' && UNDECODABLE.has(error.code) ? Number(error.field[3]) : -1;
+  return error.field[2] === 'images' && UNDECODABLE_IMAGE_CODES.has(error.code) ? Number(error.field[3]) : -1;
 }
 
 /** An upsert error's message without the batch position it starts with (`products[3].`): a position in a batch means nothing in a file. */

@@ -4,7 +4,13 @@
 // the inbox may hand it out again after a crash.
 import { isDeepStrictEqual } from 'node:util';
 
-import type { CatalogueService, FieldError, ProductInput, ProductRow } from '../catalogue';
+import {
+  UNDECODABLE_IMAGE_CODES,
+  upsertLeavingOutUndecodable,
+  type CatalogueService,
+  type ProductInput,
+  type ProductRow,
+} from '../catalogue';
 import type { InboundOutcome, InboundWebhookRow } from '../store';
 import { PayloadError, payloadProductId, productFromPayload, productGid } from './product';
 
@@ -14,10 +20,8 @@ export const PRODUCT_TOPICS = ['products/create', 'products/update', 'products/d
 /** What came of one attempt: an outcome, or a reason to try again later (the failure may pass). */
 export type Processed = { outcome: InboundOutcome; message: string | null } | { retry: string };
 
-/** Codes of an image the gateway cannot decode: the product is stored without it, as an import does. */
-const UNDECODABLE = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'IMAGE_DECODE_FAILED']);
 /** Codes of a product the catalogue will never take as it is: trying again cannot help. */
-const REFUSED = new Set(['BAD_USER_INPUT', 'INPUT_TOO_LARGE', ...UNDECODABLE]);
+const REFUSED = new Set(['BAD_USER_INPUT', 'INPUT_TOO_LARGE', ...UNDECODABLE_IMAGE_CODES]);
 
 /** Most products one Shopify product id may be kept under (a handle renamed leaves its old product behind until the next update). */
 const MAX_BY_GID = 10;
@@ -104,17 +108,10 @@ export class DeliveryProcessor {
 
   /** Upserts one product; an image the gateway cannot decode is left out and the rest stored, as an import does. */
   private async store(product: ProductInput, notes: string[], signal?: AbortSignal): Promise<Processed> {
-    const [result] = await this.catalogue.upsertProducts([product], signal);
+    const [result] = await upsertLeavingOutUndecodable((inputs) => this.catalogue.upsertProducts(inputs, signal), [product]);
+    for (const left of result.leftOut) notes.push(`left out ${left.url}: ${left.message}`);
     if (result.ok) return { outcome: 'stored', message: null };
-    const error: FieldError = result.error;
-    if (error.field[2] === 'images' && UNDECODABLE.has(error.code)) {
-      const index = Number(error.field[3]);
-      const rest = product.images.filter((_, i) => i !== index);
-      notes.push(`left out ${product.images[index]?.url}: ${error.message}`);
-      if (rest.length === 0) return { outcome: 'failed', message: notes.join('; ') };
-      return this.store({ ...product, images: rest }, notes, signal);
-    }
-    if (REFUSED.has(error.code)) return { outcome: 'failed', message: error.message };
-    return { retry: error.message };
+    if (REFUSED.has(result.error.code)) return { outcome: 'failed', message: [...notes, result.error.message].join('; ') };
+    return { retry: result.error.message };
   }
 }

@@ -11,6 +11,7 @@ import { SHOPIFY_WEBHOOKS_OFF, signShopifyBody } from '../../../gateway/shopify'
 import { openPostgresStore } from '../../../gateway/store';
 import { startGateway } from '../../helpers/gateway';
 import { startPostgres, type PostgresServer } from '../../helpers/postgres';
+import { GIF_1X1 } from '../../helpers/shop-export';
 import { drawShape, loadReference, seededRandom } from '../../helpers/tiny-clip';
 import {
   deliver,
@@ -187,6 +188,20 @@ describe('POST /webhooks/shopify on SQLite', () => {
       outcome: 'failed',
       message: 'product 7003 (gift-card) has no image: the catalogue keeps products with at least one',
     });
+  });
+
+  it('stores a product without the images the gateway cannot decode, saying which; one of only such images fails', async () => {
+    images.put('/s/files/1/0612/files/animated.gif', GIF_1X1);
+    const gif = `${images.origin}/s/files/1/0612/files/animated.gif`;
+    const { webhookId } = await send(shop, 'products/create', productPayload(7005, 'gif-shirt', [gif, urls[0]]));
+    expect(await processed(shop.gateway, webhookId)).toMatchObject({
+      outcome: 'stored',
+      message: `left out ${gif}: The image is GIF; only JPEG, PNG and WebP are accepted.`,
+    });
+    expect((await shop.gateway.catalogue.getProducts(['gif-shirt']))[0]?.imageUrls).toEqual([urls[0]]);
+    const only = await send(shop, 'products/create', productPayload(7006, 'gif-only', [gif]));
+    expect(await processed(shop.gateway, only.webhookId)).toMatchObject({ outcome: 'failed', message: expect.stringMatching(/GIF/) });
+    expect(await shop.gateway.catalogue.getProducts(['gif-only'])).toEqual([]);
   });
 
   it('tries a delivery again later when its image cannot be fetched yet, and stores it once it can', async () => {
