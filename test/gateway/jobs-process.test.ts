@@ -18,10 +18,11 @@ interface Job {
 }
 
 /**
- * A tagging job survives kill -9: a real gateway process works through a job, is killed mid-way,
- * and a new process on the same DATA_DIR finishes it, every product tagged once.
+ * A job survives kill -9: a real gateway process works through a job (a tagging job, an import of
+ * a file), is killed mid-way, and a new process on the same DATA_DIR finishes it, every product
+ * tagged once, every product of the file stored.
  */
-describe('a tagging job across SIGKILL (the process)', () => {
+describe('a job across SIGKILL (the process)', () => {
   const running: ChildProcess[] = [];
   let dataDir: string;
 
@@ -114,6 +115,54 @@ describe('a tagging job across SIGKILL (the process)', () => {
       expect(chunks.every((c) => c.status === 'done')).toBe(true);
       const tagged = chunks.flatMap((c) => JSON.parse(c.product_ids) as string[]);
       expect(tagged.sort()).toEqual(ids);
+    } finally {
+      after.close();
+    }
+  });
+
+  it('finishes an import of a file (productsImport) killed mid-way, every product of the file stored', async () => {
+    // A pause after each chunk of the file's products (32 a chunk): the kill lands after the first.
+    const first = await start({ JOB_PAUSE_MS: '1500' });
+    const images = loadReference().images.map((image) => image.bytes.toString('base64'));
+    const ids = Array.from({ length: PRODUCTS }, (_, i) => `f${String(i).padStart(3, '0')}`);
+    const file = ids
+      .map((id, i) => JSON.stringify({ id, title: `Product ${i}`, images: [{ base64: images[i % images.length] }] }))
+      .join('\n');
+    const form = new FormData();
+    const query = 'mutation ($file: Upload!) { productsImport(file: $file, format: JSONL) { job { id total } userErrors { message } } }';
+    form.append('operations', JSON.stringify({ query, variables: { file: null } }));
+    form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+    form.append('0', new Blob([file]), 'products.jsonl');
+    // No API_KEYS: a client on the gateway's machine may run admin operations.
+    const answer = await fetch(`${first.origin}/graphql`, { method: 'POST', headers: { 'apollo-require-preflight': 'true' }, body: form });
+    const { data } = (await answer.json()) as { data: { productsImport: { job: { id: string; total: number }; userErrors: unknown[] } } };
+    expect(data.productsImport.userErrors).toEqual([]);
+    const { id, total } = data.productsImport.job;
+    expect(total).toBe(PRODUCTS);
+    let job: Job;
+    const firstChunk = Date.now() + 30_000;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      job = (await first.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
+    } while (job.processed + job.failed === 0 && Date.now() < firstChunk);
+    await first.kill();
+    expect(job.status).toBe('RUNNING');
+    expect(job.processed).toBeLessThan(PRODUCTS);
+
+    const second = await start({ JOB_PAUSE_MS: '0' });
+    const deadline = Date.now() + 30_000;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      job = (await second.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
+    } while (job.status === 'RUNNING' && Date.now() < deadline);
+    expect(job).toEqual({ status: 'SUCCEEDED', total: PRODUCTS, processed: PRODUCTS, failed: 0 });
+    second.child.kill('SIGTERM');
+    await second.exited;
+
+    const after = new Database(join(dataDir, 'catalogue.sqlite'), { readonly: true });
+    try {
+      const stored = after.prepare('SELECT id, title FROM products ORDER BY id').all() as { id: string; title: string }[];
+      expect(stored).toEqual(ids.map((id, i) => ({ id, title: `Product ${i}` })));
     } finally {
       after.close();
     }
