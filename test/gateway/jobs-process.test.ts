@@ -53,6 +53,19 @@ describe('a job across SIGKILL (the process)', () => {
 
   const JOB = 'query ($id: ID!) { taggingJob(id: $id) { status total processed failed } }';
 
+  /** Waits for `second` to finish the job (every product done, none failed), then stops it. */
+  async function finishes(second: TestGateway, id: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    let job: Job;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      job = (await second.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
+    } while (job.status === 'RUNNING' && Date.now() < deadline);
+    expect(job).toEqual({ status: 'SUCCEEDED', total: PRODUCTS, processed: PRODUCTS, failed: 0 });
+    second.child.kill('SIGTERM');
+    await second.exited;
+  }
+
   it('is finished by the next process on the same DATA_DIR, every product tagged once', async () => {
     // A pause after each chunk of 5: the job takes ~3 s, so the kill lands mid-way.
     const first = await start({ JOB_PAUSE_MS: '100' });
@@ -90,14 +103,7 @@ describe('a job across SIGKILL (the process)', () => {
       'mutation { taggingJobStart(idempotencyKey: "nightly") { job { id } } }',
     );
     expect(again.taggingJobStart.job.id).toBe(id);
-    const deadline = Date.now() + 10_000;
-    do {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      job = (await second.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
-    } while (job.status === 'RUNNING' && Date.now() < deadline);
-    expect(job).toEqual({ status: 'SUCCEEDED', total: PRODUCTS, processed: PRODUCTS, failed: 0 });
-    second.child.kill('SIGTERM');
-    await second.exited;
+    await finishes(second, id);
 
     const after = new Database(join(dataDir, 'catalogue.sqlite'), { readonly: true });
     try {
@@ -150,14 +156,7 @@ describe('a job across SIGKILL (the process)', () => {
     expect(job.processed).toBeLessThan(PRODUCTS);
 
     const second = await start({ JOB_PAUSE_MS: '0' });
-    const deadline = Date.now() + 30_000;
-    do {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      job = (await second.graphql<{ taggingJob: Job }>(JOB, { id })).taggingJob;
-    } while (job.status === 'RUNNING' && Date.now() < deadline);
-    expect(job).toEqual({ status: 'SUCCEEDED', total: PRODUCTS, processed: PRODUCTS, failed: 0 });
-    second.child.kill('SIGTERM');
-    await second.exited;
+    await finishes(second, id);
 
     const after = new Database(join(dataDir, 'catalogue.sqlite'), { readonly: true });
     try {
