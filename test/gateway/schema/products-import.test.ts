@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
+import { IMPORT_FORMATS } from '../../../gateway/catalogue';
 import { newApiKey } from '../../../gateway/common';
+import { ImportFormat } from '../../../gateway/schema/catalogue/enums';
 import { configFromEnv, defaultConfig } from '../../../gateway/config';
 import { startGateway, type RunningGateway } from '../../helpers/gateway';
 import { EXPORT_FIXTURES, exportOnLoopback, type ShopExport } from '../../helpers/shop-export';
@@ -101,6 +103,10 @@ describe('productsImport', () => {
         { id },
       )
     ).product;
+
+  it('names every format the readers have in the ImportFormat enum, each once', () => {
+    expect(Object.values(ImportFormat).sort()).toEqual([...IMPORT_FORMATS].sort());
+  });
 
   it("imports Shopify's product CSV in an IMPORT job: products by handle, images in order, the GIF left out and each failure named by line", async () => {
     const gif = '/s/files/1/0612/3456/7890/files/shirt-back.jpg';
