@@ -46,6 +46,7 @@ export function jobsContract(subject: Subject): void {
         model: 'clip-a|fp32',
         changesModel: false,
         taxonomy: null,
+        importSource: null,
         idempotencyKey: null,
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         startedAt: null,
