@@ -357,7 +357,9 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
         chunk.jobId,
         chunk.seq,
       ]);
-      await client.query(`UPDATE ${n.jobs} SET processed = processed + $2, failed = failed + $3, errors = $4::jsonb WHERE id = $1`, [
+      // Products added while the job runs are in its later chunks: total grows with them, so that processed never passes it.
+      const counts = 'processed = processed + $2, failed = failed + $3, total = greatest(total, processed + failed + $2 + $3)';
+      await client.query(`UPDATE ${n.jobs} SET ${counts}, errors = $4::jsonb WHERE id = $1`, [
         chunk.jobId,
         outcome.processed,
         outcome.failed,

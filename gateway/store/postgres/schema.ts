@@ -273,6 +273,51 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
   ],
   // Import jobs (see import-jobs.ts): the file a job's chunks were read from.
   (n) => [`ALTER TABLE ${n.jobs} ADD COLUMN IF NOT EXISTS import_source jsonb`],
+  // Nothing left behind: which products use each image, kept by a trigger on products whatever
+  // writes them; an image no product uses any more loses its vectors (every model's), its kept
+  // bytes and its URL fetches when the transaction that let it go commits. Images left behind before this
+  // migration are swept once here.
+  (n) => {
+    const refs = n.table('image_refs');
+    const keepRefs = n.table('keep_image_refs');
+    const sweep = n.table('sweep_unused_image');
+    return [
+      `CREATE TABLE IF NOT EXISTS ${refs} (
+        hash text NOT NULL,
+        product_id text COLLATE "C" NOT NULL REFERENCES ${n.products} (id) ON DELETE CASCADE,
+        PRIMARY KEY (hash, product_id)
+      )`,
+      `CREATE INDEX IF NOT EXISTS image_refs_product ON ${refs} (product_id)`,
+      `CREATE INDEX IF NOT EXISTS image_vectors_hash ON ${n.imageVectors} (hash)`,
+      `CREATE INDEX IF NOT EXISTS fetched_urls_hash ON ${n.fetchedUrls} (hash)`,
+      `INSERT INTO ${refs} (hash, product_id) SELECT DISTINCT h, p.id FROM ${n.products} p, unnest(p.image_hashes) AS h ON CONFLICT DO NOTHING`,
+      // The images the product keeps are never let go, not even for a moment: those it no longer has go first.
+      `CREATE OR REPLACE FUNCTION ${keepRefs}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        DELETE FROM ${refs} WHERE product_id = NEW.id AND NOT (hash = ANY (NEW.image_hashes));
+        INSERT INTO ${refs} (hash, product_id) SELECT DISTINCT h, NEW.id FROM unnest(NEW.image_hashes) AS h ON CONFLICT DO NOTHING;
+        RETURN NULL;
+      END $$`,
+      `DROP TRIGGER IF EXISTS products_image_refs ON ${n.products}`,
+      `CREATE TRIGGER products_image_refs AFTER INSERT OR UPDATE OF image_hashes ON ${n.products} FOR EACH ROW EXECUTE FUNCTION ${keepRefs}()`,
+      `CREATE OR REPLACE FUNCTION ${sweep}() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NOT EXISTS (SELECT 1 FROM ${refs} WHERE hash = OLD.hash) THEN
+          DELETE FROM ${n.imageVectors} WHERE hash = OLD.hash;
+          DELETE FROM ${n.imageBytes} WHERE hash = OLD.hash;
+          DELETE FROM ${n.fetchedUrls} WHERE hash = OLD.hash;
+        END IF;
+        RETURN NULL;
+      END $$`,
+      // Deferred to the commit: an image one product lets go while another of the same transaction takes it on stays.
+      `DROP TRIGGER IF EXISTS image_refs_sweep ON ${refs}`,
+      `CREATE CONSTRAINT TRIGGER image_refs_sweep AFTER DELETE ON ${refs} DEFERRABLE INITIALLY DEFERRED
+       FOR EACH ROW EXECUTE FUNCTION ${sweep}()`,
+      `DELETE FROM ${n.imageVectors} v WHERE NOT EXISTS (SELECT 1 FROM ${refs} r WHERE r.hash = v.hash)`,
+      `DELETE FROM ${n.imageBytes} b WHERE NOT EXISTS (SELECT 1 FROM ${refs} r WHERE r.hash = b.hash)`,
+      `DELETE FROM ${n.fetchedUrls} f WHERE NOT EXISTS (SELECT 1 FROM ${refs} r WHERE r.hash = f.hash)`,
+    ];
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

@@ -280,9 +280,18 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       if (write) this.uses.products.writeWithVectors(write, rows);
       this.uses.tags.writeAutoTags(new Set(outcome.productIds), outcome.tags, 'job');
       this.c.sql("UPDATE job_chunks SET status = 'done', claim_token = NULL WHERE job_id = ? AND seq = ?").run(chunk.jobId, chunk.seq);
+      // Products added while the job runs are in its later chunks: total grows with them, so that processed never passes it.
       this.c
-        .sql('UPDATE jobs SET processed = processed + ?, failed = failed + ?, errors = ? WHERE id = ?')
-        .run(outcome.processed, outcome.failed, JSON.stringify(job.errors.concat(outcome.errors).slice(0, JOB_MAX_ERRORS)), chunk.jobId);
+        .sql(
+          'UPDATE jobs SET processed = processed + ?, failed = failed + ?, total = max(total, processed + failed + ?), errors = ? WHERE id = ?',
+        )
+        .run(
+          outcome.processed,
+          outcome.failed,
+          outcome.processed + outcome.failed,
+          JSON.stringify(job.errors.concat(outcome.errors).slice(0, JOB_MAX_ERRORS)),
+          chunk.jobId,
+        );
       if (job.exhausted && this.openChunks(chunk.jobId) === 0) this.finish(chunk.jobId, this.c.now().toISOString());
       return true;
     });

@@ -8,6 +8,7 @@ import type { Connection } from './connection';
 import { filterConditions } from './filters';
 import { PRODUCT_COLUMNS, productOfSql, productParams, type ProductParams, type ProductSqlRow } from './rows';
 import type { Tags } from './tags';
+import { sweepUnusedImages } from './unused-images';
 import type { Vectors } from './vectors';
 
 /** Products: rows keyed by the shop's id, with an integer key (pk) that their vector rows use. */
@@ -32,6 +33,7 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
       if (before && before.image_hashes !== row[4]) this.uses.vectors.dropProductVectors([before.pk]);
       upsert.run(row);
     }
+    sweepUnusedImages(this.c.db);
   }
 
   async saveProducts(write: ProductsWrite): Promise<void> {
@@ -67,8 +69,10 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
       }[];
       if (found.length === 0) return [];
       this.uses.vectors.dropProductVectors(found.map((f) => f.pk));
-      // Tags go with the product (ON DELETE CASCADE); image vectors and kept bytes stay, keyed by content and shareable.
+      // Tags go with the product (ON DELETE CASCADE); its images' vectors, kept bytes and fetches with
+      // it, unless another product uses them (keyed by content, they are shared).
       this.c.sql('DELETE FROM products WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(found.map((f) => f.id)));
+      sweepUnusedImages(this.c.db);
       const existed = new Set(found.map((f) => f.id));
       return [...new Set(ids)].filter((id) => existed.has(id));
     });

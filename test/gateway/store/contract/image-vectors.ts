@@ -1,6 +1,6 @@
 /** The contract's image vectors: per model, by content hash, checked before anything is written. */
 import { StoreError, type CatalogueStore, type VectorModel } from '../../../../gateway/store';
-import { codeOf, hash, MODEL_A, MODEL_A_Q8, MODEL_B, product, vec, type Subject } from './fixtures';
+import { codeOf, hash, MODEL_A, MODEL_A_Q8, MODEL_B, vec, type Subject } from './fixtures';
 
 export function imageVectorsContract(subject: Subject): void {
   describe('image vectors', () => {
@@ -68,13 +68,6 @@ export function imageVectorsContract(subject: Subject): void {
       const resized: VectorModel = { ...MODEL_A, dim: 5 };
       expect(await codeOf(store.putImageVectors(resized, [{ hash: hash('2'), vector: vec(1, 2, 3, 4, 5) }]))).toBe('DIMENSION_MISMATCH');
       expect((await store.getImageVectors(MODEL_A, [hash('2')])).size).toBe(0);
-    });
-
-    it('keeps image vectors when the products that used them are deleted', async () => {
-      await store.upsertProducts([product('a', { imageHashes: [hash('1')] })]);
-      await store.putImageVectors(MODEL_A, [{ hash: hash('1'), vector: vec(1, 2, 3, 4) }]);
-      await store.deleteProducts(['a']);
-      expect((await store.getImageVectors(MODEL_A, [hash('1')])).get(hash('1'))).toEqual(vec(1, 2, 3, 4));
     });
   });
 }

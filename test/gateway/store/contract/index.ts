@@ -17,6 +17,7 @@ import { taxonomyJobsContract } from './taxonomy-jobs';
 import { searchContract } from './search';
 import { tagChangesContract } from './tag-changes';
 import { tagsContract } from './tags';
+import { unusedImagesContract } from './unused-images';
 import { webhooksContract } from './webhooks';
 import type { OpenedStore, Subject } from './fixtures';
 
@@ -49,6 +50,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     jobsContract(subject);
     taxonomyJobsContract(subject);
     importJobsContract(subject);
+    unusedImagesContract(subject);
     inboundContract(subject);
     webhooksContract(subject);
     schemaContract(subject);

@@ -104,6 +104,20 @@ export function jobsContract(subject: Subject): void {
       expect(await store.claimJobChunk('w1', 3, MODEL_A)).toBeUndefined();
     });
 
+    it('counts products added while it runs in its total: processed never passes total', async () => {
+      await store.upsertProducts(ids(2).map((id) => product(id)));
+      const { job } = await store.createJob({ filter: {}, reembed: false, model: MODEL_A });
+      expect(job.total).toBe(2);
+      // Added after the job was made, after its first products in id order: its later chunks take them.
+      await store.upsertProducts(['k1', 'k2', 'k3'].map((id) => product(id)));
+      for (let chunk = await store.claimJobChunk('w1', 2, MODEL_A); chunk; chunk = await store.claimJobChunk('w1', 2, MODEL_A)) {
+        expect(await store.completeJobChunk(chunk, outcome(chunk))).toBe(true);
+        const now = (await store.getJob(job.id))!;
+        expect(now.processed + now.failed).toBeLessThanOrEqual(now.total);
+      }
+      expect(await store.getJob(job.id)).toMatchObject({ status: 'SUCCEEDED', total: 5, processed: 5, failed: 0 });
+    });
+
     it('cuts a job that only tags in chunks of tagChunkSize, and one that re-embeds in chunks of chunkSize', async () => {
       const all = ids(7);
       await store.upsertProducts(all.map((id) => product(id)));
