@@ -28,31 +28,25 @@ export class Chunks {
   /**
    * The automatic tags of a chunk's products, from their stored vectors and the current taxonomy
    * (no image is embedded). A product deleted since the chunk was cut counts as processed with
-   * nothing to tag; one without a vector of this model fails alone.
+   * nothing to tag; one without a vector of this model fails alone. The products and their vectors
+   * come in one read, as one block the tagging scores without copying them apart.
    */
   async tagChunk(productIds: readonly string[]): Promise<ChunkOutcome> {
-    const { store, models, labels, products } = this.parts;
+    const { store, models, labels } = this.parts;
     const current = await labels.current();
-    const existing = new Set((await products.get(productIds)).map((p) => p.id));
-    const vectors = await storeCall(() => store.getProductVectors(models.model, [...productIds]));
-    const tagged: string[] = [];
-    const errors: JobError[] = [];
-    let gone = 0;
-    for (const id of productIds) {
-      if (!existing.has(id)) gone++;
-      else if (vectors.has(id)) tagged.push(id);
-      else
-        errors.push({
-          field: ['products', id],
-          code: ErrorCode.NOT_FOUND,
-          message: `products[${JSON.stringify(id)}] has no stored vector of model ${models.key}; upsert it again to embed its images.`,
-        });
-    }
+    const { ids, vectors, withoutVector } = await storeCall(() => store.getProductVectorBlock(models.model, [...productIds]));
+    const errors: JobError[] = withoutVector.map((id) => ({
+      field: ['products', id],
+      code: ErrorCode.NOT_FOUND,
+      message: `products[${JSON.stringify(id)}] has no stored vector of model ${models.key}; upsert it again to embed its images.`,
+    }));
+    const gone = new Set(productIds).size - ids.length - withoutVector.length;
+    const dim = models.model.dim;
     const tags = await labels.autoTagsMany(
-      tagged.map((productId) => ({ productId, vector: vectors.get(productId)! })),
+      ids.map((productId, i) => ({ productId, vector: vectors.subarray(i * dim, (i + 1) * dim) })),
       current,
     );
-    return { productIds: tagged, tags, processed: tagged.length + gone, failed: errors.length, errors };
+    return { productIds: ids, tags, processed: ids.length + gone, failed: errors.length, errors };
   }
 
   /**

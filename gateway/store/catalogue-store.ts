@@ -77,6 +77,12 @@ export interface CatalogueStore extends WebhookStore, InboundStore, LabelVectorS
   getProductVector(model: VectorModel, productId: string): Promise<Float32Array | undefined>;
   /** The product vectors of `model` held for these products; products without one are absent from the map. */
   getProductVectors(model: VectorModel, productIds: string[]): Promise<Map<string, Float32Array>>;
+  /**
+   * Which of these products exist and their vectors of `model`, in one read (a tagging chunk's):
+   * the ones with a vector in the order given, their vectors one after another in one block, and
+   * the ones without; products that do not exist are in neither.
+   */
+  getProductVectorBlock(model: VectorModel, productIds: string[]): Promise<ProductVectorBlock>;
 
   getModelState(): Promise<ModelState>;
   /**
@@ -165,4 +171,14 @@ export interface CatalogueStore extends WebhookStore, InboundStore, LabelVectorS
   completeJobChunk(chunk: JobChunk, outcome: ChunkOutcome): Promise<boolean>;
   /** Releases claims made before `claimedBefore` (ISO 8601; their worker died), to be claimed again. Returns how many. */
   reclaimStaleJobChunks(claimedBefore: string): Promise<number>;
+}
+
+/** Products' vectors of one model as getProductVectorBlock reads them. */
+export interface ProductVectorBlock {
+  /** The products found with a vector, in the order asked. */
+  ids: string[];
+  /** Their vectors, ids.length × the model's dim values, product after product. */
+  vectors: Float32Array;
+  /** The products found without a vector of the model, in the order asked. */
+  withoutVector: string[];
 }

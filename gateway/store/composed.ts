@@ -1,4 +1,4 @@
-import type { CatalogueStore } from './catalogue-store';
+import type { CatalogueStore, ProductVectorBlock } from './catalogue-store';
 import type {
   ChunkOutcome,
   FacetRow,
@@ -39,6 +39,7 @@ export interface StoreParts {
     | 'putProductVectors'
     | 'getProductVector'
     | 'getProductVectors'
+    | 'getProductVectorBlock'
   >;
   labelVectors: Methods<'getLabelVectors' | 'putLabelVectors'>;
   models: Methods<'getModelState' | 'claimActiveModel'>;
@@ -117,6 +118,9 @@ export class ComposedStore implements CatalogueStore {
   }
   getProductVectors(model: VectorModel, productIds: string[]): Promise<Map<string, Float32Array>> {
     return this.parts.vectors.getProductVectors(model, productIds);
+  }
+  getProductVectorBlock(model: VectorModel, productIds: string[]): Promise<ProductVectorBlock> {
+    return this.parts.vectors.getProductVectorBlock(model, productIds);
   }
 
   getLabelVectors(model: VectorModel, texts: string[]): Promise<Map<string, Float32Array>> {

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 
+import type { ProductVectorBlock } from '../catalogue-store';
 import { checkVectorModel, checkVectors } from '../checks';
 import { lastById } from '../order';
 import { modelKey, StoreError, type FetchedUrl, type ProductsWrite, type VectorModel } from '../port';
@@ -224,5 +225,36 @@ export class Vectors extends Part<Connection> {
       ).rows;
     });
     return new Map(rows.map((row) => [row.product_id, parseVector(row.embedding)]));
+  }
+
+  async getProductVectorBlock(model: VectorModel, productIds: string[]): Promise<ProductVectorBlock> {
+    checkVectorModel(model, MAX_DIM);
+    const rows =
+      productIds.length === 0
+        ? []
+        : await this.c.withClient(async (client) => {
+            const table = await this.findModel(client, model);
+            const vectors = table ? this.c.names.table(table.table) : undefined;
+            return (
+              await client.query<{ id: string; embedding: string | null }>(
+                `SELECT p.id, ${vectors ? 'v.embedding::text' : 'NULL'} AS embedding
+                 FROM unnest($1::text[]) WITH ORDINALITY AS c (id, n) JOIN ${this.c.names.products} p ON p.id = c.id
+                 ${vectors ? `LEFT JOIN ${vectors} v ON v.product_id = p.id` : ''}
+                 ORDER BY c.n`,
+                [[...new Set(productIds)]],
+              )
+            ).rows;
+          });
+    const ids: string[] = [];
+    const withoutVector: string[] = [];
+    const vectors = new Float32Array(rows.filter((r) => r.embedding !== null).length * model.dim);
+    for (const { id, embedding } of rows) {
+      if (embedding === null) withoutVector.push(id);
+      else {
+        vectors.set(parseVector(embedding), ids.length * model.dim);
+        ids.push(id);
+      }
+    }
+    return { ids, vectors, withoutVector };
   }
 }

@@ -3,6 +3,7 @@ import { checkAutoTags, checkManualTags, checkRescoredTags } from '../checks';
 import { decodeKeyCursor, pageOf } from '../cursor';
 import type { ChangeSource, FacetRow, Hit, Page, RescoredTags, TagChangeRow, TagRow, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS } from '../rows';
+import { autoTagDiff } from '../auto-tag-diff';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { Part } from '../composed';
 import type { Connection } from './connection';
@@ -34,37 +35,35 @@ export class Tags extends Part<Connection> {
     return this.c.run('replaceAutoTags', 'write', () => this.writeAutoTags(new Set(productIds), tags));
   }
 
-  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction; `source` is the changes'. */
+  /**
+   * replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's
+   * transaction; `source` is the changes'. Only the rows that differ are written (auto-tag-diff.ts),
+   * from one read of the products' tags.
+   */
   writeAutoTags(named: Set<string>, tags: TagRow[], source: Exclude<ChangeSource, 'manual'> = 'auto'): void {
     const ids = JSON.stringify([...named]);
-    const before = this.labelsOf(ids);
-    this.replaceAuto(ids, tags);
-    this.recordChanges(tagChangesBetween(before, this.labelsOf(ids), tags), source);
-  }
-
-  private replaceAuto(ids: string, tags: TagRow[]): void {
-    this.c.sql("DELETE FROM tags WHERE source = 'auto' AND product_id IN (SELECT value FROM json_each(?))").run(ids);
-    if (tags.length === 0) return;
-    // Which products exist and which of their facets have manual tags, looked up once for the whole
-    // write (inside its transaction, so nothing changes meanwhile) instead of twice a row.
-    const present = new Set(this.c.sql('SELECT id FROM products WHERE id IN (SELECT value FROM json_each(?))').pluck().all(ids));
-    const manual = new Set(
+    const before = (
       this.c
-        .sql(
-          "SELECT DISTINCT product_id || char(0) || facet FROM tags WHERE source = 'manual' AND product_id IN (SELECT value FROM json_each(?))",
-        )
-        .pluck()
-        .all(ids),
+        .sql(`SELECT ${TAG_COLUMNS} FROM tags WHERE product_id IN (SELECT value FROM json_each(?)) ORDER BY product_id, facet, label`)
+        .all(ids) as TagSqlRow[]
+    ).map(tagOfSql);
+    const present =
+      tags.length === 0
+        ? new Set<string>()
+        : new Set(this.c.sql('SELECT id FROM products WHERE id IN (SELECT value FROM json_each(?))').pluck().all(ids) as string[]);
+    const { inserts, updates, deletes, changes } = autoTagDiff(before, present, tags);
+    const remove = this.c.sql("DELETE FROM tags WHERE product_id = ? AND facet = ? AND label = ? AND source = 'auto'");
+    for (const t of deletes) remove.run(t.productId, t.facet, t.label);
+    const update = this.c.sql(
+      `UPDATE tags SET score = ?, similarity = ?, needs_review = ?, model = ?, taxonomy_version = ?
+       WHERE product_id = ? AND facet = ? AND label = ? AND source = 'auto'`,
     );
-    const insert = this.c.sql(
-      `INSERT INTO tags (${TAG_COLUMNS}) VALUES (?, ?, ?, 'auto', ?, ?, ?, ?, ?)
-       ON CONFLICT (product_id, facet, label) DO UPDATE SET score = excluded.score, similarity = excluded.similarity,
-         needs_review = excluded.needs_review, model = excluded.model, taxonomy_version = excluded.taxonomy_version`,
-    );
-    for (const t of tags) {
-      if (!present.has(t.productId) || manual.has(`${t.productId}\0${t.facet}`)) continue;
+    for (const t of updates)
+      update.run(t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion, t.productId, t.facet, t.label);
+    const insert = this.c.sql(`INSERT INTO tags (${TAG_COLUMNS}) VALUES (?, ?, ?, 'auto', ?, ?, ?, ?, ?)`);
+    for (const t of inserts)
       insert.run(t.productId, t.facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion);
-    }
+    this.recordChanges(changes, source);
   }
 
   /** Every label of these products (a JSON array of ids), in (product, facet, label) order: one read of the primary key. */

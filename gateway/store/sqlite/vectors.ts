@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import type { ProductVectorBlock } from '../catalogue-store';
 import { checkVectorModel, checkVectors } from '../checks';
 import { modelKey, StoreError, type FetchedUrl, type ProductsWrite, type VectorModel } from '../port';
 import { Part } from '../composed';
@@ -215,6 +216,36 @@ export class Vectors extends Part<Connection> {
         .all(JSON.stringify(productIds)) as { id: string; embedding: Buffer }[];
       for (const { id, embedding } of rows) found.set(id, fromBlob(embedding));
       return found;
+    });
+  }
+
+  async getProductVectorBlock(model: VectorModel, productIds: string[]): Promise<ProductVectorBlock> {
+    checkVectorModel(model);
+    return this.c.run('getProductVectorBlock', 'read', () => {
+      const tables = this.tablesOf(model);
+      const asked = JSON.stringify([...new Set(productIds)]);
+      // The products, then (LEFT JOIN) a point lookup of each one's vector: the ids outside, as in getProductVectors.
+      const rows = (
+        tables
+          ? this.c.sql(
+              `SELECT p.id AS id, v.embedding AS embedding
+               FROM json_each(?) c CROSS JOIN products p ON p.id = c.value LEFT JOIN ${tables.product} v ON v.rowid = p.pk`,
+            )
+          : this.c.sql('SELECT p.id AS id, NULL AS embedding FROM json_each(?) c CROSS JOIN products p ON p.id = c.value')
+      ).all(asked) as { id: string; embedding: Buffer | null }[];
+      const ids: string[] = [];
+      const withoutVector: string[] = [];
+      for (const { id, embedding } of rows) (embedding ? ids : withoutVector).push(id);
+      const vectors = new Float32Array(ids.length * model.dim);
+      // Copied byte by byte: a Buffer from SQLite may sit at an offset no Float32Array can view.
+      const bytes = new Uint8Array(vectors.buffer);
+      let at = 0;
+      for (const { embedding } of rows) {
+        if (!embedding) continue;
+        embedding.copy(bytes, at);
+        at += embedding.byteLength;
+      }
+      return { ids, vectors, withoutVector };
     });
   }
 }

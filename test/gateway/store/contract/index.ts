@@ -11,6 +11,7 @@ import { jobsContract } from './jobs';
 import { labelVectorsContract } from './label-vectors';
 import { productsContract } from './products';
 import { rescoredTagsContract } from './rescored-tags';
+import { retagWritesContract } from './retag-writes';
 import { savingContract } from './saving';
 import { schemaContract } from './schema';
 import { taxonomyJobsContract } from './taxonomy-jobs';
@@ -47,6 +48,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
     tagsContract(subject);
     tagChangesContract(subject);
     rescoredTagsContract(subject);
+    retagWritesContract(subject);
     jobsContract(subject);
     taxonomyJobsContract(subject);
     importJobsContract(subject);
