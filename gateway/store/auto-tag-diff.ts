@@ -11,8 +11,13 @@ import { tagChangesBetween, type LabelRow, type NewTagChange } from './tag-chang
 export interface AutoTagDiff {
   /** Automatic tags the products do not have yet. */
   inserts: TagRow[];
-  /** Automatic tags they have with another score, similarity, review mark, model or taxonomy version. */
+  /** Automatic tags they have with another score or review mark (what the by-score and review indexes hold). */
   updates: TagRow[];
+  /**
+   * Automatic tags they have with the same score and review mark but another similarity, model or
+   * taxonomy version (a new taxonomy version giving the same tags): written without touching an index.
+   */
+  restamps: TagRow[];
   /** Automatic tags they have that the write no longer gives. */
   deletes: TagRow[];
   /** The outbox's rows: each (product, facet) whose labels changed (see tag-changes.ts). */
@@ -39,7 +44,7 @@ export function autoTagDiff(before: readonly TagRow[], present: ReadonlySet<stri
   for (const t of tags) {
     if (present.has(t.productId) && !manual.has(keyOf(t.productId, t.facet))) wanted.set(tagKeyOf(t), t);
   }
-  const diff: AutoTagDiff = { inserts: [], updates: [], deletes: [], changes: [] };
+  const diff: AutoTagDiff = { inserts: [], updates: [], restamps: [], deletes: [], changes: [] };
   const touched = new Set<string>();
   for (const [key, t] of stored) {
     if (wanted.has(key)) continue;
@@ -51,14 +56,8 @@ export function autoTagDiff(before: readonly TagRow[], present: ReadonlySet<stri
     if (!was) {
       diff.inserts.push(t);
       touched.add(keyOf(t.productId, t.facet));
-    } else if (
-      was.score !== t.score ||
-      was.similarity !== t.similarity ||
-      was.needsReview !== t.needsReview ||
-      was.model !== t.model ||
-      was.taxonomyVersion !== t.taxonomyVersion
-    )
-      diff.updates.push(t);
+    } else if (was.score !== t.score || was.needsReview !== t.needsReview) diff.updates.push(t);
+    else if (was.similarity !== t.similarity || was.model !== t.model || was.taxonomyVersion !== t.taxonomyVersion) diff.restamps.push(t);
   }
   if (touched.size === 0) return diff;
   // The labels before and after, of the (product, facet)s whose labels changed only: the others make no change.

@@ -9,6 +9,10 @@ import { Part } from '../composed';
 import type { Connection } from './connection';
 import { tagChangeOfSql, tagOfSql, type TagChangeSqlRow, type TagSqlRow } from './rows';
 
+const INSERT_CHANGES = 'INSERT INTO tag_changes (product_id, facet, previous_labels, labels, source, model, changed_at) VALUES';
+/** Outbox rows a statement (7 parameters each, far under SQLite's 32,766). */
+const CHANGES_PER_INSERT = 64;
+
 /** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
 export class Tags extends Part<Connection> {
   async getTaxonomy(): Promise<TaxonomyRow | undefined> {
@@ -42,24 +46,39 @@ export class Tags extends Part<Connection> {
    */
   writeAutoTags(named: Set<string>, tags: TagRow[], source: Exclude<ChangeSource, 'manual'> = 'auto'): void {
     const ids = JSON.stringify([...named]);
-    const before = (
-      this.c
-        .sql(`SELECT ${TAG_COLUMNS} FROM tags WHERE product_id IN (SELECT value FROM json_each(?)) ORDER BY product_id, facet, label`)
-        .all(ids) as TagSqlRow[]
-    ).map(tagOfSql);
+    // Rows as arrays (TAG_COLUMNS' order): a re-tagging chunk reads thousands. The statement is
+    // cached by its text and raw() stays set on it, so its text (the alias) is this read's alone.
+    const rows = this.c
+      .sql(
+        `SELECT ${TAG_COLUMNS} FROM tags AS before_write WHERE product_id IN (SELECT value FROM json_each(?)) ORDER BY product_id, facet, label`,
+      )
+      .raw(true)
+      .all(ids) as [string, string, string, TagRow['source'], number, number, number, string, number][];
+    const before = rows.map(([productId, facet, label, source, score, similarity, needsReview, model, taxonomyVersion]): TagRow => ({
+      productId,
+      facet,
+      label,
+      source,
+      score,
+      similarity,
+      needsReview: needsReview === 1,
+      model,
+      taxonomyVersion,
+    }));
     const present =
       tags.length === 0
         ? new Set<string>()
         : new Set(this.c.sql('SELECT id FROM products WHERE id IN (SELECT value FROM json_each(?))').pluck().all(ids) as string[]);
-    const { inserts, updates, deletes, changes } = autoTagDiff(before, present, tags);
-    const remove = this.c.sql("DELETE FROM tags WHERE product_id = ? AND facet = ? AND label = ? AND source = 'auto'");
+    const { inserts, updates, restamps, deletes, changes } = autoTagDiff(before, present, tags);
+    const key = "WHERE product_id = ? AND facet = ? AND label = ? AND source = 'auto'";
+    const remove = this.c.sql(`DELETE FROM tags ${key}`);
     for (const t of deletes) remove.run(t.productId, t.facet, t.label);
-    const update = this.c.sql(
-      `UPDATE tags SET score = ?, similarity = ?, needs_review = ?, model = ?, taxonomy_version = ?
-       WHERE product_id = ? AND facet = ? AND label = ? AND source = 'auto'`,
-    );
+    const update = this.c.sql(`UPDATE tags SET score = ?, similarity = ?, needs_review = ?, model = ?, taxonomy_version = ? ${key}`);
     for (const t of updates)
       update.run(t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion, t.productId, t.facet, t.label);
+    // Columns no index holds: SQLite leaves the indexes alone.
+    const restamp = this.c.sql(`UPDATE tags SET similarity = ?, model = ?, taxonomy_version = ? ${key}`);
+    for (const t of restamps) restamp.run(t.similarity, t.model, t.taxonomyVersion, t.productId, t.facet, t.label);
     const insert = this.c.sql(`INSERT INTO tags (${TAG_COLUMNS}) VALUES (?, ?, ?, 'auto', ?, ?, ?, ?, ?)`);
     for (const t of inserts)
       insert.run(t.productId, t.facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion);
@@ -77,13 +96,23 @@ export class Tags extends Part<Connection> {
 
   private recordChanges(changes: NewTagChange[], source: ChangeSource): void {
     if (changes.length === 0) return;
-    const insert = this.c.sql(
-      'INSERT INTO tag_changes (product_id, facet, previous_labels, labels, source, model, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
     const now = this.c.now().toISOString();
-    for (const c of changes) {
-      insert.run(c.product_id, c.facet, JSON.stringify(c.previous_labels), JSON.stringify(c.labels), source, c.model, now);
-    }
+    const values = (c: NewTagChange) => [
+      c.product_id,
+      c.facet,
+      JSON.stringify(c.previous_labels),
+      JSON.stringify(c.labels),
+      source,
+      c.model,
+      now,
+    ];
+    // A re-tagging records thousands: CHANGES_PER_INSERT rows a statement, the rest one by one.
+    const many = this.c.sql(`${INSERT_CHANGES} ${Array<string>(CHANGES_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
+    let at = 0;
+    for (; at + CHANGES_PER_INSERT <= changes.length; at += CHANGES_PER_INSERT)
+      many.run(changes.slice(at, at + CHANGES_PER_INSERT).flatMap(values));
+    const one = this.c.sql(`${INSERT_CHANGES} (?, ?, ?, ?, ?, ?, ?)`);
+    for (; at < changes.length; at++) one.run(values(changes[at]));
   }
 
   /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */

@@ -113,6 +113,26 @@ export function retagWritesContract(subject: Subject): void {
       ]);
     });
 
+    it('records the changes of a write of many products in the order of its products, each once', async () => {
+      const ids = Array.from({ length: 150 }, (_, i) => `p${String(i).padStart(3, '0')}`);
+      await store.upsertProducts(ids.map((id) => product(id)));
+      await store.replaceAutoTags(
+        ids,
+        ids.map((id) => tag(id, 'kind', 'old')),
+      );
+      const seq = await store.lastTagChangeSeq();
+      await store.replaceAutoTags(
+        ids,
+        ids.map((id, i) => tag(id, 'kind', i % 3 === 0 ? 'old' : 'new')),
+      );
+      const changes = await store.tagChanges(seq, 1000);
+      const changed = ids.filter((_, i) => i % 3 !== 0);
+      expect(changes.map(contentOf)).toEqual(
+        changed.map((productId) => ({ productId, facet: 'kind', previousLabels: ['old'], labels: ['new'] })),
+      );
+      expect(changes.map((c) => c.seq)).toEqual(changes.map((_, i) => seq + 1 + i));
+    });
+
     it('lists the labels of a change in code point order, as the store sorts them, past U+FFFF too', async () => {
       const seq = await store.lastTagChangeSeq();
       const astral = 'mug \u{1F375}';
