@@ -8,7 +8,7 @@ import type { Connection } from './connection';
 import { filterConditions } from './filters';
 import { PRODUCT_COLUMNS, productOfSql, productParams, type ProductParams, type ProductSqlRow } from './rows';
 import type { Tags } from './tags';
-import { sweepUnusedImages } from './unused-images';
+import { releaseImages, sweepUnusedImages, useImages } from './unused-images';
 import type { Vectors } from './vectors';
 
 /** Products: rows keyed by the shop's id, with an integer key (pk) that their vector rows use. */
@@ -27,13 +27,28 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
        ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, attributes = excluded.attributes,
          image_hashes = excluded.image_hashes, image_urls = excluded.image_urls, updated_at = excluded.updated_at`,
     );
+    const sql = (text: string) => this.c.sql(text);
     for (const row of rows) {
       const before = stored.get(row[0]) as { pk: number; image_hashes: string } | undefined;
       // Both sides are JSON.stringify of an array of hex strings: equal images, equal text.
-      if (before && before.image_hashes !== row[4]) this.uses.vectors.dropProductVectors([before.pk]);
-      upsert.run(row);
+      if (before && before.image_hashes === row[4]) {
+        upsert.run(row);
+        continue;
+      }
+      const images = new Set(JSON.parse(row[4] as string) as string[]);
+      if (before) {
+        this.uses.vectors.dropProductVectors([before.pk]);
+        releaseImages(
+          sql,
+          before.pk,
+          (JSON.parse(before.image_hashes) as string[]).filter((hash) => !images.has(hash)),
+        );
+      }
+      const pk = before?.pk ?? Number(upsert.run(row).lastInsertRowid);
+      if (before) upsert.run(row);
+      useImages(sql, pk, images);
     }
-    sweepUnusedImages(this.c.db);
+    sweepUnusedImages(sql);
   }
 
   async saveProducts(write: ProductsWrite): Promise<void> {
@@ -71,8 +86,11 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
       this.uses.vectors.dropProductVectors(found.map((f) => f.pk));
       // Tags go with the product (ON DELETE CASCADE); its images' vectors, kept bytes and fetches with
       // it, unless another product uses them (keyed by content, they are shared).
+      const sql = (text: string) => this.c.sql(text);
+      const images = sql('SELECT hash FROM image_refs INDEXED BY image_refs_product WHERE product_pk = ?').pluck();
+      for (const { pk } of found) releaseImages(sql, pk, images.all(pk) as string[]);
       this.c.sql('DELETE FROM products WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(found.map((f) => f.id)));
-      sweepUnusedImages(this.c.db);
+      sweepUnusedImages(sql);
       const existed = new Set(found.map((f) => f.id));
       return [...new Set(ids)].filter((id) => existed.has(id));
     });

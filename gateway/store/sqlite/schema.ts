@@ -272,10 +272,9 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
     if (!columns.includes('import_source'))
       db.exec("ALTER TABLE jobs ADD COLUMN import_source TEXT CHECK (import_source IS NULL OR json_type(import_source) = 'object')");
   },
-  // Nothing left behind (see unused-images.ts): which products use each image, kept by triggers on
-  // products whatever writes them (no OR IGNORE inside them: an upsert's own conflict clause would
-  // override it); an image whose last use goes is noted in unused_images, and swept at the end of
-  // the write. Images left behind before this migration are swept once here.
+  // Nothing left behind (see unused-images.ts): which products use each image, and the images
+  // whose last use went in the write under way. Images left behind before this migration are swept
+  // once here.
   (db) => {
     db.exec(`
       CREATE TABLE IF NOT EXISTS image_refs (hash TEXT NOT NULL, product_pk INTEGER NOT NULL, PRIMARY KEY (hash, product_pk)) WITHOUT ROWID;
@@ -283,28 +282,11 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       CREATE INDEX IF NOT EXISTS fetched_urls_hash ON fetched_urls (hash);
       CREATE TABLE IF NOT EXISTS unused_images (hash TEXT PRIMARY KEY) WITHOUT ROWID;
       INSERT OR IGNORE INTO image_refs (hash, product_pk) SELECT j.value, p.pk FROM products p, json_each(p.image_hashes) j;
-      CREATE TRIGGER IF NOT EXISTS products_image_refs_insert AFTER INSERT ON products BEGIN
-        INSERT INTO image_refs (hash, product_pk) SELECT DISTINCT j.value, NEW.pk FROM json_each(NEW.image_hashes) j
-          WHERE NOT EXISTS (SELECT 1 FROM image_refs r WHERE r.hash = j.value AND r.product_pk = NEW.pk);
-      END;
-      CREATE TRIGGER IF NOT EXISTS products_image_refs_update AFTER UPDATE OF image_hashes ON products BEGIN
-        DELETE FROM image_refs WHERE product_pk = NEW.pk AND hash NOT IN (SELECT value FROM json_each(NEW.image_hashes));
-        INSERT INTO image_refs (hash, product_pk) SELECT DISTINCT j.value, NEW.pk FROM json_each(NEW.image_hashes) j
-          WHERE NOT EXISTS (SELECT 1 FROM image_refs r WHERE r.hash = j.value AND r.product_pk = NEW.pk);
-      END;
-      CREATE TRIGGER IF NOT EXISTS products_image_refs_delete AFTER DELETE ON products BEGIN
-        DELETE FROM image_refs WHERE product_pk = OLD.pk;
-      END;
-      CREATE TRIGGER IF NOT EXISTS image_refs_last_use AFTER DELETE ON image_refs
-        WHEN NOT EXISTS (SELECT 1 FROM image_refs WHERE hash = OLD.hash) BEGIN
-        INSERT INTO unused_images (hash) SELECT OLD.hash WHERE NOT EXISTS (SELECT 1 FROM unused_images WHERE hash = OLD.hash);
-      END;
-      INSERT OR IGNORE INTO unused_images (hash)
-        SELECT hash FROM image_bytes UNION SELECT hash FROM fetched_urls;
+      INSERT OR IGNORE INTO unused_images (hash) SELECT hash FROM image_bytes UNION SELECT hash FROM fetched_urls;
     `);
     for (const table of db.prepare('SELECT image_table FROM models').pluck().all() as string[])
       db.exec(`INSERT OR IGNORE INTO unused_images (hash) SELECT hash FROM ${table}`);
-    sweepUnusedImages(db);
+    sweepUnusedImages((text) => db.prepare(text));
   },
 ];
 

@@ -75,8 +75,7 @@ describe('unused images on SQLite', () => {
     sqliteVec.load(db);
     const mine = MIGRATIONS.findIndex((m) => typeof m === 'function' && m.toString().includes('unused_images')) + 1;
     db.exec(`
-      DROP TRIGGER products_image_refs_insert; DROP TRIGGER products_image_refs_update; DROP TRIGGER products_image_refs_delete;
-      DROP TRIGGER image_refs_last_use; DROP TABLE image_refs; DROP TABLE unused_images;
+      DROP TABLE image_refs; DROP TABLE unused_images;
       DELETE FROM products WHERE id IN ('p000', 'p001');
       DELETE FROM schema_version WHERE version >= ${mine};
     `);
