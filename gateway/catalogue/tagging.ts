@@ -52,10 +52,13 @@ export function tagsFor(productId: string, vector: Float32Array, facets: readonl
   return tags;
 }
 
+/** Products scored a matrix product: a block of their vectors against every label (bounds its memory, not its speed). */
+export const SCORE_BLOCK = 4096;
+
 /**
  * tagsFor over many products at once, the same tags: the similarities of every product with
- * every label of every facet come from one matrix product (see matrix.ts), which is what makes
- * re-tagging a whole catalogue cheap.
+ * every label of every facet come from one matrix product a block of SCORE_BLOCK products (see
+ * matrix.ts), which is what makes re-tagging a whole catalogue cheap.
  */
 export async function tagsForMany(
   products: readonly { productId: string; vector: Float32Array }[],
@@ -72,28 +75,42 @@ export async function tagsForMany(
     if (label.length !== dim) throw new RangeError(`label vectors have ${label.length} dimensions, the products' ${dim}`);
     for (let i = 0; i < dim; i++) b[i * labels.length + l] = label[i];
   });
-  const a = new Float32Array(products.length * dim);
-  products.forEach(({ productId, vector }, p) => {
+  products.forEach(({ productId, vector }) => {
     if (vector.length !== dim) throw new RangeError(`product ${productId} has ${vector.length} dimensions, the others ${dim}`);
-    a.set(vector, p * dim);
   });
-  const similarities = labels.length > 0 ? await matrixProduct(a, products.length, b, dim, labels.length) : new Float32Array(0);
   // A TREE facet's paths, for every product at once (one matrix product a batch, see tree/beam.ts).
   const paths: (TreeTag[] | undefined)[] = [];
   for (const { tagger } of facets) paths.push(tagger ? await tagger.tagMany(products.map((p) => p.vector)) : undefined);
   const tags: TagRow[] = [];
-  products.forEach(({ productId }, p) =>
-    pushTags(
-      tags,
-      productId,
-      similarities,
-      p * labels.length,
-      facets,
-      context,
-      paths.map((ofFacet) => ofFacet?.[p]),
-    ),
-  );
+  for (let start = 0; start < products.length; start += SCORE_BLOCK) {
+    const block = products.slice(start, start + SCORE_BLOCK);
+    const similarities =
+      labels.length > 0 ? await matrixProduct(rowsOf(block, dim), block.length, b, dim, labels.length) : new Float32Array(0);
+    block.forEach(({ productId }, p) =>
+      pushTags(
+        tags,
+        productId,
+        similarities,
+        p * labels.length,
+        facets,
+        context,
+        paths.map((ofFacet) => ofFacet?.[start + p]),
+      ),
+    );
+  }
   return tags;
+}
+
+/** The products' vectors as one n × dim matrix: the block they already are when they lie one after another in one buffer (a store's block read). */
+function rowsOf(products: readonly { vector: Float32Array }[], dim: number): Float32Array {
+  const first = products[0].vector;
+  const contiguous = products.every(
+    ({ vector }, p) => vector.buffer === first.buffer && vector.byteOffset === first.byteOffset + p * dim * 4,
+  );
+  if (contiguous) return new Float32Array(first.buffer, first.byteOffset, products.length * dim);
+  const a = new Float32Array(products.length * dim);
+  products.forEach(({ vector }, p) => a.set(vector, p * dim));
+  return a;
 }
 
 /** Facets gated by a category (attribute facets) are scored once the category is known, in attribute-tags.ts: not here. */
@@ -135,35 +152,43 @@ function pushTags(
       continue;
     }
     const count = labelVectors.length;
+    const scale = context.logitScale;
     let max = -Infinity;
     let best = 0;
     for (let l = 0; l < count; l++) {
-      if (similarities[at + l] > max) [max, best] = [similarities[at + l], l];
+      if (similarities[at + l] > max) {
+        max = similarities[at + l];
+        best = l;
+      }
     }
     // Softmax of logitScale × similarity, shifted by the largest for exp's sake.
     let total = 0;
-    for (let l = 0; l < count; l++) total += Math.exp((similarities[at + l] - max) * context.logitScale);
-    const score = (l: number) => Math.exp((similarities[at + l] - max) * context.logitScale) / total;
-    const push = (l: number, s: number) =>
-      tags.push({
-        productId,
-        facet: facet.name,
-        label: facet.labels[l],
-        score: s,
-        similarity: similarities[at + l],
-        source: 'auto',
-        needsReview: facet.reviewBelow !== null && s < facet.reviewBelow,
-        model: context.model,
-        taxonomyVersion: context.taxonomyVersion,
-      });
-    if (facet.mode === 'single') push(best, score(best));
-    else {
+    for (let l = 0; l < count; l++) total += Math.exp((similarities[at + l] - max) * scale);
+    if (facet.mode === 'single') {
+      const score = Math.exp((similarities[at + best] - max) * scale) / total;
+      tags.push(autoTag(productId, facet, best, score, similarities[at + best], context));
+    } else {
       const threshold = facet.threshold ?? 1 / count;
       for (let l = 0; l < count; l++) {
-        const s = score(l);
-        if (s >= threshold) push(l, s);
+        const score = Math.exp((similarities[at + l] - max) * scale) / total;
+        if (score >= threshold) tags.push(autoTag(productId, facet, l, score, similarities[at + l], context));
       }
     }
     at += count;
   }
+}
+
+/** One automatic tag: label `l` of `facet`. */
+function autoTag(productId: string, facet: FacetRow, l: number, score: number, similarity: number, context: TaggingContext): TagRow {
+  return {
+    productId,
+    facet: facet.name,
+    label: facet.labels[l],
+    score,
+    similarity,
+    source: 'auto',
+    needsReview: facet.reviewBelow !== null && score < facet.reviewBelow,
+    model: context.model,
+    taxonomyVersion: context.taxonomyVersion,
+  };
 }

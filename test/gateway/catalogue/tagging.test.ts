@@ -1,6 +1,6 @@
 import { meanUnitVector } from '../../../functions/clip';
 import { ClipModel } from '../../../functions/clip/model';
-import { tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from '../../../gateway/catalogue/tagging';
+import { SCORE_BLOCK, tagsFor, tagsForMany, type ScoredFacet, type TaggingContext } from '../../../gateway/catalogue/tagging';
 import type { FacetRow } from '../../../gateway/store/port';
 import { drawShape, loadReference, seededRandom, TINY_CLIP_DIR } from '../../helpers/tiny-clip';
 
@@ -135,5 +135,27 @@ describe('tagsForMany', () => {
     });
     expect(new Set(many.filter((t) => t.facet === 'style').map((t) => t.productId)).size).toBeGreaterThan(100);
     expect(await tagsForMany([], facets, CONTEXT)).toEqual([]);
+  });
+
+  it('scores a block read from the store (views of one buffer, from an offset) and more products than a block, as tagsFor does', async () => {
+    const random = seededRandom(78);
+    const dim = 8;
+    const labels = ['a', 'b', 'c'];
+    const facets: ScoredFacet[] = [
+      { facet: facet('kind', labels), labelVectors: labels.map(() => unit(Array.from({ length: dim }, () => random() - 0.5))) },
+    ];
+    const count = SCORE_BLOCK + 37;
+    // One buffer, the block starting past its first vector, as a store's block read hands out subarrays.
+    const buffer = new Float32Array((count + 1) * dim);
+    for (let p = 0; p <= count; p++) buffer.set(unit(Array.from({ length: dim }, () => random() - 0.5)), p * dim);
+    const block = buffer.subarray(dim);
+    const products = Array.from({ length: count }, (_, p) => ({ productId: `p${p}`, vector: block.subarray(p * dim, (p + 1) * dim) }));
+    const many = await tagsForMany(products, facets, CONTEXT);
+    const one = products.flatMap((p) => tagsFor(p.productId, p.vector, facets, CONTEXT));
+    expect(many.map((t) => [t.productId, t.label])).toEqual(one.map((t) => [t.productId, t.label]));
+    many.forEach((t, i) => expect(t.similarity).toBeCloseTo(one[i].similarity, 5));
+    // Copies of the same vectors, each in its own buffer: the same tags.
+    const copies = products.map(({ productId, vector }) => ({ productId, vector: Float32Array.from(vector) }));
+    expect(await tagsForMany(copies, facets, CONTEXT)).toEqual(many);
   });
 });
