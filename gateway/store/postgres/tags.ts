@@ -5,6 +5,7 @@ import { decodeKeyCursor, pageOf } from '../cursor';
 import { lastById } from '../order';
 import type { ChangeSource, FacetRow, Hit, Page, RescoredTags, TagChangeRow, TagRow, TaxonomyRow } from '../port';
 import { TAG_CHANGE_COLUMNS, TAG_COLUMNS, tagChangeOf, tagOf, type TagChangeColumns, type TagColumns } from '../rows';
+import { autoTagDiff } from '../auto-tag-diff';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { checkManualTags, checkRescoredTags } from '../checks';
 import { Part } from '../composed';
@@ -62,7 +63,11 @@ export class Tags extends Part<Connection> {
     await this.c.transaction((client) => this.writeAutoTags(client, productIds, tags));
   }
 
-  /** replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's transaction; `source` is the changes'. */
+  /**
+   * replaceAutoTags' writes and the changes they make (see tag-changes.ts), inside the caller's
+   * transaction; `source` is the changes'. Only the rows that differ are written (auto-tag-diff.ts),
+   * from one read of the products' tags: a tag written again as it was is not rewritten.
+   */
   async writeAutoTags(
     client: PoolClient,
     productIds: string[],
@@ -72,29 +77,40 @@ export class Tags extends Part<Connection> {
     if (productIds.length === 0) return;
     const named = new Set(productIds);
     const written = tags.filter((t) => named.has(t.productId));
-    const rows = lastById(written, (t) => JSON.stringify([t.productId, t.facet, t.label])).map((t) => ({
-      product_id: t.productId,
-      facet: t.facet,
-      ...labelColumns(t),
-    }));
     const n = this.c.names;
     // Locks the products, in one order, so that setManualTags cannot slip a manual tag in between
-    // the check below and the insert (and two calls cannot deadlock).
-    await client.query(`SELECT id FROM ${n.products} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [productIds]);
-    const before = await this.labelsOf(client, productIds);
-    await client.query(`DELETE FROM ${n.tags} WHERE product_id = ANY($1::text[]) AND source = 'auto'`, [productIds]);
-    if (rows.length > 0) {
+    // the read below and the writes (and two calls cannot deadlock).
+    const present = new Set(
+      (
+        await client.query<{ id: string }>(`SELECT id FROM ${n.products} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [productIds])
+      ).rows.map((r) => r.id),
+    );
+    const before = (
+      await client.query<TagColumns>(
+        `SELECT ${TAG_COLUMNS} FROM ${n.tags} WHERE product_id = ANY($1::text[]) ORDER BY product_id, facet, label`,
+        [productIds],
+      )
+    ).rows.map(tagOf);
+    const { inserts, updates, restamps, deletes, changes } = autoTagDiff(before, present, written);
+    const rowsOf = (list: TagRow[]) => JSON.stringify(list.map((t) => ({ product_id: t.productId, facet: t.facet, ...labelColumns(t) })));
+    const recordset = `jsonb_to_recordset($1::jsonb) AS r(product_id text, facet text, label text, score float8, similarity float8,
+                                                          needs_review boolean, model text, taxonomy_version integer)`;
+    const matches = `t.product_id = r.product_id AND t.facet = r.facet AND t.label = r.label AND t.source = 'auto'`;
+    if (deletes.length > 0) await client.query(`DELETE FROM ${n.tags} t USING ${recordset} WHERE ${matches}`, [rowsOf(deletes)]);
+    if (updates.length + restamps.length > 0)
+      await client.query(
+        `UPDATE ${n.tags} t SET score = r.score, similarity = r.similarity, needs_review = r.needs_review, model = r.model,
+           taxonomy_version = r.taxonomy_version
+         FROM ${recordset} WHERE ${matches}`,
+        [rowsOf([...updates, ...restamps])],
+      );
+    if (inserts.length > 0)
       await client.query(
         `INSERT INTO ${n.tags} (${TAG_COLUMNS})
-         SELECT r.product_id, r.facet, r.label, 'auto', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version
-         FROM jsonb_to_recordset($1::jsonb) AS r(product_id text, facet text, label text, score float8, similarity float8,
-                                                 needs_review boolean, model text, taxonomy_version integer)
-         WHERE EXISTS (SELECT 1 FROM ${n.products} p WHERE p.id = r.product_id)
-           AND NOT EXISTS (SELECT 1 FROM ${n.tags} m WHERE m.product_id = r.product_id AND m.facet = r.facet AND m.source = 'manual')`,
-        [JSON.stringify(rows)],
+         SELECT r.product_id, r.facet, r.label, 'auto', r.score, r.similarity, r.needs_review, r.model, r.taxonomy_version FROM ${recordset}`,
+        [rowsOf(inserts)],
       );
-    }
-    await this.recordChanges(client, tagChangesBetween(before, await this.labelsOf(client, productIds), written), source);
+    await this.recordChanges(client, changes, source);
   }
 
   /** Every label of these products, in (product, facet, label) order: one read of the primary key. */
