@@ -87,8 +87,8 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
       // Tags go with the product (ON DELETE CASCADE); its images' vectors, kept bytes and fetches with
       // it, unless another product uses them (keyed by content, they are shared).
       const sql = (text: string) => this.c.sql(text);
-      const images = sql('SELECT hash FROM image_refs INDEXED BY image_refs_product WHERE product_pk = ?').pluck();
-      for (const { pk } of found) releaseImages(sql, pk, images.all(pk) as string[]);
+      const images = sql('SELECT image_hashes FROM products WHERE pk = ?').pluck();
+      for (const { pk } of found) releaseImages(sql, pk, JSON.parse(images.get(pk) as string) as string[]);
       this.c.sql('DELETE FROM products WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(found.map((f) => f.id)));
       sweepUnusedImages(sql);
       const existed = new Set(found.map((f) => f.id));

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 
-import { sweepUnusedImages } from './unused-images';
+import { sweepUnusedImages, useImages } from './unused-images';
 
 /**
  * The SQLite schema, as numbered migrations: SQL text, or a function for a migration that must
@@ -277,16 +277,23 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
   // once here.
   (db) => {
     db.exec(`
-      CREATE TABLE IF NOT EXISTS image_refs (hash TEXT NOT NULL, product_pk INTEGER NOT NULL, PRIMARY KEY (hash, product_pk)) WITHOUT ROWID;
+      -- key: refKey of the image's hash (unused-images.ts).
+      CREATE TABLE IF NOT EXISTS image_refs (key INTEGER NOT NULL, product_pk INTEGER NOT NULL, PRIMARY KEY (key, product_pk)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS image_refs_product ON image_refs (product_pk);
       CREATE INDEX IF NOT EXISTS fetched_urls_hash ON fetched_urls (hash);
       CREATE TABLE IF NOT EXISTS unused_images (hash TEXT PRIMARY KEY) WITHOUT ROWID;
-      INSERT OR IGNORE INTO image_refs (hash, product_pk) SELECT j.value, p.pk FROM products p, json_each(p.image_hashes) j;
       INSERT OR IGNORE INTO unused_images (hash) SELECT hash FROM image_bytes UNION SELECT hash FROM fetched_urls;
     `);
+    const sql = (text: string) => db.prepare(text);
+    // A page of products at a time: the statement reading them cannot stay open while rows are written.
+    const page = db.prepare('SELECT pk, image_hashes FROM products WHERE pk > ? ORDER BY pk LIMIT 10000');
+    for (let after = 0, rows: { pk: number; image_hashes: string }[]; (rows = page.all(after) as typeof rows).length > 0;) {
+      for (const { pk, image_hashes } of rows) useImages(sql, pk, JSON.parse(image_hashes) as string[]);
+      after = rows[rows.length - 1].pk;
+    }
     for (const table of db.prepare('SELECT image_table FROM models').pluck().all() as string[])
       db.exec(`INSERT OR IGNORE INTO unused_images (hash) SELECT hash FROM ${table}`);
-    sweepUnusedImages((text) => db.prepare(text));
+    sweepUnusedImages(sql);
   },
 ];
 
