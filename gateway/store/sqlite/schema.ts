@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 
-import { sweepUnusedImages, useImages } from './unused-images';
+import { refKey, sweepUnusedImages, useImages } from './unused-images';
 
 /**
  * The SQLite schema, as numbered migrations: SQL text, or a function for a migration that must
@@ -281,8 +281,8 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       CREATE TABLE IF NOT EXISTS image_refs (key INTEGER NOT NULL, product_pk INTEGER NOT NULL, PRIMARY KEY (key, product_pk)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS image_refs_product ON image_refs (product_pk);
       CREATE INDEX IF NOT EXISTS fetched_urls_hash ON fetched_urls (hash);
-      CREATE TABLE IF NOT EXISTS unused_images (hash TEXT PRIMARY KEY) WITHOUT ROWID;
-      INSERT OR IGNORE INTO unused_images (hash) SELECT hash FROM image_bytes UNION SELECT hash FROM fetched_urls;
+      CREATE TABLE IF NOT EXISTS unused_images (hash TEXT PRIMARY KEY, key INTEGER NOT NULL) WITHOUT ROWID;
+      
     `);
     const sql = (text: string) => db.prepare(text);
     // A page of products at a time: the statement reading them cannot stay open while rows are written.
@@ -291,8 +291,11 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       for (const { pk, image_hashes } of rows) useImages(sql, pk, JSON.parse(image_hashes) as string[]);
       after = rows[rows.length - 1].pk;
     }
-    for (const table of db.prepare('SELECT image_table FROM models').pluck().all() as string[])
-      db.exec(`INSERT OR IGNORE INTO unused_images (hash) SELECT hash FROM ${table}`);
+    // Every image the store holds something of, noted as if let go: the sweep keeps those products use.
+    const note = db.prepare('INSERT OR IGNORE INTO unused_images (hash, key) VALUES (?, ?)');
+    const held = ['image_bytes', 'fetched_urls', ...(db.prepare('SELECT image_table FROM models').pluck().all() as string[])];
+    for (const table of held)
+      for (const hash of db.prepare(`SELECT DISTINCT hash FROM ${table}`).pluck().all() as string[]) note.run(hash, refKey(hash));
     sweepUnusedImages(sql);
   },
 ];

@@ -22,13 +22,14 @@ import type Database from 'better-sqlite3';
 export type Sql = (text: string) => Database.Statement;
 
 /**
- * An image's key in image_refs: the first 8 bytes of the SHA-256 of its hash (whatever form the
- * hash takes), as a signed 64-bit integer. An index of 8-byte keys has several times as many
+ * An image's key in image_refs: the first 8 bytes of its hash, as a signed 64-bit integer. An index of 8-byte keys has several times as many
  * entries a page as one of 64-character hex, and its inserts (at random places: the keys are
  * hashes) dirty that many fewer pages. Two images sharing a key (about one chance in 2^64 per pair)
  * would only keep each other from being swept.
  */
 export function refKey(hash: string): bigint {
+  // A content hash is hex already: its first 16 digits are 8 bytes of it. Anything else is hashed first.
+  if (/^[0-9a-f]{16}/i.test(hash)) return BigInt.asIntN(64, BigInt(`0x${hash.slice(0, 16)}`));
   return createHash('sha256').update(hash).digest().readBigInt64BE(0);
 }
 
@@ -41,7 +42,7 @@ export function useImages(sql: Sql, productPk: number, hashes: Iterable<string>)
 /** The product (its pk) no longer uses these images; those no product uses now are noted for the sweep. */
 export function releaseImages(sql: Sql, productPk: number, hashes: Iterable<string>): void {
   const release = sql('DELETE FROM image_refs WHERE key = ? AND product_pk = ?');
-  const note = sql('INSERT OR IGNORE INTO unused_images (hash) SELECT ? WHERE NOT EXISTS (SELECT 1 FROM image_refs WHERE key = ?)');
+  const note = sql('INSERT OR IGNORE INTO unused_images (hash, key) VALUES (?, ?)');
   for (const hash of hashes) {
     const key = refKey(hash);
     release.run(key, productPk);
@@ -51,22 +52,17 @@ export function releaseImages(sql: Sql, productPk: number, hashes: Iterable<stri
 
 /** Deletes the vectors (of every model), kept bytes and URL fetches of the noted images no product uses; returns how many. */
 export function sweepUnusedImages(sql: Sql): number {
-  // Noted when their last use went; taken on again since by another product of the same write, they stay.
-  const noted = sql('SELECT hash FROM unused_images').pluck().all() as string[];
-  const used = sql('SELECT 1 FROM image_refs WHERE key = ?').pluck();
-  const hashes = noted.filter((hash) => used.get(refKey(hash)) === undefined);
+  // Noted when a product let them go; those some product of the same write uses now stay.
+  sql('DELETE FROM unused_images WHERE EXISTS (SELECT 1 FROM image_refs r WHERE r.key = unused_images.key)').run();
+  const hashes = sql('SELECT hash FROM unused_images').pluck().all() as string[];
   if (hashes.length > 0) {
     // vec0 tables plan `hash IN (...)` as a scan of the whole table: one point delete per hash. Their names are hex digests.
     for (const table of sql('SELECT image_table FROM models').pluck().all() as string[]) {
       const remove = sql(`DELETE FROM ${table} WHERE hash = ?`);
       for (const hash of hashes) remove.run(hash);
     }
-    const bytes = sql('DELETE FROM image_bytes WHERE hash = ?');
-    const fetched = sql('DELETE FROM fetched_urls WHERE hash = ?');
-    for (const hash of hashes) {
-      bytes.run(hash);
-      fetched.run(hash);
-    }
+    sql('DELETE FROM image_bytes WHERE hash IN (SELECT hash FROM unused_images)').run();
+    sql('DELETE FROM fetched_urls WHERE hash IN (SELECT hash FROM unused_images)').run();
   }
   sql('DELETE FROM unused_images').run();
   return hashes.length;
