@@ -1,7 +1,8 @@
-// What the store's writes of products cost, without embedding: SQLite upserting N products of two
+// What the store's writes of products cost, without embedding: the store (SQLite, or PostgreSQL on
+// PGlite with --store postgres) upserting N products of two
 // images each (one of them shared by a hundred products) in batches of B, upserting them again with
 // a tenth of their images replaced, then deleting them. Compare builds by running it in each
-// checkout: `npm run build && node dist/bench/catalogue/product-writes.js [--products N] [--batch B]`.
+// checkout: `npm run build && node dist/bench/catalogue/product-writes.js [--products N] [--batch B] [--store sqlite|postgres]`.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,17 +10,23 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { check, positiveInt } from '../../functions/options';
-import { openSqliteStore, type ProductRow } from '../../gateway/store';
+import { openPostgresStore, openSqliteStore, type CatalogueStore, type ProductRow } from '../../gateway/store';
 import { fmt } from '../lib';
+import { startPglite } from './pglite';
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex');
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { products: { type: 'string' }, batch: { type: 'string' } } });
+  const { values } = parseArgs({ options: { products: { type: 'string' }, batch: { type: 'string' }, store: { type: 'string' } } });
   const products = check('--products', Number(values.products ?? 20_000), positiveInt);
   const batch = check('--batch', Number(values.batch ?? 256), positiveInt);
+  if (values.store !== undefined && values.store !== 'sqlite' && values.store !== 'postgres')
+    throw new Error(`--store must be sqlite or postgres, got ${JSON.stringify(values.store)}`);
   const dir = mkdtempSync(join(tmpdir(), 'product-writes-'));
-  const store = await openSqliteStore({ path: join(dir, 'catalogue.sqlite') });
+  const pglite = values.store === 'postgres' ? await startPglite() : undefined;
+  const store: CatalogueStore = pglite
+    ? await openPostgresStore({ url: pglite.url, poolSize: 1 })
+    : await openSqliteStore({ path: join(dir, 'catalogue.sqlite') });
   try {
     await store.migrate();
     const ids = Array.from({ length: products }, (_, i) => `p${i}`);
@@ -45,10 +52,11 @@ async function main(): Promise<void> {
     const update = await timed((from) => store.upsertProducts(again.slice(from, from + batch)));
     const remove = await timed((from) => store.deleteProducts(ids.slice(from, from + batch)));
     process.stdout.write(
-      `${products} products, batches of ${batch}: upsert ${fmt(insert, 2)} s, upsert again (a tenth of the images replaced) ${fmt(update, 2)} s, delete ${fmt(remove, 2)} s\n`,
+      `${values.store ?? 'sqlite'}: ${products} products, batches of ${batch}: upsert ${fmt(insert, 2)} s, upsert again (a tenth of the images replaced) ${fmt(update, 2)} s, delete ${fmt(remove, 2)} s\n`,
     );
   } finally {
     await store.close();
+    await pglite?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -64,6 +64,21 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
          image_hashes = EXCLUDED.image_hashes, image_urls = EXCLUDED.image_urls, updated_at = EXCLUDED.updated_at`,
       [rows],
     );
+    // Which products use each image (see the unused-images migration in schema.ts), for the whole
+    // batch in two statements: the images a product no longer has let go (the sweep at commit
+    // deletes what no product uses then), those it has taken on.
+    const refs = n.table('image_refs');
+    await client.query(
+      `DELETE FROM ${refs} f USING jsonb_to_recordset($1::jsonb) AS r(id text, image_hashes jsonb)
+       WHERE f.product_id = r.id AND NOT r.image_hashes ? f.hash`,
+      [rows],
+    );
+    await client.query(
+      `INSERT INTO ${refs} (hash, product_id)
+       SELECT DISTINCT h, r.id FROM jsonb_to_recordset($1::jsonb) AS r(id text, image_hashes jsonb), jsonb_array_elements_text(r.image_hashes) AS h
+       ON CONFLICT DO NOTHING`,
+      [rows],
+    );
   }
 
   async saveProducts(write: ProductsWrite): Promise<void> {

@@ -273,17 +273,17 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
   ],
   // Import jobs (see import-jobs.ts): the file a job's chunks were read from.
   (n) => [`ALTER TABLE ${n.jobs} ADD COLUMN IF NOT EXISTS import_source jsonb`],
-  // Nothing left behind: which products use each image, kept by a trigger on products whatever
-  // writes them; an image no product uses any more loses its vectors (every model's), its kept
-  // bytes and its URL fetches when the transaction that let it go commits. Images left behind before this
-  // migration are swept once here.
+  // Nothing left behind: which products use each image, kept by the products' writes (products.ts,
+  // their one writer; a deletion's by the foreign key); an image no product uses any more loses its
+  // vectors (every model's), its kept bytes and its URL fetches when the transaction that let it go
+  // commits. Images left behind before this migration are swept once here.
   (n) => {
     const refs = n.table('image_refs');
-    const keepRefs = n.table('keep_image_refs');
     const sweep = n.table('sweep_unused_image');
     return [
+      // "C": hashes compare byte by byte, not by the database's language rules (several times cheaper).
       `CREATE TABLE IF NOT EXISTS ${refs} (
-        hash text NOT NULL,
+        hash text COLLATE "C" NOT NULL,
         product_id text COLLATE "C" NOT NULL REFERENCES ${n.products} (id) ON DELETE CASCADE,
         PRIMARY KEY (hash, product_id)
       )`,
@@ -291,15 +291,6 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
       `CREATE INDEX IF NOT EXISTS image_vectors_hash ON ${n.imageVectors} (hash)`,
       `CREATE INDEX IF NOT EXISTS fetched_urls_hash ON ${n.fetchedUrls} (hash)`,
       `INSERT INTO ${refs} (hash, product_id) SELECT DISTINCT h, p.id FROM ${n.products} p, unnest(p.image_hashes) AS h ON CONFLICT DO NOTHING`,
-      // The images the product keeps are never let go, not even for a moment: those it no longer has go first.
-      `CREATE OR REPLACE FUNCTION ${keepRefs}() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        DELETE FROM ${refs} WHERE product_id = NEW.id AND NOT (hash = ANY (NEW.image_hashes));
-        INSERT INTO ${refs} (hash, product_id) SELECT DISTINCT h, NEW.id FROM unnest(NEW.image_hashes) AS h ON CONFLICT DO NOTHING;
-        RETURN NULL;
-      END $$`,
-      `DROP TRIGGER IF EXISTS products_image_refs ON ${n.products}`,
-      `CREATE TRIGGER products_image_refs AFTER INSERT OR UPDATE OF image_hashes ON ${n.products} FOR EACH ROW EXECUTE FUNCTION ${keepRefs}()`,
       `CREATE OR REPLACE FUNCTION ${sweep}() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
         IF NOT EXISTS (SELECT 1 FROM ${refs} WHERE hash = OLD.hash) THEN
