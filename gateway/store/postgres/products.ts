@@ -68,10 +68,11 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
     // batch in two statements: the images a product no longer has let go (the sweep at commit
     // deletes what no product uses then), those it has taken on.
     const refs = n.table('image_refs');
+    // The ids as an array too: joined with the function's rows alone, the planner scans every image_refs row.
     await client.query(
       `DELETE FROM ${refs} f USING jsonb_to_recordset($1::jsonb) AS r(id text, image_hashes jsonb)
-       WHERE f.product_id = r.id AND NOT r.image_hashes ? f.hash`,
-      [rows],
+       WHERE f.product_id = ANY($2::text[]) AND f.product_id = r.id AND NOT r.image_hashes ? f.hash`,
+      [rows, [...created.keys()]],
     );
     await client.query(
       `INSERT INTO ${refs} (hash, product_id)
