@@ -12,10 +12,8 @@ import type Database from 'better-sqlite3';
  * product lets go while another of the same write takes it on stays.
  *
  * What it costs: a row of image_refs per image of each product, whose key (refKey) comes from the
- * content hash, so inserted at random places of its index. Writing 20,000 products of two images
- * each in batches of 256 takes about 0.5 s instead of 0.23 s, deleting them 0.5 s instead of 0.1 s
- * (`node dist/bench/catalogue/product-writes.js`, in this build and the one before): some 7 to 20 µs
- * an image, against the 50 ms or more of embedding it.
+ * content hash, so inserted at random places of its index: some 8 to 25 µs an image written or
+ * deleted (BENCHMARKS.md 6.2b), against the 50 ms or more of embedding it.
  */
 
 /** Prepares (and keeps) a statement: Connection.sql, or a database's own prepare in a migration. */
