@@ -20,10 +20,10 @@ import type Database from 'better-sqlite3';
 export type Sql = (text: string) => Database.Statement;
 
 /**
- * An image's key in image_refs: the first 8 bytes of its hash, as a signed 64-bit integer. An index of 8-byte keys has several times as many
- * entries a page as one of 64-character hex, and its inserts (at random places: the keys are
- * hashes) dirty that many fewer pages. Two images sharing a key (about one chance in 2^64 per pair)
- * would only keep each other from being swept.
+ * An image's key in image_refs: the first 8 bytes of its hash, as a signed 64-bit integer. An
+ * index of 8-byte keys has several times as many entries a page as one of 64-character hex, and its
+ * inserts (at random places: the keys are hashes) dirty that many fewer pages. Two images sharing a
+ * key (about one chance in 2^64 per pair) would only keep each other from being swept.
  */
 export function refKey(hash: string): bigint {
   // A content hash is hex already: its first 16 digits are 8 bytes of it. Anything else is hashed first.
