@@ -75,32 +75,12 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
  * than `maxBytes` of one file is ever held. `signal`: the client has gone; reading stops at once.
  */
 export async function readUpload(upload: UploadValue, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
-  const limit = { maxBytes, variable: 'IMAGE_MAX_BYTES' };
-  let file: UploadedFile;
-  try {
-    file = await untilAborted(upload, signal);
-  } catch (error) {
-    throw signal?.aborted ? signal.reason : uploadError(error, limit);
-  }
-  let stream: Readable;
-  try {
-    stream = file.createReadStream();
-  } catch (error) {
-    throw uploadError(error, limit);
-  }
-  if (signal) addAbortSignal(signal, stream);
+  const { stream } = await streamUpload(upload, { maxBytes, variable: 'IMAGE_MAX_BYTES' }, signal);
   const chunks: Buffer[] = [];
   let received = 0;
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      received += chunk.byteLength;
-      if (received > maxBytes) throw tooLarge(limit);
-      chunks.push(chunk);
-    }
-  } catch (error) {
-    throw signal?.aborted ? signal.reason : uploadError(error, limit);
-  } finally {
-    stream.destroy();
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    received += chunk.byteLength;
+    chunks.push(chunk);
   }
   if (received === 0) throw new GatewayError(ErrorCode.BAD_USER_INPUT, 'The uploaded file is empty.');
   const bytes = Buffer.concat(chunks, received);
@@ -108,8 +88,9 @@ export async function readUpload(upload: UploadValue, maxBytes: number, signal?:
 }
 
 /**
- * An uploaded file too large to hold, read as a stream of its bytes as they arrive: its name, and
- * a stream that fails with a GatewayError saying what is wrong (INPUT_TOO_LARGE naming `variable`
+ * An uploaded file read as a stream of its bytes as they arrive (readUpload holds them; an import
+ * reads a file too large to hold as it comes): its name, and a stream that fails with a GatewayError
+ * saying what is wrong (INPUT_TOO_LARGE naming `variable`
  * the moment the count passes `maxBytes`, the rest never read; the client gone; the body cut short).
  */
 export async function streamUpload(

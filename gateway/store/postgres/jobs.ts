@@ -91,20 +91,13 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
         [id, taxonomy.texts.length, model, key, JSON.stringify(taxonomy.facets), now],
       )
     ).rows[0];
-    const chunks = chunksOf(taxonomy.texts, taxonomy.chunkSize);
-    for (const [i, texts] of chunks.entries()) {
-      await client.query(
-        `INSERT INTO ${n.jobChunks} (job_id, seq, product_ids, status, attempts) VALUES ($1, $2, $3::text[], 'pending', 0)`,
-        [id, i + 1, texts],
-      );
-    }
+    await this.insertChunks(client, id, chunksOf(taxonomy.texts, taxonomy.chunkSize));
     return job;
   }
 
   /**
    * An import job (see import-jobs.ts), its chunks cut now from the file's entries, inside the
-   * caller's transaction: all of them in one statement, however many (a large shop's file is
-   * thousands of chunks).
+   * caller's transaction.
    */
   private async insertImportJob(client: PoolClient, imported: ImportJob, model: string, key: string | null): Promise<JobColumns> {
     const n = this.c.names;
@@ -117,13 +110,18 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
         [id, imported.entries.length, model, key, JSON.stringify(imported.source), new Date().toISOString()],
       )
     ).rows[0];
-    await client.query(
-      `INSERT INTO ${n.jobChunks} (job_id, seq, product_ids, status, attempts)
-       SELECT $1, chunk.seq, ARRAY(SELECT e FROM jsonb_array_elements_text(chunk.entries) WITH ORDINALITY AS t(e, i) ORDER BY i), 'pending', 0
-       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS chunk(entries, seq)`,
-      [id, JSON.stringify(chunksOf(imported.entries, imported.chunkSize))],
-    );
+    await this.insertChunks(client, id, chunksOf(imported.entries, imported.chunkSize));
     return job;
+  }
+
+  /** A job's chunks, cut when it is made (a taxonomy's prompts, a file's entries), pending: all in one statement, however many (a large shop's file is thousands). */
+  private async insertChunks(client: PoolClient, jobId: string, chunks: string[][]): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.c.names.jobChunks} (job_id, seq, product_ids, status, attempts)
+       SELECT $1, chunk.seq, ARRAY(SELECT e FROM jsonb_array_elements_text(chunk.items) WITH ORDINALITY AS t(e, i) ORDER BY i), 'pending', 0
+       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS chunk(items, seq)`,
+      [jobId, JSON.stringify(chunks)],
+    );
   }
 
   async getJob(id: string): Promise<JobRow | undefined> {

@@ -44,9 +44,8 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
           (JSON.parse(before.image_hashes) as string[]).filter((hash) => !images.has(hash)),
         );
       }
-      const pk = before?.pk ?? Number(upsert.run(row).lastInsertRowid);
-      if (before) upsert.run(row);
-      useImages(sql, pk, images);
+      const written = upsert.run(row);
+      useImages(sql, before?.pk ?? Number(written.lastInsertRowid), images);
     }
     sweepUnusedImages(sql);
   }
@@ -78,17 +77,19 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
 
   async deleteProducts(ids: string[]): Promise<string[]> {
     return this.c.run('deleteProducts', 'write', () => {
-      const found = this.c.sql('SELECT id, pk FROM products WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify(ids)) as {
+      const found = this.c
+        .sql('SELECT id, pk, image_hashes FROM products WHERE id IN (SELECT value FROM json_each(?))')
+        .all(JSON.stringify(ids)) as {
         id: string;
         pk: number;
+        image_hashes: string;
       }[];
       if (found.length === 0) return [];
       this.uses.vectors.dropProductVectors(found.map((f) => f.pk));
       // Tags go with the product (ON DELETE CASCADE); its images' vectors, kept bytes and fetches with
       // it, unless another product uses them (keyed by content, they are shared).
       const sql = (text: string) => this.c.sql(text);
-      const images = sql('SELECT image_hashes FROM products WHERE pk = ?').pluck();
-      for (const { pk } of found) releaseImages(sql, pk, JSON.parse(images.get(pk) as string) as string[]);
+      for (const { pk, image_hashes } of found) releaseImages(sql, pk, JSON.parse(image_hashes) as string[]);
       this.c.sql('DELETE FROM products WHERE id IN (SELECT value FROM json_each(?))').run(JSON.stringify(found.map((f) => f.id)));
       sweepUnusedImages(sql);
       const existed = new Set(found.map((f) => f.id));
