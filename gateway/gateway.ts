@@ -140,7 +140,7 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   );
   let store: CatalogueStore | undefined;
   try {
-    store = deps.store ?? (await openConfiguredStore(config.store));
+    store = deps.store ?? (await openConfiguredStore(config.store, (message) => log(message)));
     await store.migrate();
   } catch (error) {
     await store?.close().catch(() => undefined);
@@ -151,6 +151,9 @@ export async function createGateway(config: GatewayConfig, deps: GatewayDeps = {
   try {
     const note = await catalogue.init();
     if (note) log(note);
+    // The embedded store's search index is made, or loaded and repaired, in the background; searches are answered meanwhile.
+    const searched = (await catalogue.models()).active;
+    if (searched) void store.prepareSearch(searched).catch((error: unknown) => log('preparing the search index failed', error));
   } catch (error) {
     await store.close().catch(() => undefined);
     await backend.close();

@@ -95,6 +95,12 @@ export interface CatalogueStore extends WebhookStore, InboundStore, LabelVectorS
    * matching `filter`: exactly min(k, number matching) hits, however selective the filter.
    */
   searchProducts(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]>;
+  /**
+   * Makes ready what searches of `model` use beyond the vectors themselves, and resolves once it is
+   * (the embedded store's HNSW graph, made in the background on first need otherwise; nothing for
+   * PostgreSQL, whose index the database keeps). Searches are answered meanwhile, by another path.
+   */
+  prepareSearch(model: VectorModel): Promise<void>;
 
   getTaxonomy(): Promise<TaxonomyRow | undefined>;
   /** Stores the facets as the next version and returns it. */

@@ -43,7 +43,8 @@ export interface StoreParts {
   >;
   labelVectors: Methods<'getLabelVectors' | 'putLabelVectors'>;
   models: Methods<'getModelState' | 'claimActiveModel'>;
-  search: Methods<'searchProducts'>;
+  /** prepareSearch only where the engine has something to prepare. */
+  search: Methods<'searchProducts'> & Partial<Methods<'prepareSearch'>>;
   tags: Methods<
     | 'getTaxonomy'
     | 'setTaxonomy'
@@ -139,6 +140,9 @@ export class ComposedStore implements CatalogueStore {
 
   searchProducts(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]> {
     return this.parts.search.searchProducts(model, query, k, filter);
+  }
+  async prepareSearch(model: VectorModel): Promise<void> {
+    await this.parts.search.prepareSearch?.(model);
   }
 
   getTaxonomy(): Promise<TaxonomyRow | undefined> {

@@ -2,7 +2,7 @@
 export * from './port';
 export type { CatalogueStore, LabelVectorStore } from './catalogue-store';
 export { TAXONOMY_NOT_SET } from './taxonomy-jobs';
-export { openSqliteStore, type SqliteStoreOptions } from './sqlite';
+export { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite';
 export { openConfiguredStore } from './open';
 export { storeFromEnv, type StoreConfig } from './from-env';
 export { DEFAULT_POSTGRES_STORE_OPTIONS, openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres';

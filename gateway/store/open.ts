@@ -6,9 +6,12 @@ import type { StoreConfig } from './from-env';
 import { openPostgresStore } from './postgres';
 import { openSqliteStore } from './sqlite';
 
-/** Opens the store a configuration names (not migrated: its opener does that); a SQLite file's directory is made if missing. */
-export async function openConfiguredStore(config: StoreConfig): Promise<CatalogueStore> {
+/**
+ * Opens the store a configuration names (not migrated: its opener does that); a SQLite file's
+ * directory is made if missing. `log` hears what the store does on its own (its search index).
+ */
+export async function openConfiguredStore(config: StoreConfig, log?: (message: string) => void): Promise<CatalogueStore> {
   if (config.kind === 'postgres') return openPostgresStore({ url: config.url });
   if (config.path !== ':memory:') await mkdir(dirname(config.path), { recursive: true });
-  return openSqliteStore({ path: config.path });
+  return openSqliteStore({ path: config.path, log });
 }

@@ -1,7 +1,7 @@
 import { check, integer, nonEmpty, nonNegativeInt, positiveInt, timeoutMs } from '../../../functions/options';
-import { ComposedStore } from '../composed';
-import type { CatalogueStore } from '../catalogue-store';
+import { ComposedStore, type StoreParts } from '../composed';
 import { Connection, openDatabase } from './connection';
+import { SearchIndexes } from './hnsw/indexes';
 import { Inbound } from './inbound';
 import { Jobs } from './jobs';
 import { LabelVectors } from './label-vectors';
@@ -39,10 +39,18 @@ export interface SqliteStoreOptions {
   now?: () => Date;
   /**
    * The number of product vectors of a model up to which its searches are exact (default 20 000).
-   * Above it, a search takes its candidates from the binary-quantized copy of the vectors (nearest
-   * by Hamming distance) and rescores them exactly: about twice as fast, but no longer exact.
+   * Above it, a search takes its candidates from an HNSW graph of the vectors (hnswlib), made in a
+   * worker thread and saved beside the database file (`<path>-hnsw/`), and rescores them exactly;
+   * while the graph is being made, from the binary-quantized copy of the vectors (nearest by
+   * Hamming distance). Either is far faster at scale, but no longer exact.
    */
   approximateSearchAbove?: number;
+  /** The HNSW graph's shape: links per vector (default 16) and the build's beam width (default 128). */
+  searchIndexShape?: { m?: number; efConstruction?: number };
+  /** The HNSW search's beam width: at least k, twice this under a filter (default 64). */
+  searchIndexEf?: number;
+  /** Where the store says what it does on its own (the search index made, loaded or repaired). Default: stderr. */
+  log?: (message: string) => void;
   /**
    * How many candidates an approximate search takes from the binary-quantized vectors before it
    * rescores them (at least 10 × k; at most 4096), twice as many under a filter. Default 1200: on
@@ -62,29 +70,55 @@ export interface SqliteStoreOptions {
  * Opens (creating if need be) the catalogue database at `options.path`: WAL, foreign keys on, a
  * busy timeout, sqlite-vec loaded. Call `migrate()` before anything else.
  */
-export async function openSqliteStore(options: SqliteStoreOptions): Promise<CatalogueStore> {
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   const path = check('path', options?.path, nonEmpty);
   const busyTimeoutMs = check('busyTimeoutMs', options.busyTimeoutMs ?? 5000, timeoutMs);
   const mmapBytes = check('mmapBytes', options.mmapBytes ?? 2 ** 31, nonNegativeInt);
   const approximateAbove = check('approximateSearchAbove', options.approximateSearchAbove ?? 20_000, nonNegativeInt);
   const approximateCandidates = check('approximateSearchCandidates', options.approximateSearchCandidates ?? 1200, integer(1, KNN_MAX_K));
   const maxBytes = options.maxBytes === undefined ? undefined : check('maxBytes', options.maxBytes, positiveInt);
+  const shape = {
+    m: check('searchIndexShape.m', options.searchIndexShape?.m ?? 16, integer(2, 100)),
+    efConstruction: check('searchIndexShape.efConstruction', options.searchIndexShape?.efConstruction ?? 128, integer(8, 4096)),
+  };
+  const indexEf = check('searchIndexEf', options.searchIndexEf ?? 64, integer(1, 4096));
+  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const db = openDatabase(path, busyTimeoutMs, mmapBytes, maxBytes);
   const c = new Connection(db, options.now ?? (() => new Date()), busyTimeoutMs);
   const vectors = new Vectors(c);
   const models = new Models(c);
   const tags = new Tags(c);
   const products = new Products(c, { vectors, tags });
-  return new ComposedStore('sqlite', {
-    lifecycle: new Lifecycle(c),
-    products,
-    vectors,
-    labelVectors: new LabelVectors(c, { vectors }),
-    models,
-    search: new Search(c, { vectors, tuning: { approximateAbove, approximateCandidates } }),
-    tags,
-    jobs: new Jobs(c, { models, products, tags }),
-    webhooks: new Webhooks(c),
-    inbound: new Inbound(c),
-  });
+  const indexes = new SearchIndexes(c, { dbPath: path === ':memory:' ? null : path, shape, log });
+  const search = new Search(c, { vectors, indexes, tuning: { approximateAbove, approximateCandidates, indexEf } });
+  return new SqliteStore(
+    {
+      lifecycle: new Lifecycle(c, { indexes }),
+      products,
+      vectors,
+      labelVectors: new LabelVectors(c, { vectors }),
+      models,
+      search,
+      tags,
+      jobs: new Jobs(c, { models, products, tags }),
+      webhooks: new Webhooks(c),
+      inbound: new Inbound(c),
+    },
+    search,
+  );
+}
+
+/** The embedded store, with how its approximate searches were answered (for tests and benchmarks). */
+export class SqliteStore extends ComposedStore {
+  constructor(
+    parts: StoreParts,
+    private readonly search: Search,
+  ) {
+    super('sqlite', parts);
+  }
+
+  /** Searches above `approximateSearchAbove` answered through the HNSW graph, or through the binary copy while it was made. */
+  get approximateSearches(): { graph: number; binary: number } {
+    return { ...this.search.approximate };
+  }
 }

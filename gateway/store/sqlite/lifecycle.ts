@@ -1,10 +1,14 @@
 import { Part } from '../composed';
 import { StoreError } from '../port';
 import type { Connection } from './connection';
+import type { SearchIndexes } from './hnsw/indexes';
 import { MIGRATIONS } from './schema';
 
-/** The store's life: migrate() creates or brings the schema up to date (see schema.ts), close() closes the connection. */
-export class Lifecycle extends Part<Connection> {
+/**
+ * The store's life: migrate() creates or brings the schema up to date (see schema.ts), close() stops
+ * the search indexes' work and closes the connection.
+ */
+export class Lifecycle extends Part<Connection, { indexes: SearchIndexes }> {
   async migrate(): Promise<void> {
     const db = this.c.db;
     await this.c.run('migrate', 'write', () => {
@@ -26,7 +30,8 @@ export class Lifecycle extends Part<Connection> {
     this.c.forgetStatements();
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.uses.indexes.close();
     return this.c.close();
   }
 }

@@ -298,6 +298,20 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       for (const hash of db.prepare(`SELECT DISTINCT hash FROM ${table}`).pluck().all() as string[]) note.run(hash, refKey(hash));
     sweepUnusedImages(sql);
   },
+  // The approximate search index (hnsw/): whether each model's product-vector changes are logged for
+  // an index, which saved index the store last registered (its directory's token) and the last
+  // change it holds, and the log of changes since. AUTOINCREMENT: a seq is never reused once its
+  // rows are deleted, so "the changes after seq N" keeps its meaning across truncations.
+  (db) => {
+    const columns = db.prepare("SELECT name FROM pragma_table_info('models')").pluck().all() as string[];
+    if (!columns.includes('index_logged')) db.exec('ALTER TABLE models ADD COLUMN index_logged INTEGER NOT NULL DEFAULT 0');
+    if (!columns.includes('index_token')) db.exec('ALTER TABLE models ADD COLUMN index_token TEXT');
+    if (!columns.includes('index_seq')) db.exec('ALTER TABLE models ADD COLUMN index_seq INTEGER NOT NULL DEFAULT 0');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS vector_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, product_table TEXT NOT NULL, pk INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS vector_changes_by_table ON vector_changes (product_table, seq);
+    `);
+  },
 ];
 
 /**

@@ -21,6 +21,11 @@ export interface ModelTables {
   binary: string | null;
   /** How many product vectors the model holds. */
   count: number;
+  /** 1 when changes to `product` are logged in vector_changes for an approximate index (hnsw/), else 0. */
+  logged: number;
+  /** The saved index the store last registered (hnsw/), null for none, and the last change it holds. */
+  indexToken: string | null;
+  indexSeq: number;
 }
 
 /** The vector's bytes, as vec0 takes them (little-endian float32, as on every platform Node runs on). */
@@ -45,7 +50,9 @@ export class Vectors extends Part<Connection> {
     const key = modelKey(model);
     const row = this.c
       .sql(
-        'SELECT dim, image_table AS image, product_table AS product, binary_table AS binary, product_count AS count FROM models WHERE key = ?',
+        `SELECT dim, image_table AS image, product_table AS product, binary_table AS binary, product_count AS count,
+           index_logged AS logged, index_token AS indexToken, index_seq AS indexSeq
+         FROM models WHERE key = ?`,
       )
       .get(key) as ModelTables | undefined;
     if (row && row.dim !== model.dim) {
@@ -68,26 +75,39 @@ export class Vectors extends Part<Connection> {
     this.c
       .sql('INSERT INTO models (key, dim, image_table, product_table, binary_table, product_count) VALUES (?, ?, ?, ?, ?, 0)')
       .run(key, model.dim, image, product, binary);
-    return { dim: model.dim, image, product, binary, count: 0 };
+    return { dim: model.dim, image, product, binary, count: 0, logged: 0, indexToken: null, indexSeq: 0 };
   }
 
   /** Deletes these products' vectors of every model (and their binary copies), keeping the counts right. */
   dropProductVectors(pks: number[]): void {
-    const tables = this.c.sql('SELECT key, product_table AS product, binary_table AS binary FROM models').all() as {
+    const tables = this.c.sql('SELECT key, product_table AS product, binary_table AS binary, index_logged AS logged FROM models').all() as {
       key: string;
       product: string;
       binary: string | null;
+      logged: number;
     }[];
-    for (const { key, product, binary } of tables) {
+    for (const { key, product, binary, logged } of tables) {
       const remove = this.c.sql(`DELETE FROM ${product} WHERE rowid = ?`);
       const removeBinary = binary && this.c.sql(`DELETE FROM ${binary} WHERE pk = ?`);
+      const log = logged ? this.changeLog(product) : undefined;
       let removed = 0;
       for (const pk of pks) {
-        removed += remove.run(BigInt(pk)).changes;
+        const gone = remove.run(BigInt(pk)).changes;
+        removed += gone;
         if (removeBinary) removeBinary.run(BigInt(pk));
+        if (gone && log) log(pk);
       }
       if (removed > 0) this.c.sql('UPDATE models SET product_count = product_count - ? WHERE key = ?').run(removed, key);
     }
+  }
+
+  /**
+   * Notes a product vector written or deleted, in the write's transaction, for the approximate
+   * index that catches up from these notes (hnsw/): a note is committed exactly when its change is.
+   */
+  private changeLog(productTable: string): (pk: number) => void {
+    const note = this.c.sql('INSERT INTO vector_changes (product_table, pk) VALUES (?, ?)');
+    return (pk) => note.run(productTable, pk);
   }
 
   async putImageVectors(model: VectorModel, vectors: { hash: string; vector: Float32Array }[]): Promise<void> {
@@ -176,6 +196,7 @@ export class Vectors extends Part<Connection> {
     const insert = this.c.sql(`INSERT INTO ${product} (rowid, embedding) VALUES (?, ?)`);
     // The binary copy is written with the float vector, in the same transaction.
     const upsertBinary = binary && this.c.sql(`INSERT OR REPLACE INTO ${binary} (pk, bits) VALUES (?, vec_quantize_binary(?))`);
+    const log = tables.logged ? this.changeLog(product) : undefined;
     let added = 0;
     for (const { productId, vector, imageHashes } of rows) {
       const row = stored.get(productId) as { pk: number; image_hashes: string } | undefined;
@@ -185,6 +206,7 @@ export class Vectors extends Part<Connection> {
       added += 1 - remove.run(pk).changes;
       insert.run(pk, blob);
       if (upsertBinary) upsertBinary.run(pk, blob);
+      if (log) log(row.pk);
     }
     if (added > 0) this.c.sql('UPDATE models SET product_count = product_count + ? WHERE key = ?').run(added, modelKey(model));
   }

@@ -7,7 +7,7 @@ import * as sqliteVec from 'sqlite-vec';
 
 import { openSqliteStore, StoreError, type CatalogueStore } from '../../../gateway/store';
 import { MIGRATIONS } from '../../../gateway/store/sqlite/schema';
-import { cosine, describeStoreContract, hash, MODEL_A, product, tag } from './contract';
+import { cosine, describeSearchContract, describeStoreContract, hash, MODEL_A, product, tag } from './contract';
 
 const MODEL_8 = { name: 'eight', dtype: 'fp32', dim: 8 };
 
@@ -34,6 +34,37 @@ describeStoreContract('sqlite (file)', async () => {
   return {
     store,
     reopen: () => openSqliteStore({ path }),
+    cleanup: async () => {
+      await store.close();
+      scratch.remove();
+    },
+  };
+});
+
+describeSearchContract('sqlite (file), every search through the HNSW graph', async () => {
+  const scratch = scratchDir();
+  const path = join(scratch.dir, 'catalogue.sqlite');
+  const store = await openSqliteStore({ path, approximateSearchAbove: 0, log: () => undefined });
+  await store.migrate();
+  // Each search waits for the graph (made on first need, then caught up with the writes before it):
+  // never the binary copy the store answers with while the graph is being made.
+  const graphFirst = new Proxy(store, {
+    get(target, name) {
+      if (name === 'searchProducts') {
+        return async (...args: Parameters<CatalogueStore['searchProducts']>) => {
+          await target.prepareSearch(args[0]).catch(() => undefined);
+          const before = target.approximateSearches;
+          const hits = await target.searchProducts(...args);
+          expect(target.approximateSearches.binary).toBe(before.binary);
+          return hits;
+        };
+      }
+      const value = Reflect.get(target, name) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return {
+    store: graphFirst,
     cleanup: async () => {
       await store.close();
       scratch.remove();

@@ -26,6 +26,21 @@ import type { OpenedStore, Subject } from './fixtures';
 export { cosine, seededRandom } from '../../../helpers/tiny-clip';
 export { gaussian, hash, MODEL_A, MODEL_A_Q8, MODEL_B, normalise, product, SEARCH_MODEL, tag, type OpenedStore } from './fixtures';
 
+/** The search part of the contract alone, for a store configured to answer searches another way. */
+export function describeSearchContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`CatalogueStore search contract: ${name}`, () => {
+    const subject = {} as Subject;
+    beforeEach(async () => {
+      subject.opened = await open();
+      subject.store = subject.opened.store;
+    });
+    afterEach(async () => {
+      await subject.opened.cleanup();
+    });
+    searchContract(subject);
+  });
+}
+
 export function describeStoreContract(name: string, open: () => Promise<OpenedStore>): void {
   describe(`CatalogueStore contract: ${name}`, () => {
     const subject = {} as Subject;
