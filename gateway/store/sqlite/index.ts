@@ -45,7 +45,11 @@ export interface SqliteStoreOptions {
    * Hamming distance). Either is far faster at scale, but no longer exact.
    */
   approximateSearchAbove?: number;
-  /** The HNSW graph's shape: links per vector (default 16) and the build's beam width (default 128). */
+  /**
+   * The HNSW graph's shape: links per vector (default 16) and the build's beam width (default 64:
+   * on the bench's 100,000 clustered 512-dim vectors it builds 2.2× faster than 128 with the same
+   * recall, 1.000 at a search width of 64; raise it for embeddings that recall less).
+   */
   searchIndexShape?: { m?: number; efConstruction?: number };
   /** The HNSW search's beam width: at least k, twice this under a filter (default 64). */
   searchIndexEf?: number;
@@ -79,7 +83,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   const maxBytes = options.maxBytes === undefined ? undefined : check('maxBytes', options.maxBytes, positiveInt);
   const shape = {
     m: check('searchIndexShape.m', options.searchIndexShape?.m ?? 16, integer(2, 100)),
-    efConstruction: check('searchIndexShape.efConstruction', options.searchIndexShape?.efConstruction ?? 128, integer(8, 4096)),
+    efConstruction: check('searchIndexShape.efConstruction', options.searchIndexShape?.efConstruction ?? 64, integer(8, 4096)),
   };
   const indexEf = check('searchIndexEf', options.searchIndexEf ?? 64, integer(1, 4096));
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));

@@ -91,7 +91,15 @@ export class SearchIndexes {
   /** Resolves once the model's graph is made (or its making failed: then searches go without it). */
   async prepare(tables: ModelTables, modelKey: string): Promise<void> {
     const index = this.indexOf(tables.product);
-    if (index.graph && !index.refreshing) return;
+    await index.refreshing;
+    const { graph, applied, token } = index;
+    if (graph && !(token !== tables.indexToken && applied < tables.indexSeq)) {
+      const pending = await this.c.run('preparing the search index', 'read', () =>
+        pendingChanges(this.c.db, tables.product, applied, LIVE_CHANGES_MAX),
+      );
+      // Few enough for the next search to apply.
+      if (pending <= LIVE_CHANGES_MAX) return;
+    }
     this.refresh(tables, modelKey);
     await index.refreshing;
   }

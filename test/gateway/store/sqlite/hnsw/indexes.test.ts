@@ -127,6 +127,21 @@ describe('the HNSW search index of the SQLite store', () => {
     expect((await store.searchProducts(MODEL, near(centres[3]), COUNT)).map((h) => h.productId)).not.toContain('p3');
   });
 
+  it('is remade in the background when more changes are pending than a search applies, answering meanwhile', async () => {
+    const store = await openStore();
+    await fill(store, 0, COUNT);
+    await store.prepareSearch(MODEL);
+    logs = [];
+    await fill(store, COUNT, 1000);
+    // 1,000 changes pending: more than a search applies before answering; this one takes the binary copy.
+    await store.searchProducts(MODEL, near(centres[2]), K);
+    expect(store.approximateSearches).toEqual({ graph: 0, binary: 1 });
+    await store.prepareSearch(MODEL);
+    expect(logs).toEqual([expect.stringMatching(/loaded the saved index and applied 1000 changes logged since \(4000 vectors\)/)]);
+    await expectExactAnswers(store, 3);
+    expect(store.approximateSearches).toEqual({ graph: 6, binary: 1 });
+  });
+
   it('is loaded at the next start and repaired with the changes logged since it was saved', async () => {
     const first = await openStore();
     await fill(first, 0, COUNT);
