@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 
-import { check, integer, nonNegativeInt, positiveInt, timeoutMs, type Rule } from '../../../functions/options';
+import { check, integer, nonNegativeInt, oneOf, positiveInt, timeoutMs, type Rule } from '../../../functions/options';
 import { StoreError } from '../port';
 import { toStoreError } from './errors';
 import { Names } from './schema';
@@ -39,6 +39,19 @@ export interface PostgresStoreOptions {
    * finds them all. 0: filtered searches go through the index. Default 20000.
    */
   exactSearchMatching: number;
+  /**
+   * What the product vectors' HNSW index holds: 'half', the vectors cast to halfvec(dim) (pgvector
+   * 0.7+, up to 4,000 dims), or 'full', vector(dim) (up to 2,000). Either way the column is
+   * vector(dim) and the candidates are rescored on it: scores and order are float32's. On 20,000
+   * 512-dim vectors (BENCHMARKS.md §6.7) 'half' made the index half the size (1,366 bytes a vector
+   * against 2,731) at the same recall@20 (0.997 against 0.998, 0.925 against 0.923 under a 10%
+   * filter), but took 3.3× as long to build and 2× as long to search on PGlite, whose WebAssembly
+   * has no hardware 16-bit float conversion (pgvector uses x86's F16C where the CPU has it). migrate()
+   * rebuilds each model's index to match, so every gateway on a database must use the same.
+   * Dimensions past what the kind can index fall back to 'full', then to no index (exact scans).
+   * Default 'half'.
+   */
+  indexPrecision: 'half' | 'full';
 }
 
 export const DEFAULT_POSTGRES_STORE_OPTIONS: Omit<PostgresStoreOptions, 'url'> = {
@@ -49,6 +62,7 @@ export const DEFAULT_POSTGRES_STORE_OPTIONS: Omit<PostgresStoreOptions, 'url'> =
   maxScanTuples: 20_000,
   efSearch: 200,
   exactSearchMatching: 20_000,
+  indexPrecision: 'half',
 };
 
 /** A schema name used unquoted-safe: lower-case letters, digits and underscores, at most 63. */
@@ -75,6 +89,7 @@ export function checkOptions(options: PostgresStoreOptions): PostgresStoreOption
     maxScanTuples: check('maxScanTuples', options.maxScanTuples, positiveInt),
     efSearch: check('efSearch', options.efSearch, integer(1, 1000)),
     exactSearchMatching: check('exactSearchMatching', options.exactSearchMatching, nonNegativeInt),
+    indexPrecision: check('indexPrecision', options.indexPrecision, oneOf(['half', 'full'] as const)),
   };
 }
 

@@ -34,13 +34,19 @@ export class PostgresStore extends ComposedStore {
   constructor(options: PostgresStoreOptions) {
     const checked = checkOptions(options);
     const c = new Connection(checked);
-    const vectors = new Vectors(c);
+    const vectors = new Vectors(c, { indexPrecision: checked.indexPrecision });
     const models = new Models(c);
     const tags = new Tags(c);
     const products = new Products(c, { vectors, tags });
     const search = new Search(c, { vectors, settings: checked });
     super('postgres', {
-      lifecycle: new Lifecycle(c, { onPgvector: (version) => search.learnPgvector(version) }),
+      lifecycle: new Lifecycle(c, {
+        onPgvector: (version) => {
+          search.learnPgvector(version);
+          vectors.learnPgvector(version);
+        },
+        indexPrecision: checked.indexPrecision,
+      }),
       products,
       vectors,
       labelVectors: new LabelVectors(c, { vectors }),

@@ -1,9 +1,27 @@
-import { Part } from '../composed';
-import type { Connection } from './connection';
-import { LATEST_VERSION, MIGRATIONS, MIN_PGVECTOR, SCHEMA_LOCK_KEY, versionAtLeast } from './schema';
+import type { PoolClient } from 'pg';
 
-/** The store's life: migrate() creates or brings the schema up to date (see schema.ts), close() closes the pool. */
-export class Lifecycle extends Part<Connection, { onPgvector: (version: string) => void }> {
+import { Part } from '../composed';
+import type { Connection, PostgresStoreOptions } from './connection';
+import {
+  HALFVEC_PGVECTOR,
+  hnswIndexFor,
+  LATEST_VERSION,
+  MIGRATIONS,
+  MIN_PGVECTOR,
+  reconcileIndexStatements,
+  SCHEMA_LOCK_KEY,
+  versionAtLeast,
+  type HnswIndex,
+} from './schema';
+
+/**
+ * The store's life: migrate() creates or brings the schema up to date (see schema.ts) and gives each
+ * model's table the HNSW index of the store's indexPrecision; close() closes the pool.
+ */
+export class Lifecycle extends Part<
+  Connection,
+  { onPgvector: (version: string) => void; indexPrecision: PostgresStoreOptions['indexPrecision'] }
+> {
   async migrate(): Promise<void> {
     const n = this.c.names;
     await this.c.transaction(async (client) => {
@@ -41,7 +59,24 @@ export class Lifecycle extends Part<Connection, { onPgvector: (version: string) 
         await client.query(`DELETE FROM ${n.schemaVersion}`);
         await client.query(`INSERT INTO ${n.schemaVersion} (version) VALUES ($1)`, [LATEST_VERSION]);
       }
+      await this.reconcileIndexes(client, this.uses.indexPrecision === 'half' && versionAtLeast(version, HALFVEC_PGVECTOR));
     });
+  }
+
+  /**
+   * Rebuilds the HNSW index of each model table whose kind is not the one this store makes (a store
+   * made before halfvec indexes, or another indexPrecision), under the migration's lock.
+   */
+  private async reconcileIndexes(client: PoolClient, halfvec: boolean): Promise<void> {
+    const n = this.c.names;
+    const models = await client.query<{ key: string; dim: number; table: string; hnsw: HnswIndex }>(
+      `SELECT model_key AS key, dim, table_name AS table, hnsw FROM ${n.vectorModels} ORDER BY model_key`,
+    );
+    for (const model of models.rows) {
+      for (const statement of reconcileIndexStatements(n, model, hnswIndexFor(model.dim, halfvec))) {
+        await client.query(statement.text, statement.values);
+      }
+    }
   }
 
   close(): Promise<void> {

@@ -24,19 +24,65 @@ import { modelKey, type VectorModel } from '../port';
  *
  * Per model, one product-vector table `product_vectors_<16 hex of sha256(model key)>` with a typed
  * `vector(dim)` column and an HNSW index (cosine). Made on the model's first write (see
- * modelTableStatements), under the same advisory lock as migrations.
+ * modelTableStatements), under the same advisory lock as migrations. With indexPrecision 'half' (the
+ * default) the index is over the vectors cast to `halfvec(dim)` (16-bit floats) where pgvector can
+ * (0.7+, up to 4,000 dims): half the index's size at the same recall once the candidates are
+ * rescored on the float32 column (BENCHMARKS.md §6.7); the column stays `vector(dim)`, so every
+ * score returned is float32's. vector_models.hnsw records which index a table has ('half', 'full'
+ * or NULL for none), so that searches write the ORDER BY the planner matches to it, and migrate()
+ * rebuilds those that differ from the store's indexPrecision.
  */
 
 /** The key of the transaction-scoped advisory lock taken around migrations and model-table creation. */
 export const SCHEMA_LOCK_KEY = '7012345678901234567'; // arbitrary and fixed: every gateway must use the same
 
-/** pgvector's limits: HNSW indexes `vector` up to 2,000 dimensions; the type itself holds 16,000. */
+/** pgvector's limits: HNSW indexes `vector` up to 2,000 dimensions and `halfvec` up to 4,000; the type itself holds 16,000. */
 export const MAX_INDEXED_DIM = 2000;
+export const MAX_HALF_INDEXED_DIM = 4000;
 export const MAX_DIM = 16000;
 
-/** The oldest pgvector with HNSW (0.5.0), and the first with iterative index scans (0.8.0). */
+/** The oldest pgvector with HNSW (0.5.0), the first with halfvec (0.7.0), and the first with iterative index scans (0.8.0). */
 export const MIN_PGVECTOR = [0, 5, 0] as const;
+export const HALFVEC_PGVECTOR = [0, 7, 0] as const;
 export const ITERATIVE_SCAN_PGVECTOR = [0, 8, 0] as const;
+
+/** A product-vector table's HNSW index: over halfvec(dim), over vector(dim), or none (too many dimensions). */
+export type HnswIndex = 'half' | 'full' | null;
+
+/** The index a table of `dim` dimensions gets: halfvec when wanted, the server's pgvector has it and the dim fits, else vector when it fits. */
+export function hnswIndexFor(dim: number, halfvec: boolean): HnswIndex {
+  if (halfvec && dim <= MAX_HALF_INDEXED_DIM) return 'half';
+  return dim <= MAX_INDEXED_DIM ? 'full' : null;
+}
+
+/**
+ * The statements that give a model's table the index `wanted` where it has `model.hnsw`, and record
+ * it in vector_models; none when they agree. The new index is built beside the old one and takes its
+ * name after: the build blocks the table's writes (CREATE INDEX's lock) but not its searches, which
+ * use the old index until the caller's transaction commits; dropping the old one, which locks the
+ * table altogether, comes last, so that lock is held only to the commit.
+ */
+export function reconcileIndexStatements(
+  n: Names,
+  model: { key: string; dim: number; table: string; hnsw: HnswIndex },
+  wanted: HnswIndex,
+): { text: string; values?: unknown[] }[] {
+  if (model.hnsw === wanted) return [];
+  const name = `${model.table}_hnsw`;
+  const building = `${model.table}_hnsw_new`;
+  return [
+    ...(wanted ? [{ text: hnswIndexStatement(n, model.table, model.dim, wanted, building) }] : []),
+    { text: `DROP INDEX IF EXISTS ${n.schema}.${quoteIdent(name)}` },
+    ...(wanted ? [{ text: `ALTER INDEX ${n.schema}.${quoteIdent(building)} RENAME TO ${quoteIdent(name)}` }] : []),
+    { text: `UPDATE ${n.vectorModels} SET hnsw = $1 WHERE model_key = $2`, values: [wanted, model.key] },
+  ];
+}
+
+/** The SQL of a product-vector table's HNSW index, named `<table>_hnsw` unless told. */
+function hnswIndexStatement(n: Names, table: string, dim: number, index: 'half' | 'full', name = `${table}_hnsw`): string {
+  const on = index === 'half' ? `((embedding::halfvec(${dim})) halfvec_cosine_ops)` : `(embedding vector_cosine_ops)`;
+  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${n.table(table)} USING hnsw ${on}`;
+}
 
 /** A double-quoted SQL identifier; callers pass only names checked or made by this adapter. */
 export function quoteIdent(name: string): string {
@@ -309,6 +355,13 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
       `DELETE FROM ${n.fetchedUrls} f WHERE NOT EXISTS (SELECT 1 FROM ${refs} r WHERE r.hash = f.hash)`,
     ];
   },
+  // Each model's table records its HNSW index (see the top of this file): the tables made so far
+  // have one over vector(dim) up to 2,000 dims. migrate() then rebuilds the indexes that differ from
+  // the store's indexPrecision (see reconcileIndexStatements).
+  (n) => [
+    `ALTER TABLE ${n.vectorModels} ADD COLUMN IF NOT EXISTS hnsw text CHECK (hnsw IN ('half', 'full'))`,
+    `UPDATE ${n.vectorModels} SET hnsw = 'full' WHERE dim <= ${MAX_INDEXED_DIM}`,
+  ],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;
@@ -318,19 +371,15 @@ export function modelTableName(model: VectorModel): string {
   return `product_vectors_${createHash('sha256').update(modelKey(model)).digest('hex').slice(0, 16)}`;
 }
 
-/** Creates a model's product-vector table and its HNSW index (when pgvector can index that many dimensions). */
-export function modelTableStatements(n: Names, table: string, dim: number): string[] {
+/** Creates a model's product-vector table and its HNSW index of the kind given (none: too many dimensions). */
+export function modelTableStatements(n: Names, table: string, dim: number, index: HnswIndex): string[] {
   const statements = [
     `CREATE TABLE IF NOT EXISTS ${n.table(table)} (
       product_id text COLLATE "C" PRIMARY KEY REFERENCES ${n.products} (id) ON DELETE CASCADE,
       embedding vector(${dim}) NOT NULL
     )`,
   ];
-  if (dim <= MAX_INDEXED_DIM) {
-    statements.push(
-      `CREATE INDEX IF NOT EXISTS ${quoteIdent(`${table}_hnsw`)} ON ${n.table(table)} USING hnsw (embedding vector_cosine_ops)`,
-    );
-  }
+  if (index) statements.push(hnswIndexStatement(n, table, dim, index));
   return statements;
 }
 

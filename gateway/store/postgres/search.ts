@@ -107,13 +107,19 @@ export class Search extends Part<Connection, { vectors: Vectors; settings: Searc
     return `${n.table(table.table)} v ${join} ${where(conditions)}`;
   }
 
-  /** Nearest first through the HNSW index (run it with withSearchSettings). */
+  /**
+   * Nearest first through the HNSW index (run it with withSearchSettings). Over a halfvec index the
+   * ORDER BY is the index's own expression (the planner uses an expression index only for it), and
+   * each row's distance is the float32 one from the vector column: the caller orders by it, so the
+   * order, the scores and the tie check at the k-th place are exact among the candidates.
+   */
   private indexSearch(table: ModelTable, query: string, limit: number, filter: ProductFilter): { sql: string; values: unknown[] } {
     const params = new Params();
     const q = params.add(query, '::vector');
     const from = this.searchFrom(table, filter, params);
+    const order = table.hnsw === 'half' ? `v.embedding::halfvec(${table.dim}) <=> ${q}::halfvec(${table.dim})` : `v.embedding <=> ${q}`;
     const sql = `SELECT v.product_id AS "productId", v.embedding <=> ${q} AS distance FROM ${from}
-      ORDER BY v.embedding <=> ${q} LIMIT ${params.add(limit)}`;
+      ORDER BY ${order} LIMIT ${params.add(limit)}`;
     return { sql, values: params.values };
   }
 

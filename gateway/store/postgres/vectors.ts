@@ -5,8 +5,17 @@ import { checkVectorModel, checkVectors } from '../checks';
 import { lastById } from '../order';
 import { modelKey, StoreError, type FetchedUrl, type ProductsWrite, type VectorModel } from '../port';
 import { Part } from '../composed';
-import type { Connection } from './connection';
-import { MAX_DIM, modelTableName, modelTableStatements, SCHEMA_LOCK_KEY } from './schema';
+import type { Connection, PostgresStoreOptions } from './connection';
+import {
+  HALFVEC_PGVECTOR,
+  hnswIndexFor,
+  MAX_DIM,
+  modelTableName,
+  modelTableStatements,
+  SCHEMA_LOCK_KEY,
+  versionAtLeast,
+  type HnswIndex,
+} from './schema';
 
 /**
  * Vectors in pgvector columns: image vectors in one table for every model (point lookups only),
@@ -19,6 +28,8 @@ export interface ModelTable {
   dim: number;
   /** The product-vector table's bare name. */
   table: string;
+  /** Its HNSW index: over halfvec(dim), over vector(dim), or none (see schema.ts). */
+  hnsw: HnswIndex;
 }
 
 /** pgvector's text form, `[0.1,0.2,...]`: exact for float32 both ways (shortest round-trip decimals). */
@@ -33,9 +44,19 @@ function parseVector(text: string): Float32Array {
   return Float32Array.from(JSON.parse(text) as number[]);
 }
 
-export class Vectors extends Part<Connection> {
-  /** Model tables known to be committed; a model's dim and table never change once made. */
+export class Vectors extends Part<Connection, { indexPrecision: PostgresStoreOptions['indexPrecision'] }> {
+  /**
+   * Model tables known to be committed; a model's dim and table never change once made, and its index
+   * only in migrate() (another indexPrecision), which a gateway runs before it serves.
+   */
   private readonly models = new Map<string, ModelTable>();
+  /** Whether the server's pgvector has halfvec (0.7+); learnt at migrate() or on a model's first write. */
+  private halfvec?: boolean;
+
+  /** Takes note of the server's pgvector version (see Lifecycle.migrate). */
+  learnPgvector(version: string): void {
+    this.halfvec = versionAtLeast(version, HALFVEC_PGVECTOR);
+  }
 
   /** Remembers a table made in a transaction, once it committed. */
   remember(table: ModelTable | undefined): void {
@@ -48,13 +69,13 @@ export class Vectors extends Part<Connection> {
     let found = this.models.get(key);
     if (!found) {
       const row = (
-        await client.query<{ dim: number; table_name: string }>(
-          `SELECT dim, table_name FROM ${this.c.names.vectorModels} WHERE model_key = $1`,
+        await client.query<{ dim: number; table_name: string; hnsw: HnswIndex }>(
+          `SELECT dim, table_name, hnsw FROM ${this.c.names.vectorModels} WHERE model_key = $1`,
           [key],
         )
       ).rows[0];
       if (row) {
-        found = { key, dim: row.dim, table: row.table_name };
+        found = { key, dim: row.dim, table: row.table_name, hnsw: row.hnsw };
         this.models.set(key, found);
       }
     }
@@ -76,16 +97,21 @@ export class Vectors extends Part<Connection> {
     const made = await this.findModel(client, model);
     if (made) return made;
     const table = modelTableName(model);
-    for (const statement of modelTableStatements(this.c.names, table, model.dim)) await client.query(statement);
-    await client.query(`INSERT INTO ${this.c.names.vectorModels} (model_key, name, dtype, dim, table_name) VALUES ($1, $2, $3, $4, $5)`, [
-      modelKey(model),
-      model.name,
-      model.dtype,
-      model.dim,
-      table,
-    ]);
+    const halfvec = this.uses.indexPrecision === 'half' && (this.halfvec ?? (await this.learnHalfvec(client)));
+    const hnsw = hnswIndexFor(model.dim, halfvec);
+    for (const statement of modelTableStatements(this.c.names, table, model.dim, hnsw)) await client.query(statement);
+    await client.query(
+      `INSERT INTO ${this.c.names.vectorModels} (model_key, name, dtype, dim, table_name, hnsw) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [modelKey(model), model.name, model.dtype, model.dim, table, hnsw],
+    );
     // Remembered by the caller once the transaction commits.
-    return { key: modelKey(model), dim: model.dim, table };
+    return { key: modelKey(model), dim: model.dim, table, hnsw };
+  }
+
+  private async learnHalfvec(client: PoolClient): Promise<boolean> {
+    const row = (await client.query<{ v: string | null }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'`)).rows[0];
+    this.halfvec = row?.v ? versionAtLeast(row.v, HALFVEC_PGVECTOR) : false;
+    return this.halfvec;
   }
 
   /** A write's vectors, kept bytes and fetched URLs (not its products or tags), inside the caller's transaction; returns the model's table. */

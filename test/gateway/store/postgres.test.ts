@@ -172,7 +172,7 @@ describe('PostgresStore on PostgreSQL', () => {
     const index = await admin.query<{ indexdef: string }>(
       `SELECT indexdef FROM pg_indexes WHERE schemaname = '${schema}' AND tablename = '${table}'`,
     );
-    expect(index.rows.map((r) => r.indexdef).join('\n')).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
+    expect(index.rows.map((r) => r.indexdef).join('\n')).toMatch(/USING hnsw \(\(\(embedding\)::halfvec\(4\)\) halfvec_cosine_ops\)/);
   });
 
   it('searches through the HNSW index when unfiltered', async () => {
@@ -198,7 +198,7 @@ describe('PostgresStore on PostgreSQL', () => {
         await admin.query('SET LOCAL hnsw.iterative_scan = off');
         const result = await admin.query(
           `SELECT v.product_id FROM ${schema}.${table} v JOIN ${schema}.products p ON p.id = v.product_id
-           WHERE p.attributes @> '{"far": true}' ORDER BY v.embedding <=> '${vectorLiteral(query)}' LIMIT 10`,
+           WHERE p.attributes @> '{"far": true}' ORDER BY v.embedding::halfvec(16) <=> '${vectorLiteral(query)}'::halfvec(16) LIMIT 10`,
         );
         return result.rows.length;
       } finally {
