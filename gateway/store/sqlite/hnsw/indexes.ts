@@ -156,11 +156,21 @@ export class SearchIndexes {
     const graph = await Graph.load(indexDirOf(dir, table, outcome.token), tables.dim);
     if (this.closed) throw new Error('the store was closed');
     const caught = await this.c.run('registering the search index', 'write', () => {
+      const now = this.c.sql('SELECT index_token FROM models WHERE product_table = ?').pluck().get(table) as string | null;
+      if (now !== registered.token) {
+        // Another process registered an index meanwhile and let go of the log up to it: the changes
+        // this one would catch up with may be gone. Its index is the one to load.
+        return undefined;
+      }
       this.c.sql('UPDATE models SET index_token = ?, index_seq = ? WHERE product_table = ?').run(outcome.token, outcome.seq, table);
       this.c.sql('DELETE FROM vector_changes WHERE product_table = ? AND seq <= ?').run(table, outcome.seq);
       // The changes committed while the worker ran.
       return applyAllChanges(this.c.db, graph, table, outcome.seq);
     });
+    if (!caught) {
+      await rm(indexDirOf(dir, table, outcome.token), { recursive: true, force: true });
+      return this.remake({ ...tables, indexToken: null }, index);
+    }
     Object.assign(index, { graph, applied: caught.last, token: outcome.token, sinceSaved: caught.applied });
     await this.removeOthers(dir, table, outcome.token);
     return describe(outcome);
