@@ -274,6 +274,17 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     },
     DATABASE_URL: '`postgres://...`: keep the catalogue in PostgreSQL with pgvector instead (set this or `DATA_DIR`, not both)',
     DATABASE_PASSWORD: "`DATABASE_URL`'s password, put into it percent-encoded (for one injected from a secret store)",
+    VECTOR_INDEX:
+      "what answers searches: `embedded`, the store's own index (SQLite's HNSW graph, pgvector's HNSW), or `milvus`, a copy of the vectors in Milvus / Zilliz Cloud kept in step with the store ([Milvus](catalogue.md#milvus--zilliz-cloud))",
+    MILVUS_ADDRESS: "with `VECTOR_INDEX=milvus` (and only then): the cluster's http(s) URL, a Zilliz Cloud endpoint or `http://host:19530`",
+    MILVUS_TOKEN: 'with `VECTOR_INDEX=milvus`: a Zilliz Cloud API key, or `user:password` for Milvus (never logged)',
+    MILVUS_DATABASE: { meaning: 'with `VECTOR_INDEX=milvus`: the Milvus database holding the collections', unset: '`default`' },
+    MILVUS_COLLECTION_PREFIX: {
+      meaning: "with `VECTOR_INDEX=milvus`: prepended to each model's collection name, to share a cluster between deployments",
+      unset: '`clip_products_`',
+    },
+    VECTOR_INDEX_REBUILD:
+      "with `VECTOR_INDEX=milvus`: rebuild each model's collection from the store when the gateway first prepares it, even if it looks current",
     CATALOGUE_MAX_PRODUCTS: 'products of one upsert or delete, and ids of one filter; unset, it follows `MAX_INPUTS_PER_REQUEST`',
     CATALOGUE_MAX_IMAGES_PER_PRODUCT: 'images of one product',
     CATALOGUE_MAX_FACETS: 'facets of the taxonomy',

@@ -3,10 +3,64 @@
 // variables' meanings are listed with the others in gateway/config.ts (CONFIGURATION_VARIABLES).
 import { join } from 'node:path';
 
-import { nonEmpty, type EnvReader, type Rule } from '../../functions/options';
+import { bool, httpUrl, nonEmpty, oneOf, type EnvReader, type Rule } from '../../functions/options';
+import { collectionPrefixRule, type MilvusVectorsOptions } from './milvus/client';
 
-/** SQLite in one file (or `':memory:'`), or PostgreSQL with pgvector. */
-export type StoreConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+/** Where searches find the vectors: Milvus / Zilliz Cloud, with the rebuild flag (VECTOR_INDEX_REBUILD). */
+export type MilvusIndexConfig = MilvusVectorsOptions & { rebuild: boolean };
+
+/**
+ * SQLite in one file (or `':memory:'`), or PostgreSQL with pgvector; with `milvus`, the vectors
+ * are also kept in Milvus / Zilliz Cloud, which answers searches (VECTOR_INDEX=milvus).
+ */
+export type StoreConfig = ({ kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string }) & { milvus?: MilvusIndexConfig };
+
+export const VECTOR_INDEXES = ['embedded', 'milvus'] as const;
+
+/** A token is a secret: refused without quoting it. */
+const milvusToken: Rule<string> = { ...nonEmpty, expected: 'an API key or user:password', problem: () => 'is blank' };
+
+/**
+ * VECTOR_INDEX and the MILVUS_ variables, every one read whatever VECTOR_INDEX says, so that a
+ * Milvus variable set for nothing is refused rather than ignored.
+ */
+export function vectorIndexFromEnv(read: EnvReader): MilvusIndexConfig | undefined {
+  const index = read.get('VECTOR_INDEX', oneOf(VECTOR_INDEXES), 'embedded');
+  const address = read.optional('MILVUS_ADDRESS', httpUrl);
+  const token = read.optional('MILVUS_TOKEN', milvusToken);
+  const database = read.optional('MILVUS_DATABASE', nonEmpty);
+  const collectionPrefix = read.optional('MILVUS_COLLECTION_PREFIX', collectionPrefixRule);
+  const rebuild = read.get('VECTOR_INDEX_REBUILD', bool, false);
+  if (index !== 'milvus') {
+    const set = Object.entries({
+      MILVUS_ADDRESS: address,
+      MILVUS_TOKEN: token,
+      MILVUS_DATABASE: database,
+      MILVUS_COLLECTION_PREFIX: collectionPrefix,
+      VECTOR_INDEX_REBUILD: rebuild || undefined,
+    })
+      .filter(([, value]) => value !== undefined)
+      .map(([name]) => name);
+    if (set.length > 0)
+      throw new TypeError(
+        `${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} set but VECTOR_INDEX is ${index}: set VECTOR_INDEX=milvus to keep the vectors in Milvus, or unset ${set.length === 1 ? 'it' : 'them'}`,
+      );
+    return undefined;
+  }
+  if (address === undefined)
+    throw new TypeError(
+      "VECTOR_INDEX=milvus needs MILVUS_ADDRESS: the cluster's http(s) URL (Zilliz Cloud: its public endpoint; Milvus: http://host:19530)",
+    );
+  if (token === undefined)
+    throw new TypeError('VECTOR_INDEX=milvus needs MILVUS_TOKEN: a Zilliz Cloud API key, or user:password for Milvus');
+  return {
+    address,
+    token,
+    ...(database === undefined ? {} : { database }),
+    ...(collectionPrefix === undefined ? {} : { collectionPrefix }),
+    rebuild,
+  };
+}
 
 /** The directory of the SQLite catalogue when neither DATA_DIR nor DATABASE_URL is set. */
 export const DEFAULT_DATA_DIR = './data';
@@ -27,8 +81,14 @@ export const postgresUrl: Rule<string> = {
   parse: (raw) => raw.trim(),
 };
 
-/** The store DATA_DIR, DATABASE_URL and DATABASE_PASSWORD name (none: SQLite in ./data). */
+/** The store DATA_DIR, DATABASE_URL and DATABASE_PASSWORD name (none: SQLite in ./data), and its vector index (VECTOR_INDEX). */
 export function storeFromEnv(read: EnvReader): StoreConfig {
+  const milvus = vectorIndexFromEnv(read);
+  const store = engineFromEnv(read);
+  return milvus ? { ...store, milvus } : store;
+}
+
+function engineFromEnv(read: EnvReader): StoreConfig {
   const dataDir = read.optional('DATA_DIR', nonEmpty);
   const url = read.optional('DATABASE_URL', postgresUrl);
   // Taken as it is (spaces may belong to it), and never quoted: any string is accepted.

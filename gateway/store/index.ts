@@ -2,9 +2,11 @@
 export * from './port';
 export type { CatalogueStore, LabelVectorStore } from './catalogue-store';
 export { TAXONOMY_NOT_SET } from './taxonomy-jobs';
-export { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite';
+export { indexRootOf, openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite';
 export { openConfiguredStore } from './open';
-export { storeFromEnv, type StoreConfig } from './from-env';
+export { storeFromEnv, type MilvusIndexConfig, type StoreConfig } from './from-env';
+export { MilvusIndexedStore, type MilvusIndexOptions } from './milvus/indexed-store';
+export { MilvusVectors, type MilvusVectorsOptions } from './milvus/client';
 export { DEFAULT_POSTGRES_STORE_OPTIONS, openPostgresStore, type PostgresStore, type PostgresStoreOptions } from './postgres';
 export {
   webhookEventId,

@@ -120,6 +120,71 @@ describe('configFromEnv', () => {
     expect(configFromEnv({ DATABASE_PASSWORD: '' }).store).toEqual({ kind: 'sqlite', path: 'data/catalogue.sqlite' });
   });
 
+  it('keeps the vectors in Milvus with VECTOR_INDEX=milvus, MILVUS_ADDRESS and MILVUS_TOKEN, beside either store', () => {
+    expect(configFromEnv({}).store).not.toHaveProperty('milvus');
+    expect(configFromEnv({ VECTOR_INDEX: 'embedded' }).store).toEqual({ kind: 'sqlite', path: 'data/catalogue.sqlite' });
+    const zilliz = {
+      VECTOR_INDEX: 'milvus',
+      MILVUS_ADDRESS: 'https://in03-abc.serverless.gcp-us-west1.cloud.zilliz.com',
+      MILVUS_TOKEN: 'k3y',
+    };
+    expect(configFromEnv(zilliz).store).toEqual({
+      kind: 'sqlite',
+      path: 'data/catalogue.sqlite',
+      milvus: { address: 'https://in03-abc.serverless.gcp-us-west1.cloud.zilliz.com', token: 'k3y', rebuild: false },
+    });
+    expect(
+      configFromEnv({
+        DATABASE_URL: 'postgres://u@db/clip',
+        VECTOR_INDEX: 'milvus',
+        MILVUS_ADDRESS: 'http://localhost:19530',
+        MILVUS_TOKEN: 'root:Milvus',
+        MILVUS_DATABASE: 'shop',
+        MILVUS_COLLECTION_PREFIX: 'staging_',
+        VECTOR_INDEX_REBUILD: '1',
+      }).store,
+    ).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u@db/clip',
+      milvus: { address: 'http://localhost:19530', token: 'root:Milvus', database: 'shop', collectionPrefix: 'staging_', rebuild: true },
+    });
+  });
+
+  it('refuses a Milvus configuration that is incomplete, or set without VECTOR_INDEX=milvus, naming the variable and never quoting the token', () => {
+    expect(() => configFromEnv({ VECTOR_INDEX: 'faiss' })).toThrow(
+      new TypeError('VECTOR_INDEX must be one of embedded, milvus, got "faiss"'),
+    );
+    expect(() => configFromEnv({ VECTOR_INDEX: 'milvus' })).toThrow(
+      new TypeError(
+        "VECTOR_INDEX=milvus needs MILVUS_ADDRESS: the cluster's http(s) URL (Zilliz Cloud: its public endpoint; Milvus: http://host:19530)",
+      ),
+    );
+    expect(() => configFromEnv({ VECTOR_INDEX: 'milvus', MILVUS_ADDRESS: 'http://localhost:19530' })).toThrow(
+      new TypeError('VECTOR_INDEX=milvus needs MILVUS_TOKEN: a Zilliz Cloud API key, or user:password for Milvus'),
+    );
+    expect(() => configFromEnv({ VECTOR_INDEX: 'milvus', MILVUS_ADDRESS: 'localhost:19530', MILVUS_TOKEN: 't' })).toThrow(
+      new TypeError('MILVUS_ADDRESS must be an http(s) URL, got "localhost:19530"'),
+    );
+    expect(() => configFromEnv({ MILVUS_ADDRESS: 'http://localhost:19530' })).toThrow(
+      new TypeError(
+        'MILVUS_ADDRESS is set but VECTOR_INDEX is embedded: set VECTOR_INDEX=milvus to keep the vectors in Milvus, or unset it',
+      ),
+    );
+    expect(() => configFromEnv({ MILVUS_TOKEN: 's3cret', VECTOR_INDEX_REBUILD: 'yes' })).toThrow(
+      new TypeError(
+        'MILVUS_TOKEN, VECTOR_INDEX_REBUILD are set but VECTOR_INDEX is embedded: set VECTOR_INDEX=milvus to keep the vectors in Milvus, or unset them',
+      ),
+    );
+    expect(() =>
+      configFromEnv({ VECTOR_INDEX: 'milvus', MILVUS_ADDRESS: 'http://m:19530', MILVUS_TOKEN: 's3cret', MILVUS_COLLECTION_PREFIX: '9x' }),
+    ).toThrow(
+      /^MILVUS_COLLECTION_PREFIX must be letters, digits and underscores, starting with a letter or an underscore, at most 160 characters, got "9x"$/,
+    );
+    for (const env of [{ MILVUS_TOKEN: 's3cret' }, { VECTOR_INDEX: 'milvus', MILVUS_TOKEN: 's3cret' }]) {
+      expect(() => configFromEnv(env)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
+    }
+  });
+
   it('treats a blank SPILL_AFTER_MS or GPU_WAKE_INTERVAL_MS as unset without a spillover, as it treats every variable', () => {
     for (const name of ['SPILL_AFTER_MS', 'GPU_WAKE_INTERVAL_MS']) {
       expect(configFromEnv({ [name]: '' }).backend).toMatchObject({ kind: 'local' });
