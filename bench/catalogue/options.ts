@@ -6,6 +6,8 @@ export type Target = [what: string, value: string, met: boolean | undefined];
 export interface CatalogueBenchOptions {
   modelDir: string;
   quick: boolean;
+  /** The largest catalogue the embedded store is measured at (the scale curve runs up to it). */
+  products: number;
   /** Interleaved rounds of the HTTP comparison. */
   rounds: number;
   say: (line?: string) => void;

@@ -2,7 +2,7 @@
 import { seeded } from '../lib';
 import { modelKey, type CatalogueStore, type ProductRow, type TagRow, type VectorModel } from '../../gateway/store';
 import { progress } from './options';
-import { BRANDS, TAG_FACET, TAG_LABELS, type ClusteredVectors } from './vectors';
+import { BRANDS, SHELVES, TAG_FACET, TAG_LABELS, type ClusteredVectors } from './vectors';
 
 export const idOf = (i: number) => `p${String(i).padStart(7, '0')}`;
 export const indexOf = (id: string) => Number(id.slice(1));
@@ -14,7 +14,7 @@ export function productRows(from: number, to: number, now: string): ProductRow[]
       id: idOf(i),
       title: null,
       description: null,
-      attributes: { brand: `b${i % BRANDS}` },
+      attributes: { brand: `b${i % BRANDS}`, shelf: `s${i % SHELVES}` },
       imageHashes: [],
       imageUrls: [],
       createdAt: now,

@@ -11,6 +11,10 @@ export const NOISE = 0.8;
 export const BRANDS = 10;
 export const FILTER: ProductFilter = { attributes: { brand: 'b3' } };
 export const inFilter = (i: number) => i % BRANDS === 3;
+/** One product in SHELVES stands on each shelf: a filter on one shelf matches 1%. */
+export const SHELVES = 100;
+export const RARE_FILTER: ProductFilter = { attributes: { shelf: 's37' } };
+export const inRareFilter = (i: number) => i % SHELVES === 37;
 /** Facet and labels of the synthetic tags that labelTopProducts reads. */
 export const TAG_FACET = 'category';
 export const TAG_LABELS = 50;

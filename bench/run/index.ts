@@ -26,10 +26,16 @@ const { values: args } = parseArgs({
     model: { type: 'string', default: join(ROOT, 'bench', 'model') },
     out: { type: 'string', default: join(ROOT, 'BENCHMARKS.md') },
     quick: { type: 'boolean', default: false },
+    // The catalogue's largest size on the embedded store: 10,000, 100,000, 1,000,000 up to it (and it).
+    products: { type: 'string' },
     sections: { type: 'string', default: 'raw,gateway,texts,ablations,peer,breakdown,catalogue' },
   },
 });
 const QUICK = args.quick!;
+const PRODUCTS = args.products === undefined ? (QUICK ? 50_000 : 1_000_000) : Number(args.products.replaceAll('_', ''));
+if (!Number.isSafeInteger(PRODUCTS) || PRODUCTS < 1000) {
+  throw new TypeError(`--products must be a whole number of at least 1000, got ${JSON.stringify(args.products)}`);
+}
 const ROUNDS = QUICK ? 2 : 3;
 const LOAD_SECONDS = QUICK ? 4 : 8;
 const sections = new Set(args.sections!.split(','));
@@ -140,7 +146,7 @@ async function main(): Promise<void> {
   if (sections.has('peer')) await peerSection(ctx, inputs);
   if (sections.has('breakdown')) await breakdownSection(ctx, inputs);
   if (sections.has('catalogue')) {
-    await benchCatalogue({ modelDir, quick: QUICK, rounds: ROUNDS, say, targets });
+    await benchCatalogue({ modelDir, quick: QUICK, products: PRODUCTS, rounds: ROUNDS, say, targets });
   }
 
   say(`## Targets`);

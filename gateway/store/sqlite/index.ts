@@ -13,6 +13,8 @@ import { Tags } from './tags';
 import { Vectors } from './vectors';
 import { Webhooks } from './webhooks';
 
+export { indexRootOf } from './hnsw/indexes';
+
 /**
  * The embedded adapter of the catalogue port: SQLite through better-sqlite3, vectors in sqlite-vec
  * vec0 tables. One file per concern, the same names as the PostgreSQL adapter's: connection,

@@ -3,8 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { openSqliteStore, type SqliteStore } from '../../../../../gateway/store';
-import { indexRootOf } from '../../../../../gateway/store/sqlite/hnsw/indexes';
+import { indexRootOf, openSqliteStore, type SqliteStore } from '../../../../../gateway/store';
 import { cosine, seededRandom } from '../../../../helpers/tiny-clip';
 import { gaussian, normalise, product } from '../../contract/fixtures';
 
