@@ -23,5 +23,6 @@ export async function openConfiguredStore(config: StoreConfig, log?: (message: s
 async function openEngine(config: StoreConfig, log?: (message: string) => void): Promise<CatalogueStore> {
   if (config.kind === 'postgres') return openPostgresStore({ url: config.url });
   if (config.path !== ':memory:') await mkdir(dirname(config.path), { recursive: true });
-  return openSqliteStore({ path: config.path, log });
+  // With Milvus answering searches, the store's own graph would only double the memory of its fallback.
+  return openSqliteStore({ path: config.path, log, searchIndex: !config.milvus });
 }

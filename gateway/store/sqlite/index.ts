@@ -55,6 +55,12 @@ export interface SqliteStoreOptions {
   searchIndexShape?: { m?: number; efConstruction?: number };
   /** The HNSW search's beam width: at least k, twice this under a filter (default 64). */
   searchIndexEf?: number;
+  /**
+   * False: no HNSW graph, approximate searches take the binary-quantized copy only (for a store
+   * whose searches another index answers, VECTOR_INDEX=milvus, so that its fallback costs no graph's
+   * memory). Default true.
+   */
+  searchIndex?: boolean;
   /** Where the store says what it does on its own (the search index made, loaded or repaired). Default: stderr. */
   log?: (message: string) => void;
   /**
@@ -95,7 +101,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   const models = new Models(c);
   const tags = new Tags(c);
   const products = new Products(c, { vectors, tags });
-  const indexes = new SearchIndexes(c, { dbPath: path === ':memory:' ? null : path, shape, log });
+  const indexes = new SearchIndexes(c, { dbPath: path === ':memory:' ? null : path, shape, log, enabled: options.searchIndex ?? true });
   const search = new Search(c, { vectors, indexes, tuning: { approximateAbove, approximateCandidates, indexEf } });
   return new SqliteStore(
     {

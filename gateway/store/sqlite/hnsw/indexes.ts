@@ -25,6 +25,8 @@ export interface SearchIndexSettings {
   dbPath: string | null;
   shape: GraphShape;
   log: (message: string) => void;
+  /** False: no graph is made; current() always answers undefined. */
+  enabled: boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export class SearchIndexes {
    * vectors the search rescores are of the same moment.
    */
   current(tables: ModelTables, modelKey: string): Graph | undefined {
+    if (!this.settings.enabled) return undefined;
     const index = this.indexOf(tables.product);
     const stale = index.graph && index.token !== tables.indexToken && index.applied < tables.indexSeq;
     if (!index.graph || stale) {
@@ -90,6 +93,7 @@ export class SearchIndexes {
 
   /** Resolves once the model's graph is made (or its making failed: then searches go without it). */
   async prepare(tables: ModelTables, modelKey: string): Promise<void> {
+    if (!this.settings.enabled) return;
     const index = this.indexOf(tables.product);
     await index.refreshing;
     const { graph, applied, token } = index;

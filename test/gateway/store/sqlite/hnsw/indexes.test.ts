@@ -195,6 +195,18 @@ describe('the HNSW search index of the SQLite store', () => {
     expect(store.approximateSearches).toEqual({ graph: 1, binary: 1 });
   });
 
+  it('is never made when turned off (searchIndex: false): searches take the binary copy', async () => {
+    const store = await openSqliteStore({ path, approximateSearchAbove: 0, searchIndex: false, log: (message) => logs.push(message) });
+    await store.migrate();
+    open.push(store);
+    await fill(store, 0, 500);
+    await store.prepareSearch(MODEL);
+    await store.searchProducts(MODEL, near(centres[0]), K);
+    expect(store.approximateSearches).toEqual({ graph: 0, binary: 1 });
+    expect(logs).toEqual([]);
+    expect(existsSync(indexRootOf(path))).toBe(false);
+  });
+
   it('is built in memory, never saved, for an in-memory store', async () => {
     const store = await openSqliteStore({ path: ':memory:', approximateSearchAbove: 0, log: (message) => logs.push(message) });
     await store.migrate();
