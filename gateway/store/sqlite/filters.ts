@@ -27,7 +27,8 @@ export function filterConditions(filter: ProductFilter | undefined): Conditions 
     }
   }
   for (const { facet, label } of filter.tags ?? []) {
-    sql.push('EXISTS (SELECT 1 FROM tags t WHERE t.product_id = p.id AND t.facet = ? AND t.label = ?)');
+    // The label's products from the by-label index, rather than a look at each product's tags.
+    sql.push('p.id IN (SELECT t.product_id FROM tags t WHERE t.facet = ? AND t.label = ?)');
     params.push(facet, label);
   }
   for (const [key, value] of attributeEntries(filter)) {
@@ -42,9 +43,10 @@ export function filterConditions(filter: ProductFilter | undefined): Conditions 
       sql.push(`EXISTS (SELECT 1 FROM json_each(p.attributes) a WHERE a.key = ? AND ${test})`);
       params.push(key, ...values);
     } else {
-      // The fast path (one JSONB lookup per row); json(?) is constant, computed once per query.
-      sql.push('p.attributes -> ? = json(?)');
-      params.push(`$."${key}"`, canonicalJson(value));
+      // The products holding that value, read from product_attributes (attributes.ts), which keeps
+      // `p.attributes -> '$."key"'` for each: the same comparison, without reading every product.
+      sql.push('p.pk IN (SELECT a.pk FROM product_attributes a WHERE a.key = ? AND a.value = json(?))');
+      params.push(key, canonicalJson(value));
     }
   }
   return { sql, params };

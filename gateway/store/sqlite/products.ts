@@ -8,6 +8,7 @@ import type { Connection } from './connection';
 import { filterConditions } from './filters';
 import { PRODUCT_COLUMNS, productOfSql, productParams, type ProductParams, type ProductSqlRow } from './rows';
 import type { Tags } from './tags';
+import { INDEX_ATTRIBUTES } from './attributes';
 import { releaseImages, sweepUnusedImages, useImages } from './unused-images';
 import type { Vectors } from './vectors';
 
@@ -20,7 +21,7 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
 
   /** upsertProducts' writes, inside the caller's transaction. */
   writeProducts(rows: ProductParams[]): void {
-    const stored = this.c.sql('SELECT pk, image_hashes FROM products WHERE id = ?');
+    const stored = this.c.sql('SELECT pk, image_hashes, json(attributes) AS attributes FROM products WHERE id = ?');
     const upsert = this.c.sql(
       `INSERT INTO products (id, title, description, attributes, image_hashes, image_urls, created_at, updated_at)
        VALUES (?, ?, ?, jsonb(?), ?, ?, ?, ?)
@@ -28,11 +29,20 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
          image_hashes = excluded.image_hashes, image_urls = excluded.image_urls, updated_at = excluded.updated_at`,
     );
     const sql = (text: string) => this.c.sql(text);
+    const forgetAttributes = this.c.sql('DELETE FROM product_attributes WHERE pk = ?');
+    const indexAttributes = this.c.sql(`${INDEX_ATTRIBUTES} p.pk = ?`);
+    /** The product's attributes by key and value (attributes.ts), unless they are the ones it had. */
+    const attributesOf = (pk: number, before: string | null | undefined, now: unknown) => {
+      if (before === now) return;
+      if (before !== undefined) forgetAttributes.run(pk);
+      indexAttributes.run(pk);
+    };
     for (const row of rows) {
-      const before = stored.get(row[0]) as { pk: number; image_hashes: string } | undefined;
+      const before = stored.get(row[0]) as { pk: number; image_hashes: string; attributes: string | null } | undefined;
       // Both sides are JSON.stringify of an array of hex strings: equal images, equal text.
       if (before && before.image_hashes === row[4]) {
         upsert.run(row);
+        attributesOf(before.pk, before.attributes, row[3]);
         continue;
       }
       const images = new Set(JSON.parse(row[4] as string) as string[]);
@@ -45,7 +55,9 @@ export class Products extends Part<Connection, { vectors: Vectors; tags: Tags }>
         );
       }
       const written = upsert.run(row);
-      useImages(sql, before?.pk ?? Number(written.lastInsertRowid), images);
+      const pk = before?.pk ?? Number(written.lastInsertRowid);
+      attributesOf(pk, before?.attributes, row[3]);
+      useImages(sql, pk, images);
     }
     sweepUnusedImages(sql);
   }

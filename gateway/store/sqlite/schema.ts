@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 
+import { INDEX_ATTRIBUTES } from './attributes';
 import { refKey, sweepUnusedImages, useImages } from './unused-images';
 
 /**
@@ -312,6 +313,19 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
       CREATE INDEX IF NOT EXISTS vector_changes_by_table ON vector_changes (product_table, seq);
     `);
   },
+  // Each product's top-level attributes by key and value (see attributes.ts): what an attribute
+  // filter reads instead of every product's attributes.
+  `
+  CREATE TABLE IF NOT EXISTS product_attributes (
+    key TEXT NOT NULL,
+    -- The value as JSON text, exactly as \`attributes -> '$."key"'\` renders it.
+    value TEXT NOT NULL,
+    pk INTEGER NOT NULL REFERENCES products (pk) ON DELETE CASCADE,
+    PRIMARY KEY (key, value, pk)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS product_attributes_of ON product_attributes (pk);
+  ${INDEX_ATTRIBUTES} true;
+  `,
 ];
 
 /**

@@ -21,6 +21,13 @@ import { toBlob, type ModelTables, type Vectors } from './vectors';
 const EXACT_SCAN_MAX_CANDIDATES = 1000;
 /** vec0 refuses a KNN query for more neighbours than this; larger k are answered by an exact scan. */
 export const KNN_MAX_K = 4096;
+/** Products a filter is checked on to estimate the share it matches. */
+const FILTER_SAMPLE = 200;
+/**
+ * A filter matching at least this share of the products is checked on each product the HNSW walk
+ * meets; a more selective one is listed first (every matching product), which the walk then looks up.
+ */
+const CHECK_WHILE_WALKING_ABOVE = 0.05;
 /** An approximate search takes at least this many candidates per hit asked for. */
 const APPROXIMATE_CANDIDATES_PER_HIT = 10;
 
@@ -138,6 +145,22 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     if (!filter) {
       found = graph.search(query, k + 1, indexEf);
       exist = graph.size;
+    } else if (this.matchingShare(filter) >= CHECK_WHILE_WALKING_ABOVE) {
+      // Many match: the walk finds k of them after a few thousand products, each checked as it is
+      // met (a point query of the filter, remembered for the walk), where listing every matching
+      // product first would read the whole catalogue.
+      const matches = this.c.sql(`SELECT 1 FROM products p WHERE p.pk = ? AND ${filter.sql.join(' AND ')}`).pluck();
+      const checked = new Map<number, boolean>();
+      found = graph.search(query, k + 1, indexEf * 2, (pk) => {
+        let ok = checked.get(pk);
+        if (ok === undefined) {
+          ok = matches.get(pk, ...filter.params) !== undefined;
+          checked.set(pk, ok);
+        }
+        return ok;
+      });
+      // Fewer than k found: whether more match is not known here; the caller's path decides.
+      exist = found.length >= k ? k : Infinity;
     } else {
       const matching = this.c
         .sql(`SELECT p.pk FROM products p ${where(filter.sql)}`)
@@ -163,6 +186,23 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     );
     if (hits.length > k && hits[k].score === hits[k - 1].score) return undefined;
     return hits.slice(0, k);
+  }
+
+  /**
+   * About what share of the products the filter matches: checked on FILTER_SAMPLE products picked
+   * at random by pk (a pk is a point in the key's range; the product at or after it is checked).
+   */
+  private matchingShare(filter: Conditions): number {
+    const { lo, hi } = this.c.sql('SELECT min(pk) AS lo, max(pk) AS hi FROM products').get() as { lo: number | null; hi: number | null };
+    if (lo === null || hi === null) return 0;
+    const at = this.c.sql('SELECT pk FROM products WHERE pk >= ? ORDER BY pk LIMIT 1').pluck();
+    const matches = this.c.sql(`SELECT 1 FROM products p WHERE p.pk = ? AND ${filter.sql.join(' AND ')}`).pluck();
+    let hits = 0;
+    for (let i = 0; i < FILTER_SAMPLE; i++) {
+      const pk = at.get(lo + Math.floor(Math.random() * (hi - lo + 1))) as number;
+      if (matches.get(pk, ...filter.params) !== undefined) hits++;
+    }
+    return hits / FILTER_SAMPLE;
   }
 
   /** The k nearest through vec0's KNN query, asked for more while the row after the k-th ties it (then ties go by id). */
