@@ -48,12 +48,13 @@ export interface SqliteStoreOptions {
    */
   approximateSearchAbove?: number;
   /**
-   * The HNSW graph's shape: links per vector (default 16) and the build's beam width (default 64:
-   * on the bench's 100,000 clustered 512-dim vectors it builds 2.2× faster than 128 with the same
-   * recall, 1.000 at a search width of 64; raise it for embeddings that recall less).
+   * The HNSW graph's shape: links per vector (default 32) and the build's beam width (default 64).
+   * On the bench's million clustered 512-dim vectors, 16 links left recall@20 at 0.93 however wide
+   * the search; 32 reach 0.97 at a width of 256 in about a millisecond (BENCHMARKS.md §6.3). A
+   * build beam of 64 built 100,000 of them 2.2× faster than 128, at the same recall.
    */
   searchIndexShape?: { m?: number; efConstruction?: number };
-  /** The HNSW search's beam width: at least k, twice this under a filter (default 64). */
+  /** The HNSW search's beam width: at least k + 1, half this under a filter (default 256). */
   searchIndexEf?: number;
   /**
    * False: no HNSW graph, approximate searches take the binary-quantized copy only (for a store
@@ -90,10 +91,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   const approximateCandidates = check('approximateSearchCandidates', options.approximateSearchCandidates ?? 1200, integer(1, KNN_MAX_K));
   const maxBytes = options.maxBytes === undefined ? undefined : check('maxBytes', options.maxBytes, positiveInt);
   const shape = {
-    m: check('searchIndexShape.m', options.searchIndexShape?.m ?? 16, integer(2, 100)),
+    m: check('searchIndexShape.m', options.searchIndexShape?.m ?? 32, integer(2, 100)),
     efConstruction: check('searchIndexShape.efConstruction', options.searchIndexShape?.efConstruction ?? 64, integer(8, 4096)),
   };
-  const indexEf = check('searchIndexEf', options.searchIndexEf ?? 64, integer(1, 4096));
+  const indexEf = check('searchIndexEf', options.searchIndexEf ?? 256, integer(1, 4096));
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const db = openDatabase(path, busyTimeoutMs, mmapBytes, maxBytes);
   const c = new Connection(db, options.now ?? (() => new Date()), busyTimeoutMs);
