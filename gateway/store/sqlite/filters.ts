@@ -14,8 +14,13 @@ export interface Conditions {
  * at the key, rendered as JSON text, must equal the filter's value rendered the same way, so 42
  * matches the number 42, not the string "42", and true matches true, not 1. Objects compare with
  * their keys sorted on both sides.
+ *
+ * `set` (for a query over many products): each tag or attribute condition lists its products from
+ * an index once per statement. `row` (for a statement run once per product, such as checking the
+ * product an HNSW walk meets): each looks the product up in that index instead, since a list would
+ * be made again at every run.
  */
-export function filterConditions(filter: ProductFilter | undefined): Conditions {
+export function filterConditions(filter: ProductFilter | undefined, form: 'set' | 'row' = 'set'): Conditions {
   const sql: string[] = [];
   const params: unknown[] = [];
   if (!filter) return { sql, params };
@@ -28,7 +33,11 @@ export function filterConditions(filter: ProductFilter | undefined): Conditions 
   }
   for (const { facet, label } of filter.tags ?? []) {
     // The label's products from the by-label index, rather than a look at each product's tags.
-    sql.push('p.id IN (SELECT t.product_id FROM tags t WHERE t.facet = ? AND t.label = ?)');
+    sql.push(
+      form === 'set'
+        ? 'p.id IN (SELECT t.product_id FROM tags t WHERE t.facet = ? AND t.label = ?)'
+        : 'EXISTS (SELECT 1 FROM tags t WHERE t.product_id = p.id AND t.facet = ? AND t.label = ?)',
+    );
     params.push(facet, label);
   }
   for (const [key, value] of attributeEntries(filter)) {
@@ -45,7 +54,11 @@ export function filterConditions(filter: ProductFilter | undefined): Conditions 
     } else {
       // The products holding that value, read from product_attributes (attributes.ts), which keeps
       // `p.attributes -> '$."key"'` for each: the same comparison, without reading every product.
-      sql.push('p.pk IN (SELECT a.pk FROM product_attributes a WHERE a.key = ? AND a.value = json(?))');
+      sql.push(
+        form === 'set'
+          ? 'p.pk IN (SELECT a.pk FROM product_attributes a WHERE a.key = ? AND a.value = json(?))'
+          : 'EXISTS (SELECT 1 FROM product_attributes a WHERE a.key = ? AND a.value = json(?) AND a.pk = p.pk)',
+      );
       params.push(key, canonicalJson(value));
     }
   }
