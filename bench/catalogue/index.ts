@@ -15,7 +15,7 @@ export async function benchCatalogue(options: CatalogueBenchOptions): Promise<vo
   const { say, quick } = options;
   say(`## 6. The catalogue`);
   say();
-  await ingest(options);
+  if (options.parts.has('ingest')) await ingest(options);
   const { products } = options;
   const sqliteSizes = [...new Set([...[10_000, 100_000, 1_000_000].filter((size) => size < products), products])];
   // PGlite runs PostgreSQL single-threaded in WebAssembly: its HNSW build at a million would take hours.
@@ -23,6 +23,7 @@ export async function benchCatalogue(options: CatalogueBenchOptions): Promise<vo
   const tagSize = Math.min(products, quick ? 50_000 : 100_000);
   const data = new ClusteredVectors(Math.max(...sqliteSizes), 7);
   const truths = new Map<number, Truth>();
+  if (!options.parts.has('sqlite')) return;
   const model = await embeddedStore(options, data, sqliteSizes, tagSize, truths);
-  await postgresStore(options, model, data, pgSizes, truths);
+  if (options.parts.has('postgres')) await postgresStore(options, model, data, pgSizes, truths);
 }

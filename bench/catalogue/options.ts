@@ -8,6 +8,8 @@ export interface CatalogueBenchOptions {
   quick: boolean;
   /** The largest catalogue the embedded store is measured at (the scale curve runs up to it). */
   products: number;
+  /** Which parts run: `ingest`, `sqlite`, `postgres` (the PostgreSQL part takes the SQLite part's model, so it needs that part). */
+  parts: ReadonlySet<string>;
   /** Interleaved rounds of the HTTP comparison. */
   rounds: number;
   say: (line?: string) => void;

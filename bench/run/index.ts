@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     // The catalogue's largest size on the embedded store: 10,000, 100,000, 1,000,000 up to it (and it).
     products: { type: 'string' },
+    // Which parts of the catalogue section run: ingest (through the gateway), sqlite, postgres.
+    'catalogue-parts': { type: 'string', default: 'ingest,sqlite,postgres' },
     sections: { type: 'string', default: 'raw,gateway,texts,ablations,peer,breakdown,catalogue' },
   },
 });
@@ -146,7 +148,8 @@ async function main(): Promise<void> {
   if (sections.has('peer')) await peerSection(ctx, inputs);
   if (sections.has('breakdown')) await breakdownSection(ctx, inputs);
   if (sections.has('catalogue')) {
-    await benchCatalogue({ modelDir, quick: QUICK, products: PRODUCTS, rounds: ROUNDS, say, targets });
+    const parts = new Set(args['catalogue-parts']!.split(','));
+    await benchCatalogue({ modelDir, quick: QUICK, products: PRODUCTS, parts, rounds: ROUNDS, say, targets });
   }
 
   say(`## Targets`);

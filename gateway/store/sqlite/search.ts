@@ -71,11 +71,14 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
    * while that row ties the k-th, so that no tied product is cut arbitrarily.
    *
    * Approximate (a model above `approximateSearchAbove` vectors, no filter or one matching more
-   * than EXACT_SCAN_MAX_CANDIDATES): a scan of the binary-quantized vectors (Hamming distance, 64
-   * bytes a vector at 512 dims instead of 2 KiB), joined to the filter's products if any, takes the
-   * max(approximateSearchCandidates, 10 × k) nearest as candidates; they are rescored with
-   * `vec_distance_cosine` on the float vectors and the k best returned. The scores are exact; the
-   * set may miss a neighbour the quantization ranked too far (recall@20 ≥ 0.96 measured by default).
+   * than EXACT_SCAN_MAX_CANDIDATES): the model's HNSW graph (hnsw/) gives k + 1 candidates, under a
+   * filter matching at least WALK_FILTERED_ABOVE of the products too (see throughGraph). Otherwise
+   * (no graph yet, or a more selective filter, or the graph's answer in doubt) a scan of the
+   * binary-quantized vectors (Hamming distance, 64 bytes a vector at 512 dims instead of 2 KiB),
+   * joined to the filter's products if any, takes the max(approximateSearchCandidates, 10 × k)
+   * nearest as candidates. Either way the candidates are rescored with `vec_distance_cosine` on the
+   * float vectors and the k best returned: the scores are exact; the set may miss a neighbour the
+   * graph or the quantization did not reach (recall@20 in BENCHMARKS.md §6.3).
    */
   async searchProducts(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]> {
     checkVectorModel(model);
@@ -120,7 +123,7 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
           .pluck()
           .all(...params, q, candidates) as number[];
         if (tables.count > this.uses.tuning.approximateAbove) this.approximate.binary++;
-        return this.rescore(tables, q, pks, k);
+        return graph ? this.rescoreInGraph(graph, query, pks, k) : this.rescore(tables, q, pks, k);
       }
       const scored = k >= KNN_MAX_K ? this.exact(tables, q, k, filtered, sql, params) : this.knn(tables, q, k, filtered, sql, params);
       return hitsOf(scored.sort(byDistanceThenId).slice(0, k));
@@ -189,9 +192,9 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     if (found.length < Math.min(k, exist)) return undefined;
     // One more than k, scored exactly: when it ties the k-th, which of the tied products come first
     // (lowest ids) is decided by the exact search, which sees all of them.
-    const hits = this.rescore(
-      tables,
-      q,
+    const hits = this.rescoreInGraph(
+      graph,
+      query,
       found.map((hit) => hit.pk),
       k + 1,
     );
@@ -245,6 +248,20 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
          ORDER BY distance, p.id LIMIT ?`,
       )
       .all(q, ...params, k) as Neighbour[];
+  }
+
+  /** The k of these products nearest to the query, scored exactly on the graph's copy of their vectors, ties by id. */
+  private rescoreInGraph(graph: Graph, query: Float32Array, pks: number[], k: number): Hit[] {
+    const scored = graph.distances(query, pks);
+    const ids = new Map(
+      (
+        this.c
+          .sql('SELECT p.pk AS pk, p.id AS id FROM json_each(?) c CROSS JOIN products p ON p.pk = c.value')
+          .all(JSON.stringify(scored.map((s) => s.pk))) as { pk: number; id: string }[]
+      ).map((row) => [row.pk, row.id]),
+    );
+    const neighbours: Neighbour[] = scored.map(({ pk, distance }) => ({ productId: ids.get(pk)!, distance }));
+    return hitsOf(neighbours.sort(byDistanceThenId).slice(0, k));
   }
 
   /** The k of these products nearest to q, scored exactly, one vec0 point lookup each. */

@@ -115,6 +115,30 @@ export class Graph {
     return found.neighbors.map((pk, i) => ({ pk, distance: found.distances[i] }));
   }
 
+  /**
+   * The cosine distance (1 - cosine similarity) of `query` to each of these products' vectors as
+   * the graph holds them, computed in double precision; products it does not hold are left out.
+   * The graph holds exactly the store's vectors once caught up, and reads them from memory, where
+   * the store reads each from its vec0 table's chunk (slow once the file outgrows the memory map).
+   */
+  distances(query: Float32Array, pks: readonly number[]): { pk: number; distance: number }[] {
+    let qq = 0;
+    for (let d = 0; d < query.length; d++) qq += query[d] * query[d];
+    const out: { pk: number; distance: number }[] = [];
+    for (const pk of pks) {
+      if (this.stateOf(pk) !== LIVE) continue;
+      const v = this.index.getPoint(pk);
+      let dot = 0;
+      let vv = 0;
+      for (let d = 0; d < v.length; d++) {
+        dot += query[d] * v[d];
+        vv += v[d] * v[d];
+      }
+      out.push({ pk, distance: 1 - dot / Math.sqrt(qq * vv) });
+    }
+    return out;
+  }
+
   private stateOf(pk: number): number {
     return pk < this.labels.length ? this.labels[pk] : ABSENT;
   }
