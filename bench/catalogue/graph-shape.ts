@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { check, integer, positiveInt } from '../../functions/options';
-import { Graph } from '../../gateway/store/sqlite/hnsw/graph';
+import { HnswGraph as Graph } from '../../gateway/store';
 import { fmt } from '../lib';
 import { percentile } from './search';
 import { DIM, inFilter, inRareFilter, K, ClusteredVectors } from './vectors';

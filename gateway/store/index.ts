@@ -2,7 +2,7 @@
 export * from './port';
 export type { CatalogueStore, LabelVectorStore } from './catalogue-store';
 export { TAXONOMY_NOT_SET } from './taxonomy-jobs';
-export { indexRootOf, openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite';
+export { HnswGraph, indexRootOf, openSqliteStore, type SqliteStore, type SqliteStoreOptions } from './sqlite';
 export { openConfiguredStore } from './open';
 export { storeFromEnv, type MilvusIndexConfig, type StoreConfig } from './from-env';
 export { MilvusIndexedStore, type MilvusIndexOptions } from './milvus/indexed-store';

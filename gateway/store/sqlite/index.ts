@@ -14,6 +14,8 @@ import { Vectors } from './vectors';
 import { Webhooks } from './webhooks';
 
 export { indexRootOf } from './hnsw/indexes';
+/** The HNSW graph alone, for benchmarks of its shape (bench/catalogue/graph-shape.ts). */
+export { Graph as HnswGraph } from './hnsw/graph';
 
 /**
  * The embedded adapter of the catalogue port: SQLite through better-sqlite3, vectors in sqlite-vec
