@@ -220,7 +220,12 @@ export class MilvusIndexedStore extends ComposedStore {
     const key = keyOf(model);
     const running = this.preparing.get(key);
     if (running) return running;
-    const check = this.check(model).finally(() => this.preparing.delete(key));
+    // The inner store's own preparation too: SQLite, opened without its graph here, stops logging
+    // changes for one it may have kept before (its failure is the inner store's, not Milvus's).
+    const inner = this.inner.prepareSearch(model).catch(() => undefined);
+    const check = Promise.all([this.check(model), inner])
+      .then(() => undefined)
+      .finally(() => this.preparing.delete(key));
     this.preparing.set(key, check);
     return check;
   }

@@ -93,7 +93,11 @@ export class SearchIndexes {
 
   /** Resolves once the model's graph is made (or its making failed: then searches go without it). */
   async prepare(tables: ModelTables, modelKey: string): Promise<void> {
-    if (!this.settings.enabled) return;
+    if (!this.settings.enabled) {
+      // A store that kept a graph before: its writes would go on logging changes nothing reads.
+      if (tables.logged) await this.stopLogging(tables.product);
+      return;
+    }
     const index = this.indexOf(tables.product);
     await index.refreshing;
     const { graph, applied, token } = index;
@@ -106,6 +110,14 @@ export class SearchIndexes {
     }
     this.refresh(tables, modelKey);
     await index.refreshing;
+  }
+
+  /** No more logging of the table's changes, and no registered graph (its files are left for a rebuild to replace). */
+  private async stopLogging(table: string): Promise<void> {
+    await this.c.run('turning the search index off', 'write', () => {
+      this.c.sql('UPDATE models SET index_logged = 0, index_token = NULL, index_seq = 0 WHERE product_table = ?').run(table);
+      this.c.sql('DELETE FROM vector_changes WHERE product_table = ?').run(table);
+    });
   }
 
   /** Stops the workers; a save they leave unfinished is never registered, and is removed by the next refresh. */

@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import Database from 'better-sqlite3';
+
 import { indexRootOf, openSqliteStore, type SqliteStore } from '../../../../../gateway/store';
 import { cosine, seededRandom } from '../../../../helpers/tiny-clip';
 import { gaussian, normalise, product } from '../../contract/fixtures';
@@ -208,6 +210,32 @@ describe('the HNSW search index of the SQLite store', () => {
     expect(store.approximateSearches).toEqual({ graph: 0, binary: 1 });
     expect(logs).toEqual([]);
     expect(existsSync(indexRootOf(path))).toBe(false);
+  });
+
+  it('stops logging changes once a store that had a graph is opened with it turned off', async () => {
+    const first = await openStore();
+    await fill(first, 0, 300);
+    await first.prepareSearch(MODEL);
+    await close(first);
+    const off = await openSqliteStore({ path, approximateSearchAbove: 0, searchIndex: false, log: () => undefined });
+    await off.migrate();
+    open.push(off);
+    await off.prepareSearch(MODEL);
+    await fill(off, 300, 50);
+    await close(off);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) FROM vector_changes').pluck().get()).toBe(0);
+      expect(db.prepare('SELECT index_logged, index_token FROM models').raw().all()).toEqual([[0, null]]);
+    } finally {
+      db.close();
+    }
+    // Turned on again, the graph is rebuilt from the vectors, the 50 written meanwhile with them.
+    logs = [];
+    const on = await openStore();
+    await on.prepareSearch(MODEL);
+    expect(logs).toEqual([expect.stringMatching(/rebuilt from the store because no index was saved: 350 vectors/)]);
+    await expectExactAnswers(on, 2);
   });
 
   it('is built in memory, never saved, for an in-memory store', async () => {
