@@ -34,7 +34,7 @@ import {
 } from './limits';
 import { ALLOW_NETWORKS, DEFAULT_FETCH_IMAGE_OPTIONS, type FetchImageOptions } from './intake';
 import type { RequestLimits } from './schema';
-import { CATALOGUE_FILE, DEFAULT_DATA_DIR, storeFromEnv, type StoreConfig } from './store/from-env';
+import { CATALOGUE_FILE, DEFAULT_DATA_DIR, STORE_VARIABLES, storeFromEnv, type StoreConfig } from './store/from-env';
 import { DEFAULT_WEBHOOK_OPTIONS, WEBHOOK_VARIABLES, webhooksFromEnv, type WebhookOptions } from './webhooks';
 
 /** See GatewayConfig.imageMaxBatchSize. */
@@ -268,23 +268,7 @@ export const CONFIGURATION_VARIABLES: VariableMeanings = {
     API_KEYS: '[keys](protection.md#api-keys), as comma-separated `<sha256 hex>:<read|write>`; none: mutations from loopback only',
   },
   'The catalogue': {
-    DATA_DIR: {
-      meaning: "directory of the catalogue's SQLite file, `catalogue.sqlite` (made if missing)",
-      unset: `\`${DEFAULT_DATA_DIR}\``,
-    },
-    DATABASE_URL: '`postgres://...`: keep the catalogue in PostgreSQL with pgvector instead (set this or `DATA_DIR`, not both)',
-    DATABASE_PASSWORD: "`DATABASE_URL`'s password, put into it percent-encoded (for one injected from a secret store)",
-    VECTOR_INDEX:
-      "what answers searches: `embedded`, the store's own index (SQLite's HNSW graph, pgvector's HNSW), or `milvus`, a copy of the vectors in Milvus / Zilliz Cloud kept in step with the store ([Milvus](catalogue.md#milvus--zilliz-cloud))",
-    MILVUS_ADDRESS: "with `VECTOR_INDEX=milvus` (and only then): the cluster's http(s) URL, a Zilliz Cloud endpoint or `http://host:19530`",
-    MILVUS_TOKEN: 'with `VECTOR_INDEX=milvus`: a Zilliz Cloud API key, or `user:password` for Milvus (never logged)',
-    MILVUS_DATABASE: { meaning: 'with `VECTOR_INDEX=milvus`: the Milvus database holding the collections', unset: '`default`' },
-    MILVUS_COLLECTION_PREFIX: {
-      meaning: "with `VECTOR_INDEX=milvus`: prepended to each model's collection name, to share a cluster between deployments",
-      unset: '`clip_products_`',
-    },
-    VECTOR_INDEX_REBUILD:
-      "with `VECTOR_INDEX=milvus`: rebuild each model's collection from the store when the gateway first prepares it, even if it looks current",
+    ...STORE_VARIABLES,
     CATALOGUE_MAX_PRODUCTS: 'products of one upsert or delete, and ids of one filter; unset, it follows `MAX_INPUTS_PER_REQUEST`',
     CATALOGUE_MAX_IMAGES_PER_PRODUCT: 'images of one product',
     CATALOGUE_MAX_FACETS: 'facets of the taxonomy',

@@ -3,7 +3,7 @@
 // variables' meanings are listed with the others in gateway/config.ts (CONFIGURATION_VARIABLES).
 import { join } from 'node:path';
 
-import { bool, httpUrl, nonEmpty, oneOf, type EnvReader, type Rule } from '../../functions/options';
+import { bool, httpUrl, nonEmpty, oneOf, type EnvReader, type Rule, type VariableMeanings } from '../../functions/options';
 import { collectionPrefixRule, type MilvusVectorsOptions } from './milvus/client';
 
 /** Where searches find the vectors: Milvus / Zilliz Cloud, with the rebuild flag (VECTOR_INDEX_REBUILD). */
@@ -66,6 +66,27 @@ export function vectorIndexFromEnv(read: EnvReader): MilvusIndexConfig | undefin
 export const DEFAULT_DATA_DIR = './data';
 /** The SQLite file inside DATA_DIR. */
 export const CATALOGUE_FILE = 'catalogue.sqlite';
+
+/** The variables storeFromEnv reads, for the configuration reference (in its catalogue group). */
+export const STORE_VARIABLES: VariableMeanings[string] = {
+  DATA_DIR: {
+    meaning: "directory of the catalogue's SQLite file, `catalogue.sqlite` (made if missing)",
+    unset: `\`${DEFAULT_DATA_DIR}\``,
+  },
+  DATABASE_URL: '`postgres://...`: keep the catalogue in PostgreSQL with pgvector instead (set this or `DATA_DIR`, not both)',
+  DATABASE_PASSWORD: "`DATABASE_URL`'s password, put into it percent-encoded (for one injected from a secret store)",
+  VECTOR_INDEX:
+    "what answers searches: `embedded`, the store's own index (SQLite's HNSW graph, pgvector's HNSW), or `milvus`, a copy of the vectors in Milvus / Zilliz Cloud kept in step with the store ([Milvus](catalogue.md#milvus--zilliz-cloud))",
+  MILVUS_ADDRESS: "with `VECTOR_INDEX=milvus` (and only then): the cluster's http(s) URL, a Zilliz Cloud endpoint or `http://host:19530`",
+  MILVUS_TOKEN: 'with `VECTOR_INDEX=milvus`: a Zilliz Cloud API key, or `user:password` for Milvus (never logged)',
+  MILVUS_DATABASE: { meaning: 'with `VECTOR_INDEX=milvus`: the Milvus database holding the collections', unset: '`default`' },
+  MILVUS_COLLECTION_PREFIX: {
+    meaning: "with `VECTOR_INDEX=milvus`: prepended to each model's collection name, to share a cluster between deployments",
+    unset: '`clip_products_`',
+  },
+  VECTOR_INDEX_REBUILD:
+    "with `VECTOR_INDEX=milvus`: rebuild each model's collection from the store when the gateway first prepares it, even if it looks current",
+};
 
 /** A PostgreSQL connection URL. */
 export const postgresUrl: Rule<string> = {

@@ -1,8 +1,18 @@
 import { createHash } from 'node:crypto';
 import { HttpClient, HttpError } from '@zilliz/milvus2-sdk-node/dist/milvus/HttpClient';
-import { check, httpUrl, integer, nonEmpty, positiveInt, timeoutMs, type Env, EnvReader } from '../../../functions/options';
+import { check, httpUrl, integer, nonEmpty, positiveInt, timeoutMs } from '../../../functions/options';
 import { modelKey, StoreError, type VectorModel } from '../port';
-import { FIELDS, filterExpression, idsExpression, stringLiteral, tagKey, type MilvusProductFilter } from './filter';
+import { checkModel, checkVector, entityOf, type VectorEntry } from './entities';
+import { envelopeOf, MilvusError, type Envelope } from './errors';
+import { checkSchema, collectionRequest, type DescribedCollection } from './schema';
+import { collectionPrefixRule, DEFAULTS, type MilvusVectorsOptions } from './options';
+import { FIELDS, filterExpression, idsExpression, rangeExpression, stringLiteral, type IdRange, type MilvusProductFilter } from './filter';
+
+export type { IdRange } from './filter';
+
+export { MilvusError } from './errors';
+export { collectionPrefixRule, milvusOptionsFromEnv, type MilvusVectorsOptions } from './options';
+export type { VectorEntry } from './entities';
 
 /**
  * The catalogue's product vectors in Milvus / Zilliz Cloud, through the official SDK's HttpClient
@@ -17,100 +27,22 @@ import { FIELDS, filterExpression, idsExpression, stringLiteral, tagKey, type Mi
  * gRPC client too (protobuf definitions, grpc-js), three times slower to start, unused here.
  */
 
-export interface MilvusVectorsOptions {
-  /** http(s) URL of the cluster (Zilliz Cloud: its public endpoint); the SDK appends `/v2`. */
-  address: string;
-  /** A Zilliz Cloud API key, or `user:password` for Milvus. Never logged or put in errors. */
-  token: string;
-  /** The Milvus database; `default` when unset. */
-  database?: string;
-  /** Prepended to each collection's name, to share a cluster between deployments. */
-  collectionPrefix?: string;
-  /** Entities per upsert request (Milvus limits a request's size). */
-  batchSize?: number;
-  /** Upper bound of one upsert request's JSON body, in bytes; a batch is cut sooner when reached. */
-  maxRequestBytes?: number;
-  /** Per request, in milliseconds. */
-  timeoutMs?: number;
-}
-
-export interface VectorEntry {
-  productId: string;
-  vector: Float32Array;
-  tags: readonly { facet: string; label: string }[];
-  attributes: Readonly<Record<string, unknown>> | null;
-}
-
 export interface VectorHit {
   productId: string;
   /** Cosine similarity, -1 to 1. */
   score: number;
 }
 
-/** A failed Milvus call: the operation, and Milvus's code and message (or why it could not be reached). */
-export class MilvusError extends Error {
-  override readonly name = 'MilvusError';
-  constructor(
-    readonly operation: string,
-    /** Milvus's code (merr: 100 collection not found, 1100 invalid parameter, 1800 not authenticated, ...); undefined when Milvus did not answer. */
-    readonly milvusCode: number | undefined,
-    readonly milvusMessage: string,
-    /** The HTTP status when it was not 200. */
-    readonly httpStatus?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(
-      milvusCode === undefined
-        ? `Milvus ${operation} failed: ${milvusMessage}`
-        : `Milvus ${operation} failed: code ${milvusCode}: ${milvusMessage}${httpStatus !== undefined && httpStatus !== 200 ? ` (HTTP ${httpStatus})` : ''}`,
-      options,
-    );
-  }
-}
-
 /** Milvus's codes (pkg/util/merr) this client acts on. */
 const COLLECTION_NOT_FOUND = 100;
 const COLLECTION_NOT_LOADED = 101;
 
-/** Milvus's limits (defaults; Zilliz Cloud keeps them). */
-const MAX_VARCHAR_BYTES = 65_535;
-const MAX_ARRAY_CAPACITY = 4_096;
-const MAX_JSON_BYTES = 65_536;
-const MAX_DIM = 32_768;
-/** Most hits (and rows) one search or query returns. */
 export const MAX_TOPK = 16_384;
 
-const DEFAULTS = {
-  database: 'default',
-  collectionPrefix: 'clip_products_',
-  batchSize: 1_000,
-  maxRequestBytes: 16 * 1024 * 1024,
-  timeoutMs: 30_000,
-};
 /** Ids per delete request: the filter `product_id in [...]` grows with each. */
 const DELETE_BATCH = 1_000;
 
 /** MILVUS_COLLECTION_PREFIX's rule (Milvus's collection names: [A-Za-z0-9_], not starting with a digit). */
-export const collectionPrefixRule = {
-  expected: 'letters, digits and underscores, starting with a letter or an underscore, at most 160 characters',
-  accepts: (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,159}$/.test(v),
-  parse: (raw: string) => raw.trim(),
-};
-
-/** The options from MILVUS_ADDRESS, MILVUS_TOKEN, MILVUS_DATABASE, MILVUS_COLLECTION_PREFIX. */
-export function milvusOptionsFromEnv(env: Env = process.env): MilvusVectorsOptions {
-  const read = new EnvReader(env);
-  const token = read.required('MILVUS_TOKEN', { ...nonEmpty, problem: () => 'is blank' }, 'when MILVUS_ADDRESS is set');
-  return {
-    address: read.required('MILVUS_ADDRESS', httpUrl, 'to keep product vectors in Milvus'),
-    token,
-    database: read.optional('MILVUS_DATABASE', nonEmpty),
-    collectionPrefix: read.optional('MILVUS_COLLECTION_PREFIX', collectionPrefixRule),
-  };
-}
-
-type Envelope = { code?: number; message?: string; data?: unknown; topks?: number[] };
-
 export class MilvusVectors {
   private readonly http: HttpClient;
   private readonly prefix: string;
@@ -171,51 +103,11 @@ export class MilvusVectors {
     )) as { has?: boolean };
     if (!has?.has) {
       await this.call('create collection', () =>
-        this.http.createCollection({
-          collectionName: name,
-          // The REST API takes a description though the SDK's type omits it: says which model, for people.
-          ...({ description: `clip-gateway product vectors of ${modelKey(model)} (dim ${model.dim})` } as object),
-          schema: {
-            autoID: false,
-            enabledDynamicField: false,
-            fields: [
-              { fieldName: FIELDS.id, dataType: 'VarChar', isPrimary: true, elementTypeParams: { max_length: MAX_VARCHAR_BYTES } },
-              { fieldName: FIELDS.vector, dataType: 'FloatVector', elementTypeParams: { dim: model.dim } },
-              {
-                fieldName: FIELDS.tags,
-                dataType: 'Array',
-                elementDataType: 'VarChar',
-                elementTypeParams: { max_capacity: MAX_ARRAY_CAPACITY, max_length: MAX_VARCHAR_BYTES },
-              },
-              { fieldName: FIELDS.attributes, dataType: 'JSON' },
-            ],
-          },
-          indexParams: [{ fieldName: FIELDS.vector, indexName: FIELDS.vector, metricType: 'COSINE', params: { index_type: 'AUTOINDEX' } }],
-        }),
+        this.http.createCollection(collectionRequest(model, name) as Parameters<HttpClient['createCollection']>[0]),
       );
     }
-    const described = (await this.call('describe collection', () => this.http.describeCollection({ collectionName: name }))) as {
-      fields?: { name?: string; type?: string; primaryKey?: boolean; params?: { key: string; value: unknown }[] }[];
-      indexes?: { fieldName?: string; metricType?: string }[];
-    };
-    const field = (n: string) => described.fields?.find((f) => f.name === n);
-    const id = field(FIELDS.id);
-    const vector = field(FIELDS.vector);
-    const problems: string[] = [];
-    if (id?.type !== 'VarChar' || id.primaryKey !== true) problems.push(`${FIELDS.id} is not a VarChar primary key`);
-    if (vector?.type !== 'FloatVector') problems.push(`${FIELDS.vector} is not a FloatVector`);
-    if (field(FIELDS.tags)?.type !== 'Array') problems.push(`${FIELDS.tags} is not an Array`);
-    if (field(FIELDS.attributes)?.type !== 'JSON') problems.push(`${FIELDS.attributes} is not JSON`);
-    const metric = described.indexes?.find((i) => i.fieldName === FIELDS.vector)?.metricType;
-    if (metric !== undefined && metric !== 'COSINE') problems.push(`its vector index uses ${metric}, not COSINE`);
-    if (problems.length > 0)
-      throw new Error(`Milvus collection ${name} (model ${modelKey(model)}) has another schema: ${problems.join('; ')}`);
-    const dim = Number(vector!.params?.find((p) => p.key === 'dim')?.value);
-    if (dim !== model.dim)
-      throw new StoreError(
-        'DIMENSION_MISMATCH',
-        `Milvus collection ${name} holds vectors of ${modelKey(model)} with dim ${dim}, not ${model.dim}: the same model name and dtype with another dim`,
-      );
+    const described = await this.call('describe collection', () => this.http.describeCollection({ collectionName: name }));
+    checkSchema(described as DescribedCollection, model, name);
     const state = (await this.call('get load state', () =>
       this.http.getCollectionLoadState({ collectionName: name, dbName: this.http.database }),
     )) as { loadState?: string };
@@ -469,93 +361,4 @@ export class MilvusVectors {
     if (answer.code !== 0) throw new MilvusError(operation, answer.code, answer.message ?? '(no message)');
     return answer.data;
   }
-}
-
-/** Product ids after `after` (exclusive) and up to `upTo` (inclusive); an unset end is open. */
-export interface IdRange {
-  after?: string;
-  upTo?: string;
-}
-
-/** A range as a Milvus filter ('' for the whole collection: Milvus then wants a limit, which count(*) does not). */
-function rangeExpression(range: IdRange): string {
-  const conditions: string[] = [];
-  if (range.after !== undefined) conditions.push(`${FIELDS.id} > ${stringLiteral(range.after, 'range.after')}`);
-  if (range.upTo !== undefined) conditions.push(`${FIELDS.id} <= ${stringLiteral(range.upTo, 'range.upTo')}`);
-  return conditions.join(' and ');
-}
-
-/** The envelope an HttpError's message ends with (`HTTP 401 Unauthorized: <url> - <body>`), if any. */
-function envelopeOf(error: HttpError): Envelope | undefined {
-  const head = `HTTP ${error.status} ${error.statusText}: ${error.url} - `;
-  if (!error.message.startsWith(head)) return undefined;
-  try {
-    const body = JSON.parse(error.message.slice(head.length)) as Envelope;
-    return typeof body === 'object' && body !== null && typeof body.code === 'number' ? body : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function checkModel(model: VectorModel): void {
-  if (typeof model !== 'object' || model === null) throw new TypeError('model must be a VectorModel');
-  check('model.name', model.name, nonEmpty);
-  check('model.dtype', model.dtype, nonEmpty);
-  check('model.dim', model.dim, integer(1, MAX_DIM));
-}
-
-function checkVector(vector: unknown, model: VectorModel, what: string): asserts vector is Float32Array {
-  if (!(vector instanceof Float32Array)) throw new TypeError(`${what} must be a Float32Array`);
-  if (vector.length !== model.dim)
-    throw new StoreError(
-      'DIMENSION_MISMATCH',
-      `${what} has ${vector.length} values; model ${modelKey(model)} makes vectors of ${model.dim}`,
-    );
-  for (let i = 0; i < vector.length; i++)
-    if (!Number.isFinite(vector[i])) throw new TypeError(`${what}[${i}] is ${vector[i]}, not a finite number`);
-}
-
-/** The entity of one entry, checked against Milvus's limits with the entry named. */
-function entityOf(entry: VectorEntry, model: VectorModel, what: string): Record<string, unknown> {
-  if (typeof entry !== 'object' || entry === null) throw new TypeError(`${what} must be {productId, vector, tags, attributes}`);
-  stringLiteral(entry.productId, `${what}.productId`);
-  if (entry.productId === '') throw new TypeError(`${what}.productId must not be empty`);
-  if (Buffer.byteLength(entry.productId) > MAX_VARCHAR_BYTES)
-    throw new RangeError(
-      `${what}.productId is ${Buffer.byteLength(entry.productId)} bytes (UTF-8); Milvus keys hold at most ${MAX_VARCHAR_BYTES}`,
-    );
-  const named = `${what} (product ${JSON.stringify(entry.productId)})`;
-  checkVector(entry.vector, model, `${named}.vector`);
-  if (!Array.isArray(entry.tags)) throw new TypeError(`${named}.tags must be a list of {facet, label}`);
-  const tags = [
-    ...new Set(
-      entry.tags.map((t, i) => {
-        if (typeof t !== 'object' || t === null) throw new TypeError(`${named}.tags[${i}] must be {facet, label}`);
-        stringLiteral(t.facet, `${named}.tags[${i}].facet`);
-        stringLiteral(t.label, `${named}.tags[${i}].label`);
-        const key = tagKey(t.facet, t.label);
-        if (Buffer.byteLength(key) > MAX_VARCHAR_BYTES)
-          throw new RangeError(`${named}.tags[${i}] is over ${MAX_VARCHAR_BYTES} bytes as stored`);
-        return key;
-      }),
-    ),
-  ];
-  if (tags.length > MAX_ARRAY_CAPACITY)
-    throw new RangeError(`${named} has ${tags.length} tags; Milvus holds at most ${MAX_ARRAY_CAPACITY} per product`);
-  const attributes = entry.attributes ?? {};
-  if (typeof attributes !== 'object' || Array.isArray(attributes)) throw new TypeError(`${named}.attributes must be an object or null`);
-  let json: string;
-  try {
-    json = JSON.stringify(attributes);
-  } catch (error) {
-    throw new TypeError(`${named}.attributes cannot be written as JSON: ${(error as Error).message}`);
-  }
-  if (Buffer.byteLength(json) > MAX_JSON_BYTES)
-    throw new RangeError(`${named}.attributes are ${Buffer.byteLength(json)} bytes as JSON; Milvus holds at most ${MAX_JSON_BYTES}`);
-  return {
-    [FIELDS.id]: entry.productId,
-    [FIELDS.vector]: Array.from(entry.vector),
-    [FIELDS.tags]: tags,
-    [FIELDS.attributes]: JSON.parse(json),
-  };
 }

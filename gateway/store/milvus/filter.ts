@@ -119,3 +119,17 @@ export function idsExpression(ids: readonly unknown[], what: string): string {
   if (ids.length === 0) throw new RangeError(`${what} is empty: Milvus cannot be asked for none`);
   return `${FIELDS.id} in [${ids.map((id, i) => stringLiteral(id, `${what}[${i}]`)).join(', ')}]`;
 }
+
+/** Product ids after `after` (exclusive) and up to `upTo` (inclusive); an unset end is open. */
+export interface IdRange {
+  after?: string;
+  upTo?: string;
+}
+
+/** A range as a Milvus filter ('' for the whole collection: Milvus then wants a limit, which count(*) does not). */
+export function rangeExpression(range: IdRange): string {
+  const conditions: string[] = [];
+  if (range.after !== undefined) conditions.push(`${FIELDS.id} > ${stringLiteral(range.after, 'range.after')}`);
+  if (range.upTo !== undefined) conditions.push(`${FIELDS.id} <= ${stringLiteral(range.upTo, 'range.upTo')}`);
+  return conditions.join(' and ');
+}

@@ -12,8 +12,12 @@ import {
   type TagRow,
   type VectorModel,
 } from '../port';
-import { MAX_TOPK, MilvusError, type MilvusVectors } from './client';
-import { filterExpression, type MilvusProductFilter } from './filter';
+import { MilvusError, type MilvusVectors } from './client';
+import type { MilvusIndexOptions } from './index-options';
+
+export type { MilvusIndexOptions } from './index-options';
+import { askable, milvusSearch } from './search';
+import { ThrottledLog } from './throttled-log';
 import { rebuildCollection, storeVectorCount } from './rebuild';
 import { keyOf, MilvusBehind, syncProducts, VectorSync } from './sync';
 
@@ -29,24 +33,6 @@ import { keyOf, MilvusBehind, syncProducts, VectorSync } from './sync';
  * answer as the store would (its collection not yet checked or being rebuilt, Milvus failing or
  * behind, a filter Milvus cannot express), the inner store answers.
  */
-
-export interface MilvusIndexOptions {
-  milvus: MilvusVectors;
-  /** Hears what the index does on its own: rebuilds, failures (throttled), recoveries. */
-  log?: (message: string) => void;
-  /** Rebuild each model's collection the first time it is prepared, whatever its state (VECTOR_INDEX_REBUILD). */
-  rebuild?: boolean;
-  /** Longest a search waits for the writes before it to reach Milvus before the store answers it instead. Default 5000. */
-  syncWaitMs?: number;
-  /** Longest close() waits for noted writes to reach Milvus. Default 5000. */
-  drainMs?: number;
-  /** Products read from the store per page when counting or rebuilding. Default 1000. */
-  pageSize?: number;
-  /** A failure of the same kind is logged at most once in this many ms. Default 60000. */
-  logEveryMs?: number;
-  /** After a failed lazy preparation, the next one waits this long. Default 30000. */
-  retryPrepareMs?: number;
-}
 
 /** What this store knows of a model's collection: being checked or rebuilt (searches go to the store), or current. */
 interface KeptCollection {
@@ -86,7 +72,7 @@ export class MilvusIndexedStore extends ComposedStore {
   private readonly syncWaitMs: number;
   private readonly drainMs: number;
   private readonly pageSize: number;
-  private readonly logEveryMs: number;
+  private readonly warnings: ThrottledLog;
   private readonly retryPrepareMs: number;
 
   private readonly kept = new Map<string, KeptCollection>();
@@ -100,7 +86,6 @@ export class MilvusIndexedStore extends ComposedStore {
   private readonly mustRebuild = new Map<string, string>();
   private readonly rebuiltOnce = new Set<string>();
   private readonly lazyFailedAt = new Map<string, number>();
-  private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
   private closing = false;
 
   constructor(
@@ -110,16 +95,19 @@ export class MilvusIndexedStore extends ComposedStore {
     super(inner.kind, partsOf(inner));
     this.milvus = options.milvus;
     this.log = options.log ?? (() => undefined);
+    this.warnings = new ThrottledLog(this.log, options.logEveryMs ?? 60_000);
     this.rebuildFirst = options.rebuild ?? false;
     this.syncWaitMs = options.syncWaitMs ?? 5_000;
     this.drainMs = options.drainMs ?? 5_000;
     this.pageSize = options.pageSize ?? 1_000;
-    this.logEveryMs = options.logEveryMs ?? 60_000;
     this.retryPrepareMs = options.retryPrepareMs ?? 30_000;
     this.sync = new VectorSync({
       apply: (ids) => this.apply(ids),
       failed: (error, waiting, retryInMs) =>
-        this.warn('sync', `Milvus sync failed, ${number(waiting)} products waiting, next try in ${retryInMs} ms: ${messageOf(error)}`),
+        this.warnings.warn(
+          'sync',
+          `Milvus sync failed, ${number(waiting)} products waiting, next try in ${retryInMs} ms: ${messageOf(error)}`,
+        ),
       recovered: (failures) => this.log(`Milvus sync recovered after ${failures} failed attempt${failures === 1 ? '' : 's'}`),
     });
   }
@@ -191,7 +179,7 @@ export class MilvusIndexedStore extends ComposedStore {
   // Search.
 
   override async searchProducts(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]> {
-    const milvusFilter = this.askable(model, query, k, filter);
+    const milvusFilter = askable(model, query, k, filter);
     if (milvusFilter === false) return this.innerSearch(model, query, k, filter);
     const kept = this.kept.get(keyOf(model));
     if (kept?.state !== 'current') {
@@ -200,12 +188,12 @@ export class MilvusIndexedStore extends ComposedStore {
     }
     try {
       await this.sync.whenSynced(this.sync.noted, this.syncWaitMs);
-      const hits = await this.milvusSearch(model, query, k, milvusFilter);
+      const hits = await milvusSearch(this.milvus, model, query, k, milvusFilter);
       this.milvusSearches++;
       return hits;
     } catch (error) {
       if (error instanceof MilvusError && error.milvusCode === 100) await this.lost(model, 'it was dropped');
-      this.warn('search', `searches answered by the store, not Milvus: ${messageOf(error)}`);
+      this.warnings.warn('search', `searches answered by the store, not Milvus: ${messageOf(error)}`);
       return this.innerSearch(model, query, k, filter);
     }
   }
@@ -277,47 +265,13 @@ export class MilvusIndexedStore extends ComposedStore {
         if (!this.kept.has(keyOf(model)) && !(error instanceof MilvusError) && !isUnavailable(error)) {
           // A written model's collection of another schema or dim: not this store's to keep.
           this.followed.delete(keyOf(model));
-          this.warn('sync', `Milvus collection of ${modelKey(model)} is not kept in step: ${messageOf(error)}`);
+          this.warnings.warn('sync', `Milvus collection of ${modelKey(model)} is not kept in step: ${messageOf(error)}`);
           continue;
         }
         throw error;
       }
     }
     for (const kept of this.kept.values()) if (kept.state === 'checking') for (const id of ids) kept.touched.add(id);
-  }
-
-  /** Whether Milvus can answer this search as the store would: its filter as Milvus's, or false. */
-  private askable(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): MilvusProductFilter | undefined | false {
-    // Whatever the store refuses (its errors are the contract's) or answers without a search, it answers.
-    if (typeof model !== 'object' || model === null || !Number.isInteger(model.dim)) return false;
-    if (!Number.isInteger(k) || k < 1 || k >= MAX_TOPK) return false;
-    if (!(query instanceof Float32Array) || query.length !== model.dim) return false;
-    let nonZero = false;
-    for (const x of query) {
-      if (!Number.isFinite(x)) return false;
-      if (x !== 0) nonZero = true;
-    }
-    if (!nonZero) return false;
-    if (filter === undefined) return undefined;
-    try {
-      filterExpression(filter);
-    } catch {
-      return false; // a value Milvus cannot filter on (an object, an odd attribute name): the store can
-    }
-    return filter;
-  }
-
-  /**
-   * Milvus's k best, ties at the k-th place broken by id as the store does: one more is asked for,
-   * and when it ties with the k-th, more until the tie is whole (Milvus cuts equal scores in no set order).
-   */
-  private async milvusSearch(model: VectorModel, query: Float32Array, k: number, filter: MilvusProductFilter | undefined): Promise<Hit[]> {
-    let limit = k + 1;
-    for (;;) {
-      const hits = await this.milvus.search(model, query, limit, filter, { missingCollection: 'error' });
-      if (hits.length < limit || hits[k - 1].score !== hits[limit - 1].score || limit >= MAX_TOPK) return hits.slice(0, k);
-      limit = Math.min(MAX_TOPK, limit * 4);
-    }
   }
 
   private innerSearch(model: VectorModel, query: Float32Array, k: number, filter?: ProductFilter): Promise<Hit[]> {
@@ -332,7 +286,7 @@ export class MilvusIndexedStore extends ComposedStore {
     if (failedAt !== undefined && Date.now() - failedAt < this.retryPrepareMs) return;
     this.prepareSearch(model).catch((error: unknown) => {
       this.lazyFailedAt.set(key, Date.now());
-      this.warn(`prepare ${key}`, `Milvus collection of ${modelKey(model)} not ready, searched in the store: ${messageOf(error)}`);
+      this.warnings.warn(`prepare ${key}`, `Milvus collection of ${modelKey(model)} not ready, searched in the store: ${messageOf(error)}`);
     });
   }
 
@@ -421,19 +375,6 @@ export class MilvusIndexedStore extends ComposedStore {
     const key = keyOf(model);
     if (this.kept.has(key)) this.forget(key, why);
     else this.milvus.forgetCollection(model);
-  }
-
-  /** Logs a failure of one kind at most once per logEveryMs, saying how many were left out. */
-  private warn(kind: string, message: string): void {
-    const now = Date.now();
-    const last = this.lastLogged.get(kind);
-    if (last && now - last.at < this.logEveryMs) {
-      last.suppressed++;
-      return;
-    }
-    const suppressed = last?.suppressed ?? 0;
-    this.lastLogged.set(kind, { at: now, suppressed: 0 });
-    this.log(suppressed > 0 ? `${message} (and ${number(suppressed)} more like it since the last such message)` : message);
   }
 }
 

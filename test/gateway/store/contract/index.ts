@@ -26,33 +26,27 @@ import type { OpenedStore, Subject } from './fixtures';
 export { cosine, seededRandom } from '../../../helpers/tiny-clip';
 export { gaussian, hash, MODEL_A, MODEL_A_Q8, MODEL_B, normalise, product, SEARCH_MODEL, tag, type OpenedStore } from './fixtures';
 
+/** A fresh store for each test of the block it is called in, cleaned up after it. */
+function freshStoreEachTest(open: () => Promise<OpenedStore>): Subject {
+  const subject = {} as Subject;
+  beforeEach(async () => {
+    subject.opened = await open();
+    subject.store = subject.opened.store;
+  });
+  afterEach(async () => {
+    await subject.opened.cleanup();
+  });
+  return subject;
+}
+
 /** The search part of the contract alone, for a store configured to answer searches another way. */
 export function describeSearchContract(name: string, open: () => Promise<OpenedStore>): void {
-  describe(`CatalogueStore search contract: ${name}`, () => {
-    const subject = {} as Subject;
-    beforeEach(async () => {
-      subject.opened = await open();
-      subject.store = subject.opened.store;
-    });
-    afterEach(async () => {
-      await subject.opened.cleanup();
-    });
-    searchContract(subject);
-  });
+  describe(`CatalogueStore search contract: ${name}`, () => searchContract(freshStoreEachTest(open)));
 }
 
 export function describeStoreContract(name: string, open: () => Promise<OpenedStore>): void {
   describe(`CatalogueStore contract: ${name}`, () => {
-    const subject = {} as Subject;
-
-    beforeEach(async () => {
-      subject.opened = await open();
-      subject.store = subject.opened.store;
-    });
-
-    afterEach(async () => {
-      await subject.opened.cleanup();
-    });
+    const subject = freshStoreEachTest(open);
 
     productsContract(subject);
     savingContract(subject);

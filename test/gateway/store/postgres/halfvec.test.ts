@@ -5,7 +5,7 @@ import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from
 import { hnswIndexFor, MIGRATIONS, modelTableName, modelTableStatements, Names } from '../../../../gateway/store/postgres/schema';
 import { vectorText } from '../../../../gateway/store/postgres/vectors';
 import { startPostgres, type PostgresServer } from '../../../helpers/postgres';
-import { gaussian, normalise, product, seededRandom } from '../contract';
+import { cosine, gaussian, normalise, product, seededRandom } from '../contract';
 
 // The product vectors' HNSW index over halfvec(dim) (see gateway/store/postgres/schema.ts), on
 // PGlite's real PostgreSQL and pgvector (0.8): the index made and used, the scores float32's, a
@@ -37,19 +37,6 @@ const ids = Array.from({ length: COUNT }, (_, i) => `p${String(i).padStart(3, '0
 const random = seededRandom(11);
 const vectors = new Map(ids.map((id) => [id, normalise(Float32Array.from({ length: 16 }, () => gaussian(random)))]));
 const query = normalise(Float32Array.from({ length: 16 }, () => gaussian(random)));
-
-/** The cosine of two float32 vectors, in float64. */
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 /** The exact k nearest, ties by id. */
 function nearest(k: number, keep: (id: string) => boolean = () => true): string[] {
