@@ -132,8 +132,11 @@ export class SqliteStore extends ComposedStore {
     super('sqlite', parts);
   }
 
-  /** Searches above `approximateSearchAbove` answered through the HNSW graph, or through the binary copy while it was made. */
-  get approximateSearches(): { graph: number; binary: number } {
+  /**
+   * Searches above `approximateSearchAbove` answered through the HNSW graph (`codes` of them by
+   * ranking a selective filter's products by their codes), or through the binary copy while it was made.
+   */
+  get approximateSearches(): { graph: number; codes: number; binary: number } {
     return { ...this.search.approximate };
   }
 }

@@ -59,8 +59,7 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
     PRIMARY KEY (product_id, facet, label)
   ) WITHOUT ROWID;
 
-  -- labelTopProducts: (facet, label) equality, then score DESC with ties by product id, read in
-  -- index order with no sort.
+  -- labelTopProducts (replaced by tags_of_label in a later migration).
   CREATE INDEX IF NOT EXISTS tags_by_label ON tags (facet, label, score DESC, product_id);
 
   -- tagsForReview: only the automatic tags marked for review, in (product, facet, label) order.
@@ -325,6 +324,15 @@ export const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[]
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS product_attributes_of ON product_attributes (pk);
   ${INDEX_ATTRIBUTES} true;
+  `,
+  // A label's tags by product rather than by score: a re-tagging job goes through the products in
+  // id order, so a chunk's tags land on a few neighbouring pages of each label's part of the index
+  // instead of one page each (at 1,000,000 products, 2,000 a transaction, replacing every tag:
+  // 106,000 products/s against 18,000). labelTopProducts reads the label's entries, the score
+  // beside each, and keeps the best k (2.8 ms at 20,000 products a label, against 0.03).
+  `
+  DROP INDEX IF EXISTS tags_by_label;
+  CREATE INDEX IF NOT EXISTS tags_of_label ON tags (facet, label, product_id, score);
   `,
 ];
 

@@ -5,8 +5,8 @@ import { byDistanceThenId, hitsOf, type Neighbour } from '../order';
 import { modelKey, type Hit, type ProductFilter, type VectorModel } from '../port';
 import { Part } from '../composed';
 import type { Connection } from './connection';
-import { filterConditions, type Conditions } from './filters';
-import type { Graph, GraphHit } from './hnsw/graph';
+import { filterConditions, matchingPks, type Conditions } from './filters';
+import type { Graph } from './hnsw/graph';
 import type { SearchIndexes } from './hnsw/indexes';
 import { toBlob, type ModelTables, type Vectors } from './vectors';
 
@@ -23,13 +23,24 @@ const EXACT_SCAN_MAX_CANDIDATES = 1000;
 export const KNN_MAX_K = 4096;
 /** Products a filter is checked on to estimate the share it matches. */
 const FILTER_SAMPLE = 64;
+/**
+ * Products checked in all when the first sample's share is near WALK_FILTERED_ABOVE: 64 products
+ * send a filter matching 1% down the walk one time in seven (two hits make 3.1%), where it takes
+ * ten times as long; 256 do it about one time in three hundred.
+ */
+const FILTER_SAMPLE_NEAR_THRESHOLD = 256;
 /** Up to about this many matching products, a filtered walk lists them first; above, it checks each product it meets. */
 const LIST_MATCHING_UP_TO = 25_000;
 /**
  * A filter matching at least this share of the products is applied during the HNSW walk; a more
- * selective one by scanning the binary copy of the products it matches (see throughGraph).
+ * selective one by ranking the 8-bit codes of the products it matches (see throughGraph).
  */
 const WALK_FILTERED_ABOVE = 0.03;
+/**
+ * Products ranked best by their codes that are scored exactly, per hit asked for: the codes' order
+ * is off by about 1e-3 of cosine similarity, so the k nearest are nearly always among the first k.
+ */
+const CODE_CANDIDATES_PER_HIT = 4;
 /** An approximate search takes at least this many candidates per hit asked for. */
 const APPROXIMATE_CANDIDATES_PER_HIT = 10;
 
@@ -42,8 +53,11 @@ export interface SearchTuning {
 }
 
 export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchTuning; indexes: SearchIndexes }> {
-  /** How searches above the exact threshold were answered: through the HNSW graph, or (while it is made) the binary copy. */
-  readonly approximate = { graph: 0, binary: 0 };
+  /**
+   * How searches above the exact threshold were answered: through the HNSW graph (`codes` of them by
+   * ranking a selective filter's products by their codes), or (while it is made) the binary copy.
+   */
+  readonly approximate = { graph: 0, codes: 0, binary: 0 };
 
   /**
    * Makes the model's HNSW graph if its searches are approximate (more than `approximateSearchAbove`
@@ -72,8 +86,9 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
    *
    * Approximate (a model above `approximateSearchAbove` vectors, no filter or one matching more
    * than EXACT_SCAN_MAX_CANDIDATES): the model's HNSW graph (hnsw/) gives k + 1 candidates, under a
-   * filter matching at least WALK_FILTERED_ABOVE of the products too (see throughGraph). Otherwise
-   * (no graph yet, or a more selective filter, or the graph's answer in doubt) a scan of the
+   * filter matching at least WALK_FILTERED_ABOVE of the products too; under a more selective one,
+   * the graph's 8-bit codes of every matching product rank them (see throughGraph). Otherwise
+   * (no graph yet, or the graph's answer in doubt) a scan of the
    * binary-quantized vectors (Hamming distance, 64 bytes a vector at 512 dims instead of 2 KiB),
    * joined to the filter's products if any, takes the max(approximateSearchCandidates, 10 × k)
    * nearest as candidates. Either way the candidates are rescored with `vec_distance_cosine` on the
@@ -133,9 +148,9 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
   /**
    * The k nearest through the HNSW graph, rescored exactly (scores and ties as an exact search gives
    * them), or undefined for the caller's other paths: when the graph found fewer than k while more
-   * may exist, when the k-th ties the next, or when the filter matches too few products for a walk.
-   * Under a filter (in its `row` form) the walk follows links through every product but keeps only
-   * matching ones.
+   * may exist, or when the k-th ties the next. Under a filter (in its `row` form) the walk follows
+   * links through every product but keeps only matching ones; a filter matching too few for a walk
+   * has its products ranked by their codes.
    */
   private throughGraph(
     graph: Graph,
@@ -146,65 +161,74 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     filter?: ProductFilter,
   ): Hit[] | undefined {
     const { indexEf } = this.uses.tuning;
-    let found: GraphHit[];
+    let found: number[];
     let exist: number;
+    let byCode = false;
     if (!filter) {
-      found = graph.search(query, k + 1, indexEf);
+      found = graph.search(query, k + 1, indexEf).map((hit) => hit.pk);
       exist = graph.size;
     } else {
       const row = filterConditions(filter, 'row');
       const matching = this.matchingShare(row) * graph.size;
-      // Few match: the walk would pass by many products for each one it keeps (at 1% of a million,
-      // 44 ms for a recall of 0.95); the caller's scan of the binary copy of just the matching
-      // products, which the filter's indexes list, is both faster and closer to exact.
-      if (matching < graph.size * WALK_FILTERED_ABOVE) return undefined;
-      let allowed: (pk: number) => boolean;
-      if (matching <= LIST_MATCHING_UP_TO) {
-        // Listing them costs ~0.5 µs a product: a bitmap the walk looks up for nothing.
-        const set = filterConditions(filter, 'set');
-        const pks = this.c
-          .sql(`SELECT p.pk FROM products p ${where(set.sql)}`)
-          .pluck()
-          .all(...set.params) as number[];
-        let top = 0;
-        for (const pk of pks) if (pk > top) top = pk;
-        const bitmap = new Uint8Array(top + 1);
-        for (const pk of pks) bitmap[pk] = 1;
-        allowed = (pk) => pk <= top && bitmap[pk] === 1;
+      if (matching < graph.size * WALK_FILTERED_ABOVE) {
+        // Few match: a walk would pass by many products for each one it keeps (at 1% of a million,
+        // 44 ms for a recall of 0.95). Every matching product, listed by the filter's indexes, is
+        // ranked by its vector's 8-bit code instead, and the best few are scored exactly below.
+        found = graph.nearestByCode(query, this.matchingProducts(filter), (k + 1) * CODE_CANDIDATES_PER_HIT);
+        byCode = true;
+        // Fewer than asked: every matching product with a vector is among them.
+        exist = found.length;
       } else {
-        // Too many to list: each product the walk meets is checked (a point query, ~8 µs,
-        // remembered for the walk), a cost that depends on the walk's length, not the catalogue's.
-        const matches = this.c.sql(`SELECT 1 FROM products p WHERE p.pk = ? AND ${row.sql.join(' AND ')}`).pluck();
-        const checked = new Map<number, boolean>();
-        allowed = (pk) => {
-          let ok = checked.get(pk);
-          if (ok === undefined) {
-            ok = matches.get(pk, ...row.params) !== undefined;
-            checked.set(pk, ok);
-          }
-          return ok;
-        };
+        let allowed: (pk: number) => boolean;
+        if (matching <= LIST_MATCHING_UP_TO) {
+          // Listing them costs ~0.5 µs a product: a bitmap the walk looks up for nothing.
+          const pks = this.matchingProducts(filter);
+          let top = 0;
+          for (const pk of pks) if (pk > top) top = pk;
+          const bitmap = new Uint8Array(top + 1);
+          for (const pk of pks) bitmap[pk] = 1;
+          allowed = (pk) => pk <= top && bitmap[pk] === 1;
+        } else {
+          // Too many to list: each product the walk meets is checked (a point query, ~8 µs,
+          // remembered for the walk), a cost that depends on the walk's length, not the catalogue's.
+          const matches = this.c.sql(`SELECT 1 FROM products p WHERE p.pk = ? AND ${row.sql.join(' AND ')}`).pluck();
+          const checked = new Map<number, boolean>();
+          allowed = (pk) => {
+            let ok = checked.get(pk);
+            if (ok === undefined) {
+              ok = matches.get(pk, ...row.params) !== undefined;
+              checked.set(pk, ok);
+            }
+            return ok;
+          };
+        }
+        found = graph.search(query, k + 1, Math.max(indexEf / 2, k + 1), allowed).map((hit) => hit.pk);
+        // Fewer than k found: whether more match is not known here; the caller's path decides.
+        exist = found.length >= k ? k : Infinity;
       }
-      found = graph.search(query, k + 1, Math.max(indexEf / 2, k + 1), allowed);
-      // Fewer than k found: whether more match is not known here; the caller's path decides.
-      exist = found.length >= k ? k : Infinity;
     }
     if (found.length < Math.min(k, exist)) return undefined;
     // One more than k, scored exactly: when it ties the k-th, which of the tied products come first
     // (lowest ids) is decided by the exact search, which sees all of them.
-    const hits = this.rescoreInGraph(
-      graph,
-      query,
-      found.map((hit) => hit.pk),
-      k + 1,
-    );
+    const hits = this.rescoreInGraph(graph, query, found, k + 1);
     if (hits.length > k && hits[k].score === hits[k - 1].score) return undefined;
+    if (byCode) this.approximate.codes++;
     return hits.slice(0, k);
   }
 
+  /** The pks of the products the filter matches, read from its indexes. */
+  private matchingProducts(filter: ProductFilter): number[] {
+    const { sql, params } = matchingPks(filter);
+    return this.c
+      .sql(sql)
+      .pluck()
+      .all(...params) as number[];
+  }
+
   /**
-   * About what share of the products the filter matches: checked on FILTER_SAMPLE products picked
-   * at random by pk (a pk is a point in the key's range; the product at or after it is checked).
+   * About what share of the products the filter matches: checked on FILTER_SAMPLE products (more
+   * when that is near WALK_FILTERED_ABOVE) picked at random by pk (a pk is a point in the key's
+   * range; the product at or after it is checked).
    */
   private matchingShare(filter: Conditions): number {
     // Apart: SQLite reads min() or max() of a key from one end of it, but both together by a scan.
@@ -214,11 +238,16 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     const at = this.c.sql('SELECT pk FROM products WHERE pk >= ? ORDER BY pk LIMIT 1').pluck();
     const matches = this.c.sql(`SELECT 1 FROM products p WHERE p.pk = ? AND ${filter.sql.join(' AND ')}`).pluck();
     let hits = 0;
-    for (let i = 0; i < FILTER_SAMPLE; i++) {
-      const pk = at.get(lo + Math.floor(Math.random() * (hi - lo + 1))) as number;
-      if (matches.get(pk, ...filter.params) !== undefined) hits++;
-    }
-    return hits / FILTER_SAMPLE;
+    let checked = 0;
+    const sample = (n: number) => {
+      for (; checked < n; checked++) {
+        const pk = at.get(lo + Math.floor(Math.random() * (hi - lo + 1))) as number;
+        if (matches.get(pk, ...filter.params) !== undefined) hits++;
+      }
+      return hits / checked;
+    };
+    const share = sample(FILTER_SAMPLE);
+    return share >= (WALK_FILTERED_ABOVE * 2) / 3 && share < WALK_FILTERED_ABOVE * 2 ? sample(FILTER_SAMPLE_NEAR_THRESHOLD) : share;
   }
 
   /** The k nearest through vec0's KNN query, asked for more while the row after the k-th ties it (then ties go by id). */

@@ -205,6 +205,7 @@ export class Tags extends Part<Connection> {
     });
   }
 
+  /** The label's entries of tags_of_label (in product order, each with its score), the best k kept by SQLite's sorter. */
   async labelTopProducts(facet: string, label: string, k: number): Promise<Hit[]> {
     check('k', k, nonNegativeInt);
     return this.c.run(
@@ -213,7 +214,7 @@ export class Tags extends Part<Connection> {
       () =>
         this.c
           .sql(
-            'SELECT product_id AS productId, score FROM tags INDEXED BY tags_by_label WHERE facet = ? AND label = ? ORDER BY score DESC, product_id LIMIT ?',
+            'SELECT product_id AS productId, score FROM tags INDEXED BY tags_of_label WHERE facet = ? AND label = ? ORDER BY score DESC, product_id LIMIT ?',
           )
           .all(facet, label, k) as Hit[],
     );

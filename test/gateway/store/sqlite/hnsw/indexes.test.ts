@@ -109,7 +109,7 @@ describe('the HNSW search index of the SQLite store', () => {
     expect(readdirSync(indexRootOf(path))).toEqual([expect.stringMatching(/^vec_product_[0-9a-f]{20}\.[0-9a-f-]{36}$/)]);
     await expectExactAnswers(store);
     // Filtered searches match 1,200 products: more than the exact path takes, so the graph answers them too.
-    expect(store.approximateSearches).toEqual({ graph: 16, binary: 0 });
+    expect(store.approximateSearches).toEqual({ graph: 16, codes: 0, binary: 0 });
   });
 
   it('catches up with products written, replaced and deleted before the next search answers', async () => {
@@ -124,7 +124,7 @@ describe('the HNSW search index of the SQLite store', () => {
     await store.deleteProducts(['p3', 'p15', 'p27', `p${COUNT + 3}`]);
     // Every answer from the graph, none while it is remade: the changes were applied before searching.
     await expectExactAnswers(store);
-    expect(store.approximateSearches).toEqual({ graph: 16, binary: 0 });
+    expect(store.approximateSearches).toEqual({ graph: 16, codes: 0, binary: 0 });
     expect((await store.searchProducts(MODEL, near(centres[3]), COUNT)).map((h) => h.productId)).not.toContain('p3');
   });
 
@@ -136,11 +136,11 @@ describe('the HNSW search index of the SQLite store', () => {
     await fill(store, COUNT, 1000);
     // 1,000 changes pending: more than a search applies before answering; this one takes the binary copy.
     await store.searchProducts(MODEL, near(centres[2]), K);
-    expect(store.approximateSearches).toEqual({ graph: 0, binary: 1 });
+    expect(store.approximateSearches).toEqual({ graph: 0, codes: 0, binary: 1 });
     await store.prepareSearch(MODEL);
     expect(logs).toEqual([expect.stringMatching(/loaded the saved index and applied 1000 changes logged since \(4000 vectors\)/)]);
     await expectExactAnswers(store, 3);
-    expect(store.approximateSearches).toEqual({ graph: 6, binary: 1 });
+    expect(store.approximateSearches).toEqual({ graph: 6, codes: 0, binary: 1 });
   });
 
   it('is loaded at the next start and repaired with the changes logged since it was saved', async () => {
@@ -191,13 +191,13 @@ describe('the HNSW search index of the SQLite store', () => {
     await fill(store, 0, COUNT);
     const query = near(centres[1]);
     const before = await store.searchProducts(MODEL, query, K);
-    expect(store.approximateSearches).toEqual({ graph: 0, binary: 1 });
+    expect(store.approximateSearches).toEqual({ graph: 0, codes: 0, binary: 1 });
     await store.prepareSearch(MODEL);
     const after = await store.searchProducts(MODEL, query, K);
     // The same products; scores computed in double precision on the graph's copy, in float32 by sqlite-vec.
     expect(after.map((h) => h.productId)).toEqual(before.map((h) => h.productId));
     after.forEach((hit, i) => expect(Math.abs(hit.score - before[i].score)).toBeLessThan(1e-6));
-    expect(store.approximateSearches).toEqual({ graph: 1, binary: 1 });
+    expect(store.approximateSearches).toEqual({ graph: 1, codes: 0, binary: 1 });
   });
 
   it('is never made when turned off (searchIndex: false): searches take the binary copy', async () => {
@@ -207,7 +207,7 @@ describe('the HNSW search index of the SQLite store', () => {
     await fill(store, 0, 500);
     await store.prepareSearch(MODEL);
     await store.searchProducts(MODEL, near(centres[0]), K);
-    expect(store.approximateSearches).toEqual({ graph: 0, binary: 1 });
+    expect(store.approximateSearches).toEqual({ graph: 0, codes: 0, binary: 1 });
     expect(logs).toEqual([]);
     expect(existsSync(indexRootOf(path))).toBe(false);
   });

@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { openSqliteStore, type ProductFilter, type SqliteStore } from '../../../../gateway/store';
+import { filterConditions, matchingPks } from '../../../../gateway/store/sqlite/filters';
+import { cosine, seededRandom } from '../../../helpers/tiny-clip';
+import { gaussian, normalise, product, tag } from '../contract/fixtures';
+
+/**
+ * The SQLite store's search where the store contract's small catalogues never reach: a filter
+ * matching more products than are scored one by one, yet too few for a filtered walk of the graph,
+ * whose products are ranked by the graph's 8-bit codes and the best scored exactly; and the lists
+ * of a filter's products it ranks (matchingPks), which must be the products the filter matches.
+ */
+
+const MODEL = { name: 'selective', dtype: 'fp32', dim: 8 };
+
+describe('SQLite search under a selective filter', () => {
+  let dir: string;
+  let store: SqliteStore;
+  const random = seededRandom(20261207);
+  const vectors = new Map<string, Float32Array>();
+  /** 1 product in 160 is on the rare shelf: 1,250 of 200,000 (0.6%). */
+  const COUNT = 200_000;
+  const rare = (i: number) => i % 160 === 3;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'selective-'));
+    store = await openSqliteStore({ path: join(dir, 'catalogue.sqlite'), searchIndexShape: { m: 16, efConstruction: 32 }, log: () => {} });
+    await store.migrate();
+    for (let from = 0; from < COUNT; from += 10_000) {
+      const rows = [];
+      const written = [];
+      for (let i = from; i < from + 10_000; i++) {
+        const id = `p${String(i).padStart(6, '0')}`;
+        rows.push(product(id, { attributes: { shelf: rare(i) ? 'rare' : 'common' }, imageHashes: [], imageUrls: [] }));
+        const vector = normalise(Float32Array.from({ length: MODEL.dim }, () => gaussian(random)));
+        vectors.set(id, vector);
+        written.push({ productId: id, vector });
+      }
+      await store.upsertProducts(rows);
+      await store.putProductVectors(MODEL, written);
+    }
+    await store.prepareSearch(MODEL);
+  }, 120_000);
+
+  afterAll(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The k nearest rare products by brute force: ids, nearest first (ties by id). */
+  function exact(query: Float32Array, k: number): string[] {
+    return [...vectors.entries()]
+      .filter(([id]) => rare(Number(id.slice(1))))
+      .map(([id, v]) => ({ id, similarity: cosine(query, v) }))
+      .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
+      .slice(0, k)
+      .map((x) => x.id);
+  }
+
+  const filter: ProductFilter = { attributes: { shelf: 'rare' } };
+
+  it('ranks the matching products by their codes and returns the exact k nearest of them', async () => {
+    const before = store.approximateSearches;
+    for (let q = 0; q < 10; q++) {
+      const query = normalise(Float32Array.from({ length: MODEL.dim }, () => gaussian(random)));
+      const hits = await store.searchProducts(MODEL, query, 20, filter);
+      expect(hits.map((h) => h.productId)).toEqual(exact(query, 20));
+      for (const hit of hits) expect(hit.score).toBeCloseTo(cosine(query, vectors.get(hit.productId)!), 5);
+    }
+    const after = store.approximateSearches;
+    expect(after.binary).toBe(before.binary);
+    // The filter's share is estimated on a random sample: one search in thousands may take the walk.
+    expect(after.codes - before.codes).toBeGreaterThanOrEqual(9);
+  });
+
+  it('returns every matching product, in order, when k is more than match', async () => {
+    const query = normalise(Float32Array.from({ length: MODEL.dim }, () => gaussian(random)));
+    const hits = await store.searchProducts(MODEL, query, 3000, filter);
+    expect(hits).toHaveLength(COUNT / 160);
+    expect(hits.map((h) => h.productId)).toEqual(exact(query, 3000));
+  });
+});
+
+describe('matchingPks', () => {
+  let dir: string;
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lists exactly the products each kind of filter matches, as the filter over products does', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'matching-pks-'));
+    const path = join(dir, 'catalogue.sqlite');
+    const store = await openSqliteStore({ path });
+    await store.migrate();
+    const odd = 'say "hi"';
+    await store.upsertProducts(
+      Array.from({ length: 60 }, (_, i) =>
+        product(`p${i}`, { attributes: { colour: ['red', 'blue', 'green'][i % 3], size: i % 4, [odd]: i % 5 === 0 } }),
+      ),
+    );
+    await store.replaceAutoTags(
+      Array.from({ length: 60 }, (_, i) => `p${i}`),
+      Array.from({ length: 60 }, (_, i) => tag(`p${i}`, 'style', i % 2 === 0 ? 'plain' : 'bold')),
+    );
+    await store.close();
+    const filters: ProductFilter[] = [
+      { attributes: { colour: 'red' } },
+      { attributes: { colour: 'red', size: 2 } },
+      { attributes: { [odd]: true } },
+      { tags: [{ facet: 'style', label: 'plain' }] },
+      { tags: [{ facet: 'style', label: 'plain' }], attributes: { size: 0 } },
+      { ids: ['p1', 'p2', 'p3', 'p40', 'nobody'] },
+      { ids: ['p1', 'p2', 'p3'], attributes: { colour: 'blue' } },
+      { ids: [] },
+      { attributes: { colour: 'purple' } },
+    ];
+    const db = new Database(path, { readonly: true });
+    try {
+      for (const filter of filters) {
+        const pks = matchingPks(filter);
+        const listed = db
+          .prepare(pks.sql)
+          .pluck()
+          .all(...pks.params) as number[];
+        const set = filterConditions(filter, 'set');
+        const expected = db
+          .prepare(`SELECT p.pk FROM products p WHERE ${set.sql.join(' AND ')} ORDER BY p.pk`)
+          .pluck()
+          .all(...set.params) as number[];
+        expect({ filter, pks: [...listed].sort((a, b) => a - b) }).toEqual({ filter, pks: expected });
+      }
+      // Not a vacuous comparison: the filters above match some products and not others.
+      const some = matchingPks({ attributes: { colour: 'red', size: 2 } });
+      expect(
+        (
+          db
+            .prepare(some.sql)
+            .pluck()
+            .all(...some.params) as number[]
+        ).length,
+      ).toBe(5);
+    } finally {
+      db.close();
+    }
+    expect(() => matchingPks({})).toThrow('matchingPks needs a filter with at least one condition');
+  });
+});
