@@ -11,7 +11,7 @@ import { tagChangeOfSql, tagOfSql, type TagChangeSqlRow, type TagSqlRow } from '
 
 const INSERT_CHANGES = 'INSERT INTO tag_changes (product_id, facet, previous_labels, labels, source, model, changed_at) VALUES';
 /** Outbox rows a statement (7 parameters each, far under SQLite's 32,766). */
-const CHANGES_PER_INSERT = 64;
+const CHANGES_PER_INSERT = 256;
 
 /** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
 export class Tags extends Part<Connection> {
@@ -97,22 +97,29 @@ export class Tags extends Part<Connection> {
   private recordChanges(changes: NewTagChange[], source: ChangeSource): void {
     if (changes.length === 0) return;
     const now = this.c.now().toISOString();
-    const values = (c: NewTagChange) => [
-      c.product_id,
-      c.facet,
-      JSON.stringify(c.previous_labels),
-      JSON.stringify(c.labels),
-      source,
-      c.model,
-      now,
-    ];
     // A re-tagging records thousands: CHANGES_PER_INSERT rows a statement, the rest one by one.
-    const many = this.c.sql(`${INSERT_CHANGES} ${Array<string>(CHANGES_PER_INSERT).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
+    const rows = (n: number) => Array<string>(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const params = (from: number, n: number) => {
+      const out: unknown[] = new Array(n * 7);
+      for (let i = 0, at = 0; i < n; i++) {
+        const c = changes[from + i];
+        out[at++] = c.product_id;
+        out[at++] = c.facet;
+        out[at++] = JSON.stringify(c.previous_labels);
+        out[at++] = JSON.stringify(c.labels);
+        out[at++] = source;
+        out[at++] = c.model;
+        out[at++] = now;
+      }
+      return out;
+    };
     let at = 0;
-    for (; at + CHANGES_PER_INSERT <= changes.length; at += CHANGES_PER_INSERT)
-      many.run(changes.slice(at, at + CHANGES_PER_INSERT).flatMap(values));
-    const one = this.c.sql(`${INSERT_CHANGES} (?, ?, ?, ?, ?, ?, ?)`);
-    for (; at < changes.length; at++) one.run(values(changes[at]));
+    if (changes.length >= CHANGES_PER_INSERT) {
+      const many = this.c.sql(`${INSERT_CHANGES} ${rows(CHANGES_PER_INSERT)}`);
+      for (; at + CHANGES_PER_INSERT <= changes.length; at += CHANGES_PER_INSERT) many.run(params(at, CHANGES_PER_INSERT));
+    }
+    const one = this.c.sql(`${INSERT_CHANGES} ${rows(1)}`);
+    for (; at < changes.length; at++) one.run(params(at, 1));
   }
 
   /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */

@@ -60,8 +60,12 @@ export class Graph {
     return new Graph(index, dim, new Uint8Array(Math.max(16, capacity)), VectorCodes.create(dim, capacity), 0);
   }
 
-  /** The graph saved in `dir` by save(). */
-  static async load(dir: string, dim: number): Promise<Graph> {
+  /**
+   * The graph saved in `dir` by save(). A save made before graphs kept codes has none: they are made
+   * from the graph's vectors (about half a minute a million), or, with `codes: 'saved'`, it is refused.
+   */
+  static async load(dir: string, dim: number, codes: 'saved' | 'saved or made' = 'saved or made'): Promise<Graph> {
+    if (codes === 'saved' && !existsSync(join(dir, CODES_FILE))) throw new Error(`the graph in ${dir} was saved without codes`);
     const index = new HierarchicalNSW('ip', dim);
     // hnswlib reads the file on a thread of libuv's pool: the event loop stays free meanwhile.
     await index.readIndex(join(dir, GRAPH_FILE), true);
@@ -71,14 +75,14 @@ export class Graph {
     let size = 0;
     for (const state of labels) if (state === LIVE) size++;
     const codesFile = join(dir, CODES_FILE);
-    let codes: VectorCodes;
-    if (existsSync(codesFile)) codes = await VectorCodes.load(codesFile, dim);
+    let kept: VectorCodes;
+    if (existsSync(codesFile)) kept = await VectorCodes.load(codesFile, dim);
     else {
       // Saved before the graph kept codes: made from its own vectors (~36 µs each), far cheaper than a rebuild.
-      codes = VectorCodes.create(dim, size);
-      for (let pk = 0; pk < labels.length; pk++) if (labels[pk] === LIVE) codes.set(pk, index.getPoint(pk));
+      kept = VectorCodes.create(dim, size);
+      for (let pk = 0; pk < labels.length; pk++) if (labels[pk] === LIVE) kept.set(pk, index.getPoint(pk));
     }
-    return new Graph(index, dim, labels, codes, size);
+    return new Graph(index, dim, labels, kept, size);
   }
 
   /** Writes the graph and its labels' states into `dir` (which must exist). */

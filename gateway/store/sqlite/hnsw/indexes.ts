@@ -168,6 +168,8 @@ export class SearchIndexes {
     const { dbPath, shape } = this.settings;
     if (dbPath === null) return this.buildInMemory(tables, index);
     const dir = indexRootOf(dbPath);
+    const loaded = await this.loadRegistered(dir, tables, index, registered);
+    if (loaded !== undefined) return loaded;
     const outcome = await this.inWorker(dbPath, { dir, table, dim: tables.dim, shape, registered });
     const graph = await Graph.load(indexDirOf(dir, table, outcome.token), tables.dim);
     if (this.closed) throw new Error('the store was closed');
@@ -190,6 +192,52 @@ export class SearchIndexes {
     Object.assign(index, { graph, applied: caught.last, token: outcome.token, sinceSaved: caught.applied });
     await this.removeOthers(dir, table, outcome.token);
     return describe(outcome);
+  }
+
+  /**
+   * The registered graph loaded here, when its files are there (codes included) and no more changes
+   * were logged since it was saved than a search applies: a restart then reads it once, where the
+   * worker would load it, save it again unchanged, and have it loaded here after (at a million
+   * vectors, some 20 s more). Undefined when it is not so, or when loading fails: the worker then
+   * repairs or rebuilds it, and says why.
+   */
+  private async loadRegistered(
+    dir: string,
+    tables: ModelTables,
+    index: ModelIndex,
+    registered: { token: string | null; seq: number },
+  ): Promise<string | undefined> {
+    const started = performance.now();
+    const table = tables.product;
+    if (registered.token === null || !existsSync(indexDirOf(dir, table, registered.token))) return undefined;
+    const pending = await this.c.run('preparing the search index', 'read', () =>
+      pendingChanges(this.c.db, table, registered.seq, LIVE_CHANGES_MAX),
+    );
+    if (pending > LIVE_CHANGES_MAX) return undefined;
+    let graph: Graph;
+    try {
+      graph = await Graph.load(indexDirOf(dir, table, registered.token), tables.dim, 'saved');
+    } catch {
+      return undefined;
+    }
+    if (this.closed) throw new Error('the store was closed');
+    const caught = await this.c.run('preparing the search index', 'read', () => {
+      const now = this.c.sql('SELECT index_token FROM models WHERE product_table = ?').pluck().get(table) as string | null;
+      // Another process registered a newer graph meanwhile, and may have let go of the log this one needs.
+      if (now !== registered.token) return undefined;
+      return applyAllChanges(this.c.db, graph, table, registered.seq);
+    });
+    if (!caught) return undefined;
+    Object.assign(index, { graph, applied: caught.last, token: registered.token, sinceSaved: caught.applied });
+    await this.removeOthers(dir, table, registered.token);
+    return describe({
+      token: registered.token,
+      seq: caught.last,
+      how: 'repaired',
+      vectors: graph.size,
+      changes: caught.applied,
+      ms: performance.now() - started,
+    });
   }
 
   /** An in-memory store's graph: built here, in one read, and never saved (its log is let go up to it). */

@@ -163,6 +163,32 @@ describe('the HNSW search index of the SQLite store', () => {
     expect(readdirSync(indexRootOf(path))).toHaveLength(1);
   });
 
+  it('is loaded once at a start that finds it current, and saved again by the worker when it has no codes', async () => {
+    const first = await openStore();
+    await fill(first, 0, COUNT);
+    await first.prepareSearch(MODEL);
+    await close(first);
+    const [saved] = readdirSync(indexRootOf(path));
+    logs = [];
+    const second = await openStore();
+    await second.prepareSearch(MODEL);
+    expect(logs).toEqual([expect.stringMatching(/loaded the saved index and applied 0 changes logged since \(3000 vectors\)/)]);
+    // Loaded where it lies: no worker saved a copy under a new name.
+    expect(readdirSync(indexRootOf(path))).toEqual([saved]);
+    await expectExactAnswers(second, 3);
+    await close(second);
+    // As a version that kept no codes saved it: the worker makes them from the graph's vectors and saves it anew.
+    rmSync(join(indexRootOf(path), saved, 'codes.bin'));
+    logs = [];
+    const third = await openStore();
+    await third.prepareSearch(MODEL);
+    expect(logs).toEqual([expect.stringMatching(/loaded the saved index and applied 0 changes logged since \(3000 vectors\)/)]);
+    const [resaved] = readdirSync(indexRootOf(path));
+    expect(resaved).not.toBe(saved);
+    expect(existsSync(join(indexRootOf(path), resaved, 'codes.bin'))).toBe(true);
+    await expectExactAnswers(third, 3);
+  });
+
   it('is rebuilt, saying why, when its files are unreadable or gone', async () => {
     const first = await openStore();
     await fill(first, 0, 500);
