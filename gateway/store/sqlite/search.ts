@@ -38,7 +38,7 @@ const LIST_MATCHING_UP_TO = 25_000;
 const WALK_FILTERED_ABOVE = 0.03;
 /**
  * Products ranked best by their codes that are scored exactly, per hit asked for: the codes' order
- * is off by about 1e-3 of cosine similarity, so the k nearest are nearly always among the first k.
+ * is off by about 1e-3 of cosine similarity, so the k nearest are nearly always among the first 4(k + 1).
  */
 const CODE_CANDIDATES_PER_HIT = 4;
 /** An approximate search takes at least this many candidates per hit asked for. */
