@@ -5,7 +5,7 @@ import { byDistanceThenId, hitsOf, type Neighbour } from '../order';
 import { modelKey, type Hit, type ProductFilter, type VectorModel } from '../port';
 import { Part } from '../composed';
 import type { Connection } from './connection';
-import { filterConditions, matchingPks, type Conditions } from './filters';
+import { attributeTestByPk, filterConditions, matchingPks, type Conditions } from './filters';
 import type { Graph } from './hnsw/graph';
 import type { SearchIndexes } from './hnsw/indexes';
 import { toBlob, type ModelTables, type Vectors } from './vectors';
@@ -191,12 +191,16 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
         } else {
           // Too many to list: each product the walk meets is checked (a point query, ~8 µs,
           // remembered for the walk), a cost that depends on the walk's length, not the catalogue's.
-          const matches = this.c.sql(`SELECT 1 FROM products p WHERE p.pk = ? AND ${row.sql.join(' AND ')}`).pluck();
+          const byPk = attributeTestByPk(filter);
+          const matches = byPk
+            ? this.c.sql(byPk.sql[0]).pluck()
+            : this.c.sql(`SELECT 1 FROM products p WHERE p.pk = @pk AND ${row.sql.join(' AND ')}`).pluck();
+          const params = byPk ? byPk.params : row.params;
           const checked = new Map<number, boolean>();
           allowed = (pk) => {
             let ok = checked.get(pk);
             if (ok === undefined) {
-              ok = matches.get(pk, ...row.params) !== undefined;
+              ok = matches.get(...params, { pk }) !== undefined;
               checked.set(pk, ok);
             }
             return ok;

@@ -18,8 +18,16 @@ export function lastChange(db: Database.Database): number {
   return (db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'").pluck().get() as number | undefined) ?? 0;
 }
 
+/** Asked between vectors: true once the store closes and the work is to stop. */
+export type Stopped = () => boolean;
+
+/** Thrown when `stopped` says so: the caller's work is abandoned, nothing half-saved. */
+function checkStopped(stopped: Stopped | undefined): void {
+  if (stopped?.()) throw new Error('stopped: the store is closing');
+}
+
 /** A graph of every vector in `table` (a vec0 product table), read a page of products at a time. */
-export function buildGraph(db: Database.Database, table: string, dim: number, shape: GraphShape): Graph {
+export function buildGraph(db: Database.Database, table: string, dim: number, shape: GraphShape, stopped?: Stopped): Graph {
   const count = db.prepare(`SELECT product_count FROM models WHERE product_table = ?`).pluck().get(table) as number | undefined;
   const graph = Graph.create(dim, count ?? 0, shape);
   // Pages by products' pk (a plain rowid table) and a point lookup of each one's vector: vec0 has no
@@ -30,7 +38,10 @@ export function buildGraph(db: Database.Database, table: string, dim: number, sh
   );
   for (let after = 0; ;) {
     const rows = db.transaction(() => page.all(after, BUILD_PAGE) as { pk: number; embedding: Buffer | null }[]).deferred();
-    for (const { pk, embedding } of rows) if (embedding) graph.upsert(pk, fromBlob(embedding));
+    for (const { pk, embedding } of rows) {
+      checkStopped(stopped);
+      if (embedding) graph.upsert(pk, fromBlob(embedding));
+    }
     if (rows.length < BUILD_PAGE) return graph;
     after = rows[rows.length - 1].pk;
   }
@@ -46,6 +57,7 @@ export function applyChanges(
   table: string,
   after: number,
   limit: number,
+  stopped?: Stopped,
 ): { last: number; applied: number; more: boolean } {
   const changes = db
     .prepare('SELECT seq, pk FROM vector_changes WHERE product_table = ? AND seq > ? ORDER BY seq LIMIT ?')
@@ -54,6 +66,7 @@ export function applyChanges(
   if (more) changes.pop();
   const vectorOfPk = db.prepare(`SELECT embedding FROM ${table} WHERE rowid = ?`).pluck();
   for (const pk of new Set(changes.map((change) => change.pk))) {
+    checkStopped(stopped);
     const embedding = vectorOfPk.get(BigInt(pk)) as Buffer | undefined;
     if (embedding) graph.upsert(pk, fromBlob(embedding));
     else graph.remove(pk);
@@ -70,10 +83,16 @@ export function pendingChanges(db: Database.Database, table: string, after: numb
 }
 
 /** Every change logged after `after`, applied a batch per read transaction; the seq of the last. */
-export function applyAllChanges(db: Database.Database, graph: Graph, table: string, after: number): { last: number; applied: number } {
+export function applyAllChanges(
+  db: Database.Database,
+  graph: Graph,
+  table: string,
+  after: number,
+  stopped?: Stopped,
+): { last: number; applied: number } {
   let applied = 0;
   for (;;) {
-    const batch = db.transaction(() => applyChanges(db, graph, table, after, 10_000)).deferred();
+    const batch = db.transaction(() => applyChanges(db, graph, table, after, 10_000, stopped)).deferred();
     applied += batch.applied;
     after = batch.last;
     if (!batch.more) return { last: after, applied };

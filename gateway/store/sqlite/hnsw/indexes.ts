@@ -39,6 +39,8 @@ const LIVE_CHANGES_MAX = 200;
 const resaveAfter = (size: number) => Math.max(10_000, Math.floor(size / 10));
 /** After a failed refresh, the next is tried no sooner than this. */
 const RETRY_AFTER_MS = 60_000;
+/** How long a closing store waits for a worker to stop between two vectors before terminating it. */
+const WORKER_STOP_MS = 10_000;
 
 interface ModelIndex {
   graph?: Graph;
@@ -58,7 +60,8 @@ export function indexRootOf(dbPath: string): string {
 
 export class SearchIndexes {
   private readonly models = new Map<string, ModelIndex>();
-  private readonly workers = new Set<Worker>();
+  /** Running workers and the flag that asks each to stop. */
+  private readonly workers = new Map<Worker, Int32Array>();
   private closed = false;
 
   constructor(
@@ -120,10 +123,25 @@ export class SearchIndexes {
     });
   }
 
-  /** Stops the workers; a save they leave unfinished is never registered, and is removed by the next refresh. */
+  /**
+   * Stops the workers: each is asked to, and stops between two vectors; one still running after
+   * WORKER_STOP_MS is terminated. A save they leave unfinished is never registered, and is removed
+   * by the next refresh.
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.workers].map((worker) => worker.terminate()));
+    await Promise.all(
+      [...this.workers].map(async ([worker, stop]) => {
+        let late: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          worker.once('exit', () => resolve());
+          Atomics.store(stop, 0, 1);
+          // terminate() resolves at once for a thread that has already ended.
+          late = setTimeout(() => void worker.terminate().then(() => resolve()), WORKER_STOP_MS);
+        });
+        clearTimeout(late);
+      }),
+    );
     await Promise.all([...this.models.values()].map((index) => index.refreshing));
   }
 
@@ -257,15 +275,14 @@ export class SearchIndexes {
 
   private inWorker(dbPath: string, request: RefreshRequest): Promise<RefreshOutcome> {
     const { filename, eval: isCode } = workerEntry();
-    const worker = new Worker(filename, { eval: isCode, workerData: { dbPath, request } satisfies RefreshWorkerData });
-    this.workers.add(worker);
+    const stop = new SharedArrayBuffer(4);
+    const worker = new Worker(filename, { eval: isCode, workerData: { dbPath, request, stop } satisfies RefreshWorkerData });
+    this.workers.set(worker, new Int32Array(stop));
+    worker.once('exit', () => this.workers.delete(worker));
     return new Promise<RefreshOutcome>((resolve, reject) => {
       worker.once('message', (reply: RefreshWorkerReply) => ('outcome' in reply ? resolve(reply.outcome) : reject(new Error(reply.error))));
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`the index worker stopped (exit code ${code})`)));
-    }).finally(() => {
-      this.workers.delete(worker);
-      void worker.terminate();
     });
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import type Database from 'better-sqlite3';
 
-import { applyAllChanges, buildGraph, lastChange } from './changes';
+import { applyAllChanges, buildGraph, lastChange, type Stopped } from './changes';
 import { Graph, type GraphShape } from './graph';
 
 /**
@@ -46,7 +46,7 @@ export function indexDirOf(dir: string, table: string, token: string): string {
   return join(dir, `${table}.${token}`);
 }
 
-export async function refreshIndex(db: Database.Database, request: RefreshRequest): Promise<RefreshOutcome> {
+export async function refreshIndex(db: Database.Database, request: RefreshRequest, stopped?: Stopped): Promise<RefreshOutcome> {
   const started = performance.now();
   const { dir, table, dim, shape, registered } = request;
   let graph: Graph | undefined;
@@ -66,9 +66,9 @@ export async function refreshIndex(db: Database.Database, request: RefreshReques
     // Changes logged from here on are caught up below: one made while the vectors are read is read
     // twice at worst, which leaves the graph as the store is.
     from = db.transaction(() => lastChange(db)).deferred();
-    graph = buildGraph(db, table, dim, shape);
+    graph = buildGraph(db, table, dim, shape, stopped);
   }
-  const caughtUp = applyAllChanges(db, graph, table, from);
+  const caughtUp = applyAllChanges(db, graph, table, from, stopped);
   const token = randomUUID();
   const saved = indexDirOf(dir, table, token);
   await mkdir(saved, { recursive: true });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
 import { openSqliteStore, type ProductFilter, type SqliteStore } from '../../../../gateway/store';
-import { filterConditions, matchingPks } from '../../../../gateway/store/sqlite/filters';
+import { attributeTestByPk, filterConditions, matchingPks } from '../../../../gateway/store/sqlite/filters';
 import { cosine, seededRandom } from '../../../helpers/tiny-clip';
 import { gaussian, normalise, product, tag } from '../contract/fixtures';
 
@@ -86,7 +86,7 @@ describe('SQLite search under a selective filter', () => {
   });
 });
 
-describe('matchingPks', () => {
+describe('matchingPks and attributeTestByPk', () => {
   let dir: string;
 
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -132,6 +132,24 @@ describe('matchingPks', () => {
           .pluck()
           .all(...set.params) as number[];
         expect({ filter, pks: [...listed].sort((a, b) => a - b) }).toEqual({ filter, pks: expected });
+      }
+      // The test of one product by pk, for filters of indexed attributes only (the walk's check).
+      const all = db.prepare('SELECT pk FROM products ORDER BY pk').pluck().all() as number[];
+      const tested = filters.filter((filter) => attributeTestByPk(filter) !== undefined);
+      expect(tested).toEqual([
+        { attributes: { colour: 'red' } },
+        { attributes: { colour: 'red', size: 2 } },
+        { attributes: { colour: 'purple' } },
+      ]);
+      for (const filter of tested) {
+        const test = attributeTestByPk(filter)!;
+        const statement = db.prepare(test.sql[0]).pluck();
+        const set = filterConditions(filter, 'set');
+        const expected = db
+          .prepare(`SELECT p.pk FROM products p WHERE ${set.sql.join(' AND ')}`)
+          .pluck()
+          .all(...set.params) as number[];
+        expect({ filter, pks: all.filter((pk) => statement.get(...test.params, { pk }) !== undefined) }).toEqual({ filter, pks: expected });
       }
       // Not a vacuous comparison: the filters above match some products and not others.
       const some = matchingPks({ attributes: { colour: 'red', size: 2 } });

@@ -189,6 +189,23 @@ describe('the HNSW search index of the SQLite store', () => {
     await expectExactAnswers(third, 3);
   });
 
+  it('stops its worker between two vectors when the store closes mid-build, leaving nothing registered', async () => {
+    const first = await openStore();
+    await fill(first, 0, 20_000);
+    const making = first.prepareSearch(MODEL);
+    // The worker is adding vectors by now (a build of 20,000 takes seconds).
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const started = Date.now();
+    await close(first);
+    await making;
+    // Asked to stop, it stopped well before the close's deadline to terminate it.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    logs = [];
+    const second = await openStore();
+    await second.prepareSearch(MODEL);
+    expect(logs).toEqual([expect.stringMatching(/rebuilt from the store because no index was saved: 20000 vectors/)]);
+  }, 60_000);
+
   it('is rebuilt, saying why, when its files are unreadable or gone', async () => {
     const first = await openStore();
     await fill(first, 0, 500);
