@@ -18,7 +18,7 @@ import { gaussian, normalise, product, tag } from '../contract/fixtures';
 
 const MODEL = { name: 'selective', dtype: 'fp32', dim: 8 };
 
-describe('SQLite search under a selective filter', () => {
+describe('SQLite search under filters, at 200,000 products', () => {
   let dir: string;
   let store: SqliteStore;
   const random = seededRandom(20261207);
@@ -26,6 +26,8 @@ describe('SQLite search under a selective filter', () => {
   /** 1 product in 160 is on the rare shelf: 1,250 of 200,000 (0.6%). */
   const COUNT = 200_000;
   const rare = (i: number) => i % 160 === 3;
+  /** 3 products in 4 are tagged style: plain. */
+  const plainStyle = (i: number) => i % 4 !== 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'selective-'));
@@ -43,6 +45,11 @@ describe('SQLite search under a selective filter', () => {
       }
       await store.upsertProducts(rows);
       await store.putProductVectors(MODEL, written);
+      const plain = rows.map((row) => row.id).filter((id) => plainStyle(Number(id.slice(1))));
+      await store.replaceAutoTags(
+        plain,
+        plain.map((id) => tag(id, 'style', 'plain')),
+      );
     }
     await store.prepareSearch(MODEL);
   }, 120_000);
@@ -83,6 +90,34 @@ describe('SQLite search under a selective filter', () => {
     const hits = await store.searchProducts(MODEL, query, 3000, filter);
     expect(hits).toHaveLength(COUNT / 160);
     expect(hits.map((h) => h.productId)).toEqual(exact(query, 3000));
+  });
+
+  it('applies a filter matching most products inside the walk, checking each product it meets', async () => {
+    // Too many to list (over 25,000): the walk checks products one by one, on the attribute index
+    // alone for an attribute, or through the product for any other filter (here a tag).
+    const cases: [ProductFilter, (id: string) => boolean][] = [
+      [{ attributes: { shelf: 'common' } }, (id) => !rare(Number(id.slice(1)))],
+      [{ tags: [{ facet: 'style', label: 'plain' }] }, (id) => plainStyle(Number(id.slice(1)))],
+    ];
+    for (const [filter, matches] of cases) {
+      let found = 0;
+      for (let q = 0; q < 5; q++) {
+        const query = normalise(Float32Array.from({ length: MODEL.dim }, () => gaussian(random)));
+        const hits = await store.searchProducts(MODEL, query, 20, filter);
+        expect(hits).toHaveLength(20);
+        expect(hits.every((h) => matches(h.productId))).toBe(true);
+        const expected = new Set(
+          [...vectors.entries()]
+            .filter(([id]) => matches(id))
+            .map(([id, v]) => ({ id, similarity: cosine(query, v) }))
+            .sort((a, b) => b.similarity - a.similarity)
+            .slice(0, 20)
+            .map((x) => x.id),
+        );
+        found += hits.filter((h) => expected.has(h.productId)).length;
+      }
+      expect(found / 100).toBeGreaterThanOrEqual(0.9);
+    }
   });
 });
 
