@@ -1,5 +1,8 @@
 import { open, readFile } from 'node:fs/promises';
 
+/** Codes written to a file at a time. */
+const SAVE_BLOCK = 4096;
+
 /**
  * An 8-bit copy of a graph's vectors (dim bytes and one factor each, about 0.5 GiB a million at
  * 512 dims), kept beside it: what a search under a selective filter ranks every matching product
@@ -11,9 +14,6 @@ import { open, readFile } from 'node:fs/promises';
  * Each vector is scaled so that its largest value becomes ±127 and rounded; `factors` turns a dot
  * product with the code back into cosine similarity (1 / (scale × the vector's norm)).
  */
-/** Codes written to a file at a time. */
-const SAVE_BLOCK = 4096;
-
 export class VectorCodes {
   private constructor(
     readonly dim: number,
