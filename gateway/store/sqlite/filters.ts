@@ -80,13 +80,13 @@ export function filterConditions(filter: ProductFilter | undefined, form: 'set' 
  * of µs once the file is cold, while a filter's part of the attribute index stays in memory).
  * Undefined for any other filter.
  */
-export function attributeTestByPk(filter: ProductFilter): Conditions | undefined {
+export function attributeTestByPk(filter: ProductFilter): { sql: string; params: unknown[] } | undefined {
   const { params } = filterConditions(filter, 'row');
   if (filter.ids !== undefined || (filter.tags ?? []).length > 0) return undefined;
   const entries = attributeEntries(filter);
   if (entries.length === 0 || !entries.every(([key]) => indexedKey(key))) return undefined;
   const tests = entries.map(() => 'EXISTS (SELECT 1 FROM product_attributes a WHERE a.key = ? AND a.value = json(?) AND a.pk = @pk)');
-  return { sql: [`SELECT 1 WHERE ${tests.join(' AND ')}`], params };
+  return { sql: `SELECT 1 WHERE ${tests.join(' AND ')}`, params };
 }
 
 /**

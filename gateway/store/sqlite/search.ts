@@ -118,7 +118,7 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
       }
       const graph = tables.count > this.uses.tuning.approximateAbove ? this.uses.indexes.current(tables, modelKey(model)) : undefined;
       if (graph) {
-        const hits = this.throughGraph(graph, tables, query, q, k, filtered ? filter : undefined);
+        const hits = this.throughGraph(graph, query, k, filtered ? filter : undefined);
         if (hits) {
           this.approximate.graph++;
           return hits;
@@ -152,14 +152,7 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
    * links through every product but keeps only matching ones; a filter matching too few for a walk
    * has its products ranked by their codes.
    */
-  private throughGraph(
-    graph: Graph,
-    tables: ModelTables,
-    query: Float32Array,
-    q: Buffer,
-    k: number,
-    filter?: ProductFilter,
-  ): Hit[] | undefined {
+  private throughGraph(graph: Graph, query: Float32Array, k: number, filter?: ProductFilter): Hit[] | undefined {
     const { indexEf } = this.uses.tuning;
     let found: number[];
     let exist: number;
@@ -192,10 +185,11 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
           // Too many to list: each product the walk meets is checked (a point query, ~8 µs,
           // remembered for the walk), a cost that depends on the walk's length, not the catalogue's.
           const byPk = attributeTestByPk(filter);
-          const matches = byPk
-            ? this.c.sql(byPk.sql[0]).pluck()
-            : this.c.sql(`SELECT 1 FROM products p WHERE p.pk = @pk AND ${row.sql.join(' AND ')}`).pluck();
-          const params = byPk ? byPk.params : row.params;
+          const { sql, params } = byPk ?? {
+            sql: `SELECT 1 FROM products p WHERE p.pk = @pk AND ${row.sql.join(' AND ')}`,
+            params: row.params,
+          };
+          const matches = this.c.sql(sql).pluck();
           const checked = new Map<number, boolean>();
           allowed = (pk) => {
             let ok = checked.get(pk);

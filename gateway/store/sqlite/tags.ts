@@ -12,6 +12,8 @@ import { tagChangeOfSql, tagOfSql, type TagChangeSqlRow, type TagSqlRow } from '
 const INSERT_CHANGES = 'INSERT INTO tag_changes (product_id, facet, previous_labels, labels, source, model, changed_at) VALUES';
 /** Outbox rows a statement (7 parameters each, far under SQLite's 32,766). */
 const CHANGES_PER_INSERT = 256;
+const ONE_CHANGE = '(?, ?, ?, ?, ?, ?, ?)';
+const MANY_CHANGES = Array<string>(CHANGES_PER_INSERT).fill(ONE_CHANGE).join(', ');
 
 /** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
 export class Tags extends Part<Connection> {
@@ -98,7 +100,6 @@ export class Tags extends Part<Connection> {
     if (changes.length === 0) return;
     const now = this.c.now().toISOString();
     // A re-tagging records thousands: CHANGES_PER_INSERT rows a statement, the rest one by one.
-    const rows = (n: number) => Array<string>(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ');
     const params = (from: number, n: number) => {
       const out: unknown[] = new Array(n * 7);
       for (let i = 0, at = 0; i < n; i++) {
@@ -115,10 +116,10 @@ export class Tags extends Part<Connection> {
     };
     let at = 0;
     if (changes.length >= CHANGES_PER_INSERT) {
-      const many = this.c.sql(`${INSERT_CHANGES} ${rows(CHANGES_PER_INSERT)}`);
+      const many = this.c.sql(`${INSERT_CHANGES} ${MANY_CHANGES}`);
       for (; at + CHANGES_PER_INSERT <= changes.length; at += CHANGES_PER_INSERT) many.run(params(at, CHANGES_PER_INSERT));
     }
-    const one = this.c.sql(`${INSERT_CHANGES} ${rows(1)}`);
+    const one = this.c.sql(`${INSERT_CHANGES} ${ONE_CHANGE}`);
     for (; at < changes.length; at++) one.run(params(at, 1));
   }
 

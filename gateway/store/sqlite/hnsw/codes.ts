@@ -38,12 +38,7 @@ export class VectorCodes {
     if (slot < 0) {
       slot = this.free.pop() ?? this.used++;
       if (slot >= this.factors.length) this.grow(Math.ceil(this.factors.length * 1.5));
-      if (pk >= this.slotOf.length) {
-        const grown = new Int32Array(Math.max(pk + 1, this.slotOf.length * 2));
-        grown.set(this.slotOf);
-        this.slotOf = grown;
-      }
-      this.slotOf[pk] = slot + 1;
+      this.assign(pk, slot);
     }
     const { dim } = this;
     let largest = 0;
@@ -132,13 +127,8 @@ export class VectorCodes {
     for (let i = 0; i < count; i++) {
       const pk = bytes.readInt32LE(i * record);
       if (pk <= 0) throw new Error(`${path} holds a code for pk ${pk}`);
-      if (pk >= codes.slotOf.length) {
-        const grown = new Int32Array(Math.max(pk + 1, codes.slotOf.length * 2));
-        grown.set(codes.slotOf);
-        codes.slotOf = grown;
-      }
-      if (codes.slotOf[pk] !== 0) throw new Error(`${path} holds two codes for pk ${pk}`);
-      codes.slotOf[pk] = i + 1;
+      if (codes.has(pk)) throw new Error(`${path} holds two codes for pk ${pk}`);
+      codes.assign(pk, i);
       codes.factors[i] = bytes.readFloatLE(i * record + 4);
       codes.codes.set(new Int8Array(bytes.buffer, bytes.byteOffset + i * record + 8, dim), i * dim);
     }
@@ -148,6 +138,16 @@ export class VectorCodes {
 
   private slotAt(pk: number): number {
     return pk > 0 && pk < this.slotOf.length ? this.slotOf[pk] - 1 : -1;
+  }
+
+  /** Gives `pk` the slot, growing the pk map to hold it. */
+  private assign(pk: number, slot: number): void {
+    if (pk >= this.slotOf.length) {
+      const grown = new Int32Array(Math.max(pk + 1, this.slotOf.length * 2));
+      grown.set(this.slotOf);
+      this.slotOf = grown;
+    }
+    this.slotOf[pk] = slot + 1;
   }
 
   private grow(slots: number): void {

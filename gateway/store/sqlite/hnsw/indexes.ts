@@ -192,8 +192,7 @@ export class SearchIndexes {
     const graph = await Graph.load(indexDirOf(dir, table, outcome.token), tables.dim);
     if (this.closed) throw new Error('the store was closed');
     const caught = await this.c.run('registering the search index', 'write', () => {
-      const now = this.c.sql('SELECT index_token FROM models WHERE product_table = ?').pluck().get(table) as string | null;
-      if (now !== registered.token) {
+      if (this.registeredToken(table) !== registered.token) {
         // Another process registered an index meanwhile and let go of the log up to it: the changes
         // this one would catch up with may be gone. Its index is the one to load.
         return undefined;
@@ -240,22 +239,24 @@ export class SearchIndexes {
     }
     if (this.closed) throw new Error('the store was closed');
     const caught = await this.c.run('preparing the search index', 'read', () => {
-      const now = this.c.sql('SELECT index_token FROM models WHERE product_table = ?').pluck().get(table) as string | null;
       // Another process registered a newer graph meanwhile, and may have let go of the log this one needs.
-      if (now !== registered.token) return undefined;
+      if (this.registeredToken(table) !== registered.token) return undefined;
       return applyAllChanges(this.c.db, graph, table, registered.seq);
     });
     if (!caught) return undefined;
     Object.assign(index, { graph, applied: caught.last, token: registered.token, sinceSaved: caught.applied });
     await this.removeOthers(dir, table, registered.token);
     return describe({
-      token: registered.token,
-      seq: caught.last,
       how: 'repaired',
       vectors: graph.size,
       changes: caught.applied,
       ms: performance.now() - started,
     });
+  }
+
+  /** The token of the table's registered graph (null: none), inside the caller's transaction. */
+  private registeredToken(table: string): string | null {
+    return this.c.sql('SELECT index_token FROM models WHERE product_table = ?').pluck().get(table) as string | null;
   }
 
   /** An in-memory store's graph: built here, in one read, and never saved (its log is let go up to it). */
@@ -296,7 +297,7 @@ export class SearchIndexes {
   }
 }
 
-function describe(outcome: RefreshOutcome): string {
+function describe(outcome: Pick<RefreshOutcome, 'how' | 'why' | 'vectors' | 'changes' | 'ms'>): string {
   const seconds = (outcome.ms / 1000).toFixed(1);
   return outcome.how === 'repaired'
     ? `loaded the saved index and applied ${outcome.changes} changes logged since (${outcome.vectors} vectors) in ${seconds} s`

@@ -178,7 +178,7 @@ describe('matchingPks and attributeTestByPk', () => {
       ]);
       for (const filter of tested) {
         const test = attributeTestByPk(filter)!;
-        const statement = db.prepare(test.sql[0]).pluck();
+        const statement = db.prepare(test.sql).pluck();
         const set = filterConditions(filter, 'set');
         const expected = db
           .prepare(`SELECT p.pk FROM products p WHERE ${set.sql.join(' AND ')}`)
