@@ -7,9 +7,10 @@
 // changes are timed: the warm-up facet replaced by another (every product's tag and the outbox
 // change: one tag deleted, one written and two outbox rows a product), then the same facet set
 // again (every product keeps its label and score: only the tags' taxonomy version is written). CPU
-// seconds are given beside wall seconds: on a shared machine they move less.
+// seconds are given beside wall seconds: on a shared machine they move less. `--model-dir` takes
+// another model (bench/model has CLIP ViT-B/32's 512 dimensions): reading a vector costs by its size.
 //
-// `npm run build && node dist/bench/catalogue/retag-chunks.js [--products N] [--rounds R] [--sizes 100,2000]`
+// `npm run build && node dist/bench/catalogue/retag-chunks.js [--products N] [--rounds R] [--sizes 100,2000] [--model-dir bench/model]`
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,12 +45,13 @@ async function retagSeconds(
   products: number,
   tagChunkSize: number,
   seed: number,
+  modelDir: string | undefined,
 ): Promise<{ built: number; warmUp: number; replaced: Timed; kept: Timed }> {
   const dir = mkdtempSync(join(tmpdir(), 'retag-chunks-'));
   try {
     const store = await openSqliteStore({ path: join(dir, 'catalogue.sqlite') });
     await store.migrate();
-    const base = configFromEnv({});
+    const base = configFromEnv(modelDir ? { CLIP_MODEL_DIR: modelDir } : {});
     const gateway = await createGateway({ ...base, jobs: { ...base.jobs, tagChunkSize, pollMs: 3_600_000 } }, { store, log: () => {} });
     try {
       const model = gateway.catalogue.model;
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
       products: { type: 'string', default: '50000' },
       rounds: { type: 'string', default: '3' },
       sizes: { type: 'string', default: '100,2000' },
+      'model-dir': { type: 'string' },
     },
   });
   const products = check('--products', Number(values.products), positiveInt);
@@ -107,14 +110,14 @@ async function main(): Promise<void> {
   const setUp: { built: number; warmUp: number }[] = [];
   for (let round = 0; round < rounds; round++)
     for (const size of round % 2 === 0 ? sizes : [...sizes].reverse()) {
-      const { built, warmUp, replaced, kept } = await retagSeconds(products, size, round + 1);
+      const { built, warmUp, replaced, kept } = await retagSeconds(products, size, round + 1, values['model-dir']);
       setUp.push({ built, warmUp });
       seconds.get(size)!.replaced.push(replaced);
       seconds.get(size)!.kept.push(kept);
     }
   const say = (line = '') => process.stdout.write(`${line}\n`);
   say(
-    `A taxonomy change (50 labels) re-tagging ${products.toLocaleString('en')} stored products through the job runner, SQLite, medians of ${rounds} interleaved rounds (min–max):`,
+    `A taxonomy change (50 labels) re-tagging ${products.toLocaleString('en')} stored products through the job runner, SQLite, ${values['model-dir'] ?? 'the tiny CLIP'}, medians of ${rounds} interleaved rounds (min–max):`,
   );
   say();
   say('| JOB_TAG_CHUNK_SIZE | change | taxonomySet to re-tagged, s | products/s | CPU s | products/CPU s |');

@@ -6,6 +6,7 @@ import { modelKey, StoreError, type FetchedUrl, type ProductsWrite, type VectorM
 import { Part } from '../composed';
 import type { Connection } from './connection';
 import { binaryTableOf, createBinaryTable } from './schema';
+import { copyStoredVectors, placesTable, type StoredRow } from './vec0-storage';
 
 /**
  * Vectors in sqlite-vec vec0 tables, one image table and one product table per model (with a
@@ -246,27 +247,29 @@ export class Vectors extends Part<Connection> {
     return this.c.run('getProductVectorBlock', 'read', () => {
       const tables = this.tablesOf(model);
       const asked = JSON.stringify([...new Set(productIds)]);
-      // The products, then (LEFT JOIN) a point lookup of each one's vector: the ids outside, as in getProductVectors.
-      const rows = (
-        tables
-          ? this.c.sql(
-              `SELECT p.id AS id, v.embedding AS embedding
-               FROM json_each(?) c CROSS JOIN products p ON p.id = c.value LEFT JOIN ${tables.product} v ON v.rowid = p.pk`,
-            )
-          : this.c.sql('SELECT p.id AS id, NULL AS embedding FROM json_each(?) c CROSS JOIN products p ON p.id = c.value')
-      ).all(asked) as { id: string; embedding: Buffer | null }[];
-      const ids: string[] = [];
-      const withoutVector: string[] = [];
-      for (const { id, embedding } of rows) (embedding ? ids : withoutVector).push(id);
-      const vectors = new Float32Array(ids.length * model.dim);
-      // Copied byte by byte: a Buffer from SQLite may sit at an offset no Float32Array can view.
-      const bytes = new Uint8Array(vectors.buffer);
-      let at = 0;
-      for (const { embedding } of rows) {
-        if (!embedding) continue;
-        embedding.copy(bytes, at);
-        at += embedding.byteLength;
+      if (!tables) {
+        const none = this.c.sql('SELECT p.id FROM json_each(?) c CROSS JOIN products p ON p.id = c.value').pluck().all(asked) as string[];
+        return { ids: [], vectors: new Float32Array(0), withoutVector: none };
       }
+      // The products, then (LEFT JOIN) each one's slot in the vec0 table's storage: the ids outside, as in getProductVectors.
+      const rows = this.c
+        .sql(
+          `SELECT p.id AS id, s.rowid AS rowid, s.chunk_id AS chunk, s.chunk_offset AS offset
+           FROM json_each(?) c CROSS JOIN products p ON p.id = c.value LEFT JOIN ${placesTable(tables.product)} s ON s.rowid = p.pk`,
+        )
+        .all(asked) as { id: string; rowid: number | null; chunk: number; offset: number }[];
+      const ids: string[] = [];
+      const stored: StoredRow[] = [];
+      const withoutVector: string[] = [];
+      for (const row of rows) {
+        if (row.rowid === null) withoutVector.push(row.id);
+        else {
+          ids.push(row.id);
+          stored.push(row as StoredRow);
+        }
+      }
+      const vectors = new Float32Array(ids.length * model.dim);
+      copyStoredVectors((text) => this.c.sql(text), tables.product, model.dim, stored, vectors);
       return { ids, vectors, withoutVector };
     });
   }
