@@ -7,13 +7,86 @@ import { autoTagDiff } from '../auto-tag-diff';
 import { checkTagChangesArgs, tagChangesBetween, type LabelRow, type NewTagChange } from '../tag-changes';
 import { Part } from '../composed';
 import type { Connection } from './connection';
+import { runForRows, valuesRows, type ManyRows } from './many-rows';
 import { tagChangeOfSql, tagOfSql, type TagChangeSqlRow, type TagSqlRow } from './rows';
 
 const INSERT_CHANGES = 'INSERT INTO tag_changes (product_id, facet, previous_labels, labels, source, model, changed_at) VALUES';
-/** Outbox rows a statement (7 parameters each, far under SQLite's 32,766). */
-const CHANGES_PER_INSERT = 256;
-const ONE_CHANGE = '(?, ?, ?, ?, ?, ?, ?)';
-const MANY_CHANGES = Array<string>(CHANGES_PER_INSERT).fill(ONE_CHANGE).join(', ');
+
+/** A tag's key, the first three parameters of a VALUES row (column1, column2, column3). */
+function putKey(t: TagRow, into: unknown[], at: number): void {
+  into[at] = t.productId;
+  into[at + 1] = t.facet;
+  into[at + 2] = t.label;
+}
+
+/** An automatic tag's other columns after its key, in TAG_COLUMNS' order. */
+function putScored(t: TagRow, into: unknown[], at: number): void {
+  into[at] = t.score;
+  into[at + 1] = t.similarity;
+  into[at + 2] = t.needsReview ? 1 : 0;
+  into[at + 3] = t.model;
+  into[at + 4] = t.taxonomyVersion;
+}
+
+/** The automatic tags' rows of a VALUES list of `width` columns, the key first. */
+const matching = (n: number, width: number) =>
+  `FROM (VALUES ${valuesRows(`(${Array<string>(width).fill('?').join(', ')})`, n)}) AS v
+   WHERE tags.product_id = v.column1 AND tags.facet = v.column2 AND tags.label = v.column3 AND tags.source = 'auto'`;
+
+/**
+ * writeAutoTags' four kinds of write, many rows a statement (many-rows.ts); updates and restamps
+ * join a VALUES list on the primary key. A restamp sets columns no index holds: SQLite leaves the
+ * indexes alone.
+ */
+export const AUTO_TAG_WRITES: Record<'deletes' | 'updates' | 'restamps' | 'inserts', ManyRows<TagRow>> = {
+  deletes: {
+    text: (n) => `DELETE FROM tags WHERE source = 'auto' AND (product_id, facet, label) IN (VALUES ${valuesRows('(?, ?, ?)', n)})`,
+    width: 3,
+    params: putKey,
+  },
+  updates: {
+    text: (n) =>
+      `UPDATE tags SET score = v.column4, similarity = v.column5, needs_review = v.column6, model = v.column7, taxonomy_version = v.column8 ${matching(n, 8)}`,
+    width: 8,
+    params: (t, into, at) => {
+      putKey(t, into, at);
+      putScored(t, into, at + 3);
+    },
+  },
+  restamps: {
+    text: (n) => `UPDATE tags SET similarity = v.column4, model = v.column5, taxonomy_version = v.column6 ${matching(n, 6)}`,
+    width: 6,
+    params: (t, into, at) => {
+      putKey(t, into, at);
+      into[at + 3] = t.similarity;
+      into[at + 4] = t.model;
+      into[at + 5] = t.taxonomyVersion;
+    },
+  },
+  inserts: {
+    text: (n) => `INSERT INTO tags (${TAG_COLUMNS}) VALUES ${valuesRows("(?, ?, ?, 'auto', ?, ?, ?, ?, ?)", n)}`,
+    width: 8,
+    params: (t, into, at) => {
+      putKey(t, into, at);
+      putScored(t, into, at + 3);
+    },
+  },
+};
+
+/** The outbox's rows of one write: all of one source and time. */
+const changeRows = (source: ChangeSource, now: string): ManyRows<NewTagChange> => ({
+  text: (n) => `${INSERT_CHANGES} ${valuesRows('(?, ?, ?, ?, ?, ?, ?)', n)}`,
+  width: 7,
+  params: (c, into, at) => {
+    into[at] = c.product_id;
+    into[at + 1] = c.facet;
+    into[at + 2] = JSON.stringify(c.previous_labels);
+    into[at + 3] = JSON.stringify(c.labels);
+    into[at + 4] = source;
+    into[at + 5] = c.model;
+    into[at + 6] = now;
+  },
+});
 
 /** The taxonomy's versions, and tags: automatic ones (opinions, replaced by each tagging) and manual ones (facts). */
 export class Tags extends Part<Connection> {
@@ -72,18 +145,10 @@ export class Tags extends Part<Connection> {
         ? new Set<string>()
         : new Set(this.c.sql('SELECT id FROM products WHERE id IN (SELECT value FROM json_each(?))').pluck().all(ids) as string[]);
     const { inserts, updates, restamps, deletes, changes } = autoTagDiff(before, present, tags);
-    const key = "WHERE product_id = ? AND facet = ? AND label = ? AND source = 'auto'";
-    const remove = this.c.sql(`DELETE FROM tags ${key}`);
-    for (const t of deletes) remove.run(t.productId, t.facet, t.label);
-    const update = this.c.sql(`UPDATE tags SET score = ?, similarity = ?, needs_review = ?, model = ?, taxonomy_version = ? ${key}`);
-    for (const t of updates)
-      update.run(t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion, t.productId, t.facet, t.label);
-    // Columns no index holds: SQLite leaves the indexes alone.
-    const restamp = this.c.sql(`UPDATE tags SET similarity = ?, model = ?, taxonomy_version = ? ${key}`);
-    for (const t of restamps) restamp.run(t.similarity, t.model, t.taxonomyVersion, t.productId, t.facet, t.label);
-    const insert = this.c.sql(`INSERT INTO tags (${TAG_COLUMNS}) VALUES (?, ?, ?, 'auto', ?, ?, ?, ?, ?)`);
-    for (const t of inserts)
-      insert.run(t.productId, t.facet, t.label, t.score, t.similarity, t.needsReview ? 1 : 0, t.model, t.taxonomyVersion);
+    runForRows(this.c, AUTO_TAG_WRITES.deletes, deletes);
+    runForRows(this.c, AUTO_TAG_WRITES.updates, updates);
+    runForRows(this.c, AUTO_TAG_WRITES.restamps, restamps);
+    runForRows(this.c, AUTO_TAG_WRITES.inserts, inserts);
     this.recordChanges(changes, source);
   }
 
@@ -97,30 +162,7 @@ export class Tags extends Part<Connection> {
   }
 
   private recordChanges(changes: NewTagChange[], source: ChangeSource): void {
-    if (changes.length === 0) return;
-    const now = this.c.now().toISOString();
-    // A re-tagging records thousands: CHANGES_PER_INSERT rows a statement, the rest one by one.
-    const params = (from: number, n: number) => {
-      const out: unknown[] = new Array(n * 7);
-      for (let i = 0, at = 0; i < n; i++) {
-        const c = changes[from + i];
-        out[at++] = c.product_id;
-        out[at++] = c.facet;
-        out[at++] = JSON.stringify(c.previous_labels);
-        out[at++] = JSON.stringify(c.labels);
-        out[at++] = source;
-        out[at++] = c.model;
-        out[at++] = now;
-      }
-      return out;
-    };
-    let at = 0;
-    if (changes.length >= CHANGES_PER_INSERT) {
-      const many = this.c.sql(`${INSERT_CHANGES} ${MANY_CHANGES}`);
-      for (; at + CHANGES_PER_INSERT <= changes.length; at += CHANGES_PER_INSERT) many.run(params(at, CHANGES_PER_INSERT));
-    }
-    const one = this.c.sql(`${INSERT_CHANGES} ${ONE_CHANGE}`);
-    for (; at < changes.length; at++) one.run(params(at, 1));
+    if (changes.length > 0) runForRows(this.c, changeRows(source, this.c.now().toISOString()), changes);
   }
 
   /** Setting manual tags on a facet drops its automatic ones; tags for a product that does not exist are skipped. */

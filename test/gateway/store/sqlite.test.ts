@@ -7,6 +7,7 @@ import * as sqliteVec from 'sqlite-vec';
 
 import { openSqliteStore, StoreError, type CatalogueStore } from '../../../gateway/store';
 import { MIGRATIONS } from '../../../gateway/store/sqlite/schema';
+import { AUTO_TAG_WRITES } from '../../../gateway/store/sqlite/tags';
 import { cosine, describeSearchContract, describeStoreContract, hash, MODEL_A, product, tag } from './contract';
 
 const MODEL_8 = { name: 'eight', dtype: 'fp32', dim: 8 };
@@ -154,6 +155,19 @@ describe('SqliteStore', () => {
       );
       expect(review).toContain('tags_for_review');
       expect(review).not.toContain('TEMP B-TREE');
+      // writeAutoTags' many-row writes find each tag by its primary key, never by a scan of the tags.
+      for (const [kind, write] of Object.entries(AUTO_TAG_WRITES)) {
+        if (kind === 'inserts') continue;
+        const detail = db
+          .prepare(`EXPLAIN QUERY PLAN ${write.text(256)}`)
+          .all(Array<string>(256 * write.width).fill('x'))
+          .map((row) => (row as { detail: string }).detail);
+        expect([kind, detail]).toEqual([
+          kind,
+          expect.arrayContaining(['SEARCH tags USING PRIMARY KEY (product_id=? AND facet=? AND label=?)']),
+        ]);
+        expect([kind, detail.filter((d) => d.startsWith('SCAN tags'))]).toEqual([kind, []]);
+      }
     } finally {
       db.close();
     }
