@@ -2,9 +2,9 @@ import type { Connection } from './connection';
 
 /**
  * One statement for many rows. A call into SQLite through better-sqlite3 costs about what writing
- * a small row does, so a re-tagging chunk's thousands of tag and outbox rows go 256 a statement
- * (`ROWS(n)` of SQL VALUES rows), the rest in statements of 128, 64, … 1 rows: at most nine texts
- * a kind of write, each prepared once and kept by the connection.
+ * a small row does, so a re-tagging chunk's thousands of tag and outbox rows go 256 a statement,
+ * the rest in statements of 128, 64, … 1 rows: at most nine texts a kind of write, each prepared
+ * once and kept by the connection.
  */
 
 /** The most rows a statement takes: 8 parameters a row stays far under SQLite's 32,766. */
@@ -22,7 +22,7 @@ export interface ManyRows<T> {
   params: (row: T, into: unknown[], at: number) => void;
 }
 
-/** Runs `write` over `rows`, in order. */
+/** Runs a kind of write over `rows`, in order. */
 export function runForRows<T>(c: Connection, { text, width, params }: ManyRows<T>, rows: readonly T[]): void {
   for (let from = 0, n = MOST_ROWS; from < rows.length;) {
     while (n > rows.length - from) n >>= 1;

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
  * by another version of sqlite-vec than this file reads.
  */
 
-/** What statements come from: the connection's cache, or a worker's own database. */
+/** Where statements come from (the connection's cache; a test's own database). */
 export type Prepare = (text: string) => Database.Statement;
 
 /** A row of a vec0 table and its slot: chunk_id and chunk_offset of `placesTable(table)`. */
