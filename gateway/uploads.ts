@@ -1,8 +1,11 @@
 // GraphQL multipart requests (https://github.com/jaydenseric/graphql-multipart-request-spec), the
 // way apollo-upload-client, urql and Relay send files, read by graphql-upload. This file imports
-// nothing of the gateway's: host.ts hands it the settings and the way it answers errors.
+// nothing of the gateway's but the mend of graphql-upload's spool (upload-spool.ts): host.ts hands
+// it the settings and the way it answers errors.
 import type { Request, RequestHandler, Response } from 'express';
 import processRequest from 'graphql-upload/processRequest.js';
+
+import './upload-spool';
 
 /** The settings uploads are bounded by (GatewayConfig has them all). */
 export interface UploadSettings {
