@@ -151,7 +151,10 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
     const start = () =>
       this.c.sql("UPDATE jobs SET status = 'RUNNING', started_at = coalesce(started_at, ?) WHERE id = ?").run(now, job.id);
     const released = this.c
-      .sql("SELECT seq, product_ids, attempts FROM job_chunks WHERE job_id = ? AND status = 'pending' ORDER BY seq LIMIT 1")
+      .sql(
+        `SELECT seq, product_ids, attempts FROM job_chunks INDEXED BY job_chunks_open_of_job
+         WHERE job_id = ? AND status <> 'done' AND status = 'pending' ORDER BY seq LIMIT 1`,
+      )
       .get(job.id) as { seq: number; product_ids: string; attempts: number } | undefined;
     if (released) {
       if (released.attempts >= JOB_CHUNK_MAX_ATTEMPTS) {
@@ -201,7 +204,10 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
   }
 
   private openChunks(jobId: string): number {
-    return this.c.sql("SELECT count(*) FROM job_chunks WHERE job_id = ? AND status <> 'done'").pluck().get(jobId) as number;
+    return this.c
+      .sql("SELECT count(*) FROM job_chunks INDEXED BY job_chunks_open_of_job WHERE job_id = ? AND status <> 'done'")
+      .pluck()
+      .get(jobId) as number;
   }
 
   /**
