@@ -187,7 +187,7 @@ export class Jobs extends Part<Connection, { models: Models; products: Products;
       ]);
     const released = (
       await client.query<{ seq: number; product_ids: string[]; attempts: number }>(
-        `SELECT seq, product_ids, attempts FROM ${n.jobChunks} WHERE job_id = $1 AND status = 'pending'
+        `SELECT seq, product_ids, attempts FROM ${n.jobChunks} WHERE job_id = $1 AND status <> 'done' AND status = 'pending'
          ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [job.id],
       )

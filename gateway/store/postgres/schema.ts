@@ -362,6 +362,9 @@ export const MIGRATIONS: ((n: Names) => string[])[] = [
     `ALTER TABLE ${n.vectorModels} ADD COLUMN IF NOT EXISTS hnsw text CHECK (hnsw IN ('half', 'full'))`,
     `UPDATE ${n.vectorModels} SET hnsw = 'full' WHERE dim <= ${MAX_INDEXED_DIM}`,
   ],
+  // A job's open chunks (pending or claimed) in seq order: a claim looks for a released chunk, and
+  // a completion asks whether any is open, without reading every chunk the job has done.
+  (n) => [`CREATE INDEX IF NOT EXISTS job_chunks_open_of_job ON ${n.jobChunks} (job_id, seq) WHERE status <> 'done'`],
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length;

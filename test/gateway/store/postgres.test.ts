@@ -278,6 +278,21 @@ describe('PostgresStore on PostgreSQL', () => {
     expect((await store.labelTopProducts('colour', 'red', 2)).map((h) => h.productId)).toEqual(['p049', 'p048']);
   });
 
+  it("finds a job's open chunks by their own index, not by reading the chunks it has done", async () => {
+    // Seq scans off: the plan shows whether the index can serve the claim's query (its predicate implied).
+    await admin.query('SET enable_seqscan = off');
+    try {
+      const plan = await admin.query(
+        `EXPLAIN SELECT seq, product_ids, attempts FROM ${schema}.job_chunks WHERE job_id = 'j' AND status <> 'done' AND status = 'pending' ORDER BY seq LIMIT 1`,
+      );
+      expect(plan.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toMatch(
+        /(Index Scan using|Bitmap Index Scan on) job_chunks_open_of_job/,
+      );
+    } finally {
+      await admin.query('RESET enable_seqscan');
+    }
+  });
+
   it('writes all of a batch or none of it', async () => {
     await store.upsertProducts([product('a'), product('b')]);
     await store.replaceAutoTags(['a', 'b'], [autoTag('a'), autoTag('b')]);
