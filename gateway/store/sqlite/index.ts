@@ -139,4 +139,9 @@ export class SqliteStore extends ComposedStore {
   get approximateSearches(): { graph: number; codes: number; binary: number } {
     return { ...this.search.approximate };
   }
+
+  /** Products a search's walk has checked against a filter by a query, not answered from what earlier searches learnt (filter-memory.ts). */
+  get filterChecks(): number {
+    return this.search.filterChecks;
+  }
 }

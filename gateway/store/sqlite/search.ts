@@ -6,6 +6,7 @@ import { modelKey, type Hit, type ProductFilter, type VectorModel } from '../por
 import { Part } from '../composed';
 import type { Connection } from './connection';
 import { attributeTestByPk, filterConditions, matchingPks, type Conditions } from './filters';
+import { DOES_NOT, FilterMemory, MATCHES, UNKNOWN, type FilterKnowledge } from './filter-memory';
 import type { Graph } from './hnsw/graph';
 import type { SearchIndexes } from './hnsw/indexes';
 import { toBlob, type ModelTables, type Vectors } from './vectors';
@@ -58,6 +59,9 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
    * ranking a selective filter's products by their codes), or (while it is made) the binary copy.
    */
   readonly approximate = { graph: 0, codes: 0, binary: 0 };
+  /** Products checked against a filter by a query during walks (see FilterMemory for the rest). */
+  filterChecks = 0;
+  private readonly memory = new FilterMemory(this.c);
 
   /**
    * Makes the model's HNSW graph if its searches are approximate (more than `approximateSearchAbove`
@@ -162,12 +166,16 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
       exist = graph.size;
     } else {
       const row = filterConditions(filter, 'row');
-      const matching = this.matchingShare(row) * graph.size;
+      const top = this.c.sql('SELECT max(pk) FROM products').pluck().get() as number;
+      const known = this.memory.of(`${row.sql.join(' AND ')}\0${JSON.stringify(row.params)}`, top);
+      known.share ??= this.matchingShare(row);
+      const matching = known.share * graph.size;
+      const { answers } = known;
       if (matching < graph.size * WALK_FILTERED_ABOVE) {
         // Few match: a walk would pass by many products for each one it keeps (at 1% of a million,
         // 44 ms for a recall of 0.95). Every matching product, listed by the filter's indexes, is
         // ranked by its vector's 8-bit code instead, and the best few are scored exactly below.
-        found = graph.nearestByCode(query, this.matchingProducts(filter), (k + 1) * CODE_CANDIDATES_PER_HIT);
+        found = graph.nearestByCode(query, this.listed(filter, known), (k + 1) * CODE_CANDIDATES_PER_HIT);
         byCode = true;
         // Fewer than asked: every matching product with a vector is among them.
         exist = found.length;
@@ -175,29 +183,26 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
         let allowed: (pk: number) => boolean;
         if (matching <= LIST_MATCHING_UP_TO) {
           // Listing them costs ~0.5 µs a product: a bitmap the walk looks up for nothing.
-          const pks = this.matchingProducts(filter);
-          let top = 0;
-          for (const pk of pks) if (pk > top) top = pk;
-          const bitmap = new Uint8Array(top + 1);
-          for (const pk of pks) bitmap[pk] = 1;
-          allowed = (pk) => pk <= top && bitmap[pk] === 1;
+          this.listed(filter, known);
+          allowed = (pk) => pk < answers.length && answers[pk] === MATCHES;
         } else {
-          // Too many to list: each product the walk meets is checked (a point query, ~8 µs,
-          // remembered for the walk), a cost that depends on the walk's length, not the catalogue's.
+          // Too many to list: each product the walk meets is checked (a point query, ~8 µs, tens
+          // once the file is cold), a cost that depends on the walk's length, not the catalogue's;
+          // the answers are kept for the next searches under the filter (filter-memory.ts).
           const byPk = attributeTestByPk(filter);
           const { sql, params } = byPk ?? {
             sql: `SELECT 1 FROM products p WHERE p.pk = @pk AND ${row.sql.join(' AND ')}`,
             params: row.params,
           };
           const matches = this.c.sql(sql).pluck();
-          const checked = new Map<number, boolean>();
+          const check = (pk: number) => {
+            this.filterChecks++;
+            return matches.get(...params, { pk }) !== undefined;
+          };
           allowed = (pk) => {
-            let ok = checked.get(pk);
-            if (ok === undefined) {
-              ok = matches.get(...params, { pk }) !== undefined;
-              checked.set(pk, ok);
-            }
-            return ok;
+            if (pk >= answers.length) return check(pk);
+            if (answers[pk] === UNKNOWN) answers[pk] = known.pks ? DOES_NOT : check(pk) ? MATCHES : DOES_NOT;
+            return answers[pk] === MATCHES;
           };
         }
         found = graph.search(query, k + 1, Math.max(indexEf / 2, k + 1), allowed).map((hit) => hit.pk);
@@ -212,6 +217,15 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     if (hits.length > k && hits[k].score === hits[k - 1].score) return undefined;
     if (byCode) this.approximate.codes++;
     return hits.slice(0, k);
+  }
+
+  /** The pks of the products the filter matches, listed once while the database stays as it is, and marked in its answers. */
+  private listed(filter: ProductFilter, known: FilterKnowledge): number[] {
+    if (!known.pks) {
+      known.pks = this.matchingProducts(filter);
+      for (const pk of known.pks) if (pk < known.answers.length) known.answers[pk] = MATCHES;
+    }
+    return known.pks;
   }
 
   /** The pks of the products the filter matches, read from its indexes. */

@@ -119,6 +119,42 @@ describe('SQLite search under filters, at 200,000 products', () => {
       expect(found / 100).toBeGreaterThanOrEqual(0.9);
     }
   });
+  it("remembers a filter's checks for the next searches until the database changes, here or in another connection", async () => {
+    const common: ProductFilter = { attributes: { shelf: 'common' } };
+    // A rare product's own vector: the nearest product of all, once it is common.
+    const rareId = 'p000003';
+    const query = vectors.get(rareId)!;
+    const searchCommon = async () => {
+      const before = store.filterChecks;
+      const hits = await store.searchProducts(MODEL, query, 20, common);
+      return { ids: hits.map((h) => h.productId), checks: store.filterChecks - before };
+    };
+    const first = await searchCommon();
+    expect(first.checks).toBeGreaterThan(0);
+    expect(first.ids).not.toContain(rareId);
+    const again = await searchCommon();
+    expect(again).toEqual({ ids: first.ids, checks: 0 });
+
+    const shelve = async (on: SqliteStore, shelf: string) => {
+      await on.upsertProducts([product(rareId, { attributes: { shelf }, imageHashes: [], imageUrls: [] })]);
+      await on.putProductVectors(MODEL, [{ productId: rareId, vector: query }]);
+    };
+    await shelve(store, 'common');
+    const afterOwnWrite = await searchCommon();
+    expect(afterOwnWrite.checks).toBeGreaterThan(0);
+    expect(afterOwnWrite.ids[0]).toBe(rareId);
+
+    const other = await openSqliteStore({ path: join(dir, 'catalogue.sqlite'), log: () => {} });
+    try {
+      await shelve(other, 'rare');
+    } finally {
+      await other.close();
+    }
+    const afterOtherWrite = await searchCommon();
+    expect(afterOtherWrite.checks).toBeGreaterThan(0);
+    expect(afterOtherWrite.ids).not.toContain(rareId);
+    expect(afterOtherWrite.ids).toEqual(first.ids);
+  });
 });
 
 describe('matchingPks and attributeTestByPk', () => {
