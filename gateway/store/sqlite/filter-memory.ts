@@ -6,8 +6,8 @@ import type { Connection } from './connection';
  * (tens of µs once the file is cold, at a million products); searches under the same filter (a
  * shop's category, a brand) meet many of the same products (the graph's upper layers and hubs,
  * neighbouring queries). So each filter's answers are kept, one byte a product (1 MB a million
- * products), with its estimated share and its list of matching products when one was read, for the last
- * FILTERS_REMEMBERED filters; all of it is dropped at any change to the database, this
+ * products), with its estimated share and its list of matching products when one was read, for
+ * the last FILTERS_REMEMBERED filters; all of it is dropped at any change to the database, this
  * connection's (SQLite's total_changes()) or another's (PRAGMA data_version), read in the
  * search's own transaction.
  */

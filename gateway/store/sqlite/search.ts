@@ -91,8 +91,9 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
    * Approximate (a model above `approximateSearchAbove` vectors, no filter or one matching more
    * than EXACT_SCAN_MAX_CANDIDATES): the model's HNSW graph (hnsw/) gives k + 1 candidates, under a
    * filter matching at least WALK_FILTERED_ABOVE of the products too; under a more selective one,
-   * the graph's 8-bit codes of every matching product rank them (see throughGraph). Otherwise
-   * (no graph yet, or the graph's answer in doubt) a scan of the
+   * the graph's 8-bit codes of every matching product rank them (see throughGraph); what a search
+   * learns of a filter serves the next ones under it until the database changes (filter-memory.ts).
+   * Otherwise (no graph yet, or the graph's answer in doubt) a scan of the
    * binary-quantized vectors (Hamming distance, 64 bytes a vector at 512 dims instead of 2 KiB),
    * joined to the filter's products if any, takes the max(approximateSearchCandidates, 10 × k)
    * nearest as candidates. Either way the candidates are rescored with `vec_distance_cosine` on the
