@@ -15,7 +15,18 @@ export function valuesRows(row: string, n: number): string {
   return Array<string>(n).fill(row).join(', ');
 }
 
-/** A kind of write: its statement for n rows, and a row's `width` parameters written into a list at `at`. */
+/** Each kind of write's statement texts by row count, made once: the text is also the connection's key for its prepared statement. */
+const texts = new WeakMap<(n: number) => string, Map<number, string>>();
+
+function textOf(text: (n: number) => string, n: number): string {
+  let byRows = texts.get(text);
+  if (!byRows) texts.set(text, (byRows = new Map()));
+  let made = byRows.get(n);
+  if (made === undefined) byRows.set(n, (made = text(n)));
+  return made;
+}
+
+/** A kind of write: its statement for n rows (one function for the kind, its texts made once), and a row's `width` parameters written into a list at `at`. */
 export interface ManyRows<T> {
   text: (n: number) => string;
   width: number;
@@ -28,7 +39,7 @@ export function runForRows<T>(c: Connection, { text, width, params }: ManyRows<T
     while (n > rows.length - from) n >>= 1;
     const values: unknown[] = new Array(n * width);
     for (let i = 0; i < n; i++) params(rows[from + i], values, i * width);
-    c.sql(text(n)).run(values);
+    c.sql(textOf(text, n)).run(values);
     from += n;
   }
 }

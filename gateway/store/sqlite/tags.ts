@@ -28,6 +28,12 @@ function putScored(t: TagRow, into: unknown[], at: number): void {
   into[at + 4] = t.taxonomyVersion;
 }
 
+/** An automatic tag's key and other columns, in TAG_COLUMNS' order (source apart). */
+function putTag(t: TagRow, into: unknown[], at: number): void {
+  putKey(t, into, at);
+  putScored(t, into, at + 3);
+}
+
 /** The automatic tags' rows of a VALUES list of `width` columns, the key first. */
 const matching = (n: number, width: number) =>
   `FROM (VALUES ${valuesRows(`(${Array<string>(width).fill('?').join(', ')})`, n)}) AS v
@@ -48,10 +54,7 @@ export const AUTO_TAG_WRITES: Record<'deletes' | 'updates' | 'restamps' | 'inser
     text: (n) =>
       `UPDATE tags SET score = v.column4, similarity = v.column5, needs_review = v.column6, model = v.column7, taxonomy_version = v.column8 ${matching(n, 8)}`,
     width: 8,
-    params: (t, into, at) => {
-      putKey(t, into, at);
-      putScored(t, into, at + 3);
-    },
+    params: putTag,
   },
   restamps: {
     text: (n) => `UPDATE tags SET similarity = v.column4, model = v.column5, taxonomy_version = v.column6 ${matching(n, 6)}`,
@@ -66,16 +69,16 @@ export const AUTO_TAG_WRITES: Record<'deletes' | 'updates' | 'restamps' | 'inser
   inserts: {
     text: (n) => `INSERT INTO tags (${TAG_COLUMNS}) VALUES ${valuesRows("(?, ?, ?, 'auto', ?, ?, ?, ?, ?)", n)}`,
     width: 8,
-    params: (t, into, at) => {
-      putKey(t, into, at);
-      putScored(t, into, at + 3);
-    },
+    params: putTag,
   },
 };
 
+/** The outbox's statement for n rows (one function for every write: many-rows.ts makes each text once). */
+const insertChanges = (n: number) => `${INSERT_CHANGES} ${valuesRows('(?, ?, ?, ?, ?, ?, ?)', n)}`;
+
 /** The outbox's rows of one write: all of one source and time. */
 const changeRows = (source: ChangeSource, now: string): ManyRows<NewTagChange> => ({
-  text: (n) => `${INSERT_CHANGES} ${valuesRows('(?, ?, ?, ?, ?, ?, ?)', n)}`,
+  text: insertChanges,
   width: 7,
   params: (c, into, at) => {
     into[at] = c.product_id;
