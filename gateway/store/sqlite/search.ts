@@ -92,7 +92,7 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
    * than EXACT_SCAN_MAX_CANDIDATES): the model's HNSW graph (hnsw/) gives k + 1 candidates, under a
    * filter matching at least WALK_FILTERED_ABOVE of the products too; under a more selective one,
    * the graph's 8-bit codes of every matching product rank them (see throughGraph); what a search
-   * learns of a filter serves the next ones under it until the database changes (filter-memory.ts).
+   * learns of a filter serves the next ones under it until what it reads changes (filter-memory.ts).
    * Otherwise (no graph yet, or the graph's answer in doubt) a scan of the
    * binary-quantized vectors (Hamming distance, 64 bytes a vector at 512 dims instead of 2 KiB),
    * joined to the filter's products if any, takes the max(approximateSearchCandidates, 10 × k)
@@ -168,7 +168,8 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     } else {
       const row = filterConditions(filter, 'row');
       const top = this.c.sql('SELECT max(pk) FROM products').pluck().get() as number;
-      const known = this.memory.of(`${row.sql.join(' AND ')}\0${JSON.stringify(row.params)}`, top);
+      const reads = (filter.tags ?? []).length > 0 ? 'everything' : 'products';
+      const known = this.memory.of(`${row.sql.join(' AND ')}\0${JSON.stringify(row.params)}`, top, reads);
       known.share ??= this.matchingShare(row);
       const matching = known.share * graph.size;
       const { answers } = known;

@@ -155,6 +155,41 @@ describe('SQLite search under filters, at 200,000 products', () => {
     expect(afterOtherWrite.ids).not.toContain(rareId);
     expect(afterOtherWrite.ids).toEqual(first.ids);
   });
+
+  it("keeps a filter of attributes through writes of tags, this store's or another's, and drops a filter of tags at them", async () => {
+    const common: ProductFilter = { attributes: { shelf: 'common' } };
+    const plain: ProductFilter = { tags: [{ facet: 'style', label: 'plain' }] };
+    const query = vectors.get('p000000')!;
+    const search = async (filter: ProductFilter) => {
+      const before = store.filterChecks;
+      const hits = await store.searchProducts(MODEL, query, 20, filter);
+      return { ids: hits.map((h) => h.productId), checks: store.filterChecks - before };
+    };
+    const commonFirst = await search(common);
+    expect((await search(common)).checks).toBe(0);
+    const plainFirst = await search(plain);
+    expect(plainFirst.checks).toBeGreaterThan(0);
+    // p000000 is the query's own vector and not tagged plain (1 product in 4 is not).
+    expect(plainFirst.ids).not.toContain('p000000');
+    expect((await search(plain)).checks).toBe(0);
+
+    await store.replaceAutoTags(['p000000'], [tag('p000000', 'style', 'plain')]);
+    expect(await search(common)).toEqual({ ids: commonFirst.ids, checks: 0 });
+    const plainAfterOwnWrite = await search(plain);
+    expect(plainAfterOwnWrite.checks).toBeGreaterThan(0);
+    expect(plainAfterOwnWrite.ids[0]).toBe('p000000');
+
+    const other = await openSqliteStore({ path: join(dir, 'catalogue.sqlite'), log: () => {} });
+    try {
+      await other.replaceAutoTags(['p000000'], []);
+    } finally {
+      await other.close();
+    }
+    expect(await search(common)).toEqual({ ids: commonFirst.ids, checks: 0 });
+    const plainAfterOtherWrite = await search(plain);
+    expect(plainAfterOtherWrite.checks).toBeGreaterThan(0);
+    expect(plainAfterOtherWrite.ids).toEqual(plainFirst.ids);
+  });
 });
 
 describe('matchingPks and attributeTestByPk', () => {
