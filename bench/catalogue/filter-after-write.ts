@@ -4,7 +4,8 @@
 // (filter-memory.ts) serves the next searches until what the filter reads changes: a filter of
 // attributes keeps it through writes of tags, not through writes of products. The 10% and the 1%
 // filters of the catalogue bench, over its synthetic products (512 dims, clustered), through the
-// HNSW graph; each kind of write one phase of the queries, the phases in turn over two rounds.
+// HNSW graph (or exactly, where at most 1,000 products match); each kind of write one phase of the
+// queries, the phases in turn over two rounds.
 //
 // `npm run build && node dist/bench/catalogue/filter-after-write.js [--products 200000] [--queries 40]`
 import { mkdtempSync, rmSync } from 'node:fs';
