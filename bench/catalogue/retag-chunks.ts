@@ -20,25 +20,10 @@ import { check, positiveInt } from '../../functions/options';
 import { configFromEnv } from '../../gateway/config';
 import { createGateway } from '../../gateway/gateway';
 import { openSqliteStore, type ProductRow } from '../../gateway/store';
-import { fmt, fmtSpread, seeded, spread } from '../lib';
+import { fmt, fmtSpread, seeded, spread, timed, type Timed } from '../lib';
 import { idOf } from './products';
 
 const LABELS = Array.from({ length: 50 }, (_, i) => `thing number ${i}`);
-
-interface Timed {
-  /** Wall seconds. */
-  wall: number;
-  /** CPU seconds of the process (every thread): what a busy shared machine disturbs least. */
-  cpu: number;
-}
-
-/** Wall and CPU seconds of `work`. */
-async function timed(work: () => Promise<unknown>): Promise<Timed> {
-  const [t0, c0] = [performance.now(), process.cpuUsage()];
-  await work();
-  const cpu = process.cpuUsage(c0);
-  return { wall: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
-}
 
 /** Seconds of the two re-taggings over `products` products, tagging-only chunks of `tagChunkSize`. */
 async function retagSeconds(

@@ -14,16 +14,11 @@ import { parseArgs } from 'node:util';
 
 import { check, positiveInt } from '../../functions/options';
 import { openSqliteStore, type TagRow } from '../../gateway/store';
-import { fmt, fmtSpread, seeded, spread } from '../lib';
+import { fmt, fmtSpread, seeded, spread, timed, type Timed } from '../lib';
 import { idOf, productRows } from './products';
 
 const CHUNK = 2000;
 const LABELS = 50;
-
-interface Timed {
-  wall: number;
-  cpu: number;
-}
 
 /** Every product's one tag in `facet` (a random label of 50, a random score), chunk by chunk. */
 function tagsOf(products: number, facet: string, taxonomyVersion: number, seed: number): { ids: string[]; tags: TagRow[] }[] {
@@ -61,12 +56,10 @@ async function round(products: number, seed: number): Promise<{ replaced: Timed;
       const now = new Date().toISOString();
       for (let start = 0; start < products; start += CHUNK)
         await store.upsertProducts(productRows(start, Math.min(products, start + CHUNK), now));
-      const write = async (chunks: { ids: string[]; tags: TagRow[] }[]): Promise<Timed> => {
-        const [t0, c0] = [performance.now(), process.cpuUsage()];
-        for (const { ids, tags } of chunks) await store.replaceAutoTags(ids, tags);
-        const cpu = process.cpuUsage(c0);
-        return { wall: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6 };
-      };
+      const write = (chunks: { ids: string[]; tags: TagRow[] }[]): Promise<Timed> =>
+        timed(async () => {
+          for (const { ids, tags } of chunks) await store.replaceAutoTags(ids, tags);
+        });
       await write(tagsOf(products, 'warm-up', 1, seed));
       const kind = tagsOf(products, 'kind', 2, seed + 1);
       const replaced = await write(kind);
@@ -97,12 +90,12 @@ async function main(): Promise<void> {
   say();
   say('| change | s | products/s | CPU s |');
   say('| --- | ---: | ---: | ---: |');
-  for (const [change, timed] of [
+  for (const [change, runsOf] of [
     ['facet replaced (a tag deleted, one inserted, two outbox rows)', runs.replaced],
     ['same tags, new taxonomy version (restamped)', runs.restamped],
   ] as const) {
-    const wall = spread(timed.map((t) => t.wall));
-    say(`| ${change} | ${fmtSpread(wall, 2)} | ${fmt(products / wall.median, 0)} | ${fmtSpread(spread(timed.map((t) => t.cpu)), 2)} |`);
+    const wall = spread(runsOf.map((t) => t.wall));
+    say(`| ${change} | ${fmtSpread(wall, 2)} | ${fmt(products / wall.median, 0)} | ${fmtSpread(spread(runsOf.map((t) => t.cpu)), 2)} |`);
   }
 }
 

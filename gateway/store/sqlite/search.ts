@@ -221,7 +221,7 @@ export class Search extends Part<Connection, { vectors: Vectors; tuning: SearchT
     return hits.slice(0, k);
   }
 
-  /** The pks of the products the filter matches, listed once while the database stays as it is, and marked in its answers. */
+  /** The pks of the products the filter matches, listed once while what it reads stays as it is, and marked in its answers. */
   private listed(filter: ProductFilter, known: FilterKnowledge): number[] {
     if (!known.pks) {
       known.pks = this.matchingProducts(filter);
